@@ -1,0 +1,98 @@
+//! Personalising a blank card (art. 5.1: the access manager lends a card to one operator).
+//!
+//! The card makes its own key; the private half never leaves it. The flow, all in one card
+//! session: SELECT (the card must be blank), VERIFY (PUK), GENERATE ASYMMETRIC KEY PAIR,
+//! PUT DATA of the certificate the issuer signs over the new public key, then RESET RETRY
+//! COUNTER with the PUK to set the operator's initial PIN.
+
+use crate::cert::{CardSerial, CertError, Certificate, CertificateBody, Role};
+use crate::commands::{CardError, OperatorCard, Verification};
+use crate::issuer::IssuerKey;
+use crate::secret::{Pin, Puk};
+use cardgate_reader::CardTransport;
+use time::Date;
+
+/// What the access manager decides when lending a card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRequest {
+    /// The card's serial number (chosen by the register).
+    pub serial: CardSerial,
+    /// The operator the card is lent to.
+    pub operator_id: String,
+    /// The holder's role.
+    pub role: Role,
+    /// First day of validity.
+    pub valid_from: Date,
+    /// Last day of validity.
+    pub valid_until: Date,
+}
+
+/// Why a card could not be issued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The card already carries a certificate.
+    #[error("the card is already personalised (serial {0})")]
+    AlreadyPersonalised(CardSerial),
+    /// Wrong transport PUK.
+    #[error("wrong PUK, {remaining} tries left")]
+    WrongPuk {
+        /// Tries left.
+        remaining: u8,
+    },
+    /// The PUK is blocked: the card cannot be personalised any more.
+    #[error("the PUK is blocked; the card must be replaced")]
+    PukBlocked,
+    /// The certificate could not be made.
+    #[error("could not build the certificate")]
+    Certificate(#[from] CertError),
+    /// The card failed.
+    #[error("card error during issuance")]
+    Card(#[from] CardError),
+}
+
+fn puk_outcome(v: Verification) -> Result<(), IssueError> {
+    match v {
+        Verification::Verified => Ok(()),
+        Verification::Wrong { remaining } => Err(IssueError::WrongPuk { remaining }),
+        Verification::Blocked => Err(IssueError::PukBlocked),
+    }
+}
+
+/// Personalises a blank card and sets its initial PIN. Returns the certificate written.
+pub fn issue_card<T: CardTransport>(
+    card: &mut OperatorCard<T>,
+    issuer: &IssuerKey,
+    puk: &Puk,
+    request: &IssueRequest,
+    initial_pin: &Pin,
+) -> Result<Certificate, IssueError> {
+    if let Some(existing) = card.select()? {
+        return Err(IssueError::AlreadyPersonalised(existing.body.serial));
+    }
+    puk_outcome(card.verify_puk(puk)?)?;
+    let card_public_key = card.generate_key_pair()?;
+    let cert = CertificateBody {
+        serial: request.serial,
+        operator_id: request.operator_id.clone(),
+        role: request.role,
+        valid_from: request.valid_from,
+        valid_until: request.valid_until,
+        issuer_key_id: issuer.public_key().key_id(),
+        card_public_key,
+    }
+    .sign(issuer)?;
+    card.put_certificate(&cert)?;
+    puk_outcome(card.unblock_pin(puk, initial_pin)?)?;
+    Ok(cert)
+}
+
+/// Unblocks a PIN with the PUK and sets a new one (RESET RETRY COUNTER).
+pub fn unblock<T: CardTransport>(
+    card: &mut OperatorCard<T>,
+    puk: &Puk,
+    new_pin: &Pin,
+) -> Result<(), IssueError> {
+    card.select()?;
+    puk_outcome(card.unblock_pin(puk, new_pin)?)
+}
