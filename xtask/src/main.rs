@@ -1,1 +1,85 @@
-fn main() {}
+//! `cargo xtask`: the project's commands.
+//!
+//! * `cargo xtask test`  — every check CI runs: format, lints, build, all tests.
+//! * `cargo xtask demo`  — the story of one operator card, told step by step.
+//! * `cargo xtask bench` — the benchmarks behind `docs/performance.md`.
+//!
+//! Both `test` and `demo` install the Debian packages they need when run as root, and
+//! otherwise print the exact `apt-get install` line and stop.
+#![forbid(unsafe_code)]
+
+mod demo;
+mod deps;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn usage() -> ExitCode {
+    eprintln!("usage: cargo xtask <test|demo|bench> [options]");
+    eprintln!("  test           format, clippy, build and every test (what CI runs)");
+    eprintln!("  demo           the operator-card story, step by step");
+    eprintln!("  bench          run the benchmarks behind docs/performance.md");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        Some("demo") => deps::ensure().and_then(|()| demo::run()),
+        Some("bench") => bench(&args[1..]),
+        _ => return usage(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs a command in the workspace root, echoing it, and fails on a non-zero exit.
+pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    eprintln!("\n$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("could not start {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    run(&std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()), args)
+}
+
+fn test(_args: &[String]) -> Result<(), String> {
+    deps::ensure()?;
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    // The integration tests start the binaries (cardgate-sim, cardgatectl, …): build them first.
+    cargo(&["build", "--workspace", "--bins"])?;
+    // nextest does not run doctests; run them first so that the run closes on the main summary.
+    cargo(&["test", "--workspace", "--doc"])?;
+    // One process per test: PC/SC tests each talk to their own private pcscd, and libpcsclite
+    // picks its socket once per process.
+    cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
+}
+
+fn bench(_args: &[String]) -> Result<(), String> {
+    deps::ensure()?;
+    cargo(&["bench", "--workspace"])
+}

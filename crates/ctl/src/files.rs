@@ -1,0 +1,74 @@
+//! File helpers shared by the commands: atomic writes and bounded reads.
+
+use std::error::Error;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// The boxed error every command returns.
+pub type CmdError = Box<dyn Error + Send + Sync + 'static>;
+
+/// An error with its whole chain of causes, for one line on stderr.
+pub fn chain(e: &(dyn Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+/// Writes a file atomically: a temporary file in the same directory with `mode`, fsync,
+/// rename over the target, fsync the directory. A crash leaves the old file or the new one.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Reads a whole file, refusing one larger than `cap` bytes.
+pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > cap {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is {len} bytes, over the {cap}-byte limit", path.display()),
+        ));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    f.take(cap + 1).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Reads one secret line from stdin (at most 1 KiB), without its line ending.
+pub fn read_secret_line() -> io::Result<Zeroizing<String>> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(64));
+    io::stdin().lock().take(1024).read_to_end(&mut buf)?;
+    let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
+    let line = buf[..end].strip_suffix(b"\r").unwrap_or(&buf[..end]);
+    let text = std::str::from_utf8(line)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the PIN is not valid UTF-8"))?;
+    Ok(Zeroizing::new(text.to_owned()))
+}

@@ -1,0 +1,66 @@
+//! The Debian packages the tests and the demo need, installed when missing.
+
+use std::process::Command;
+
+/// What the real stack needs: pcscd with vsmartcard's vpcd reader driver, the PC/SC
+/// development library (the `pcsc` crate links it), OpenSC's `opensc-tool` as an outside
+/// PC/SC peer, vsmartcard's Python card for the side-by-side benchmark, Linux-PAM and
+/// `pamtester` for the login tests, and the namespace tools for the private pcscd.
+pub const PACKAGES: &[&str] = &[
+    "pcscd",
+    "vsmartcard-vpcd",
+    "vsmartcard-vpicc",
+    "python3-pycryptodome",
+    "libpcsclite-dev",
+    "opensc",
+    "pamtester",
+    "libpam0g-dev",
+    "pkg-config",
+    "iproute2",
+    "util-linux",
+    "procps",
+];
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Installs missing packages as root; otherwise prints the command and fails.
+pub fn ensure() -> Result<(), String> {
+    let missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let line = format!("apt-get install -y {}", missing.join(" "));
+    if !is_root() {
+        return Err(format!(
+            "missing Debian packages; as root run:\n    apt-get update && {line}"
+        ));
+    }
+    eprintln!("installing missing Debian packages: {}", missing.join(" "));
+    crate::run("apt-get", &["update", "-qq"])?;
+    let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    args.extend(missing.iter().copied());
+    let status = Command::new("apt-get")
+        .args(&args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map_err(|e| format!("could not run apt-get: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{line}` failed ({status})"))
+    }
+}
