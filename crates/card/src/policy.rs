@@ -44,7 +44,7 @@ pub enum PolicyError {
     #[error("the PIN must not contain your operator ID")]
     ContainsOperatorId,
     /// Repeated characters or runs only.
-    #[error("the PIN must not be a repeated character or a keyboard, alphabet or number run (such as aaa111, abc123 or qwerty1)")]
+    #[error("the PIN must not be a repeated character or a keyboard, alphabet or number run, alone or two of them together")]
     RepeatOrRun,
     /// On the list of common passwords.
     #[error("the PIN is on the list of commonly used passwords")]
