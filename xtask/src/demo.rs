@@ -1,1 +1,3 @@
-pub fn run() -> Result<(), String> { Ok(()) }
+pub fn run() -> Result<(), String> {
+    Ok(())
+}

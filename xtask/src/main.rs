@@ -63,13 +63,23 @@ pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {
-    run(&std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()), args)
+    run(
+        &std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+        args,
+    )
 }
 
 fn test(_args: &[String]) -> Result<(), String> {
     deps::ensure()?;
     cargo(&["fmt", "--all", "--", "--check"])?;
-    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     // The integration tests start the binaries (cardgate-sim, cardgatectl, …): build them first.
     cargo(&["build", "--workspace", "--bins"])?;
     // nextest does not run doctests; run them first so that the run closes on the main summary.

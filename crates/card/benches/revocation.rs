@@ -15,7 +15,10 @@ fn build(issuer: &IssuerKey, n: u64) -> Vec<u8> {
         let serial = i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes();
         b.revoke(
             CardSerial(serial),
-            Revocation { revoked_at: 1_800_000_000, reason: RevocationReason::Lost },
+            Revocation {
+                revoked_at: 1_800_000_000,
+                reason: RevocationReason::Lost,
+            },
         );
     }
     match b.sign(issuer) {
@@ -39,7 +42,9 @@ fn bench(c: &mut Criterion) {
         .unwrap_or_else(|e| panic!("{e}"));
     let probe = CardSerial(500_000u64.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
     group.sample_size(100);
-    group.bench_function("lookup/1000000", |b| b.iter(|| list.lookup(black_box(&probe))));
+    group.bench_function("lookup/1000000", |b| {
+        b.iter(|| list.lookup(black_box(&probe)))
+    });
     group.finish();
 }
 

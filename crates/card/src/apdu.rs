@@ -230,7 +230,10 @@ impl Response {
         if data.len() > MAX_RESPONSE_DATA {
             return Err(ResponseParseError::TooLong { len: data.len() });
         }
-        Ok(Response::new(data.to_vec(), StatusWord::from_bytes([sw[0], sw[1]])))
+        Ok(Response::new(
+            data.to_vec(),
+            StatusWord::from_bytes([sw[0], sw[1]]),
+        ))
     }
 
     /// The response data.
@@ -288,9 +291,14 @@ mod tests {
 
     #[test]
     fn debug_hides_command_data() {
-        let cmd = Command::new(0, 0x20, 0, 0x81).with_data(b"secret12").unwrap();
+        let cmd = Command::new(0, 0x20, 0, 0x81)
+            .with_data(b"secret12")
+            .unwrap();
         let shown = format!("{cmd:?}");
-        assert!(!shown.contains("secret") && !shown.contains("115"), "{shown}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("115"),
+            "{shown}"
+        );
     }
 
     proptest! {

@@ -186,8 +186,12 @@ pub fn parse_date(bytes: &[u8]) -> Option<Date> {
             .fold(0u32, |acc, &b| acc * 10 + u32::from(b - b'0'))
     };
     let month = time::Month::try_from(u8::try_from(num(4..6)).ok()?).ok()?;
-    Date::from_calendar_date(i32::try_from(num(0..4)).ok()?, month, u8::try_from(num(6..8)).ok()?)
-        .ok()
+    Date::from_calendar_date(
+        i32::try_from(num(0..4)).ok()?,
+        month,
+        u8::try_from(num(6..8)).ok()?,
+    )
+    .ok()
 }
 
 /// Parses `YYYY-MM-DD`, the command-line form.
@@ -382,7 +386,12 @@ mod tests {
         assert_eq!(parse_date(b"2027033a"), None);
         assert_eq!(parse_iso_date("2027-03-31"), Some(date!(2027 - 03 - 31)));
         assert_eq!(parse_iso_date("2027/03/31"), None);
-        assert_eq!(CardSerial::from_hex("0102030405060708").unwrap().to_string(), "0102030405060708");
+        assert_eq!(
+            CardSerial::from_hex("0102030405060708")
+                .unwrap()
+                .to_string(),
+            "0102030405060708"
+        );
     }
 
     proptest! {

@@ -2,7 +2,9 @@
 //! `operator-card-v1.md`, and the one send path that all of them use.
 
 use crate::apdu::{ApduBuildError, Command, Response, ResponseParseError, MAX_RESPONSE_DATA};
-use crate::cert::{Certificate, CertError, EC_POINT_LEN, TAG_CERTIFICATE, TAG_EC_POINT, TAG_PUBLIC_KEY};
+use crate::cert::{
+    CertError, Certificate, EC_POINT_LEN, TAG_CERTIFICATE, TAG_EC_POINT, TAG_PUBLIC_KEY,
+};
 use crate::secret::{Pin, Puk};
 use crate::status::StatusWord;
 use crate::tlv::{self, TlvError};
@@ -119,7 +121,9 @@ impl CardError {
 
     fn unexpected(command: &'static str, status: StatusWord) -> Self {
         match status {
-            StatusWord::SecurityStatusNotSatisfied => CardError::SecurityStatusNotSatisfied { command },
+            StatusWord::SecurityStatusNotSatisfied => {
+                CardError::SecurityStatusNotSatisfied { command }
+            }
             StatusWord::IncorrectData => CardError::IncorrectData { command },
             status => CardError::Unexpected { command, status },
         }
@@ -159,7 +163,10 @@ pub fn transceive<T: CardTransport + ?Sized>(
     name: &'static str,
 ) -> Result<Response, CardError> {
     let parse = |raw: &[u8]| {
-        Response::parse(raw).map_err(|source| CardError::MalformedResponse { command: name, source })
+        Response::parse(raw).map_err(|source| CardError::MalformedResponse {
+            command: name,
+            source,
+        })
     };
     let mut response = parse(&transport.transmit(&command.to_bytes())?)?;
     if let StatusWord::WrongLe(exact) = response.status {
@@ -167,20 +174,28 @@ pub fn transceive<T: CardTransport + ?Sized>(
         let retry = command
             .clone()
             .with_le(le)
-            .map_err(|source| CardError::Build { command: name, source })?;
+            .map_err(|source| CardError::Build {
+                command: name,
+                source,
+            })?;
         response = parse(&transport.transmit(&retry.to_bytes())?)?;
     }
     let mut data = Zeroizing::new(response.data().to_vec());
     let mut rounds = 0;
     while let StatusWord::BytesAvailable(n) = response.status {
         rounds += 1;
-        if rounds > MAX_GET_RESPONSE_ROUNDS || data.len() > MAX_GET_RESPONSE_ROUNDS * MAX_RESPONSE_DATA {
+        if rounds > MAX_GET_RESPONSE_ROUNDS
+            || data.len() > MAX_GET_RESPONSE_ROUNDS * MAX_RESPONSE_DATA
+        {
             return Err(CardError::EndlessGetResponse);
         }
         let le = if n == 0 { 256 } else { u16::from(n) };
         let get = Command::new(0x00, ins::GET_RESPONSE, 0, 0)
             .with_le(le)
-            .map_err(|source| CardError::Build { command: name, source })?;
+            .map_err(|source| CardError::Build {
+                command: name,
+                source,
+            })?;
         response = parse(&transport.transmit(&get.to_bytes())?)?;
         data.extend_from_slice(response.data());
     }
@@ -193,7 +208,10 @@ fn build(
     data: Option<&[u8]>,
     le: Option<u16>,
 ) -> Result<Command, CardError> {
-    let map = |source| CardError::Build { command: name, source };
+    let map = |source| CardError::Build {
+        command: name,
+        source,
+    };
     let cmd = match data {
         Some(d) => cmd.with_data(d).map_err(map)?,
         None => cmd,
@@ -241,19 +259,35 @@ impl<T: CardTransport> OperatorCard<T> {
     /// FCI, or `None` for a card not yet personalised.
     pub fn select(&mut self) -> Result<Option<Certificate>, CardError> {
         const NAME: &str = "SELECT";
-        let r = self.run(NAME, Command::new(0x00, ins::SELECT, 0x04, 0x00), Some(&AID), Some(256))?;
+        let r = self.run(
+            NAME,
+            Command::new(0x00, ins::SELECT, 0x04, 0x00),
+            Some(&AID),
+            Some(256),
+        )?;
         match r.status {
             StatusWord::Success => {}
             StatusWord::NotFound => return Err(CardError::ApplicationNotFound),
             other => return Err(CardError::unexpected(NAME, other)),
         }
-        let bad = |source| CardError::BadResponseData { command: NAME, source };
+        let bad = |source| CardError::BadResponseData {
+            command: NAME,
+            source,
+        };
         let fci = tlv::parse_exact(r.data(), &[0x6F]).map_err(bad)?;
         let items = match fci.value() {
             iso7816_tlv::ber::Value::Constructed(items) => items,
-            iso7816_tlv::ber::Value::Primitive(_) => return Err(bad(TlvError::WrongForm("6F".into()))),
+            iso7816_tlv::ber::Value::Primitive(_) => {
+                return Err(bad(TlvError::WrongForm("6F".into())))
+            }
         };
-        let aid = items.first().ok_or_else(|| bad(TlvError::WrongChildCount { tag: "6F".into(), count: 0, expected: 2 }))?;
+        let aid = items.first().ok_or_else(|| {
+            bad(TlvError::WrongChildCount {
+                tag: "6F".into(),
+                count: 0,
+                expected: 2,
+            })
+        })?;
         if tlv::primitive(aid, &[0x84]).map_err(bad)? != AID {
             return Err(CardError::ApplicationNotFound);
         }
@@ -262,18 +296,31 @@ impl<T: CardTransport> OperatorCard<T> {
             2 => {
                 let raw = items[1].to_vec();
                 tlv::expect_tag(&items[1], TAG_CERTIFICATE).map_err(bad)?;
-                Certificate::parse(&raw).map(Some).map_err(CardError::Certificate)
+                Certificate::parse(&raw)
+                    .map(Some)
+                    .map_err(CardError::Certificate)
             }
-            count => Err(bad(TlvError::WrongChildCount { tag: "6F".into(), count, expected: 2 })),
+            count => Err(bad(TlvError::WrongChildCount {
+                tag: "6F".into(),
+                count,
+                expected: 2,
+            })),
         }
     }
 
     /// GET DATA `7F21`: the certificate, or `None` if the card is not personalised (`6A88`).
     pub fn get_certificate(&mut self) -> Result<Option<Certificate>, CardError> {
         const NAME: &str = "GET DATA";
-        let r = self.run(NAME, Command::new(0x00, ins::GET_DATA, 0x7F, 0x21), None, Some(256))?;
+        let r = self.run(
+            NAME,
+            Command::new(0x00, ins::GET_DATA, 0x7F, 0x21),
+            None,
+            Some(256),
+        )?;
         match r.status {
-            StatusWord::Success => Certificate::parse(r.data()).map(Some).map_err(CardError::Certificate),
+            StatusWord::Success => Certificate::parse(r.data())
+                .map(Some)
+                .map_err(CardError::Certificate),
             StatusWord::DataNotFound => Ok(None),
             other => Err(CardError::unexpected(NAME, other)),
         }
@@ -282,7 +329,12 @@ impl<T: CardTransport> OperatorCard<T> {
     /// VERIFY the operator PIN: `00 20 00 81 10 <PIN>`.
     pub fn verify_pin(&mut self, pin: &Pin) -> Result<Verification, CardError> {
         const NAME: &str = "VERIFY";
-        let r = self.run(NAME, Command::new(0x00, ins::VERIFY, 0x00, REF_PIN), Some(&pin.to_wire()[..]), None)?;
+        let r = self.run(
+            NAME,
+            Command::new(0x00, ins::VERIFY, 0x00, REF_PIN),
+            Some(&pin.to_wire()[..]),
+            None,
+        )?;
         Verification::from_status(NAME, r.status)
     }
 
@@ -290,14 +342,24 @@ impl<T: CardTransport> OperatorCard<T> {
     /// verified now", with the tries left.
     pub fn pin_status(&mut self) -> Result<Verification, CardError> {
         const NAME: &str = "VERIFY (status)";
-        let r = self.run(NAME, Command::new(0x00, ins::VERIFY, 0x00, REF_PIN), None, None)?;
+        let r = self.run(
+            NAME,
+            Command::new(0x00, ins::VERIFY, 0x00, REF_PIN),
+            None,
+            None,
+        )?;
         Verification::from_status(NAME, r.status)
     }
 
     /// VERIFY the PUK: `00 20 00 82 10 <PUK>`, which opens personalisation.
     pub fn verify_puk(&mut self, puk: &Puk) -> Result<Verification, CardError> {
         const NAME: &str = "VERIFY (PUK)";
-        let r = self.run(NAME, Command::new(0x00, ins::VERIFY, 0x00, REF_PUK), Some(&puk.to_wire()[..]), None)?;
+        let r = self.run(
+            NAME,
+            Command::new(0x00, ins::VERIFY, 0x00, REF_PUK),
+            Some(&puk.to_wire()[..]),
+            None,
+        )?;
         Verification::from_status(NAME, r.status)
     }
 
@@ -307,7 +369,12 @@ impl<T: CardTransport> OperatorCard<T> {
         let mut data = Zeroizing::new([0u8; 32]);
         data[..16].copy_from_slice(&old.to_wire()[..]);
         data[16..].copy_from_slice(&new.to_wire()[..]);
-        let r = self.run(NAME, Command::new(0x00, ins::CHANGE_REFERENCE_DATA, 0x00, REF_PIN), Some(&data[..]), None)?;
+        let r = self.run(
+            NAME,
+            Command::new(0x00, ins::CHANGE_REFERENCE_DATA, 0x00, REF_PIN),
+            Some(&data[..]),
+            None,
+        )?;
         Verification::from_status(NAME, r.status)
     }
 
@@ -317,31 +384,56 @@ impl<T: CardTransport> OperatorCard<T> {
         let mut data = Zeroizing::new([0u8; 32]);
         data[..16].copy_from_slice(&puk.to_wire()[..]);
         data[16..].copy_from_slice(&new.to_wire()[..]);
-        let r = self.run(NAME, Command::new(0x00, ins::RESET_RETRY_COUNTER, 0x00, REF_PIN), Some(&data[..]), None)?;
+        let r = self.run(
+            NAME,
+            Command::new(0x00, ins::RESET_RETRY_COUNTER, 0x00, REF_PIN),
+            Some(&data[..]),
+            None,
+        )?;
         Verification::from_status(NAME, r.status)
     }
 
     /// INTERNAL AUTHENTICATE: `00 88 00 00 20 <challenge> 00`; returns `r || s`.
-    pub fn internal_authenticate(&mut self, challenge: &[u8; CHALLENGE_LEN]) -> Result<[u8; 64], CardError> {
+    pub fn internal_authenticate(
+        &mut self,
+        challenge: &[u8; CHALLENGE_LEN],
+    ) -> Result<[u8; 64], CardError> {
         const NAME: &str = "INTERNAL AUTHENTICATE";
-        let r = self.run(NAME, Command::new(0x00, ins::INTERNAL_AUTHENTICATE, 0, 0), Some(challenge), Some(256))?;
+        let r = self.run(
+            NAME,
+            Command::new(0x00, ins::INTERNAL_AUTHENTICATE, 0, 0),
+            Some(challenge),
+            Some(256),
+        )?;
         if r.status != StatusWord::Success {
             return Err(CardError::unexpected(NAME, r.status));
         }
         r.data().try_into().map_err(|_| CardError::BadResponseData {
             command: NAME,
-            source: TlvError::WrongLength { tag: "signature".into(), len: r.data().len(), expected: "64" },
+            source: TlvError::WrongLength {
+                tag: "signature".into(),
+                len: r.data().len(),
+                expected: "64",
+            },
         })
     }
 
     /// GENERATE ASYMMETRIC KEY PAIR: `00 47 80 00 00`; returns the new public point.
     pub fn generate_key_pair(&mut self) -> Result<[u8; EC_POINT_LEN], CardError> {
         const NAME: &str = "GENERATE ASYMMETRIC KEY PAIR";
-        let r = self.run(NAME, Command::new(0x00, ins::GENERATE_KEY_PAIR, 0x80, 0x00), None, Some(256))?;
+        let r = self.run(
+            NAME,
+            Command::new(0x00, ins::GENERATE_KEY_PAIR, 0x80, 0x00),
+            None,
+            Some(256),
+        )?;
         if r.status != StatusWord::Success {
             return Err(CardError::unexpected(NAME, r.status));
         }
-        let bad = |source| CardError::BadResponseData { command: NAME, source };
+        let bad = |source| CardError::BadResponseData {
+            command: NAME,
+            source,
+        };
         let t = tlv::parse_exact(r.data(), TAG_PUBLIC_KEY).map_err(bad)?;
         let point = tlv::children(&t, 1).map_err(bad)?;
         tlv::fixed::<EC_POINT_LEN>(&point[0], TAG_EC_POINT).map_err(bad)
@@ -350,7 +442,12 @@ impl<T: CardTransport> OperatorCard<T> {
     /// PUT DATA `7F21`: writes the certificate.
     pub fn put_certificate(&mut self, cert: &Certificate) -> Result<(), CardError> {
         const NAME: &str = "PUT DATA";
-        let r = self.run(NAME, Command::new(0x00, ins::PUT_DATA, 0x7F, 0x21), Some(&cert.encode()), None)?;
+        let r = self.run(
+            NAME,
+            Command::new(0x00, ins::PUT_DATA, 0x7F, 0x21),
+            Some(&cert.encode()),
+            None,
+        )?;
         if r.status == StatusWord::Success {
             Ok(())
         } else {

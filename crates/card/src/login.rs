@@ -178,9 +178,11 @@ pub fn authenticate<T: CardTransport>(
     let signature = match card.internal_authenticate(&challenge) {
         Ok(sig) => sig,
         Err(e) if e.is_card_gone() => return Err(LoginError::CardRemoved),
-        Err(CardError::Unexpected { .. } | CardError::BadResponseData { .. } | CardError::SecurityStatusNotSatisfied { .. }) => {
-            return Err(LoginError::CardAuthenticationFailed)
-        }
+        Err(
+            CardError::Unexpected { .. }
+            | CardError::BadResponseData { .. }
+            | CardError::SecurityStatusNotSatisfied { .. },
+        ) => return Err(LoginError::CardAuthenticationFailed),
         Err(e) => return Err(e.into()),
     };
     if !cert.verify_card_signature(&challenge, &signature) {

@@ -106,7 +106,10 @@ pub fn check_new_pin(candidate: &str, operator_id: Option<&str>) -> Result<Pin, 
     check_pin_format(candidate)?;
     let lower = Zeroizing::new(candidate.to_ascii_lowercase());
     if let Some(id) = operator_id {
-        if normalise_id(id).iter().any(|id| lower.contains(id.as_str())) {
+        if normalise_id(id)
+            .iter()
+            .any(|id| lower.contains(id.as_str()))
+        {
             return Err(PolicyError::ContainsOperatorId);
         }
     }
@@ -140,11 +143,24 @@ mod tests {
 
     #[test]
     fn examples_from_the_issue() {
-        for weak in ["abc123", "aaa111", "qwerty1", "aaaaa1", "987zyx", "123abc", "zyx987", "1111aa", "asdfgh1", "poiuy7"] {
-            assert_eq!(check_new_pin(weak, None).unwrap_err(), PolicyError::RepeatOrRun, "{weak}");
+        for weak in [
+            "abc123", "aaa111", "qwerty1", "aaaaa1", "987zyx", "123abc", "zyx987", "1111aa",
+            "asdfgh1", "poiuy7",
+        ] {
+            assert_eq!(
+                check_new_pin(weak, None).unwrap_err(),
+                PolicyError::RepeatOrRun,
+                "{weak}"
+            );
         }
-        assert_eq!(check_new_pin("password1", None).unwrap_err(), PolicyError::Blocklisted);
-        assert_eq!(check_new_pin("PassWord1", None).unwrap_err(), PolicyError::Blocklisted);
+        assert_eq!(
+            check_new_pin("password1", None).unwrap_err(),
+            PolicyError::Blocklisted
+        );
+        assert_eq!(
+            check_new_pin("PassWord1", None).unwrap_err(),
+            PolicyError::Blocklisted
+        );
         assert_eq!(
             check_new_pin("xop0042kq", Some("op-0042")).unwrap_err(),
             PolicyError::ContainsOperatorId
@@ -206,13 +222,19 @@ mod tests {
         if !(6..=16).contains(&n) || !pin.chars().all(|c| c.is_ascii_alphanumeric()) {
             return false;
         }
-        if !pin.chars().any(|c| c.is_ascii_digit()) || !pin.chars().any(|c| c.is_ascii_alphabetic()) {
+        if !pin.chars().any(|c| c.is_ascii_digit()) || !pin.chars().any(|c| c.is_ascii_alphabetic())
+        {
             return false;
         }
         let low = pin.to_lowercase();
         let id_low = id.to_lowercase();
-        let id_alnum: String = id_low.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-        if (id_low.len() >= 3 && low.contains(&id_low)) || (id_alnum.len() >= 3 && low.contains(&id_alnum)) {
+        let id_alnum: String = id_low
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if (id_low.len() >= 3 && low.contains(&id_low))
+            || (id_alnum.len() >= 3 && low.contains(&id_alnum))
+        {
             return false;
         }
         for k in 0..=low.len() {

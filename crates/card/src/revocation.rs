@@ -178,7 +178,9 @@ pub enum RevocationError {
         accepted: u64,
     },
     /// Same version as the accepted list, but different content.
-    #[error("revocation list version {version} differs from the accepted list of the same version")]
+    #[error(
+        "revocation list version {version} differs from the accepted list of the same version"
+    )]
     VersionReused {
         /// The version.
         version: u64,
@@ -385,7 +387,8 @@ impl RevocationListBuilder {
         if self.next_update < self.issued_at {
             return Err(RevocationError::InvertedDates);
         }
-        let mut out = Vec::with_capacity(HEADER_LEN + ENTRY_LEN * self.entries.len() + SIGNATURE_LEN);
+        let mut out =
+            Vec::with_capacity(HEADER_LEN + ENTRY_LEN * self.entries.len() + SIGNATURE_LEN);
         out.extend_from_slice(MAGIC);
         out.push(FORMAT);
         out.extend_from_slice(&issuer.public_key().key_id());
@@ -444,9 +447,7 @@ impl RevocationTracker {
                 });
             }
             if list.version == accepted && list.digest != digest {
-                return Err(RevocationError::VersionReused {
-                    version: accepted,
-                });
+                return Err(RevocationError::VersionReused { version: accepted });
             }
         }
         self.accepted = Some((list.version, list.digest));
@@ -498,7 +499,10 @@ mod tests {
         );
         let mut tampered = bytes.clone();
         tampered[50] ^= 1;
-        assert_eq!(RevocationList::verify(&tampered, &pk).unwrap_err(), RevocationError::BadSignature);
+        assert_eq!(
+            RevocationList::verify(&tampered, &pk).unwrap_err(),
+            RevocationError::BadSignature
+        );
         assert!(matches!(
             RevocationList::verify(&bytes[..bytes.len() - 1], &pk).unwrap_err(),
             RevocationError::LengthMismatch
@@ -508,7 +512,10 @@ mod tests {
         tracker.accept(&bytes, &pk).unwrap();
         assert_eq!(
             tracker.accept(&list(&issuer, 2, &[]), &pk).unwrap_err(),
-            RevocationError::Rollback { offered: 2, accepted: 3 }
+            RevocationError::Rollback {
+                offered: 2,
+                accepted: 3
+            }
         );
         assert_eq!(
             tracker.accept(&list(&issuer, 3, &[7]), &pk).unwrap_err(),

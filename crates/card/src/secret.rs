@@ -192,7 +192,10 @@ pub fn from_wire(wire: &[u8]) -> Option<Zeroizing<String>> {
     if wire.len() != SECRET_WIRE_LEN {
         return None;
     }
-    let end = wire.iter().position(|&b| b == 0xFF).unwrap_or(SECRET_WIRE_LEN);
+    let end = wire
+        .iter()
+        .position(|&b| b == 0xFF)
+        .unwrap_or(SECRET_WIRE_LEN);
     if wire[end..].iter().any(|&b| b != 0xFF) || !wire[..end].is_ascii() {
         return None;
     }
@@ -244,10 +247,22 @@ mod tests {
             Pin::parse("ab12").unwrap_err(),
             SecretFormatError::TooShort { min: 6, len: 4 }
         );
-        assert_eq!(Pin::parse("abcdefg").unwrap_err(), SecretFormatError::NoDigit);
-        assert_eq!(Pin::parse("1234567").unwrap_err(), SecretFormatError::NoLetter);
-        assert_eq!(Pin::parse("abc 123").unwrap_err(), SecretFormatError::BadCharacter);
-        assert_eq!(Pin::parse("ａｂｃ１２３").unwrap_err(), SecretFormatError::BadCharacter);
+        assert_eq!(
+            Pin::parse("abcdefg").unwrap_err(),
+            SecretFormatError::NoDigit
+        );
+        assert_eq!(
+            Pin::parse("1234567").unwrap_err(),
+            SecretFormatError::NoLetter
+        );
+        assert_eq!(
+            Pin::parse("abc 123").unwrap_err(),
+            SecretFormatError::BadCharacter
+        );
+        assert_eq!(
+            Pin::parse("ａｂｃ１２３").unwrap_err(),
+            SecretFormatError::BadCharacter
+        );
         assert!(Pin::parse("a1b2c3d4e5f6g7h8").is_ok());
         assert!(Pin::parse("a1b2c3d4e5f6g7h8i").is_err());
         assert!(Puk::parse("1234567").is_err());

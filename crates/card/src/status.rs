@@ -134,11 +134,26 @@ mod tests {
 
     #[test]
     fn named_values_decode_to_their_variants() {
-        assert_eq!(StatusWord::from_bytes([0x63, 0xC2]), StatusWord::RemainingRetries(2));
-        assert_eq!(StatusWord::from_bytes([0x63, 0xC0]), StatusWord::RemainingRetries(0));
-        assert_eq!(StatusWord::from_bytes([0x61, 0x10]), StatusWord::BytesAvailable(0x10));
-        assert_eq!(StatusWord::from_bytes([0x6C, 0x40]), StatusWord::WrongLe(0x40));
-        assert_eq!(StatusWord::from_bytes([0x63, 0x00]), StatusWord::Other([0x63, 0x00]));
+        assert_eq!(
+            StatusWord::from_bytes([0x63, 0xC2]),
+            StatusWord::RemainingRetries(2)
+        );
+        assert_eq!(
+            StatusWord::from_bytes([0x63, 0xC0]),
+            StatusWord::RemainingRetries(0)
+        );
+        assert_eq!(
+            StatusWord::from_bytes([0x61, 0x10]),
+            StatusWord::BytesAvailable(0x10)
+        );
+        assert_eq!(
+            StatusWord::from_bytes([0x6C, 0x40]),
+            StatusWord::WrongLe(0x40)
+        );
+        assert_eq!(
+            StatusWord::from_bytes([0x63, 0x00]),
+            StatusWord::Other([0x63, 0x00])
+        );
         assert_eq!(StatusWord::AuthMethodBlocked.to_string(), "6983");
     }
 }

@@ -102,7 +102,7 @@ pub fn expect_tag(tlv: &Tlv, tag: &[u8]) -> Result<(), TlvError> {
 }
 
 /// The children of a constructed object, which must number `count`.
-pub fn children<'a>(tlv: &'a Tlv, count: usize) -> Result<&'a [Tlv], TlvError> {
+pub fn children(tlv: &Tlv, count: usize) -> Result<&[Tlv], TlvError> {
     match tlv.value() {
         Value::Constructed(items) if items.len() == count => Ok(items),
         Value::Constructed(items) => Err(TlvError::WrongChildCount {
@@ -187,7 +187,10 @@ mod tests {
         ));
         let mut longer = bytes.clone();
         longer.push(0);
-        assert_eq!(parse_exact(&longer, &[0x5A]), Err(TlvError::TrailingBytes(1)));
+        assert_eq!(
+            parse_exact(&longer, &[0x5A]),
+            Err(TlvError::TrailingBytes(1))
+        );
         assert!(parse_exact(&bytes[..3], &[0x5A]).is_err());
     }
 

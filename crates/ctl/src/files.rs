@@ -25,11 +25,18 @@ pub fn chain(e: &(dyn Error + 'static)) -> String {
 /// Writes a file atomically: a temporary file in the same directory with `mode`, fsync,
 /// rename over the target, fsync the directory. A crash leaves the old file or the new one.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp{}", name.to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
@@ -54,7 +61,10 @@ pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     if len > cap {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("{} is {len} bytes, over the {cap}-byte limit", path.display()),
+            format!(
+                "{} is {len} bytes, over the {cap}-byte limit",
+                path.display()
+            ),
         ));
     }
     let mut out = Vec::with_capacity(len as usize);

@@ -34,7 +34,11 @@ pub fn run(cmd: IssuerCommand) -> Result<ExitCode, CmdError> {
             let key = IssuerKey::generate()?;
             write_atomic(&key_path, key.pkcs8(), 0o600)?;
             let public = key.public_key();
-            write_atomic(&pub_path, format!("{}\n", public.to_hex()).as_bytes(), 0o644)?;
+            write_atomic(
+                &pub_path,
+                format!("{}\n", public.to_hex()).as_bytes(),
+                0o644,
+            )?;
             println!("issuer key:  {}", key_path.display());
             println!("public key:  {} ({})", pub_path.display(), public.to_hex());
             let id: String = public.key_id().iter().map(|b| format!("{b:02x}")).collect();

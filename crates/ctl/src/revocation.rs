@@ -88,7 +88,13 @@ fn next_version(
         builder.revoke(serial, r);
     }
     if let Some((serial, reason)) = add {
-        builder.revoke(serial, Revocation { revoked_at: now, reason });
+        builder.revoke(
+            serial,
+            Revocation {
+                revoked_at: now,
+                reason,
+            },
+        );
     }
     let bytes = builder.sign(issuer)?;
     let count = RevocationList::verify(&bytes, &issuer.public_key())?.len();
@@ -99,23 +105,41 @@ fn next_version(
 /// Runs a revocation command.
 pub fn run(cmd: RevocationCommand) -> Result<ExitCode, CmdError> {
     match cmd {
-        RevocationCommand::Revoke { issuer_dir, list, serial, reason, next_update_days } => {
-            let serial = CardSerial::from_hex(&serial)
-                .ok_or("the serial must be 16 hex digits")?;
+        RevocationCommand::Revoke {
+            issuer_dir,
+            list,
+            serial,
+            reason,
+            next_update_days,
+        } => {
+            let serial = CardSerial::from_hex(&serial).ok_or("the serial must be 16 hex digits")?;
             let issuer = load_issuer(&issuer_dir)?;
-            let (version, count) = next_version(&issuer, &list, next_update_days, Some((serial, reason)))?;
+            let (version, count) =
+                next_version(&issuer, &list, next_update_days, Some((serial, reason)))?;
             println!("revoked {serial} ({reason}); list version {version}, {count} entries");
         }
-        RevocationCommand::Refresh { issuer_dir, list, next_update_days } => {
+        RevocationCommand::Refresh {
+            issuer_dir,
+            list,
+            next_update_days,
+        } => {
             let issuer = load_issuer(&issuer_dir)?;
             let (version, count) = next_version(&issuer, &list, next_update_days, None)?;
             println!("list version {version}, {count} entries");
         }
         RevocationCommand::Show { issuer_pub, list } => {
-            let public = IssuerPublicKey::from_hex(&String::from_utf8_lossy(&read_capped(&issuer_pub, 256)?))?;
+            let public = IssuerPublicKey::from_hex(&String::from_utf8_lossy(&read_capped(
+                &issuer_pub,
+                256,
+            )?))?;
             let l = RevocationList::verify(&read_capped(&list, MAX_FILE_LEN as u64)?, &public)?;
-            println!("version {}, issued {}, next update {}{}", l.version(), l.issued_at(), l.next_update(),
-                if l.is_stale(now()) { " (STALE)" } else { "" });
+            println!(
+                "version {}, issued {}, next update {}{}",
+                l.version(),
+                l.issued_at(),
+                l.next_update(),
+                if l.is_stale(now()) { " (STALE)" } else { "" }
+            );
             for (serial, r) in l.entries() {
                 println!("{serial}  {}  revoked at {}", r.reason, r.revoked_at);
             }

@@ -14,7 +14,12 @@ fn ctl(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -28,7 +33,12 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 #[test]
 fn pin_check_accepts_and_refuses_with_reason() {
     let ok = ctl(&["pin", "check", "--operator", "op-0042"], "h7Kd9mQ2\n");
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
 
     for (pin, reason) in [
         ("abc123\n", "run"),
@@ -41,7 +51,10 @@ fn pin_check_accepts_and_refuses_with_reason() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{pin}: {stderr}");
         assert!(stderr.contains(reason), "{pin}: {stderr}");
-        assert!(!stderr.contains(pin.trim()), "the reason repeats the PIN: {stderr}");
+        assert!(
+            !stderr.contains(pin.trim()),
+            "the reason repeats the PIN: {stderr}"
+        );
     }
 }
 
@@ -49,9 +62,16 @@ fn pin_check_accepts_and_refuses_with_reason() {
 fn issuer_init_writes_keys_and_refuses_to_overwrite() {
     let dir = tempdir("issuer");
     let out = ctl(&["issuer", "init", "--dir", dir.to_str().unwrap()], "");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = std::fs::read(dir.join("issuer.key")).unwrap();
-    let mode = std::fs::metadata(dir.join("issuer.key")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(dir.join("issuer.key"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     let issuer = cardgate_card::IssuerKey::from_pkcs8(&key).unwrap();
     let public = std::fs::read_to_string(dir.join("issuer.pub")).unwrap();
@@ -60,7 +80,11 @@ fn issuer_init_writes_keys_and_refuses_to_overwrite() {
 
     let again = ctl(&["issuer", "init", "--dir", dir.to_str().unwrap()], "");
     assert_eq!(again.status.code(), Some(2));
-    assert_eq!(std::fs::read(dir.join("issuer.key")).unwrap(), key, "the key was replaced");
+    assert_eq!(
+        std::fs::read(dir.join("issuer.key")).unwrap(),
+        key,
+        "the key was replaced"
+    );
 }
 
 #[test]
@@ -71,23 +95,77 @@ fn revocation_list_grows_by_version_and_verifies() {
     let list = dir.join("revoked.crl");
     let l = list.to_str().unwrap();
     for (i, serial) in ["0102030405060708", "1112131415161718"].iter().enumerate() {
-        let out = ctl(&["revocation", "revoke", "--issuer-dir", d, "--list", l, serial, "--reason", "lost"], "");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = ctl(
+            &[
+                "revocation",
+                "revoke",
+                "--issuer-dir",
+                d,
+                "--list",
+                l,
+                serial,
+                "--reason",
+                "lost",
+            ],
+            "",
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("version {}", i + 1)));
     }
     let public = cardgate_card::IssuerPublicKey::from_hex(
         &std::fs::read_to_string(dir.join("issuer.pub")).unwrap(),
     )
     .unwrap();
-    let parsed = cardgate_card::RevocationList::verify(&std::fs::read(&list).unwrap(), &public).unwrap();
+    let parsed =
+        cardgate_card::RevocationList::verify(&std::fs::read(&list).unwrap(), &public).unwrap();
     assert_eq!(parsed.version(), 2);
     assert_eq!(parsed.len(), 2);
 
-    let bad = ctl(&["revocation", "revoke", "--issuer-dir", d, "--list", l, "xyz", "--reason", "lost"], "");
+    let bad = ctl(
+        &[
+            "revocation",
+            "revoke",
+            "--issuer-dir",
+            d,
+            "--list",
+            l,
+            "xyz",
+            "--reason",
+            "lost",
+        ],
+        "",
+    );
     assert_eq!(bad.status.code(), Some(2));
-    let bad_reason = ctl(&["revocation", "revoke", "--issuer-dir", d, "--list", l, "0102030405060709", "--reason", "misplaced"], "");
+    let bad_reason = ctl(
+        &[
+            "revocation",
+            "revoke",
+            "--issuer-dir",
+            d,
+            "--list",
+            l,
+            "0102030405060709",
+            "--reason",
+            "misplaced",
+        ],
+        "",
+    );
     assert_ne!(bad_reason.status.code(), Some(0));
-    let show = ctl(&["revocation", "show", "--issuer-pub", dir.join("issuer.pub").to_str().unwrap(), "--list", l], "");
+    let show = ctl(
+        &[
+            "revocation",
+            "show",
+            "--issuer-pub",
+            dir.join("issuer.pub").to_str().unwrap(),
+            "--list",
+            l,
+        ],
+        "",
+    );
     assert!(String::from_utf8_lossy(&show.stdout).contains("1112131415161718"));
     let _ = Path::new(d);
 }
