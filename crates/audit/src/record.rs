@@ -1,0 +1,808 @@
+//! One audit record: a JSON object on one line, and the closed set of event kinds.
+//!
+//! No field has a secret type and no reason is free text: reasons are closed enums, and the
+//! only free text is what the access manager types into a hand-written note (art. 3, 4, 19).
+//! A PIN, PUK or key therefore has nowhere to go. (`cardgate_card::Pin` and friends do not
+//! implement `Serialize` either.)
+
+use std::fmt;
+
+use cardgate_card::{CardSerial, RevocationReason, Role};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::{FieldError, ParseError};
+
+/// Longest line accepted, in bytes (without the newline).
+pub const MAX_LINE_LEN: usize = 16 * 1024;
+/// Longest label (terminal, reader, operator ID, names).
+pub const MAX_LABEL_LEN: usize = 128;
+/// Longest note text.
+pub const MAX_TEXT_LEN: usize = 4096;
+/// Format version written into the genesis record.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A point in time, UTC, to the millisecond. Written as `2026-11-25T22:53:55.123Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+const TIME_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+);
+
+impl Timestamp {
+    /// Milliseconds since the Unix epoch.
+    pub fn unix_ms(self) -> i64 {
+        self.0
+    }
+
+    /// As a `time` value (UTC).
+    pub fn to_datetime(self) -> Option<time::OffsetDateTime> {
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).ok()
+    }
+
+    /// From a `time` value.
+    pub fn from_datetime(t: time::OffsetDateTime) -> Self {
+        let ms = t.unix_timestamp_nanos() / 1_000_000;
+        Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
+    }
+
+    /// Parses `YYYY-MM-DDThh:mm:ss.mmmZ`.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let t =
+            time::PrimitiveDateTime::parse(text, TIME_FORMAT).map_err(|_| FieldError::BadTime)?;
+        Ok(Self::from_datetime(t.assume_utc()))
+    }
+
+    /// Days since the Unix epoch (UTC), for daily rotation.
+    pub fn utc_day(self) -> i64 {
+        self.0.div_euclid(86_400_000)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_datetime().and_then(|t| t.format(TIME_FORMAT).ok()) {
+            Some(s) => f.write_str(&s),
+            None => write!(f, "@{}ms", self.0),
+        }
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self
+            .to_datetime()
+            .and_then(|t| t.format(TIME_FORMAT).ok())
+            .ok_or_else(|| serde::ser::Error::custom("time out of range"))?;
+        s.serialize_str(&t)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        Timestamp::parse(text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A SHA-256 or HMAC-SHA256 value, written as 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    /// SHA-256 of `bytes` (ring).
+    pub fn sha256(bytes: &[u8]) -> Self {
+        let d = ring::digest::digest(&ring::digest::SHA256, bytes);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        Digest(out)
+    }
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Digest({self})")
+    }
+}
+
+fn decode_lower_hex<const N: usize>(text: &str) -> Result<[u8; N], FieldError> {
+    if text.len() != 2 * N || text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(FieldError::BadHex);
+    }
+    let mut out = [0u8; N];
+    hex::decode_to_slice(text, &mut out).map_err(|_| FieldError::BadHex)?;
+    Ok(out)
+}
+
+impl Serialize for Digest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        decode_lower_hex(text)
+            .map(Digest)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The random 128-bit identity of one log, fixed by its genesis record and bound into every seal.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct LogId(pub [u8; 16]);
+
+impl fmt::Display for LogId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl Serialize for LogId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for LogId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        decode_lower_hex(text)
+            .map(LogId)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+fn check_text(text: &str, max: usize, allow_newlines: bool) -> Result<(), FieldError> {
+    if text.is_empty() {
+        return Err(FieldError::Empty);
+    }
+    if text.len() > max {
+        return Err(FieldError::TooLong { max });
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t')))
+    {
+        return Err(FieldError::ControlCharacter);
+    }
+    Ok(())
+}
+
+/// A short name: terminal, reader, operator ID, person. 1–128 bytes, no control characters.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Label(String);
+
+impl Label {
+    /// Checks and wraps.
+    pub fn new(text: impl Into<String>) -> Result<Self, FieldError> {
+        let text = text.into();
+        check_text(&text, MAX_LABEL_LEN, false)?;
+        Ok(Label(text))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Label {
+    type Error = FieldError;
+    fn try_from(text: String) -> Result<Self, FieldError> {
+        Label::new(text)
+    }
+}
+
+impl From<Label> for String {
+    fn from(l: Label) -> String {
+        l.0
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// Free text of a hand-written note: 1–4096 bytes, no control characters but newline and tab.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Debug)]
+#[serde(try_from = "String", into = "String")]
+pub struct Text(String);
+
+impl Text {
+    /// Checks and wraps.
+    pub fn new(text: impl Into<String>) -> Result<Self, FieldError> {
+        let text = text.into();
+        check_text(&text, MAX_TEXT_LEN, true)?;
+        Ok(Text(text))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Text {
+    type Error = FieldError;
+    fn try_from(text: String) -> Result<Self, FieldError> {
+        Text::new(text)
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.0
+    }
+}
+
+mod serial_opt {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &Option<CardSerial>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(serial) => s.serialize_str(&serial.to_string()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CardSerial>, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        CardSerial::from_hex(text)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(FieldError::BadHex))
+    }
+}
+
+mod reason_serde {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &RevocationReason, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RevocationReason, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+mod role_serde {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &Role, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Role, D::Error> {
+        match <&str>::deserialize(d)? {
+            "operator" => Ok(Role::Operator),
+            "manager" => Ok(Role::AccessManager),
+            _ => Err(serde::de::Error::custom("role must be operator or manager")),
+        }
+    }
+}
+
+/// Why a card's certificate was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CertRejection {
+    /// The certificate does not parse.
+    Malformed,
+    /// The issuer's signature is wrong.
+    BadSignature,
+    /// Signed by a key this system does not know ("unknown card").
+    UnknownIssuer,
+    /// Past its validity.
+    Expired,
+    /// Not yet valid.
+    NotYetValid,
+    /// The card's serial does not match its certificate.
+    SerialMismatch,
+    /// Anything else.
+    Other,
+}
+
+/// Which PIN rule (art. 5.5) a new PIN broke. Never the PIN itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum PinRule {
+    /// Fewer than six characters.
+    TooShort,
+    /// Longer than the card allows.
+    TooLong,
+    /// No letter.
+    NoLetter,
+    /// No digit.
+    NoDigit,
+    /// A character outside the allowed set.
+    BadCharacter,
+    /// Same as the old PIN.
+    SameAsOld,
+}
+
+/// Why card authentication (challenge signature) failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// The signature does not verify with the certificate's key.
+    BadSignature,
+    /// The card answered with an error status.
+    CardError,
+    /// The card did not answer in time.
+    Timeout,
+    /// Anything else.
+    Other,
+}
+
+/// Why a login was denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// Certificate rejected.
+    CertificateRejected,
+    /// The card is on the revocation list.
+    CardRevoked,
+    /// The revocation list is stale (fail closed).
+    RevocationListStale,
+    /// Wrong PIN.
+    WrongPin,
+    /// PIN blocked.
+    PinBlocked,
+    /// Card authentication failed.
+    CardAuthenticationFailed,
+    /// The operator may not use this terminal.
+    NotAuthorisedHere,
+    /// The audit log could not record the login (fail closed).
+    AuditUnavailable,
+    /// The card was pulled during login.
+    CardRemoved,
+    /// Anything else.
+    Other,
+}
+
+/// Why a session was locked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LockReason {
+    /// The card was pulled (art. 6.2).
+    CardRemoved,
+    /// Idle too long.
+    Idle,
+    /// The operator asked.
+    Requested,
+    /// Anything else.
+    Other,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EndReason {
+    /// Logged out.
+    Logout,
+    /// The card was pulled and the session closed.
+    CardRemoved,
+    /// Timed out.
+    Timeout,
+    /// The daemon or machine shut down.
+    Shutdown,
+    /// The card was revoked while in use.
+    Revoked,
+    /// Anything else.
+    Other,
+}
+
+/// Why the daemon stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StopReason {
+    /// Normal shutdown.
+    Shutdown,
+    /// A signal.
+    Signal,
+    /// A fatal error.
+    Error,
+}
+
+/// Which paper register a hand-written note replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum NoteKind {
+    /// Server-room entry (art. 3: date, name, work, time, escort).
+    RoomEntry,
+    /// Media register (art. 4).
+    Media,
+    /// Resident-card register (art. 19).
+    ResidentCard,
+    /// Anything else.
+    Other,
+}
+
+impl NoteKind {
+    /// The command-line word: `room-entry`, `media`, `resident-card`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteKind::RoomEntry => "room-entry",
+            NoteKind::Media => "media",
+            NoteKind::ResidentCard => "resident-card",
+            NoteKind::Other => "other",
+        }
+    }
+}
+
+impl std::str::FromStr for NoteKind {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, FieldError> {
+        match s {
+            "room-entry" => Ok(NoteKind::RoomEntry),
+            "media" => Ok(NoteKind::Media),
+            "resident-card" => Ok(NoteKind::ResidentCard),
+            "other" => Ok(NoteKind::Other),
+            _ => Err(FieldError::Empty),
+        }
+    }
+}
+
+/// A seal (art. 7 evidence): HMAC-SHA256 with the epoch key over the log ID, the epoch, the range
+/// of records it closes and the chain head (the hash of the record just before the seal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seal {
+    /// Epoch number; seals go 0, 1, 2, … with no gaps.
+    pub epoch: u64,
+    /// First record this seal closes (the record after the previous seal).
+    pub first_seq: u64,
+    /// Last record it closes (the record just before this seal).
+    pub last_seq: u64,
+    /// SHA-256 of record `last_seq`'s line.
+    pub head: Digest,
+    /// The HMAC.
+    pub mac: Digest,
+}
+
+/// What happened. Serialized with a `kind` tag; the kind names the result too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// The first record of a log.
+    Genesis {
+        /// The log's identity.
+        log_id: LogId,
+        /// Format version.
+        format: u32,
+    },
+    /// A card was inserted into the reader.
+    CardInserted,
+    /// The card was pulled.
+    CardRemoved,
+    /// The certificate was rejected.
+    CertificateRejected {
+        /// Why.
+        reason: CertRejection,
+    },
+    /// A card on the revocation list was presented (art. 5.4).
+    RevokedCardPresented {
+        /// Why it was revoked.
+        #[serde(with = "reason_serde")]
+        reason: RevocationReason,
+    },
+    /// A new PIN was refused by the policy (art. 5.5).
+    PinRefusedByPolicy {
+        /// Which rule.
+        rule: PinRule,
+    },
+    /// A PIN was checked by the card.
+    PinVerified {
+        /// Right or wrong.
+        correct: bool,
+        /// Tries left after this one, when the card said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tries_left: Option<u8>,
+    },
+    /// The PIN is blocked.
+    PinBlocked,
+    /// Card authentication (challenge signature) passed.
+    CardAuthPassed,
+    /// Card authentication failed.
+    CardAuthFailed {
+        /// Why.
+        reason: AuthFailure,
+    },
+    /// A login was granted: a session starts on this terminal.
+    LoginGranted {
+        /// The certificate's role.
+        #[serde(with = "role_serde")]
+        role: Role,
+    },
+    /// A login was denied.
+    LoginDenied {
+        /// Why.
+        reason: DenyReason,
+    },
+    /// The session was locked.
+    SessionLocked {
+        /// Why.
+        reason: LockReason,
+    },
+    /// The session was unlocked with the card.
+    SessionUnlocked,
+    /// The session ended.
+    SessionEnded {
+        /// Why.
+        reason: EndReason,
+    },
+    /// The card holder changed the PIN.
+    PinChanged,
+    /// The PIN was unblocked with the PUK.
+    PinUnblocked {
+        /// Who did it, when it was not the holder.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Label>,
+    },
+    /// A card was lent to the operator in `operator` (art. 5.1).
+    CardIssued {
+        /// The access manager who lent it.
+        by: Label,
+        /// The role written into the certificate.
+        #[serde(with = "role_serde")]
+        role: Role,
+    },
+    /// A card was returned (art. 5.2).
+    CardReturned {
+        /// Who took it back.
+        by: Label,
+    },
+    /// A card was revoked (art. 5.4).
+    CardRevoked {
+        /// Who revoked it.
+        by: Label,
+        /// Why.
+        #[serde(with = "reason_serde")]
+        reason: RevocationReason,
+    },
+    /// A revocation list was loaded.
+    RevocationListLoaded {
+        /// Its version.
+        version: u64,
+        /// How many cards it lists.
+        entries: u64,
+    },
+    /// The daemon started.
+    DaemonStarted {
+        /// Its version.
+        version: Label,
+    },
+    /// The daemon stopped.
+    DaemonStopped {
+        /// Why.
+        reason: StopReason,
+    },
+    /// A seal closing the records since the previous one.
+    LogSealed(Seal),
+    /// Someone verified the log.
+    LogVerified {
+        /// The result.
+        intact: bool,
+        /// The last record checked.
+        last_seq: u64,
+        /// Who.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Label>,
+    },
+    /// A torn last line (crash mid-write) was moved to a quarantine file.
+    TornTailQuarantined {
+        /// The quarantine file's name, in the log directory.
+        file: Label,
+        /// How many bytes.
+        bytes: u64,
+        /// Their SHA-256.
+        sha256: Digest,
+    },
+    /// A record of work done by hand (art. 3, 4, 19).
+    Note {
+        /// Which register.
+        note: NoteKind,
+        /// What was done.
+        text: Text,
+        /// Who did it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        who: Option<Label>,
+        /// The escort of a visitor (art. 3).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        escort: Option<Label>,
+    },
+}
+
+/// Whether an event is a success, a failure or neither; used for syslog severity and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Something was allowed or went right.
+    Success,
+    /// Something was refused or went wrong.
+    Failure,
+    /// Neither.
+    Info,
+}
+
+impl Event {
+    /// The `kind` tag.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Event::Genesis { .. } => "genesis",
+            Event::CardInserted => "card_inserted",
+            Event::CardRemoved => "card_removed",
+            Event::CertificateRejected { .. } => "certificate_rejected",
+            Event::RevokedCardPresented { .. } => "revoked_card_presented",
+            Event::PinRefusedByPolicy { .. } => "pin_refused_by_policy",
+            Event::PinVerified { .. } => "pin_verified",
+            Event::PinBlocked => "pin_blocked",
+            Event::CardAuthPassed => "card_auth_passed",
+            Event::CardAuthFailed { .. } => "card_auth_failed",
+            Event::LoginGranted { .. } => "login_granted",
+            Event::LoginDenied { .. } => "login_denied",
+            Event::SessionLocked { .. } => "session_locked",
+            Event::SessionUnlocked => "session_unlocked",
+            Event::SessionEnded { .. } => "session_ended",
+            Event::PinChanged => "pin_changed",
+            Event::PinUnblocked { .. } => "pin_unblocked",
+            Event::CardIssued { .. } => "card_issued",
+            Event::CardReturned { .. } => "card_returned",
+            Event::CardRevoked { .. } => "card_revoked",
+            Event::RevocationListLoaded { .. } => "revocation_list_loaded",
+            Event::DaemonStarted { .. } => "daemon_started",
+            Event::DaemonStopped { .. } => "daemon_stopped",
+            Event::LogSealed(_) => "log_sealed",
+            Event::LogVerified { .. } => "log_verified",
+            Event::TornTailQuarantined { .. } => "torn_tail_quarantined",
+            Event::Note { .. } => "note",
+        }
+    }
+
+    /// Success, failure or neither.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Event::CertificateRejected { .. }
+            | Event::RevokedCardPresented { .. }
+            | Event::PinRefusedByPolicy { .. }
+            | Event::PinBlocked
+            | Event::CardAuthFailed { .. }
+            | Event::LoginDenied { .. }
+            | Event::TornTailQuarantined { .. } => Outcome::Failure,
+            Event::PinVerified { correct, .. } => {
+                if *correct {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                }
+            }
+            Event::LogVerified { intact, .. } => {
+                if *intact {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                }
+            }
+            Event::CardAuthPassed
+            | Event::LoginGranted { .. }
+            | Event::SessionUnlocked
+            | Event::PinChanged
+            | Event::PinUnblocked { .. } => Outcome::Success,
+            _ => Outcome::Info,
+        }
+    }
+}
+
+/// What a caller hands to the writer: the event and who/where. The writer adds the sequence
+/// number, the time, the terminal and the chain hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The reader, when a card was involved.
+    pub reader: Option<Label>,
+    /// The card.
+    pub card: Option<CardSerial>,
+    /// The operator ID from the card's certificate.
+    pub operator: Option<Label>,
+    /// What happened.
+    pub event: Event,
+}
+
+impl Entry {
+    /// An entry with no reader, card or operator.
+    pub fn new(event: Event) -> Self {
+        Entry {
+            reader: None,
+            card: None,
+            operator: None,
+            event,
+        }
+    }
+
+    /// Sets the reader.
+    pub fn reader(mut self, reader: Label) -> Self {
+        self.reader = Some(reader);
+        self
+    }
+
+    /// Sets the card.
+    pub fn card(mut self, card: CardSerial) -> Self {
+        self.card = Some(card);
+        self
+    }
+
+    /// Sets the operator.
+    pub fn operator(mut self, operator: Label) -> Self {
+        self.operator = Some(operator);
+        self
+    }
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Sequence number, from 0 (the genesis record), without gaps across files.
+    pub seq: u64,
+    /// When (UTC, never earlier than the record before).
+    pub time: Timestamp,
+    /// The terminal that wrote it.
+    pub terminal: Label,
+    /// The reader.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader: Option<Label>,
+    /// The card.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serial_opt")]
+    pub card: Option<CardSerial>,
+    /// The operator ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<Label>,
+    /// What happened.
+    pub event: Event,
+    /// SHA-256 of the previous record's line (without its newline); zeros for the genesis.
+    pub prev: Digest,
+}
+
+impl Record {
+    /// The line, without the newline.
+    pub fn to_line(&self) -> Vec<u8> {
+        // Serializing these types cannot fail: every field is a plain value or a checked string.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses one line (without its newline): length capped, strict, canonical.
+    pub fn parse(line: &[u8]) -> Result<Self, ParseError> {
+        if line.len() > MAX_LINE_LEN {
+            return Err(ParseError::TooLong {
+                len: line.len(),
+                max: MAX_LINE_LEN,
+            });
+        }
+        let record: Record = serde_json::from_slice(line).map_err(ParseError::Json)?;
+        if record.to_line() != line {
+            return Err(ParseError::NotCanonical);
+        }
+        Ok(record)
+    }
+}

@@ -1,0 +1,810 @@
+//! The writer: one thread owns the current segment, collects concurrent appends into a batch,
+//! writes it, fdatasyncs once and only then acknowledges every append in it (group commit).
+//! It also seals every N records or T seconds and rotates segments by size or by UTC day.
+
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::error::{ParseError, StoreError};
+use crate::record::{Digest, Entry, Event, Label, LogId, Record, Seal, Timestamp, FORMAT_VERSION};
+use crate::seal::{read_key_file, write_key_file, SealKey};
+use crate::segments::{list_segments, pending_quarantine, quarantine_name, segment_name};
+use crate::storage::{DiskStorage, SegmentFile, Storage};
+use crate::syslog::SyslogExporter;
+
+/// Where the writer gets the time. Tests plant a month of events with a manual clock.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+    }
+}
+
+/// How the writer behaves.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// The log directory.
+    pub dir: PathBuf,
+    /// This terminal's name, written into every record.
+    pub terminal: Label,
+    /// Seal after this many records (N).
+    pub seal_every_records: u64,
+    /// Seal when records have waited this long unsealed (T).
+    pub seal_interval: Duration,
+    /// Start a new segment when the current one reaches this size.
+    pub max_segment_bytes: u64,
+    /// Start a new segment when the UTC day changes.
+    pub rotate_daily: bool,
+    /// Most appends in one group commit.
+    pub max_batch: usize,
+    /// The file system seam.
+    pub storage: Arc<dyn Storage>,
+    /// The clock seam.
+    pub clock: Arc<dyn Clock>,
+    /// Also send every record to this syslog socket (RFC 5424), e.g. `/dev/log`.
+    pub syslog: Option<PathBuf>,
+}
+
+impl AuditConfig {
+    /// Defaults: seal every 1000 records or 60 s, 64 MiB segments, daily rotation, batches of
+    /// up to 1024, real disk and clock, no syslog.
+    pub fn new(dir: impl Into<PathBuf>, terminal: Label) -> Self {
+        AuditConfig {
+            dir: dir.into(),
+            terminal,
+            seal_every_records: 1000,
+            seal_interval: Duration::from_secs(60),
+            max_segment_bytes: 64 * 1024 * 1024,
+            rotate_daily: true,
+            max_batch: 1024,
+            storage: Arc::new(DiskStorage),
+            clock: Arc::new(SystemClock),
+            syslog: None,
+        }
+    }
+}
+
+/// What an append got: its sequence number and the hash of its line (the new chain head).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// Sequence number.
+    pub seq: u64,
+    /// SHA-256 of its line.
+    pub hash: Digest,
+}
+
+/// What `open` found and did.
+#[derive(Debug, Clone, Default)]
+pub struct OpenReport {
+    /// Quarantine files written and recorded (torn tails).
+    pub quarantined: Vec<String>,
+    /// Records that were unsealed at open and got sealed.
+    pub sealed_on_open: u64,
+    /// The key evolution interrupted by a crash was finished.
+    pub finished_key_update: bool,
+    /// The next sequence number.
+    pub next_seq: u64,
+}
+
+type AppendResult = Result<Receipt, StoreError>;
+type SealResult = Result<Option<Receipt>, StoreError>;
+
+enum Ack {
+    Blocking(mpsc::SyncSender<AppendResult>),
+    #[cfg(feature = "tokio")]
+    Async(tokio::sync::oneshot::Sender<AppendResult>),
+}
+
+impl Ack {
+    fn send(self, result: AppendResult) {
+        // The appender may have gone away; its record is durable (or not) either way.
+        match self {
+            Ack::Blocking(tx) => {
+                let _ = tx.send(result);
+            }
+            #[cfg(feature = "tokio")]
+            Ack::Async(tx) => {
+                let _ = tx.send(result);
+            }
+        }
+    }
+}
+
+enum Command {
+    Append(Box<Entry>, Ack),
+    Seal(mpsc::SyncSender<SealResult>),
+    Shutdown(mpsc::SyncSender<SealResult>),
+}
+
+/// A cheap, cloneable way to append from many threads (or tokio tasks).
+#[derive(Clone)]
+pub struct AuditHandle {
+    tx: mpsc::Sender<Command>,
+    syslog_failures: Arc<AtomicU64>,
+}
+
+impl fmt::Debug for AuditHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditHandle")
+    }
+}
+
+impl AuditHandle {
+    /// Appends and returns once the record is on disk (fdatasync). Blocks; from tokio, call it
+    /// in `spawn_blocking` or use `append_async` (feature `tokio`).
+    pub fn append(&self, entry: Entry) -> Result<Receipt, StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.tx
+            .send(Command::Append(Box::new(entry), Ack::Blocking(tx)))
+            .map_err(|_| StoreError::Closed)?;
+        rx.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// Appends without blocking the runtime; resolves once the record is on disk.
+    #[cfg(feature = "tokio")]
+    pub async fn append_async(&self, entry: Entry) -> Result<Receipt, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Command::Append(Box::new(entry), Ack::Async(tx)))
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Seals now, if anything is unsealed; returns the seal's receipt.
+    pub fn seal_now(&self) -> Result<Option<Receipt>, StoreError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.tx
+            .send(Command::Seal(tx))
+            .map_err(|_| StoreError::Closed)?;
+        rx.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// How many records could not be sent to syslog (the log itself has them).
+    pub fn syslog_failures(&self) -> u64 {
+        self.syslog_failures.load(Ordering::Relaxed)
+    }
+}
+
+/// An open audit log: owns the writer thread; closing (or dropping) it seals what is unsealed.
+pub struct AuditLog {
+    handle: AuditHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditLog")
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io("syncing the directory", dir, e))
+}
+
+fn new_log_id() -> Result<LogId, StoreError> {
+    use ring::rand::SecureRandom;
+    let mut id = [0u8; 16];
+    ring::rand::SystemRandom::new().fill(&mut id).map_err(|_| {
+        StoreError::io(
+            "generating the log ID",
+            "",
+            std::io::Error::other("no randomness"),
+        )
+    })?;
+    Ok(LogId(id))
+}
+
+impl AuditLog {
+    /// Creates a log in `dir` (made 0700 if missing): a genesis record and seal 0, then the key
+    /// file at epoch 1. Returns `k(0)`, the verification key, which is stored nowhere.
+    pub fn init(dir: &Path, terminal: Label, clock: &dyn Clock) -> Result<SealKey, StoreError> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| StoreError::io("creating the log directory", dir, e))?;
+        let segments =
+            list_segments(dir).map_err(|e| StoreError::io("listing the log directory", dir, e))?;
+        if !segments.is_empty() || read_key_file(dir)?.is_some() {
+            return Err(StoreError::AlreadyInitialised(dir.to_owned()));
+        }
+        let log_id = new_log_id()?;
+        let k0 = SealKey::generate().map_err(|_| {
+            StoreError::io(
+                "generating the key",
+                dir,
+                std::io::Error::other("no randomness"),
+            )
+        })?;
+        let now = clock.now();
+        let genesis = Record {
+            seq: 0,
+            time: now,
+            terminal: terminal.clone(),
+            reader: None,
+            card: None,
+            operator: None,
+            event: Event::Genesis {
+                log_id,
+                format: FORMAT_VERSION,
+            },
+            prev: Digest::default(),
+        };
+        let line0 = genesis.to_line();
+        let head = Digest::sha256(&line0);
+        let seal = Record {
+            seq: 1,
+            time: now,
+            terminal,
+            reader: None,
+            card: None,
+            operator: None,
+            event: Event::LogSealed(k0.seal(&log_id, 0, 0, 0, head)),
+            prev: head,
+        };
+        let mut bytes = line0;
+        bytes.push(b'\n');
+        bytes.extend_from_slice(&seal.to_line());
+        bytes.push(b'\n');
+        let path = dir.join(segment_name(1));
+        let mut file = DiskStorage
+            .open_segment(&path)
+            .map_err(|e| StoreError::io("creating the first segment", &path, e))?;
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| StoreError::io("writing the first segment", &path, e))?;
+        write_key_file(dir, 1, &k0.evolve())?;
+        Ok(k0)
+    }
+
+    /// Opens the log for appending: takes the directory lock, quarantines and records a torn
+    /// last line, finishes an interrupted key update, seals what was left unsealed, and starts
+    /// the writer thread.
+    pub fn open(config: AuditConfig) -> Result<(AuditLog, OpenReport), StoreError> {
+        let (mut writer, pending) = Writer::recover(&config)?;
+        let mut report = OpenReport {
+            finished_key_update: writer.finished_key_update,
+            ..OpenReport::default()
+        };
+        let mut entries = Vec::new();
+        for name in &pending {
+            let path = config.dir.join(name);
+            let bytes = fs::read(&path)
+                .map_err(|e| StoreError::io("reading a quarantine file", &path, e))?;
+            let file = Label::new(name.clone()).map_err(|source| StoreError::Field {
+                field: "file",
+                source,
+            })?;
+            entries.push(Entry::new(Event::TornTailQuarantined {
+                file,
+                bytes: bytes.len() as u64,
+                sha256: Digest::sha256(&bytes),
+            }));
+        }
+        report.quarantined = pending;
+        let unsealed = writer.unsealed() + entries.len() as u64;
+        if unsealed > 0 {
+            writer.commit(entries, true)?;
+            report.sealed_on_open = unsealed;
+        }
+        report.next_seq = writer.next_seq;
+        let (tx, rx) = mpsc::channel();
+        let syslog_failures = writer.syslog_failures.clone();
+        let thread = std::thread::Builder::new()
+            .name("cardgate-audit-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::io("starting the writer thread", &config.dir, e))?;
+        Ok((
+            AuditLog {
+                handle: AuditHandle {
+                    tx,
+                    syslog_failures,
+                },
+                thread: Some(thread),
+            },
+            report,
+        ))
+    }
+
+    /// A handle for other threads.
+    pub fn handle(&self) -> AuditHandle {
+        self.handle.clone()
+    }
+
+    /// Appends; returns once durable. See [`AuditHandle::append`].
+    pub fn append(&self, entry: Entry) -> Result<Receipt, StoreError> {
+        self.handle.append(entry)
+    }
+
+    /// Seals now. See [`AuditHandle::seal_now`].
+    pub fn seal_now(&self) -> Result<Option<Receipt>, StoreError> {
+        self.handle.seal_now()
+    }
+
+    /// Seals what is unsealed and stops the writer.
+    pub fn close(mut self) -> Result<Option<Receipt>, StoreError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<Option<Receipt>, StoreError> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(None);
+        };
+        let (tx, rx) = mpsc::sync_channel(1);
+        let result = match self.handle.tx.send(Command::Shutdown(tx)) {
+            Ok(()) => rx.recv().unwrap_or(Err(StoreError::Closed)),
+            Err(_) => Err(StoreError::Closed),
+        };
+        let _ = thread.join();
+        result
+    }
+}
+
+impl Drop for AuditLog {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+struct Writer {
+    dir: PathBuf,
+    terminal: Label,
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+    seal_every_records: u64,
+    seal_interval: Duration,
+    max_segment_bytes: u64,
+    rotate_daily: bool,
+    max_batch: usize,
+    segment_no: u64,
+    segment: Box<dyn SegmentFile>,
+    segment_len: u64,
+    segment_day: Option<i64>,
+    next_seq: u64,
+    prev: Digest,
+    last_time: Timestamp,
+    log_id: LogId,
+    key: SealKey,
+    epoch: u64,
+    first_unsealed: u64,
+    last_seal_at: Instant,
+    poisoned: bool,
+    finished_key_update: bool,
+    syslog: Option<SyslogExporter>,
+    syslog_failures: Arc<AtomicU64>,
+    _lock: File,
+}
+
+/// The tail of the log as found on disk.
+struct Tail {
+    last: Record,
+    last_hash: Digest,
+    last_seal: Option<Seal>,
+    log_id: LogId,
+    segment_day: Option<i64>,
+}
+
+fn split_lines(bytes: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    bytes
+        .strip_suffix(b"\n")
+        .unwrap_or(bytes)
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+}
+
+fn parse_at(line: &[u8], file: &Path, number: u64) -> Result<Record, StoreError> {
+    Record::parse(line).map_err(|source: ParseError| StoreError::Corrupt {
+        file: file.to_owned(),
+        line: number,
+        source: Arc::new(source),
+    })
+}
+
+/// Reads the last record, the last seal and the log ID. `last_segment` is the complete part of
+/// the last segment (its torn tail already cut off).
+fn read_tail(segments: &[(u64, PathBuf)], last_segment: &[u8]) -> Result<Tail, StoreError> {
+    let mut last: Option<(Record, Digest)> = None;
+    let mut last_seal = None;
+    let mut segment_day = None;
+    for (index, (_, path)) in segments.iter().enumerate().rev() {
+        let owned;
+        let bytes: &[u8] = if index + 1 == segments.len() {
+            last_segment
+        } else {
+            owned = fs::read(path).map_err(|e| StoreError::io("reading a segment", path, e))?;
+            &owned
+        };
+        let count = split_lines(bytes).count() as u64;
+        if index + 1 == segments.len() {
+            if let Some(first) = split_lines(bytes).next() {
+                segment_day = Some(parse_at(first, path, 1)?.time.utc_day());
+            }
+        }
+        for (i, line) in split_lines(bytes).rev().enumerate() {
+            let number = count - i as u64;
+            let record = parse_at(line, path, number)?;
+            if last.is_none() {
+                last = Some((record.clone(), Digest::sha256(line)));
+            }
+            if let Event::LogSealed(seal) = &record.event {
+                last_seal = Some(seal.clone());
+                break;
+            }
+        }
+        if last_seal.is_some() && last.is_some() {
+            break;
+        }
+    }
+    let (first_no, first_path) = segments
+        .first()
+        .ok_or_else(|| StoreError::NotInitialised(PathBuf::new()))?;
+    let _ = first_no;
+    let first_bytes = if segments.len() == 1 {
+        last_segment.to_vec()
+    } else {
+        fs::read(first_path).map_err(|e| StoreError::io("reading a segment", first_path, e))?
+    };
+    let genesis_line = split_lines(&first_bytes)
+        .next()
+        .ok_or_else(|| StoreError::Corrupt {
+            file: first_path.clone(),
+            line: 1,
+            source: Arc::new(ParseError::TooLong { len: 0, max: 0 }),
+        })?;
+    let log_id = match parse_at(genesis_line, first_path, 1)?.event {
+        Event::Genesis { log_id, .. } => log_id,
+        _ => return Err(StoreError::NotInitialised(first_path.clone())),
+    };
+    let (last, last_hash) = last.ok_or_else(|| StoreError::NotInitialised(first_path.clone()))?;
+    Ok(Tail {
+        last,
+        last_hash,
+        last_seal,
+        log_id,
+        segment_day,
+    })
+}
+
+impl Writer {
+    #[allow(clippy::incompatible_msrv)] // File::try_lock: the workspace builds with 1.89+.
+    fn take_lock(dir: &Path) -> Result<File, StoreError> {
+        let path = dir.join("lock");
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| StoreError::io("opening the lock file", &path, e))?;
+        match lock.try_lock() {
+            Ok(()) => Ok(lock),
+            Err(fs::TryLockError::WouldBlock) => Err(StoreError::Locked(dir.to_owned())),
+            Err(fs::TryLockError::Error(e)) => Err(StoreError::io("locking the log", &path, e)),
+        }
+    }
+
+    fn recover(config: &AuditConfig) -> Result<(Writer, Vec<String>), StoreError> {
+        let dir = &config.dir;
+        if !dir.is_dir() {
+            return Err(StoreError::NotInitialised(dir.clone()));
+        }
+        let lock = Self::take_lock(dir)?;
+        let segments =
+            list_segments(dir).map_err(|e| StoreError::io("listing the log directory", dir, e))?;
+        let Some((last_no, last_path)) = segments.last().cloned() else {
+            return Err(StoreError::NotInitialised(dir.clone()));
+        };
+        let key_file = read_key_file(dir)?
+            .ok_or_else(|| StoreError::BadKeyFile(crate::seal::key_file_path(dir)))?;
+        let mut bytes =
+            fs::read(&last_path).map_err(|e| StoreError::io("reading a segment", &last_path, e))?;
+        let complete_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        let torn = bytes.split_off(complete_len);
+        // With an empty (fresh) last segment, the tail is in the segments before it.
+        let tail = read_tail(&segments, &bytes)?;
+        let next_seq = tail.last.seq + 1;
+
+        let mut segment = config
+            .storage
+            .open_segment(&last_path)
+            .map_err(|e| StoreError::io("opening a segment", &last_path, e))?;
+        if !torn.is_empty() {
+            let name = quarantine_name(next_seq, config.clock.now().unix_ms());
+            let qpath = dir.join(&name);
+            let mut q = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&qpath)
+                .map_err(|e| StoreError::io("creating a quarantine file", &qpath, e))?;
+            q.write_all(&torn)
+                .and_then(|()| q.sync_all())
+                .map_err(|e| StoreError::io("writing a quarantine file", &qpath, e))?;
+            sync_dir(dir)?;
+            segment
+                .truncate(complete_len as u64)
+                .and_then(|()| segment.sync_data())
+                .map_err(|e| StoreError::io("cutting the torn tail", &last_path, e))?;
+        }
+        let pending = pending_quarantine(dir, next_seq)
+            .map_err(|e| StoreError::io("listing quarantine files", dir, e))?;
+
+        let last_seal_epoch = tail.last_seal.as_ref().map(|s| s.epoch);
+        let mismatch = StoreError::KeyDoesNotMatchLog {
+            key_epoch: key_file.epoch,
+            last_seal_epoch,
+        };
+        let (key, epoch, finished_key_update) = match &tail.last_seal {
+            Some(seal) if key_file.epoch == seal.epoch + 1 => (key_file.key, key_file.epoch, false),
+            // A crash between writing a seal and evolving the key: the key still seals the last
+            // seal correctly, so evolve it now.
+            Some(seal)
+                if key_file.epoch == seal.epoch && key_file.key.check(&tail.log_id, seal) =>
+            {
+                let next = key_file.key.evolve();
+                write_key_file(dir, seal.epoch + 1, &next)?;
+                (next, seal.epoch + 1, true)
+            }
+            _ => return Err(mismatch),
+        };
+        let first_unsealed = tail.last_seal.as_ref().map_or(0, |s| s.last_seq + 2);
+        let syslog = match &config.syslog {
+            Some(path) => Some(
+                SyslogExporter::connect(path, &config.terminal)
+                    .map_err(|e| StoreError::io("connecting to syslog", path, e))?,
+            ),
+            None => None,
+        };
+        let writer = Writer {
+            dir: dir.clone(),
+            terminal: config.terminal.clone(),
+            storage: config.storage.clone(),
+            clock: config.clock.clone(),
+            seal_every_records: config.seal_every_records.max(1),
+            seal_interval: config.seal_interval,
+            max_segment_bytes: config.max_segment_bytes,
+            rotate_daily: config.rotate_daily,
+            max_batch: config.max_batch.max(1),
+            segment_no: last_no,
+            segment,
+            segment_len: complete_len as u64,
+            segment_day: tail.segment_day,
+            next_seq,
+            prev: tail.last_hash,
+            last_time: tail.last.time,
+            log_id: tail.log_id,
+            key,
+            epoch,
+            first_unsealed,
+            last_seal_at: Instant::now(),
+            poisoned: false,
+            finished_key_update,
+            syslog,
+            syslog_failures: Arc::new(AtomicU64::new(0)),
+            _lock: lock,
+        };
+        Ok((writer, pending))
+    }
+
+    fn unsealed(&self) -> u64 {
+        self.next_seq - self.first_unsealed
+    }
+
+    fn rotate_if_due(&mut self, now: Timestamp) -> Result<(), StoreError> {
+        let too_big = self.segment_len > 0 && self.segment_len >= self.max_segment_bytes;
+        let new_day = self.rotate_daily && self.segment_day.is_some_and(|d| d != now.utc_day());
+        if !(too_big || new_day) {
+            return Ok(());
+        }
+        let path = self.dir.join(segment_name(self.segment_no + 1));
+        let segment = self
+            .storage
+            .open_segment(&path)
+            .map_err(|e| StoreError::io("starting a new segment", &path, e))?;
+        self.segment = segment;
+        self.segment_no += 1;
+        self.segment_len = 0;
+        self.segment_day = None;
+        Ok(())
+    }
+
+    fn record(&self, seq: u64, time: Timestamp, prev: Digest, entry: Entry) -> Record {
+        Record {
+            seq,
+            time,
+            terminal: self.terminal.clone(),
+            reader: entry.reader,
+            card: entry.card,
+            operator: entry.operator,
+            event: entry.event,
+            prev,
+        }
+    }
+
+    /// Writes `entries` (and a seal when due or forced) as one batch, fdatasyncs, and returns
+    /// their receipts and the seal's. Nothing is acknowledged unless the fdatasync succeeded.
+    fn commit(
+        &mut self,
+        entries: Vec<Entry>,
+        force_seal: bool,
+    ) -> Result<(Vec<Receipt>, Option<Receipt>), StoreError> {
+        if self.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        let now = self.clock.now().max(self.last_time);
+        self.rotate_if_due(now)?;
+        let mut buf = Vec::with_capacity(entries.len() * 256);
+        let mut seq = self.next_seq;
+        let mut prev = self.prev;
+        let mut receipts = Vec::with_capacity(entries.len());
+        let mut lines = Vec::new();
+        for entry in entries {
+            let line = self.record(seq, now, prev, entry).to_line();
+            prev = Digest::sha256(&line);
+            receipts.push(Receipt { seq, hash: prev });
+            buf.extend_from_slice(&line);
+            buf.push(b'\n');
+            if self.syslog.is_some() {
+                lines.push(line);
+            }
+            seq += 1;
+        }
+        let unsealed = seq - self.first_unsealed;
+        let seal_due = unsealed >= self.seal_every_records
+            || (unsealed > 0 && self.last_seal_at.elapsed() >= self.seal_interval);
+        let mut seal_receipt = None;
+        if unsealed > 0 && (force_seal || seal_due) {
+            let seal = self
+                .key
+                .seal(&self.log_id, self.epoch, self.first_unsealed, seq - 1, prev);
+            let line = self
+                .record(seq, now, prev, Entry::new(Event::LogSealed(seal)))
+                .to_line();
+            prev = Digest::sha256(&line);
+            seal_receipt = Some(Receipt { seq, hash: prev });
+            buf.extend_from_slice(&line);
+            buf.push(b'\n');
+            if self.syslog.is_some() {
+                lines.push(line);
+            }
+            seq += 1;
+        }
+        if buf.is_empty() {
+            return Ok((receipts, None));
+        }
+        let path = || self.dir.join(segment_name(self.segment_no));
+        if let Err(e) = self.segment.write_all(&buf) {
+            // Undo the partial write so the file ends on a whole line again; if even that
+            // fails, stop: the next open will quarantine whatever is there.
+            if self
+                .segment
+                .truncate(self.segment_len)
+                .and_then(|()| self.segment.sync_data())
+                .is_err()
+            {
+                self.poisoned = true;
+            }
+            return Err(StoreError::io("appending", path(), e));
+        }
+        if let Err(e) = self.segment.sync_data() {
+            // After a failed fdatasync the page cache cannot be trusted (fsyncgate): stop.
+            self.poisoned = true;
+            return Err(StoreError::io("syncing", path(), e));
+        }
+        self.segment_len += buf.len() as u64;
+        self.segment_day.get_or_insert(now.utc_day());
+        self.next_seq = seq;
+        self.prev = prev;
+        self.last_time = now;
+        if let Some(seal) = &seal_receipt {
+            self.first_unsealed = seal.seq + 1;
+            self.last_seal_at = Instant::now();
+            let next = self.key.evolve();
+            // The old key is zeroized when it is replaced here.
+            self.key = next;
+            self.epoch += 1;
+            if write_key_file(&self.dir, self.epoch, &self.key).is_err() {
+                // The records are durable, but the disk may still hold the old key: stop taking
+                // appends until an open finishes the update.
+                self.poisoned = true;
+            }
+        }
+        if let Some(syslog) = &self.syslog {
+            for line in &lines {
+                if syslog.send_line(line).is_err() {
+                    self.syslog_failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok((receipts, seal_receipt))
+    }
+
+    fn run(mut self, rx: mpsc::Receiver<Command>) {
+        loop {
+            let wait = if self.unsealed() > 0 {
+                self.seal_interval
+                    .saturating_sub(self.last_seal_at.elapsed())
+            } else {
+                Duration::from_secs(3600)
+            };
+            let first = match rx.recv_timeout(wait) {
+                Ok(cmd) => cmd,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.unsealed() > 0 {
+                        let _ = self.commit(Vec::new(), true);
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = self.commit(Vec::new(), true);
+                    return;
+                }
+            };
+            let mut batch = vec![first];
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(cmd) => batch.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            let mut entries = Vec::with_capacity(batch.len());
+            let mut acks = Vec::with_capacity(batch.len());
+            let mut seal_acks = Vec::new();
+            let mut shutdown = None;
+            for cmd in batch {
+                match cmd {
+                    Command::Append(entry, ack) => {
+                        entries.push(*entry);
+                        acks.push(ack);
+                    }
+                    Command::Seal(tx) => seal_acks.push(tx),
+                    Command::Shutdown(tx) => shutdown = Some(tx),
+                }
+            }
+            let force = !seal_acks.is_empty() || shutdown.is_some();
+            match self.commit(entries, force) {
+                Ok((receipts, seal)) => {
+                    for (ack, receipt) in acks.into_iter().zip(receipts) {
+                        ack.send(Ok(receipt));
+                    }
+                    for tx in seal_acks {
+                        let _ = tx.send(Ok(seal));
+                    }
+                    if let Some(tx) = shutdown {
+                        let _ = tx.send(Ok(seal));
+                        return;
+                    }
+                }
+                Err(e) => {
+                    for ack in acks {
+                        ack.send(Err(e.clone()));
+                    }
+                    for tx in seal_acks {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                    if let Some(tx) = shutdown {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
