@@ -1,0 +1,439 @@
+//! `cardgated.toml`: every key, its default, and its checks. See `docs/configuration.md`.
+
+use crate::hours::BusinessHours;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the daemon looks by default.
+pub const DEFAULT_PATH: &str = "/etc/cardgate/cardgated.toml";
+/// A configuration file larger than this is refused unread.
+pub const MAX_CONFIG_BYTES: u64 = 256 * 1024;
+
+/// Why the configuration was refused. The daemon does not start on any of these.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration")]
+    Read(#[source] std::io::Error),
+    /// Over [`MAX_CONFIG_BYTES`].
+    #[error("the configuration is {len} bytes, over the {MAX_CONFIG_BYTES}-byte limit")]
+    TooLarge {
+        /// Its size.
+        len: u64,
+    },
+    /// Not valid TOML, an unknown key, or a wrong type.
+    #[error("invalid configuration")]
+    Parse(#[source] toml::de::Error),
+    /// A socket that is not a local path: the daemon opens no TCP or UDP socket (art. 15, 17).
+    #[error("{key} = {value:?} is not an absolute filesystem path; cardgated opens no network sockets (art. 15, 17)")]
+    NetworkSocket {
+        /// Which key.
+        key: &'static str,
+        /// What it said.
+        value: String,
+    },
+    /// A relative path where an absolute one is needed.
+    #[error("{key} must be an absolute path")]
+    RelativePath {
+        /// Which key.
+        key: &'static str,
+    },
+    /// No terminals.
+    #[error("at least one [[terminal]] is needed")]
+    NoTerminals,
+    /// Two terminals with one ID or one reader.
+    #[error("terminal {0:?} is configured twice (by ID or by reader)")]
+    DuplicateTerminal(String),
+    /// Two operator IDs mapped to one user is allowed; one operator to two users is not.
+    #[error("operator ID {0:?} is empty or too long")]
+    BadOperatorId(String),
+    /// Limits that make no sense.
+    #[error("{0}")]
+    BadValue(&'static str),
+}
+
+/// What to do with a session when its card leaves the reader (art. 6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RemovalAction {
+    /// `loginctl lock-session ID` (the default): the operator can come back with the card.
+    #[default]
+    Lock,
+    /// `loginctl terminate-session ID`.
+    End,
+}
+
+/// What to do when the revocation list is past its next-update time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StalePolicy {
+    /// Refuse logins (the default): fail closed.
+    #[default]
+    Refuse,
+    /// Log and audit a warning, and go on (like SSSD's `soft_crl`).
+    Warn,
+}
+
+/// `[daemon]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonSection {
+    /// The login socket, for the PAM module and `cardgatectl login`.
+    pub login_socket: PathBuf,
+    /// The admin socket (mode 0660, group `admin_group`).
+    pub admin_socket: PathBuf,
+    /// The group allowed on the admin socket.
+    pub admin_group: String,
+    /// Where the daemon keeps its state (card register, accepted list version, …).
+    pub state_dir: PathBuf,
+    /// The largest request accepted on either socket, in bytes.
+    pub max_request_bytes: usize,
+    /// How long a client may take to send its request, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// How many connections are served at once; more wait.
+    pub max_connections: usize,
+    /// The terminal's legal time zone, as a UTC offset in minutes (JST: 540). Certificate
+    /// validity dates and business hours are read in it.
+    pub utc_offset_minutes: i16,
+}
+
+impl Default for DaemonSection {
+    fn default() -> Self {
+        DaemonSection {
+            login_socket: "/run/cardgate/login.sock".into(),
+            admin_socket: "/run/cardgate/admin.sock".into(),
+            admin_group: "cardgate-admin".into(),
+            state_dir: "/var/lib/cardgate".into(),
+            max_request_bytes: 4096,
+            request_timeout_ms: 5_000,
+            max_connections: 64,
+            utc_offset_minutes: 540,
+        }
+    }
+}
+
+/// `[issuer]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IssuerSection {
+    /// The access manager's public key (`issuer.pub`, 64 hex digits).
+    pub public_key: PathBuf,
+}
+
+impl Default for IssuerSection {
+    fn default() -> Self {
+        IssuerSection {
+            public_key: "/etc/cardgate/issuer.pub".into(),
+        }
+    }
+}
+
+/// `[revocation]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationSection {
+    /// The signed list, watched for new versions.
+    pub list: PathBuf,
+    /// What a stale list means.
+    pub stale: StalePolicy,
+}
+
+impl Default for RevocationSection {
+    fn default() -> Self {
+        RevocationSection {
+            list: "/var/lib/cardgate/revoked.crl".into(),
+            stale: StalePolicy::Refuse,
+        }
+    }
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSection {
+    /// The audit log directory.
+    pub dir: PathBuf,
+    /// Seal after this many records.
+    pub seal_every_records: u32,
+    /// Seal after this many seconds.
+    pub seal_every_seconds: u32,
+    /// Copy every record to the local syslog (`/dev/log`, RFC 5424).
+    pub syslog: bool,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection {
+            dir: "/var/lib/cardgate/audit".into(),
+            seal_every_records: 256,
+            seal_every_seconds: 300,
+            syslog: false,
+        }
+    }
+}
+
+/// `[session]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSection {
+    /// What card removal does (art. 6.2).
+    pub on_removal: RemovalAction,
+    /// Ask for the PIN again after a card has sat in the reader this long (0: never).
+    pub reverify_after_seconds: u64,
+    /// The `loginctl` program.
+    pub loginctl: PathBuf,
+}
+
+impl Default for SessionSection {
+    fn default() -> Self {
+        SessionSection {
+            on_removal: RemovalAction::Lock,
+            reverify_after_seconds: 0,
+            loginctl: "/usr/bin/loginctl".into(),
+        }
+    }
+}
+
+/// `[rate_limit]`: on top of the card's own counter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSection {
+    /// Wrong PINs allowed before back-off starts.
+    pub free_failures: u32,
+    /// First delay, in milliseconds; doubles with each further failure.
+    pub base_delay_ms: u64,
+    /// Longest delay.
+    pub max_delay_ms: u64,
+}
+
+impl Default for RateLimitSection {
+    fn default() -> Self {
+        RateLimitSection {
+            free_failures: 1,
+            base_delay_ms: 2_000,
+            max_delay_ms: 300_000,
+        }
+    }
+}
+
+/// `[[terminal]]`: one Juki-net terminal and its reader.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Terminal {
+    /// The terminal's ID, as PAM passes it.
+    pub id: String,
+    /// The PC/SC reader name.
+    pub reader: String,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[daemon]`.
+    #[serde(default)]
+    pub daemon: DaemonSection,
+    /// `[issuer]`.
+    #[serde(default)]
+    pub issuer: IssuerSection,
+    /// `[revocation]`.
+    #[serde(default)]
+    pub revocation: RevocationSection,
+    /// `[audit]`.
+    #[serde(default)]
+    pub audit: AuditSection,
+    /// `[session]`.
+    #[serde(default)]
+    pub session: SessionSection,
+    /// `[rate_limit]`.
+    #[serde(default)]
+    pub rate_limit: RateLimitSection,
+    /// `[business_hours]`, optional.
+    #[serde(default)]
+    pub business_hours: Option<BusinessHours>,
+    /// `[[terminal]]`.
+    #[serde(default, rename = "terminal")]
+    pub terminals: Vec<Terminal>,
+    /// `[operators]`: operator ID → local user name (art. 5.3: a card is used only by the
+    /// person it was lent to).
+    #[serde(default)]
+    pub operators: BTreeMap<String, String>,
+}
+
+fn local_path(key: &'static str, p: &Path) -> Result<(), ConfigError> {
+    let text = p.to_string_lossy();
+    let looks_networked = text.contains("://")
+        || text.starts_with("tcp:")
+        || text.starts_with("udp:")
+        || text.parse::<std::net::SocketAddr>().is_ok()
+        || text
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    if looks_networked {
+        return Err(ConfigError::NetworkSocket {
+            key,
+            value: text.into_owned(),
+        });
+    }
+    if !p.is_absolute() {
+        return Err(ConfigError::RelativePath { key });
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Parses and checks a configuration text.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(ConfigError::Parse)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let meta = std::fs::metadata(path).map_err(ConfigError::Read)?;
+        if meta.len() > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge { len: meta.len() });
+        }
+        let text = std::fs::read_to_string(path).map_err(ConfigError::Read)?;
+        Self::parse(&text)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        local_path("daemon.login_socket", &self.daemon.login_socket)?;
+        local_path("daemon.admin_socket", &self.daemon.admin_socket)?;
+        local_path("daemon.state_dir", &self.daemon.state_dir)?;
+        local_path("issuer.public_key", &self.issuer.public_key)?;
+        local_path("revocation.list", &self.revocation.list)?;
+        local_path("audit.dir", &self.audit.dir)?;
+        local_path("session.loginctl", &self.session.loginctl)?;
+        if self.terminals.is_empty() {
+            return Err(ConfigError::NoTerminals);
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        let mut readers = std::collections::BTreeSet::new();
+        for t in &self.terminals {
+            if !ids.insert(&t.id) || !readers.insert(&t.reader) {
+                return Err(ConfigError::DuplicateTerminal(t.id.clone()));
+            }
+        }
+        for id in self.operators.keys() {
+            if id.is_empty() || id.len() > cardgate_card::cert::MAX_OPERATOR_ID_LEN {
+                return Err(ConfigError::BadOperatorId(id.clone()));
+            }
+        }
+        if !(64..=65_536).contains(&self.daemon.max_request_bytes) {
+            return Err(ConfigError::BadValue(
+                "daemon.max_request_bytes must be 64..=65536",
+            ));
+        }
+        if self.daemon.request_timeout_ms == 0 || self.daemon.max_connections == 0 {
+            return Err(ConfigError::BadValue(
+                "daemon.request_timeout_ms and daemon.max_connections must be positive",
+            ));
+        }
+        if !(-720..=840).contains(&self.daemon.utc_offset_minutes) {
+            return Err(ConfigError::BadValue(
+                "daemon.utc_offset_minutes must be within -720..=840",
+            ));
+        }
+        if self.rate_limit.base_delay_ms > self.rate_limit.max_delay_ms {
+            return Err(ConfigError::BadValue(
+                "rate_limit.base_delay_ms must not exceed max_delay_ms",
+            ));
+        }
+        if self.audit.seal_every_records == 0 || self.audit.seal_every_seconds == 0 {
+            return Err(ConfigError::BadValue(
+                "audit.seal_every_records and seal_every_seconds must be positive",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The terminal that uses a reader.
+    pub fn terminal_for_reader(&self, reader: &str) -> Option<&Terminal> {
+        self.terminals.iter().find(|t| t.reader == reader)
+    }
+
+    /// The terminal with an ID.
+    pub fn terminal(&self, id: &str) -> Option<&Terminal> {
+        self.terminals.iter().find(|t| t.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[[terminal]]
+id = "juki-01"
+reader = "Virtual PCD 00 00"
+
+[operators]
+"op-0042" = "tanaka"
+"#;
+
+    #[test]
+    fn minimal_config_takes_defaults() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!(c.session.on_removal, RemovalAction::Lock);
+        assert_eq!(c.revocation.stale, StalePolicy::Refuse);
+        assert_eq!(c.daemon.utc_offset_minutes, 540);
+        assert_eq!(c.operators["op-0042"], "tanaka");
+        assert_eq!(
+            c.terminal_for_reader("Virtual PCD 00 00").unwrap().id,
+            "juki-01"
+        );
+    }
+
+    #[test]
+    fn network_sockets_are_refused() {
+        for value in [
+            "127.0.0.1:9000",
+            "tcp://0.0.0.0:1",
+            "[::1]:22",
+            "localhost:8080",
+            "udp:514",
+        ] {
+            let text = format!("[daemon]\nlogin_socket = {value:?}\n{MINIMAL}");
+            let err = Config::parse(&text).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::NetworkSocket { .. }),
+                "{value}: {err}"
+            );
+            assert!(err.to_string().contains("no network sockets"));
+        }
+        let text = format!("[daemon]\nlisten = \"0.0.0.0:80\"\n{MINIMAL}");
+        assert!(matches!(
+            Config::parse(&text).unwrap_err(),
+            ConfigError::Parse(_)
+        ));
+    }
+
+    #[test]
+    fn bad_configs_are_refused_with_reasons() {
+        assert!(matches!(
+            Config::parse("").unwrap_err(),
+            ConfigError::NoTerminals
+        ));
+        let dup = format!("{MINIMAL}\n[[terminal]]\nid = \"juki-01\"\nreader = \"other\"\n");
+        assert!(matches!(
+            Config::parse(&dup).unwrap_err(),
+            ConfigError::DuplicateTerminal(_)
+        ));
+        let rel = format!("[audit]\ndir = \"audit\"\n{MINIMAL}");
+        assert!(matches!(
+            Config::parse(&rel).unwrap_err(),
+            ConfigError::RelativePath { .. }
+        ));
+        let typo = format!("[session]\non_removal = \"explode\"\n{MINIMAL}");
+        assert!(matches!(
+            Config::parse(&typo).unwrap_err(),
+            ConfigError::Parse(_)
+        ));
+        assert!(Config::parse("[[terminal]\n").is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! The pieces of `cardgated`, the session daemon that gates terminal login on the operator
+//! card (art. 5, 6.2) and offers only local interfaces (art. 15, 17).
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod hours;
+pub mod protocol;
+pub mod ratelimit;

@@ -1,0 +1,163 @@
+//! The request and answer messages on the daemon's Unix sockets: one JSON object per line,
+//! capped in size. A PIN travels only inside [`PinField`], which never prints or serialises.
+
+use cardgate_card::SecretString;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
+
+/// A PIN inside a request: deserialised straight into a zeroizing secret; it has no
+/// `Serialize`, and `Debug` shows `REDACTED`.
+pub struct PinField(pub SecretString);
+
+impl fmt::Debug for PinField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("REDACTED")
+    }
+}
+
+impl<'de> Deserialize<'de> for PinField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = zeroize::Zeroizing::new(String::deserialize(d)?);
+        Ok(PinField(SecretString::new(s.as_str().to_owned())))
+    }
+}
+
+/// A request on the login socket.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LoginRequest {
+    /// Is there a usable card in this terminal's reader? (No PIN: lets PAM refuse a revoked
+    /// card before prompting.)
+    Probe {
+        /// The terminal.
+        terminal: String,
+        /// The local user asking.
+        user: String,
+    },
+    /// Authenticate `user` on `terminal` with the card in its reader.
+    Authenticate {
+        /// The terminal.
+        terminal: String,
+        /// The local user asking.
+        user: String,
+        /// The PIN.
+        pin: PinField,
+    },
+}
+
+/// Why a request line was refused before it was understood.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// Over the size cap.
+    #[error("request exceeds {limit} bytes")]
+    TooLarge {
+        /// The cap.
+        limit: usize,
+    },
+    /// Not one of our messages.
+    #[error("malformed request")]
+    Malformed(#[source] serde_json::Error),
+}
+
+/// Parses one request line, after checking its size.
+pub fn parse_request<T: for<'de> Deserialize<'de>>(
+    line: &[u8],
+    limit: usize,
+) -> Result<T, RequestError> {
+    if line.len() > limit {
+        return Err(RequestError::TooLarge { limit });
+    }
+    serde_json::from_slice(line).map_err(RequestError::Malformed)
+}
+
+/// An answer on either socket.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Answer {
+    /// Granted.
+    Granted {
+        /// The operator authenticated.
+        operator: String,
+        /// The card.
+        serial: String,
+        /// True when the initial PIN must be changed before a session opens.
+        must_change_pin: bool,
+    },
+    /// Refused, with a machine-readable reason and a message for people.
+    Denied {
+        /// e.g. `wrong_pin`, `pin_blocked`, `revoked`, `expired`, `wrong_user`, `no_card`.
+        reason: String,
+        /// Tries left after a wrong PIN.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tries_left: Option<u8>,
+        /// A sentence for the person at the terminal.
+        message: String,
+    },
+    /// The request itself was bad.
+    Error {
+        /// What was wrong.
+        message: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_and_hide_the_pin() {
+        let r: LoginRequest = parse_request(
+            br#"{"op":"authenticate","terminal":"juki-01","user":"tanaka","pin":"Tanuki42"}"#,
+            4096,
+        )
+        .unwrap();
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains("Tanuki42") && shown.contains("REDACTED"),
+            "{shown}"
+        );
+        match r {
+            LoginRequest::Authenticate { pin, .. } => assert_eq!(pin.0.expose(), "Tanuki42"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_requests_are_typed_errors() {
+        let too_big = vec![b' '; 5000];
+        assert!(matches!(
+            parse_request::<LoginRequest>(&too_big, 4096),
+            Err(RequestError::TooLarge { .. })
+        ));
+        for bad in [
+            &b"{"[..],
+            b"[]",
+            br#"{"op":"format_disk"}"#,
+            br#"{"op":"probe","terminal":"t","user":"u","x":1}"#,
+            b"\xff\xfe",
+        ] {
+            assert!(matches!(
+                parse_request::<LoginRequest>(bad, 4096),
+                Err(RequestError::Malformed(_))
+            ));
+        }
+        // An error message never carries the PIN back.
+        let err = parse_request::<LoginRequest>(
+            br#"{"op":"authenticate","terminal":"t","user":"u","pin":"Tanuki42","extra":true}"#,
+            4096,
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("Tanuki42"));
+        let answer = serde_json::to_string(&Answer::Denied {
+            reason: "wrong_pin".into(),
+            tries_left: Some(2),
+            message: "wrong PIN".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            answer,
+            r#"{"result":"denied","reason":"wrong_pin","tries_left":2,"message":"wrong PIN"}"#
+        );
+    }
+}
