@@ -1,1 +1,210 @@
-//! todo
+//! What `cardgatectl audit …` does, as typed functions; `cardgatectl` only parses arguments
+//! and prints.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{FieldError, StoreError};
+use crate::record::{Entry, Event, Label, NoteKind, Text};
+use crate::report::{render, Report, ReportError, ReportOptions};
+use crate::seal::SealKey;
+use crate::verify::{verify_dir, VerifyOutcome};
+use crate::writer::{AuditConfig, AuditLog, Receipt, SystemClock};
+
+/// The daemon's configuration file, where `[audit] dir = "…"` sets the default directory.
+pub const DEFAULT_CONFIG: &str = "/etc/cardgate/cardgated.toml";
+/// The directory used when the configuration does not name one.
+pub const DEFAULT_DIR: &str = "/var/lib/cardgate/audit";
+const MAX_CONFIG_LEN: u64 = 1 << 20;
+
+/// Errors of the command-line functions.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// The log store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The report.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// A bad argument.
+    #[error("{field}: {source}")]
+    Field {
+        /// Which argument.
+        field: &'static str,
+        /// Why.
+        #[source]
+        source: FieldError,
+    },
+    /// The daemon configuration could not be read.
+    #[error("reading {path}")]
+    ConfigIo {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The daemon configuration is not valid TOML, or `audit.dir` is not a string.
+    #[error("{path}: not valid TOML, or audit.dir is not a string")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// Why, when TOML said.
+        #[source]
+        source: Option<toml::de::Error>,
+    },
+}
+
+fn field(field: &'static str) -> impl FnOnce(FieldError) -> CliError {
+    move |source| CliError::Field { field, source }
+}
+
+/// `audit.dir` from a daemon configuration file; `Ok(None)` when the file or key is absent.
+pub fn dir_from_config(path: &Path) -> Result<Option<PathBuf>, CliError> {
+    let mut text = String::new();
+    match std::fs::File::open(path) {
+        Ok(f) => f
+            .take(MAX_CONFIG_LEN)
+            .read_to_string(&mut text)
+            .map_err(|source| CliError::ConfigIo {
+                path: path.to_owned(),
+                source,
+            })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(CliError::ConfigIo {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    let table: toml::Table = text.parse().map_err(|e| CliError::Config {
+        path: path.to_owned(),
+        source: Some(e),
+    })?;
+    match table.get("audit").and_then(|a| a.get("dir")) {
+        None => Ok(None),
+        Some(toml::Value::String(dir)) => Ok(Some(PathBuf::from(dir))),
+        Some(_) => Err(CliError::Config {
+            path: path.to_owned(),
+            source: None,
+        }),
+    }
+}
+
+/// The default log directory: `audit.dir` of [`DEFAULT_CONFIG`], else [`DEFAULT_DIR`].
+pub fn default_dir() -> Result<PathBuf, CliError> {
+    Ok(dir_from_config(Path::new(DEFAULT_CONFIG))?.unwrap_or_else(|| PathBuf::from(DEFAULT_DIR)))
+}
+
+/// This machine's name, used as the terminal of records written from the command line.
+pub fn terminal_name() -> Label {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .and_then(|h| Label::new(h.trim()).ok())
+        .unwrap_or_else(|| Label::from_static("localhost"))
+}
+
+/// `audit init`: creates the log; returns `k(0)`, to print once.
+pub fn init(dir: &Path) -> Result<SealKey, CliError> {
+    Ok(AuditLog::init(dir, terminal_name(), &SystemClock)?)
+}
+
+/// Parses a `--key` value (64 hex digits).
+pub fn parse_key(text: &str) -> Result<SealKey, CliError> {
+    SealKey::from_hex(text).map_err(field("--key"))
+}
+
+/// `audit verify`.
+pub fn verify(
+    dir: &Path,
+    key: Option<&SealKey>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyOutcome, CliError> {
+    Ok(verify_dir(dir, key, progress)?)
+}
+
+/// What `verify` prints.
+pub fn verify_summary(outcome: &VerifyOutcome) -> String {
+    let mut out = String::new();
+    match &outcome.problem {
+        None => out.push_str(&format!(
+            "intact: {} records, {} seals, {} bytes{}\n",
+            outcome.records,
+            outcome.seals,
+            outcome.bytes,
+            if outcome.key_checked {
+                ", seals authenticated with k(0)"
+            } else {
+                "; seals NOT authenticated (no --key): only the chain and seal structure were checked"
+            }
+        )),
+        Some(p) => out.push_str(&format!("NOT INTACT: {p}\n")),
+    }
+    if let Some(tail) = &outcome.unsealed_tail {
+        out.push_str(&format!(
+            "unsealed tail: {} record(s), {}..={}, since {} (not yet protected by a seal)\n",
+            tail.count(),
+            tail.first_seq,
+            tail.last_seq,
+            tail.since
+        ));
+    }
+    if outcome.key_update_pending {
+        out.push_str("note: the writer stopped between the last seal and the key update; the next open finishes it\n");
+    }
+    out
+}
+
+/// Output formats of `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Terminal table.
+    Table,
+    /// JSON.
+    Json,
+    /// CSV.
+    Csv,
+    /// Self-contained HTML.
+    Html,
+}
+
+/// `audit report`.
+pub fn report(dir: &Path, options: ReportOptions) -> Result<Report, CliError> {
+    Ok(crate::report::report_dir(dir, options)?)
+}
+
+/// Renders a report.
+pub fn render_report(report: &Report, format: ReportFormat) -> String {
+    match format {
+        ReportFormat::Table => render::table(report),
+        ReportFormat::Json => render::json(report) + "\n",
+        ReportFormat::Csv => render::csv(report),
+        ReportFormat::Html => render::html(report),
+    }
+}
+
+/// `audit note`: appends a register record (art. 3, 4, 19). Fails with
+/// [`StoreError::Locked`] while the daemon holds the log.
+pub fn note(
+    dir: &Path,
+    kind: NoteKind,
+    text: &str,
+    who: Option<&str>,
+    escort: Option<&str>,
+) -> Result<Receipt, CliError> {
+    let event = Event::Note {
+        note: kind,
+        text: Text::new(text).map_err(field("--text"))?,
+        who: who.map(Label::new).transpose().map_err(field("--who"))?,
+        escort: escort
+            .map(Label::new)
+            .transpose()
+            .map_err(field("--escort"))?,
+    };
+    let (log, _) = AuditLog::open(AuditConfig::new(dir, terminal_name()))?;
+    let receipt = log.append(Entry::new(event))?;
+    log.close()?;
+    Ok(receipt)
+}

@@ -193,6 +193,11 @@ impl Label {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A label from a constant this crate knows to be valid.
+    pub(crate) fn from_static(text: &'static str) -> Self {
+        Label(text.to_owned())
+    }
 }
 
 impl TryFrom<String> for Label {
