@@ -52,6 +52,7 @@ use cardgate_card::commands::AID;
 use cardgate_card::issue::IssueRequest;
 use cardgate_card::secret::SECRET_WIRE_LEN;
 use cardgate_card::{IssuerKey, Pin, Puk};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -352,6 +353,43 @@ impl Script {
             .iter()
             .filter(|s| matches!(s.kind, StepKind::Send { .. }))
             .count()
+    }
+
+    /// The status words the script expects: the last two bytes of every `<` pattern (for
+    /// coverage checks).
+    pub fn expected_status_words(&self) -> BTreeSet<[u8; 2]> {
+        let ctx = Context {
+            cert: Some(&[0x7F, 0x21, 0x00]),
+        };
+        self.steps
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StepKind::Send { expect, .. } => resolve(expect, &ctx).ok(),
+                _ => None,
+            })
+            .filter_map(|p| match p.as_slice() {
+                [.., Elem::Byte(a), Elem::Byte(b)] => Some([*a, *b]),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The INS bytes of the commands the script sends (for coverage checks).
+    pub fn instructions(&self) -> BTreeSet<u8> {
+        let ctx = Context {
+            cert: Some(&[0x7F, 0x21, 0x00]),
+        };
+        self.steps
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StepKind::Send { command, .. } => resolve(command, &ctx).ok(),
+                _ => None,
+            })
+            .filter_map(|c| match c.get(1) {
+                Some(Elem::Byte(ins)) => Some(*ins),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Reads and parses a transcript file.
