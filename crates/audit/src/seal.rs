@@ -11,7 +11,7 @@ use ring::hmac;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{FieldError, StoreError};
-use crate::record::{Digest, LogId, Seal};
+use crate::record::{Digest, Label, LogId, Seal, Timestamp};
 
 /// Name of the key file in the log directory.
 pub const KEY_FILE: &str = "seal.key";
@@ -21,6 +21,18 @@ const KEY_FILE_MAGIC: &str = "cardgate-seal-key-v1";
 const KEY_FILE_LEN: usize = KEY_FILE_MAGIC.len() + 1 + 20 + 1 + 64 + 1;
 const SEAL_DOMAIN: &[u8] = b"cardgate-audit-seal-v1\0";
 const EVOLVE_LABEL: &[u8] = b"evolve";
+
+/// What a seal's MAC binds besides the seal's own fields: the log and the seal record's time
+/// and terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct SealContext<'a> {
+    /// The log.
+    pub log_id: &'a LogId,
+    /// The seal record's time.
+    pub time: Timestamp,
+    /// The seal record's terminal.
+    pub terminal: &'a Label,
+}
 
 /// A 256-bit sealing key. Zeroized on drop, printed as `REDACTED`, not serializable.
 #[derive(Clone)]
@@ -85,10 +97,12 @@ impl SealKey {
         key
     }
 
-    /// The seal MAC over the log ID, epoch, record range and chain head.
+    /// The seal MAC over the log ID, the seal record's own time and terminal, the epoch, the
+    /// record range and the chain head. Binding the seal record's time and terminal means the
+    /// last line of a sealed log is covered too.
     pub fn seal_mac(
         &self,
-        log_id: &LogId,
+        at: &SealContext<'_>,
         epoch: u64,
         first_seq: u64,
         last_seq: u64,
@@ -97,7 +111,10 @@ impl SealKey {
         let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.as_ref());
         let mut ctx = hmac::Context::with_key(&key);
         ctx.update(SEAL_DOMAIN);
-        ctx.update(&log_id.0);
+        ctx.update(&at.log_id.0);
+        ctx.update(&at.time.unix_ms().to_be_bytes());
+        ctx.update(&(at.terminal.as_str().len() as u64).to_be_bytes());
+        ctx.update(at.terminal.as_str().as_bytes());
         ctx.update(&epoch.to_be_bytes());
         ctx.update(&first_seq.to_be_bytes());
         ctx.update(&last_seq.to_be_bytes());
@@ -110,13 +127,13 @@ impl SealKey {
     /// Builds the seal for a range.
     pub fn seal(
         &self,
-        log_id: &LogId,
+        at: &SealContext<'_>,
         epoch: u64,
         first_seq: u64,
         last_seq: u64,
         head: Digest,
     ) -> Seal {
-        let mac = self.seal_mac(log_id, epoch, first_seq, last_seq, &head);
+        let mac = self.seal_mac(at, epoch, first_seq, last_seq, &head);
         Seal {
             epoch,
             first_seq,
@@ -127,14 +144,8 @@ impl SealKey {
     }
 
     /// Checks a seal's MAC in constant time.
-    pub fn check(&self, log_id: &LogId, seal: &Seal) -> bool {
-        let expected = self.seal_mac(
-            log_id,
-            seal.epoch,
-            seal.first_seq,
-            seal.last_seq,
-            &seal.head,
-        );
+    pub fn check(&self, at: &SealContext<'_>, seal: &Seal) -> bool {
+        let expected = self.seal_mac(at, seal.epoch, seal.first_seq, seal.last_seq, &seal.head);
         cardgate_card::ct_eq(&expected.0, &seal.mac.0)
     }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use crate::error::{ParseError, StoreError};
 use crate::record::{Digest, Event, LogId, Record, Timestamp, MAX_LINE_LEN};
-use crate::seal::{read_key_file, KeyFile, SealKey};
+use crate::seal::{read_key_file, KeyFile, SealContext, SealKey};
 use crate::segments::{list_segments, segment_name};
 
 /// Where a line is.
@@ -77,6 +77,8 @@ pub enum ProblemKind {
         /// Found.
         found: (u64, u64),
     },
+    /// A seal record names a reader, card or operator (a seal never does).
+    SealFields,
     /// A seal's head is not the hash of the record before it.
     SealHead,
     /// A seal's MAC is wrong for its epoch key.
@@ -140,6 +142,7 @@ impl fmt::Display for ProblemKind {
                 "seal closes records {}..={} but should close {}..={}",
                 found.0, found.1, expected.0, expected.1
             ),
+            ProblemKind::SealFields => f.write_str("a seal record names a reader, card or operator"),
             ProblemKind::SealHead => f.write_str("seal's head is not the hash of the record before it"),
             ProblemKind::SealMac => f.write_str(
                 "seal's MAC is wrong: the records it closes were changed, or it was forged",
@@ -344,11 +347,19 @@ impl Verifier {
                     found: (seal.first_seq, seal.last_seq),
                 }));
             }
+            if record.reader.is_some() || record.card.is_some() || record.operator.is_some() {
+                return Err(fail(ProblemKind::SealFields));
+            }
             if Some(seal.head) != self.prev {
                 return Err(fail(ProblemKind::SealHead));
             }
             if let (Some(key), Some(log_id)) = (&self.epoch_key, &self.log_id) {
-                if !key.check(log_id, seal) {
+                let at = SealContext {
+                    log_id,
+                    time: record.time,
+                    terminal: &record.terminal,
+                };
+                if !key.check(&at, seal) {
                     return Err(fail(ProblemKind::SealMac));
                 }
                 self.epoch_key = Some(key.evolve());

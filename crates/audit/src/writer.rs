@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{ParseError, StoreError};
 use crate::record::{Digest, Entry, Event, Label, LogId, Record, Seal, Timestamp, FORMAT_VERSION};
-use crate::seal::{read_key_file, write_key_file, SealKey};
+use crate::seal::{read_key_file, write_key_file, SealContext, SealKey};
 use crate::segments::{list_segments, pending_quarantine, quarantine_name, segment_name};
 use crate::storage::{DiskStorage, SegmentFile, Storage};
 use crate::syslog::SyslogExporter;
@@ -252,11 +252,21 @@ impl AuditLog {
         let seal = Record {
             seq: 1,
             time: now,
-            terminal,
+            terminal: terminal.clone(),
             reader: None,
             card: None,
             operator: None,
-            event: Event::LogSealed(k0.seal(&log_id, 0, 0, 0, head)),
+            event: Event::LogSealed(k0.seal(
+                &SealContext {
+                    log_id: &log_id,
+                    time: now,
+                    terminal: &terminal,
+                },
+                0,
+                0,
+                0,
+                head,
+            )),
             prev: head,
         };
         let mut bytes = line0;
@@ -396,7 +406,7 @@ struct Writer {
 struct Tail {
     last: Record,
     last_hash: Digest,
-    last_seal: Option<Seal>,
+    last_seal: Option<(Seal, Timestamp, Label)>,
     log_id: LogId,
     segment_day: Option<i64>,
 }
@@ -444,7 +454,7 @@ fn read_tail(segments: &[(u64, PathBuf)], last_segment: &[u8]) -> Result<Tail, S
                 last = Some((record.clone(), Digest::sha256(line)));
             }
             if let Event::LogSealed(seal) = &record.event {
-                last_seal = Some(seal.clone());
+                last_seal = Some((seal.clone(), record.time, record.terminal.clone()));
                 break;
             }
         }
@@ -546,17 +556,27 @@ impl Writer {
         let pending = pending_quarantine(dir, next_seq)
             .map_err(|e| StoreError::io("listing quarantine files", dir, e))?;
 
-        let last_seal_epoch = tail.last_seal.as_ref().map(|s| s.epoch);
+        let last_seal_epoch = tail.last_seal.as_ref().map(|s| s.0.epoch);
         let mismatch = StoreError::KeyDoesNotMatchLog {
             key_epoch: key_file.epoch,
             last_seal_epoch,
         };
         let (key, epoch, finished_key_update) = match &tail.last_seal {
-            Some(seal) if key_file.epoch == seal.epoch + 1 => (key_file.key, key_file.epoch, false),
+            Some((seal, _, _)) if key_file.epoch == seal.epoch + 1 => {
+                (key_file.key, key_file.epoch, false)
+            }
             // A crash between writing a seal and evolving the key: the key still seals the last
             // seal correctly, so evolve it now.
-            Some(seal)
-                if key_file.epoch == seal.epoch && key_file.key.check(&tail.log_id, seal) =>
+            Some((seal, time, terminal))
+                if key_file.epoch == seal.epoch
+                    && key_file.key.check(
+                        &SealContext {
+                            log_id: &tail.log_id,
+                            time: *time,
+                            terminal,
+                        },
+                        seal,
+                    ) =>
             {
                 let next = key_file.key.evolve();
                 write_key_file(dir, seal.epoch + 1, &next)?;
@@ -564,7 +584,7 @@ impl Writer {
             }
             _ => return Err(mismatch),
         };
-        let first_unsealed = tail.last_seal.as_ref().map_or(0, |s| s.last_seq + 2);
+        let first_unsealed = tail.last_seal.as_ref().map_or(0, |s| s.0.last_seq + 2);
         let syslog = match &config.syslog {
             Some(path) => Some(
                 SyslogExporter::connect(path, &config.terminal)
@@ -671,9 +691,14 @@ impl Writer {
             || (unsealed > 0 && self.last_seal_at.elapsed() >= self.seal_interval);
         let mut seal_receipt = None;
         if unsealed > 0 && (force_seal || seal_due) {
+            let at = SealContext {
+                log_id: &self.log_id,
+                time: now,
+                terminal: &self.terminal,
+            };
             let seal = self
                 .key
-                .seal(&self.log_id, self.epoch, self.first_unsealed, seq - 1, prev);
+                .seal(&at, self.epoch, self.first_unsealed, seq - 1, prev);
             let line = self
                 .record(seq, now, prev, Entry::new(Event::LogSealed(seal)))
                 .to_line();
