@@ -88,7 +88,7 @@ pub enum LoginError {
     #[error("the PIN {0}; no try was used")]
     MalformedPin(#[source] SecretFormatError),
     /// Wrong PIN.
-    #[error("wrong PIN, {remaining} tries left")]
+    #[error("{}", wrong_pin_message(*remaining))]
     WrongPin {
         /// Tries left (0: now blocked).
         remaining: u8,
@@ -105,6 +105,14 @@ pub enum LoginError {
     /// Any other protocol failure.
     #[error("card protocol error")]
     Card(#[source] CardError),
+}
+
+fn wrong_pin_message(remaining: u8) -> String {
+    match remaining {
+        0 => "wrong PIN; the card is now blocked".to_owned(),
+        1 => "wrong PIN, 1 try left".to_owned(),
+        n => format!("wrong PIN, {n} tries left"),
+    }
 }
 
 impl From<CardError> for LoginError {

@@ -186,7 +186,7 @@ fn the_puk_blocks_after_ten_wrong_tries() {
             .unwrap(),
         cardgate_card::Verification::Blocked
     );
-    drop(card);
+    let _ = card.into_transport();
     assert_eq!(t.card().image().puk_tries(), 0);
     try_login(&world, &mut t, PIN).unwrap();
 }

@@ -2,7 +2,13 @@
 //! card (art. 5, 6.2) and offers only local interfaces (art. 15, 17).
 #![forbid(unsafe_code)]
 
+pub mod cards;
 pub mod config;
+pub mod engine;
 pub mod hours;
 pub mod protocol;
 pub mod ratelimit;
+pub mod register;
+pub mod server;
+pub mod sessions;
+pub mod users;

@@ -43,6 +43,54 @@ pub enum LoginRequest {
         /// The PIN.
         pin: PinField,
     },
+    /// Change the PIN of the card in the terminal's reader (PAM `chauthtok`).
+    ChangePin {
+        /// The terminal.
+        terminal: String,
+        /// The local user asking.
+        user: String,
+        /// The current PIN.
+        old: PinField,
+        /// The new PIN.
+        new: PinField,
+    },
+    /// Register the login session that PAM opens after a granted authentication.
+    OpenSession {
+        /// The terminal.
+        terminal: String,
+        /// The local user.
+        user: String,
+        /// The logind session ID.
+        session_id: String,
+    },
+    /// The login session ended.
+    CloseSession {
+        /// The logind session ID.
+        session_id: String,
+    },
+}
+
+impl LoginRequest {
+    /// The local user the request acts for, if it names one.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            LoginRequest::Probe { user, .. }
+            | LoginRequest::Authenticate { user, .. }
+            | LoginRequest::ChangePin { user, .. }
+            | LoginRequest::OpenSession { user, .. } => Some(user),
+            LoginRequest::CloseSession { .. } => None,
+        }
+    }
+}
+
+/// A request on the admin socket.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AdminRequest {
+    /// The daemon's state: list version, readers, sessions.
+    Status,
+    /// The open sessions.
+    Sessions,
 }
 
 /// Why a request line was refused before it was understood.
@@ -75,6 +123,13 @@ pub fn parse_request<T: for<'de> Deserialize<'de>>(
 #[derive(Debug, Serialize, PartialEq, Eq)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Answer {
+    /// A usable card is in the reader (answer to `probe`): ask for the PIN.
+    Ready {
+        /// The operator on the card.
+        operator: String,
+        /// The card.
+        serial: String,
+    },
     /// Granted.
     Granted {
         /// The operator authenticated.
@@ -98,6 +153,11 @@ pub enum Answer {
     Error {
         /// What was wrong.
         message: String,
+    },
+    /// An admin answer.
+    Info {
+        /// The data.
+        data: serde_json::Value,
     },
 }
 

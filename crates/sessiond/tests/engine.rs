@@ -1,0 +1,504 @@
+//! The daemon's decisions, in process: software cards in named readers, a real audit log in
+//! a temporary directory, and a recording stand-in for `loginctl`.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use cardgate_audit::storage::{FaultPlan, FaultyStorage};
+use cardgate_audit::{AuditConfig, AuditLog, Event, Label, Record, SystemClock};
+use cardgate_card::cert::{CardSerial, Role};
+use cardgate_card::commands::ins;
+use cardgate_card::issue::IssueRequest;
+use cardgate_card::revocation::{Revocation, RevocationListBuilder, RevocationReason};
+use cardgate_card::{IssuerKey, Pin, Puk, SecretString};
+use cardgate_reader::{CardTransport, TransportError};
+use cardgate_sessiond::cards::CardAccess;
+use cardgate_sessiond::config::Config;
+use cardgate_sessiond::engine::{Engine, EngineParts, SessionActions, SystemWallClock};
+use cardgate_sessiond::protocol::Answer;
+use cardgate_sessiond::register::{CardEntry, RegisterFile};
+use cardgate_sessiond::sessions::{SessionState, SessionTable};
+use cardgate_sim::transport::Transcript;
+use cardgate_sim::{create_card, CardImage, SimTransport, SoftCard};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use time::macros::date;
+
+const READER: &str = "Virtual PCD 00 00";
+const PIN: &str = "Tanuki42";
+const PUK: &str = "Kitsune12345";
+const ALICE: CardSerial = CardSerial([0xA1, 0, 0, 0, 0, 0, 0, 1]);
+const BOB: CardSerial = CardSerial([0xB0, 0, 0, 0, 0, 0, 0, 2]);
+
+/// Software cards in readers; a card can be inserted or pulled at any time.
+#[derive(Default)]
+struct SimCards {
+    readers: Mutex<HashMap<String, SimTransport>>,
+    transcript: Transcript,
+}
+
+impl SimCards {
+    fn insert(&self, reader: &str, image: CardImage) {
+        let t =
+            SimTransport::new(SoftCard::in_memory(image)).with_transcript(self.transcript.clone());
+        self.readers.lock().unwrap().insert(reader.into(), t);
+    }
+    fn pull(&self, reader: &str) -> CardImage {
+        self.readers
+            .lock()
+            .unwrap()
+            .remove(reader)
+            .unwrap()
+            .into_card()
+            .into_image()
+    }
+}
+
+impl CardAccess for SimCards {
+    fn exclusive(
+        &self,
+        reader: &str,
+        op: &mut dyn FnMut(&mut dyn CardTransport),
+    ) -> Result<(), TransportError> {
+        let mut readers = self.readers.lock().unwrap();
+        let t = readers.get_mut(reader).ok_or(TransportError::NoCard)?;
+        t.card_mut().power_on();
+        op(t);
+        Ok(())
+    }
+    fn card_present(&self, reader: &str) -> bool {
+        self.readers.lock().unwrap().contains_key(reader)
+    }
+}
+
+#[derive(Default)]
+struct RecordedActions(Mutex<Vec<String>>);
+
+impl SessionActions for RecordedActions {
+    fn lock(&self, id: &str) -> Result<(), String> {
+        self.0.lock().unwrap().push(format!("lock-session {id}"));
+        Ok(())
+    }
+    fn unlock(&self, id: &str) -> Result<(), String> {
+        self.0.lock().unwrap().push(format!("unlock-session {id}"));
+        Ok(())
+    }
+    fn terminate(&self, id: &str) -> Result<(), String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("terminate-session {id}"));
+        Ok(())
+    }
+}
+
+struct World {
+    dir: PathBuf,
+    issuer: IssuerKey,
+    cards: Arc<SimCards>,
+    actions: Arc<RecordedActions>,
+    engine: Engine,
+    _audit: AuditLog,
+    faults: Arc<FaultPlan>,
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("cardgated-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn card(issuer: &IssuerKey, serial: CardSerial, operator: &str) -> CardImage {
+    let request = IssueRequest {
+        serial,
+        operator_id: operator.into(),
+        role: Role::Operator,
+        valid_from: date!(2025 - 04 - 01),
+        valid_until: date!(2099 - 03 - 31),
+    };
+    create_card(
+        issuer,
+        &Puk::parse(PUK).unwrap(),
+        &Pin::parse(PIN).unwrap(),
+        &request,
+    )
+    .unwrap()
+}
+
+fn write_list(
+    dir: &Path,
+    issuer: &IssuerKey,
+    version: u64,
+    revoked: &[CardSerial],
+    next_update: i64,
+) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut b = RevocationListBuilder::new(version, now - 10, next_update);
+    for s in revoked {
+        b.revoke(
+            *s,
+            Revocation {
+                revoked_at: now,
+                reason: RevocationReason::Lost,
+            },
+        );
+    }
+    std::fs::write(dir.join("revoked.crl"), b.sign(issuer).unwrap()).unwrap();
+}
+
+fn world_with(extra_config: &str) -> World {
+    world_cfg("refuse", extra_config)
+}
+
+fn world_cfg(stale: &str, extra_config: &str) -> World {
+    let dir = temp_dir("engine");
+    let issuer = IssuerKey::generate().unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    write_list(&dir, &issuer, 1, &[], now + 86_400);
+    let audit_dir = dir.join("audit");
+    AuditLog::init(&audit_dir, Label::new("juki-01").unwrap(), &SystemClock).unwrap();
+    let faults = FaultPlan::new();
+    let mut audit_config = AuditConfig::new(&audit_dir, Label::new("juki-01").unwrap());
+    audit_config.storage = Arc::new(FaultyStorage {
+        plan: faults.clone(),
+    });
+    let (audit, _) = AuditLog::open(audit_config).unwrap();
+    let config = Config::parse(&format!(
+        r#"
+[daemon]
+state_dir = "{d}"
+[revocation]
+list = "{d}/revoked.crl"
+stale = "{stale}"
+{extra_config}
+[[terminal]]
+id = "juki-01"
+reader = "{READER}"
+[operators]
+"op-alice" = "alice"
+"op-bob" = "bob"
+"#,
+        d = dir.display()
+    ))
+    .unwrap();
+    let cards = Arc::new(SimCards::default());
+    let actions = Arc::new(RecordedActions::default());
+    let engine = Engine::new(EngineParts {
+        config,
+        issuer: issuer.public_key(),
+        cards: cards.clone(),
+        audit: audit.handle(),
+        actions: actions.clone(),
+        clock: Arc::new(SystemWallClock),
+        sessions: SessionTable::load(&dir).unwrap(),
+    });
+    World {
+        dir,
+        issuer,
+        cards,
+        actions,
+        engine,
+        _audit: audit,
+        faults,
+    }
+}
+
+fn world() -> World {
+    world_with("")
+}
+
+impl World {
+    fn events(&self) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (_, path) in cardgate_audit::segments::list_segments(&self.dir.join("audit")).unwrap() {
+            for line in std::fs::read(path)
+                .unwrap()
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+            {
+                out.push(Record::parse(line).unwrap().event);
+            }
+        }
+        out
+    }
+
+    fn kinds_since(&self, start: usize) -> Vec<&'static str> {
+        self.events()[start..]
+            .iter()
+            .map(Event::kind_name)
+            .filter(|k| *k != "log_sealed")
+            .collect()
+    }
+
+    fn auth(&self, user: &str, pin: &str) -> Answer {
+        self.engine
+            .authenticate("juki-01", user, &SecretString::from(pin))
+    }
+}
+
+fn reason(a: &Answer) -> &str {
+    match a {
+        Answer::Denied { reason, .. } => reason,
+        Answer::Granted { .. } => "granted",
+        Answer::Ready { .. } => "ready",
+        Answer::Error { .. } | Answer::Info { .. } => "error",
+    }
+}
+
+#[test]
+fn the_right_card_and_pin_are_granted_and_every_step_is_recorded() {
+    let w = world();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    let start = w.events().len();
+    let a = w.auth("alice", PIN);
+    assert!(
+        matches!(&a, Answer::Granted { operator, .. } if operator == "op-alice"),
+        "{a:?}"
+    );
+    assert_eq!(
+        w.kinds_since(start),
+        vec!["pin_verified", "card_auth_passed", "login_granted"]
+    );
+    for (_, path) in cardgate_audit::segments::list_segments(&w.dir.join("audit")).unwrap() {
+        let log = std::fs::read_to_string(path).unwrap();
+        assert!(!log.contains(PIN), "the PIN reached the audit log");
+    }
+}
+
+#[test]
+fn another_operators_card_is_refused_before_the_pin() {
+    let w = world();
+    w.cards.insert(READER, card(&w.issuer, BOB, "op-bob"));
+    let start = w.events().len();
+    assert_eq!(reason(&w.auth("alice", PIN)), "wrong_user");
+    assert!(!w.cards.transcript.contains_ins(ins::VERIFY));
+    assert_eq!(w.kinds_since(start), vec!["login_denied"]);
+}
+
+#[test]
+fn wrong_pins_count_down_then_block_with_clear_answers() {
+    let w = world_with("[rate_limit]\nfree_failures = 5\n");
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    for left in [2u8, 1] {
+        match w.auth("alice", "Wrong999") {
+            Answer::Denied {
+                reason,
+                tries_left,
+                message,
+            } => {
+                assert_eq!((reason.as_str(), tries_left), ("wrong_pin", Some(left)));
+                assert!(message.contains(&format!("{left} tries left")), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(reason(&w.auth("alice", "Wrong999")), "pin_blocked");
+    let a = w.auth("alice", PIN);
+    assert_eq!(reason(&a), "pin_blocked");
+    assert!(matches!(&a, Answer::Denied { message, .. } if message.contains("access manager")));
+    assert!(w.events().iter().any(|e| matches!(e, Event::PinBlocked)));
+}
+
+#[test]
+fn wrong_pins_are_rate_limited_on_top_of_the_card_counter() {
+    let w = world_with(
+        "[rate_limit]\nfree_failures = 1\nbase_delay_ms = 60000\nmax_delay_ms = 60000\n",
+    );
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert_eq!(reason(&w.auth("alice", "Wrong999")), "wrong_pin");
+    assert_eq!(reason(&w.auth("alice", "Wrong999")), "wrong_pin");
+    w.cards.transcript.clear();
+    assert_eq!(reason(&w.auth("alice", PIN)), "rate_limited");
+    assert!(
+        !w.cards.transcript.contains_ins(ins::VERIFY),
+        "a rate-limited attempt reached the card"
+    );
+}
+
+#[test]
+fn a_revoked_card_is_refused_before_the_pin_and_recorded() {
+    let w = world();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    write_list(&w.dir, &w.issuer, 2, &[ALICE], now + 86_400);
+    w.engine.reload_revocation_if_changed();
+    assert_eq!(w.engine.revocation_version(), Some(2));
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert_eq!(reason(&w.auth("alice", PIN)), "revoked");
+    assert!(!w.cards.transcript.contains_ins(ins::VERIFY));
+    assert!(w.events().iter().any(|e| matches!(
+        e,
+        Event::RevokedCardPresented {
+            reason: RevocationReason::Lost
+        }
+    )));
+}
+
+#[test]
+fn a_returned_card_in_the_register_is_refused() {
+    let w = world();
+    RegisterFile::new(&w.dir)
+        .update(|r| {
+            let mut e = CardEntry::lent("op-alice", Role::Operator, 0, date!(2099 - 03 - 31));
+            e.state = cardgate_sessiond::register::CardState::Returned { at: 1 };
+            r.cards.insert(ALICE.to_string(), e);
+        })
+        .unwrap();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert_eq!(reason(&w.auth("alice", PIN)), "returned");
+    assert!(!w.cards.transcript.contains_ins(ins::VERIFY));
+}
+
+#[test]
+fn a_stale_list_refuses_by_default_and_warns_when_configured() {
+    let w = world();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    write_list(&w.dir, &w.issuer, 2, &[], now - 1);
+    w.engine.reload_revocation_if_changed();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert_eq!(reason(&w.auth("alice", PIN)), "revocation_list_stale");
+    assert!(!w.cards.transcript.contains_ins(ins::SELECT));
+
+    let w = world_cfg("warn", "");
+    write_list(&w.dir, &w.issuer, 2, &[], now - 1);
+    w.engine.reload_revocation_if_changed();
+    assert_eq!(w.engine.revocation_version(), Some(2));
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+}
+
+#[test]
+fn an_unwritable_audit_log_refuses_the_login() {
+    let w = world();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    w.faults
+        .fail_syncs
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let a = w.auth("alice", PIN);
+    assert_eq!(reason(&a), "audit_unavailable", "{a:?}");
+}
+
+#[test]
+fn initial_pin_must_be_changed_before_a_session_opens() {
+    let w = world();
+    RegisterFile::new(&w.dir)
+        .update(|r| {
+            r.cards.insert(
+                ALICE.to_string(),
+                CardEntry::lent("op-alice", Role::Operator, 0, date!(2099 - 03 - 31)),
+            );
+        })
+        .unwrap();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(
+        w.auth("alice", PIN),
+        Answer::Granted {
+            must_change_pin: true,
+            ..
+        }
+    ));
+    assert_eq!(
+        reason(&w.engine.open_session("juki-01", "alice", "c7")),
+        "must_change_pin"
+    );
+    // A weak new PIN is refused with the policy's message, a good one accepted.
+    let weak = w.engine.change_pin(
+        "juki-01",
+        "alice",
+        &SecretString::from(PIN),
+        &SecretString::from("abc123"),
+    );
+    assert!(
+        matches!(&weak, Answer::Denied { reason, message, .. } if reason == "pin_policy" && message.contains("run")),
+        "{weak:?}"
+    );
+    let ok = w.engine.change_pin(
+        "juki-01",
+        "alice",
+        &SecretString::from(PIN),
+        &SecretString::from("Hanami2027"),
+    );
+    assert!(matches!(ok, Answer::Granted { .. }), "{ok:?}");
+    assert!(matches!(
+        w.engine.open_session("juki-01", "alice", "c7"),
+        Answer::Granted { .. }
+    ));
+    assert!(w.events().iter().any(|e| matches!(e, Event::PinChanged)));
+    assert!(
+        !RegisterFile::new(&w.dir)
+            .read()
+            .unwrap()
+            .get(&ALICE)
+            .unwrap()
+            .must_change_pin
+    );
+}
+
+#[test]
+fn removal_locks_reinsertion_of_the_same_card_unlocks_another_card_cannot() {
+    let w = world();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    assert!(matches!(
+        w.engine.open_session("juki-01", "alice", "c7"),
+        Answer::Granted { .. }
+    ));
+    let alice_card = w.cards.pull(READER);
+    w.engine.card_removed(READER);
+    assert_eq!(w.actions.0.lock().unwrap().as_slice(), ["lock-session c7"]);
+    assert_eq!(w.engine.sessions()[0].state, SessionState::Locked);
+    assert!(w
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::SessionLocked { .. })));
+
+    // Another card with a mapping to alice (say, a second card lent to her by mistake) does
+    // not unlock the session opened with the first.
+    w.cards.insert(READER, card(&w.issuer, BOB, "op-alice"));
+    assert_eq!(reason(&w.auth("alice", PIN)), "other_card");
+    w.cards.pull(READER);
+
+    w.cards.insert(READER, alice_card);
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    assert_eq!(
+        w.actions.0.lock().unwrap().last().unwrap(),
+        "unlock-session c7"
+    );
+    assert_eq!(w.engine.sessions()[0].state, SessionState::Active);
+}
+
+#[test]
+fn a_newly_revoked_card_ends_its_session_at_once() {
+    let w = world();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    assert!(matches!(
+        w.engine.open_session("juki-01", "alice", "c9"),
+        Answer::Granted { .. }
+    ));
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    write_list(&w.dir, &w.issuer, 2, &[ALICE], now + 86_400);
+    w.engine.tick();
+    assert_eq!(
+        w.actions.0.lock().unwrap().as_slice(),
+        ["terminate-session c9"]
+    );
+    assert!(w.engine.sessions().is_empty());
+    assert!(w.events().iter().any(|e| matches!(
+        e,
+        Event::SessionEnded {
+            reason: cardgate_audit::record::EndReason::Revoked
+        }
+    )));
+    // An older list (rollback) or a torn file does not bring the card back.
+    write_list(&w.dir, &w.issuer, 1, &[], now + 86_400);
+    w.engine.tick();
+    assert_eq!(w.engine.revocation_version(), Some(2));
+    let bytes = std::fs::read(w.dir.join("revoked.crl")).unwrap();
+    std::fs::write(w.dir.join("revoked.crl"), &bytes[..bytes.len() / 2]).unwrap();
+    w.engine.tick();
+    assert_eq!(w.engine.revocation_version(), Some(2));
+    assert_eq!(reason(&w.auth("alice", PIN)), "revoked");
+}
