@@ -775,7 +775,7 @@ fn resolve(nodes: &[Node], ctx: &Context<'_>) -> Result<Vec<Elem>, String> {
                 ctx.cert
                     .ok_or("`$CERT`: the fixture card has no certificate")?,
             ),
-            Node::AnyBytes(n) => out.extend(std::iter::repeat(Elem::Any).take(*n)),
+            Node::AnyBytes(n) => out.resize(out.len() + n, Elem::Any),
             Node::AnyRun => out.push(Elem::Star),
             Node::Tlv(tag, inner) => {
                 let inner = resolve(inner, ctx)?;
