@@ -83,6 +83,8 @@ pub struct FaultPlan {
     /// When non-zero, writes go out in chunks of this many bytes, one syscall each, so that a
     /// `kill -9` can land between them and leave a torn line.
     pub chunk: AtomicUsize,
+    /// Pause between chunks, in microseconds, to widen the window for a `kill -9`.
+    pub chunk_pause_us: AtomicU64,
 }
 
 impl FaultPlan {
@@ -125,8 +127,12 @@ impl SegmentFile for FaultySegment {
             0 => usize::MAX,
             n => n,
         };
+        let pause = self.plan.chunk_pause_us.load(Ordering::SeqCst);
         for piece in bytes[..fits].chunks(chunk) {
             self.inner.write_all(piece)?;
+            if pause > 0 {
+                std::thread::sleep(std::time::Duration::from_micros(pause));
+            }
         }
         if left != u64::MAX {
             self.plan
