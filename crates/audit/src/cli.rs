@@ -170,9 +170,9 @@ pub enum ReportFormat {
     Html,
 }
 
-/// `audit report`.
-pub fn report(dir: &Path, options: ReportOptions) -> Result<Report, CliError> {
-    Ok(crate::report::report_dir(dir, options)?)
+/// `audit report` over one or more log directories.
+pub fn report(dirs: &[&Path], options: ReportOptions) -> Result<Report, CliError> {
+    Ok(crate::report::report_dirs(dirs, options)?)
 }
 
 /// Renders a report.

@@ -725,6 +725,8 @@ impl Event {
 /// number, the time, the terminal and the chain hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// The terminal, when not the writer's own (a daemon serving several terminals).
+    pub terminal: Option<Label>,
     /// The reader, when a card was involved.
     pub reader: Option<Label>,
     /// The card.
@@ -739,11 +741,18 @@ impl Entry {
     /// An entry with no reader, card or operator.
     pub fn new(event: Event) -> Self {
         Entry {
+            terminal: None,
             reader: None,
             card: None,
             operator: None,
             event,
         }
+    }
+
+    /// Sets the terminal (instead of the writer's own).
+    pub fn terminal(mut self, terminal: Label) -> Self {
+        self.terminal = Some(terminal);
+        self
     }
 
     /// Sets the reader.

@@ -599,11 +599,9 @@ impl Reviewer {
     }
 }
 
-/// Reads the log in `dir` and reviews it. Run `verify` first: the report trusts what it reads.
-pub fn report_dir(dir: &Path, options: ReportOptions) -> Result<Report, ReportError> {
+fn read_records(dir: &Path, out: &mut Vec<Record>) -> Result<(), ReportError> {
     let segments =
         list_segments(dir).map_err(|e| StoreError::io("listing the log directory", dir, e))?;
-    let mut reviewer = Reviewer::new(options);
     for (number, path) in segments {
         let file = File::open(&path).map_err(|e| StoreError::io("opening a segment", &path, e))?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
@@ -624,12 +622,32 @@ pub fn report_dir(dir: &Path, options: ReportOptions) -> Result<Report, ReportEr
                 break;
             };
             let record = Record::parse(body).map_err(|source| ReportError::Unreadable {
-                file: crate::segments::segment_name(number),
+                file: format!(
+                    "{}/{}",
+                    dir.display(),
+                    crate::segments::segment_name(number)
+                ),
                 line: line_no,
                 source,
             })?;
-            reviewer.feed(&record);
+            out.push(record);
         }
+    }
+    Ok(())
+}
+
+/// Reads the logs in `dirs` (one per terminal, say, as collected on the CS), merges them in
+/// time order and reviews them. Run `verify` first: the report trusts what it reads.
+pub fn report_dirs(dirs: &[&Path], options: ReportOptions) -> Result<Report, ReportError> {
+    let mut records = Vec::new();
+    for dir in dirs {
+        read_records(dir, &mut records)?;
+    }
+    // Stable: records of one log keep their order (their times never go backwards).
+    records.sort_by_key(|r| r.time);
+    let mut reviewer = Reviewer::new(options);
+    for record in &records {
+        reviewer.feed(record);
     }
     Ok(reviewer.finish())
 }

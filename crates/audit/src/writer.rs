@@ -649,7 +649,7 @@ impl Writer {
         Record {
             seq,
             time,
-            terminal: self.terminal.clone(),
+            terminal: entry.terminal.unwrap_or_else(|| self.terminal.clone()),
             reader: entry.reader,
             card: entry.card,
             operator: entry.operator,

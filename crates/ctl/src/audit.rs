@@ -83,8 +83,10 @@ pub enum AuditCommand {
     },
     /// The access manager's review (art. 7, art. 12).
     Report {
-        #[command(flatten)]
-        dir: DirArg,
+        /// The log directory; repeat to review several terminals' logs together [default: as
+        /// for the other subcommands]
+        #[arg(long = "dir", value_name = "DIR")]
+        dirs: Vec<PathBuf>,
         /// Start: a local date YYYY-MM-DD or a UTC time YYYY-MM-DDThh:mm:ss.mmmZ.
         #[arg(long)]
         from: Option<String>,
@@ -211,7 +213,7 @@ fn run_inner(cmd: AuditCommand) -> Result<ExitCode, CliError> {
             }
         }
         AuditCommand::Report {
-            dir,
+            dirs,
             from,
             to,
             format,
@@ -219,7 +221,11 @@ fn run_inner(cmd: AuditCommand) -> Result<ExitCode, CliError> {
             business_days,
             utc_offset,
         } => {
-            let dir = dir.resolve()?;
+            let dirs = if dirs.is_empty() {
+                vec![cli::default_dir()?]
+            } else {
+                dirs
+            };
             let report_err = |e| CliError::Report(cardgate_audit::report::ReportError::Hours(e));
             let offset = BusinessHours::parse_offset(&utc_offset).map_err(report_err)?;
             let hours = BusinessHours {
@@ -237,7 +243,8 @@ fn run_inner(cmd: AuditCommand) -> Result<ExitCode, CliError> {
                 to: bound(to, "--to", true)?,
                 hours,
             };
-            let report = cli::report(&dir, options)?;
+            let dir_refs: Vec<&std::path::Path> = dirs.iter().map(PathBuf::as_path).collect();
+            let report = cli::report(&dir_refs, options)?;
             let format = match format {
                 FormatArg::Table => ReportFormat::Table,
                 FormatArg::Json => ReportFormat::Json,
