@@ -571,17 +571,15 @@ impl Reviewer {
                 text,
                 who,
                 escort,
-            } => {
-                if self.in_period(t) {
-                    self.report.notes.push(NoteRow {
-                        seq: r.seq,
-                        time: t,
-                        register: note.as_str(),
-                        text: text.as_str().to_owned(),
-                        who: who.as_ref().map(|w| w.as_str().to_owned()),
-                        escort: escort.as_ref().map(|w| w.as_str().to_owned()),
-                    });
-                }
+            } if self.in_period(t) => {
+                self.report.notes.push(NoteRow {
+                    seq: r.seq,
+                    time: t,
+                    register: note.as_str(),
+                    text: text.as_str().to_owned(),
+                    who: who.as_ref().map(|w| w.as_str().to_owned()),
+                    escort: escort.as_ref().map(|w| w.as_str().to_owned()),
+                });
             }
             _ => {}
         }
