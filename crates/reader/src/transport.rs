@@ -77,6 +77,16 @@ pub enum TransportError {
         /// The length of the refused command.
         len: usize,
     },
+    /// A PC/SC call failed in a way none of the variants above describes.
+    #[cfg(feature = "pcsc")]
+    #[error("PC/SC {operation} failed")]
+    Pcsc {
+        /// The PC/SC call, e.g. `SCardTransmit`.
+        operation: &'static str,
+        /// pcsc-lite's error code.
+        #[source]
+        source: ::pcsc::Error,
+    },
     /// Any other backend failure, with the backend's own error kept as the source.
     #[error("reader backend failure")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),

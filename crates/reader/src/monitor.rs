@@ -1,0 +1,485 @@
+//! The card-event monitor: a dedicated thread blocked in `SCardGetStatusChange` on every
+//! reader plus the PnP notification pseudo-reader, turning what pcsc-lite reports into
+//! [`CardEvent`]s on a channel.
+//!
+//! * It never polls: each wait has no timeout and ends only when something changes, when the
+//!   service goes away, or when [`CardMonitor::stop`] cancels it (`SCardCancel`).
+//! * When the service stops (`SCARD_E_NO_SERVICE`, `SCARD_E_SERVICE_STOPPED`), it reports
+//!   [`CardEvent::ServiceLost`], re-establishes its context with exponential back-off, then
+//!   reports [`CardEvent::ServiceRestored`] followed by what changed in the meantime: readers
+//!   gone ([`CardEvent::ReaderDetached`]), cards gone ([`CardEvent::CardRemoved`]), new
+//!   readers, and every card present (re-announced with [`CardEvent::CardInserted`], because
+//!   nobody watched the reader while the service was down, so it may be another card).
+//! * At start it reports the readers and cards already present, as attach/insert events.
+
+use crate::{CardEvent, ReaderName, TransportError};
+use ::pcsc::{Context, Error, ReaderState, Scope, State};
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How the monitor retries when the service is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonitorOptions {
+    /// The first wait before re-establishing the context.
+    pub initial_backoff: Duration,
+    /// The longest wait between attempts (the wait doubles up to this).
+    pub max_backoff: Duration,
+}
+
+impl Default for MonitorOptions {
+    fn default() -> Self {
+        MonitorOptions {
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A running monitor. Stops (and joins its thread) on [`CardMonitor::stop`] or drop.
+pub struct CardMonitor {
+    control: Arc<Control>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for CardMonitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardMonitor").finish_non_exhaustive()
+    }
+}
+
+/// Shared between the monitor thread and its owner.
+#[derive(Default)]
+struct Control {
+    inner: Mutex<ControlState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct ControlState {
+    stopped: bool,
+    /// The context the thread currently waits on, so `stop` can cancel that wait.
+    context: Option<Context>,
+}
+
+impl Control {
+    fn lock(&self) -> MutexGuard<'_, ControlState> {
+        // A poisoned lock only means a panic elsewhere; the flag and context stay usable.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.lock().stopped
+    }
+
+    /// Publishes the context the thread is about to wait on; false if stopping.
+    fn publish(&self, context: Option<Context>) -> bool {
+        let mut state = self.lock();
+        state.context = context;
+        !state.stopped
+    }
+
+    /// Sleeps for `pause` unless stopped first; true if stopped.
+    fn sleep(&self, pause: Duration) -> bool {
+        let state = self.lock();
+        let (state, _) = self
+            .wake
+            .wait_timeout_while(state, pause, |s| !s.stopped)
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.stopped
+    }
+}
+
+impl CardMonitor {
+    /// Starts the monitor thread; events arrive on the returned receiver. Starting does not
+    /// need the service to be up: if it is not, the first event is [`CardEvent::ServiceLost`].
+    pub fn start(
+        options: MonitorOptions,
+    ) -> Result<(CardMonitor, Receiver<CardEvent>), TransportError> {
+        let (sender, receiver) = mpsc::channel();
+        let control = Arc::new(Control::default());
+        let thread_control = Arc::clone(&control);
+        let thread = std::thread::Builder::new()
+            .name("cardgate-card-monitor".into())
+            .spawn(move || run(&thread_control, &sender, options))
+            .map_err(|e| TransportError::Backend(Box::new(e)))?;
+        Ok((
+            CardMonitor {
+                control,
+                thread: Some(thread),
+            },
+            receiver,
+        ))
+    }
+
+    /// Stops the thread and waits for it to end.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        {
+            let mut state = self.control.lock();
+            state.stopped = true;
+        }
+        self.control.wake.notify_all();
+        // SCardCancel only interrupts a wait in progress; if the thread was between two
+        // waits the cancel is lost, so repeat it until the thread has seen the flag.
+        while !thread.is_finished() {
+            if let Some(context) = self.control.lock().context.as_ref() {
+                let _ = context.cancel();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = thread.join();
+    }
+}
+
+impl Drop for CardMonitor {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// What the monitor believes about one reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ReaderView {
+    /// The ATR of the card present, if any.
+    card: Option<Vec<u8>>,
+    /// pcsc-lite's per-reader event counter (insertions and removals).
+    events: u32,
+}
+
+/// Why a session on one context ended.
+enum SessionEnd {
+    Stopped,
+    ServiceLost,
+    ReceiverGone,
+}
+
+fn run(control: &Control, events: &Sender<CardEvent>, options: MonitorOptions) {
+    let mut known: BTreeMap<ReaderName, ReaderView> = BTreeMap::new();
+    let mut backoff = options.initial_backoff;
+    // Whether the consumer was told the service is unavailable and has not been told since
+    // that it is back.
+    let mut lost = false;
+    loop {
+        if control.is_stopped() {
+            return;
+        }
+        let context = match Context::establish(Scope::System) {
+            Ok(context) => context,
+            Err(_) => {
+                if !lost {
+                    lost = true;
+                    if events.send(CardEvent::ServiceLost).is_err() {
+                        return;
+                    }
+                }
+                if control.sleep(backoff) {
+                    return;
+                }
+                backoff = (backoff * 2).min(options.max_backoff);
+                continue;
+            }
+        };
+        if !control.publish(Some(context.clone())) {
+            return;
+        }
+        let reannounce = std::mem::take(&mut lost);
+        if reannounce && events.send(CardEvent::ServiceRestored).is_err() {
+            return;
+        }
+        let end = watch(control, &context, events, &mut known, reannounce);
+        control.publish(None);
+        match end {
+            SessionEnd::Stopped | SessionEnd::ReceiverGone => return,
+            SessionEnd::ServiceLost => {
+                lost = true;
+                backoff = options.initial_backoff;
+                if events.send(CardEvent::ServiceLost).is_err() {
+                    return;
+                }
+                if control.sleep(backoff) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Watches the readers on one context until the service goes or we are stopped.
+fn watch(
+    control: &Control,
+    context: &Context,
+    events: &Sender<CardEvent>,
+    known: &mut BTreeMap<ReaderName, ReaderView>,
+    mut reannounce: bool,
+) -> SessionEnd {
+    loop {
+        // (Re)build the watch list from the reader list, then learn every reader's state.
+        let readers = match list_readers(context) {
+            Ok(readers) => readers,
+            // Whatever the error, this context is no good: back off and start over.
+            Err(_) => return SessionEnd::ServiceLost,
+        };
+        let mut states = vec![ReaderState::new(::pcsc::PNP_NOTIFICATION(), State::UNAWARE)];
+        states.extend(readers.iter().filter_map(|name| {
+            CString::new(name.as_str())
+                .ok()
+                .map(|c| ReaderState::new(c, State::UNAWARE))
+        }));
+        match context.get_status_change(Duration::ZERO, &mut states) {
+            Ok(()) | Err(Error::Timeout) => {}
+            Err(Error::Cancelled) if control.is_stopped() => return SessionEnd::Stopped,
+            Err(Error::UnknownReader) | Err(Error::Cancelled) => continue,
+            Err(_) => return SessionEnd::ServiceLost,
+        }
+        let now = snapshot(&states[1..]);
+        if !report_changes(events, known, &now, std::mem::take(&mut reannounce)) {
+            return SessionEnd::ReceiverGone;
+        }
+        *known = now;
+        states.iter_mut().for_each(ReaderState::sync_current_state);
+
+        // Wait for changes until the reader list itself changes.
+        loop {
+            if control.is_stopped() {
+                return SessionEnd::Stopped;
+            }
+            match context.get_status_change(None, &mut states) {
+                Ok(()) => {}
+                Err(Error::Timeout) => continue,
+                Err(Error::Cancelled) if control.is_stopped() => return SessionEnd::Stopped,
+                Err(Error::Cancelled) => continue,
+                Err(Error::UnknownReader) | Err(Error::ReaderUnavailable) => break,
+                Err(_) => return SessionEnd::ServiceLost,
+            }
+            let readers_changed = states[0].event_state().contains(State::CHANGED);
+            let now = snapshot(&states[1..]);
+            if !report_changes(events, known, &now, false) {
+                return SessionEnd::ReceiverGone;
+            }
+            *known = now;
+            states.iter_mut().for_each(ReaderState::sync_current_state);
+            if readers_changed {
+                break;
+            }
+        }
+    }
+}
+
+/// The longest reader-name list we accept from the service.
+const MAX_READER_LIST_BYTES: usize = 64 * 1024;
+
+fn list_readers(context: &Context) -> Result<Vec<ReaderName>, Error> {
+    let len = match context.list_readers_len() {
+        Ok(len) => len,
+        Err(Error::NoReadersAvailable) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    if len > MAX_READER_LIST_BYTES {
+        return Err(Error::InsufficientBuffer);
+    }
+    let mut buffer = vec![0u8; len];
+    match context.list_readers(&mut buffer) {
+        Ok(names) => Ok(names
+            .filter_map(|n| n.to_str().ok().map(str::to_owned))
+            .collect()),
+        Err(Error::NoReadersAvailable) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the states say now; readers pcsc-lite no longer knows are left out.
+fn snapshot(states: &[ReaderState]) -> BTreeMap<ReaderName, ReaderView> {
+    states
+        .iter()
+        .filter_map(|state| {
+            let event = state.event_state();
+            if event.intersects(State::UNKNOWN | State::IGNORE | State::UNAVAILABLE) {
+                return None;
+            }
+            let name = state.name().to_str().ok()?.to_owned();
+            // A mute card cannot be used; fail closed and treat it as no card.
+            let card = (event.contains(State::PRESENT) && !event.contains(State::MUTE))
+                .then(|| state.atr().to_vec());
+            Some((
+                name,
+                ReaderView {
+                    card,
+                    events: state.event_count(),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Sends the events that turn `before` into `after`; false if the receiver is gone.
+fn report_changes(
+    events: &Sender<CardEvent>,
+    before: &BTreeMap<ReaderName, ReaderView>,
+    after: &BTreeMap<ReaderName, ReaderView>,
+    reannounce: bool,
+) -> bool {
+    let send = |event| events.send(event).is_ok();
+    for (reader, old) in before {
+        if !after.contains_key(reader) {
+            if old.card.is_some()
+                && !send(CardEvent::CardRemoved {
+                    reader: reader.clone(),
+                })
+            {
+                return false;
+            }
+            if !send(CardEvent::ReaderDetached {
+                reader: reader.clone(),
+            }) {
+                return false;
+            }
+        }
+    }
+    for (reader, new) in after {
+        let old = before.get(reader);
+        if old.is_none()
+            && !send(CardEvent::ReaderAttached {
+                reader: reader.clone(),
+            })
+        {
+            return false;
+        }
+        let old_card = old.and_then(|o| o.card.as_ref());
+        // A card taken out and put back between two looks shows as a changed event counter.
+        let swapped = old.is_some_and(|o| o.events != new.events);
+        let replaced = reannounce || swapped || old_card != new.card.as_ref();
+        if old_card.is_some()
+            && (new.card.is_none() || replaced)
+            && !send(CardEvent::CardRemoved {
+                reader: reader.clone(),
+            })
+        {
+            return false;
+        }
+        if let Some(atr) = &new.card {
+            if (old_card.is_none() || replaced)
+                && !send(CardEvent::CardInserted {
+                    reader: reader.clone(),
+                    atr: atr.clone(),
+                })
+            {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(card: Option<&[u8]>, events: u32) -> ReaderView {
+        ReaderView {
+            card: card.map(<[u8]>::to_vec),
+            events,
+        }
+    }
+
+    fn changes(
+        before: &[(&str, ReaderView)],
+        after: &[(&str, ReaderView)],
+        reannounce: bool,
+    ) -> Vec<CardEvent> {
+        let map = |v: &[(&str, ReaderView)]| {
+            v.iter()
+                .map(|(n, r)| ((*n).to_owned(), r.clone()))
+                .collect()
+        };
+        let (tx, rx) = mpsc::channel();
+        assert!(report_changes(&tx, &map(before), &map(after), reannounce));
+        drop(tx);
+        rx.into_iter().collect()
+    }
+
+    #[test]
+    fn insertion_and_removal() {
+        let atr: &[u8] = &[0x3B, 0x00];
+        assert_eq!(
+            changes(&[("r", view(None, 0))], &[("r", view(Some(atr), 1))], false),
+            vec![CardEvent::CardInserted {
+                reader: "r".into(),
+                atr: atr.to_vec()
+            }]
+        );
+        assert_eq!(
+            changes(&[("r", view(Some(atr), 1))], &[("r", view(None, 2))], false),
+            vec![CardEvent::CardRemoved { reader: "r".into() }]
+        );
+        assert!(changes(
+            &[("r", view(Some(atr), 1))],
+            &[("r", view(Some(atr), 1))],
+            false
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn a_quick_swap_is_a_removal_then_an_insertion() {
+        let atr: &[u8] = &[0x3B, 0x00];
+        assert_eq!(
+            changes(
+                &[("r", view(Some(atr), 1))],
+                &[("r", view(Some(atr), 3))],
+                false
+            ),
+            vec![
+                CardEvent::CardRemoved { reader: "r".into() },
+                CardEvent::CardInserted {
+                    reader: "r".into(),
+                    atr: atr.to_vec()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn reader_gone_with_its_card() {
+        let atr: &[u8] = &[0x3B, 0x00];
+        assert_eq!(
+            changes(&[("r", view(Some(atr), 1))], &[("s", view(None, 0))], false),
+            vec![
+                CardEvent::CardRemoved { reader: "r".into() },
+                CardEvent::ReaderDetached { reader: "r".into() },
+                CardEvent::ReaderAttached { reader: "s".into() },
+            ]
+        );
+    }
+
+    #[test]
+    fn after_a_service_loss_cards_still_present_are_reannounced() {
+        let atr: &[u8] = &[0x3B, 0x00];
+        // Counters restart with a new pcscd; the card must be re-announced regardless.
+        assert_eq!(
+            changes(
+                &[("r", view(Some(atr), 5))],
+                &[("r", view(Some(atr), 5))],
+                true
+            ),
+            vec![
+                CardEvent::CardRemoved { reader: "r".into() },
+                CardEvent::CardInserted {
+                    reader: "r".into(),
+                    atr: atr.to_vec()
+                }
+            ]
+        );
+    }
+}
