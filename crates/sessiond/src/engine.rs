@@ -9,17 +9,18 @@
 
 use crate::cards::CardAccess;
 use crate::config::{Config, RemovalAction, StalePolicy};
-use crate::protocol::Answer;
+use crate::protocol::{AdminRequest, Answer};
 use crate::ratelimit::Backoff;
 use crate::register::{CardState, RegisterFile};
 use crate::sessions::{Session, SessionState, SessionTable};
 use cardgate_audit::record::{
     AuthFailure, CertRejection, DenyReason, EndReason, LockReason, PinRule,
 };
-use cardgate_audit::{AuditHandle, Entry, Event, Label};
-use cardgate_card::cert::{CardSerial, Certificate};
+use cardgate_audit::{AuditHandle, Entry, Event, Label, NoteKind, Text};
+use cardgate_card::cert::{CardSerial, Certificate, Role};
 use cardgate_card::login::{authenticate, present_card, LoginError, LoginPolicy};
 use cardgate_card::policy::{check_new_pin, PolicyError};
+use cardgate_card::revocation::RevocationReason;
 use cardgate_card::secret::SecretFormatError;
 use cardgate_card::{
     IssuerPublicKey, OperatorCard, Pin, RevocationList, RevocationTracker, SecretString,
@@ -935,32 +936,74 @@ impl Engine {
         }
     }
 
-    /// The card left `reader`: lock or end its sessions now (art. 6.2).
+    /// The card left `reader`: lock or end its sessions now (art. 6.2). The session action
+    /// runs first and the records after it, so that the screen locks without waiting for
+    /// the disk.
     pub fn card_removed(&self, reader: &str) {
         locked(&self.pending).retain(|(terminal, _), _| {
             self.config
                 .terminal(terminal)
                 .is_none_or(|t| t.reader != reader)
         });
-        let _ = self.record(Entry::new(Event::CardRemoved).reader(label(reader)));
-        match self.config.session.on_removal {
-            RemovalAction::Lock => {
-                let to_lock = locked(&self.sessions)
+        let (affected, lock) = match self.config.session.on_removal {
+            RemovalAction::Lock => (
+                locked(&self.sessions)
                     .set_state(SessionState::Locked, |s| s.reader == reader)
-                    .unwrap_or_default();
-                for s in to_lock {
-                    self.lock_session(&s, LockReason::CardRemoved);
-                }
-            }
-            RemovalAction::End => {
-                let gone = locked(&self.sessions)
+                    .unwrap_or_default(),
+                true,
+            ),
+            RemovalAction::End => (
+                locked(&self.sessions)
                     .close_where(|s| s.reader == reader)
-                    .unwrap_or_default();
-                for s in gone {
-                    self.end_session(&s, EndReason::CardRemoved);
+                    .unwrap_or_default(),
+                false,
+            ),
+        };
+        for s in &affected {
+            let _ = if lock {
+                self.actions.lock(&s.session_id)
+            } else {
+                self.actions.terminate(&s.session_id)
+            };
+        }
+        let _ = self.record(Entry::new(Event::CardRemoved).reader(label(reader)));
+        for s in &affected {
+            let event = if lock {
+                Event::SessionLocked {
+                    reason: LockReason::CardRemoved,
                 }
+            } else {
+                Event::SessionEnded {
+                    reason: EndReason::CardRemoved,
+                }
+            };
+            let _ = self.record(Self::session_entry(s, event));
+        }
+    }
+
+    /// A card was inserted into `reader`.
+    pub fn card_inserted(&self, reader: &str) {
+        let _ = self.record(Entry::new(Event::CardInserted).reader(label(reader)));
+    }
+
+    /// After a restart: sessions whose card left while the daemon was down are locked (or
+    /// ended) now.
+    pub fn resync_sessions(&self) {
+        let readers: std::collections::BTreeSet<String> = locked(&self.sessions)
+            .all()
+            .into_iter()
+            .map(|s| s.reader)
+            .collect();
+        for reader in readers {
+            if !self.cards.card_present(&reader) {
+                self.card_removed(&reader);
             }
         }
+    }
+
+    /// Records that the daemon started or stops.
+    pub fn record_lifecycle(&self, event: Event) -> bool {
+        self.record(Entry::new(event)).is_ok()
     }
 
     fn session_entry(s: &Session, event: Event) -> Entry {
@@ -1049,6 +1092,85 @@ impl Engine {
             for s in to_lock {
                 self.lock_session(&s, LockReason::Idle);
             }
+        }
+    }
+
+    /// Records an administrative action, attributed to the caller's uid (SO_PEERCRED).
+    pub fn admin_record(&self, uid: u32, user: Option<&str>, request: AdminRequest) -> Answer {
+        let by = label(&match user {
+            Some(name) => format!("uid {uid} ({name})"),
+            None => format!("uid {uid}"),
+        });
+        let bad = |what: &str| Answer::Error {
+            message: format!("invalid {what}"),
+        };
+        let entry = match request {
+            AdminRequest::CardIssued {
+                serial,
+                operator,
+                role,
+            } => {
+                let Some(serial) = CardSerial::from_hex(&serial) else {
+                    return bad("serial");
+                };
+                let role = match role.as_str() {
+                    "operator" => Role::Operator,
+                    "manager" => Role::AccessManager,
+                    _ => return bad("role"),
+                };
+                Entry::new(Event::CardIssued { by, role })
+                    .card(serial)
+                    .operator(label(&operator))
+            }
+            AdminRequest::CardReturned { serial } => {
+                let Some(serial) = CardSerial::from_hex(&serial) else {
+                    return bad("serial");
+                };
+                Entry::new(Event::CardReturned { by }).card(serial)
+            }
+            AdminRequest::CardRevoked { serial, reason } => {
+                let Some(serial) = CardSerial::from_hex(&serial) else {
+                    return bad("serial");
+                };
+                let Ok(reason) = reason.parse::<RevocationReason>() else {
+                    return bad("reason");
+                };
+                Entry::new(Event::CardRevoked { by, reason }).card(serial)
+            }
+            AdminRequest::Note {
+                kind,
+                text,
+                who,
+                escort,
+            } => {
+                let Ok(note) = kind.parse::<NoteKind>() else {
+                    return bad("note kind");
+                };
+                let Ok(text) = Text::new(text) else {
+                    return bad("note text");
+                };
+                let who = match who.map(Label::new).transpose() {
+                    Ok(w) => w,
+                    Err(_) => return bad("who"),
+                };
+                let escort = match escort.map(Label::new).transpose() {
+                    Ok(e) => e,
+                    Err(_) => return bad("escort"),
+                };
+                Entry::new(Event::Note {
+                    note,
+                    text,
+                    who,
+                    escort,
+                })
+            }
+            AdminRequest::Status | AdminRequest::Sessions => return bad("request"),
+        };
+        match self.audit.append(entry) {
+            Ok(receipt) => Answer::Info {
+                data: serde_json::json!({ "recorded": receipt.seq }),
+            },
+            Err(_) => audit_down(),
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod cards;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod hours;
 pub mod protocol;

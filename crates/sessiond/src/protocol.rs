@@ -91,6 +91,40 @@ pub enum AdminRequest {
     Status,
     /// The open sessions.
     Sessions,
+    /// Record that a card was lent (`cardgatectl card issue`, art. 5.1).
+    CardIssued {
+        /// Serial, 16 hex digits.
+        serial: String,
+        /// The operator it is lent to.
+        operator: String,
+        /// `operator` or `manager`.
+        role: String,
+    },
+    /// Record that a card came back (`cardgatectl card return`, art. 5.2).
+    CardReturned {
+        /// Serial, 16 hex digits.
+        serial: String,
+    },
+    /// Record that a card was revoked (`cardgatectl card revoke`, art. 5.4).
+    CardRevoked {
+        /// Serial, 16 hex digits.
+        serial: String,
+        /// lost, stolen, returned, transferred, damaged, other.
+        reason: String,
+    },
+    /// A record of work done by hand (art. 3, 4, 19), while the daemon holds the log.
+    Note {
+        /// room-entry, media, resident-card, other.
+        kind: String,
+        /// What was done.
+        text: String,
+        /// Who did it.
+        #[serde(default)]
+        who: Option<String>,
+        /// The escort of a visitor.
+        #[serde(default)]
+        escort: Option<String>,
+    },
 }
 
 /// Why a request line was refused before it was understood.

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 
@@ -28,16 +28,33 @@ pub enum Socket {
     Admin,
 }
 
-/// Reads one request line: at most `limit` bytes, within `timeout`.
+/// Reads one request line: at most `limit` bytes, within `timeout`. The line ends at a
+/// newline or when the client closes its side.
 async fn read_request(
     stream: &mut UnixStream,
     limit: usize,
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
     let mut line = Vec::with_capacity(256);
-    let reader = BufReader::new(stream).take(limit as u64 + 1);
-    let mut reader = reader;
-    match tokio::time::timeout(timeout, reader.read_until(b'\n', &mut line)).await {
+    let read = async {
+        let mut chunk = [0u8; 1024];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok::<bool, std::io::Error>(false);
+            }
+            let piece = &chunk[..n];
+            if let Some(end) = piece.iter().position(|&b| b == b'\n') {
+                line.extend_from_slice(&piece[..end]);
+                return Ok(true);
+            }
+            line.extend_from_slice(piece);
+            if line.len() > limit {
+                return Ok(false);
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, read).await {
         Err(_) => {
             return Err(format!(
                 "no complete request within {} ms",
@@ -50,9 +67,6 @@ async fn read_request(
     if line.len() > limit {
         return Err(RequestError::TooLarge { limit }.to_string());
     }
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    }
     Ok(line)
 }
 
@@ -61,6 +75,20 @@ async fn answer(stream: &mut UnixStream, a: &Answer) {
         .unwrap_or_else(|_| br#"{"result":"error","message":"internal"}"#.to_vec());
     bytes.push(b'\n');
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&bytes)).await;
+    let _ = stream.shutdown().await;
+    // Closing a Unix socket with unread input resets it and the client would lose the answer
+    // (an oversized request is answered before it is all read): drain a little first.
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        let mut left = 256 * 1024usize;
+        while left > 0 {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
 }
 
 fn error(message: impl Into<String>) -> Answer {
@@ -165,6 +193,7 @@ async fn admin_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
         Err(e) => return error(format!("{e}: {}", describe_parse_error(&e))),
     };
     tracing::info!(uid, ?request, "admin request");
+    let name = users::user_name(Path::new(PASSWD), uid);
     match request {
         AdminRequest::Status => Answer::Info {
             data: serde_json::json!({
@@ -176,6 +205,12 @@ async fn admin_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
         AdminRequest::Sessions => Answer::Info {
             data: serde_json::to_value(engine.sessions()).unwrap_or_default(),
         },
+        other => {
+            let engine = engine.clone();
+            tokio::task::spawn_blocking(move || engine.admin_record(uid, name.as_deref(), other))
+                .await
+                .unwrap_or_else(|_| error("internal error"))
+        }
     }
 }
 

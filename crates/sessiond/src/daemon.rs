@@ -1,0 +1,95 @@
+//! The daemon's event loop, in the shape of mini-redis's `run(listener, shutdown)`: the two
+//! socket servers, card events, and a one-second tick, until `shutdown` resolves.
+
+use crate::engine::Engine;
+use crate::server::{serve, Socket};
+use cardgate_reader::CardEvent;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, watch};
+
+/// How often the engine's periodic duties run (revocation list file, business hours,
+/// re-verification). A new list therefore takes effect within this time.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// Runs until `shutdown` resolves. Card events arrive on `events` (from the PC/SC monitor).
+pub async fn run(
+    engine: Arc<Engine>,
+    login: UnixListener,
+    admin: UnixListener,
+    mut events: mpsc::UnboundedReceiver<CardEvent>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let login_task = tokio::spawn(serve(
+        engine.clone(),
+        login,
+        Socket::Login,
+        stopped(stop_rx.clone()),
+    ));
+    let admin_task = tokio::spawn(serve(
+        engine.clone(),
+        admin,
+        Socket::Admin,
+        stopped(stop_rx.clone()),
+    ));
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            event = events.recv() => match event {
+                Some(event) => handle_event(&engine, event).await,
+                // The monitor is gone: no removal can be seen any more. Fail closed: treat
+                // every reader as emptied, then stop, so that systemd restarts us.
+                None => {
+                    tracing::error!("the card monitor stopped; locking every session");
+                    for t in engine.config().terminals.clone() {
+                        let e = engine.clone();
+                        let _ = tokio::task::spawn_blocking(move || e.card_removed(&t.reader)).await;
+                    }
+                    break;
+                }
+            },
+            _ = tick.tick() => {
+                let e = engine.clone();
+                let _ = tokio::task::spawn_blocking(move || e.tick()).await;
+            }
+        }
+    }
+    let _ = stop_tx.send(true);
+    let _ = login_task.await;
+    let _ = admin_task.await;
+}
+
+async fn handle_event(engine: &Arc<Engine>, event: CardEvent) {
+    tracing::info!(?event, "card event");
+    let readers: Vec<String> = match &event {
+        CardEvent::CardRemoved { reader } | CardEvent::ReaderDetached { reader } => {
+            vec![reader.clone()]
+        }
+        // No service: no card can be trusted to be there (fail closed).
+        CardEvent::ServiceLost => engine
+            .config()
+            .terminals
+            .iter()
+            .map(|t| t.reader.clone())
+            .collect(),
+        CardEvent::CardInserted { reader, .. } => {
+            let (e, r) = (engine.clone(), reader.clone());
+            let _ = tokio::task::spawn_blocking(move || e.card_inserted(&r)).await;
+            return;
+        }
+        _ => return,
+    };
+    for reader in readers {
+        let e = engine.clone();
+        let _ = tokio::task::spawn_blocking(move || e.card_removed(&reader)).await;
+    }
+}

@@ -1,0 +1,253 @@
+//! Shared test fixtures: software cards in named readers, a recording `loginctl`, and a
+//! whole engine over a real audit log in a temporary directory.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, dead_code)]
+
+use cardgate_audit::storage::{FaultPlan, FaultyStorage};
+use cardgate_audit::{AuditConfig, AuditLog, Event, Label, Record, SystemClock};
+use cardgate_card::cert::{CardSerial, Role};
+use cardgate_card::issue::IssueRequest;
+use cardgate_card::revocation::{Revocation, RevocationListBuilder, RevocationReason};
+use cardgate_card::{IssuerKey, Pin, Puk, SecretString};
+use cardgate_reader::{CardTransport, TransportError};
+use cardgate_sessiond::cards::CardAccess;
+use cardgate_sessiond::config::Config;
+use cardgate_sessiond::engine::{Engine, EngineParts, SessionActions, SystemWallClock};
+use cardgate_sessiond::protocol::Answer;
+use cardgate_sessiond::sessions::SessionTable;
+use cardgate_sim::transport::Transcript;
+use cardgate_sim::{create_card, CardImage, SimTransport, SoftCard};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use time::macros::date;
+
+pub const READER: &str = "Virtual PCD 00 00";
+pub const PIN: &str = "Tanuki42";
+pub const PUK: &str = "Kitsune12345";
+pub const ALICE: CardSerial = CardSerial([0xA1, 0, 0, 0, 0, 0, 0, 1]);
+pub const BOB: CardSerial = CardSerial([0xB0, 0, 0, 0, 0, 0, 0, 2]);
+
+/// Software cards in readers; a card can be inserted or pulled at any time.
+#[derive(Default)]
+pub struct SimCards {
+    readers: Mutex<HashMap<String, SimTransport>>,
+    pub transcript: Transcript,
+}
+
+impl SimCards {
+    pub fn insert(&self, reader: &str, image: CardImage) {
+        let t =
+            SimTransport::new(SoftCard::in_memory(image)).with_transcript(self.transcript.clone());
+        self.readers.lock().unwrap().insert(reader.into(), t);
+    }
+    pub fn pull(&self, reader: &str) -> CardImage {
+        self.readers
+            .lock()
+            .unwrap()
+            .remove(reader)
+            .unwrap()
+            .into_card()
+            .into_image()
+    }
+}
+
+impl CardAccess for SimCards {
+    fn exclusive(
+        &self,
+        reader: &str,
+        op: &mut dyn FnMut(&mut dyn CardTransport),
+    ) -> Result<(), TransportError> {
+        let mut readers = self.readers.lock().unwrap();
+        let t = readers.get_mut(reader).ok_or(TransportError::NoCard)?;
+        t.card_mut().power_on();
+        op(t);
+        Ok(())
+    }
+    fn card_present(&self, reader: &str) -> bool {
+        self.readers.lock().unwrap().contains_key(reader)
+    }
+}
+
+#[derive(Default)]
+pub struct RecordedActions(pub Mutex<Vec<String>>);
+
+impl SessionActions for RecordedActions {
+    fn lock(&self, id: &str) -> Result<(), String> {
+        self.0.lock().unwrap().push(format!("lock-session {id}"));
+        Ok(())
+    }
+    fn unlock(&self, id: &str) -> Result<(), String> {
+        self.0.lock().unwrap().push(format!("unlock-session {id}"));
+        Ok(())
+    }
+    fn terminate(&self, id: &str) -> Result<(), String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("terminate-session {id}"));
+        Ok(())
+    }
+}
+
+pub struct World {
+    pub dir: PathBuf,
+    pub issuer: IssuerKey,
+    pub cards: Arc<SimCards>,
+    pub actions: Arc<RecordedActions>,
+    pub engine: Arc<Engine>,
+    pub audit: AuditLog,
+    pub faults: Arc<FaultPlan>,
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("cardgated-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub fn card(issuer: &IssuerKey, serial: CardSerial, operator: &str) -> CardImage {
+    let request = IssueRequest {
+        serial,
+        operator_id: operator.into(),
+        role: Role::Operator,
+        valid_from: date!(2025 - 04 - 01),
+        valid_until: date!(2099 - 03 - 31),
+    };
+    create_card(
+        issuer,
+        &Puk::parse(PUK).unwrap(),
+        &Pin::parse(PIN).unwrap(),
+        &request,
+    )
+    .unwrap()
+}
+
+pub fn write_list(
+    dir: &Path,
+    issuer: &IssuerKey,
+    version: u64,
+    revoked: &[CardSerial],
+    next_update: i64,
+) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut b = RevocationListBuilder::new(version, now - 10, next_update);
+    for s in revoked {
+        b.revoke(
+            *s,
+            Revocation {
+                revoked_at: now,
+                reason: RevocationReason::Lost,
+            },
+        );
+    }
+    std::fs::write(dir.join("revoked.crl"), b.sign(issuer).unwrap()).unwrap();
+}
+
+pub fn world_with(extra_config: &str) -> World {
+    world_cfg("refuse", extra_config)
+}
+
+pub fn world_cfg(stale: &str, extra_config: &str) -> World {
+    world_full("", stale, extra_config)
+}
+
+/// `daemon_extra` goes into `[daemon]`, `extra_config` after `[revocation]`.
+pub fn world_full(daemon_extra: &str, stale: &str, extra_config: &str) -> World {
+    let dir = temp_dir("engine");
+    let issuer = IssuerKey::generate().unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    write_list(&dir, &issuer, 1, &[], now + 86_400);
+    let audit_dir = dir.join("audit");
+    AuditLog::init(&audit_dir, Label::new("juki-01").unwrap(), &SystemClock).unwrap();
+    let faults = FaultPlan::new();
+    let mut audit_config = AuditConfig::new(&audit_dir, Label::new("juki-01").unwrap());
+    audit_config.storage = Arc::new(FaultyStorage {
+        plan: faults.clone(),
+    });
+    let (audit, _) = AuditLog::open(audit_config).unwrap();
+    let config = Config::parse(&format!(
+        r#"
+[daemon]
+state_dir = "{d}"
+{daemon_extra}
+[revocation]
+list = "{d}/revoked.crl"
+stale = "{stale}"
+{extra_config}
+[[terminal]]
+id = "juki-01"
+reader = "{READER}"
+[operators]
+"op-alice" = "alice"
+"op-bob" = "bob"
+"#,
+        d = dir.display()
+    ))
+    .unwrap();
+    let cards = Arc::new(SimCards::default());
+    let actions = Arc::new(RecordedActions::default());
+    let engine = Arc::new(Engine::new(EngineParts {
+        config,
+        issuer: issuer.public_key(),
+        cards: cards.clone(),
+        audit: audit.handle(),
+        actions: actions.clone(),
+        clock: Arc::new(SystemWallClock),
+        sessions: SessionTable::load(&dir).unwrap(),
+    }));
+    World {
+        dir,
+        issuer,
+        cards,
+        actions,
+        engine,
+        audit,
+        faults,
+    }
+}
+
+pub fn world() -> World {
+    world_with("")
+}
+
+impl World {
+    pub fn events(&self) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (_, path) in cardgate_audit::segments::list_segments(&self.dir.join("audit")).unwrap() {
+            for line in std::fs::read(path)
+                .unwrap()
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+            {
+                out.push(Record::parse(line).unwrap().event);
+            }
+        }
+        out
+    }
+
+    pub fn kinds_since(&self, start: usize) -> Vec<&'static str> {
+        self.events()[start..]
+            .iter()
+            .map(Event::kind_name)
+            .filter(|k| *k != "log_sealed")
+            .collect()
+    }
+
+    pub fn auth(&self, user: &str, pin: &str) -> Answer {
+        self.engine
+            .authenticate("juki-01", user, &SecretString::from(pin))
+    }
+}
+
+pub fn reason(a: &Answer) -> &str {
+    match a {
+        Answer::Denied { reason, .. } => reason,
+        Answer::Granted { .. } => "granted",
+        Answer::Ready { .. } => "ready",
+        Answer::Error { .. } | Answer::Info { .. } => "error",
+    }
+}
