@@ -673,3 +673,59 @@ pub fn parse_bound(
             .to_offset(time::UtcOffset::UTC),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn business_hours_options_parse_strictly() {
+        assert_eq!(
+            BusinessHours::parse_ranges(&["08:30-12:00".into(), "13:00-17:15".into()]).unwrap(),
+            vec![(510, 720), (780, 1035)]
+        );
+        for bad in ["8:30-17:15", "17:15-08:30", "08:30", "08:60-09:00", "25:00-26:00"] {
+            assert!(BusinessHours::parse_ranges(&[bad.into()]).is_err(), "{bad}");
+        }
+        assert_eq!(
+            BusinessHours::parse_days("mon-wed,sat").unwrap(),
+            [true, true, true, false, false, true, false]
+        );
+        assert!(BusinessHours::parse_days("fri-mon").is_err());
+        assert!(BusinessHours::parse_days("someday").is_err());
+        assert_eq!(
+            BusinessHours::parse_offset("-03:30").unwrap(),
+            time::UtcOffset::from_hms(-3, -30, 0).unwrap()
+        );
+        assert!(BusinessHours::parse_offset("09:00").is_err());
+    }
+
+    #[test]
+    fn sessions_are_inside_only_within_one_range_of_one_working_day() {
+        let hours = BusinessHours::default();
+        // 2026-06-01 is a Monday; 00:00Z is 09:00 in Japan.
+        let t = |s: &str| Timestamp::parse(s).unwrap();
+        assert!(hours.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-01T08:00:00.000Z")));
+        assert!(!hours.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-01T08:15:00.000Z")));
+        assert!(!hours.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-02T00:00:00.000Z")));
+        assert!(!hours.contains(t("2026-06-06T01:00:00.000Z")), "Saturday");
+        assert!(!hours.contains(t("2026-05-31T23:29:00.000Z")), "08:29 Monday");
+        assert!(hours.contains(t("2026-05-31T23:30:00.000Z")), "08:30 Monday");
+    }
+
+    #[test]
+    fn period_bounds_are_local_dates_or_utc_times() {
+        let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap();
+        assert_eq!(
+            parse_bound("2026-06-01", jst, false).unwrap(),
+            Timestamp::parse("2026-05-31T15:00:00.000Z").unwrap()
+        );
+        assert_eq!(
+            parse_bound("2026-06-01", jst, true).unwrap(),
+            Timestamp::parse("2026-06-01T15:00:00.000Z").unwrap()
+        );
+        assert!(parse_bound("2026-13-01", jst, false).is_err());
+        assert!(parse_bound("yesterday", jst, false).is_err());
+    }
+}
