@@ -685,7 +685,13 @@ mod tests {
             BusinessHours::parse_ranges(&["08:30-12:00".into(), "13:00-17:15".into()]).unwrap(),
             vec![(510, 720), (780, 1035)]
         );
-        for bad in ["8:30-17:15", "17:15-08:30", "08:30", "08:60-09:00", "25:00-26:00"] {
+        for bad in [
+            "8:30-17:15",
+            "17:15-08:30",
+            "08:30",
+            "08:60-09:00",
+            "25:00-26:00",
+        ] {
             assert!(BusinessHours::parse_ranges(&[bad.into()]).is_err(), "{bad}");
         }
         assert_eq!(
@@ -710,8 +716,14 @@ mod tests {
         assert!(!hours.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-01T08:15:00.000Z")));
         assert!(!hours.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-02T00:00:00.000Z")));
         assert!(!hours.contains(t("2026-06-06T01:00:00.000Z")), "Saturday");
-        assert!(!hours.contains(t("2026-05-31T23:29:00.000Z")), "08:29 Monday");
-        assert!(hours.contains(t("2026-05-31T23:30:00.000Z")), "08:30 Monday");
+        assert!(
+            !hours.contains(t("2026-05-31T23:29:00.000Z")),
+            "08:29 Monday"
+        );
+        assert!(
+            hours.contains(t("2026-05-31T23:30:00.000Z")),
+            "08:30 Monday"
+        );
     }
 
     #[test]

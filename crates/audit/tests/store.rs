@@ -504,7 +504,6 @@ fn init_refuses_an_existing_log_and_the_config_names_the_directory() {
     );
 }
 
-#[cfg(feature = "tokio")]
 #[test]
 fn appends_from_tokio_tasks_resolve_once_durable() {
     let t = TempDir::new("tokio");
