@@ -535,3 +535,53 @@ fn appends_from_tokio_tasks_resolve_once_durable() {
     }
     intact(&t.log(), &k0);
 }
+
+#[test]
+fn the_command_line_functions_work_end_to_end() {
+    use cardgate_audit::cli;
+    let t = TempDir::new("cli");
+    let k0 = cli::init(&t.log()).unwrap();
+    let hex = k0.to_hex();
+    assert_eq!(hex.len(), 64);
+    let r = cli::note(
+        &t.log(),
+        cardgate_audit::NoteKind::RoomEntry,
+        "UPS battery replaced",
+        Some("Sato"),
+        Some("Suzuki"),
+    )
+    .unwrap();
+    assert_eq!(r.seq, 2);
+    assert!(matches!(
+        cli::note(&t.log(), cardgate_audit::NoteKind::Media, "", None, None).unwrap_err(),
+        cli::CliError::Field {
+            field: "--text",
+            ..
+        }
+    ));
+    let key = cli::parse_key(&format!(" {}\n", hex.as_str())).unwrap();
+    let mut calls = 0;
+    let outcome = cli::verify(&t.log(), Some(&key), &mut |done, total| {
+        calls += 1;
+        assert!(done <= total);
+    })
+    .unwrap();
+    assert!(calls >= 2);
+    assert!(outcome.is_intact());
+    assert!(cli::verify_summary(&outcome).starts_with("intact: 4 records, 2 seals"));
+    let report = cli::report(&[t.log().as_path()], Default::default()).unwrap();
+    assert_eq!(report.notes.len(), 1);
+    let html = cli::render_report(&report, cli::ReportFormat::Html);
+    assert!(html.contains("UPS battery replaced"));
+    // Tampered: the summary names the record.
+    let mut l = lines(&t.log());
+    l.swap(2, 3);
+    write_lines(&t.log(), &l);
+    let outcome = cli::verify(&t.log(), Some(&key), &mut |_, _| {}).unwrap();
+    let summary = cli::verify_summary(&outcome);
+    assert!(
+        summary.starts_with("NOT INTACT: record 3 (audit-00000001.jsonl line 3)"),
+        "{summary}"
+    );
+    assert!(cli::parse_key("xyz").is_err());
+}
