@@ -1,21 +1,29 @@
 //! `cardgatectl`: the access manager's and administrator's tool.
 //!
-//! Every command works on local files only (art. 15, 17: no network, no remote
-//! administration).
+//! Everything is local (art. 15, 17: no network, no remote administration): files, the PC/SC
+//! readers of this terminal, and `cardgated`'s Unix sockets.
 #![forbid(unsafe_code)]
 
+mod audit;
+mod card;
+mod client;
+mod daemon_cmds;
 mod files;
 mod issuer;
 mod pin;
 mod revocation;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// cardgate administration: issuer key, PIN policy, revocation list.
+/// cardgate administration: cards, PIN policy, revocation, sessions, audit, backups.
 #[derive(Debug, Parser)]
 #[command(name = "cardgatectl", version, about)]
 struct Cli {
+    /// The daemon's configuration (socket and state locations).
+    #[arg(long, global = true, default_value = "/etc/cardgate/cardgated.toml")]
+    config: PathBuf,
     #[command(subcommand)]
     command: Top,
 }
@@ -27,24 +35,77 @@ enum Top {
         #[command(subcommand)]
         cmd: issuer::IssuerCommand,
     },
+    /// Lend, take back, revoke, unblock and list operator cards (art. 4, 5).
+    Card {
+        #[command(subcommand)]
+        cmd: card::CardCommand,
+    },
     /// The PIN policy (art. 5.5).
     Pin {
         #[command(subcommand)]
         cmd: pin::PinCommand,
     },
-    /// The signed revocation list (art. 5.4).
+    /// The signed revocation list (art. 5.4), low level.
     Revocation {
         #[command(subcommand)]
         cmd: revocation::RevocationCommand,
+    },
+    /// The audit log: init, verify, report, note (art. 3, 4, 7, 19).
+    Audit {
+        #[command(subcommand)]
+        cmd: audit::AuditCommand,
+    },
+    /// The daemon's state.
+    Status,
+    /// The open sessions.
+    Sessions,
+    /// Authenticate USER on TERMINAL with the card in its reader (PIN on stdin).
+    Login {
+        /// The terminal ID.
+        #[arg(long)]
+        terminal: String,
+        /// The local user.
+        #[arg(long)]
+        user: String,
+    },
+    /// Copy every piece of state into DIR (art. 8).
+    Backup {
+        /// Where to put the backup.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Put a backup back (the daemon must be stopped).
+    Restore {
+        /// The backup directory made by `backup`.
+        #[arg(long)]
+        from: PathBuf,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let load = || cardgate_sessiond::config::Config::load(&cli.config);
     let result = match cli.command {
         Top::Issuer { cmd } => issuer::run(cmd),
+        Top::Card { cmd } => card::run(&cli.config, cmd),
         Top::Pin { cmd } => pin::run(cmd),
         Top::Revocation { cmd } => revocation::run(cmd),
+        Top::Audit { cmd } => return audit::run(cmd),
+        Top::Status => load()
+            .map_err(Into::into)
+            .and_then(|c| daemon_cmds::status(&c)),
+        Top::Sessions => load()
+            .map_err(Into::into)
+            .and_then(|c| daemon_cmds::sessions(&c)),
+        Top::Login { terminal, user } => load()
+            .map_err(Into::into)
+            .and_then(|c| daemon_cmds::login(&c, &terminal, &user)),
+        Top::Backup { to } => load()
+            .map_err(Into::into)
+            .and_then(|c| daemon_cmds::backup(&c, &cli.config, &to)),
+        Top::Restore { from } => load()
+            .map_err(Into::into)
+            .and_then(|c| daemon_cmds::restore(&c, &from)),
     };
     match result {
         Ok(code) => code,

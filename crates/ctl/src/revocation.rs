@@ -69,7 +69,7 @@ fn load_issuer(dir: &Path) -> Result<IssuerKey, CmdError> {
     Ok(IssuerKey::from_pkcs8(&der)?)
 }
 
-fn next_version(
+pub fn next_version(
     issuer: &IssuerKey,
     list: &Path,
     next_update_days: u32,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod hours;
+pub mod pcsc_cards;
 pub mod protocol;
 pub mod ratelimit;
 pub mod register;

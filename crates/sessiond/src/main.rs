@@ -1,22 +1,223 @@
-//! `cardgated`: the session daemon. Work in progress: configuration, request protocol,
-//! rate limiting and business hours are in place; the socket servers follow.
+//! `cardgated`: the session daemon that gates terminal login on the operator card.
+//!
+//! `cardgated [--config FILE]` runs the daemon; `cardgated --check-config FILE` checks a
+//! configuration and exits. See `docs/configuration.md` and `docs/integration.md`.
 #![forbid(unsafe_code)]
 
+use cardgate_audit::record::StopReason;
+use cardgate_audit::{AuditConfig, AuditLog, Event, Label};
+use cardgate_card::IssuerPublicKey;
+use cardgate_reader::monitor::{CardMonitor, MonitorOptions};
+use cardgate_reader::pcsc::ConnectOptions;
+use cardgate_sessiond::config::Config;
+use cardgate_sessiond::engine::{Engine, EngineParts, Loginctl, SystemWallClock};
+use cardgate_sessiond::pcsc_cards::PcscCards;
+use cardgate_sessiond::sessions::SessionTable;
+use cardgate_sessiond::{daemon, users};
+use std::error::Error;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UnixListener;
+
+type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+fn chain(e: &(dyn Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
 
 fn main() -> ExitCode {
-    let path = std::env::args()
-        .nth(2)
-        .filter(|_| std::env::args().nth(1).as_deref() == Some("--check-config"))
-        .unwrap_or_else(|| cardgate_sessiond::config::DEFAULT_PATH.to_owned());
-    match cardgate_sessiond::config::Config::load(std::path::Path::new(&path)) {
-        Ok(_) => {
-            eprintln!("cardgated: {path}: configuration is valid");
-            ExitCode::SUCCESS
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (check_only, path) = match args.as_slice() {
+        [] => (
+            false,
+            PathBuf::from(cardgate_sessiond::config::DEFAULT_PATH),
+        ),
+        [flag, file] if flag == "--config" => (false, PathBuf::from(file)),
+        [flag, file] if flag == "--check-config" => (true, PathBuf::from(file)),
+        _ => {
+            eprintln!("usage: cardgated [--config FILE] | --check-config FILE");
+            return ExitCode::from(2);
         }
+    };
+    let config = match Config::load(&path) {
+        Ok(c) => c,
         Err(e) => {
-            eprintln!("cardgated: {path}: {e}");
-            ExitCode::from(2)
+            eprintln!("cardgated: {}: {}", path.display(), chain(&e));
+            return ExitCode::from(2);
+        }
+    };
+    if check_only {
+        eprintln!("cardgated: {}: configuration is valid", path.display());
+        return ExitCode::SUCCESS;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CARDGATE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        // journald adds its own timestamps.
+        .without_time()
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cardgated: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %chain(&*e), "cardgated stopped");
+            ExitCode::FAILURE
         }
     }
+}
+
+fn bind(path: &Path, mode: u32, group: Option<u32>) -> Result<UnixListener, BoxError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(format!("cannot remove the stale socket {}: {e}", path.display()).into())
+        }
+    }
+    let listener =
+        UnixListener::bind(path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    if let Some(gid) = group {
+        std::os::unix::fs::chown(path, None, Some(gid))?;
+    }
+    Ok(listener)
+}
+
+/// `sd_notify(READY=1)` without libsystemd: one datagram to `$NOTIFY_SOCKET`.
+fn notify_ready() {
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(socket) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let bytes = target.as_encoded_bytes();
+    let sent = if let Some(abstract_name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name)
+            .and_then(|addr| socket.send_to_addr(b"READY=1", &addr))
+    } else {
+        socket.send_to(b"READY=1", Path::new(&target))
+    };
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "could not notify systemd");
+    }
+}
+
+fn host_label() -> Label {
+    let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    cardgate_sessiond::engine::label(name.trim())
+}
+
+async fn run(config: Config) -> Result<(), BoxError> {
+    std::fs::create_dir_all(&config.daemon.state_dir)?;
+    let issuer_text = std::fs::read_to_string(&config.issuer.public_key).map_err(|e| {
+        format!(
+            "cannot read the issuer key {}: {e}",
+            config.issuer.public_key.display()
+        )
+    })?;
+    let issuer = IssuerPublicKey::from_hex(&issuer_text)?;
+
+    let mut audit_config = AuditConfig::new(&config.audit.dir, host_label());
+    audit_config.seal_every_records = u64::from(config.audit.seal_every_records);
+    audit_config.seal_interval = Duration::from_secs(u64::from(config.audit.seal_every_seconds));
+    if config.audit.syslog {
+        audit_config.syslog = Some(PathBuf::from("/dev/log"));
+    }
+    let (audit, report) = AuditLog::open(audit_config)?;
+    if !report.quarantined.is_empty() {
+        tracing::warn!(files = ?report.quarantined, "a torn audit tail was quarantined");
+    }
+
+    let admin_gid = users::group_id(Path::new("/etc/group"), &config.daemon.admin_group);
+    if admin_gid.is_none() {
+        tracing::warn!(group = %config.daemon.admin_group, "admin group not found; the admin socket is root-only");
+    }
+    let login = bind(&config.daemon.login_socket, 0o666, None)?;
+    let admin = bind(
+        &config.daemon.admin_socket,
+        if admin_gid.is_some() { 0o660 } else { 0o600 },
+        admin_gid,
+    )?;
+
+    let (monitor, monitor_events) = CardMonitor::start(MonitorOptions::default())?;
+    let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("card-events".into())
+        .spawn(move || {
+            while let Ok(event) = monitor_events.recv() {
+                if events_tx.send(event).is_err() {
+                    break;
+                }
+            }
+        })?;
+
+    let engine = Arc::new(Engine::new(EngineParts {
+        issuer,
+        cards: Arc::new(PcscCards::new(ConnectOptions::default())),
+        audit: audit.handle(),
+        actions: Arc::new(Loginctl {
+            program: config.session.loginctl.clone(),
+        }),
+        clock: Arc::new(SystemWallClock),
+        sessions: SessionTable::load(&config.daemon.state_dir)?,
+        config,
+    }));
+    let version = cardgate_sessiond::engine::label(env!("CARGO_PKG_VERSION"));
+    if !engine.record_lifecycle(Event::DaemonStarted { version }) {
+        return Err("the audit log cannot be written; refusing to start (fail closed)".into());
+    }
+    {
+        let e = engine.clone();
+        tokio::task::spawn_blocking(move || e.resync_sessions()).await?;
+    }
+    tracing::info!("cardgated ready");
+    notify_ready();
+
+    let shutdown = async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+        tracing::info!("stopping");
+    };
+    daemon::run(engine.clone(), login, admin, events_rx, shutdown).await;
+    engine.record_lifecycle(Event::DaemonStopped {
+        reason: StopReason::Signal,
+    });
+    monitor.stop();
+    drop(engine);
+    audit.close()?;
+    Ok(())
 }
