@@ -25,10 +25,6 @@ pub const FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
 
-const TIME_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-);
-
 impl Timestamp {
     /// Milliseconds since the Unix epoch.
     pub fn unix_ms(self) -> i64 {
@@ -46,11 +42,72 @@ impl Timestamp {
         Timestamp(i64::try_from(ms).unwrap_or(i64::MAX))
     }
 
-    /// Parses `YYYY-MM-DDThh:mm:ss.mmmZ`.
+    /// Parses `YYYY-MM-DDThh:mm:ss.mmmZ` (years 0000–9999), strictly.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        let t =
-            time::PrimitiveDateTime::parse(text, TIME_FORMAT).map_err(|_| FieldError::BadTime)?;
-        Ok(Self::from_datetime(t.assume_utc()))
+        let b = text.as_bytes();
+        if b.len() != 24 {
+            return Err(FieldError::BadTime);
+        }
+        let num = |range: std::ops::Range<usize>| -> Result<i64, FieldError> {
+            b[range].iter().try_fold(0i64, |acc, &c| {
+                if c.is_ascii_digit() {
+                    Ok(acc * 10 + i64::from(c - b'0'))
+                } else {
+                    Err(FieldError::BadTime)
+                }
+            })
+        };
+        let separators = [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+            (23, b'Z'),
+        ];
+        if separators.iter().any(|&(i, c)| b[i] != c) {
+            return Err(FieldError::BadTime);
+        }
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hour, minute, second, milli) =
+            (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+        if !(1..=12).contains(&month) || day < 1 || hour > 23 || minute > 59 || second > 59 {
+            return Err(FieldError::BadTime);
+        }
+        let days = days_from_civil(year, month, day);
+        // Rejects 31 April and 29 February of common years.
+        if civil_from_days(days) != (year, month, day) {
+            return Err(FieldError::BadTime);
+        }
+        Ok(Timestamp(
+            days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + milli,
+        ))
+    }
+
+    /// The RFC 3339 text, or `None` outside years 0000–9999.
+    fn rfc3339(self) -> Option<[u8; 24]> {
+        let days = self.0.div_euclid(86_400_000);
+        let ms = self.0.rem_euclid(86_400_000);
+        let (year, month, day) = civil_from_days(days);
+        if !(0..=9999).contains(&year) {
+            return None;
+        }
+        let mut out = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut value: i64| {
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, ms / 3_600_000);
+        put(14, 2, ms / 60_000 % 60);
+        put(17, 2, ms / 1000 % 60);
+        put(20, 3, ms % 1000);
+        Some(out)
     }
 
     /// Days since the Unix epoch (UTC), for daily rotation.
@@ -59,10 +116,35 @@ impl Timestamp {
     }
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day number (inverse of [`days_from_civil`]).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.to_datetime().and_then(|t| t.format(TIME_FORMAT).ok()) {
-            Some(s) => f.write_str(&s),
+        match self.rfc3339() {
+            Some(s) => f.write_str(std::str::from_utf8(&s).map_err(|_| fmt::Error)?),
             None => write!(f, "@{}ms", self.0),
         }
     }
@@ -71,10 +153,9 @@ impl fmt::Display for Timestamp {
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let t = self
-            .to_datetime()
-            .and_then(|t| t.format(TIME_FORMAT).ok())
+            .rfc3339()
             .ok_or_else(|| serde::ser::Error::custom("time out of range"))?;
-        s.serialize_str(&t)
+        s.serialize_str(std::str::from_utf8(&t).map_err(serde::ser::Error::custom)?)
     }
 }
 
@@ -818,5 +899,61 @@ impl Record {
             return Err(ParseError::NotCanonical);
         }
         Ok(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const TIME_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+
+    #[test]
+    fn timestamps_match_the_time_crate_across_years_0000_to_9999() {
+        let min = -62_167_219_200_000i64; // 0000-01-01
+        let max = 253_402_300_799_999i64; // 9999-12-31T23:59:59.999
+        let mut x = 0x1234_5678_9ABC_DEF0u64;
+        let mut samples = vec![min, max, 0, -1, 951_782_400_000, 951_868_799_999];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            samples.push(min + (x % (max - min) as u64) as i64);
+        }
+        for ms in samples {
+            let t = Timestamp(ms);
+            let ours = t.to_string();
+            let theirs = t.to_datetime().unwrap().format(TIME_FORMAT).unwrap();
+            assert_eq!(ours, theirs, "{ms}");
+            assert_eq!(Timestamp::parse(&ours).unwrap(), t);
+        }
+        assert!(Timestamp(max + 1).rfc3339().is_none());
+        assert!(Timestamp(min - 1).rfc3339().is_none());
+    }
+
+    #[test]
+    fn impossible_or_sloppy_times_are_refused() {
+        for bad in [
+            "2026-02-29T00:00:00.000Z",
+            "2026-04-31T00:00:00.000Z",
+            "2026-13-01T00:00:00.000Z",
+            "2026-00-01T00:00:00.000Z",
+            "2026-01-00T00:00:00.000Z",
+            "2026-01-01T24:00:00.000Z",
+            "2026-01-01T00:60:00.000Z",
+            "2026-01-01T00:00:60.000Z",
+            "2026-01-01T00:00:00.000+00:00",
+            "2026-01-01 00:00:00.000Z",
+            "2026-01-01T00:00:00.00Z",
+            "2026-01-01T00:00:00.0000Z",
+            "+026-01-01T00:00:00.000Z",
+            "2026-01-01T00:00:00,000Z",
+        ] {
+            assert!(Timestamp::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Timestamp::parse("2024-02-29T23:59:59.999Z").is_ok());
     }
 }
