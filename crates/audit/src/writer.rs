@@ -462,10 +462,9 @@ fn read_tail(segments: &[(u64, PathBuf)], last_segment: &[u8]) -> Result<Tail, S
             break;
         }
     }
-    let (first_no, first_path) = segments
+    let (_, first_path) = segments
         .first()
         .ok_or_else(|| StoreError::NotInitialised(PathBuf::new()))?;
-    let _ = first_no;
     let first_bytes = if segments.len() == 1 {
         last_segment.to_vec()
     } else {
@@ -473,11 +472,7 @@ fn read_tail(segments: &[(u64, PathBuf)], last_segment: &[u8]) -> Result<Tail, S
     };
     let genesis_line = split_lines(&first_bytes)
         .next()
-        .ok_or_else(|| StoreError::Corrupt {
-            file: first_path.clone(),
-            line: 1,
-            source: Arc::new(ParseError::TooLong { len: 0, max: 0 }),
-        })?;
+        .ok_or_else(|| StoreError::NotInitialised(first_path.clone()))?;
     let log_id = match parse_at(genesis_line, first_path, 1)?.event {
         Event::Genesis { log_id, .. } => log_id,
         _ => return Err(StoreError::NotInitialised(first_path.clone())),
