@@ -72,13 +72,15 @@ pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Reads one secret line from stdin (at most 1 KiB), without its line ending.
+/// Reads one secret line from stdin (at most 1 KiB), without its line ending. Only that line
+/// is consumed, so several secrets can be read one after another.
 pub fn read_secret_line() -> io::Result<Zeroizing<String>> {
+    use std::io::BufRead;
     let mut buf = Zeroizing::new(Vec::with_capacity(64));
-    io::stdin().lock().take(1024).read_to_end(&mut buf)?;
-    let end = buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len());
-    let line = buf[..end].strip_suffix(b"\r").unwrap_or(&buf[..end]);
+    io::stdin().lock().take(1024).read_until(b'\n', &mut buf)?;
+    let line = buf.strip_suffix(b"\n").unwrap_or(&buf[..]);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
     let text = std::str::from_utf8(line)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the PIN is not valid UTF-8"))?;
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the secret is not valid UTF-8"))?;
     Ok(Zeroizing::new(text.to_owned()))
 }

@@ -1,0 +1,433 @@
+//! The whole story through the real stack: a private pcscd with vpcd readers, software cards
+//! served into them, `cardgated` as its own process, `cardgatectl` as the access manager
+//! uses it, and a stand-in `loginctl` that records what it is asked to do.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use cardgate_card::Puk;
+use cardgate_sim::CardImage;
+use cardgate_tests::{PcscLab, SoftCardFile};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PUK: &str = "Kitsune12345";
+const INITIAL_PIN: &str = "Shoki2026x";
+const NEW_PIN: &str = "Hanami2027";
+
+struct Daemon {
+    child: Child,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+struct Office {
+    lab: PcscLab,
+    dir: PathBuf,
+    config: PathBuf,
+    key_hex: String,
+}
+
+fn ctl_binary() -> PathBuf {
+    cardgate_tests::paths::profile_dir()
+        .unwrap()
+        .join("cardgatectl")
+}
+
+fn ctl(office: &Office, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(ctl_binary())
+        .arg("--config")
+        .arg(&office.config)
+        .args(args)
+        .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn office() -> Office {
+    let lab = PcscLab::start().unwrap();
+    let dir = lab.work_dir().join("office");
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    // loginctl stand-in: appends its arguments to a file.
+    let loginctl = dir.join("loginctl");
+    std::fs::write(
+        &loginctl,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\n",
+            dir.join("loginctl.calls").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &loginctl,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let config = dir.join("cardgated.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+login_socket = "{d}/login.sock"
+admin_socket = "{d}/admin.sock"
+state_dir = "{d}/state"
+[issuer]
+public_key = "{d}/issuer/issuer.pub"
+[revocation]
+list = "{d}/state/revoked.crl"
+[audit]
+dir = "{d}/audit"
+[session]
+loginctl = "{d}/loginctl"
+[rate_limit]
+# The card's own three tries are what these tests count; the daemon's back-off has its own
+# tests in process.
+free_failures = 3
+[[terminal]]
+id = "juki-01"
+reader = "{reader}"
+[operators]
+"op-0042" = "tanaka"
+"#,
+            d = dir.display(),
+            reader = lab.reader(0).unwrap()
+        ),
+    )
+    .unwrap();
+    let mut office = Office {
+        lab,
+        dir,
+        config,
+        key_hex: String::new(),
+    };
+    let d = office.dir.clone();
+    ok(&ctl(
+        &office,
+        &[
+            "issuer",
+            "init",
+            "--dir",
+            d.join("issuer").to_str().unwrap(),
+        ],
+        "",
+    ));
+    let init = ok(&ctl(
+        &office,
+        &["audit", "init", "--dir", d.join("audit").to_str().unwrap()],
+        "",
+    ));
+    office.key_hex = init.lines().last().unwrap().trim().to_owned();
+    ok(&ctl(
+        &office,
+        &[
+            "revocation",
+            "refresh",
+            "--issuer-dir",
+            d.join("issuer").to_str().unwrap(),
+            "--list",
+            d.join("state/revoked.crl").to_str().unwrap(),
+        ],
+        "",
+    ));
+    office
+}
+
+fn start_daemon(office: &Office) -> Daemon {
+    let child = Command::new(env!("CARGO_BIN_EXE_cardgated"))
+        .arg("--config")
+        .arg(&office.config)
+        .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(office.dir.join("cardgated.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let socket = office.dir.join("login.sock");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while UnixStream::connect(&socket).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "cardgated did not start: {}",
+            std::fs::read_to_string(office.dir.join("cardgated.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Daemon { child }
+}
+
+fn ask(office: &Office, request: &str) -> Value {
+    let mut s = UnixStream::connect(office.dir.join("login.sock")).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    s.write_all(b"\n").unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    serde_json::from_slice(&out).unwrap()
+}
+
+fn calls(office: &Office) -> Vec<String> {
+    std::fs::read_to_string(office.dir.join("loginctl.calls"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn wait_for_call(office: &Office, call: &str) -> Duration {
+    let start = Instant::now();
+    while !calls(office).iter().any(|c| c == call) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no `{call}` in {:?}",
+            calls(office)
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    start.elapsed()
+}
+
+fn authenticate(office: &Office, pin: &str) -> Value {
+    ask(
+        office,
+        &format!(r#"{{"op":"authenticate","terminal":"juki-01","user":"tanaka","pin":"{pin}"}}"#),
+    )
+}
+
+#[test]
+fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
+    let office = office();
+    let blank = SoftCardFile::from_image(
+        &office.lab,
+        "blank",
+        CardImage::blank(&Puk::parse(PUK).unwrap()),
+    )
+    .unwrap();
+    let mut card = office.lab.serve_card(0, &blank, None).unwrap();
+    office.lab.wait_for_card(0).unwrap();
+    let daemon = start_daemon(&office);
+    let reader = office.lab.reader(0).unwrap().to_owned();
+
+    // 1. The access manager issues the card into the blank software card, through pcscd.
+    let issued = ok(&ctl(
+        &office,
+        &[
+            "card",
+            "issue",
+            "--reader",
+            &reader,
+            "--operator",
+            "op-0042",
+            "--issuer-dir",
+            office.dir.join("issuer").to_str().unwrap(),
+        ],
+        &format!("{PUK}\n{INITIAL_PIN}\n"),
+    ));
+    let serial = issued.split_whitespace().nth(2).unwrap().to_owned();
+    assert_eq!(serial.len(), 16, "{issued}");
+    assert!(ok(&ctl(&office, &["card", "list"], "")).contains("lent (initial PIN)"));
+
+    // 2. The operator logs in, must change the initial PIN, and does.
+    let a = authenticate(&office, INITIAL_PIN);
+    assert_eq!(
+        (a["result"].as_str(), a["must_change_pin"].as_bool()),
+        (Some("granted"), Some(true)),
+        "{a}"
+    );
+    let open = ask(
+        &office,
+        r#"{"op":"open_session","terminal":"juki-01","user":"tanaka","session_id":"c1"}"#,
+    );
+    assert_eq!(open["reason"], "must_change_pin", "{open}");
+    let weak = ask(
+        &office,
+        &format!(
+            r#"{{"op":"change_pin","terminal":"juki-01","user":"tanaka","old":"{INITIAL_PIN}","new":"abc123"}}"#
+        ),
+    );
+    assert_eq!(weak["reason"], "pin_policy", "{weak}");
+    let changed = ask(
+        &office,
+        &format!(
+            r#"{{"op":"change_pin","terminal":"juki-01","user":"tanaka","old":"{INITIAL_PIN}","new":"{NEW_PIN}"}}"#
+        ),
+    );
+    assert_eq!(changed["result"], "granted", "{changed}");
+    let a = authenticate(&office, NEW_PIN);
+    assert_eq!(a["result"], "granted", "{a}");
+    let open = ask(
+        &office,
+        r#"{"op":"open_session","terminal":"juki-01","user":"tanaka","session_id":"c1"}"#,
+    );
+    assert_eq!(open["result"], "granted", "{open}");
+
+    // 3. The card is pulled: the session locks.
+    card.remove().unwrap();
+    let took = wait_for_call(&office, "lock-session c1");
+    eprintln!("removal to lock-session: {took:?} (from SIGTERM of the card process)");
+
+    // 4. Re-inserted, with the PIN: the session unlocks.
+    let issued_card = SoftCardFile::from_image(
+        &office.lab,
+        "issued",
+        CardImage::load(blank.path()).unwrap(),
+    )
+    .unwrap();
+    let mut card = office.lab.serve_card(0, &issued_card, None).unwrap();
+    office.lab.wait_for_card(0).unwrap();
+    let a = authenticate(&office, NEW_PIN);
+    assert_eq!(a["result"], "granted", "{a}");
+    wait_for_call(&office, "unlock-session c1");
+
+    // 5. Revoked: the session ends, and the next login is refused before the PIN.
+    ok(&ctl(
+        &office,
+        &[
+            "card",
+            "revoke",
+            &serial,
+            "--reason",
+            "lost",
+            "--issuer-dir",
+            office.dir.join("issuer").to_str().unwrap(),
+        ],
+        "",
+    ));
+    wait_for_call(&office, "terminate-session c1");
+    let probe = ask(
+        &office,
+        r#"{"op":"probe","terminal":"juki-01","user":"tanaka"}"#,
+    );
+    assert_eq!(probe["reason"], "revoked", "{probe}");
+    let a = authenticate(&office, NEW_PIN);
+    assert_eq!(a["reason"], "revoked", "{a}");
+
+    // The daemon opened no network socket at all (art. 15, 17).
+    assert_no_inet_sockets(daemon.child.id());
+
+    card.remove().unwrap();
+    drop(daemon);
+    // The record of all this verifies with the key printed at init.
+    let verify = ctl(
+        &office,
+        &[
+            "audit",
+            "verify",
+            "--dir",
+            office.dir.join("audit").to_str().unwrap(),
+            "--key",
+            &office.key_hex,
+        ],
+        "",
+    );
+    ok(&verify);
+    let report = ok(&ctl(
+        &office,
+        &[
+            "audit",
+            "report",
+            "--dir",
+            office.dir.join("audit").to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        "",
+    ));
+    assert!(report.contains("op-0042"), "{report}");
+}
+
+#[test]
+fn refusals_through_the_real_stack() {
+    let office = office();
+    let issuer = cardgate_card::IssuerKey::from_pkcs8(
+        &std::fs::read(office.dir.join("issuer/issuer.key")).unwrap(),
+    )
+    .unwrap();
+    let _daemon = start_daemon(&office);
+    // Another operator's card for this user (art. 5.3).
+    let other = SoftCardFile::personalised(&office.lab, &issuer, "op-9999", NEW_PIN, PUK).unwrap();
+    let mut c = office.lab.serve_card(0, &other, None).unwrap();
+    office.lab.wait_for_card(0).unwrap();
+    let a = authenticate(&office, NEW_PIN);
+    assert_eq!(a["reason"], "wrong_user", "{a}");
+    c.remove().unwrap();
+    office.lab.wait_for_no_card(0).unwrap();
+
+    // A locked-out card: a clear message.
+    let mine = SoftCardFile::personalised(&office.lab, &issuer, "op-0042", NEW_PIN, PUK).unwrap();
+    let mut c = office.lab.serve_card(0, &mine, None).unwrap();
+    office.lab.wait_for_card(0).unwrap();
+    for left in [2, 1, 0] {
+        let a = authenticate(&office, "Wrong9999");
+        assert_eq!(a["tries_left"], left, "{a}");
+    }
+    let a = authenticate(&office, NEW_PIN);
+    assert_eq!(a["reason"], "pin_blocked", "{a}");
+    assert!(
+        a["message"].as_str().unwrap().contains("access manager"),
+        "{a}"
+    );
+    c.remove().unwrap();
+
+    // No card at all.
+    office.lab.wait_for_no_card(0).unwrap();
+    let a = authenticate(&office, NEW_PIN);
+    assert_eq!(a["reason"], "no_card", "{a}");
+}
+
+fn assert_no_inet_sockets(pid: u32) {
+    let mut inodes = Vec::new();
+    for fd in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        if let Ok(target) = std::fs::read_link(fd.path()) {
+            let t = target.to_string_lossy().into_owned();
+            if let Some(inode) = t.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) {
+                inodes.push(inode.to_owned());
+            }
+        }
+    }
+    assert!(
+        !inodes.is_empty(),
+        "the daemon should at least hold its Unix sockets"
+    );
+    for table in ["tcp", "tcp6", "udp", "udp6", "raw", "raw6"] {
+        let text = std::fs::read_to_string(Path::new(&format!("/proc/{pid}/net/{table}")))
+            .unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let inode = line.split_whitespace().nth(9).unwrap_or_default();
+            assert!(
+                !inodes.iter().any(|i| i == inode),
+                "cardgated holds an inet socket: {table} {line}"
+            );
+        }
+    }
+}
