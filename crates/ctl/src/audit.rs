@@ -166,14 +166,14 @@ fn progress_bar() -> indicatif::ProgressBar {
 
 /// Runs one `audit` subcommand. Exit status: 0 success (for `verify`: intact), 1 the log is
 /// not intact, 2 any other error.
-pub fn run(cmd: AuditCommand) -> ExitCode {
-    match run_inner(cmd) {
+pub fn run(cmd: AuditCommand, config_path: &std::path::Path) -> ExitCode {
+    match run_inner(cmd, config_path) {
         Ok(code) => code,
         Err(e) => fail(&e),
     }
 }
 
-fn run_inner(cmd: AuditCommand) -> Result<ExitCode, CliError> {
+fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCode, CliError> {
     match cmd {
         AuditCommand::Init { dir } => {
             let dir = dir.resolve()?;
@@ -270,9 +270,55 @@ fn run_inner(cmd: AuditCommand) -> Result<ExitCode, CliError> {
                 NoteKindArg::ResidentCard => NoteKind::ResidentCard,
                 NoteKindArg::Other => NoteKind::Other,
             };
-            let receipt = cli::note(&dir, kind, &text, who.as_deref(), escort.as_deref())?;
-            println!("recorded as record {}", receipt.seq);
+            match cli::note(&dir, kind, &text, who.as_deref(), escort.as_deref()) {
+                Ok(receipt) => println!("recorded as record {}", receipt.seq),
+                // cardgated holds the log: hand the note to it, attributed to our uid.
+                Err(CliError::Store(cardgate_audit::StoreError::Locked(_))) => {
+                    let seq = note_through_daemon(
+                        config_path,
+                        kind,
+                        &text,
+                        who.as_deref(),
+                        escort.as_deref(),
+                    )?;
+                    println!("recorded by cardgated as record {seq}");
+                }
+                Err(e) => return Err(e),
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Sends a note to the running daemon's admin socket.
+fn note_through_daemon(
+    config_path: &std::path::Path,
+    kind: NoteKind,
+    text: &str,
+    who: Option<&str>,
+    escort: Option<&str>,
+) -> Result<u64, CliError> {
+    let unavailable = |what: String| CliError::ConfigIo {
+        path: config_path.to_owned(),
+        source: std::io::Error::other(what),
+    };
+    let config = cardgate_sessiond::config::Config::load(config_path).map_err(|e| {
+        unavailable(format!(
+            "the log is held by cardgated, and its configuration cannot be read: {e}"
+        ))
+    })?;
+    let request = serde_json::json!({
+        "op": "note", "kind": kind.as_str(), "text": text, "who": who, "escort": escort,
+    });
+    let answer = crate::client::ask(&config.daemon.admin_socket, &request).map_err(|e| {
+        unavailable(format!(
+            "the log is held by cardgated, which cannot be reached: {e}"
+        ))
+    })?;
+    answer["data"]["recorded"].as_u64().ok_or_else(|| {
+        unavailable(format!(
+            "cardgated refused the note: {}",
+            answer["message"].as_str().unwrap_or("?")
+        ))
+    })
 }

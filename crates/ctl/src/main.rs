@@ -90,7 +90,7 @@ fn main() -> ExitCode {
         Top::Card { cmd } => card::run(&cli.config, cmd),
         Top::Pin { cmd } => pin::run(cmd),
         Top::Revocation { cmd } => revocation::run(cmd),
-        Top::Audit { cmd } => return audit::run(cmd),
+        Top::Audit { cmd } => return audit::run(cmd, &cli.config),
         Top::Status => load()
             .map_err(Into::into)
             .and_then(|c| daemon_cmds::status(&c)),

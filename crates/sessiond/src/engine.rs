@@ -7,6 +7,7 @@
 //! Fail closed: when an audit record cannot be written, when the revocation list is stale
 //! (by default) or unreadable, when the card goes away, the answer is "denied".
 
+use crate::audit_sink::AuditSink;
 use crate::cards::CardAccess;
 use crate::config::{Config, RemovalAction, StalePolicy};
 use crate::protocol::{AdminRequest, Answer};
@@ -16,7 +17,7 @@ use crate::sessions::{Session, SessionState, SessionTable};
 use cardgate_audit::record::{
     AuthFailure, CertRejection, DenyReason, EndReason, LockReason, PinRule,
 };
-use cardgate_audit::{AuditHandle, Entry, Event, Label, NoteKind, Text};
+use cardgate_audit::{Entry, Event, Label, NoteKind, Text};
 use cardgate_card::cert::{CardSerial, Certificate, Role};
 use cardgate_card::login::{authenticate, present_card, LoginError, LoginPolicy};
 use cardgate_card::policy::{check_new_pin, PolicyError};
@@ -171,7 +172,7 @@ pub struct Engine {
     offset: UtcOffset,
     issuer: IssuerPublicKey,
     cards: Arc<dyn CardAccess>,
-    audit: AuditHandle,
+    audit: Arc<AuditSink>,
     actions: Arc<dyn SessionActions>,
     clock: Arc<dyn WallClock>,
     register: RegisterFile,
@@ -197,7 +198,7 @@ pub struct EngineParts {
     /// The readers.
     pub cards: Arc<dyn CardAccess>,
     /// The audit log.
-    pub audit: AuditHandle,
+    pub audit: Arc<AuditSink>,
     /// logind.
     pub actions: Arc<dyn SessionActions>,
     /// The clock.

@@ -2,6 +2,7 @@
 //! card (art. 5, 6.2) and offers only local interfaces (art. 15, 17).
 #![forbid(unsafe_code)]
 
+pub mod audit_sink;
 pub mod cards;
 pub mod config;
 pub mod daemon;

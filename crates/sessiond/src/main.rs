@@ -5,10 +5,11 @@
 #![forbid(unsafe_code)]
 
 use cardgate_audit::record::StopReason;
-use cardgate_audit::{AuditConfig, AuditLog, Event, Label};
+use cardgate_audit::{AuditConfig, Event, Label};
 use cardgate_card::IssuerPublicKey;
 use cardgate_reader::monitor::{CardMonitor, MonitorOptions};
 use cardgate_reader::pcsc::ConnectOptions;
+use cardgate_sessiond::audit_sink::AuditSink;
 use cardgate_sessiond::config::Config;
 use cardgate_sessiond::engine::{Engine, EngineParts, Loginctl, SystemWallClock};
 use cardgate_sessiond::pcsc_cards::PcscCards;
@@ -150,7 +151,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
     if config.audit.syslog {
         audit_config.syslog = Some(PathBuf::from("/dev/log"));
     }
-    let (audit, report) = AuditLog::open(audit_config)?;
+    let (audit, report) = AuditSink::open(audit_config)?;
+    let audit = Arc::new(audit);
     if !report.quarantined.is_empty() {
         tracing::warn!(files = ?report.quarantined, "a torn audit tail was quarantined");
     }
@@ -181,7 +183,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
     let engine = Arc::new(Engine::new(EngineParts {
         issuer,
         cards: Arc::new(PcscCards::new(ConnectOptions::default())),
-        audit: audit.handle(),
+        audit: audit.clone(),
         actions: Arc::new(Loginctl {
             program: config.session.loginctl.clone(),
         }),

@@ -329,6 +329,27 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
     let a = authenticate(&office, NEW_PIN);
     assert_eq!(a["reason"], "revoked", "{a}");
 
+    // A hand-written record (art. 3) while the daemon holds the log goes through the daemon.
+    let note = ok(&ctl(
+        &office,
+        &[
+            "audit",
+            "note",
+            "--dir",
+            office.dir.join("audit").to_str().unwrap(),
+            "--kind",
+            "room-entry",
+            "--text",
+            "replaced the terminal's keyboard",
+            "--who",
+            "Sato",
+            "--escort",
+            "Tanaka",
+        ],
+        "",
+    ));
+    assert!(note.contains("recorded by cardgated"), "{note}");
+
     // The daemon opened no network socket at all (art. 15, 17).
     assert_no_inet_sockets(daemon.child.id());
 
@@ -361,6 +382,26 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
         "",
     ));
     assert!(report.contains("op-0042"), "{report}");
+    let log: String = cardgate_audit::segments::list_segments(&office.dir.join("audit"))
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| std::fs::read_to_string(p).unwrap())
+        .collect();
+    for kind in [
+        "card_issued",
+        "pin_changed",
+        "session_locked",
+        "session_unlocked",
+        "card_revoked",
+        "session_ended",
+        "revoked_card_presented",
+        "note",
+    ] {
+        assert!(log.contains(&format!("\"{kind}\"")), "no {kind} record");
+    }
+    for secret in [PUK, INITIAL_PIN, NEW_PIN] {
+        assert!(!log.contains(secret), "a secret reached the audit log");
+    }
 }
 
 #[test]

@@ -137,14 +137,37 @@ fn a_stale_list_refuses_by_default_and_warns_when_configured() {
 }
 
 #[test]
-fn an_unwritable_audit_log_refuses_the_login() {
+fn an_unwritable_audit_log_refuses_the_login_and_the_daemon_resumes_by_itself() {
+    use std::sync::atomic::Ordering::SeqCst;
     let w = world();
     w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
-    w.faults
-        .fail_syncs
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    // EIO on fsync: the writer stops; logins are refused.
+    w.faults.fail_syncs.store(true, SeqCst);
     let a = w.auth("alice", PIN);
     assert_eq!(reason(&a), "audit_unavailable", "{a:?}");
+    // The disk is fine again: the next login re-opens the log and goes through.
+    w.faults.fail_syncs.store(false, SeqCst);
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    // Disk full (ENOSPC on write), then space freed.
+    w.faults.space_left.store(10, SeqCst);
+    assert_eq!(reason(&w.auth("alice", PIN)), "audit_unavailable");
+    w.faults.space_left.store(u64::MAX, SeqCst);
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    // EIO on write.
+    w.faults.fail_writes.store(true, SeqCst);
+    assert_eq!(reason(&w.auth("alice", PIN)), "audit_unavailable");
+    w.faults.fail_writes.store(false, SeqCst);
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    // Nothing acknowledged was lost: the log verifies.
+    w.audit.close().unwrap();
+    let outcome = cardgate_audit::verify_dir(&w.dir.join("audit"), None, &mut |_, _| {}).unwrap();
+    assert!(outcome.is_intact(), "{:?}", outcome.problem);
+    let granted = w
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::LoginGranted { .. }))
+        .count();
+    assert_eq!(granted, 3);
 }
 
 #[test]

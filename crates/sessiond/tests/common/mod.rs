@@ -96,7 +96,7 @@ pub struct World {
     pub cards: Arc<SimCards>,
     pub actions: Arc<RecordedActions>,
     pub engine: Arc<Engine>,
-    pub audit: AuditLog,
+    pub audit: Arc<cardgate_sessiond::audit_sink::AuditSink>,
     pub faults: Arc<FaultPlan>,
 }
 
@@ -168,7 +168,8 @@ pub fn world_full(daemon_extra: &str, stale: &str, extra_config: &str) -> World 
     audit_config.storage = Arc::new(FaultyStorage {
         plan: faults.clone(),
     });
-    let (audit, _) = AuditLog::open(audit_config).unwrap();
+    let (audit, _) = cardgate_sessiond::audit_sink::AuditSink::open(audit_config).unwrap();
+    let audit = Arc::new(audit);
     let config = Config::parse(&format!(
         r#"
 [daemon]
@@ -194,7 +195,7 @@ reader = "{READER}"
         config,
         issuer: issuer.public_key(),
         cards: cards.clone(),
-        audit: audit.handle(),
+        audit: audit.clone(),
         actions: actions.clone(),
         clock: Arc::new(SystemWallClock),
         sessions: SessionTable::load(&dir).unwrap(),
