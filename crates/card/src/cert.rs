@@ -40,7 +40,8 @@ impl CardSerial {
     /// Parses 16 hex digits.
     pub fn from_hex(text: &str) -> Option<Self> {
         let text = text.trim();
-        if text.len() != 16 || !text.is_ascii() {
+        // `from_str_radix` alone would take a sign (`+F`): require hex digits only.
+        if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
         let mut out = [0u8; 8];

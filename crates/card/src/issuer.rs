@@ -41,7 +41,8 @@ impl IssuerPublicKey {
     pub fn from_hex(text: &str) -> Result<Self, IssuerKeyError> {
         let text = text.trim();
         let mut out = [0u8; 32];
-        if text.len() != 64 || !text.is_ascii() {
+        // `from_str_radix` alone would take a sign (`+F`): require hex digits only.
+        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(IssuerKeyError::BadPublicKey);
         }
         for (i, byte) in out.iter_mut().enumerate() {
