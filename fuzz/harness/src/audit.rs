@@ -234,6 +234,9 @@ pub fn run_record(data: &[u8]) -> u64 {
             assert_eq!(again, record, "re-parsing a record changed it");
             class::mix(&[fields, class::fnv(record.event.kind_name().as_bytes())])
         }
-        Err(e) => class::mix(&[fields, class::of_debug(&format!("{e:?}"))]),
+        Err(e) => class::mix(&[
+            fields,
+            class::of_debug(&format!("{e:?}").chars().take(24).collect::<String>()),
+        ]),
     }
 }

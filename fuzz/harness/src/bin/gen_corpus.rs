@@ -257,6 +257,11 @@ fn certificates(out: &mut Out) -> Result<()> {
     out.put("certificate", "text-serial", b"C0FFEE0000000042")?;
     out.put("certificate", "text-date", b"2027-03-31")?;
     out.put("certificate", "text-issuer-key", issuer().public_key().to_hex().as_bytes())?;
+    // Regression (found by the stable runner): a sign inside hex was read as a digit.
+    let mut signed_hex = issuer().public_key().to_hex().into_bytes();
+    signed_hex[32] = b'+';
+    out.put("certificate", "regress-sign-in-hex-key", &signed_hex)?;
+    out.put("certificate", "regress-sign-in-hex-serial", b"C0FFEE00+0000042")?;
     Ok(())
 }
 
