@@ -136,7 +136,10 @@ fn summary(o: &VerifyOutcome) -> (bool, u64, u64, String) {
         o.is_intact(),
         o.records,
         o.seals,
-        o.problem.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+        o.problem
+            .as_ref()
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
     )
 }
 
@@ -183,7 +186,10 @@ pub fn run_verify(data: &[u8]) -> u64 {
         );
     }
     if keyed.is_intact() {
-        assert!(keyless.is_intact(), "a log verified with k(0) but not without it");
+        assert!(
+            keyless.is_intact(),
+            "a log verified with k(0) but not without it"
+        );
     }
 
     write_segments(&r.dir, &segments);
@@ -200,7 +206,11 @@ pub fn run_verify(data: &[u8]) -> u64 {
         .as_ref()
         .map(|p| class::of_debug(&format!("{:?}", p.kind)))
         .unwrap_or(1);
-    class::mix(&[problem, keyed.records.min(64), u64::from(keyless.is_intact())])
+    class::mix(&[
+        problem,
+        keyed.records.min(64),
+        u64::from(keyless.is_intact()),
+    ])
 }
 
 fn field_parsers(text: &str) -> u64 {
@@ -228,7 +238,10 @@ pub fn run_record(data: &[u8]) -> u64 {
     match Record::parse(data) {
         Ok(record) => {
             let line = record.to_line();
-            assert_eq!(line, data, "a parsed record does not encode back to its line");
+            assert_eq!(
+                line, data,
+                "a parsed record does not encode back to its line"
+            );
             let again = Record::parse(&line)
                 .unwrap_or_else(|e| panic!("a record's own line does not parse: {e}"));
             assert_eq!(again, record, "re-parsing a record changed it");

@@ -52,14 +52,16 @@ pub const DICTIONARY: &[&[u8]] = &[
 
 /// A card that answers from a script.
 struct ScriptedCard<'a> {
-    responses: std::vec::IntoIter<&'a [u8]>,
+    responses: Vec<&'a [u8]>,
+    next: usize,
     sent: Vec<Zeroizing<Vec<u8>>>,
 }
 
 impl<'a> ScriptedCard<'a> {
     fn new(responses: &[&'a [u8]]) -> Self {
         ScriptedCard {
-            responses: responses.to_vec().into_iter(),
+            responses: responses.to_vec(),
+            next: 0,
             sent: Vec::new(),
         }
     }
@@ -80,10 +82,15 @@ impl<'a> ScriptedCard<'a> {
 impl CardTransport for ScriptedCard<'_> {
     fn transmit(&mut self, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, TransportError> {
         if Command::parse(command).is_err() {
-            panic!("the host sent a malformed APDU: {:02X?}", &command[..command.len().min(5)]);
+            panic!(
+                "the host sent a malformed APDU: {:02X?}",
+                &command[..command.len().min(5)]
+            );
         }
         self.sent.push(Zeroizing::new(command.to_vec()));
-        match self.responses.next() {
+        let response = self.responses.get(self.next).copied();
+        self.next += 1;
+        match response {
             Some(r) => Ok(Zeroizing::new(r.to_vec())),
             None => Err(TransportError::CardRemoved),
         }
@@ -141,7 +148,9 @@ fn try_issue(responses: &[&[u8]]) -> u64 {
         &fixtures::pin(),
     ) {
         Ok(cert) => {
-            if cert.verify_issuer(&fixtures::issuer().public_key()).is_err()
+            if cert
+                .verify_issuer(&fixtures::issuer().public_key())
+                .is_err()
                 || cert.body.serial != request.serial
                 || cert.body.operator_id != request.operator_id
             {
@@ -168,5 +177,11 @@ pub fn run(data: &[u8]) -> u64 {
         panic!("the PIN was sent to a card whose certificate no trusted issuer signed");
     }
     let issued = try_issue(responses);
-    class::mix(&[u64::from(is_ours), known, u64::from(pin_sent), unknown, issued])
+    class::mix(&[
+        u64::from(is_ours),
+        known,
+        u64::from(pin_sent),
+        unknown,
+        issued,
+    ])
 }

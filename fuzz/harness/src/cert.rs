@@ -51,12 +51,7 @@ fn text_parsers(data: &[u8]) -> u64 {
     }
     if let Some(d) = parse_iso_date(text) {
         assert_eq!(
-            format!(
-                "{:04}-{:02}-{:02}",
-                d.year(),
-                u8::from(d.month()),
-                d.day()
-            ),
+            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()),
             text,
             "date does not round-trip"
         );
@@ -82,7 +77,11 @@ pub fn run(data: &[u8]) -> u64 {
         Ok(cert) => cert,
         Err(e) => return class::mix(&[texts, class::of_debug(&format!("{e:?}"))]),
     };
-    assert_eq!(parsed.encode(), data, "a parsed certificate does not encode back to its input");
+    assert_eq!(
+        parsed.encode(),
+        data,
+        "a parsed certificate does not encode back to its input"
+    );
     assert_eq!(
         Certificate::parse(&parsed.encode()).ok().as_ref(),
         Some(&parsed),

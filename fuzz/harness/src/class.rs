@@ -22,7 +22,7 @@ pub fn of_debug(shown: &str) -> u64 {
 
 /// Combines classes.
 pub fn mix(parts: &[u64]) -> u64 {
-    parts
-        .iter()
-        .fold(0u64, |h, &p| (h.rotate_left(17) ^ p).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    parts.iter().fold(0u64, |h, &p| {
+        (h.rotate_left(17) ^ p).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    })
 }

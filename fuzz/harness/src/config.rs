@@ -48,7 +48,10 @@ fn check(config: &Config) {
     let mut ids = std::collections::BTreeSet::new();
     let mut readers = std::collections::BTreeSet::new();
     for t in &config.terminals {
-        assert!(ids.insert(&t.id) && readers.insert(&t.reader), "a terminal twice");
+        assert!(
+            ids.insert(&t.id) && readers.insert(&t.reader),
+            "a terminal twice"
+        );
     }
     for p in [
         &config.daemon.login_socket,

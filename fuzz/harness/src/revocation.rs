@@ -68,11 +68,17 @@ fn check_list(bytes: &[u8], list: &RevocationList, issuer: &IssuerPublicKey) {
         let mut near = *s;
         near[7] ^= 1;
         if !in_file.contains(&near) {
-            assert!(list.lookup(&CardSerial(near)).is_none(), "an unlisted serial is revoked");
+            assert!(
+                list.lookup(&CardSerial(near)).is_none(),
+                "an unlisted serial is revoked"
+            );
         }
     }
     let entries = list.entries();
-    assert!(entries.windows(2).all(|w| w[0].0 < w[1].0), "entries not sorted");
+    assert!(
+        entries.windows(2).all(|w| w[0].0 < w[1].0),
+        "entries not sorted"
+    );
     if issuer == &fixtures::issuer().public_key() {
         let mut builder =
             RevocationListBuilder::new(list.version(), list.issued_at(), list.next_update());
@@ -82,14 +88,23 @@ fn check_list(bytes: &[u8], list: &RevocationList, issuer: &IssuerPublicKey) {
         let rebuilt = builder
             .sign(fixtures::issuer())
             .unwrap_or_else(|e| panic!("a verified list cannot be rebuilt: {e}"));
-        assert_eq!(rebuilt, bytes, "rebuilding a verified list gives other bytes");
+        assert_eq!(
+            rebuilt, bytes,
+            "rebuilding a verified list gives other bytes"
+        );
     }
     let mut tracker = RevocationTracker::new();
     assert!(tracker.accept(bytes, issuer).is_ok());
-    assert!(tracker.accept(bytes, issuer).is_ok(), "the same list was refused on reload");
+    assert!(
+        tracker.accept(bytes, issuer).is_ok(),
+        "the same list was refused on reload"
+    );
     if let Some(newer) = list.version().checked_add(1) {
         let mut ahead = RevocationTracker::resume(newer, [0; 32]);
-        assert!(ahead.accept(bytes, issuer).is_err(), "an older list was accepted (rollback)");
+        assert!(
+            ahead.accept(bytes, issuer).is_err(),
+            "an older list was accepted (rollback)"
+        );
     }
 }
 

@@ -42,7 +42,10 @@ fn check_error(e: &RequestError, len: usize) -> u64 {
     let shown = e.to_string();
     match e {
         RequestError::TooLarge { .. } => {
-            assert!(len > LIMIT, "a request within the cap was refused as too large");
+            assert!(
+                len > LIMIT,
+                "a request within the cap was refused as too large"
+            );
             assert_eq!(shown, format!("request exceeds {LIMIT} bytes"));
         }
         _ => assert_eq!(shown, "malformed request", "an error message carries input"),
@@ -62,7 +65,10 @@ fn check_login(request: &LoginRequest) {
         _ => None,
     };
     if let Some(expected) = expected {
-        assert_eq!(shown, expected, "a request's Debug form is not the redacted one");
+        assert_eq!(
+            shown, expected,
+            "a request's Debug form is not the redacted one"
+        );
     }
 }
 

@@ -94,7 +94,10 @@ pub fn run(data: &[u8]) -> u64 {
         );
         let status = sw(&response);
         let (pin_after, puk_after) = (card.image().pin_tries(), card.image().puk_tries());
-        assert!(pin_after <= PIN_TRIES && puk_after <= PUK_TRIES, "tries over the maximum");
+        assert!(
+            pin_after <= PIN_TRIES && puk_after <= PUK_TRIES,
+            "tries over the maximum"
+        );
         assert!(
             pin_before.saturating_sub(pin_after) <= 1 && puk_before.saturating_sub(puk_after) <= 1,
             "one APDU spent more than one try"
@@ -131,7 +134,10 @@ pub fn run(data: &[u8]) -> u64 {
                 );
             } else {
                 assert!(pin_after == pin_before && puk_after == puk_before);
-                assert!(left == pin_after || left == puk_after, "63C{left:X} is wrong");
+                assert!(
+                    left == pin_after || left == puk_after,
+                    "63C{left:X} is wrong"
+                );
             }
         }
         if ok && data.len() == 16 && command == ins::VERIFY && p2 == REF_PIN {
@@ -140,7 +146,13 @@ pub fn run(data: &[u8]) -> u64 {
         if ok && data.len() == 16 && command == ins::VERIFY && p2 == REF_PUK {
             assert!(right_puk, "VERIFY accepted a wrong PUK");
         }
-        if ok && data.len() == 32 && matches!(command, ins::CHANGE_REFERENCE_DATA | ins::RESET_RETRY_COUNTER) {
+        if ok
+            && data.len() == 32
+            && matches!(
+                command,
+                ins::CHANGE_REFERENCE_DATA | ins::RESET_RETRY_COUNTER
+            )
+        {
             current_pin = Some(data[16..32].to_vec());
         }
         if ok && command == ins::INTERNAL_AUTHENTICATE {

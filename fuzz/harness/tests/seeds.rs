@@ -55,7 +55,10 @@ struct Replay(std::vec::IntoIter<Vec<u8>>);
 
 impl CardTransport for Replay {
     fn transmit(&mut self, _: &[u8]) -> Result<Zeroizing<Vec<u8>>, TransportError> {
-        self.0.next().map(Zeroizing::new).ok_or(TransportError::CardRemoved)
+        self.0
+            .next()
+            .map(Zeroizing::new)
+            .ok_or(TransportError::CardRemoved)
     }
     fn reader_name(&self) -> &str {
         "replay"
@@ -64,7 +67,10 @@ impl CardTransport for Replay {
 
 fn replay_login(name: &str) -> LoginError {
     let bytes = seed("card_login", name);
-    let parts: Vec<Vec<u8>> = chunks::split(&bytes)[1..].iter().map(|c| c.to_vec()).collect();
+    let parts: Vec<Vec<u8>> = chunks::split(&bytes)[1..]
+        .iter()
+        .map(|c| c.to_vec())
+        .collect();
     let public = fixtures::issuer().public_key();
     let policy = LoginPolicy {
         issuer: &public,
@@ -93,10 +99,22 @@ fn login_transcripts_reach_the_step_they_were_recorded_for() {
         replay_login("login-wrong-pin"),
         LoginError::WrongPin { remaining: 2 }
     ));
-    assert!(matches!(replay_login("login-blocked"), LoginError::PinBlocked));
-    assert!(matches!(replay_login("login-revoked"), LoginError::Revoked { .. }));
-    assert!(matches!(replay_login("login-expired"), LoginError::Expired { .. }));
-    assert!(matches!(replay_login("login-blank-card"), LoginError::NotPersonalised));
+    assert!(matches!(
+        replay_login("login-blocked"),
+        LoginError::PinBlocked
+    ));
+    assert!(matches!(
+        replay_login("login-revoked"),
+        LoginError::Revoked { .. }
+    ));
+    assert!(matches!(
+        replay_login("login-expired"),
+        LoginError::Expired { .. }
+    ));
+    assert!(matches!(
+        replay_login("login-blank-card"),
+        LoginError::NotPersonalised
+    ));
 }
 
 #[test]
@@ -143,10 +161,19 @@ fn the_reference_log_verifies_with_its_key_and_its_seeds_are_the_committed_fixtu
     };
     let reference = seed("audit_verify", "reference");
     assert_eq!(reference, audit_log::SEGMENT, "rerun the corpus generator");
-    let outcome = verify_segments(&[("audit-00000001.jsonl", &reference)], Some(&k0), key_file());
+    let outcome = verify_segments(
+        &[("audit-00000001.jsonl", &reference)],
+        Some(&k0),
+        key_file(),
+    );
     assert!(outcome.is_intact(), "{:?}", outcome.problem);
     assert!(outcome.seals >= 3);
-    for name in ["bad-swapped", "bad-dropped", "bad-cut-last-line", "bad-torn"] {
+    for name in [
+        "bad-swapped",
+        "bad-dropped",
+        "bad-cut-last-line",
+        "bad-torn",
+    ] {
         let bytes = seed("audit_verify", name);
         let o = verify_segments(&[("audit-00000001.jsonl", &bytes)], Some(&k0), key_file());
         assert!(!o.is_intact(), "{name} verified");

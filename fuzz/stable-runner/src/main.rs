@@ -70,7 +70,11 @@ fn usage() -> ExitCode {
 
 fn load_seeds(dir: &Path) -> Result<Vec<Vec<u8>>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     paths.sort();
     paths
         .iter()
@@ -121,14 +125,23 @@ fn fuzz_target(target: &'static Target, opts: &Options, rng: &mut Rng) -> Result
             report.slowest = took;
             if took > SLOW {
                 let path = save(&artifacts, "slow", input);
-                eprintln!("{}: slow input ({} ms) saved as {}", target.name, took.as_millis(), path.display());
+                eprintln!(
+                    "{}: slow input ({} ms) saved as {}",
+                    target.name,
+                    took.as_millis(),
+                    path.display()
+                );
             }
         }
         match result {
             Ok(c) => Some(c),
             Err(message) => {
                 let path = save(&artifacts, "crash", input);
-                eprintln!("{}: FINDING: {message}\n  input saved as {}", target.name, path.display());
+                eprintln!(
+                    "{}: FINDING: {message}\n  input saved as {}",
+                    target.name,
+                    path.display()
+                );
                 report.crash = Some(path);
                 None
             }
@@ -183,13 +196,21 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().cloned().ok_or(format!("{name} needs a value"));
         match a.as_str() {
-            "--seconds" => opts.seconds = value("--seconds")?.parse().map_err(|_| "--seconds takes a number")?,
-            "--seed" => opts.seed = value("--seed")?.parse().map_err(|_| "--seed takes a number")?,
+            "--seconds" => {
+                opts.seconds = value("--seconds")?
+                    .parse()
+                    .map_err(|_| "--seconds takes a number")?
+            }
+            "--seed" => {
+                opts.seed = value("--seed")?
+                    .parse()
+                    .map_err(|_| "--seed takes a number")?
+            }
             "--corpus" => opts.corpus = value("--corpus")?.into(),
             "--artifacts" => opts.artifacts = value("--artifacts")?.into(),
-            name => opts
-                .targets
-                .push(cardgate_fuzz_harness::target(name).ok_or(format!("unknown target {name:?}"))?),
+            name => opts.targets.push(
+                cardgate_fuzz_harness::target(name).ok_or(format!("unknown target {name:?}"))?,
+            ),
         }
     }
     if opts.targets.is_empty() {

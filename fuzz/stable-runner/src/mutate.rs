@@ -12,7 +12,11 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from a seed (0 is mapped to a fixed non-zero state).
     pub fn new(seed: u64) -> Self {
-        Rng(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 
     /// The next 64 random bits.
@@ -44,8 +48,12 @@ impl Rng {
     }
 }
 
-const INTERESTING_8: [u8; 12] = [0x00, 0x01, 0x02, 0x0A, 0x10, 0x20, 0x40, 0x7F, 0x80, 0x81, 0xFE, 0xFF];
-const INTERESTING_16: [u16; 10] = [0, 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF];
+const INTERESTING_8: [u8; 12] = [
+    0x00, 0x01, 0x02, 0x0A, 0x10, 0x20, 0x40, 0x7F, 0x80, 0x81, 0xFE, 0xFF,
+];
+const INTERESTING_16: [u16; 10] = [
+    0, 1, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF,
+];
 const STATUS_WORDS: [[u8; 2]; 14] = [
     [0x90, 0x00],
     [0x61, 0x00],
@@ -63,14 +71,14 @@ const STATUS_WORDS: [[u8; 2]; 14] = [
     [0x65, 0x81],
 ];
 
-fn flip_bit(rng: &mut Rng, d: &mut Vec<u8>) {
+fn flip_bit(rng: &mut Rng, d: &mut [u8]) {
     if !d.is_empty() {
         let i = rng.below(d.len());
         d[i] ^= 1 << rng.below(8);
     }
 }
 
-fn set_byte(rng: &mut Rng, d: &mut Vec<u8>) {
+fn set_byte(rng: &mut Rng, d: &mut [u8]) {
     if !d.is_empty() {
         let i = rng.below(d.len());
         d[i] = if rng.one_in(2) {
@@ -81,20 +89,28 @@ fn set_byte(rng: &mut Rng, d: &mut Vec<u8>) {
     }
 }
 
-fn set_u16(rng: &mut Rng, d: &mut Vec<u8>) {
+fn set_u16(rng: &mut Rng, d: &mut [u8]) {
     if d.len() >= 2 {
         let i = rng.below(d.len() - 1);
         let v = INTERESTING_16[rng.below(INTERESTING_16.len())];
-        let bytes = if rng.one_in(2) { v.to_be_bytes() } else { v.to_le_bytes() };
+        let bytes = if rng.one_in(2) {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        };
         d[i..i + 2].copy_from_slice(&bytes);
     }
 }
 
-fn add_to_byte(rng: &mut Rng, d: &mut Vec<u8>) {
+fn add_to_byte(rng: &mut Rng, d: &mut [u8]) {
     if !d.is_empty() {
         let i = rng.below(d.len());
         let delta = rng.below(35) as u8;
-        d[i] = if rng.one_in(2) { d[i].wrapping_add(delta) } else { d[i].wrapping_sub(delta) };
+        d[i] = if rng.one_in(2) {
+            d[i].wrapping_add(delta)
+        } else {
+            d[i].wrapping_sub(delta)
+        };
     }
 }
 
@@ -102,7 +118,13 @@ fn insert_bytes(rng: &mut Rng, d: &mut Vec<u8>, text: bool) {
     let at = rng.below(d.len() + 1);
     let n = 1 + rng.below(8);
     let fill: Vec<u8> = (0..n)
-        .map(|_| if text { b' ' + rng.below(95) as u8 } else { rng.byte() })
+        .map(|_| {
+            if text {
+                b' ' + rng.below(95) as u8
+            } else {
+                rng.byte()
+            }
+        })
         .collect();
     d.splice(at..at, fill);
 }
@@ -154,7 +176,7 @@ fn dictionary(rng: &mut Rng, d: &mut Vec<u8>, dict: &[&[u8]]) {
     }
 }
 
-fn digit_change(rng: &mut Rng, d: &mut Vec<u8>) {
+fn digit_change(rng: &mut Rng, d: &mut [u8]) {
     let digits: Vec<usize> = (0..d.len()).filter(|&i| d[i].is_ascii_digit()).collect();
     if !digits.is_empty() {
         let i = digits[rng.below(digits.len())];
@@ -270,7 +292,8 @@ mod tests {
 
     #[test]
     fn chunk_mutations_keep_prefixes_consistent() {
-        let target = cardgate_fuzz_harness::target("card_login").unwrap_or_else(|| panic!("no target"));
+        let target =
+            cardgate_fuzz_harness::target("card_login").unwrap_or_else(|| panic!("no target"));
         let parent = chunks::join(&[&b"atr"[..], b"\x90\x00", b"abc\x90\x00"]);
         let mut rng = Rng::new(1);
         for _ in 0..2000 {

@@ -35,7 +35,10 @@ struct Recorder<T> {
 }
 
 impl<T: CardTransport> CardTransport for Recorder<T> {
-    fn transmit(&mut self, command: &[u8]) -> std::result::Result<Zeroizing<Vec<u8>>, TransportError> {
+    fn transmit(
+        &mut self,
+        command: &[u8],
+    ) -> std::result::Result<Zeroizing<Vec<u8>>, TransportError> {
         self.commands.push(command.to_vec());
         let r = self.inner.transmit(command)?;
         self.responses.push(r.to_vec());
@@ -75,7 +78,12 @@ fn login_script(image: CardImage, pin_text: &str) -> (Vec<u8>, Vec<Vec<u8>>) {
     (chunks::join(&script), rec.commands)
 }
 
-fn card_with(serial: CardSerial, role: Role, from: time::Date, until: time::Date) -> Result<CardImage> {
+fn card_with(
+    serial: CardSerial,
+    role: Role,
+    from: time::Date,
+    until: time::Date,
+) -> Result<CardImage> {
     let request = IssueRequest {
         serial,
         operator_id: "op-0077".into(),
@@ -105,7 +113,11 @@ fn card_login(out: &mut Out) -> Result<Vec<Vec<u8>>> {
     use time::macros::date;
     let (ok, commands) = login_script(fixtures::personalised_card(), PIN);
     out.put("card_login", "login-ok", &ok)?;
-    out.put("card_login", "login-wrong-pin", &login_script(fixtures::personalised_card(), "Kappa777").0)?;
+    out.put(
+        "card_login",
+        "login-wrong-pin",
+        &login_script(fixtures::personalised_card(), "Kappa777").0,
+    )?;
     let mut blocked = fixtures::personalised_card();
     {
         let mut t = SimTransport::new(SoftCard::in_memory(blocked.clone()));
@@ -117,18 +129,38 @@ fn card_login(out: &mut Out) -> Result<Vec<Vec<u8>>> {
         blocked = t.into_card().into_image();
     }
     out.put("card_login", "login-blocked", &login_script(blocked, PIN).0)?;
-    let revoked = card_with(fixtures::REVOKED_SERIAL, Role::Operator, date!(2026 - 04 - 01), date!(2027 - 03 - 31))?;
+    let revoked = card_with(
+        fixtures::REVOKED_SERIAL,
+        Role::Operator,
+        date!(2026 - 04 - 01),
+        date!(2027 - 03 - 31),
+    )?;
     out.put("card_login", "login-revoked", &login_script(revoked, PIN).0)?;
-    let expired = card_with(CardSerial([1; 8]), Role::AccessManager, date!(2025 - 04 - 01), date!(2026 - 03 - 31))?;
+    let expired = card_with(
+        CardSerial([1; 8]),
+        Role::AccessManager,
+        date!(2025 - 04 - 01),
+        date!(2026 - 03 - 31),
+    )?;
     out.put("card_login", "login-expired", &login_script(expired, PIN).0)?;
     let blank = CardImage::blank(&puk());
-    out.put("card_login", "login-blank-card", &login_script(blank.clone(), PIN).0)?;
+    out.put(
+        "card_login",
+        "login-blank-card",
+        &login_script(blank.clone(), PIN).0,
+    )?;
 
     // Issuance of a blank card.
     let (atr, mut rec) = record(blank);
     {
         let mut card = OperatorCard::new(&mut rec);
-        issue_card(&mut card, issuer(), &puk(), &fixtures::issue_request(), &pin())?;
+        issue_card(
+            &mut card,
+            issuer(),
+            &puk(),
+            &fixtures::issue_request(),
+            &pin(),
+        )?;
     }
     let mut script = vec![atr];
     script.extend(rec.responses.iter().cloned());
@@ -155,7 +187,11 @@ fn card_login(out: &mut Out) -> Result<Vec<Vec<u8>>> {
     }
     // Malformed: the card pulled after SELECT, a response without a status word, an empty
     // script and a non-cardgate ATR.
-    out.put("card_login", "bad-pulled-after-select", &chunks::join(&owned[..owned.len().min(2)]))?;
+    out.put(
+        "card_login",
+        "bad-pulled-after-select",
+        &chunks::join(&owned[..owned.len().min(2)]),
+    )?;
     let mut no_sw = owned.clone();
     if let Some(r) = no_sw.get_mut(2) {
         r.truncate(1);
@@ -163,7 +199,9 @@ fn card_login(out: &mut Out) -> Result<Vec<Vec<u8>>> {
     out.put("card_login", "bad-no-status-word", &chunks::join(&no_sw))?;
     out.put("card_login", "bad-empty", &[])?;
     let mut foreign = owned.clone();
-    foreign[0] = vec![0x3B, 0x8F, 0x80, 0x01, 0x80, 0x4F, 0x0C, 0xA0, 0x00, 0x00, 0x03, 0x06];
+    foreign[0] = vec![
+        0x3B, 0x8F, 0x80, 0x01, 0x80, 0x4F, 0x0C, 0xA0, 0x00, 0x00, 0x03, 0x06,
+    ];
     out.put("card_login", "bad-foreign-atr", &chunks::join(&foreign))?;
     let mut all_commands = commands;
     all_commands.extend(issue_commands);
@@ -206,12 +244,34 @@ fn softcard_apdu(out: &mut Out, host_commands: &[Vec<u8>]) -> Result<()> {
     out.put(
         "softcard_apdu",
         "session",
-        &with_choice(0, &[select.clone(), verify(0x81, PIN), auth.clone(), get_data.clone(), two(0x24, PIN, "Kappa777"), verify(0x81, "Kappa777"), vec![0x00, 0x20, 0x00, 0x81]]),
+        &with_choice(
+            0,
+            &[
+                select.clone(),
+                verify(0x81, PIN),
+                auth.clone(),
+                get_data.clone(),
+                two(0x24, PIN, "Kappa777"),
+                verify(0x81, "Kappa777"),
+                vec![0x00, 0x20, 0x00, 0x81],
+            ],
+        ),
     )?;
     out.put(
         "softcard_apdu",
         "block-and-unblock",
-        &with_choice(0, &[select.clone(), verify(0x81, "Wrong999"), verify(0x81, "Wrong999"), verify(0x81, "Wrong999"), verify(0x81, PIN), two(0x2C, PUK, "Kappa777"), verify(0x81, "Kappa777")]),
+        &with_choice(
+            0,
+            &[
+                select.clone(),
+                verify(0x81, "Wrong999"),
+                verify(0x81, "Wrong999"),
+                verify(0x81, "Wrong999"),
+                verify(0x81, PIN),
+                two(0x2C, PUK, "Kappa777"),
+                verify(0x81, "Kappa777"),
+            ],
+        ),
     )?;
     out.put(
         "softcard_apdu",
@@ -222,19 +282,41 @@ fn softcard_apdu(out: &mut Out, host_commands: &[Vec<u8>]) -> Result<()> {
     let mut actions = vec![0u8];
     actions.extend(chunks::join(&[select.clone(), verify(0x81, PIN)]));
     actions.extend(power(softcard::POWER_CYCLE));
-    actions.extend(chunks::join(&[auth.clone(), select.clone(), verify(0x81, PIN)]));
+    actions.extend(chunks::join(&[
+        auth.clone(),
+        select.clone(),
+        verify(0x81, PIN),
+    ]));
     actions.extend(power(softcard::RESET));
     actions.extend(chunks::join(&[auth.clone()]));
     out.put("softcard_apdu", "power-cycle-and-reset", &actions)?;
     out.put(
         "softcard_apdu",
         "blank-personalise",
-        &with_choice(1, &[select.clone(), verify(0x82, PUK), vec![0x00, 0x47, 0x80, 0x00, 0x00], two(0x2C, PUK, PIN)]),
+        &with_choice(
+            1,
+            &[
+                select.clone(),
+                verify(0x82, PUK),
+                vec![0x00, 0x47, 0x80, 0x00, 0x00],
+                two(0x2C, PUK, PIN),
+            ],
+        ),
     )?;
     out.put(
         "softcard_apdu",
         "bad-apdus",
-        &with_choice(0, &[vec![], vec![0x00], vec![0x80, 0xA4, 0x04, 0x00], vec![0x00, 0xFF, 0, 0], vec![0x00, 0xA4, 0x04, 0x00, 0x00, 0x01], vec![0x00, 0x20, 0x00, 0x83, 0x10]]),
+        &with_choice(
+            0,
+            &[
+                vec![],
+                vec![0x00],
+                vec![0x80, 0xA4, 0x04, 0x00],
+                vec![0x00, 0xFF, 0, 0],
+                vec![0x00, 0xA4, 0x04, 0x00, 0x00, 0x01],
+                vec![0x00, 0x20, 0x00, 0x83, 0x10],
+            ],
+        ),
     )?;
     Ok(())
 }
@@ -242,9 +324,17 @@ fn softcard_apdu(out: &mut Out, host_commands: &[Vec<u8>]) -> Result<()> {
 fn certificates(out: &mut Out) -> Result<()> {
     use time::macros::date;
     let card = fixtures::personalised_card();
-    let cert = card.certificate().ok_or("the test card has no certificate")?.encode();
+    let cert = card
+        .certificate()
+        .ok_or("the test card has no certificate")?
+        .encode();
     out.put("certificate", "operator", &cert)?;
-    let manager = card_with(CardSerial([9; 8]), Role::AccessManager, date!(2026 - 01 - 01), date!(2030 - 12 - 31))?;
+    let manager = card_with(
+        CardSerial([9; 8]),
+        Role::AccessManager,
+        date!(2026 - 01 - 01),
+        date!(2030 - 12 - 31),
+    )?;
     let manager = manager.certificate().ok_or("no certificate")?.encode();
     out.put("certificate", "manager", &manager)?;
     let mut flipped = cert.clone();
@@ -256,12 +346,20 @@ fn certificates(out: &mut Out) -> Result<()> {
     out.put("certificate", "bad-non-minimal-length", &long_form)?;
     out.put("certificate", "text-serial", b"C0FFEE0000000042")?;
     out.put("certificate", "text-date", b"2027-03-31")?;
-    out.put("certificate", "text-issuer-key", issuer().public_key().to_hex().as_bytes())?;
+    out.put(
+        "certificate",
+        "text-issuer-key",
+        issuer().public_key().to_hex().as_bytes(),
+    )?;
     // Regression (found by the stable runner): a sign inside hex was read as a digit.
     let mut signed_hex = issuer().public_key().to_hex().into_bytes();
     signed_hex[32] = b'+';
     out.put("certificate", "regress-sign-in-hex-key", &signed_hex)?;
-    out.put("certificate", "regress-sign-in-hex-serial", b"C0FFEE00+0000042")?;
+    out.put(
+        "certificate",
+        "regress-sign-in-hex-serial",
+        b"C0FFEE00+0000042",
+    )?;
     Ok(())
 }
 
@@ -289,7 +387,10 @@ fn revocation_lists(out: &mut Out) -> Result<()> {
     };
     put_list("empty", &[])?;
     put_list("one", &[0xC0FF_EE00_0000_0042])?;
-    put_list("fifty", &(0..50u64).map(|i| 0x1000 + i * 7).collect::<Vec<_>>())?;
+    put_list(
+        "fifty",
+        &(0..50u64).map(|i| 0x1000 + i * 7).collect::<Vec<_>>(),
+    )?;
     let mut fixture = vec![0u8];
     fixture.extend_from_slice(fixtures::revocation_list_bytes());
     let mut truncated = fixture.clone();
@@ -321,23 +422,91 @@ fn reference_log(fixture_dir: &Path, fresh: bool) -> Result<()> {
     let card = fixtures::CARD_SERIAL;
     let manager = Label::new("suzuki")?;
     let events = vec![
-        Entry::new(Event::DaemonStarted { version: Label::new("0.1.0")? }),
-        Entry::new(Event::RevocationListLoaded { version: 7, entries: 1 }),
-        Entry::new(Event::CardIssued { by: manager.clone(), role: Role::Operator }).card(card).operator(op.clone()),
-        Entry::new(Event::CardInserted).reader(reader.clone()).card(card),
-        Entry::new(Event::PinVerified { correct: false, tries_left: Some(2) }).reader(reader.clone()).card(card).operator(op.clone()),
-        Entry::new(Event::LoginDenied { reason: DenyReason::WrongPin }).reader(reader.clone()).card(card).operator(op.clone()),
-        Entry::new(Event::PinVerified { correct: true, tries_left: None }).reader(reader.clone()).card(card).operator(op.clone()),
-        Entry::new(Event::CardAuthPassed).reader(reader.clone()).card(card).operator(op.clone()),
-        Entry::new(Event::LoginGranted { role: Role::Operator }).reader(reader.clone()).card(card).operator(op.clone()),
-        Entry::new(Event::SessionLocked { reason: LockReason::CardRemoved }).reader(reader.clone()).card(card).operator(op.clone()),
-        Entry::new(Event::CardRemoved).reader(reader.clone()).card(card),
-        Entry::new(Event::CardAuthFailed { reason: AuthFailure::BadSignature }).reader(reader.clone()),
-        Entry::new(Event::SessionEnded { reason: EndReason::Logout }).reader(reader.clone()).card(card).operator(op.clone()),
-        Entry::new(Event::RevokedCardPresented { reason: RevocationReason::Lost }).reader(reader.clone()).card(fixtures::REVOKED_SERIAL),
-        Entry::new(Event::CardRevoked { by: manager.clone(), reason: RevocationReason::Stolen }).card(fixtures::REVOKED_SERIAL),
-        Entry::new(Event::Note { note: NoteKind::RoomEntry, text: Text::new("保守業者の入室 (maintenance visit)")?, who: Some(Label::new("vendor-01")?), escort: Some(manager.clone()) }),
-        Entry::new(Event::PinChanged).reader(reader.clone()).card(card).operator(op.clone()),
+        Entry::new(Event::DaemonStarted {
+            version: Label::new("0.1.0")?,
+        }),
+        Entry::new(Event::RevocationListLoaded {
+            version: 7,
+            entries: 1,
+        }),
+        Entry::new(Event::CardIssued {
+            by: manager.clone(),
+            role: Role::Operator,
+        })
+        .card(card)
+        .operator(op.clone()),
+        Entry::new(Event::CardInserted)
+            .reader(reader.clone())
+            .card(card),
+        Entry::new(Event::PinVerified {
+            correct: false,
+            tries_left: Some(2),
+        })
+        .reader(reader.clone())
+        .card(card)
+        .operator(op.clone()),
+        Entry::new(Event::LoginDenied {
+            reason: DenyReason::WrongPin,
+        })
+        .reader(reader.clone())
+        .card(card)
+        .operator(op.clone()),
+        Entry::new(Event::PinVerified {
+            correct: true,
+            tries_left: None,
+        })
+        .reader(reader.clone())
+        .card(card)
+        .operator(op.clone()),
+        Entry::new(Event::CardAuthPassed)
+            .reader(reader.clone())
+            .card(card)
+            .operator(op.clone()),
+        Entry::new(Event::LoginGranted {
+            role: Role::Operator,
+        })
+        .reader(reader.clone())
+        .card(card)
+        .operator(op.clone()),
+        Entry::new(Event::SessionLocked {
+            reason: LockReason::CardRemoved,
+        })
+        .reader(reader.clone())
+        .card(card)
+        .operator(op.clone()),
+        Entry::new(Event::CardRemoved)
+            .reader(reader.clone())
+            .card(card),
+        Entry::new(Event::CardAuthFailed {
+            reason: AuthFailure::BadSignature,
+        })
+        .reader(reader.clone()),
+        Entry::new(Event::SessionEnded {
+            reason: EndReason::Logout,
+        })
+        .reader(reader.clone())
+        .card(card)
+        .operator(op.clone()),
+        Entry::new(Event::RevokedCardPresented {
+            reason: RevocationReason::Lost,
+        })
+        .reader(reader.clone())
+        .card(fixtures::REVOKED_SERIAL),
+        Entry::new(Event::CardRevoked {
+            by: manager.clone(),
+            reason: RevocationReason::Stolen,
+        })
+        .card(fixtures::REVOKED_SERIAL),
+        Entry::new(Event::Note {
+            note: NoteKind::RoomEntry,
+            text: Text::new("保守業者の入室 (maintenance visit)")?,
+            who: Some(Label::new("vendor-01")?),
+            escort: Some(manager.clone()),
+        }),
+        Entry::new(Event::PinChanged)
+            .reader(reader.clone())
+            .card(card)
+            .operator(op.clone()),
     ];
     for e in events {
         log.append(e)?;
@@ -346,7 +515,10 @@ fn reference_log(fixture_dir: &Path, fresh: bool) -> Result<()> {
     fs::create_dir_all(fixture_dir)?;
     fs::copy(dir.join("audit-00000001.jsonl"), &segment)?;
     fs::copy(dir.join("seal.key"), fixture_dir.join("seal.key"))?;
-    fs::write(fixture_dir.join("k0.hex"), format!("{}\n", k0.to_hex().as_str()))?;
+    fs::write(
+        fixture_dir.join("k0.hex"),
+        format!("{}\n", k0.to_hex().as_str()),
+    )?;
     let _ = fs::remove_dir_all(&dir);
     eprintln!("wrote a new reference audit log; rebuild the harness before fuzzing");
     Ok(())
@@ -354,7 +526,10 @@ fn reference_log(fixture_dir: &Path, fresh: bool) -> Result<()> {
 
 fn audit(out: &mut Out, fixture_dir: &Path) -> Result<()> {
     let segment = fs::read(fixture_dir.join("audit-00000001.jsonl"))?;
-    let lines: Vec<&[u8]> = segment.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = segment
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     for (i, line) in lines.iter().enumerate() {
         out.put("audit_record", &format!("line-{i:02}"), line)?;
     }
@@ -378,11 +553,22 @@ fn audit(out: &mut Out, fixture_dir: &Path) -> Result<()> {
     out.put("audit_verify", "two-segments", &two)?;
     let mut swapped: Vec<&[u8]> = lines.clone();
     swapped.swap(3, 4);
-    out.put("audit_verify", "bad-swapped", &[swapped.join(&b'\n'), vec![b'\n']].concat())?;
+    out.put(
+        "audit_verify",
+        "bad-swapped",
+        &[swapped.join(&b'\n'), vec![b'\n']].concat(),
+    )?;
     let mut dropped = lines.clone();
     dropped.remove(5);
-    out.put("audit_verify", "bad-dropped", &[dropped.join(&b'\n'), vec![b'\n']].concat())?;
-    let last_nl = segment[..segment.len() - 1].iter().rposition(|&b| b == b'\n').unwrap_or(0);
+    out.put(
+        "audit_verify",
+        "bad-dropped",
+        &[dropped.join(&b'\n'), vec![b'\n']].concat(),
+    )?;
+    let last_nl = segment[..segment.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap_or(0);
     out.put("audit_verify", "bad-cut-last-line", &segment[..last_nl + 1])?;
     out.put("audit_verify", "bad-torn", &segment[..segment.len() - 5])?;
     Ok(())
@@ -390,19 +576,52 @@ fn audit(out: &mut Out, fixture_dir: &Path) -> Result<()> {
 
 fn socket_requests(out: &mut Out) -> Result<()> {
     let requests: [(&str, &str); 14] = [
-        ("probe", r#"{"op":"probe","terminal":"juki-01","user":"tanaka"}"#),
-        ("authenticate", r#"{"op":"authenticate","terminal":"juki-01","user":"tanaka","pin":"Tanuki42"}"#),
-        ("change-pin", r#"{"op":"change_pin","terminal":"juki-01","user":"tanaka","old":"Tanuki42","new":"Kappa777"}"#),
-        ("open-session", r#"{"op":"open_session","terminal":"juki-01","user":"tanaka","session_id":"c2"}"#),
-        ("close-session", r#"{"op":"close_session","session_id":"c2"}"#),
+        (
+            "probe",
+            r#"{"op":"probe","terminal":"juki-01","user":"tanaka"}"#,
+        ),
+        (
+            "authenticate",
+            r#"{"op":"authenticate","terminal":"juki-01","user":"tanaka","pin":"Tanuki42"}"#,
+        ),
+        (
+            "change-pin",
+            r#"{"op":"change_pin","terminal":"juki-01","user":"tanaka","old":"Tanuki42","new":"Kappa777"}"#,
+        ),
+        (
+            "open-session",
+            r#"{"op":"open_session","terminal":"juki-01","user":"tanaka","session_id":"c2"}"#,
+        ),
+        (
+            "close-session",
+            r#"{"op":"close_session","session_id":"c2"}"#,
+        ),
         ("status", r#"{"op":"status"}"#),
         ("sessions", r#"{"op":"sessions"}"#),
-        ("card-issued", r#"{"op":"card_issued","serial":"C0FFEE0000000042","operator":"op-0042","role":"operator"}"#),
-        ("card-returned", r#"{"op":"card_returned","serial":"C0FFEE0000000042"}"#),
-        ("card-revoked", r#"{"op":"card_revoked","serial":"C0FFEE0000000042","reason":"lost"}"#),
-        ("note", r#"{"op":"note","kind":"room-entry","text":"保守業者の入室","who":"vendor-01","escort":"suzuki"}"#),
-        ("bad-unknown-field", r#"{"op":"probe","terminal":"t","user":"u","x":1}"#),
-        ("bad-pin-number", r#"{"op":"authenticate","terminal":"t","user":"u","pin":12345678}"#),
+        (
+            "card-issued",
+            r#"{"op":"card_issued","serial":"C0FFEE0000000042","operator":"op-0042","role":"operator"}"#,
+        ),
+        (
+            "card-returned",
+            r#"{"op":"card_returned","serial":"C0FFEE0000000042"}"#,
+        ),
+        (
+            "card-revoked",
+            r#"{"op":"card_revoked","serial":"C0FFEE0000000042","reason":"lost"}"#,
+        ),
+        (
+            "note",
+            r#"{"op":"note","kind":"room-entry","text":"保守業者の入室","who":"vendor-01","escort":"suzuki"}"#,
+        ),
+        (
+            "bad-unknown-field",
+            r#"{"op":"probe","terminal":"t","user":"u","x":1}"#,
+        ),
+        (
+            "bad-pin-number",
+            r#"{"op":"authenticate","terminal":"t","user":"u","pin":12345678}"#,
+        ),
         ("bad-unknown-op", r#"{"op":"format_disk"}"#),
     ];
     for (name, text) in requests {
@@ -471,10 +690,26 @@ reader = "Virtual PCD 00 01"
     out.put("config", "minimal", minimal.as_bytes())?;
     out.put("config", "documented", documented.as_bytes())?;
     out.put("config", "full", full.as_bytes())?;
-    out.put("config", "bad-network-socket", format!("[daemon]\nlogin_socket = \"127.0.0.1:9000\"\n{minimal}").as_bytes())?;
-    out.put("config", "bad-duplicate-terminal", format!("{minimal}\n[[terminal]]\nid = \"juki-01\"\nreader = \"x\"\n").as_bytes())?;
-    out.put("config", "bad-unknown-key", format!("[daemon]\nlisten = \"0.0.0.0:80\"\n{minimal}").as_bytes())?;
-    out.put("config", "bad-hours", format!("[business_hours]\nstart = \"25:00\"\nend = \"17:15\"\n{minimal}").as_bytes())?;
+    out.put(
+        "config",
+        "bad-network-socket",
+        format!("[daemon]\nlogin_socket = \"127.0.0.1:9000\"\n{minimal}").as_bytes(),
+    )?;
+    out.put(
+        "config",
+        "bad-duplicate-terminal",
+        format!("{minimal}\n[[terminal]]\nid = \"juki-01\"\nreader = \"x\"\n").as_bytes(),
+    )?;
+    out.put(
+        "config",
+        "bad-unknown-key",
+        format!("[daemon]\nlisten = \"0.0.0.0:80\"\n{minimal}").as_bytes(),
+    )?;
+    out.put(
+        "config",
+        "bad-hours",
+        format!("[business_hours]\nstart = \"25:00\"\nend = \"17:15\"\n{minimal}").as_bytes(),
+    )?;
     out.put("config", "bad-syntax", b"[[terminal]\n")?;
     Ok(())
 }
