@@ -1,0 +1,746 @@
+//! pam_cardgate through a real PAM stack: `pamtester` loads the built module from a service
+//! file, talks to `cardgated` (its own process) over the login socket, and the daemon reads
+//! software cards through a private pcscd with vpcd readers.
+//!
+//! The host's PAM configuration is never touched: every pamtester runs in a private mount
+//! namespace (`unshare --mount`, private propagation) where `/etc/pam.d` is a fresh tmpfs
+//! holding only the test's service file, which names the module by absolute path.
+//!
+//! pamtester converses through libpam_misc's `misc_conv`: prompts and errors on stderr,
+//! information on stdout, each answer read with one `read(2)` on stdin. The driver below
+//! therefore writes each answer only once its prompt has appeared, as a person would.
+//! pamtester's stdout is a pipe, which stdio would buffer until exit: it runs under
+//! `stdbuf -o0` so that "insert your card" is seen while the module waits.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use cardgate_card::issue::IssueRequest;
+use cardgate_card::{CardSerial, IssuerKey, Pin, Puk, Role};
+use cardgate_tests::{PcscLab, SoftCardFile};
+use std::io::{Read, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const PUK: &str = "Kitsune12345";
+const PIN: &str = "Hanami2027";
+const OPERATOR: &str = "op-0042";
+const USER: &str = "tanaka";
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// Every prompt the module can show (both languages): the driver counts these on stderr.
+const PROMPTS: &[&str] = &[
+    "Operator card PIN: ",
+    "Current PIN: ",
+    "New PIN: ",
+    "Repeat the new PIN: ",
+    "操作者カードの暗証番号を入力してください: ",
+];
+
+fn profile_file(name: &str) -> PathBuf {
+    let path = cardgate_tests::paths::profile_dir().unwrap().join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask test`, or `cargo build -p cardgate-pam -p cardgate-sessiond -p cardgatectl -p cardgate-sim` first",
+        path.display()
+    );
+    path
+}
+
+/// The module as built; refused when older than its sources (a stale module would test old
+/// code).
+fn module() -> PathBuf {
+    let so = profile_file("libpam_cardgate.so");
+    let built = std::fs::metadata(&so).unwrap().modified().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(src).unwrap().flatten() {
+        let changed = entry.metadata().unwrap().modified().unwrap();
+        assert!(
+            changed <= built,
+            "{} is older than {}: run `cargo build -p cardgate-pam`",
+            so.display(),
+            entry.path().display()
+        );
+    }
+    so
+}
+
+struct Daemon {
+    child: Child,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+struct Office {
+    lab: PcscLab,
+    dir: PathBuf,
+    config: PathBuf,
+    issuer: IssuerKey,
+}
+
+fn ctl(office: &Office, args: &[&str]) -> Output {
+    let out = Command::new(profile_file("cardgatectl"))
+        .arg("--config")
+        .arg(&office.config)
+        .args(args)
+        .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cardgatectl {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn office() -> Office {
+    let lab = PcscLab::start().unwrap();
+    let dir = lab.work_dir().join("office");
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    // A stand-in loginctl: records what the daemon asks of logind.
+    let loginctl = dir.join("loginctl");
+    std::fs::write(
+        &loginctl,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\n",
+            dir.join("loginctl.calls").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &loginctl,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let config = dir.join("cardgated.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[daemon]
+login_socket = "{d}/login.sock"
+admin_socket = "{d}/admin.sock"
+state_dir = "{d}/state"
+[issuer]
+public_key = "{d}/issuer/issuer.pub"
+[revocation]
+list = "{d}/state/revoked.crl"
+[audit]
+dir = "{d}/audit"
+[session]
+loginctl = "{d}/loginctl"
+[rate_limit]
+# The card's own three tries are what these tests count.
+free_failures = 3
+[[terminal]]
+id = "juki-01"
+reader = "{reader}"
+[operators]
+"{OPERATOR}" = "{USER}"
+"#,
+            d = dir.display(),
+            reader = lab.reader(0).unwrap()
+        ),
+    )
+    .unwrap();
+    let mut office = Office {
+        lab,
+        dir: dir.clone(),
+        config,
+        issuer: IssuerKey::generate().unwrap(),
+    };
+    let issuer_dir = dir.join("issuer");
+    ctl(
+        &office,
+        &["issuer", "init", "--dir", issuer_dir.to_str().unwrap()],
+    );
+    ctl(
+        &office,
+        &[
+            "audit",
+            "init",
+            "--dir",
+            dir.join("audit").to_str().unwrap(),
+        ],
+    );
+    ctl(
+        &office,
+        &[
+            "revocation",
+            "refresh",
+            "--issuer-dir",
+            issuer_dir.to_str().unwrap(),
+            "--list",
+            dir.join("state/revoked.crl").to_str().unwrap(),
+        ],
+    );
+    office.issuer =
+        IssuerKey::from_pkcs8(&std::fs::read(issuer_dir.join("issuer.key")).unwrap()).unwrap();
+    office
+}
+
+fn start_daemon(office: &Office) -> Daemon {
+    let child = Command::new(profile_file("cardgated"))
+        .arg("--config")
+        .arg(&office.config)
+        .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(office.dir.join("cardgated.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let socket = office.dir.join("login.sock");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while UnixStream::connect(&socket).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "cardgated did not start: {}",
+            std::fs::read_to_string(office.dir.join("cardgated.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Daemon { child }
+}
+
+/// The serial `SoftCardFile::personalised` gives an operator's card.
+fn serial_of(operator: &str) -> String {
+    let mut serial = [0u8; 8];
+    for (i, b) in operator.bytes().enumerate() {
+        serial[i % 8] ^= b;
+    }
+    CardSerial(serial).to_string()
+}
+
+fn calls(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("loginctl.calls"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A service file with the module in all four stacks.
+fn service(dir: &Path, socket: &Path, extra: &str) -> PathBuf {
+    let module = module();
+    let args = format!("terminal=juki-01 socket={} {extra}", socket.display());
+    let text = ["auth", "account", "password", "session"]
+        .map(|stack| format!("{stack} required {} {args}\n", module.display()))
+        .concat();
+    let path = dir.join(format!("cardgate-test-{}", extra.replace([' ', '='], "_")));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A pamtester run in its own mount namespace, answering prompts as they appear.
+struct Pamtester {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    pumps: Vec<JoinHandle<()>>,
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Finished {
+    fn prompts(&self) -> usize {
+        count_prompts(&self.stderr)
+    }
+    fn assert_failed(&self, pam_error: &str) {
+        assert!(
+            !self.status.success(),
+            "succeeded: {}{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            self.stderr.contains(pam_error),
+            "no {pam_error:?} in:\n{}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("successfully"), "{}", self.stderr);
+    }
+    fn assert_succeeded(&self) {
+        assert!(self.status.success(), "{}\n{}", self.stdout, self.stderr);
+    }
+}
+
+fn count_prompts(text: &str) -> usize {
+    PROMPTS.iter().map(|p| text.matches(p).count()).sum()
+}
+
+fn pump(mut from: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHandle<()>) {
+    let shared = Arc::new(Mutex::new(String::new()));
+    let to = shared.clone();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            to.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    (shared, reader)
+}
+
+impl Pamtester {
+    fn spawn(service: &Path, user: &str, env: &[&str], ops: &[&str]) -> Pamtester {
+        let mut command = Command::new("unshare");
+        command
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                "mount -t tmpfs -o mode=0755 tmpfs /etc/pam.d && cp \"$0\" /etc/pam.d/cardgate-test && exec stdbuf -o0 pamtester -v \"$@\"",
+            ])
+            .arg(service);
+        for e in env {
+            command.arg(format!("-E{e}"));
+        }
+        command
+            .arg("cardgate-test")
+            .arg(user)
+            .args(ops)
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let (stdout, out_pump) = pump(child.stdout.take().unwrap());
+        let (stderr, err_pump) = pump(child.stderr.take().unwrap());
+        Pamtester {
+            stdin: child.stdin.take(),
+            child,
+            stdout,
+            stderr,
+            pumps: vec![out_pump, err_pump],
+        }
+    }
+
+    fn exited(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_some()
+    }
+
+    /// Waits until `text` is on stdout.
+    fn wait_stdout(&mut self, text: &str) {
+        let start = Instant::now();
+        while !self.stdout.lock().unwrap().contains(text) {
+            assert!(
+                start.elapsed() < LIMIT && !self.exited(),
+                "no {text:?} on stdout: {}\n{}",
+                self.stdout.lock().unwrap(),
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Answers the `n`-th prompt (from 1) once it is shown; false if pamtester ended first.
+    fn answer(&mut self, n: usize, line: &str) -> bool {
+        let start = Instant::now();
+        while count_prompts(&self.stderr.lock().unwrap()) < n {
+            if self.exited() {
+                return false;
+            }
+            assert!(
+                start.elapsed() < LIMIT,
+                "no prompt {n}: {}",
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if let Some(stdin) = self.stdin.as_mut() {
+            let _ = stdin.write_all(format!("{line}\n").as_bytes());
+        }
+        true
+    }
+
+    fn finish(mut self) -> Finished {
+        drop(self.stdin.take());
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > LIMIT {
+                let _ = self.child.kill();
+                panic!("pamtester hung: {}", self.stderr.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        // The pumps end at the pipes' end of file.
+        for pump in self.pumps.drain(..) {
+            pump.join().unwrap();
+        }
+        let stdout = self.stdout.lock().unwrap().clone();
+        let stderr = self.stderr.lock().unwrap().clone();
+        Finished {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+/// Runs pamtester, answering each prompt in turn.
+fn pamtester(service: &Path, user: &str, env: &[&str], ops: &[&str], answers: &[&str]) -> Finished {
+    let mut run = Pamtester::spawn(service, user, env, ops);
+    for (i, a) in answers.iter().enumerate() {
+        if !run.answer(i + 1, a) {
+            break;
+        }
+    }
+    run.finish()
+}
+
+fn insert(office: &Office, card: &SoftCardFile) -> cardgate_tests::CardProcess {
+    let process = office.lab.serve_card(0, card, None).unwrap();
+    office.lab.wait_for_card(0).unwrap();
+    process
+}
+
+#[test]
+fn right_pin_opens_a_session_that_locks_when_the_card_is_pulled() {
+    let office = office();
+    let _daemon = start_daemon(&office);
+    let card = SoftCardFile::personalised(&office.lab, &office.issuer, OPERATOR, PIN, PUK).unwrap();
+    let mut inserted = insert(&office, &card);
+    let svc = service(
+        &office.dir,
+        &office.dir.join("login.sock"),
+        "wait=5 lang=en",
+    );
+
+    let run = pamtester(
+        &svc,
+        USER,
+        &["XDG_SESSION_ID=c7"],
+        &["authenticate", "acct_mgmt", "open_session"],
+        &[PIN],
+    );
+    run.assert_succeeded();
+    // One PIN prompt for one authentication, never two.
+    assert_eq!(run.prompts(), 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("successfully opened a session"),
+        "{}",
+        run.stdout
+    );
+
+    // Art. 6.2: the card leaves, the session registered through PAM is locked.
+    inserted.remove().unwrap();
+    let start = Instant::now();
+    while !calls(&office.dir).iter().any(|c| c == "lock-session c7") {
+        assert!(start.elapsed() < LIMIT, "no lock: {:?}", calls(&office.dir));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let audit = Command::new(profile_file("cardgatectl"))
+        .arg("--config")
+        .arg(&office.config)
+        .args(["audit", "report", "--dir"])
+        .arg(office.dir.join("audit"))
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&audit.stdout);
+    assert!(report.contains(OPERATOR), "{report}");
+}
+
+#[test]
+fn wrong_pins_show_the_tries_left_then_the_card_is_blocked() {
+    let office = office();
+    let _daemon = start_daemon(&office);
+    let card = SoftCardFile::personalised(&office.lab, &office.issuer, OPERATOR, PIN, PUK).unwrap();
+    let _inserted = insert(&office, &card);
+    let svc = service(&office.dir, &office.dir.join("login.sock"), "wait=5");
+
+    // The language from the PAM environment's locale.
+    let run = pamtester(
+        &svc,
+        USER,
+        &["LANG=ja_JP.UTF-8"],
+        &["authenticate"],
+        &["Wrong9999"],
+    );
+    run.assert_failed("Authentication failure");
+    assert!(
+        run.stderr
+            .contains("操作者カードの暗証番号を入力してください"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("残り2回"), "{}", run.stderr);
+
+    let run = pamtester(&svc, USER, &[], &["authenticate"], &["Wrong9999"]);
+    run.assert_failed("Authentication failure");
+    assert!(
+        run.stderr.contains("Wrong PIN. 1 tries left"),
+        "{}",
+        run.stderr
+    );
+
+    let run = pamtester(&svc, USER, &[], &["authenticate"], &["Wrong9999"]);
+    run.assert_failed("maximum number of retries");
+    assert!(run.stderr.contains("The PIN is blocked"), "{}", run.stderr);
+
+    // Blocked: even the right PIN is refused, with the same clear message.
+    let run = pamtester(&svc, USER, &[], &["authenticate"], &[PIN]);
+    run.assert_failed("maximum number of retries");
+    assert!(
+        run.stderr
+            .contains("Ask the access manager to unblock the card"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn revoked_expired_and_foreign_cards_are_refused_before_the_pin() {
+    let office = office();
+    let _daemon = start_daemon(&office);
+    let svc = service(
+        &office.dir,
+        &office.dir.join("login.sock"),
+        "wait=5 lang=en",
+    );
+
+    // The wrong user for the card (art. 5.3): tanaka's card, suzuki at the terminal.
+    let card = SoftCardFile::personalised(&office.lab, &office.issuer, OPERATOR, PIN, PUK).unwrap();
+    let mut inserted = insert(&office, &card);
+    let run = pamtester(&svc, "suzuki", &[], &["authenticate"], &[PIN]);
+    run.assert_failed("Authentication failure");
+    assert_eq!(run.prompts(), 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("This card is not lent to you."),
+        "{}",
+        run.stderr
+    );
+
+    // Revoked (art. 5.4): refused before the PIN, and by acct_mgmt as an expired account.
+    let issuer_dir = office.dir.join("issuer");
+    ctl(
+        &office,
+        &[
+            "card",
+            "revoke",
+            &serial_of(OPERATOR),
+            "--reason",
+            "lost",
+            "--issuer-dir",
+            issuer_dir.to_str().unwrap(),
+        ],
+    );
+    // The daemon picks the new list up on its tick.
+    let start = Instant::now();
+    let run = loop {
+        let run = pamtester(&svc, USER, &[], &["authenticate"], &[PIN]);
+        if run.stderr.contains("revoked") || start.elapsed() > LIMIT {
+            break run;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    run.assert_failed("Authentication failure");
+    assert_eq!(run.prompts(), 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("This card has been revoked"),
+        "{}",
+        run.stderr
+    );
+    let run = pamtester(&svc, USER, &[], &["acct_mgmt"], &[]);
+    run.assert_failed("User account has expired");
+    inserted.remove().unwrap();
+    office.lab.wait_for_no_card(0).unwrap();
+
+    // Expired.
+    let image = cardgate_sim::create_card(
+        &office.issuer,
+        &Puk::parse(PUK).unwrap(),
+        &Pin::parse(PIN).unwrap(),
+        &IssueRequest {
+            serial: CardSerial([0x0e; 8]),
+            operator_id: OPERATOR.into(),
+            role: Role::Operator,
+            valid_from: time::macros::date!(2020 - 01 - 01),
+            valid_until: time::macros::date!(2021 - 12 - 31),
+        },
+    )
+    .unwrap();
+    let expired = SoftCardFile::from_image(&office.lab, "expired", image).unwrap();
+    let _inserted = insert(&office, &expired);
+    let run = pamtester(&svc, USER, &[], &["authenticate"], &[PIN]);
+    run.assert_failed("Authentication failure");
+    assert_eq!(run.prompts(), 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("This card has expired"),
+        "{}",
+        run.stderr
+    );
+    let run = pamtester(&svc, USER, &[], &["acct_mgmt"], &[]);
+    run.assert_failed("User account has expired");
+}
+
+#[test]
+fn no_card_at_first_then_one_inserted_within_the_wait() {
+    let office = office();
+    let _daemon = start_daemon(&office);
+    let card = SoftCardFile::personalised(&office.lab, &office.issuer, OPERATOR, PIN, PUK).unwrap();
+
+    // No card within a short wait: refused, no PIN asked.
+    let short = service(
+        &office.dir,
+        &office.dir.join("login.sock"),
+        "wait=1 lang=en",
+    );
+    let run = pamtester(&short, USER, &[], &["authenticate"], &[PIN]);
+    run.assert_failed("Insufficient credentials");
+    assert!(
+        run.stdout.contains("Insert your operator card"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("No operator card was inserted."),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.prompts(), 0);
+
+    // The card arrives while the module waits.
+    let svc = service(
+        &office.dir,
+        &office.dir.join("login.sock"),
+        "wait=20 lang=en",
+    );
+    let mut run = Pamtester::spawn(&svc, USER, &[], &["authenticate"]);
+    run.wait_stdout("Insert your operator card into the reader.");
+    let _inserted = insert(&office, &card);
+    let answered = run.answer(1, PIN);
+    let run = run.finish();
+    assert!(answered, "{}\n{}", run.stdout, run.stderr);
+    run.assert_succeeded();
+    assert_eq!(run.prompts(), 1, "{}", run.stderr);
+}
+
+#[test]
+fn chauthtok_refuses_a_weak_pin_with_the_policys_message_and_accepts_a_good_one() {
+    let office = office();
+    let _daemon = start_daemon(&office);
+    let card = SoftCardFile::personalised(&office.lab, &office.issuer, OPERATOR, PIN, PUK).unwrap();
+    let _inserted = insert(&office, &card);
+    let svc = service(
+        &office.dir,
+        &office.dir.join("login.sock"),
+        "wait=5 lang=en",
+    );
+
+    let run = pamtester(&svc, USER, &[], &["chauthtok"], &[PIN, "abc123", "abc123"]);
+    run.assert_failed("Authentication token manipulation error");
+    assert!(
+        run.stderr
+            .contains("The new PIN does not meet the PIN policy"),
+        "{}",
+        run.stderr
+    );
+
+    // Typed differently twice: refused locally.
+    let run = pamtester(
+        &svc,
+        USER,
+        &[],
+        &["chauthtok"],
+        &[PIN, "Kappa2028", "Kappa2029"],
+    );
+    run.assert_failed("Authentication token manipulation error");
+    assert!(
+        run.stderr.contains("The new PINs do not match."),
+        "{}",
+        run.stderr
+    );
+
+    let run = pamtester(
+        &svc,
+        USER,
+        &[],
+        &["chauthtok"],
+        &[PIN, "Kappa2028", "Kappa2028"],
+    );
+    run.assert_succeeded();
+    assert!(
+        run.stdout.contains("The PIN was changed."),
+        "{}",
+        run.stdout
+    );
+
+    // The new PIN is the card's PIN now; the old one is not.
+    pamtester(&svc, USER, &[], &["authenticate"], &["Kappa2028"]).assert_succeeded();
+    pamtester(&svc, USER, &[], &["authenticate"], &[PIN]).assert_failed("Authentication failure");
+}
+
+/// A stand-in daemon that answers every request with `reply` (None: hangs up at once).
+fn fake_daemon(path: &Path, reply: Option<&'static [u8]>) {
+    let listener = UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut line = [0u8; 1024];
+            let _ = stream.read(&mut line);
+            if let Some(reply) = reply {
+                let _ = stream.write_all(reply);
+            }
+        }
+    });
+}
+
+#[test]
+fn the_daemon_down_or_talking_garbage_is_failure_never_success() {
+    let dir = std::env::temp_dir().join(format!("cardgate-pam-down-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let garbage = dir.join("garbage.sock");
+    fake_daemon(
+        &garbage,
+        Some(b"HTTP/1.1 200 OK\r\n\r\n{\"result\":\"granted\"}\n"),
+    );
+    let hangup = dir.join("hangup.sock");
+    fake_daemon(&hangup, None);
+    for socket in [dir.join("absent.sock"), garbage, hangup] {
+        let svc = service(&dir, &socket, "wait=2 lang=en");
+        for ops in [
+            &["authenticate"][..],
+            &["acct_mgmt"],
+            &["chauthtok"],
+            &["open_session"],
+            &["close_session"],
+        ] {
+            let run = pamtester(&svc, USER, &["XDG_SESSION_ID=c9"], ops, &[PIN, PIN, PIN]);
+            run.assert_failed("Authentication service cannot retrieve authentication info");
+            assert_eq!(run.prompts(), 0, "a PIN asked for nothing: {}", run.stderr);
+        }
+    }
+    // A bad module argument is refused too (the service file is wrong, fail closed).
+    let svc = service(&dir, &dir.join("absent.sock"), "wait=forever");
+    pamtester(&svc, USER, &[], &["authenticate"], &[]).assert_failed("Error in service module");
+    let _ = std::fs::remove_dir_all(&dir);
+}
