@@ -744,3 +744,75 @@ fn the_daemon_down_or_talking_garbage_is_failure_never_success() {
     pamtester(&svc, USER, &[], &["authenticate"], &[]).assert_failed("Error in service module");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_initial_pin_must_be_changed_before_the_session_opens() {
+    let office = office();
+    let _daemon = start_daemon(&office);
+    let blank = SoftCardFile::from_image(
+        &office.lab,
+        "blank",
+        cardgate_sim::CardImage::blank(&Puk::parse(PUK).unwrap()),
+    )
+    .unwrap();
+    let _inserted = insert(&office, &blank);
+    // The access manager lends the card with an initial PIN (art. 5.1).
+    let reader = office.lab.reader(0).unwrap().to_owned();
+    let issuer_dir = office.dir.join("issuer");
+    let mut issue = Command::new(profile_file("cardgatectl"))
+        .arg("--config")
+        .arg(&office.config)
+        .args(["card", "issue", "--reader", &reader, "--operator", OPERATOR])
+        .arg("--issuer-dir")
+        .arg(&issuer_dir)
+        .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    issue
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PUK}\nShoki2026x\n").as_bytes())
+        .unwrap();
+    let issued = issue.wait_with_output().unwrap();
+    assert!(issued.status.success(), "{issued:?}");
+    let svc = service(
+        &office.dir,
+        &office.dir.join("login.sock"),
+        "wait=5 lang=en",
+    );
+
+    // acct_mgmt asks for a new PIN; the session is not opened.
+    let run = pamtester(
+        &svc,
+        USER,
+        &[],
+        &["authenticate", "acct_mgmt"],
+        &["Shoki2026x"],
+    );
+    run.assert_failed("new one required");
+    assert!(
+        run.stderr.contains("You must change the initial PIN now."),
+        "{}",
+        run.stderr
+    );
+
+    // Login's path: authenticate, change the PIN, then the session opens.
+    let run = pamtester(
+        &svc,
+        USER,
+        &["XDG_SESSION_ID=c3"],
+        &["authenticate", "chauthtok", "acct_mgmt", "open_session"],
+        &["Shoki2026x", "Shoki2026x", "Hanami2027", "Hanami2027"],
+    );
+    run.assert_succeeded();
+    assert_eq!(run.prompts(), 4, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("successfully opened a session"),
+        "{}",
+        run.stdout
+    );
+}
