@@ -10,6 +10,7 @@
 
 mod demo;
 mod deps;
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -19,6 +20,7 @@ fn usage() -> ExitCode {
     eprintln!("  test           format, clippy, build and every test (what CI runs)");
     eprintln!("  demo           the operator-card story, step by step");
     eprintln!("  bench          run the benchmarks behind docs/performance.md");
+    eprintln!("  fuzz [--long]  fuzz every parser (a short run; --long for a campaign)");
     ExitCode::from(2)
 }
 
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("demo") => deps::ensure().and_then(|()| demo::run()),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz::run(args.iter().any(|a| a == "--long")),
         _ => return usage(),
     };
     match result {
@@ -80,12 +83,15 @@ fn test(_args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
-    // The integration tests start the binaries (cardgate-sim, cardgatectl, …): build them first.
-    cargo(&["build", "--workspace", "--bins"])?;
-    // nextest does not run doctests; run them first so that the run closes on the main summary.
+    // The integration tests start the binaries (cardgate-sim, cardgatectl, cardgated) and
+    // load the PAM module (a cdylib): build them first.
+    cargo(&["build", "--workspace", "--bins", "--lib"])?;
+    // nextest does not run doctests.
     cargo(&["test", "--workspace", "--doc"])?;
-    // One process per test: PC/SC tests each talk to their own private pcscd, and libpcsclite
-    // picks its socket once per process.
+    // A short fuzzing run of every parser (the stable engine; any crash fails the run).
+    fuzz::run(false)?;
+    // Last, so that the run closes on the test summary. One process per test: PC/SC tests
+    // each talk to their own private pcscd, and libpcsclite picks its socket once per process.
     cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
 }
 

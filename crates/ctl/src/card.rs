@@ -243,6 +243,11 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
                     e.must_change_pin = true;
                 }
             })?;
+            record(
+                &config,
+                json!({"op": "pin_unblocked", "serial": serial.to_string()}),
+                |by| Entry::new(Event::PinUnblocked { by: Some(by) }).card(serial),
+            )?;
             println!("card {serial} unblocked; the new PIN must be changed at first use");
         }
         CardCommand::List => {

@@ -57,6 +57,8 @@ pub enum Request<'a> {
     },
     /// End the login session.
     CloseSession {
+        /// The local user whose session it is.
+        user: &'a str,
         /// The logind session ID.
         session_id: &'a str,
     },
@@ -96,7 +98,7 @@ impl Request<'_> {
                 user,
                 session_id,
             } => vec![terminal, user, session_id],
-            Request::CloseSession { session_id } => vec![session_id],
+            Request::CloseSession { user, session_id } => vec![user, session_id],
         }
     }
 
@@ -233,12 +235,15 @@ mod tests {
         assert_eq!(v["op"], "change_pin");
         assert_eq!(v["old"], "Old\"1\\");
         assert_eq!(v["new"], "New2\u{1}");
-        let line = Request::CloseSession { session_id: "c7" }
-            .to_line()
-            .unwrap();
+        let line = Request::CloseSession {
+            user: "tanaka",
+            session_id: "c7",
+        }
+        .to_line()
+        .unwrap();
         assert_eq!(
             &line[..],
-            &b"{\"op\":\"close_session\",\"session_id\":\"c7\"}\n"[..]
+            &b"{\"op\":\"close_session\",\"user\":\"tanaka\",\"session_id\":\"c7\"}\n"[..]
         );
     }
 
@@ -310,7 +315,10 @@ mod tests {
     fn an_absent_daemon_is_a_connect_error() {
         let r = ask(
             Path::new("/nonexistent/cardgate/login.sock"),
-            &Request::CloseSession { session_id: "x" },
+            &Request::CloseSession {
+                user: "u",
+                session_id: "x",
+            },
             Duration::from_secs(1),
         );
         assert!(matches!(r, Err(ClientError::Connect(_))));
@@ -330,7 +338,10 @@ mod tests {
         });
         let r = ask(
             &path,
-            &Request::CloseSession { session_id: "x" },
+            &Request::CloseSession {
+                user: "u",
+                session_id: "x",
+            },
             Duration::from_millis(200),
         );
         assert!(matches!(r, Err(ClientError::Io(_))), "{r:?}");

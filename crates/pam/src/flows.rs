@@ -372,9 +372,13 @@ pub fn close_session<H: Host + ?Sized>(host: &mut H, settings: &Settings, _flags
     let Some(session) = session_id(&*host) else {
         return code::SESSION_ERR;
     };
+    let Ok(user) = host.user() else {
+        return code::SESSION_ERR;
+    };
     match client::ask(
         &settings.socket,
         &Request::CloseSession {
+            user: &user,
             session_id: &session,
         },
         settings.timeout,

@@ -210,7 +210,8 @@ pub struct EngineParts {
 impl Engine {
     /// Builds the engine and loads the revocation list (a missing or bad list leaves none in
     /// force: logins are refused until a good one appears).
-    pub fn new(parts: EngineParts) -> Self {
+    pub fn new(parts: EngineParts) -> Result<Self, EngineError> {
+        let tracker = load_tracker(&parts.config.daemon.state_dir)?;
         let offset =
             UtcOffset::from_whole_seconds(i32::from(parts.config.daemon.utc_offset_minutes) * 60)
                 .unwrap_or(UtcOffset::UTC);
@@ -229,7 +230,7 @@ impl Engine {
             actions: parts.actions,
             clock: parts.clock,
             revocation: Mutex::new(RevocationState {
-                tracker: RevocationTracker::new(),
+                tracker,
                 list: None,
                 file_stamp: None,
             }),
@@ -240,7 +241,7 @@ impl Engine {
             config: parts.config,
         };
         engine.reload_revocation_if_changed();
-        engine
+        Ok(engine)
     }
 
     /// The configuration in force.
@@ -464,6 +465,22 @@ impl Engine {
         }
         match pin {
             Some(pin) => self.verify_and_grant(&mut card, cert, terminal, user, pin, &who),
+            // Tell a blocked card before anyone types a PIN (VERIFY without data spends no try).
+            None if matches!(card.pin_status(), Ok(Verification::Blocked)) => {
+                let answer = denied(
+                    "pin_blocked",
+                    "the PIN is blocked; ask the access manager to unblock the card",
+                );
+                match (
+                    self.record(who(Event::PinBlocked)),
+                    self.record(who(Event::LoginDenied {
+                        reason: DenyReason::PinBlocked,
+                    })),
+                ) {
+                    (Ok(()), Ok(())) => answer,
+                    _ => audit_down(),
+                }
+            }
             None => Answer::Ready {
                 operator: cert.body.operator_id.clone(),
                 serial: serial.to_string(),
@@ -763,7 +780,25 @@ impl Engine {
     }
 
     /// Ends a session (PAM `close_session`).
-    pub fn close_session(&self, session_id: &str) -> Answer {
+    pub fn close_session(&self, user: &str, session_id: &str) -> Answer {
+        let owner = locked(&self.sessions)
+            .all()
+            .into_iter()
+            .find(|s| s.session_id == session_id)
+            .map(|s| s.user);
+        match owner {
+            None => {
+                return Answer::Error {
+                    message: "no such session".into(),
+                }
+            }
+            Some(owner) if owner != user => {
+                return Answer::Error {
+                    message: "that session belongs to another user".into(),
+                }
+            }
+            Some(_) => {}
+        }
         match locked(&self.sessions).close(session_id) {
             Ok(Some(s)) => {
                 let mut entry = Entry::new(Event::SessionEnded {
@@ -1049,6 +1084,10 @@ impl Engine {
             let previous = state.list.as_ref().map(|l| l.version());
             match state.tracker.accept(&bytes, &self.issuer) {
                 Ok(list) if Some(list.version()) != previous => {
+                    // Remember it across restarts, so that an older list is never taken again.
+                    if let Err(e) = save_accepted(&self.config.daemon.state_dir, &list) {
+                        tracing::error!(error = %e, "cannot record the accepted revocation list version");
+                    }
                     let list = Arc::new(list);
                     state.list = Some(list.clone());
                     Some(list)
@@ -1123,6 +1162,12 @@ impl Engine {
                     .card(serial)
                     .operator(label(&operator))
             }
+            AdminRequest::PinUnblocked { serial } => {
+                let Some(serial) = CardSerial::from_hex(&serial) else {
+                    return bad("serial");
+                };
+                Entry::new(Event::PinUnblocked { by: Some(by) }).card(serial)
+            }
             AdminRequest::CardReturned { serial } => {
                 let Some(serial) = CardSerial::from_hex(&serial) else {
                     return bad("serial");
@@ -1184,6 +1229,52 @@ impl Engine {
     pub fn revocation_version(&self) -> Option<u64> {
         locked(&self.revocation).list.as_ref().map(|l| l.version())
     }
+}
+
+/// The file in the state directory that remembers the newest revocation list accepted.
+pub const ACCEPTED_FILE: &str = "revocation.accepted";
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The record of the accepted revocation list is unreadable: refuse to start rather than
+    /// risk accepting an older list (rollback).
+    #[error("{path} is unreadable or malformed; refusing to start (remove it only if you know the newest list version)")]
+    AcceptedState {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+fn load_tracker(state_dir: &std::path::Path) -> Result<RevocationTracker, EngineError> {
+    let path = state_dir.join(ACCEPTED_FILE);
+    let bad = || EngineError::AcceptedState { path: path.clone() };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RevocationTracker::new()),
+        Err(_) => return Err(bad()),
+    };
+    let mut parts = text.split_whitespace();
+    let version: u64 = parts.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+    let hex = parts
+        .next()
+        .filter(|h| h.len() == 64 && h.is_ascii())
+        .ok_or_else(bad)?;
+    let mut digest = [0u8; 32];
+    for (i, b) in digest.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(RevocationTracker::resume(version, digest))
+}
+
+fn save_accepted(state_dir: &std::path::Path, list: &RevocationList) -> std::io::Result<()> {
+    let hex: String = list.digest().iter().map(|b| format!("{b:02x}")).collect();
+    crate::register::write_atomic(
+        &state_dir.join(ACCEPTED_FILE),
+        format!("{} {hex}\n", list.version()).as_bytes(),
+        0o600,
+    )
 }
 
 fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {

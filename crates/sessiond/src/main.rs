@@ -190,7 +190,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
         clock: Arc::new(SystemWallClock),
         sessions: SessionTable::load(&config.daemon.state_dir)?,
         config,
-    }));
+    })?);
     let version = cardgate_sessiond::engine::label(env!("CARGO_PKG_VERSION"));
     if !engine.record_lifecycle(Event::DaemonStarted { version }) {
         return Err("the audit log cannot be written; refusing to start (fail closed)".into());

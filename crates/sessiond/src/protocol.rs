@@ -65,6 +65,8 @@ pub enum LoginRequest {
     },
     /// The login session ended.
     CloseSession {
+        /// The local user whose session it is (a user may end only their own).
+        user: String,
         /// The logind session ID.
         session_id: String,
     },
@@ -77,8 +79,8 @@ impl LoginRequest {
             LoginRequest::Probe { user, .. }
             | LoginRequest::Authenticate { user, .. }
             | LoginRequest::ChangePin { user, .. }
-            | LoginRequest::OpenSession { user, .. } => Some(user),
-            LoginRequest::CloseSession { .. } => None,
+            | LoginRequest::OpenSession { user, .. }
+            | LoginRequest::CloseSession { user, .. } => Some(user),
         }
     }
 }
@@ -99,6 +101,11 @@ pub enum AdminRequest {
         operator: String,
         /// `operator` or `manager`.
         role: String,
+    },
+    /// Record that a PIN was unblocked with the PUK (`cardgatectl card unblock`).
+    PinUnblocked {
+        /// Serial, 16 hex digits.
+        serial: String,
     },
     /// Record that a card came back (`cardgatectl card return`, art. 5.2).
     CardReturned {

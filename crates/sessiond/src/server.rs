@@ -159,7 +159,7 @@ async fn login_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
             user,
             session_id,
         } => engine.open_session(&terminal, &user, &session_id),
-        LoginRequest::CloseSession { session_id } => engine.close_session(&session_id),
+        LoginRequest::CloseSession { user, session_id } => engine.close_session(&user, &session_id),
     })
     .await
     .unwrap_or_else(|_| error("internal error"))

@@ -66,6 +66,20 @@ fn wrong_pins_count_down_then_block_with_clear_answers() {
     let a = w.auth("alice", PIN);
     assert_eq!(reason(&a), "pin_blocked");
     assert!(matches!(&a, Answer::Denied { message, .. } if message.contains("access manager")));
+    // PAM probes before it prompts: a blocked card is told before anyone types a PIN.
+    w.cards.transcript.clear();
+    assert_eq!(reason(&w.engine.probe("juki-01", "alice")), "pin_blocked");
+    let sent_pin = w
+        .cards
+        .transcript
+        .exchanges()
+        .iter()
+        .any(|e| e.ins() == Some(ins::VERIFY) && e.command.len() > 5);
+    assert!(!sent_pin, "a PIN went to the card during the probe");
+    assert!(
+        w.cards.transcript.contains_ins(ins::VERIFY),
+        "the probe did not ask the card"
+    );
     assert!(w.events().iter().any(|e| matches!(e, Event::PinBlocked)));
 }
 
@@ -291,4 +305,147 @@ fn a_newly_revoked_card_ends_its_session_at_once() {
     w.engine.tick();
     assert_eq!(w.engine.revocation_version(), Some(2));
     assert_eq!(reason(&w.auth("alice", PIN)), "revoked");
+}
+
+#[test]
+fn a_user_cannot_end_another_users_session() {
+    let w = world();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    assert!(matches!(
+        w.engine.open_session("juki-01", "alice", "c5"),
+        Answer::Granted { .. }
+    ));
+    let a = w.engine.close_session("bob", "c5");
+    assert!(
+        matches!(&a, Answer::Error { message } if message.contains("another user")),
+        "{a:?}"
+    );
+    assert_eq!(w.engine.sessions().len(), 1, "bob removed alice's session");
+    // Pulling the card still locks it.
+    w.cards.pull(READER);
+    w.engine.card_removed(READER);
+    assert_eq!(w.actions.0.lock().unwrap().as_slice(), ["lock-session c5"]);
+    assert!(matches!(
+        w.engine.close_session("alice", "c5"),
+        Answer::Granted { .. }
+    ));
+    assert!(w.engine.sessions().is_empty());
+}
+
+#[test]
+fn an_older_list_is_refused_even_after_a_restart() {
+    let mut w = world();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    write_list(&w.dir, &w.issuer, 2, &[ALICE], now + 86_400);
+    w.engine.tick();
+    assert_eq!(w.engine.revocation_version(), Some(2));
+    // Someone puts the old, validly signed list (without the revocation) back and restarts.
+    write_list(&w.dir, &w.issuer, 1, &[], now + 86_400);
+    w.restart().unwrap();
+    assert_eq!(
+        w.engine.revocation_version(),
+        None,
+        "the rolled-back list was accepted"
+    );
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert_eq!(reason(&w.auth("alice", PIN)), "revocation_list_unavailable");
+    // A newer list is taken.
+    write_list(&w.dir, &w.issuer, 3, &[ALICE], now + 86_400);
+    w.engine.tick();
+    assert_eq!(w.engine.revocation_version(), Some(3));
+    assert_eq!(reason(&w.auth("alice", PIN)), "revoked");
+    // A damaged record of the accepted version stops the daemon from starting.
+    std::fs::write(
+        w.dir.join(cardgate_sessiond::engine::ACCEPTED_FILE),
+        "three",
+    )
+    .unwrap();
+    assert!(w.restart().is_err());
+}
+
+#[test]
+fn on_removal_end_terminates_and_a_restart_locks_sessions_whose_card_left_meanwhile() {
+    let w = world_with("[session]\non_removal = \"end\"\n");
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    assert!(matches!(
+        w.engine.open_session("juki-01", "alice", "c1"),
+        Answer::Granted { .. }
+    ));
+    w.cards.pull(READER);
+    w.engine.card_removed(READER);
+    assert_eq!(
+        w.actions.0.lock().unwrap().as_slice(),
+        ["terminate-session c1"]
+    );
+    assert!(w.engine.sessions().is_empty());
+
+    // Lock mode; the daemon dies, the card is pulled while it is down, the daemon restarts.
+    let mut w = world();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    assert!(matches!(
+        w.engine.open_session("juki-01", "alice", "c2"),
+        Answer::Granted { .. }
+    ));
+    w.cards.pull(READER);
+    w.restart().unwrap();
+    assert!(w.actions.0.lock().unwrap().is_empty());
+    w.engine.resync_sessions();
+    assert_eq!(w.actions.0.lock().unwrap().as_slice(), ["lock-session c2"]);
+}
+
+#[test]
+fn outside_business_hours_logins_are_refused_and_open_sessions_lock() {
+    // Open every day, all day: the login goes through and a session opens.
+    let w = world_with("[business_hours]\ndays = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nstart = \"00:00\"\nend = \"24:00\"\n");
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+
+    // Open on no day at all: refused before the card is touched, and open sessions lock.
+    let w = world_with("[business_hours]\ndays = []\nstart = \"08:30\"\nend = \"17:15\"\n");
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert_eq!(reason(&w.auth("alice", PIN)), "outside_business_hours");
+    assert!(!w.cards.transcript.contains_ins(ins::SELECT));
+    let mut sessions = cardgate_sessiond::sessions::SessionTable::load(&w.dir).unwrap();
+    sessions
+        .open(cardgate_sessiond::sessions::Session {
+            session_id: "c8".into(),
+            terminal: "juki-01".into(),
+            reader: READER.into(),
+            user: "alice".into(),
+            operator_id: "op-alice".into(),
+            serial: ALICE.to_string(),
+            opened_at: 0,
+            verified_at: 0,
+            state: SessionState::Active,
+        })
+        .unwrap();
+    let mut w = w;
+    w.restart().unwrap();
+    w.engine.tick();
+    assert_eq!(w.actions.0.lock().unwrap().as_slice(), ["lock-session c8"]);
+}
+
+#[test]
+fn a_card_left_in_the_reader_too_long_locks_its_session() {
+    let w = world_with("[session]\nreverify_after_seconds = 1\n");
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    assert!(matches!(
+        w.engine.open_session("juki-01", "alice", "c4"),
+        Answer::Granted { .. }
+    ));
+    w.engine.tick();
+    assert!(w.actions.0.lock().unwrap().is_empty());
+    w.clock.advance(2);
+    w.engine.tick();
+    assert_eq!(w.actions.0.lock().unwrap().as_slice(), ["lock-session c4"]);
+    // The PIN again unlocks it.
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    assert_eq!(
+        w.actions.0.lock().unwrap().last().unwrap(),
+        "unlock-session c4"
+    );
 }

@@ -140,7 +140,11 @@ async fn slow_clients_time_out_without_holding_up_others() {
     let r = start().await;
     // A client that connects and says nothing.
     let mut slow = UnixStream::connect(&r.login).await.unwrap();
-    let v = ask(&r.login, br#"{"op":"close_session","session_id":"none"}"#).await;
+    let v = ask(
+        &r.login,
+        br#"{"op":"close_session","user":"alice","session_id":"none"}"#,
+    )
+    .await;
     assert_eq!(result(&v), "error");
     let mut out = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut out))
@@ -165,7 +169,7 @@ async fn a_thousand_connections_at_once_are_all_answered() {
     for i in 0..1000 {
         let path = r.login.clone();
         tasks.push(tokio::spawn(async move {
-            let request = format!(r#"{{"op":"close_session","session_id":"s{i}"}}"#);
+            let request = format!(r#"{{"op":"close_session","user":"alice","session_id":"s{i}"}}"#);
             ask(&path, request.as_bytes()).await
         }));
     }

@@ -11,7 +11,7 @@ use cardgate_card::{IssuerKey, Pin, Puk, SecretString};
 use cardgate_reader::{CardTransport, TransportError};
 use cardgate_sessiond::cards::CardAccess;
 use cardgate_sessiond::config::Config;
-use cardgate_sessiond::engine::{Engine, EngineParts, SessionActions, SystemWallClock};
+use cardgate_sessiond::engine::{Engine, EngineParts, SessionActions};
 use cardgate_sessiond::protocol::Answer;
 use cardgate_sessiond::sessions::SessionTable;
 use cardgate_sim::transport::Transcript;
@@ -69,6 +69,24 @@ impl CardAccess for SimCards {
     }
 }
 
+/// The system clock plus an offset the test can move forward.
+#[derive(Default)]
+pub struct ManualClock(pub std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn advance(&self, seconds: i64) {
+        self.0
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl cardgate_sessiond::engine::WallClock for ManualClock {
+    fn now(&self) -> time::OffsetDateTime {
+        time::OffsetDateTime::now_utc()
+            + time::Duration::seconds(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 #[derive(Default)]
 pub struct RecordedActions(pub Mutex<Vec<String>>);
 
@@ -98,6 +116,9 @@ pub struct World {
     pub engine: Arc<Engine>,
     pub audit: Arc<cardgate_sessiond::audit_sink::AuditSink>,
     pub faults: Arc<FaultPlan>,
+    pub config: Config,
+    pub audit_config: AuditConfig,
+    pub clock: Arc<ManualClock>,
 }
 
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -168,6 +189,7 @@ pub fn world_full(daemon_extra: &str, stale: &str, extra_config: &str) -> World 
     audit_config.storage = Arc::new(FaultyStorage {
         plan: faults.clone(),
     });
+    let audit_config_clone = audit_config.clone();
     let (audit, _) = cardgate_sessiond::audit_sink::AuditSink::open(audit_config).unwrap();
     let audit = Arc::new(audit);
     let config = Config::parse(&format!(
@@ -191,16 +213,25 @@ reader = "{READER}"
     .unwrap();
     let cards = Arc::new(SimCards::default());
     let actions = Arc::new(RecordedActions::default());
-    let engine = Arc::new(Engine::new(EngineParts {
-        config,
-        issuer: issuer.public_key(),
-        cards: cards.clone(),
-        audit: audit.clone(),
-        actions: actions.clone(),
-        clock: Arc::new(SystemWallClock),
-        sessions: SessionTable::load(&dir).unwrap(),
-    }));
+    let config_kept = config.clone();
+    let clock = Arc::new(ManualClock::default());
+    let audit_config_kept = audit_config_clone;
+    let engine = Arc::new(
+        Engine::new(EngineParts {
+            config,
+            issuer: issuer.public_key(),
+            cards: cards.clone(),
+            audit: audit.clone(),
+            actions: actions.clone(),
+            clock: clock.clone(),
+            sessions: SessionTable::load(&dir).unwrap(),
+        })
+        .unwrap(),
+    );
     World {
+        clock,
+        config: config_kept,
+        audit_config: audit_config_kept,
         dir,
         issuer,
         cards,
@@ -216,6 +247,24 @@ pub fn world() -> World {
 }
 
 impl World {
+    /// The daemon stops (its log sealed and closed) and starts again on the same state.
+    pub fn restart(&mut self) -> Result<(), cardgate_sessiond::engine::EngineError> {
+        self.audit.close().unwrap();
+        let (audit, _) =
+            cardgate_sessiond::audit_sink::AuditSink::open(self.audit_config.clone()).unwrap();
+        self.audit = Arc::new(audit);
+        self.engine = Arc::new(Engine::new(EngineParts {
+            config: self.config.clone(),
+            issuer: self.issuer.public_key(),
+            cards: self.cards.clone(),
+            audit: self.audit.clone(),
+            actions: self.actions.clone(),
+            clock: self.clock.clone(),
+            sessions: SessionTable::load(&self.dir).unwrap(),
+        })?);
+        Ok(())
+    }
+
     pub fn events(&self) -> Vec<Event> {
         let mut out = Vec::new();
         for (_, path) in cardgate_audit::segments::list_segments(&self.dir.join("audit")).unwrap() {
