@@ -265,6 +265,11 @@ impl World {
         Ok(())
     }
 
+    /// The engine's "now", in Unix seconds.
+    pub fn clock_now(&self) -> i64 {
+        cardgate_sessiond::engine::WallClock::now(&*self.clock).unix_timestamp()
+    }
+
     pub fn events(&self) -> Vec<Event> {
         let mut out = Vec::new();
         for (_, path) in cardgate_audit::segments::list_segments(&self.dir.join("audit")).unwrap() {

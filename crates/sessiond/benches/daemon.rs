@@ -1,0 +1,226 @@
+//! cardgated under measurement, through the real stack: a private pcscd with 16 vpcd readers,
+//! a software card in each, `cardgated` as its own process.
+//!
+//! * login latency through the daemon, as a ratio to the raw time of the same three APDUs
+//!   (SELECT, VERIFY, INTERNAL AUTHENTICATE) sent straight through PC/SC to the same card;
+//! * concurrent logins on 16 terminals;
+//! * removal to lock: from the moment pcscd reports the card gone (seen by this process's own
+//!   `SCardGetStatusChange`) to the stand-in `loginctl lock-session` call, p50 and p99;
+//! * the daemon's memory (VmRSS) at idle and after the load.
+//!
+//! Run: `cargo bench -p cardgate-sessiond --bench daemon` (as root; `cargo xtask bench` runs
+//! every benchmark). Figures go to docs/performance.md by hand.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use cardgate_audit::{AuditLog, Label, SystemClock};
+use cardgate_card::revocation::RevocationListBuilder;
+use cardgate_card::{IssuerKey, OperatorCard, Pin};
+use cardgate_reader::pcsc::{AfterTransaction, ConnectOptions, PcscContext};
+use cardgate_tests::{PcscLab, SoftCardFile};
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TERMINALS: usize = 16;
+const PIN: &str = "Tanuki42";
+const PUK: &str = "Kitsune12345";
+const SEQUENTIAL_LOGINS: usize = 100;
+const LOGINS_PER_TERMINAL: usize = 25;
+const REMOVALS: usize = 30;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn ask(socket: &Path, line: &str) -> String {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.write_all(line.as_bytes()).unwrap();
+    s.write_all(b"\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nextest/`cargo test --benches` would pass other flags.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let lab = PcscLab::with_readers(TERMINALS).unwrap();
+    let dir = lab.work_dir().join("bench");
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    let issuer = IssuerKey::generate().unwrap();
+    std::fs::write(dir.join("issuer.pub"), issuer.public_key().to_hex()).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    std::fs::write(dir.join("state/revoked.crl"), RevocationListBuilder::new(1, now, now + 86_400).sign(&issuer).unwrap()).unwrap();
+    AuditLog::init(&dir.join("audit"), Label::new("bench").unwrap(), &SystemClock).unwrap();
+    let calls = dir.join("loginctl.calls");
+    let loginctl = dir.join("loginctl");
+    std::fs::write(&loginctl, format!("#!/bin/sh\necho \"$(date +%s%N) $@\" >> {}\n", calls.display())).unwrap();
+    std::fs::set_permissions(&loginctl, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut config = format!(
+        "[daemon]\nlogin_socket = \"{d}/login.sock\"\nadmin_socket = \"{d}/admin.sock\"\nstate_dir = \"{d}/state\"\n\
+         [issuer]\npublic_key = \"{d}/issuer.pub\"\n[revocation]\nlist = \"{d}/state/revoked.crl\"\n\
+         [audit]\ndir = \"{d}/audit\"\n[session]\nloginctl = \"{d}/loginctl\"\n",
+        d = dir.display()
+    );
+    for t in 0..TERMINALS {
+        config.push_str(&format!("[[terminal]]\nid = \"juki-{t:02}\"\nreader = \"{}\"\n", lab.reader(t).unwrap()));
+    }
+    config.push_str("[operators]\n");
+    for t in 0..TERMINALS {
+        config.push_str(&format!("\"op-{t:02}\" = \"user{t:02}\"\n"));
+    }
+    std::fs::write(dir.join("cardgated.toml"), config).unwrap();
+
+    let cards: Vec<SoftCardFile> =
+        (0..TERMINALS).map(|t| SoftCardFile::personalised(&lab, &issuer, &format!("op-{t:02}"), PIN, PUK).unwrap()).collect();
+    let mut inserted: Vec<_> = (0..TERMINALS).map(|t| lab.serve_card(t, &cards[t], None).unwrap()).collect();
+    for t in 0..TERMINALS {
+        lab.wait_for_card(t).unwrap();
+    }
+
+    // Raw: the same three APDUs straight through PC/SC, in one transaction each.
+    let reader0 = lab.reader(0).unwrap().to_owned();
+    let context = PcscContext::establish().unwrap();
+    let pin = Pin::parse(PIN).unwrap();
+    let mut raw = Vec::new();
+    for _ in 0..SEQUENTIAL_LOGINS {
+        let start = Instant::now();
+        let mut card = context.connect(&reader0, ConnectOptions::default()).unwrap();
+        let mut tx = card.begin_transaction().unwrap();
+        let mut host = OperatorCard::new(&mut tx);
+        host.select().unwrap().unwrap();
+        host.verify_pin(&pin).unwrap();
+        host.internal_authenticate(&[7u8; 32]).unwrap();
+        tx.end(AfterTransaction::ResetCard).unwrap();
+        raw.push(start.elapsed());
+    }
+    drop(context);
+
+    let socket = dir.join("login.sock");
+    let daemon = Daemon(
+        Command::new(env!("CARGO_BIN_EXE_cardgated"))
+            .arg("--config")
+            .arg(dir.join("cardgated.toml"))
+            .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
+            .env("CARDGATE_LOG", "warn")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    while UnixStream::connect(&socket).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_idle = rss_kib(daemon.0.id());
+
+    let login = |t: usize| format!(r#"{{"op":"authenticate","terminal":"juki-{t:02}","user":"user{t:02}","pin":"{PIN}"}}"#);
+    let mut through = Vec::new();
+    for _ in 0..SEQUENTIAL_LOGINS {
+        let start = Instant::now();
+        let answer = ask(&socket, &login(0));
+        through.push(start.elapsed());
+        assert!(answer.contains("granted"), "{answer}");
+    }
+
+    // 16 terminals at once.
+    let wall = Instant::now();
+    let per_login: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..TERMINALS)
+            .map(|t| {
+                let socket = socket.clone();
+                let line = login(t);
+                s.spawn(move || {
+                    (0..LOGINS_PER_TERMINAL)
+                        .map(|_| {
+                            let start = Instant::now();
+                            let answer = ask(&socket, &line);
+                            assert!(answer.contains("granted"), "{answer}");
+                            start.elapsed()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let wall = wall.elapsed();
+    let rss_load = rss_kib(daemon.0.id());
+
+    // Removal to lock, on terminal 0.
+    let context = PcscContext::establish().unwrap();
+    let mut removal = Vec::new();
+    for i in 0..REMOVALS {
+        assert!(ask(&socket, &login(0)).contains("granted"));
+        let id = format!("r{i}");
+        let open = ask(&socket, &format!(r#"{{"op":"open_session","terminal":"juki-00","user":"user00","session_id":"{id}"}}"#));
+        assert!(open.contains("granted"), "{open}");
+        inserted[0].kill();
+        context.wait_for_no_card(&reader0, Duration::from_secs(10)).unwrap();
+        let seen = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let locked_at = loop {
+            let text = std::fs::read_to_string(&calls).unwrap_or_default();
+            if let Some(line) = text.lines().find(|l| l.ends_with(&format!("lock-session {id}"))) {
+                let ns: u128 = line.split_whitespace().next().unwrap().parse().unwrap();
+                break Duration::from_nanos(ns as u64);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        removal.push(locked_at.saturating_sub(seen));
+        let _ = ask(&socket, &format!(r#"{{"op":"close_session","user":"user00","session_id":"{id}"}}"#));
+        inserted[0] = lab.serve_card(0, &cards[0], None).unwrap();
+        lab.wait_for_card(0).unwrap();
+    }
+
+    let mean = |v: &[Duration]| v.iter().sum::<Duration>() / v.len() as u32;
+    let mut sorted = per_login.clone();
+    sorted.sort();
+    let mut removal_sorted = removal.clone();
+    removal_sorted.sort();
+    let (raw_mean, through_mean) = (mean(&raw), mean(&through));
+    println!("login: raw three APDUs through PC/SC, mean of {SEQUENTIAL_LOGINS}: {}", ms(raw_mean));
+    println!("login: through cardgated (socket, audit records, same three APDUs), mean of {SEQUENTIAL_LOGINS}: {}", ms(through_mean));
+    println!("login: ratio {:.2}", through_mean.as_secs_f64() / raw_mean.as_secs_f64());
+    println!(
+        "concurrent: {TERMINALS} terminals x {LOGINS_PER_TERMINAL} logins in {} = {:.1} logins/s; per login p50 {} p99 {}",
+        ms(wall),
+        (TERMINALS * LOGINS_PER_TERMINAL) as f64 / wall.as_secs_f64(),
+        ms(percentile(&sorted, 0.5)),
+        ms(percentile(&sorted, 0.99))
+    );
+    println!(
+        "removal to lock ({REMOVALS} removals): p50 {} p99 {} max {}",
+        ms(percentile(&removal_sorted, 0.5)),
+        ms(percentile(&removal_sorted, 0.99)),
+        ms(*removal_sorted.last().unwrap())
+    );
+    println!("cardgated RSS: idle {rss_idle} KiB, after the load {rss_load} KiB");
+    let _: PathBuf = dir;
+}
