@@ -31,7 +31,11 @@ pub enum AfterTransaction {
 
 /// A shared-mode connection to the card in one reader.
 pub struct PcscCard {
-    card: Card,
+    /// Always `Some` until dropped (taken to disconnect with the right disposition).
+    card: Option<Card>,
+    /// Set once an exchange found the card gone: nothing may then reset or power it (a reset
+    /// sent to a vpcd slot whose card vanished wedges the slot), and we disconnect leaving it.
+    gone: bool,
     reader: String,
     options: ConnectOptions,
     protocol: CardProtocol,
@@ -68,11 +72,16 @@ impl PcscCard {
     ) -> Result<Self, TransportError> {
         let protocol = protocol_of(&card, &reader)?;
         Ok(PcscCard {
-            card,
+            card: Some(card),
+            gone: false,
             reader,
             options,
             protocol,
         })
+    }
+
+    fn card(&self) -> Result<&Card, TransportError> {
+        self.card.as_ref().ok_or(TransportError::CardRemoved)
     }
 
     /// The protocol pcsc-lite negotiated with the card.
@@ -82,7 +91,7 @@ impl PcscCard {
 
     /// The card's answer to reset, as pcsc-lite reports it now.
     pub fn atr(&self) -> Result<Vec<u8>, TransportError> {
-        self.card
+        self.card()?
             .status2_owned()
             .map(|s| s.atr().to_vec())
             .map_err(|e| map_error("SCardStatus", Phase::CardSession, &self.reader, e))
@@ -91,14 +100,29 @@ impl PcscCard {
     /// Reconnects after a reset by another program (`SCardReconnect`, leaving the card as is).
     /// The card's security state is gone: the caller must SELECT again.
     pub fn reconnect(&mut self) -> Result<(), TransportError> {
-        self.card
-            .reconnect(
-                ShareMode::Shared,
-                self.options.pcsc_protocols(),
-                Disposition::LeaveCard,
-            )
+        self.reconnect_with(Disposition::LeaveCard)
+    }
+
+    /// Warm-resets the card (`SCardReconnect` with `SCARD_RESET_CARD`): its security state
+    /// and selected application are gone, for every program that uses it.
+    pub fn reset(&mut self) -> Result<(), TransportError> {
+        self.reconnect_with(Disposition::ResetCard)
+    }
+
+    /// Powers the card off and on again (`SCardReconnect` with `SCARD_UNPOWER_CARD`).
+    pub fn power_cycle(&mut self) -> Result<(), TransportError> {
+        self.reconnect_with(Disposition::UnpowerCard)
+    }
+
+    fn reconnect_with(&mut self, disposition: Disposition) -> Result<(), TransportError> {
+        if self.gone {
+            return Err(TransportError::CardRemoved);
+        }
+        let protocols = self.options.pcsc_protocols();
+        let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
+        card.reconnect(ShareMode::Shared, protocols, disposition)
             .map_err(|e| map_error("SCardReconnect", Phase::CardSession, &self.reader, e))?;
-        self.protocol = protocol_of(&self.card, &self.reader)?;
+        self.protocol = protocol_of(card, &self.reader)?;
         Ok(())
     }
 
@@ -109,9 +133,14 @@ impl PcscCard {
     /// transaction anyway; [`PcscTransaction::card_was_reset`] then says so. Everything that
     /// runs in a transaction starts with SELECT, which re-establishes the application state.
     pub fn begin_transaction(&mut self) -> Result<PcscTransaction<'_>, TransportError> {
+        if self.gone {
+            return Err(TransportError::CardRemoved);
+        }
         let protocols = self.options.pcsc_protocols();
         let reader = self.reader.as_str();
-        let (transaction, card_was_reset) = match self.card.transaction2() {
+        let gone = &mut self.gone;
+        let card = self.card.as_mut().ok_or(TransportError::CardRemoved)?;
+        let (transaction, card_was_reset) = match card.transaction2() {
             Ok(tx) => (tx, false),
             Err((card, ::pcsc::Error::ResetCard)) => {
                 card.reconnect(ShareMode::Shared, protocols, Disposition::LeaveCard)
@@ -136,6 +165,7 @@ impl PcscCard {
             .map(|limit| (Instant::now() + limit, limit));
         Ok(PcscTransaction {
             transaction: Some(transaction),
+            gone,
             reader,
             protocols,
             deadline,
@@ -144,8 +174,26 @@ impl PcscCard {
     }
 
     /// The underlying `pcsc` card, for what this wrapper does not cover.
-    pub fn raw(&self) -> &Card {
-        &self.card
+    ///
+    /// # Errors
+    /// [`TransportError::CardRemoved`] only while the card is being dropped.
+    pub fn raw(&self) -> Result<&Card, TransportError> {
+        self.card()
+    }
+}
+
+impl Drop for PcscCard {
+    fn drop(&mut self) {
+        if let Some(card) = self.card.take() {
+            // Reset on the way out (fail closed: no verified PIN left behind), unless the
+            // card is gone, where a reset only disturbs the reader.
+            let disposition = if self.gone {
+                Disposition::LeaveCard
+            } else {
+                Disposition::ResetCard
+            };
+            let _ = card.disconnect(disposition);
+        }
     }
 }
 
@@ -166,6 +214,9 @@ fn exchange(
         Ok(response) if response.len() > MAX_RESPONSE_LEN => Err(TransportError::ResponseTooLong {
             len: response.len(),
         }),
+        // Nothing at all back, not even a status word: the reader lost the card (vpcd reports
+        // a card that disconnected mid-exchange so).
+        Ok([]) => Err(TransportError::CardRemoved),
         Ok(response) => Ok(Zeroizing::new(response.to_vec())),
         Err(::pcsc::Error::ResetCard) => Err(TransportError::CardReset),
         Err(::pcsc::Error::InsufficientBuffer) => Err(TransportError::ResponseTooLong {
@@ -194,7 +245,13 @@ fn card_is_gone(card: &Card) -> bool {
 impl CardTransport for PcscCard {
     /// One APDU outside any transaction: fine for a lone command, never for a login.
     fn transmit(&mut self, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, TransportError> {
-        let result = exchange(&self.card, &self.reader, command);
+        if self.gone {
+            return Err(TransportError::CardRemoved);
+        }
+        let result = exchange(self.card()?, &self.reader, command);
+        if matches!(result, Err(TransportError::CardRemoved)) {
+            self.gone = true;
+        }
         if matches!(result, Err(TransportError::CardReset)) {
             // Reconnect now so the caller's next command (a SELECT) reaches the card.
             self.reconnect()?;
@@ -215,6 +272,7 @@ impl CardTransport for PcscCard {
 /// inherit that state.
 pub struct PcscTransaction<'card> {
     transaction: Option<Transaction<'card>>,
+    gone: &'card mut bool,
     reader: &'card str,
     protocols: ::pcsc::Protocols,
     deadline: Option<(Instant, Duration)>,
@@ -246,13 +304,18 @@ impl PcscTransaction<'_> {
         let Some(transaction) = self.transaction.take() else {
             return Ok(());
         };
-        let disposition = match after {
-            AfterTransaction::LeaveCard => Disposition::LeaveCard,
-            AfterTransaction::ResetCard => Disposition::ResetCard,
-        };
+        let mut transaction = transaction;
+        if after == AfterTransaction::ResetCard && !*self.gone {
+            // Reset through our own handle while still holding the card: the reset is then
+            // not reported back to us as someone else's (SCARD_W_RESET_CARD), as ending the
+            // transaction with SCARD_RESET_CARD would be.
+            transaction
+                .reconnect(ShareMode::Shared, self.protocols, Disposition::ResetCard)
+                .map_err(|e| map_error("SCardReconnect", Phase::CardSession, self.reader, e))?;
+        }
         // On failure the returned transaction is dropped, which ends it with LeaveCard.
         transaction
-            .end(disposition)
+            .end(Disposition::LeaveCard)
             .map_err(|(_, e)| map_error("SCardEndTransaction", Phase::CardSession, self.reader, e))
     }
 }
@@ -277,7 +340,13 @@ impl CardTransport for PcscTransaction<'_> {
         let Some(transaction) = self.transaction.as_mut() else {
             return Err(TransportError::CardRemoved);
         };
+        if *self.gone {
+            return Err(TransportError::CardRemoved);
+        }
         let result = exchange(transaction, self.reader, command);
+        if matches!(result, Err(TransportError::CardRemoved)) {
+            *self.gone = true;
+        }
         if matches!(result, Err(TransportError::CardReset)) {
             transaction
                 .reconnect(ShareMode::Shared, protocols, Disposition::LeaveCard)

@@ -29,6 +29,17 @@ pub fn map_error(
             Phase::CardSession => TransportError::CardRemoved,
         },
         Error::ResetCard => TransportError::CardReset,
+        // The reader could no longer exchange with the card. Mid-session that is a card
+        // pulled before pcscd's presence poll noticed (vpcd answers a closed socket so); for
+        // the login it is the same thing: stop, authenticate nobody.
+        Error::NotTransacted
+        | Error::UnresponsiveCard
+        | Error::UnpoweredCard
+        | Error::CommError
+            if phase == Phase::CardSession =>
+        {
+            TransportError::CardRemoved
+        }
         Error::UnknownReader | Error::ReaderUnavailable => match phase {
             Phase::Setup => TransportError::ReaderUnavailable {
                 reader: reader.to_owned(),
