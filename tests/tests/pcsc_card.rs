@@ -268,7 +268,6 @@ fn another_client_cannot_get_an_apdu_between_verify_and_internal_authenticate() 
         signature.is_ok(),
         "INTERNAL AUTHENTICATE after VERIFY failed: {signature:?}"
     );
-    drop(op);
     let ended = Instant::now();
     transaction.end(AfterTransaction::LeaveCard).unwrap();
     let (their_time, their_result) = intruder.join().unwrap();

@@ -231,8 +231,15 @@ fn watch(
             // Whatever the error, this context is no good: back off and start over.
             Err(_) => return SessionEnd::ServiceLost,
         };
-        let mut states = vec![ReaderState::new(::pcsc::PNP_NOTIFICATION(), State::UNAWARE)];
-        states.extend(readers.iter().filter_map(|name| {
+        // pcsc-lite watches at most PCSCLITE_MAX_READERS_CONTEXTS (16) states in one call.
+        // With more readers than fit beside the PnP pseudo-reader, watch the readers alone
+        // and look at the reader list again every second instead of on PnP notification.
+        let with_pnp = readers.len() < MAX_STATES;
+        let mut states = Vec::with_capacity(readers.len() + 1);
+        if with_pnp {
+            states.push(ReaderState::new(::pcsc::PNP_NOTIFICATION(), State::UNAWARE));
+        }
+        states.extend(readers.iter().take(MAX_STATES).filter_map(|name| {
             CString::new(name.as_str())
                 .ok()
                 .map(|c| ReaderState::new(c, State::UNAWARE))
@@ -243,7 +250,8 @@ fn watch(
             Err(Error::UnknownReader) | Err(Error::Cancelled) => continue,
             Err(_) => return SessionEnd::ServiceLost,
         }
-        let now = snapshot(&states[1..]);
+        let first_reader = usize::from(with_pnp);
+        let now = snapshot(&states[first_reader..]);
         if !report_changes(events, known, &now, std::mem::take(&mut reannounce)) {
             return SessionEnd::ReceiverGone;
         }
@@ -255,16 +263,23 @@ fn watch(
             if control.is_stopped() {
                 return SessionEnd::Stopped;
             }
-            match context.get_status_change(None, &mut states) {
+            let wait = if with_pnp { None } else { Some(LIST_RECHECK) };
+            match context.get_status_change(wait, &mut states) {
                 Ok(()) => {}
-                Err(Error::Timeout) => continue,
+                Err(Error::Timeout) if with_pnp => continue,
+                Err(Error::Timeout) => {
+                    if list_readers(context).ok().as_ref() != Some(&readers) {
+                        break;
+                    }
+                    continue;
+                }
                 Err(Error::Cancelled) if control.is_stopped() => return SessionEnd::Stopped,
                 Err(Error::Cancelled) => continue,
                 Err(Error::UnknownReader) | Err(Error::ReaderUnavailable) => break,
                 Err(_) => return SessionEnd::ServiceLost,
             }
-            let readers_changed = states[0].event_state().contains(State::CHANGED);
-            let now = snapshot(&states[1..]);
+            let readers_changed = with_pnp && states[0].event_state().contains(State::CHANGED);
+            let now = snapshot(&states[first_reader..]);
             if !report_changes(events, known, &now, false) {
                 return SessionEnd::ReceiverGone;
             }
@@ -276,6 +291,13 @@ fn watch(
         }
     }
 }
+
+/// pcsc-lite's `PCSCLITE_MAX_READERS_CONTEXTS`: the most reader states one
+/// `SCardGetStatusChange` call takes.
+const MAX_STATES: usize = 16;
+
+/// How often the reader list is looked at when there is no room for the PnP pseudo-reader.
+const LIST_RECHECK: Duration = Duration::from_secs(1);
 
 /// The longest reader-name list we accept from the service.
 const MAX_READER_LIST_BYTES: usize = 64 * 1024;

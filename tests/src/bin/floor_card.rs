@@ -49,6 +49,9 @@ fn serve(address: &str) -> std::io::Result<()> {
         if stream.read_exact(&mut prefix).is_err() {
             return Ok(());
         }
+        // vpcd sends the prefix and the APDU in two writes and, with Nagle, holds the second
+        // until the first is ACKed: ACK at once (the kernel drops quick-ACK mode by itself).
+        let _ = SockRef::from(&stream).set_tcp_quickack(true);
         let len = usize::from(u16::from_be_bytes(prefix));
         let body = message
             .get_mut(..len)

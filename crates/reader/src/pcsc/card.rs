@@ -66,11 +66,29 @@ fn protocol_of(card: &Card, reader: &str) -> Result<CardProtocol, TransportError
 
 impl PcscCard {
     pub(crate) fn new(
-        card: Card,
+        mut card: Card,
         reader: String,
         options: ConnectOptions,
     ) -> Result<Self, TransportError> {
-        let protocol = protocol_of(&card, &reader)?;
+        let protocol = match protocol_of(&card, &reader) {
+            Ok(p) => p,
+            // Right after an insertion pcsc-lite may hand out a connection before it has
+            // settled the protocol (SCardStatus says "undefined"): reconnect once, which
+            // negotiates it, rather than failing a login that was typed in good faith.
+            Err(TransportError::Pcsc {
+                source: ::pcsc::Error::ProtoMismatch,
+                ..
+            }) => {
+                card.reconnect(
+                    ShareMode::Shared,
+                    options.pcsc_protocols(),
+                    Disposition::LeaveCard,
+                )
+                .map_err(|e| map_error("SCardReconnect", Phase::Setup, &reader, e))?;
+                protocol_of(&card, &reader)?
+            }
+            Err(e) => return Err(e),
+        };
         Ok(PcscCard {
             card: Some(card),
             gone: false,
