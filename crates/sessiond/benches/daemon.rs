@@ -20,7 +20,7 @@ use cardgate_tests::{PcscLab, SoftCardFile};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const TERMINALS: usize = 16;
@@ -78,12 +78,34 @@ fn main() {
     let issuer = IssuerKey::generate().unwrap();
     std::fs::write(dir.join("issuer.pub"), issuer.public_key().to_hex()).unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    std::fs::write(dir.join("state/revoked.crl"), RevocationListBuilder::new(1, now, now + 86_400).sign(&issuer).unwrap()).unwrap();
-    AuditLog::init(&dir.join("audit"), Label::new("bench").unwrap(), &SystemClock).unwrap();
+    std::fs::write(
+        dir.join("state/revoked.crl"),
+        RevocationListBuilder::new(1, now, now + 86_400)
+            .sign(&issuer)
+            .unwrap(),
+    )
+    .unwrap();
+    AuditLog::init(
+        &dir.join("audit"),
+        Label::new("bench").unwrap(),
+        &SystemClock,
+    )
+    .unwrap();
     let calls = dir.join("loginctl.calls");
     let loginctl = dir.join("loginctl");
-    std::fs::write(&loginctl, format!("#!/bin/sh\necho \"$(date +%s%N) $@\" >> {}\n", calls.display())).unwrap();
-    std::fs::set_permissions(&loginctl, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        &loginctl,
+        format!(
+            "#!/bin/sh\necho \"$(date +%s%N) $@\" >> {}\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &loginctl,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let mut config = format!(
         "[daemon]\nlogin_socket = \"{d}/login.sock\"\nadmin_socket = \"{d}/admin.sock\"\nstate_dir = \"{d}/state\"\n\
          [issuer]\npublic_key = \"{d}/issuer.pub\"\n[revocation]\nlist = \"{d}/state/revoked.crl\"\n\
@@ -91,7 +113,10 @@ fn main() {
         d = dir.display()
     );
     for t in 0..TERMINALS {
-        config.push_str(&format!("[[terminal]]\nid = \"juki-{t:02}\"\nreader = \"{}\"\n", lab.reader(t).unwrap()));
+        config.push_str(&format!(
+            "[[terminal]]\nid = \"juki-{t:02}\"\nreader = \"{}\"\n",
+            lab.reader(t).unwrap()
+        ));
     }
     config.push_str("[operators]\n");
     for t in 0..TERMINALS {
@@ -99,9 +124,14 @@ fn main() {
     }
     std::fs::write(dir.join("cardgated.toml"), config).unwrap();
 
-    let cards: Vec<SoftCardFile> =
-        (0..TERMINALS).map(|t| SoftCardFile::personalised(&lab, &issuer, &format!("op-{t:02}"), PIN, PUK).unwrap()).collect();
-    let mut inserted: Vec<_> = (0..TERMINALS).map(|t| lab.serve_card(t, &cards[t], None).unwrap()).collect();
+    let cards: Vec<SoftCardFile> = (0..TERMINALS)
+        .map(|t| {
+            SoftCardFile::personalised(&lab, &issuer, &format!("op-{t:02}"), PIN, PUK).unwrap()
+        })
+        .collect();
+    let mut inserted: Vec<_> = (0..TERMINALS)
+        .map(|t| lab.serve_card(t, &cards[t], None).unwrap())
+        .collect();
     for t in 0..TERMINALS {
         lab.wait_for_card(t).unwrap();
     }
@@ -113,7 +143,9 @@ fn main() {
     let mut raw = Vec::new();
     for _ in 0..SEQUENTIAL_LOGINS {
         let start = Instant::now();
-        let mut card = context.connect(&reader0, ConnectOptions::default()).unwrap();
+        let mut card = context
+            .connect(&reader0, ConnectOptions::default())
+            .unwrap();
         let mut tx = card.begin_transaction().unwrap();
         let mut host = OperatorCard::new(&mut tx);
         host.select().unwrap().unwrap();
@@ -130,8 +162,8 @@ fn main() {
             .arg("--config")
             .arg(dir.join("cardgated.toml"))
             .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
-            .env("CARDGATE_LOG", "warn")
-            .stderr(Stdio::null())
+            .env("CARDGATE_LOG", "info")
+            .stderr(std::fs::File::create(dir.join("cardgated.log")).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -141,7 +173,11 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
     let rss_idle = rss_kib(daemon.0.id());
 
-    let login = |t: usize| format!(r#"{{"op":"authenticate","terminal":"juki-{t:02}","user":"user{t:02}","pin":"{PIN}"}}"#);
+    let login = |t: usize| {
+        format!(
+            r#"{{"op":"authenticate","terminal":"juki-{t:02}","user":"user{t:02}","pin":"{PIN}"}}"#
+        )
+    };
     let mut through = Vec::new();
     for _ in 0..SEQUENTIAL_LOGINS {
         let start = Instant::now();
@@ -162,52 +198,112 @@ fn main() {
                         .map(|_| {
                             let start = Instant::now();
                             let answer = ask(&socket, &line);
-                            assert!(answer.contains("granted"), "{answer}");
+                            assert!(
+                                answer.contains("granted"),
+                                "{answer}\n{}",
+                                std::fs::read_to_string(socket.with_file_name("cardgated.log"))
+                                    .unwrap_or_default()
+                            );
                             start.elapsed()
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let wall = wall.elapsed();
     let rss_load = rss_kib(daemon.0.id());
 
-    // Removal to lock, on terminal 0.
-    let context = PcscContext::establish().unwrap();
-    let mut removal = Vec::new();
+    // Removal to lock, on terminal 0. Two measures: from the removal event inside cardgated
+    // to its loginctl call returning (what the daemon controls; from its own log), and from
+    // pulling the card (the card process killed) to the loginctl call (which includes how
+    // long pcscd takes to notice: it polls a vpcd reader every 400 ms).
+    let mut wall_removal = Vec::new();
     for i in 0..REMOVALS {
-        assert!(ask(&socket, &login(0)).contains("granted"));
+        let a = ask(&socket, &login(0));
+        assert!(
+            a.contains("granted"),
+            "removal round {i}: {a}\n{}",
+            std::fs::read_to_string(dir.join("cardgated.log"))
+                .unwrap_or_default()
+                .lines()
+                .rev()
+                .take(8)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
         let id = format!("r{i}");
-        let open = ask(&socket, &format!(r#"{{"op":"open_session","terminal":"juki-00","user":"user00","session_id":"{id}"}}"#));
+        let open = ask(
+            &socket,
+            &format!(
+                r#"{{"op":"open_session","terminal":"juki-00","user":"user00","session_id":"{id}"}}"#
+            ),
+        );
         assert!(open.contains("granted"), "{open}");
+        let pulled = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
         inserted[0].kill();
-        context.wait_for_no_card(&reader0, Duration::from_secs(10)).unwrap();
-        let seen = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
         let locked_at = loop {
             let text = std::fs::read_to_string(&calls).unwrap_or_default();
-            if let Some(line) = text.lines().find(|l| l.ends_with(&format!("lock-session {id}"))) {
-                let ns: u128 = line.split_whitespace().next().unwrap().parse().unwrap();
-                break Duration::from_nanos(ns as u64);
+            if let Some(line) = text
+                .lines()
+                .find(|l| l.ends_with(&format!("lock-session {id}")))
+            {
+                let ns: u64 = line.split_whitespace().next().unwrap().parse().unwrap();
+                break Duration::from_nanos(ns);
             }
             std::thread::sleep(Duration::from_millis(1));
         };
-        removal.push(locked_at.saturating_sub(seen));
-        let _ = ask(&socket, &format!(r#"{{"op":"close_session","user":"user00","session_id":"{id}"}}"#));
+        wall_removal.push(locked_at.saturating_sub(pulled));
+        let _ = ask(
+            &socket,
+            &format!(r#"{{"op":"close_session","user":"user00","session_id":"{id}"}}"#),
+        );
         inserted[0] = lab.serve_card(0, &cards[0], None).unwrap();
         lab.wait_for_card(0).unwrap();
     }
+    let log = std::fs::read_to_string(dir.join("cardgated.log")).unwrap();
+    let mut removal: Vec<Duration> = log
+        .lines()
+        .filter(|l| l.contains("removal: session action done"))
+        .filter_map(|l| {
+            l.split("micros=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .map(Duration::from_micros)
+        .collect();
+    assert_eq!(
+        removal.len(),
+        REMOVALS,
+        "the daemon logged {} of {REMOVALS} removals",
+        removal.len()
+    );
 
     let mean = |v: &[Duration]| v.iter().sum::<Duration>() / v.len() as u32;
     let mut sorted = per_login.clone();
     sorted.sort();
-    let mut removal_sorted = removal.clone();
-    removal_sorted.sort();
+    removal.sort();
+    let removal_sorted = removal;
+    wall_removal.sort();
     let (raw_mean, through_mean) = (mean(&raw), mean(&through));
-    println!("login: raw three APDUs through PC/SC, mean of {SEQUENTIAL_LOGINS}: {}", ms(raw_mean));
+    println!(
+        "login: raw three APDUs through PC/SC, mean of {SEQUENTIAL_LOGINS}: {}",
+        ms(raw_mean)
+    );
     println!("login: through cardgated (socket, audit records, same three APDUs), mean of {SEQUENTIAL_LOGINS}: {}", ms(through_mean));
-    println!("login: ratio {:.2}", through_mean.as_secs_f64() / raw_mean.as_secs_f64());
+    println!(
+        "login: ratio {:.2}",
+        through_mean.as_secs_f64() / raw_mean.as_secs_f64()
+    );
     println!(
         "concurrent: {TERMINALS} terminals x {LOGINS_PER_TERMINAL} logins in {} = {:.1} logins/s; per login p50 {} p99 {}",
         ms(wall),
@@ -216,10 +312,16 @@ fn main() {
         ms(percentile(&sorted, 0.99))
     );
     println!(
-        "removal to lock ({REMOVALS} removals): p50 {} p99 {} max {}",
+        "removal event to lock-session done ({REMOVALS} removals): p50 {} p99 {} max {}",
         ms(percentile(&removal_sorted, 0.5)),
         ms(percentile(&removal_sorted, 0.99)),
         ms(*removal_sorted.last().unwrap())
+    );
+    println!(
+        "card pulled to lock-session (includes pcscd's 400 ms vpcd poll): p50 {} p99 {} max {}",
+        ms(percentile(&wall_removal, 0.5)),
+        ms(percentile(&wall_removal, 0.99)),
+        ms(*wall_removal.last().unwrap())
     );
     println!("cardgated RSS: idle {rss_idle} KiB, after the load {rss_load} KiB");
     let _: PathBuf = dir;

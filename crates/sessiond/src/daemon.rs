@@ -69,6 +69,7 @@ pub async fn run(
 }
 
 async fn handle_event(engine: &Arc<Engine>, event: CardEvent) {
+    let seen = std::time::Instant::now();
     tracing::info!(?event, "card event");
     let readers: Vec<String> = match &event {
         CardEvent::CardRemoved { reader } | CardEvent::ReaderDetached { reader } => {
@@ -90,6 +91,6 @@ async fn handle_event(engine: &Arc<Engine>, event: CardEvent) {
     };
     for reader in readers {
         let e = engine.clone();
-        let _ = tokio::task::spawn_blocking(move || e.card_removed(&reader)).await;
+        let _ = tokio::task::spawn_blocking(move || e.card_removed_since(&reader, seen)).await;
     }
 }

@@ -348,6 +348,7 @@ impl Engine {
         match (result, answer) {
             (Ok(()), Some(answer)) => answer,
             (Err(e), _) => {
+                tracing::warn!(reader = %reader, error = %error_chain(&e), "card operation failed");
                 let answer = match e {
                     TransportError::NoCard | TransportError::CardRemoved => {
                         denied("no_card", "insert your operator card")
@@ -976,30 +977,47 @@ impl Engine {
     /// runs first and the records after it, so that the screen locks without waiting for
     /// the disk.
     pub fn card_removed(&self, reader: &str) {
+        self.card_removed_since(reader, Instant::now());
+    }
+
+    /// [`Engine::card_removed`], timed from `seen`, the moment the removal event arrived.
+    /// The lock (or end) runs before anything touches the disk: the session table and the
+    /// audit records follow it. After a crash in between, `resync_sessions` locks again.
+    pub fn card_removed_since(&self, reader: &str, seen: Instant) {
         locked(&self.pending).retain(|(terminal, _), _| {
             self.config
                 .terminal(terminal)
                 .is_none_or(|t| t.reader != reader)
         });
-        let (affected, lock) = match self.config.session.on_removal {
-            RemovalAction::Lock => (
-                locked(&self.sessions)
-                    .set_state(SessionState::Locked, |s| s.reader == reader)
-                    .unwrap_or_default(),
-                true,
-            ),
-            RemovalAction::End => (
-                locked(&self.sessions)
-                    .close_where(|s| s.reader == reader)
-                    .unwrap_or_default(),
-                false,
-            ),
-        };
+        let lock = self.config.session.on_removal == RemovalAction::Lock;
+        let affected: Vec<Session> = locked(&self.sessions)
+            .on_reader(reader)
+            .into_iter()
+            .filter(|s| !lock || s.state == SessionState::Active)
+            .collect();
         for s in &affected {
             let _ = if lock {
                 self.actions.lock(&s.session_id)
             } else {
                 self.actions.terminate(&s.session_id)
+            };
+        }
+        if !affected.is_empty() {
+            tracing::info!(
+                reader,
+                sessions = affected.len(),
+                micros = seen.elapsed().as_micros() as u64,
+                "removal: session action done"
+            );
+        }
+        {
+            let mut sessions = locked(&self.sessions);
+            let _ = if lock {
+                sessions
+                    .set_state(SessionState::Locked, |s| s.reader == reader)
+                    .map(drop)
+            } else {
+                sessions.close_where(|s| s.reader == reader).map(drop)
             };
         }
         let _ = self.record(Entry::new(Event::CardRemoved).reader(label(reader)));
@@ -1229,6 +1247,17 @@ impl Engine {
     pub fn revocation_version(&self) -> Option<u64> {
         locked(&self.revocation).list.as_ref().map(|l| l.version())
     }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
 }
 
 /// The file in the state directory that remembers the newest revocation list accepted.

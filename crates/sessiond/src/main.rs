@@ -67,6 +67,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // journald and log files want plain text, not terminal colours.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         // journald adds its own timestamps.
         .without_time()
         .init();

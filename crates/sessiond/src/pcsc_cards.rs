@@ -1,20 +1,32 @@
 //! [`CardAccess`] over PC/SC: one connection and one transaction per operation.
 //!
 //! A fresh context per operation costs a few hundred microseconds and makes a pcscd restart
-//! invisible to the next login. Every operation ends by resetting the card, so a PIN verified
-//! during a login never stays usable by another program on the terminal.
+//! invisible to the next login. Every operation ends with a SELECT, which clears the card's
+//! security state, so a PIN verified during a login never stays usable by another program on
+//! the terminal (and with a reset when that SELECT fails).
 
 use crate::cards::CardAccess;
 use cardgate_reader::pcsc::{AfterTransaction, ConnectOptions, PcscContext};
 use cardgate_reader::{CardTransport, TransportError};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+/// SELECT of the operator-card application, sent at the end of every operation.
+const CLEAR_SECURITY_STATE: [u8; 16] = [
+    0x00, 0xA4, 0x04, 0x00, 0x0A, 0xF0, 0x43, 0x41, 0x52, 0x44, 0x47, 0x41, 0x54, 0x45, 0x01, 0x00,
+];
+
+/// pcsc-lite allows a client 16 contexts (`PCSCLITE_MAX_APPLICATION_CONTEXTS`); the card
+/// monitor holds one. Operations beyond this many wait their turn instead of failing.
+pub const MAX_CONCURRENT_OPERATIONS: usize = 8;
 
 /// The PC/SC readers of this terminal.
 #[derive(Debug, Default)]
 pub struct PcscCards {
     options: ConnectOptions,
+    in_flight: Mutex<usize>,
+    slot_free: Condvar,
     // One operation at a time per reader from this daemon; other programs are kept out by
     // the PC/SC transaction itself.
     per_reader: Mutex<HashMap<String, Arc<Mutex<()>>>>,
@@ -25,8 +37,19 @@ impl PcscCards {
     pub fn new(options: ConnectOptions) -> Self {
         PcscCards {
             options,
+            in_flight: Mutex::new(0),
+            slot_free: Condvar::new(),
             per_reader: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn take_slot(&self) -> Slot<'_> {
+        let mut n = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        while *n >= MAX_CONCURRENT_OPERATIONS {
+            n = self.slot_free.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+        *n += 1;
+        Slot(self)
     }
 
     fn reader_lock(&self, reader: &str) -> Arc<Mutex<()>> {
@@ -43,16 +66,39 @@ impl CardAccess for PcscCards {
     ) -> Result<(), TransportError> {
         let lock = self.reader_lock(reader);
         let _one_at_a_time = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _slot = self.take_slot();
         let context = PcscContext::establish()?;
         let mut card = context.connect(reader, self.options)?;
         let mut transaction = card.begin_transaction()?;
         operation(&mut transaction);
-        transaction.end(AfterTransaction::ResetCard)
+        // The contract clears the card's security state on any SELECT: a verified PIN does
+        // not outlive the operation, and the card is not reset under pcscd's feet (a reset
+        // after every login made the next connection fail now and then with a protocol
+        // mismatch under load). If the SELECT does not go through, reset the card.
+        let cleared = transaction
+            .transmit(&CLEAR_SECURITY_STATE)
+            .is_ok_and(|r| r.ends_with(&[0x90, 0x00]));
+        transaction.end(if cleared {
+            AfterTransaction::LeaveCard
+        } else {
+            AfterTransaction::ResetCard
+        })
     }
 
     fn card_present(&self, reader: &str) -> bool {
         PcscContext::establish()
             .and_then(|c| c.wait_for_card(reader, Duration::ZERO))
             .is_ok()
+    }
+}
+
+/// One of the [`MAX_CONCURRENT_OPERATIONS`] places, given back on drop.
+struct Slot<'a>(&'a PcscCards);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        *n = n.saturating_sub(1);
+        self.0.slot_free.notify_one();
     }
 }

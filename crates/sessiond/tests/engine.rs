@@ -460,14 +460,22 @@ fn the_clock_stepped_forwards_and_backwards() {
     w.clock.advance(2 * 86_400);
     assert_eq!(reason(&w.auth("alice", PIN)), "revocation_list_stale");
     // Far forward, with a fresh list: the card (valid until 2099-03-31) has expired.
-    let far = (date!(2099 - 04 - 01).midnight().assume_utc().unix_timestamp()) - time::OffsetDateTime::now_utc().unix_timestamp();
+    let far = (date!(2099 - 04 - 01)
+        .midnight()
+        .assume_utc()
+        .unix_timestamp())
+        - time::OffsetDateTime::now_utc().unix_timestamp();
     w.clock.advance(far - 2 * 86_400);
     let now = w.clock_now();
     write_list(&w.dir, &w.issuer, 2, &[], now + 86_400);
     w.engine.tick();
     assert_eq!(reason(&w.auth("alice", PIN)), "expired");
     // Far backwards: before the card's first day (2025-04-01).
-    let back = date!(2025 - 03 - 01).midnight().assume_utc().unix_timestamp() - now;
+    let back = date!(2025 - 03 - 01)
+        .midnight()
+        .assume_utc()
+        .unix_timestamp()
+        - now;
     w.clock.advance(back);
     assert_eq!(reason(&w.auth("alice", PIN)), "not_yet_valid");
     // None of the refusals sent the PIN.
