@@ -3,9 +3,10 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), cardgate_tests::HarnessError> {
-//! use cardgate_tests::{PcscLab, SoftCardFile};
-//! let mut lab = PcscLab::start(2)?;                 // a private pcscd, two vpcd readers
-//! let card = SoftCardFile::personalised(&lab, "op-1", "Tanuki42", "Kitsune12345")?;
+//! use cardgate_tests::{issuer_key, PcscLab, SoftCardFile};
+//! let mut lab = PcscLab::start()?;                  // a private pcscd, two vpcd readers
+//! let issuer = issuer_key()?;
+//! let card = SoftCardFile::personalised(&lab, &issuer, "op-1", "Tanuki42", "Kitsune12345")?;
 //! let mut inserted = lab.serve_card(0, &card, None)?; // `cardgate-sim serve` into slot 0
 //! let atr = lab.wait_for_card(0)?;                  // seen through PC/SC
 //! inserted.remove()?;                               // SIGTERM: the card leaves the reader

@@ -83,7 +83,20 @@ mod tests {
             session(Error::NoService),
             TransportError::ServiceUnavailable
         ));
+        // The reader lost the card mid-exchange before pcscd noticed the removal.
+        assert!(matches!(
+            session(Error::NotTransacted),
+            TransportError::CardRemoved
+        ));
+        assert!(matches!(
+            session(Error::CommError),
+            TransportError::CardRemoved
+        ));
         let setup = |e| map_error("SCardConnect", Phase::Setup, "r", e);
+        assert!(matches!(
+            setup(Error::CommError),
+            TransportError::Pcsc { .. }
+        ));
         assert!(matches!(setup(Error::NoSmartcard), TransportError::NoCard));
         assert!(matches!(
             setup(Error::UnknownReader),
@@ -93,13 +106,18 @@ mod tests {
 
     #[test]
     fn other_errors_keep_the_pcsc_error_as_source() {
-        let e = map_error("SCardTransmit", Phase::CardSession, "r", Error::CommError);
+        let e = map_error(
+            "SCardTransmit",
+            Phase::CardSession,
+            "r",
+            Error::InvalidParameter,
+        );
         let source = std::error::Error::source(&e).map(|s| s.to_string());
         assert!(matches!(
             e,
             TransportError::Pcsc {
                 operation: "SCardTransmit",
-                source: Error::CommError
+                source: Error::InvalidParameter
             }
         ));
         assert!(source.is_some());
