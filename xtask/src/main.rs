@@ -97,5 +97,7 @@ fn test(_args: &[String]) -> Result<(), String> {
 
 fn bench(_args: &[String]) -> Result<(), String> {
     deps::ensure()?;
+    // The PC/SC benchmarks start `target/release/cardgate-sim` and `cardgated`.
+    cargo(&["build", "--release", "--workspace", "--bins"])?;
     cargo(&["bench", "--workspace"])
 }
