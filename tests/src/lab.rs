@@ -192,6 +192,9 @@ impl PcscLab {
         }
         let target = format!("/proc/{holder_pid}/root/run/pcscd/pcscd.comm");
         let _ = std::fs::remove_file(&self.client_socket);
+        if let Some(parent) = self.client_socket.parent() {
+            std::fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
+        }
         std::os::unix::fs::symlink(&target, &self.client_socket)
             .map_err(io("cannot link", &self.client_socket))?;
         Ok(())
@@ -457,6 +460,10 @@ impl Drop for PcscLab {
             kill_and_reap(&mut holder);
         }
         let _ = std::fs::remove_file(&self.client_socket);
+        if let Some(parent) = self.client_socket.parent() {
+            // Empty now; the next lab of this process creates it again.
+            let _ = std::fs::remove_dir(parent);
+        }
         // CARDGATE_LAB_KEEP=1 keeps the lab's files (logs, configuration) for a post-mortem.
         let keep = std::env::var_os("CARDGATE_LAB_KEEP").is_some_and(|v| v == "1");
         if !keep {
