@@ -44,10 +44,13 @@
 mod cards;
 mod error;
 mod lab;
+mod office;
+pub mod pamtester;
 pub mod paths;
 mod process;
 
 pub use cards::{issuer_key, SoftCardFile};
 pub use error::HarnessError;
 pub use lab::{PcscLab, VPCD_BASE_PORT};
+pub use office::{Daemon, Office, TerminalSpec};
 pub use process::CardProcess;

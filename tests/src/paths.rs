@@ -33,13 +33,25 @@ pub fn profile_dir() -> Result<PathBuf, HarnessError> {
 /// The `cardgate-sim` binary: `$CARDGATE_SIM_BIN`, else `<profile>/cardgate-sim`; it must
 /// be newer than the sources it is built from.
 pub fn sim_binary() -> Result<PathBuf, HarnessError> {
-    let path = match std::env::var_os("CARDGATE_SIM_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => profile_dir()?.join("cardgate-sim"),
-    };
-    // Cargo's dep-info next to the binary lists exactly the sources it was built from.
+    match std::env::var_os("CARDGATE_SIM_BIN") {
+        Some(path) => {
+            let path = PathBuf::from(path);
+            let sources = dep_info_sources(&path.with_extension("d"));
+            check_binary(&path, &sources, "cardgate-sim")?;
+            Ok(path)
+        }
+        None => workspace_artifact("cardgate-sim", "cardgate-sim"),
+    }
+}
+
+/// A binary or library this workspace builds (`cardgated`, `cardgatectl`,
+/// `libpam_cardgate.so`, …), in the running executable's profile directory; it must be newer
+/// than the sources cargo's dep-info lists for it.
+pub fn workspace_artifact(file: &str, package: &'static str) -> Result<PathBuf, HarnessError> {
+    let path = profile_dir()?.join(file);
+    // Cargo's dep-info next to the artifact lists exactly the sources it was built from.
     let sources = dep_info_sources(&path.with_extension("d"));
-    check_binary(&path, &sources, "cardgate-sim")?;
+    check_binary(&path, &sources, package)?;
     Ok(path)
 }
 

@@ -14,14 +14,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use cardgate_card::issue::IssueRequest;
-use cardgate_card::{CardSerial, IssuerKey, Pin, Puk, Role};
-use cardgate_tests::{PcscLab, SoftCardFile};
+use cardgate_card::{CardSerial, Pin, Puk, Role};
+use cardgate_tests::pamtester::{service_file, Finished, Pamtester};
+use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec};
 use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const PUK: &str = "Kitsune12345";
@@ -30,72 +29,26 @@ const OPERATOR: &str = "op-0042";
 const USER: &str = "tanaka";
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// Every prompt the module can show (both languages): the driver counts these on stderr.
-const PROMPTS: &[&str] = &[
-    "Operator card PIN: ",
-    "Current PIN: ",
-    "New PIN: ",
-    "Repeat the new PIN: ",
-    "操作者カードの暗証番号を入力してください: ",
-];
-
-fn profile_file(name: &str) -> PathBuf {
-    let path = cardgate_tests::paths::profile_dir().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo xtask test`, or `cargo build -p cardgate-pam -p cardgate-sessiond -p cardgatectl -p cardgate-sim` first",
-        path.display()
-    );
-    path
+fn office() -> Office {
+    Office::new(
+        PcscLab::start().unwrap(),
+        &[TerminalSpec {
+            id: "juki-01".into(),
+            slot: 0,
+        }],
+        &[(OPERATOR, USER)],
+        // The card's own three tries are what these tests count.
+        "[rate_limit]\nfree_failures = 3\n",
+    )
+    .unwrap()
 }
 
-/// The module as built; refused when older than its sources (a stale module would test old
-/// code).
-fn module() -> PathBuf {
-    let so = profile_file("libpam_cardgate.so");
-    let built = std::fs::metadata(&so).unwrap().modified().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for entry in std::fs::read_dir(src).unwrap().flatten() {
-        let changed = entry.metadata().unwrap().modified().unwrap();
-        assert!(
-            changed <= built,
-            "{} is older than {}: run `cargo build -p cardgate-pam`",
-            so.display(),
-            entry.path().display()
-        );
-    }
-    so
-}
-
-struct Daemon {
-    child: Child,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-struct Office {
-    lab: PcscLab,
-    dir: PathBuf,
-    config: PathBuf,
-    issuer: IssuerKey,
+fn start_daemon(office: &Office) -> cardgate_tests::Daemon {
+    office.start_daemon().unwrap()
 }
 
 fn ctl(office: &Office, args: &[&str]) -> Output {
-    let out = Command::new(profile_file("cardgatectl"))
-        .arg("--config")
-        .arg(&office.config)
-        .args(args)
-        .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = office.ctl(args, "").unwrap();
     assert!(
         out.status.success(),
         "cardgatectl {args:?}: {}{}",
@@ -105,112 +58,8 @@ fn ctl(office: &Office, args: &[&str]) -> Output {
     out
 }
 
-fn office() -> Office {
-    let lab = PcscLab::start().unwrap();
-    let dir = lab.work_dir().join("office");
-    std::fs::create_dir_all(dir.join("state")).unwrap();
-    // A stand-in loginctl: records what the daemon asks of logind.
-    let loginctl = dir.join("loginctl");
-    std::fs::write(
-        &loginctl,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> {}\n",
-            dir.join("loginctl.calls").display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &loginctl,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let config = dir.join("cardgated.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[daemon]
-login_socket = "{d}/login.sock"
-admin_socket = "{d}/admin.sock"
-state_dir = "{d}/state"
-[issuer]
-public_key = "{d}/issuer/issuer.pub"
-[revocation]
-list = "{d}/state/revoked.crl"
-[audit]
-dir = "{d}/audit"
-[session]
-loginctl = "{d}/loginctl"
-[rate_limit]
-# The card's own three tries are what these tests count.
-free_failures = 3
-[[terminal]]
-id = "juki-01"
-reader = "{reader}"
-[operators]
-"{OPERATOR}" = "{USER}"
-"#,
-            d = dir.display(),
-            reader = lab.reader(0).unwrap()
-        ),
-    )
-    .unwrap();
-    let mut office = Office {
-        lab,
-        dir: dir.clone(),
-        config,
-        issuer: IssuerKey::generate().unwrap(),
-    };
-    let issuer_dir = dir.join("issuer");
-    ctl(
-        &office,
-        &["issuer", "init", "--dir", issuer_dir.to_str().unwrap()],
-    );
-    ctl(
-        &office,
-        &[
-            "audit",
-            "init",
-            "--dir",
-            dir.join("audit").to_str().unwrap(),
-        ],
-    );
-    ctl(
-        &office,
-        &[
-            "revocation",
-            "refresh",
-            "--issuer-dir",
-            issuer_dir.to_str().unwrap(),
-            "--list",
-            dir.join("state/revoked.crl").to_str().unwrap(),
-        ],
-    );
-    office.issuer =
-        IssuerKey::from_pkcs8(&std::fs::read(issuer_dir.join("issuer.key")).unwrap()).unwrap();
-    office
-}
-
-fn start_daemon(office: &Office) -> Daemon {
-    let child = Command::new(profile_file("cardgated"))
-        .arg("--config")
-        .arg(&office.config)
-        .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(office.dir.join("cardgated.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let socket = office.dir.join("login.sock");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while UnixStream::connect(&socket).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "cardgated did not start: {}",
-            std::fs::read_to_string(office.dir.join("cardgated.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Daemon { child }
+fn cardgatectl() -> PathBuf {
+    cardgate_tests::paths::workspace_artifact("cardgatectl", "cardgatectl").unwrap()
 }
 
 /// The serial `SoftCardFile::personalised` gives an operator's card.
@@ -222,45 +71,24 @@ fn serial_of(operator: &str) -> String {
     CardSerial(serial).to_string()
 }
 
-fn calls(dir: &Path) -> Vec<String> {
-    std::fs::read_to_string(dir.join("loginctl.calls"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
 /// A service file with the module in all four stacks.
 fn service(dir: &Path, socket: &Path, extra: &str) -> PathBuf {
-    let module = module();
     let args = format!("terminal=juki-01 socket={} {extra}", socket.display());
-    let text = ["auth", "account", "password", "session"]
-        .map(|stack| format!("{stack} required {} {args}\n", module.display()))
-        .concat();
-    let path = dir.join(format!("cardgate-test-{}", extra.replace([' ', '='], "_")));
-    std::fs::write(&path, text).unwrap();
-    path
+    let name = format!("cardgate-test-{}", extra.replace([' ', '='], "_"));
+    service_file(dir, &name, &args).unwrap()
 }
 
-/// A pamtester run in its own mount namespace, answering prompts as they appear.
-struct Pamtester {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    pumps: Vec<JoinHandle<()>>,
+/// Runs pamtester, answering each prompt in turn.
+fn pamtester(service: &Path, user: &str, env: &[&str], ops: &[&str], answers: &[&str]) -> Finished {
+    cardgate_tests::pamtester::pamtester(service, user, env, ops, answers).unwrap()
 }
 
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
+trait Outcome {
+    fn assert_failed(&self, pam_error: &str);
+    fn assert_succeeded(&self);
 }
 
-impl Finished {
-    fn prompts(&self) -> usize {
-        count_prompts(&self.stderr)
-    }
+impl Outcome for Finished {
     fn assert_failed(&self, pam_error: &str) {
         assert!(
             !self.status.success(),
@@ -278,141 +106,6 @@ impl Finished {
     fn assert_succeeded(&self) {
         assert!(self.status.success(), "{}\n{}", self.stdout, self.stderr);
     }
-}
-
-fn count_prompts(text: &str) -> usize {
-    PROMPTS.iter().map(|p| text.matches(p).count()).sum()
-}
-
-fn pump(mut from: impl Read + Send + 'static) -> (Arc<Mutex<String>>, JoinHandle<()>) {
-    let shared = Arc::new(Mutex::new(String::new()));
-    let to = shared.clone();
-    let reader = std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            to.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    (shared, reader)
-}
-
-impl Pamtester {
-    fn spawn(service: &Path, user: &str, env: &[&str], ops: &[&str]) -> Pamtester {
-        let mut command = Command::new("unshare");
-        command
-            .args([
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                "mount -t tmpfs -o mode=0755 tmpfs /etc/pam.d && cp \"$0\" /etc/pam.d/cardgate-test && exec stdbuf -o0 pamtester -v \"$@\"",
-            ])
-            .arg(service);
-        for e in env {
-            command.arg(format!("-E{e}"));
-        }
-        command
-            .arg("cardgate-test")
-            .arg(user)
-            .args(ops)
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", "C.UTF-8")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().unwrap();
-        let (stdout, out_pump) = pump(child.stdout.take().unwrap());
-        let (stderr, err_pump) = pump(child.stderr.take().unwrap());
-        Pamtester {
-            stdin: child.stdin.take(),
-            child,
-            stdout,
-            stderr,
-            pumps: vec![out_pump, err_pump],
-        }
-    }
-
-    fn exited(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_some()
-    }
-
-    /// Waits until `text` is on stdout.
-    fn wait_stdout(&mut self, text: &str) {
-        let start = Instant::now();
-        while !self.stdout.lock().unwrap().contains(text) {
-            assert!(
-                start.elapsed() < LIMIT && !self.exited(),
-                "no {text:?} on stdout: {}\n{}",
-                self.stdout.lock().unwrap(),
-                self.stderr.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    /// Answers the `n`-th prompt (from 1) once it is shown; false if pamtester ended first.
-    fn answer(&mut self, n: usize, line: &str) -> bool {
-        let start = Instant::now();
-        while count_prompts(&self.stderr.lock().unwrap()) < n {
-            if self.exited() {
-                return false;
-            }
-            assert!(
-                start.elapsed() < LIMIT,
-                "no prompt {n}: {}",
-                self.stderr.lock().unwrap()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if let Some(stdin) = self.stdin.as_mut() {
-            let _ = stdin.write_all(format!("{line}\n").as_bytes());
-        }
-        true
-    }
-
-    fn finish(mut self) -> Finished {
-        drop(self.stdin.take());
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if start.elapsed() > LIMIT {
-                let _ = self.child.kill();
-                panic!("pamtester hung: {}", self.stderr.lock().unwrap());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        // The pumps end at the pipes' end of file.
-        for pump in self.pumps.drain(..) {
-            pump.join().unwrap();
-        }
-        let stdout = self.stdout.lock().unwrap().clone();
-        let stderr = self.stderr.lock().unwrap().clone();
-        Finished {
-            status,
-            stdout,
-            stderr,
-        }
-    }
-}
-
-/// Runs pamtester, answering each prompt in turn.
-fn pamtester(service: &Path, user: &str, env: &[&str], ops: &[&str], answers: &[&str]) -> Finished {
-    let mut run = Pamtester::spawn(service, user, env, ops);
-    for (i, a) in answers.iter().enumerate() {
-        if !run.answer(i + 1, a) {
-            break;
-        }
-    }
-    run.finish()
 }
 
 fn insert(office: &Office, card: &SoftCardFile) -> cardgate_tests::CardProcess {
@@ -452,11 +145,19 @@ fn right_pin_opens_a_session_that_locks_when_the_card_is_pulled() {
     // Art. 6.2: the card leaves, the session registered through PAM is locked.
     inserted.remove().unwrap();
     let start = Instant::now();
-    while !calls(&office.dir).iter().any(|c| c == "lock-session c7") {
-        assert!(start.elapsed() < LIMIT, "no lock: {:?}", calls(&office.dir));
+    while !office
+        .loginctl_calls()
+        .iter()
+        .any(|c| c == "lock-session c7")
+    {
+        assert!(
+            start.elapsed() < LIMIT,
+            "no lock: {:?}",
+            office.loginctl_calls()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let audit = Command::new(profile_file("cardgatectl"))
+    let audit = Command::new(cardgatectl())
         .arg("--config")
         .arg(&office.config)
         .args(["audit", "report", "--dir"])
@@ -633,11 +334,12 @@ fn no_card_at_first_then_one_inserted_within_the_wait() {
         &office.dir.join("login.sock"),
         "wait=20 lang=en",
     );
-    let mut run = Pamtester::spawn(&svc, USER, &[], &["authenticate"]);
-    run.wait_stdout("Insert your operator card into the reader.");
+    let mut run = Pamtester::spawn(&svc, USER, &[], &["authenticate"]).unwrap();
+    run.wait_stdout("Insert your operator card into the reader.")
+        .unwrap();
     let _inserted = insert(&office, &card);
-    let answered = run.answer(1, PIN);
-    let run = run.finish();
+    let answered = run.answer(1, PIN).unwrap();
+    let run = run.finish().unwrap();
     assert!(answered, "{}\n{}", run.stdout, run.stderr);
     run.assert_succeeded();
     assert_eq!(run.prompts(), 1, "{}", run.stderr);
@@ -759,7 +461,7 @@ fn an_initial_pin_must_be_changed_before_the_session_opens() {
     // The access manager lends the card with an initial PIN (art. 5.1).
     let reader = office.lab.reader(0).unwrap().to_owned();
     let issuer_dir = office.dir.join("issuer");
-    let mut issue = Command::new(profile_file("cardgatectl"))
+    let mut issue = Command::new(cardgatectl())
         .arg("--config")
         .arg(&office.config)
         .args(["card", "issue", "--reader", &reader, "--operator", OPERATOR])

@@ -5,62 +5,32 @@
 
 use cardgate_card::Puk;
 use cardgate_sim::CardImage;
-use cardgate_tests::{PcscLab, SoftCardFile};
+use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec};
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Output;
 
 const PUK: &str = "Kitsune12345";
 const INITIAL_PIN: &str = "Shoki2026x";
 const NEW_PIN: &str = "Hanami2027";
 
-struct Daemon {
-    child: Child,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-struct Office {
-    lab: PcscLab,
-    dir: PathBuf,
-    config: PathBuf,
-    key_hex: String,
-}
-
-fn ctl_binary() -> PathBuf {
-    cardgate_tests::paths::profile_dir()
-        .unwrap()
-        .join("cardgatectl")
+fn office() -> Office {
+    Office::new(
+        PcscLab::start().unwrap(),
+        &[TerminalSpec {
+            id: "juki-01".into(),
+            slot: 0,
+        }],
+        &[("op-0042", "tanaka")],
+        // The card's own three tries are what these tests count; the daemon's back-off has
+        // its own tests in process.
+        "[rate_limit]\nfree_failures = 3\n",
+    )
+    .unwrap()
 }
 
 fn ctl(office: &Office, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(ctl_binary())
-        .arg("--config")
-        .arg(&office.config)
-        .args(args)
-        .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    office.ctl(args, stdin).unwrap()
 }
 
 fn ok(out: &Output) -> String {
@@ -73,145 +43,12 @@ fn ok(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn office() -> Office {
-    let lab = PcscLab::start().unwrap();
-    let dir = lab.work_dir().join("office");
-    std::fs::create_dir_all(dir.join("state")).unwrap();
-    // loginctl stand-in: appends its arguments to a file.
-    let loginctl = dir.join("loginctl");
-    std::fs::write(
-        &loginctl,
-        format!(
-            "#!/bin/sh\necho \"$@\" >> {}\n",
-            dir.join("loginctl.calls").display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &loginctl,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let config = dir.join("cardgated.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[daemon]
-login_socket = "{d}/login.sock"
-admin_socket = "{d}/admin.sock"
-state_dir = "{d}/state"
-[issuer]
-public_key = "{d}/issuer/issuer.pub"
-[revocation]
-list = "{d}/state/revoked.crl"
-[audit]
-dir = "{d}/audit"
-[session]
-loginctl = "{d}/loginctl"
-[rate_limit]
-# The card's own three tries are what these tests count; the daemon's back-off has its own
-# tests in process.
-free_failures = 3
-[[terminal]]
-id = "juki-01"
-reader = "{reader}"
-[operators]
-"op-0042" = "tanaka"
-"#,
-            d = dir.display(),
-            reader = lab.reader(0).unwrap()
-        ),
-    )
-    .unwrap();
-    let mut office = Office {
-        lab,
-        dir,
-        config,
-        key_hex: String::new(),
-    };
-    let d = office.dir.clone();
-    ok(&ctl(
-        &office,
-        &[
-            "issuer",
-            "init",
-            "--dir",
-            d.join("issuer").to_str().unwrap(),
-        ],
-        "",
-    ));
-    let init = ok(&ctl(
-        &office,
-        &["audit", "init", "--dir", d.join("audit").to_str().unwrap()],
-        "",
-    ));
-    office.key_hex = init.lines().last().unwrap().trim().to_owned();
-    ok(&ctl(
-        &office,
-        &[
-            "revocation",
-            "refresh",
-            "--issuer-dir",
-            d.join("issuer").to_str().unwrap(),
-            "--list",
-            d.join("state/revoked.crl").to_str().unwrap(),
-        ],
-        "",
-    ));
-    office
-}
-
-fn start_daemon(office: &Office) -> Daemon {
-    let child = Command::new(env!("CARGO_BIN_EXE_cardgated"))
-        .arg("--config")
-        .arg(&office.config)
-        .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(office.dir.join("cardgated.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let socket = office.dir.join("login.sock");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while UnixStream::connect(&socket).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "cardgated did not start: {}",
-            std::fs::read_to_string(office.dir.join("cardgated.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Daemon { child }
-}
-
 fn ask(office: &Office, request: &str) -> Value {
-    let mut s = UnixStream::connect(office.dir.join("login.sock")).unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    s.write_all(b"\n").unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    serde_json::from_slice(&out).unwrap()
+    office.ask(request).unwrap()
 }
 
-fn calls(office: &Office) -> Vec<String> {
-    std::fs::read_to_string(office.dir.join("loginctl.calls"))
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn wait_for_call(office: &Office, call: &str) -> Duration {
-    let start = Instant::now();
-    while !calls(office).iter().any(|c| c == call) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no `{call}` in {:?}",
-            calls(office)
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    start.elapsed()
+fn wait_for_call(office: &Office, call: &str) -> std::time::Duration {
+    office.wait_for_call(call).unwrap()
 }
 
 fn authenticate(office: &Office, pin: &str) -> Value {
@@ -232,7 +69,7 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
     .unwrap();
     let mut card = office.lab.serve_card(0, &blank, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
-    let daemon = start_daemon(&office);
+    let mut daemon = office.start_daemon().unwrap();
     let reader = office.lab.reader(0).unwrap().to_owned();
 
     // 1. The access manager issues the card into the blank software card, through pcscd.
@@ -351,10 +188,10 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
     assert!(note.contains("recorded by cardgated"), "{note}");
 
     // The daemon opened no network socket at all (art. 15, 17).
-    assert_no_inet_sockets(daemon.child.id());
+    assert_no_inet_sockets(daemon.pid().unwrap());
 
     card.remove().unwrap();
-    drop(daemon);
+    daemon.stop();
     // The record of all this verifies with the key printed at init.
     let verify = ctl(
         &office,
@@ -364,7 +201,7 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
             "--dir",
             office.dir.join("audit").to_str().unwrap(),
             "--key",
-            &office.key_hex,
+            &office.audit_key_hex,
         ],
         "",
     );
@@ -382,11 +219,7 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
         "",
     ));
     assert!(report.contains("op-0042"), "{report}");
-    let log: String = cardgate_audit::segments::list_segments(&office.dir.join("audit"))
-        .unwrap()
-        .into_iter()
-        .map(|(_, p)| std::fs::read_to_string(p).unwrap())
-        .collect();
+    let log = office.audit_lines().join("\n");
     for kind in [
         "card_issued",
         "pin_changed",
@@ -407,13 +240,10 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
 #[test]
 fn refusals_through_the_real_stack() {
     let office = office();
-    let issuer = cardgate_card::IssuerKey::from_pkcs8(
-        &std::fs::read(office.dir.join("issuer/issuer.key")).unwrap(),
-    )
-    .unwrap();
-    let _daemon = start_daemon(&office);
+    let issuer = &office.issuer;
+    let _daemon = office.start_daemon().unwrap();
     // Another operator's card for this user (art. 5.3).
-    let other = SoftCardFile::personalised(&office.lab, &issuer, "op-9999", NEW_PIN, PUK).unwrap();
+    let other = SoftCardFile::personalised(&office.lab, issuer, "op-9999", NEW_PIN, PUK).unwrap();
     let mut c = office.lab.serve_card(0, &other, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
     let a = authenticate(&office, NEW_PIN);
@@ -422,7 +252,7 @@ fn refusals_through_the_real_stack() {
     office.lab.wait_for_no_card(0).unwrap();
 
     // A locked-out card: a clear message.
-    let mine = SoftCardFile::personalised(&office.lab, &issuer, "op-0042", NEW_PIN, PUK).unwrap();
+    let mine = SoftCardFile::personalised(&office.lab, issuer, "op-0042", NEW_PIN, PUK).unwrap();
     let mut c = office.lab.serve_card(0, &mine, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
     for left in [2, 1, 0] {

@@ -1,0 +1,346 @@
+//! A whole terminal office for end-to-end tests: a lab (private pcscd), an issuer key, an
+//! audit log, a revocation list, a `cardgated.toml`, a stand-in `loginctl` that records what
+//! it is asked, `cardgated` as its own process, and `cardgatectl` as the access manager runs
+//! it.
+
+use crate::{paths, HarnessError, PcscLab};
+use cardgate_card::IssuerKey;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the daemon may take to start, and a recorded call to appear.
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn io<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> HarnessError + 'p {
+    move |source| HarnessError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// One terminal of the office: its ID and the lab slot of its reader.
+#[derive(Debug, Clone)]
+pub struct TerminalSpec {
+    /// The terminal ID.
+    pub id: String,
+    /// The lab slot whose reader it uses.
+    pub slot: usize,
+}
+
+/// The office: a lab and everything cardgated needs.
+pub struct Office {
+    /// The private pcscd and its readers.
+    pub lab: PcscLab,
+    /// The office's directory (config, state, audit, issuer, sockets).
+    pub dir: PathBuf,
+    /// `cardgated.toml`.
+    pub config: PathBuf,
+    /// The issuer key (also in `dir/issuer/issuer.key`).
+    pub issuer: IssuerKey,
+    /// k(0), the audit log's verification key, as `audit init` printed it.
+    pub audit_key_hex: String,
+}
+
+impl std::fmt::Debug for Office {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Office")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Office {
+    /// Sets up an office on `lab`: `terminals` map terminal IDs to lab slots, `operators` map
+    /// operator IDs to local users, `extra` is appended to the configuration (sections such as
+    /// `[rate_limit]`). The issuer key, audit log and an empty revocation list are made with
+    /// `cardgatectl`, as an access manager would.
+    pub fn new(
+        lab: PcscLab,
+        terminals: &[TerminalSpec],
+        operators: &[(&str, &str)],
+        extra: &str,
+    ) -> Result<Office, HarnessError> {
+        let dir = lab.work_dir().join("office");
+        std::fs::create_dir_all(dir.join("state")).map_err(io("cannot create", &dir))?;
+        let loginctl = dir.join("loginctl");
+        // Records each call with a nanosecond time stamp.
+        let script = format!(
+            "#!/bin/sh\necho \"$(date +%s%N) $@\" >> {}\n",
+            dir.join("loginctl.calls").display()
+        );
+        std::fs::write(&loginctl, script).map_err(io("cannot write", &loginctl))?;
+        std::fs::set_permissions(
+            &loginctl,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .map_err(io("cannot chmod", &loginctl))?;
+        let mut text = format!(
+            "[daemon]\nlogin_socket = \"{d}/login.sock\"\nadmin_socket = \"{d}/admin.sock\"\nstate_dir = \"{d}/state\"\n\
+             [issuer]\npublic_key = \"{d}/issuer/issuer.pub\"\n[revocation]\nlist = \"{d}/state/revoked.crl\"\n\
+             [audit]\ndir = \"{d}/audit\"\n[session]\nloginctl = \"{d}/loginctl\"\n{extra}\n",
+            d = dir.display()
+        );
+        for t in terminals {
+            let reader = lab
+                .reader(t.slot)
+                .ok_or(HarnessError::ReaderCount(t.slot + 1))?;
+            text.push_str(&format!(
+                "[[terminal]]\nid = \"{}\"\nreader = \"{reader}\"\n",
+                t.id
+            ));
+        }
+        text.push_str("[operators]\n");
+        for (operator, user) in operators {
+            text.push_str(&format!("\"{operator}\" = \"{user}\"\n"));
+        }
+        let config = dir.join("cardgated.toml");
+        std::fs::write(&config, text).map_err(io("cannot write", &config))?;
+        let mut office = Office {
+            lab,
+            dir,
+            config,
+            issuer: crate::issuer_key()?,
+            audit_key_hex: String::new(),
+        };
+        let d = office.dir.clone();
+        let path = |p: &str| d.join(p).to_string_lossy().into_owned();
+        office.ctl_ok(&["issuer", "init", "--dir", &path("issuer")], "")?;
+        let init = office.ctl_ok(&["audit", "init", "--dir", &path("audit")], "")?;
+        office.audit_key_hex = init.lines().last().unwrap_or_default().trim().to_owned();
+        office.ctl_ok(
+            &[
+                "revocation",
+                "refresh",
+                "--issuer-dir",
+                &path("issuer"),
+                "--list",
+                &path("state/revoked.crl"),
+            ],
+            "",
+        )?;
+        let key = d.join("issuer/issuer.key");
+        let der = std::fs::read(&key).map_err(io("cannot read", &key))?;
+        office.issuer = IssuerKey::from_pkcs8(&der).map_err(HarnessError::IssuerKey)?;
+        Ok(office)
+    }
+
+    /// A path inside the office directory, as text for command lines.
+    pub fn path(&self, relative: &str) -> String {
+        self.dir.join(relative).to_string_lossy().into_owned()
+    }
+
+    /// Runs `cardgatectl --config … ARGS` with `stdin`, against the lab's pcscd.
+    pub fn ctl(&self, args: &[&str], stdin: &str) -> Result<Output, HarnessError> {
+        let program = paths::workspace_artifact("cardgatectl", "cardgatectl")?;
+        let mut child = Command::new(&program)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("PCSCLITE_CSOCK_NAME", self.lab.client_socket())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| HarnessError::Spawn {
+                what: "cardgatectl".into(),
+                source,
+            })?;
+        if let Some(mut input) = child.stdin.take() {
+            input
+                .write_all(stdin.as_bytes())
+                .map_err(io("cannot write to", &program))?;
+        }
+        child
+            .wait_with_output()
+            .map_err(|source| HarnessError::Spawn {
+                what: "cardgatectl".into(),
+                source,
+            })
+    }
+
+    /// [`Office::ctl`], which must succeed; returns its standard output.
+    pub fn ctl_ok(&self, args: &[&str], stdin: &str) -> Result<String, HarnessError> {
+        let out = self.ctl(args, stdin)?;
+        if !out.status.success() {
+            return Err(HarnessError::CommandFailed {
+                what: format!("cardgatectl {}", args.join(" ")),
+                detail: format!(
+                    "{}: {}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Starts `cardgated` on this office's configuration and waits for its login socket.
+    pub fn start_daemon(&self) -> Result<Daemon, HarnessError> {
+        let program = paths::workspace_artifact("cardgated", "cardgate-sessiond")?;
+        let log_path = self.dir.join("cardgated.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(io("cannot open", &log_path))?;
+        let child = Command::new(program)
+            .arg("--config")
+            .arg(&self.config)
+            .env("PCSCLITE_CSOCK_NAME", self.lab.client_socket())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|source| HarnessError::Spawn {
+                what: "cardgated".into(),
+                source,
+            })?;
+        let mut daemon = Daemon {
+            child: Some(child),
+            log: log_path,
+        };
+        let socket = self.dir.join("login.sock");
+        let start = Instant::now();
+        while UnixStream::connect(&socket).is_err() {
+            if start.elapsed() > LIMIT || daemon.has_exited() {
+                return Err(HarnessError::CommandFailed {
+                    what: "cardgated".into(),
+                    detail: daemon.log_text(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(daemon)
+    }
+
+    /// The login socket.
+    pub fn login_socket(&self) -> PathBuf {
+        self.dir.join("login.sock")
+    }
+
+    /// The admin socket.
+    pub fn admin_socket(&self) -> PathBuf {
+        self.dir.join("admin.sock")
+    }
+
+    /// Sends one request line to a socket of the daemon and returns the answer.
+    pub fn ask_on(socket: &Path, request: &str) -> Result<serde_json::Value, HarnessError> {
+        let mut s = UnixStream::connect(socket).map_err(io("cannot connect to", socket))?;
+        s.write_all(request.as_bytes())
+            .map_err(io("cannot write to", socket))?;
+        s.write_all(b"\n").map_err(io("cannot write to", socket))?;
+        let mut out = Vec::new();
+        s.read_to_end(&mut out)
+            .map_err(io("cannot read from", socket))?;
+        serde_json::from_slice(&out).map_err(|e| HarnessError::CommandFailed {
+            what: "cardgated".into(),
+            detail: format!("unreadable answer {:?}: {e}", String::from_utf8_lossy(&out)),
+        })
+    }
+
+    /// Sends one request to the login socket.
+    pub fn ask(&self, request: &str) -> Result<serde_json::Value, HarnessError> {
+        Self::ask_on(&self.login_socket(), request)
+    }
+
+    /// The stand-in loginctl's calls, without their time stamps (`lock-session c1`, …).
+    pub fn loginctl_calls(&self) -> Vec<String> {
+        self.timed_loginctl_calls()
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect()
+    }
+
+    /// The stand-in loginctl's calls with their time (Unix nanoseconds).
+    pub fn timed_loginctl_calls(&self) -> Vec<(u128, String)> {
+        std::fs::read_to_string(self.dir.join("loginctl.calls"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (t, call) = l.split_once(' ')?;
+                Some((t.parse().ok()?, call.to_owned()))
+            })
+            .collect()
+    }
+
+    /// Waits until the stand-in loginctl was called with `call`.
+    pub fn wait_for_call(&self, call: &str) -> Result<Duration, HarnessError> {
+        let start = Instant::now();
+        while !self.loginctl_calls().iter().any(|c| c == call) {
+            if start.elapsed() > LIMIT {
+                return Err(HarnessError::Timeout(format!(
+                    "`loginctl {call}` (calls so far: {:?})",
+                    self.loginctl_calls()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(start.elapsed())
+    }
+
+    /// Every audit record line, in order, across the log's segments.
+    pub fn audit_lines(&self) -> Vec<String> {
+        cardgate_audit::segments::list_segments(&self.dir.join("audit"))
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|(_, p)| {
+                std::fs::read_to_string(p)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+}
+
+/// A running `cardgated`. Dropping it stops it with SIGTERM.
+#[derive(Debug)]
+pub struct Daemon {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Its process ID.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    fn has_exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))))
+    }
+
+    /// What the daemon logged.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Kills it with SIGKILL (a crash) and reaps it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops it with SIGTERM and waits.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
