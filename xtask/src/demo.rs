@@ -1,5 +1,8 @@
 //! `cargo xtask demo`: one operator card's story, told so that a person can follow it.
 //!
+//! Part 1 runs in process against the software card; part 2 (`cardgate-demo`, in `demo/`)
+//! goes through the real stack: a private pcscd with a vpcd reader, cardgated, and PAM.
+//!
 //! The access manager makes an issuer key and lends a card; the operator logs in; three wrong
 //! PINs lock the card; the PUK unblocks it; the card is reported lost and revoked, and the
 //! next login is refused before the PIN is ever sent. Every APDU is shown (PIN and PUK bytes
@@ -288,6 +291,14 @@ pub fn run() -> Result<(), String> {
         Err(e) => return Err(format!("refused ({e}) but only after sending the PIN")),
         Ok(_) => return Err("a revoked card was accepted".into()),
     }
-    println!("\nThe story is over: issue, login, lockout, unblock, revocation.");
-    Ok(())
+    println!("\nPart 1 is over: issue, login, lockout, unblock, revocation, all in process.");
+
+    // Part 2: the same kind of story through the real stack (pcscd, vpcd, cardgated, PAM).
+    // It needs root for its private namespaces, like the tests.
+    crate::run(
+        &std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+        &["build", "--quiet", "--workspace", "--bins", "--lib"],
+    )?;
+    println!();
+    crate::run(&binary("cardgate-demo").to_string_lossy(), &[])
 }

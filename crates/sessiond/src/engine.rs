@@ -19,7 +19,9 @@ use cardgate_audit::record::{
 };
 use cardgate_audit::{Entry, Event, Label, NoteKind, Text};
 use cardgate_card::cert::{CardSerial, Certificate, Role};
-use cardgate_card::login::{authenticate, present_card, LoginError, LoginPolicy};
+use cardgate_card::login::{
+    authenticate, check_certificate, present_card, LoginError, LoginPolicy,
+};
 use cardgate_card::policy::{check_new_pin, PolicyError};
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::secret::SecretFormatError;
@@ -181,6 +183,7 @@ pub struct Engine {
     terminal_backoff: Mutex<Backoff<String>>,
     sessions: Mutex<SessionTable>,
     pending: Mutex<HashMap<(String, String), PendingLogin>>,
+    register_stamp: Mutex<Option<(std::time::SystemTime, u64)>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -238,6 +241,7 @@ impl Engine {
             terminal_backoff: Mutex::new(Backoff::new(free, base, max)),
             sessions: Mutex::new(parts.sessions),
             pending: Mutex::new(HashMap::new()),
+            register_stamp: Mutex::new(None),
             config: parts.config,
         };
         engine.reload_revocation_if_changed();
@@ -377,20 +381,24 @@ impl Engine {
         };
         let mut card = OperatorCard::new(transport);
         let base = |event| Entry::new(event).reader(label(reader));
-        let cert = match present_card(&mut card, &policy) {
-            Ok(cert) => cert,
+        let cert = match card.select() {
+            Ok(Some(cert)) => cert,
+            Ok(None) => {
+                return self
+                    .refuse_presented(&LoginError::NotPersonalised, base(Event::CardInserted))
+            }
             Err(e) => {
-                return self.refuse_presented(
-                    &e,
-                    base(Event::LoginDenied {
-                        reason: DenyReason::Other,
-                    }),
-                )
+                return self.refuse_presented(&LoginError::from(e), base(Event::CardInserted))
             }
         };
         let serial = cert.body.serial;
         let operator = label(&cert.body.operator_id);
         let who = |event| base(event).card(serial).operator(operator.clone());
+        // The certificate checks of the contract's step 1, with the card named in the record
+        // (the access manager's review counts revoked and foreign cards per card and holder).
+        if let Err(e) = check_certificate(&cert, &policy) {
+            return self.refuse_presented(&e, who(Event::CardInserted));
+        }
         let deny = |reason: DenyReason, answer: Answer| match self
             .record(who(Event::LoginDenied { reason }))
         {
@@ -416,6 +424,14 @@ impl Engine {
             .map(|r| r.get(&serial).map(|e| e.state))
         {
             Ok(Some(CardState::Returned { .. })) => {
+                if self
+                    .record(who(Event::RevokedCardPresented {
+                        reason: RevocationReason::Returned,
+                    }))
+                    .is_err()
+                {
+                    return audit_down();
+                }
                 return deny(
                     DenyReason::CardRevoked,
                     denied(
@@ -424,10 +440,16 @@ impl Engine {
                     ),
                 );
             }
-            Ok(Some(CardState::Revoked { .. })) => {
+            Ok(Some(CardState::Revoked { reason, .. })) => {
+                if self
+                    .record(who(Event::RevokedCardPresented { reason }))
+                    .is_err()
+                {
+                    return audit_down();
+                }
                 return deny(
                     DenyReason::CardRevoked,
-                    denied("revoked", "this card has been revoked"),
+                    denied("revoked", format!("this card has been revoked ({reason})")),
                 );
             }
             Ok(_) => {}
@@ -1128,9 +1150,41 @@ impl Engine {
         }
     }
 
-    /// Periodic duties: the list file, business hours, re-verification.
+    /// Ends the sessions of cards the register says were returned or revoked. `cardgatectl
+    /// card revoke|return` writes the register and the list together; the register is read
+    /// here too so that a revocation ends sessions at once even before the list is re-read.
+    pub fn end_sessions_of_withdrawn_cards(&self) {
+        let path = self.register.path().to_owned();
+        let stamp = std::fs::metadata(&path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        {
+            let mut last = locked(&self.register_stamp);
+            if stamp.is_none() || stamp == *last {
+                return;
+            }
+            *last = stamp;
+        }
+        let Ok(register) = self.register.read() else {
+            return;
+        };
+        let withdrawn = |s: &Session| {
+            CardSerial::from_hex(&s.serial)
+                .and_then(|serial| register.get(&serial))
+                .is_some_and(|e| !matches!(e.state, CardState::Lent))
+        };
+        let gone = locked(&self.sessions)
+            .close_where(withdrawn)
+            .unwrap_or_default();
+        for s in gone {
+            self.end_session(&s, EndReason::Revoked);
+        }
+    }
+
+    /// Periodic duties: the list file, the register, business hours, re-verification.
     pub fn tick(&self) {
         self.reload_revocation_if_changed();
+        self.end_sessions_of_withdrawn_cards();
         if self.outside_hours() {
             let to_lock = locked(&self.sessions)
                 .set_state(SessionState::Locked, |s| s.state == SessionState::Active)

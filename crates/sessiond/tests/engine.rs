@@ -481,3 +481,34 @@ fn the_clock_stepped_forwards_and_backwards() {
     // None of the refusals sent the PIN.
     assert!(!w.cards.transcript.contains_ins(ins::VERIFY));
 }
+
+#[test]
+fn a_card_returned_in_the_register_ends_its_session_and_is_recorded_as_presented() {
+    let w = world();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    assert!(matches!(
+        w.engine.open_session("juki-01", "alice", "c6"),
+        Answer::Granted { .. }
+    ));
+    w.engine.tick();
+    RegisterFile::new(&w.dir)
+        .update(|r| {
+            let mut e = CardEntry::lent("op-alice", Role::Operator, 0, date!(2099 - 03 - 31));
+            e.state = cardgate_sessiond::register::CardState::Returned { at: 1 };
+            r.cards.insert(ALICE.to_string(), e);
+        })
+        .unwrap();
+    w.engine.tick();
+    assert_eq!(
+        w.actions.0.lock().unwrap().as_slice(),
+        ["terminate-session c6"]
+    );
+    assert_eq!(reason(&w.auth("alice", PIN)), "returned");
+    assert!(w.events().iter().any(|e| matches!(
+        e,
+        Event::RevokedCardPresented {
+            reason: RevocationReason::Returned
+        }
+    )));
+}
