@@ -302,3 +302,122 @@ fn assert_no_inet_sockets(pid: u32) {
         }
     }
 }
+
+#[test]
+fn return_then_backup_and_restore_every_piece_of_state() {
+    let office = office();
+    let blank = SoftCardFile::from_image(
+        &office.lab,
+        "blank",
+        CardImage::blank(&Puk::parse(PUK).unwrap()),
+    )
+    .unwrap();
+    let mut card = office.lab.serve_card(0, &blank, None).unwrap();
+    office.lab.wait_for_card(0).unwrap();
+    let mut daemon = office.start_daemon().unwrap();
+    let reader = office.lab.reader(0).unwrap().to_owned();
+    let issued = ok(&ctl(
+        &office,
+        &[
+            "card",
+            "issue",
+            "--reader",
+            &reader,
+            "--operator",
+            "op-0042",
+            "--issuer-dir",
+            &office.path("issuer"),
+        ],
+        &format!("{PUK}\n{INITIAL_PIN}\n"),
+    ));
+    let serial = issued.split_whitespace().nth(2).unwrap().to_owned();
+
+    // Art. 5.2: the card comes back; it stops working at once.
+    ok(&ctl(
+        &office,
+        &[
+            "card",
+            "return",
+            &serial,
+            "--issuer-dir",
+            &office.path("issuer"),
+        ],
+        "",
+    ));
+    let list = ok(&ctl(&office, &["card", "list"], ""));
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&serial) && l.ends_with("returned")),
+        "{list}"
+    );
+    let a = authenticate(&office, INITIAL_PIN);
+    assert!(a["message"].as_str().unwrap().contains("returned"), "{a}");
+
+    // Art. 8: back up everything, lose it, restore it.
+    let backups = office.dir.join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    let made = ok(&ctl(
+        &office,
+        &["backup", "--to", backups.to_str().unwrap()],
+        "",
+    ));
+    let backup = made.trim().to_owned();
+    assert!(
+        !ctl(&office, &["restore", "--from", &backup], "")
+            .status
+            .success(),
+        "restore ran under a live daemon"
+    );
+    daemon.stop();
+    card.remove().unwrap();
+    std::fs::remove_file(office.dir.join("state/cards.json")).unwrap();
+    std::fs::remove_dir_all(office.dir.join("audit")).unwrap();
+    std::fs::remove_file(office.dir.join("state/revoked.crl")).unwrap();
+    // A damaged backup is refused whole.
+    let manifest = Path::new(&backup).join("MANIFEST.sha256");
+    let first = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .split("  ")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let victim = Path::new(&backup).join(&first);
+    let original = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, b"tampered").unwrap();
+    assert!(!ctl(&office, &["restore", "--from", &backup], "")
+        .status
+        .success());
+    assert!(
+        !office.dir.join("state/cards.json").exists(),
+        "a partial restore happened"
+    );
+    std::fs::write(&victim, original).unwrap();
+    ok(&ctl(&office, &["restore", "--from", &backup], ""));
+    let list = ok(&ctl(&office, &["card", "list"], ""));
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&serial) && l.ends_with("returned")),
+        "{list}"
+    );
+    ok(&ctl(
+        &office,
+        &[
+            "audit",
+            "verify",
+            "--dir",
+            &office.path("audit"),
+            "--key",
+            &office.audit_key_hex,
+        ],
+        "",
+    ));
+    // The restored daemon starts and still refuses the returned card.
+    let _daemon = office.start_daemon().unwrap();
+    let _card = office.lab.serve_card(0, &blank, None).unwrap();
+    office.lab.wait_for_card(0).unwrap();
+    let a = authenticate(&office, INITIAL_PIN);
+    assert_ne!(a["result"], "granted", "{a}");
+}
