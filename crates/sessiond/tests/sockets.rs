@@ -73,6 +73,30 @@ async fn ask(path: &Path, request: &[u8]) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&out)))
 }
 
+/// Sends one request from another process running as `nobody` (uid 65534), and returns what
+/// it got back (or its error output).
+async fn as_nobody(socket: &Path, request: &str) -> String {
+    let (socket, request) = (socket.to_owned(), format!("{request}\n"));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()); print(s.recv(4096).decode())")
+            .arg(&socket)
+            .arg(&request)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 fn result(v: &Value) -> &str {
     v["result"].as_str().unwrap_or("?")
 }
@@ -199,46 +223,16 @@ async fn admin_requests_need_the_admin_group_and_are_attributed_to_the_uid() {
     // Another uid (nobody) is refused: here by the daemon itself, since the test opens the
     // socket's permissions to show that the daemon's own check holds.
     std::fs::set_permissions(&r.admin, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let admin = r.admin.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .arg("-c")
-            .arg("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'{\"op\":\"status\"}\\n'); print(s.recv(4096).decode())")
-            .arg(&admin)
-            .uid(65534)
-            .gid(65534)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("not a member of cardgate-admin"),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = as_nobody(&r.admin, r#"{"op":"status"}"#).await;
+    assert!(text.contains("not a member of cardgate-admin"), "{text}");
 
     // On the login socket, nobody may not act for alice.
-    let login = r.login.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .arg("-c")
-            .arg("import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b'{\"op\":\"probe\",\"terminal\":\"juki-01\",\"user\":\"alice\"}\\n'); print(s.recv(4096).decode())")
-            .arg(&login)
-            .uid(65534)
-            .gid(65534)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("only authenticate yourself"),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = as_nobody(
+        &r.login,
+        r#"{"op":"probe","terminal":"juki-01","user":"alice"}"#,
+    )
+    .await;
+    assert!(text.contains("only authenticate yourself"), "{text}");
     r.stop.send(()).unwrap();
 }
 
