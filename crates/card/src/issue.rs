@@ -2,8 +2,13 @@
 //!
 //! The card makes its own key; the private half never leaves it. The flow, all in one card
 //! session: SELECT (the card must be blank), VERIFY (PUK), GENERATE ASYMMETRIC KEY PAIR,
-//! PUT DATA of the certificate the issuer signs over the new public key, then RESET RETRY
-//! COUNTER with the PUK to set the operator's initial PIN.
+//! RESET RETRY COUNTER with the PUK to set the operator's initial PIN, then PUT DATA of the
+//! certificate the issuer signs over the new public key.
+//!
+//! The certificate goes last because it is what makes the card personalised: a card pulled
+//! at any earlier step has none, so it is still blank to the next issuance (GENERATE replaces
+//! the key, RESET RETRY COUNTER the PIN). With the PIN last, a card pulled between the two
+//! carried a certificate without a PIN: refused as already personalised, and useless.
 
 use crate::cert::{CardSerial, CertError, Certificate, CertificateBody, Role};
 use crate::commands::{CardError, OperatorCard, Verification};
@@ -82,8 +87,8 @@ pub fn issue_card<T: CardTransport>(
         card_public_key,
     }
     .sign(issuer)?;
-    card.put_certificate(&cert)?;
     puk_outcome(card.unblock_pin(puk, initial_pin)?)?;
+    card.put_certificate(&cert)?;
     Ok(cert)
 }
 
