@@ -13,7 +13,8 @@ use cardgate_card::issue::{issue_card, unblock, IssueRequest};
 use cardgate_card::policy::check_new_pin;
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::{IssuerKey, OperatorCard, Puk};
-use cardgate_reader::pcsc::{AfterTransaction, ConnectOptions, PcscContext};
+use cardgate_reader::pcsc::{AfterTransaction, ConnectOptions, PcscContext, PcscTransaction};
+use cardgate_reader::TransportError;
 use cardgate_sessiond::config::Config;
 use cardgate_sessiond::register::{CardEntry, CardState, RegisterFile};
 use clap::Subcommand;
@@ -86,6 +87,16 @@ fn day(unix: i64) -> String {
 fn load_issuer(dir: &Path) -> Result<IssuerKey, CmdError> {
     let der = zeroize::Zeroizing::new(crate::files::read_capped(&dir.join("issuer.key"), 4096)?);
     Ok(IssuerKey::from_pkcs8(&der)?)
+}
+
+/// Ends the card transaction with a reset, so that the PUK's security state does not
+/// outlive the command. A card that left right after its last answer needs no reset: what it
+/// did is done, and the register and the audit log must still say so.
+fn end_with_reset(tx: PcscTransaction<'_>) -> Result<(), CmdError> {
+    match tx.end(AfterTransaction::ResetCard) {
+        Err(TransportError::CardRemoved | TransportError::NoCard) => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Records an access-manager action: through the daemon (which attributes it to our uid), or
@@ -184,7 +195,7 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
                 &request,
                 &pin,
             )?;
-            tx.end(AfterTransaction::ResetCard)?;
+            end_with_reset(tx)?;
             let serial = cert.body.serial;
             RegisterFile::new(&config.daemon.state_dir).update(|r| {
                 r.cards.insert(
@@ -236,7 +247,7 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
             let cert = host.select()?.ok_or("the card is not personalised")?;
             let pin = check_new_pin(&read_secret_line()?, Some(&cert.body.operator_id))?;
             unblock(&mut host, &puk, &pin)?;
-            tx.end(AfterTransaction::ResetCard)?;
+            end_with_reset(tx)?;
             let serial = cert.body.serial;
             RegisterFile::new(&config.daemon.state_dir).update(|r| {
                 if let Some(e) = r.get_mut(&serial) {
