@@ -871,7 +871,9 @@ impl Engine {
             answer = Some(self.change_pin_on_card(t, &reader, user, old, new, &list));
         });
         match (result, answer) {
-            (Ok(()), Some(a)) => a,
+            // When the card left right after its last answer, only the clean-up after the
+            // change failed: the card did change the PIN, and the answer must say so.
+            (_, Some(a)) => a,
             _ => denied("no_card", "insert your operator card"),
         }
     }
@@ -990,6 +992,10 @@ impl Engine {
             Ok(Verification::Blocked) => denied(
                 "pin_blocked",
                 "the PIN is blocked; ask the access manager to unblock the card",
+            ),
+            Err(e) if e.is_card_gone() => denied(
+                "card_removed",
+                "the card was removed during the PIN change; if the new PIN is refused, the old one is still in force",
             ),
             Err(_) => denied("card_error", "the card refused the PIN change"),
         }
