@@ -4,5 +4,9 @@
 //! ("Fault campaign and load") lists what each test shows.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod audit_full;
 mod card_pulled;
+mod daemon_killed;
 mod office;
+mod pcscd;
+mod revocation_file;

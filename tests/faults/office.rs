@@ -215,6 +215,11 @@ impl Office {
         })
     }
 
+    /// One request on the login socket of the office in `dir` (for other threads).
+    pub fn ask_at(dir: &Path, request: &str) -> Value {
+        Self::ask_on(&dir.join("login.sock"), request)
+    }
+
     /// One request on the login socket.
     pub fn ask(&self, request: &str) -> Value {
         Self::ask_on(&self.dir.join("login.sock"), request)
