@@ -22,7 +22,13 @@ impl SmallDisk {
     fn mount(at: &Path, size: &str) -> SmallDisk {
         std::fs::create_dir_all(at).unwrap();
         let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(at)
             .status()
             .unwrap();
@@ -58,18 +64,28 @@ fn a_full_audit_disk_refuses_logins_and_the_daemon_resumes_when_space_is_freed()
     let mut disk = None;
     let office = Office::with(
         PcscLab::start().unwrap(),
-        &[TerminalSpec { id: "juki-01", slot: 0 }],
+        &[TerminalSpec {
+            id: "juki-01",
+            slot: 0,
+        }],
         &[("op-0042", "tanaka")],
         "",
         |dir| disk = Some(SmallDisk::mount(&dir.join("audit"), "1m")),
     );
     let _disk = disk;
-    let card = SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
+    let card =
+        SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
     let mut inserted = office.lab.serve_card(0, &card, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
     let _daemon = office.start_daemon();
-    assert_eq!(office.authenticate("juki-01", "tanaka", PIN)["result"], "granted");
-    assert_eq!(office.open_session("juki-01", "tanaka", "s1")["result"], "granted");
+    assert_eq!(
+        office.authenticate("juki-01", "tanaka", PIN)["result"],
+        "granted"
+    );
+    assert_eq!(
+        office.open_session("juki-01", "tanaka", "s1")["result"],
+        "granted"
+    );
 
     let filler = office.dir.join("audit/filler");
     fill(&filler);

@@ -177,7 +177,9 @@ fn unblock_through_cardgatectl_pulled_at_every_apdu() {
         if n < FLOW {
             assert!(!out.status.success(), "n={n}");
             assert!(
-                stderr.contains("removed") || stderr.contains("no card") || stderr.contains("no smart card"),
+                stderr.contains("removed")
+                    || stderr.contains("no card")
+                    || stderr.contains("no smart card"),
                 "n={n}: unclear error: {stderr}"
             );
             assert_eq!(after.pin_tries(), 0, "n={n}: still blocked");
@@ -215,13 +217,16 @@ fn issuance_through_cardgatectl_pulled_at_every_apdu() {
     // SELECT, VERIFY PUK, GENERATE KEY PAIR, RESET RETRY COUNTER, PUT DATA.
     const FLOW: u64 = 5;
     for n in 0..=FLOW {
-        let (out, after) = pulled_after(&office, &format!("issue-{n}"), &blank, n, || issue(&office));
+        let (out, after) =
+            pulled_after(&office, &format!("issue-{n}"), &blank, n, || issue(&office));
         let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
         assert_eq!(after.puk_tries(), 10, "n={n}: the right PUK costs no try");
         if n < FLOW {
             assert!(!out.status.success(), "n={n}");
             assert!(
-                stderr.contains("removed") || stderr.contains("no card") || stderr.contains("no smart card"),
+                stderr.contains("removed")
+                    || stderr.contains("no card")
+                    || stderr.contains("no smart card"),
                 "n={n}: unclear error: {stderr}"
             );
             // Half-done: either still blank, or a card that nobody can log in with and that
@@ -230,7 +235,8 @@ fn issuance_through_cardgatectl_pulled_at_every_apdu() {
                 !after.is_personalised(),
                 "n={n}: a certificate before the issuance finished"
             );
-            let file = SoftCardFile::from_image(&office.lab, &format!("reissue-{n}"), after).unwrap();
+            let file =
+                SoftCardFile::from_image(&office.lab, &format!("reissue-{n}"), after).unwrap();
             let mut card = office.lab.serve_card(0, &file, None).unwrap();
             office.lab.wait_for_card(0).unwrap();
             let daemon = office.start_daemon();
@@ -276,28 +282,44 @@ fn card_flows_pulled_before_and_after_every_apdu_in_process() {
         valid_until: time::macros::date!(2099 - 12 - 31),
     };
     let personalised = cardgate_sim::create_card(&issuer, &puk, &pin, &request).unwrap();
-    let run = |image: &CardImage, faults: Faults, flow: &dyn Fn(&mut OperatorCard<SimTransport>) -> bool| {
-        let mut card = OperatorCard::new(SimTransport::new(SoftCard::in_memory(image.clone())).with_faults(faults));
+    let run = |image: &CardImage,
+               faults: Faults,
+               flow: &dyn Fn(&mut OperatorCard<SimTransport>) -> bool| {
+        let mut card = OperatorCard::new(
+            SimTransport::new(SoftCard::in_memory(image.clone())).with_faults(faults),
+        );
         let ok = flow(&mut card);
         (ok, card.into_transport().into_card().into_image())
     };
     // PIN change: SELECT, CHANGE REFERENCE DATA.
     for n in 0..2 {
-        for (faults, processed) in [(Faults::new().pull_before(n), n > 1), (Faults::new().pull_after(n), n >= 1)] {
+        for (faults, processed) in [
+            (Faults::new().pull_before(n), n > 1),
+            (Faults::new().pull_after(n), n >= 1),
+        ] {
             let (ok, after) = run(&personalised, faults, &|c| {
                 c.select().is_ok() && c.change_pin(&pin, &new_pin).is_ok()
             });
             assert!(!ok, "n={n}");
             assert_eq!(after.pin_tries(), 3);
             let expected = if processed { NEW_PIN } else { PIN };
-            assert_eq!(accepted_pin(&after, &[PIN, NEW_PIN]), Some(expected), "n={n}");
+            assert_eq!(
+                accepted_pin(&after, &[PIN, NEW_PIN]),
+                Some(expected),
+                "n={n}"
+            );
         }
     }
     // Unblock: SELECT, RESET RETRY COUNTER (after the host's own SELECT in `unblock`).
     let blocked_card = blocked(personalised.clone());
     for n in 0..2 {
-        for (faults, processed) in [(Faults::new().pull_before(n), false), (Faults::new().pull_after(n), n == 1)] {
-            let (ok, after) = run(&blocked_card, faults, &|c| unblock(c, &puk, &new_pin).is_ok());
+        for (faults, processed) in [
+            (Faults::new().pull_before(n), false),
+            (Faults::new().pull_after(n), n == 1),
+        ] {
+            let (ok, after) = run(&blocked_card, faults, &|c| {
+                unblock(c, &puk, &new_pin).is_ok()
+            });
             assert!(!ok, "n={n}");
             assert_eq!(after.puk_tries(), 10);
             assert_eq!(after.pin_tries(), if processed { 3 } else { 0 }, "n={n}");

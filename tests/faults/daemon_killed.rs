@@ -7,12 +7,19 @@ use cardgate_tests::{PcscLab, SoftCardFile};
 
 fn office_with_open_session() -> (Office, cardgate_tests::CardProcess, crate::office::Daemon) {
     let office = Office::single(PcscLab::start().unwrap(), "");
-    let card = SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
+    let card =
+        SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
     let inserted = office.lab.serve_card(0, &card, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
     let daemon = office.start_daemon();
-    assert_eq!(office.authenticate("juki-01", "tanaka", PIN)["result"], "granted");
-    assert_eq!(office.open_session("juki-01", "tanaka", "s1")["result"], "granted");
+    assert_eq!(
+        office.authenticate("juki-01", "tanaka", PIN)["result"],
+        "granted"
+    );
+    assert_eq!(
+        office.open_session("juki-01", "tanaka", "s1")["result"],
+        "granted"
+    );
     (office, inserted, daemon)
 }
 

@@ -190,7 +190,9 @@ impl Office {
         let socket = self.dir.join("login.sock");
         let start = Instant::now();
         // The socket file of a killed daemon stays behind: wait for a fresh listener.
-        while UnixStream::connect(&socket).is_err() || !daemon.log_text().contains("cardgated ready") {
+        while UnixStream::connect(&socket).is_err()
+            || !daemon.log_text().contains("cardgated ready")
+        {
             assert!(
                 start.elapsed() < LIMIT && daemon.is_running(),
                 "cardgated did not start: {}",
@@ -208,10 +210,7 @@ impl Office {
         let mut out = Vec::new();
         s.read_to_end(&mut out).unwrap();
         serde_json::from_slice(&out).unwrap_or_else(|e| {
-            panic!(
-                "unreadable answer {:?}: {e}",
-                String::from_utf8_lossy(&out)
-            )
+            panic!("unreadable answer {:?}: {e}", String::from_utf8_lossy(&out))
         })
     }
 
@@ -303,8 +302,7 @@ impl Office {
     /// strictly.
     pub fn audit_kinds(&self) -> Vec<String> {
         let mut kinds = Vec::new();
-        for (_, path) in cardgate_audit::segments::list_segments(&self.dir.join("audit")).unwrap()
-        {
+        for (_, path) in cardgate_audit::segments::list_segments(&self.dir.join("audit")).unwrap() {
             for line in std::fs::read_to_string(&path).unwrap().lines() {
                 let record = cardgate_audit::Record::parse(line.as_bytes())
                     .unwrap_or_else(|e| panic!("{}: {e}: {line}", path.display()));

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 #[test]
 fn pcscd_killed_during_a_login_and_during_a_session_fails_closed() {
     let mut office = Office::single(PcscLab::start().unwrap(), "");
-    let card = SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
+    let card =
+        SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
     let mut inserted = office.lab.serve_card(0, &card, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
     let _daemon = office.start_daemon();
@@ -23,13 +24,19 @@ fn pcscd_killed_during_a_login_and_during_a_session_fails_closed() {
     let (tx, rx) = std::sync::mpsc::channel();
     let socket_office = office.dir.clone();
     let login = std::thread::spawn(move || {
-        let answer = Office::ask_at(&socket_office, &format!(
-            r#"{{"op":"authenticate","terminal":"juki-01","user":"tanaka","pin":"{PIN}"}}"#
-        ));
+        let answer = Office::ask_at(
+            &socket_office,
+            &format!(
+                r#"{{"op":"authenticate","terminal":"juki-01","user":"tanaka","pin":"{PIN}"}}"#
+            ),
+        );
         tx.send(answer).unwrap();
     });
     std::thread::sleep(Duration::from_millis(500));
-    assert!(rx.try_recv().is_err(), "the login did not wait for the card");
+    assert!(
+        rx.try_recv().is_err(),
+        "the login did not wait for the card"
+    );
     office.lab.kill_pcscd();
     let answer = rx.recv_timeout(LIMIT).unwrap();
     login.join().unwrap();
@@ -45,7 +52,10 @@ fn pcscd_killed_during_a_login_and_during_a_session_fails_closed() {
     // During an open session: ServiceLost locks it (fail closed).
     let a = office.authenticate("juki-01", "tanaka", PIN);
     assert_eq!(a["result"], "granted", "pcscd is back: {a}");
-    assert_eq!(office.open_session("juki-01", "tanaka", "s1")["result"], "granted");
+    assert_eq!(
+        office.open_session("juki-01", "tanaka", "s1")["result"],
+        "granted"
+    );
     office.lab.kill_pcscd();
     office.wait_for_call("lock-session s1");
     office.wait_for_session_state("s1", "locked");
@@ -120,7 +130,10 @@ fn pcscd_without_the_second_reader_pair(lab: &PcscLab) -> OwnPcscd {
                 return own;
             }
         }
-        assert!(start.elapsed() < LIMIT, "pcscd without the second reader pair did not start");
+        assert!(
+            start.elapsed() < LIMIT,
+            "pcscd without the second reader pair did not start"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -131,23 +144,37 @@ fn an_unplugged_reader_locks_its_session_and_refuses_logins_clearly() {
     let mut office = Office::with(
         lab,
         &[
-            TerminalSpec { id: "juki-01", slot: 0 },
-            TerminalSpec { id: "juki-02", slot: 2 },
+            TerminalSpec {
+                id: "juki-01",
+                slot: 0,
+            },
+            TerminalSpec {
+                id: "juki-02",
+                slot: 2,
+            },
         ],
         &[("op-0042", "tanaka"), ("op-0043", "suzuki")],
         "",
         |_| {},
     );
-    let first = SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
-    let second = SoftCardFile::personalised(&office.lab, &office.issuer, "op-0043", PIN, PUK).unwrap();
+    let first =
+        SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
+    let second =
+        SoftCardFile::personalised(&office.lab, &office.issuer, "op-0043", PIN, PUK).unwrap();
     let _a = office.lab.serve_card(0, &first, None).unwrap();
     let _b = office.lab.serve_card(2, &second, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
     office.lab.wait_for_card(2).unwrap();
     let _daemon = office.start_daemon();
     for (terminal, user, session) in [("juki-01", "tanaka", "a"), ("juki-02", "suzuki", "b")] {
-        assert_eq!(office.authenticate(terminal, user, PIN)["result"], "granted");
-        assert_eq!(office.open_session(terminal, user, session)["result"], "granted");
+        assert_eq!(
+            office.authenticate(terminal, user, PIN)["result"],
+            "granted"
+        );
+        assert_eq!(
+            office.open_session(terminal, user, session)["result"],
+            "granted"
+        );
     }
 
     // The reader of juki-02 is unplugged: pcscd comes back without it.
@@ -157,10 +184,16 @@ fn an_unplugged_reader_locks_its_session_and_refuses_logins_clearly() {
     office.wait_for_session_state("b", "locked");
     let refused = office.authenticate("juki-02", "suzuki", PIN);
     assert_eq!(outcome(&refused), "reader_unavailable", "{refused}");
-    assert!(refused["message"].as_str().unwrap().contains("reader"), "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("reader"),
+        "{refused}"
+    );
     // The other terminal works again (its session was locked too while no service was seen).
     office.lab.wait_for_card(0).unwrap();
-    assert_eq!(office.authenticate("juki-01", "tanaka", PIN)["result"], "granted");
+    assert_eq!(
+        office.authenticate("juki-01", "tanaka", PIN)["result"],
+        "granted"
+    );
     office.wait_for_call("unlock-session a");
     office.wait_for_session_state("a", "active");
     office.wait_for_session_state("b", "locked");
@@ -170,7 +203,10 @@ fn an_unplugged_reader_locks_its_session_and_refuses_logins_clearly() {
     office.lab.start_pcscd().unwrap();
     office.lab.wait_for_card(2).unwrap();
     office.wait_for_session_state("b", "locked");
-    assert_eq!(office.authenticate("juki-02", "suzuki", PIN)["result"], "granted");
+    assert_eq!(
+        office.authenticate("juki-02", "suzuki", PIN)["result"],
+        "granted"
+    );
     office.wait_for_call("unlock-session b");
     office.verify_audit();
 }

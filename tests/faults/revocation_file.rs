@@ -16,15 +16,23 @@ fn a_torn_older_or_foreign_list_is_refused_and_the_list_in_force_stays() {
     let office = Office::with(
         PcscLab::start().unwrap(),
         &[
-            TerminalSpec { id: "juki-01", slot: 0 },
-            TerminalSpec { id: "juki-02", slot: 1 },
+            TerminalSpec {
+                id: "juki-01",
+                slot: 0,
+            },
+            TerminalSpec {
+                id: "juki-02",
+                slot: 1,
+            },
         ],
         &[("op-0042", "tanaka"), ("op-0043", "suzuki")],
         "",
         |_| {},
     );
-    let lost = SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
-    let good = SoftCardFile::personalised(&office.lab, &office.issuer, "op-0043", PIN, PUK).unwrap();
+    let lost =
+        SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
+    let good =
+        SoftCardFile::personalised(&office.lab, &office.issuer, "op-0043", PIN, PUK).unwrap();
     let _lost_in = office.lab.serve_card(0, &lost, None).unwrap();
     let _good_in = office.lab.serve_card(1, &good, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
@@ -36,12 +44,23 @@ fn a_torn_older_or_foreign_list_is_refused_and_the_list_in_force_stays() {
 
     let serial = lost.image().certificate().unwrap().body.serial.to_string();
     office.ctl_ok(
-        &["card", "revoke", &serial, "--reason", "lost", "--issuer-dir", &office.path("issuer")],
+        &[
+            "card",
+            "revoke",
+            &serial,
+            "--reason",
+            "lost",
+            "--issuer-dir",
+            &office.path("issuer"),
+        ],
         "",
     );
     let start = Instant::now();
     while office.list_version() != Some(2) {
-        assert!(start.elapsed() < Duration::from_secs(10), "the revocation never took effect");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the revocation never took effect"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let v2 = std::fs::read(&list).unwrap();
@@ -49,7 +68,14 @@ fn a_torn_older_or_foreign_list_is_refused_and_the_list_in_force_stays() {
     let scratch = office.dir.join("scratch.crl");
     std::fs::write(&scratch, &v2).unwrap();
     office.ctl_ok(
-        &["revocation", "refresh", "--issuer-dir", &office.path("issuer"), "--list", scratch.to_str().unwrap()],
+        &[
+            "revocation",
+            "refresh",
+            "--issuer-dir",
+            &office.path("issuer"),
+            "--list",
+            scratch.to_str().unwrap(),
+        ],
         "",
     );
     let v3 = std::fs::read(&scratch).unwrap();
@@ -61,9 +87,16 @@ fn a_torn_older_or_foreign_list_is_refused_and_the_list_in_force_stays() {
     let in_force = |what: &str| {
         assert_eq!(office.list_version(), Some(2), "after the {what} file");
         let refused = office.authenticate("juki-01", "tanaka", PIN);
-        assert_eq!(outcome(&refused), "revoked", "after the {what} file: {refused}");
+        assert_eq!(
+            outcome(&refused),
+            "revoked",
+            "after the {what} file: {refused}"
+        );
         let granted = office.authenticate("juki-02", "suzuki", PIN);
-        assert_eq!(granted["result"], "granted", "after the {what} file: {granted}");
+        assert_eq!(
+            granted["result"], "granted",
+            "after the {what} file: {granted}"
+        );
     };
     in_force("good");
     for (what, bytes) in [
@@ -82,10 +115,16 @@ fn a_torn_older_or_foreign_list_is_refused_and_the_list_in_force_stays() {
     std::fs::write(&list, &v3).unwrap();
     let start = Instant::now();
     while office.list_version() != Some(3) {
-        assert!(start.elapsed() < Duration::from_secs(10), "version 3 never taken");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "version 3 never taken"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(outcome(&office.authenticate("juki-01", "tanaka", PIN)), "revoked");
+    assert_eq!(
+        outcome(&office.authenticate("juki-01", "tanaka", PIN)),
+        "revoked"
+    );
     assert_eq!(office.count("revocation_list_loaded"), 3);
     office.verify_audit();
 }
