@@ -594,7 +594,7 @@ fn socket_requests(out: &mut Out) -> Result<()> {
         ),
         (
             "close-session",
-            r#"{"op":"close_session","session_id":"c2"}"#,
+            r#"{"op":"close_session","user":"tanaka","session_id":"c2"}"#,
         ),
         ("status", r#"{"op":"status"}"#),
         ("sessions", r#"{"op":"sessions"}"#),
