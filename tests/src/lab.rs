@@ -168,16 +168,17 @@ impl PcscLab {
             "-c",
             "mkdir -p /run/pcscd && mount -t tmpfs tmpfs /run/pcscd && ip link set lo up && echo ready && exec sleep infinity",
         ]);
-        let mut holder = command
+        command
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|source| HarnessError::Spawn {
+            .stderr(Stdio::inherit());
+        let mut holder = crate::process::spawn_from_lasting_thread(command).map_err(|source| {
+            HarnessError::Spawn {
                 what: "the namespace holder (unshare)".into(),
                 source,
-            })?;
+            }
+        })?;
         let mut line = String::new();
         if let Some(stdout) = holder.stdout.take() {
             let _ = BufReader::new(stdout).read_line(&mut line);

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Builds `setpriv --pdeathsig KILL -- program`: if the test process dies, so does the child.
@@ -35,12 +36,47 @@ pub(crate) fn spawn(mut command: Command, what: &str, log: &Path) -> Result<Chil
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(log_file)
-        .stderr(err_file)
-        .spawn()
-        .map_err(|source| HarnessError::Spawn {
-            what: what.to_owned(),
-            source,
-        })
+        .stderr(err_file);
+    spawn_from_lasting_thread(command).map_err(|source| HarnessError::Spawn {
+        what: what.to_owned(),
+        source,
+    })
+}
+
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Spawns `command` from one thread that lives as long as the test process.
+///
+/// `--pdeathsig` (`PR_SET_PDEATHSIG`) fires when the *thread* that forked the child ends, not
+/// the process: a card put back from a short-lived thread (a test's pull-and-reinsert worker)
+/// was killed the moment that thread returned, and the reader looked empty to everyone but
+/// the thread's own last exchange. Forking from one lasting thread keeps the guarantee that
+/// the children die with the test process, and only then.
+pub(crate) fn spawn_from_lasting_thread(command: Command) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let sender = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        let started = std::thread::Builder::new()
+            .name("harness-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(command.spawn());
+                }
+            });
+        if let Err(e) = started {
+            eprintln!("harness: cannot start the spawner thread: {e}");
+        }
+        Mutex::new(tx)
+    });
+    let (reply, answer) = mpsc::channel();
+    sender
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send((command, reply))
+        .map_err(|_| std::io::Error::other("the harness spawner thread is gone"))?;
+    answer
+        .recv()
+        .map_err(|_| std::io::Error::other("the harness spawner thread is gone"))?
 }
 
 /// Sends `signal` to a whole process group (the child's pid is its group id).
