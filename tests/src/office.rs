@@ -64,8 +64,21 @@ impl Office {
         operators: &[(&str, &str)],
         extra: &str,
     ) -> Result<Office, HarnessError> {
+        Self::with_setup(lab, terminals, operators, extra, |_| {})
+    }
+
+    /// [`Office::new`], with `before_init` run on the office directory before the audit log
+    /// is made (to mount a small file system over `audit/`, say).
+    pub fn with_setup(
+        lab: PcscLab,
+        terminals: &[TerminalSpec],
+        operators: &[(&str, &str)],
+        extra: &str,
+        before_init: impl FnOnce(&Path),
+    ) -> Result<Office, HarnessError> {
         let dir = lab.work_dir().join("office");
         std::fs::create_dir_all(dir.join("state")).map_err(io("cannot create", &dir))?;
+        std::fs::create_dir_all(dir.join("audit")).map_err(io("cannot create", &dir))?;
         let loginctl = dir.join("loginctl");
         // Records each call with a nanosecond time stamp.
         let script = format!(
@@ -99,6 +112,7 @@ impl Office {
         }
         let config = dir.join("cardgated.toml");
         std::fs::write(&config, text).map_err(io("cannot write", &config))?;
+        before_init(&dir);
         let mut office = Office {
             lab,
             dir,
@@ -150,9 +164,9 @@ impl Office {
                 source,
             })?;
         if let Some(mut input) = child.stdin.take() {
-            input
-                .write_all(stdin.as_bytes())
-                .map_err(io("cannot write to", &program))?;
+            // A command that fails before it reads its input closes the pipe: its exit
+            // status tells, not the write.
+            let _ = input.write_all(stdin.as_bytes());
         }
         child
             .wait_with_output()
@@ -183,6 +197,10 @@ impl Office {
     pub fn start_daemon(&self) -> Result<Daemon, HarnessError> {
         let program = paths::workspace_artifact("cardgated", "cardgate-sessiond")?;
         let log_path = self.dir.join("cardgated.log");
+        // The log is appended to across restarts; this run's part starts here.
+        let from = std::fs::metadata(&log_path)
+            .map(|m| m.len() as usize)
+            .unwrap_or(0);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -202,10 +220,14 @@ impl Office {
         let mut daemon = Daemon {
             child: Some(child),
             log: log_path,
+            from,
         };
         let socket = self.dir.join("login.sock");
         let start = Instant::now();
-        while UnixStream::connect(&socket).is_err() {
+        // The socket file of a killed daemon stays behind: wait for this run's listener.
+        while UnixStream::connect(&socket).is_err()
+            || !daemon.log_text().contains("cardgated ready")
+        {
             if start.elapsed() > LIMIT || daemon.has_exited() {
                 return Err(HarnessError::CommandFailed {
                     what: "cardgated".into(),
@@ -303,6 +325,7 @@ impl Office {
 pub struct Daemon {
     child: Option<Child>,
     log: PathBuf,
+    from: usize,
 }
 
 impl Daemon {
@@ -312,14 +335,20 @@ impl Daemon {
     }
 
     fn has_exited(&mut self) -> bool {
-        self.child
-            .as_mut()
-            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))))
+        !self.is_running()
     }
 
-    /// What the daemon logged.
+    /// Is it still running?
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    /// What this run of the daemon logged.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.get(self.from..).unwrap_or_default().to_owned()
     }
 
     /// Kills it with SIGKILL (a crash) and reaps it.

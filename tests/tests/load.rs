@@ -207,7 +207,11 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
     assert_eq!(sessions.len(), TERMINALS, "{sessions:?}");
     for (id, state) in &sessions {
         let t: usize = id.strip_prefix("last-").unwrap().parse().unwrap();
-        let expected = if t.is_multiple_of(2) { "locked" } else { "active" };
+        let expected = if t.is_multiple_of(2) {
+            "locked"
+        } else {
+            "active"
+        };
         assert_eq!(state, expected, "{id}");
     }
     daemon.stop();
