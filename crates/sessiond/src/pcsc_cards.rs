@@ -70,7 +70,16 @@ impl CardAccess for PcscCards {
         let context = PcscContext::establish()?;
         let mut card = context.connect(reader, self.options)?;
         let mut transaction = card.begin_transaction()?;
-        operation(&mut transaction);
+        let mut watched = Watched {
+            inner: &mut transaction,
+            first_error: None,
+        };
+        operation(&mut watched);
+        if let Some(error) = watched.first_error {
+            // The protocol layer turns every kind of card loss into "card removed"; the log
+            // keeps what PC/SC actually said, for the administrator.
+            tracing::warn!(reader, %error, "card exchange failed");
+        }
         // The contract clears the card's security state on any SELECT: a verified PIN does
         // not outlive the operation, and the card is not reset under pcscd's feet (a reset
         // after every login made the next connection fail now and then with a protocol
@@ -100,5 +109,32 @@ impl Drop for Slot<'_> {
         let mut n = self.0.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         *n = n.saturating_sub(1);
         self.0.slot_free.notify_one();
+    }
+}
+
+/// A transport that remembers the first error of an operation, for the log.
+struct Watched<'a, T: CardTransport> {
+    inner: &'a mut T,
+    first_error: Option<String>,
+}
+
+impl<T: CardTransport> CardTransport for Watched<'_, T> {
+    fn transmit(&mut self, command: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, TransportError> {
+        let result = self.inner.transmit(command);
+        if let (Err(e), None) = (&result, &self.first_error) {
+            let mut text = e.to_string();
+            let mut cur = std::error::Error::source(e);
+            while let Some(s) = cur {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                cur = s.source();
+            }
+            self.first_error = Some(text);
+        }
+        result
+    }
+
+    fn reader_name(&self) -> &str {
+        self.inner.reader_name()
     }
 }
