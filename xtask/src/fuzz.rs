@@ -19,15 +19,18 @@ use std::process::{Command, Stdio};
 
 const SMOKE_SECONDS: u64 = 25;
 const LONG_SECONDS: u64 = 300;
-const TARGETS: [&str; 8] = [
-    "card_login",
-    "softcard_apdu",
-    "certificate",
-    "revocation_list",
-    "audit_record",
-    "audit_verify",
-    "socket_request",
-    "config",
+/// The targets and the longest input worth trying on each (libFuzzer would otherwise cap
+/// inputs at 4096 bytes, shorter than a real audit log segment). Keep in step with
+/// `TARGETS` in `fuzz/harness/src/lib.rs`.
+const TARGETS: [(&str, usize); 8] = [
+    ("card_login", 4096),
+    ("softcard_apdu", 4096),
+    ("certificate", 1200),
+    ("revocation_list", 4096),
+    ("audit_record", 20 * 1024),
+    ("audit_verify", 64 * 1024),
+    ("socket_request", 8192),
+    ("config", 16 * 1024),
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -82,7 +85,20 @@ fn fuzz_cargo(sub: &str, args: &[&str], trailing: &[&str]) -> Result<(), String>
 /// the stable runner's release build.
 fn build_stable() -> Result<PathBuf, String> {
     let packages = ["-p", "cardgate-fuzz-harness", "-p", "cardgate-fuzz-runner"];
-    fuzz_cargo("fmt", &["--all"], &["--check"])?;
+    // Not `--all`: that would also check the main workspace's crates (path dependencies),
+    // which the main `cargo fmt --all` already covers.
+    fuzz_cargo(
+        "fmt",
+        &[
+            "-p",
+            "cardgate-fuzz",
+            "-p",
+            "cardgate-fuzz-harness",
+            "-p",
+            "cardgate-fuzz-runner",
+        ],
+        &["--check"],
+    )?;
     let mut clippy = vec!["--release", "--all-targets"];
     clippy.extend(packages);
     fuzz_cargo("clippy", &clippy, &["-D", "warnings"])?;
@@ -138,7 +154,7 @@ fn libfuzzer_campaign(seconds: u64) -> Result<(), String> {
     std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
     let mut failures = Vec::new();
     let mut rows = Vec::new();
-    for target in TARGETS {
+    for (target, max_len) in TARGETS {
         // The first corpus directory is where libFuzzer writes what it finds; the committed
         // seeds are read from the second and never changed.
         let work = fuzz_dir().join("target/corpus").join(target);
@@ -157,6 +173,7 @@ fn libfuzzer_campaign(seconds: u64) -> Result<(), String> {
             seeds.display().to_string(),
             "--".to_owned(),
             format!("-max_total_time={seconds}"),
+            format!("-max_len={max_len}"),
             "-print_final_stats=1".to_owned(),
             "-rss_limit_mb=2048".to_owned(),
             "-timeout=10".to_owned(),
