@@ -76,7 +76,8 @@ fn reference() -> &'static Reference {
     REF.get_or_init(|| {
         let k0 = SealKey::from_hex(audit_log::K0_HEX.trim())
             .unwrap_or_else(|_| panic!("fixture: k0.hex is not a key"));
-        let dir = std::env::temp_dir().join(format!("cardgate-fuzz-audit-{}", std::process::id()));
+        remove_stale_dirs();
+        let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}", std::process::id()));
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("fixture: cannot create {}: {e}", dir.display()));
         std::fs::write(dir.join("seal.key"), audit_log::KEY_FILE)
@@ -119,6 +120,25 @@ fn key_file(r: &Reference) -> KeyFile {
     KeyFile {
         epoch: r.key_epoch,
         key: r.key.clone(),
+    }
+}
+
+const DIR_PREFIX: &str = "cardgate-fuzz-audit-";
+
+/// Removes the directories of earlier fuzzing processes that have ended (libFuzzer gives a
+/// harness no hook at exit), so that at most the running ones have a directory.
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix(DIR_PREFIX));
+        if let Some(pid) = pid.filter(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+            if !std::path::Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
     }
 }
 

@@ -49,6 +49,7 @@ fn every_seed_runs_clean_through_its_harness() {
             assert!(r.is_ok(), "{}/{name} is a finding", t.name);
         }
     }
+    cardgate_fuzz_harness::audit::cleanup();
 }
 
 struct Replay(std::vec::IntoIter<Vec<u8>>);
