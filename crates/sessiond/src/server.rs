@@ -139,6 +139,15 @@ async fn login_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
         if request.user().is_some_and(|u| Some(u) != me.as_deref()) {
             return error("you may only authenticate yourself");
         }
+        // Sessions are registered and ended by the login program's PAM stack, which runs as
+        // root. A user who could end their own registration would keep working with the
+        // removal lock switched off (art. 6.2).
+        if matches!(
+            request,
+            LoginRequest::OpenSession { .. } | LoginRequest::CloseSession { .. }
+        ) {
+            return error("sessions are registered and ended by the login program only");
+        }
     }
     let engine = engine.clone();
     tokio::task::spawn_blocking(move || match request {

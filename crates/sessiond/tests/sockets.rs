@@ -233,6 +233,13 @@ async fn admin_requests_need_the_admin_group_and_are_attributed_to_the_uid() {
     )
     .await;
     assert!(text.contains("only authenticate yourself"), "{text}");
+    // Nor end a session, its own included: that would switch its removal lock off.
+    let text = as_nobody(
+        &r.login,
+        r#"{"op":"close_session","user":"nobody","session_id":"c1"}"#,
+    )
+    .await;
+    assert!(text.contains("login program only"), "{text}");
     r.stop.send(()).unwrap();
 }
 
