@@ -225,8 +225,21 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
     assert_eq!(office.count("session_ended"), seen.sessions_closed);
     assert_eq!(office.count("session_locked"), called("lock-session"));
     assert_eq!(office.count("session_unlocked"), called("unlock-session"));
-    assert_eq!(office.count("card_removed"), removals);
-    assert_eq!(office.count("card_inserted"), insertions);
+    // Every pull and every insertion is recorded. vpcd may also drop a card's connection after
+    // a failed exchange, and the card then reconnects: pcscd reports that as one more removal
+    // and insertion, both recorded. So the counts may exceed the pulls, but always by the same
+    // number, and the cards still in at the end are exactly the difference.
+    let (recorded_out, recorded_in) = (office.count("card_removed"), office.count("card_inserted"));
+    assert!(
+        recorded_out >= removals,
+        "{recorded_out} removals recorded, {removals} made"
+    );
+    assert_eq!(
+        recorded_in - recorded_out,
+        insertions - removals,
+        "{recorded_in} in, {recorded_out} out"
+    );
+    assert_eq!(insertions - removals, TERMINALS / 2);
     assert_eq!(office.count("daemon_started"), 1);
     assert_eq!(office.count("daemon_stopped"), 1);
 }
