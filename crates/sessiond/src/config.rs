@@ -339,6 +339,13 @@ impl Config {
                 "daemon.utc_offset_minutes must be within -720..=840",
             ));
         }
+        if let Some(hours) = &self.business_hours {
+            if hours.start >= hours.end {
+                return Err(ConfigError::BadValue(
+                    "business_hours.start must be before business_hours.end (a window that never opens refuses every login)",
+                ));
+            }
+        }
         if self.rate_limit.base_delay_ms > self.rate_limit.max_delay_ms {
             return Err(ConfigError::BadValue(
                 "rate_limit.base_delay_ms must not exceed max_delay_ms",
@@ -435,5 +442,10 @@ reader = "Virtual PCD 00 00"
             ConfigError::Parse(_)
         ));
         assert!(Config::parse("[[terminal]\n").is_err());
+        let never = format!("[business_hours]\nstart = \"17:00\"\nend = \"08:30\"\n{MINIMAL}");
+        assert!(matches!(
+            Config::parse(&never).unwrap_err(),
+            ConfigError::BadValue(_)
+        ));
     }
 }

@@ -58,7 +58,8 @@ impl TryFrom<String> for ClockTime {
     fn try_from(s: String) -> Result<Self, Self::Error> {
         let bad = || format!("{s:?} is not a time of day HH:MM");
         let (h, m) = s.split_once(':').ok_or_else(bad)?;
-        if h.len() != 2 || m.len() != 2 {
+        // Digits only: `u16::from_str` would also take a sign ("+8").
+        if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
         let h: u16 = h.parse().map_err(|_| bad())?;
@@ -99,5 +100,7 @@ mod tests {
         assert!(!hours.contains(datetime!(2026-11-28 03:00 UTC), jst));
         assert!(toml::from_str::<BusinessHours>("start = \"8:30\"\nend = \"17:15\"").is_err());
         assert!(toml::from_str::<BusinessHours>("start = \"25:00\"\nend = \"17:15\"").is_err());
+        assert!(toml::from_str::<BusinessHours>("start = \"+8:30\"\nend = \"17:15\"").is_err());
+        assert!(toml::from_str::<BusinessHours>("start = \"+8:30\"\nend = \"17:15\"").is_err());
     }
 }

@@ -176,7 +176,8 @@ async fn login_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
 
 fn describe_parse_error(e: &RequestError) -> String {
     match e {
-        // serde's message names the field or the unknown variant, never a value.
+        // Only the category and the position go back to the client: serde's own message can
+        // quote a value from the request (a number, say), and a request may carry a PIN.
         RequestError::Malformed(inner)
             if inner.is_data() || inner.is_syntax() || inner.is_eof() =>
         {
