@@ -19,9 +19,7 @@ use cardgate_audit::record::{
 };
 use cardgate_audit::{Entry, Event, Label, NoteKind, Text};
 use cardgate_card::cert::{CardSerial, Certificate, Role};
-use cardgate_card::login::{
-    authenticate, check_certificate, present_card, LoginError, LoginPolicy,
-};
+use cardgate_card::login::{authenticate, check_certificate, LoginError, LoginPolicy};
 use cardgate_card::policy::{check_new_pin, PolicyError};
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::secret::SecretFormatError;
@@ -365,6 +363,38 @@ impl Engine {
         }
     }
 
+    /// Step 1 of the contract's login: SELECT and the certificate checks, before any secret
+    /// goes near the card. A refusal is recorded (naming the card and its holder when the
+    /// certificate could be read: the review counts revoked and foreign cards per holder) and
+    /// comes back as the answer.
+    fn present(
+        &self,
+        card: &mut OperatorCard<&mut dyn CardTransport>,
+        reader: &str,
+        list: &RevocationList,
+    ) -> Result<Certificate, Answer> {
+        let base = Entry::new(Event::CardInserted).reader(label(reader));
+        let cert = match card.select() {
+            Ok(Some(cert)) => cert,
+            Ok(None) => return Err(self.refuse_presented(&LoginError::NotPersonalised, base)),
+            Err(e) => return Err(self.refuse_presented(&LoginError::from(e), base)),
+        };
+        let policy = LoginPolicy {
+            issuer: &self.issuer,
+            revocation: list,
+            today: self.today(),
+        };
+        match check_certificate(&cert, &policy) {
+            Ok(()) => Ok(cert),
+            Err(e) => {
+                let named = base
+                    .card(cert.body.serial)
+                    .operator(label(&cert.body.operator_id));
+                Err(self.refuse_presented(&e, named))
+            }
+        }
+    }
+
     fn login_on_card(
         &self,
         transport: &mut dyn CardTransport,
@@ -374,31 +404,15 @@ impl Engine {
         pin: Option<&SecretString>,
         list: &RevocationList,
     ) -> Answer {
-        let policy = LoginPolicy {
-            issuer: &self.issuer,
-            revocation: list,
-            today: self.today(),
-        };
         let mut card = OperatorCard::new(transport);
-        let base = |event| Entry::new(event).reader(label(reader));
-        let cert = match card.select() {
-            Ok(Some(cert)) => cert,
-            Ok(None) => {
-                return self
-                    .refuse_presented(&LoginError::NotPersonalised, base(Event::CardInserted))
-            }
-            Err(e) => {
-                return self.refuse_presented(&LoginError::from(e), base(Event::CardInserted))
-            }
+        let cert = match self.present(&mut card, reader, list) {
+            Ok(cert) => cert,
+            Err(answer) => return answer,
         };
+        let base = |event| Entry::new(event).reader(label(reader));
         let serial = cert.body.serial;
         let operator = label(&cert.body.operator_id);
         let who = |event| base(event).card(serial).operator(operator.clone());
-        // The certificate checks of the contract's step 1, with the card named in the record
-        // (the access manager's review counts revoked and foreign cards per card and holder).
-        if let Err(e) = check_certificate(&cert, &policy) {
-            return self.refuse_presented(&e, who(Event::CardInserted));
-        }
         let deny = |reason: DenyReason, answer: Answer| match self
             .record(who(Event::LoginDenied { reason }))
         {
@@ -887,24 +901,12 @@ impl Engine {
         new: &SecretString,
         list: &RevocationList,
     ) -> Answer {
-        let policy = LoginPolicy {
-            issuer: &self.issuer,
-            revocation: list,
-            today: self.today(),
-        };
         let mut card = OperatorCard::new(transport);
-        let base = |event| Entry::new(event).reader(label(reader));
-        let cert = match present_card(&mut card, &policy) {
-            Ok(c) => c,
-            Err(e) => {
-                return self.refuse_presented(
-                    &e,
-                    base(Event::LoginDenied {
-                        reason: DenyReason::Other,
-                    }),
-                )
-            }
+        let cert = match self.present(&mut card, reader, list) {
+            Ok(cert) => cert,
+            Err(answer) => return answer,
         };
+        let base = |event| Entry::new(event).reader(label(reader));
         let serial = cert.body.serial;
         let who = |event| {
             base(event)
