@@ -1,9 +1,8 @@
 //! File helpers shared by the commands: atomic writes and bounded reads.
 
 use std::error::Error;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -22,37 +21,8 @@ pub fn chain(e: &(dyn Error + 'static)) -> String {
     out
 }
 
-/// Writes a file atomically: a temporary file in the same directory with `mode`, fsync,
-/// rename over the target, fsync the directory. A crash leaves the old file or the new one.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
+/// Atomic writes, the same as the daemon's.
+pub use cardgate_sessiond::register::write_atomic;
 
 /// Reads a whole file, refusing one larger than `cap` bytes.
 pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {

@@ -201,19 +201,27 @@ impl RegisterFile {
     }
 }
 
-/// Writes a file atomically: temporary file, fsync, rename, fsync of the directory.
+/// Writes a file atomically: a temporary file in the same directory with `mode` (created
+/// afresh, never an existing file or link), fsync, rename over the target, fsync the
+/// directory. A crash leaves the old file or the new one. Shared by `cardgated` and
+/// `cardgatectl`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "path has no file name")
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| {
         let mut f = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
             .open(&tmp)?;
         f.write_all(bytes)?;
