@@ -499,6 +499,9 @@ pub enum EndReason {
     Revoked,
     /// Anything else.
     Other,
+    /// The session could not be locked, so it was ended instead (art. 6.2: nothing stays
+    /// usable without the card).
+    LockFailed,
 }
 
 /// Why the daemon stopped.
@@ -721,6 +724,54 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         escort: Option<Label>,
     },
+    /// A session could not be locked (logind refused, `loginctl` failed or hung). The daemon
+    /// ends the session instead, and records that too.
+    SessionLockFailed {
+        /// Why the lock was asked for.
+        reason: LockReason,
+        /// What went wrong, as the session action reported it.
+        error: Label,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// A session could not be ended. The daemon keeps trying; the record of the end that
+    /// finally works follows.
+    SessionEndFailed {
+        /// Why the end was asked for.
+        reason: EndReason,
+        /// What went wrong, as the session action reported it.
+        error: Label,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// A locked session could not be unlocked after the card and PIN were accepted: it stays
+    /// locked.
+    SessionUnlockFailed {
+        /// What went wrong, as the session action reported it.
+        error: Label,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// Refusals from one local user that repeated a refusal already recorded (same terminal,
+    /// card and reason within the window), or came beyond the per-user budget, were counted
+    /// rather than each written: the count is this record (finding: one user filling the
+    /// disk, or framing a colleague, with probes).
+    DenialsSuppressed {
+        /// The user the held-back requests were for (the record's `uid` made them).
+        user: Label,
+        /// How many refusal records were not written.
+        count: u64,
+        /// The first of them (the window's start).
+        since: Timestamp,
+    },
+    /// The revocation list in force is past its next update and `stale = "warn"` let the
+    /// login go on.
+    RevocationListStale {
+        /// The list's version.
+        version: u64,
+        /// Its next update (Unix seconds).
+        next_update: i64,
+    },
 }
 
 /// Whether an event is a success, a failure or neither; used for syslog severity and reports.
@@ -765,6 +816,11 @@ impl Event {
             Event::LogVerified { .. } => "log_verified",
             Event::TornTailQuarantined { .. } => "torn_tail_quarantined",
             Event::Note { .. } => "note",
+            Event::SessionLockFailed { .. } => "session_lock_failed",
+            Event::SessionEndFailed { .. } => "session_end_failed",
+            Event::SessionUnlockFailed { .. } => "session_unlock_failed",
+            Event::DenialsSuppressed { .. } => "denials_suppressed",
+            Event::RevocationListStale { .. } => "revocation_list_stale",
         }
     }
 
@@ -777,7 +833,12 @@ impl Event {
             | Event::PinBlocked
             | Event::CardAuthFailed { .. }
             | Event::LoginDenied { .. }
-            | Event::TornTailQuarantined { .. } => Outcome::Failure,
+            | Event::TornTailQuarantined { .. }
+            | Event::SessionLockFailed { .. }
+            | Event::SessionEndFailed { .. }
+            | Event::SessionUnlockFailed { .. }
+            | Event::DenialsSuppressed { .. }
+            | Event::RevocationListStale { .. } => Outcome::Failure,
             Event::PinVerified { correct, .. } => {
                 if *correct {
                     Outcome::Success
@@ -814,6 +875,9 @@ pub struct Entry {
     pub card: Option<CardSerial>,
     /// The operator ID from the card's certificate.
     pub operator: Option<Label>,
+    /// The local user (uid, from the socket's peer credentials) whose request this record
+    /// answers, when a request caused it.
+    pub uid: Option<u32>,
     /// What happened.
     pub event: Event,
 }
@@ -826,8 +890,15 @@ impl Entry {
             reader: None,
             card: None,
             operator: None,
+            uid: None,
             event,
         }
+    }
+
+    /// Sets the requesting uid.
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.uid = Some(uid);
+        self
     }
 
     /// Sets the terminal (instead of the writer's own).
@@ -873,6 +944,9 @@ pub struct Record {
     /// The operator ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<Label>,
+    /// The local user whose request caused this record (from the socket's peer credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
     /// What happened.
     pub event: Event,
     /// SHA-256 of the previous record's line (without its newline); zeros for the genesis.

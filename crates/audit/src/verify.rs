@@ -347,7 +347,11 @@ impl Verifier {
                     found: (seal.first_seq, seal.last_seq),
                 }));
             }
-            if record.reader.is_some() || record.card.is_some() || record.operator.is_some() {
+            if record.reader.is_some()
+                || record.card.is_some()
+                || record.operator.is_some()
+                || record.uid.is_some()
+            {
                 return Err(fail(ProblemKind::SealFields));
             }
             if Some(seal.head) != self.prev {

@@ -241,6 +241,7 @@ impl AuditLog {
             reader: None,
             card: None,
             operator: None,
+            uid: None,
             event: Event::Genesis {
                 log_id,
                 format: FORMAT_VERSION,
@@ -256,6 +257,7 @@ impl AuditLog {
             reader: None,
             card: None,
             operator: None,
+            uid: None,
             event: Event::LogSealed(k0.seal(
                 &SealContext {
                     log_id: &log_id,
@@ -648,6 +650,7 @@ impl Writer {
             reader: entry.reader,
             card: entry.card,
             operator: entry.operator,
+            uid: entry.uid,
             event: entry.event,
             prev,
         }

@@ -161,6 +161,13 @@ pub struct AuditSection {
     pub seal_every_seconds: u32,
     /// Copy every record to the local syslog (`/dev/log`, RFC 5424).
     pub syslog: bool,
+    /// Refusals before any secret (no card, another's card, a revoked card, ...) that repeat
+    /// within this many seconds are counted, not each written.
+    pub denial_window_seconds: u64,
+    /// At most this many refusals per requesting uid and user are written per window.
+    pub denials_per_user: u32,
+    /// At most this many refusals in all are written per window.
+    pub denials_total: u32,
 }
 
 impl Default for AuditSection {
@@ -170,6 +177,9 @@ impl Default for AuditSection {
             seal_every_records: 256,
             seal_every_seconds: 300,
             syslog: false,
+            denial_window_seconds: 60,
+            denials_per_user: 20,
+            denials_total: 200,
         }
     }
 }
@@ -184,6 +194,13 @@ pub struct SessionSection {
     pub reverify_after_seconds: u64,
     /// The `loginctl` program.
     pub loginctl: PathBuf,
+    /// A `loginctl` call that takes longer than this is killed and counts as failed.
+    pub action_timeout_ms: u64,
+    /// Tries of one session action (lock, unlock, end) before it counts as failed.
+    pub action_attempts: u32,
+    /// After an end failed: the first wait before it is tried again, in milliseconds (it
+    /// doubles at each failure, up to five minutes).
+    pub action_retry_ms: u64,
 }
 
 impl Default for SessionSection {
@@ -192,6 +209,9 @@ impl Default for SessionSection {
             on_removal: RemovalAction::Lock,
             reverify_after_seconds: 0,
             loginctl: "/usr/bin/loginctl".into(),
+            action_timeout_ms: 5_000,
+            action_attempts: 3,
+            action_retry_ms: 5_000,
         }
     }
 }
@@ -332,6 +352,22 @@ impl Config {
         if self.daemon.request_timeout_ms == 0 || self.daemon.max_connections == 0 {
             return Err(ConfigError::BadValue(
                 "daemon.request_timeout_ms and daemon.max_connections must be positive",
+            ));
+        }
+        if !(100..=60_000).contains(&self.session.action_timeout_ms)
+            || !(1..=10).contains(&self.session.action_attempts)
+            || !(100..=300_000).contains(&self.session.action_retry_ms)
+        {
+            return Err(ConfigError::BadValue(
+                "session.action_timeout_ms must be within 100..=60000, session.action_attempts within 1..=10 and session.action_retry_ms within 100..=300000",
+            ));
+        }
+        if !(1..=86_400).contains(&self.audit.denial_window_seconds)
+            || !(1..=10_000).contains(&self.audit.denials_per_user)
+            || !(1..=100_000).contains(&self.audit.denials_total)
+        {
+            return Err(ConfigError::BadValue(
+                "audit.denial_window_seconds must be within 1..=86400, audit.denials_per_user within 1..=10000 and audit.denials_total within 1..=100000",
             ));
         }
         if !(-720..=840).contains(&self.daemon.utc_offset_minutes) {

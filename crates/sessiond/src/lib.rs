@@ -13,5 +13,6 @@ pub mod protocol;
 pub mod ratelimit;
 pub mod register;
 pub mod server;
+pub mod session_actions;
 pub mod sessions;
 pub mod users;

@@ -14,6 +14,10 @@ use cardgate_sessiond::config::Config;
 use cardgate_sessiond::engine::{Engine, EngineParts, Loginctl, SystemWallClock};
 use cardgate_sessiond::pcsc_cards::PcscCards;
 use cardgate_sessiond::sessions::SessionTable;
+
+/// How long shutdown waits for session actions in flight (a hung `loginctl` is killed after
+/// `session.action_timeout_ms`, and tried `session.action_attempts` times).
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 use cardgate_sessiond::{daemon, users};
 use std::error::Error;
 use std::os::unix::fs::PermissionsExt;
@@ -186,9 +190,10 @@ async fn run(config: Config) -> Result<(), BoxError> {
         issuer,
         cards: Arc::new(PcscCards::new(ConnectOptions::default())),
         audit: audit.clone(),
-        actions: Arc::new(Loginctl {
-            program: config.session.loginctl.clone(),
-        }),
+        actions: Arc::new(Loginctl::new(
+            config.session.loginctl.clone(),
+            std::time::Duration::from_millis(config.session.action_timeout_ms),
+        )),
         clock: Arc::new(SystemWallClock),
         sessions: SessionTable::load(&config.daemon.state_dir)?,
         config,
@@ -217,9 +222,17 @@ async fn run(config: Config) -> Result<(), BoxError> {
         tracing::info!("stopping");
     };
     daemon::run(engine.clone(), login, admin, events_rx, shutdown).await;
-    engine.record_lifecycle(Event::DaemonStopped {
+    // The locks and ends already decided are carried out, and recorded, before the log says
+    // the daemon stopped.
+    let e = engine.clone();
+    if !tokio::task::spawn_blocking(move || e.wait_for_session_actions(STOP_WAIT)).await? {
+        tracing::error!("session actions were still running at shutdown");
+    }
+    if !engine.record_lifecycle(Event::DaemonStopped {
         reason: StopReason::Signal,
-    });
+    }) {
+        tracing::error!("the daemon's stop could not be recorded");
+    }
     monitor.stop();
     drop(engine);
     audit.close()?;

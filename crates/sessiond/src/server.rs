@@ -151,18 +151,18 @@ async fn login_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
     }
     let engine = engine.clone();
     tokio::task::spawn_blocking(move || match request {
-        LoginRequest::Probe { terminal, user } => engine.probe(&terminal, &user),
+        LoginRequest::Probe { terminal, user } => engine.probe(uid, &terminal, &user),
         LoginRequest::Authenticate {
             terminal,
             user,
             pin,
-        } => engine.authenticate(&terminal, &user, &pin.0),
+        } => engine.authenticate(uid, &terminal, &user, &pin.0),
         LoginRequest::ChangePin {
             terminal,
             user,
             old,
             new,
-        } => engine.change_pin(&terminal, &user, &old.0, &new.0),
+        } => engine.change_pin(uid, &terminal, &user, &old.0, &new.0),
         LoginRequest::OpenSession {
             terminal,
             user,

@@ -5,6 +5,7 @@
 //! is pulled (Windows' removal-policy service forgets exactly this).
 
 use crate::register::write_atomic;
+use cardgate_audit::record::EndReason;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,9 @@ pub enum SessionState {
     Active,
     /// Locked (card pulled, business hours over, re-verify due).
     Locked,
+    /// Being ended: the daemon asked logind to end it and has not yet seen that work. It stays
+    /// in the table (and so across a restart) until the end is done.
+    Ending,
 }
 
 /// One open login session.
@@ -42,8 +46,53 @@ pub struct Session {
     pub opened_at: i64,
     /// Last time the card holder proved the PIN (Unix seconds).
     pub verified_at: i64,
-    /// Active or locked.
+    /// Active, locked or being ended.
     pub state: SessionState,
+    /// Why it is being ended, while `state` is `Ending`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<EndReason>,
+    /// The boot it was opened in (`/proc/sys/kernel/random/boot_id`); empty in tables written
+    /// before this field existed. logind numbers sessions afresh at every boot, so an entry
+    /// of another boot names a session that no longer exists, or a stranger's.
+    #[serde(default)]
+    pub boot_id: String,
+}
+
+/// Where the kernel says which boot this is.
+pub const BOOT_ID_FILE: &str = "/proc/sys/kernel/random/boot_id";
+
+/// This boot's ID, or why it cannot be read.
+pub fn current_boot_id() -> std::io::Result<String> {
+    let text = std::fs::read_to_string(BOOT_ID_FILE)?;
+    let id = text.trim();
+    if id.is_empty() || id.len() > 64 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{BOOT_ID_FILE} does not hold a boot ID"),
+        ));
+    }
+    Ok(id.to_owned())
+}
+
+/// The sessions a change touched, and whether the table reached the disk. The change holds
+/// in memory either way: a session must be locked even when its table cannot be saved.
+#[derive(Debug)]
+#[must_use]
+pub struct Changed {
+    /// The sessions that changed.
+    pub sessions: Vec<Session>,
+    /// Whether the table was saved.
+    pub saved: Result<(), SessionsError>,
+}
+
+impl Changed {
+    /// The sessions, after logging a failed save (a restart would not know of the change).
+    pub fn sessions(self) -> Vec<Session> {
+        if let Err(e) = &self.saved {
+            tracing::error!(error = %e, "the session table could not be saved; a restart will not know of this change");
+        }
+        self.sessions
+    }
 }
 
 /// Every open session, by session ID.
@@ -112,32 +161,64 @@ impl SessionTable {
         Ok(gone)
     }
 
-    /// Changes the state of the sessions matching `pick`; returns the ones that changed.
-    pub fn set_state(
-        &mut self,
-        state: SessionState,
-        pick: impl Fn(&Session) -> bool,
-    ) -> Result<Vec<Session>, SessionsError> {
+    /// Changes the state of the sessions matching `pick` between active and locked; returns
+    /// the ones that changed. A session being ended stays so (see [`SessionTable::set_ending`]).
+    pub fn set_state(&mut self, state: SessionState, pick: impl Fn(&Session) -> bool) -> Changed {
         let mut changed = Vec::new();
         for s in self
             .sessions
             .values_mut()
-            .filter(|s| pick(s) && s.state != state)
+            .filter(|s| pick(s) && s.state != state && s.state != SessionState::Ending)
         {
             s.state = state;
             changed.push(s.clone());
         }
-        if !changed.is_empty() {
-            self.save()?;
+        self.saved(changed)
+    }
+
+    fn saved(&self, sessions: Vec<Session>) -> Changed {
+        let saved = if sessions.is_empty() {
+            Ok(())
+        } else {
+            self.save()
+        };
+        Changed { sessions, saved }
+    }
+
+    /// Marks the sessions matching `pick` as being ended for `reason`; returns the ones that
+    /// were not already being ended.
+    pub fn set_ending(&mut self, reason: EndReason, pick: impl Fn(&Session) -> bool) -> Changed {
+        let mut changed = Vec::new();
+        for s in self
+            .sessions
+            .values_mut()
+            .filter(|s| pick(s) && s.state != SessionState::Ending)
+        {
+            s.state = SessionState::Ending;
+            s.end_reason = Some(reason);
+            changed.push(s.clone());
         }
-        Ok(changed)
+        self.saved(changed)
+    }
+
+    /// Marks one session as being ended for `reason`.
+    pub fn mark_ending(
+        &mut self,
+        session_id: &str,
+        reason: EndReason,
+    ) -> Result<(), SessionsError> {
+        match self.sessions.get_mut(session_id) {
+            Some(s) => {
+                s.state = SessionState::Ending;
+                s.end_reason = Some(reason);
+                self.save()
+            }
+            None => Ok(()),
+        }
     }
 
     /// Removes the sessions matching `pick`; returns them.
-    pub fn close_where(
-        &mut self,
-        pick: impl Fn(&Session) -> bool,
-    ) -> Result<Vec<Session>, SessionsError> {
+    pub fn close_where(&mut self, pick: impl Fn(&Session) -> bool) -> Changed {
         let ids: Vec<String> = self
             .sessions
             .values()
@@ -148,10 +229,7 @@ impl SessionTable {
             .iter()
             .filter_map(|id| self.sessions.remove(id))
             .collect();
-        if !gone.is_empty() {
-            self.save()?;
-        }
-        Ok(gone)
+        self.saved(gone)
     }
 
     /// Marks a fresh PIN proof on the sessions matching `pick`.
@@ -192,6 +270,8 @@ mod tests {
             opened_at: 1,
             verified_at: 1,
             state: SessionState::Active,
+            end_reason: None,
+            boot_id: String::new(),
         }
     }
 
@@ -203,9 +283,9 @@ mod tests {
         let mut t = SessionTable::load(&dir).unwrap();
         t.open(session("7", "r0")).unwrap();
         t.open(session("8", "r1")).unwrap();
-        let locked = t
-            .set_state(SessionState::Locked, |s| s.reader == "r0")
-            .unwrap();
+        let locked = t.set_state(SessionState::Locked, |s| s.reader == "r0");
+        locked.saved.unwrap();
+        let locked = locked.sessions;
         assert_eq!(locked.len(), 1);
         drop(t);
         let t = SessionTable::load(&dir).unwrap();

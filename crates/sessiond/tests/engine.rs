@@ -68,7 +68,10 @@ fn wrong_pins_count_down_then_block_with_clear_answers() {
     assert!(matches!(&a, Answer::Denied { message, .. } if message.contains("access manager")));
     // PAM probes before it prompts: a blocked card is told before anyone types a PIN.
     w.cards.transcript.clear();
-    assert_eq!(reason(&w.engine.probe("juki-01", "alice")), "pin_blocked");
+    assert_eq!(
+        reason(&w.engine.probe(0, "juki-01", "alice")),
+        "pin_blocked"
+    );
     let sent_pin = w
         .cards
         .transcript
@@ -209,6 +212,7 @@ fn initial_pin_must_be_changed_before_a_session_opens() {
     );
     // A weak new PIN is refused with the policy's message, a good one accepted.
     let weak = w.engine.change_pin(
+        0,
         "juki-01",
         "alice",
         &SecretString::from(PIN),
@@ -219,6 +223,7 @@ fn initial_pin_must_be_changed_before_a_session_opens() {
         "{weak:?}"
     );
     let ok = w.engine.change_pin(
+        0,
         "juki-01",
         "alice",
         &SecretString::from(PIN),
@@ -251,7 +256,7 @@ fn removal_locks_reinsertion_of_the_same_card_unlocks_another_card_cannot() {
     ));
     let alice_card = w.cards.pull(READER);
     w.engine.card_removed(READER);
-    assert_eq!(w.actions.0.lock().unwrap().as_slice(), ["lock-session c7"]);
+    assert_eq!(w.calls().as_slice(), ["lock-session c7"]);
     assert_eq!(w.engine.sessions()[0].state, SessionState::Locked);
     assert!(w
         .events()
@@ -266,10 +271,7 @@ fn removal_locks_reinsertion_of_the_same_card_unlocks_another_card_cannot() {
 
     w.cards.insert(READER, alice_card);
     assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
-    assert_eq!(
-        w.actions.0.lock().unwrap().last().unwrap(),
-        "unlock-session c7"
-    );
+    assert_eq!(w.calls().last().unwrap(), "unlock-session c7");
     assert_eq!(w.engine.sessions()[0].state, SessionState::Active);
 }
 
@@ -285,10 +287,7 @@ fn a_newly_revoked_card_ends_its_session_at_once() {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     write_list(&w.dir, &w.issuer, 2, &[ALICE], now + 86_400);
     w.engine.tick();
-    assert_eq!(
-        w.actions.0.lock().unwrap().as_slice(),
-        ["terminate-session c9"]
-    );
+    assert_eq!(w.calls().as_slice(), ["terminate-session c9"]);
     assert!(w.engine.sessions().is_empty());
     assert!(w.events().iter().any(|e| matches!(
         e,
@@ -325,7 +324,7 @@ fn a_user_cannot_end_another_users_session() {
     // Pulling the card still locks it.
     w.cards.pull(READER);
     w.engine.card_removed(READER);
-    assert_eq!(w.actions.0.lock().unwrap().as_slice(), ["lock-session c5"]);
+    assert_eq!(w.calls().as_slice(), ["lock-session c5"]);
     assert!(matches!(
         w.engine.close_session("alice", "c5"),
         Answer::Granted { .. }
@@ -375,10 +374,7 @@ fn on_removal_end_terminates_and_a_restart_locks_sessions_whose_card_left_meanwh
     ));
     w.cards.pull(READER);
     w.engine.card_removed(READER);
-    assert_eq!(
-        w.actions.0.lock().unwrap().as_slice(),
-        ["terminate-session c1"]
-    );
+    assert_eq!(w.calls().as_slice(), ["terminate-session c1"]);
     assert!(w.engine.sessions().is_empty());
 
     // Lock mode; the daemon dies, the card is pulled while it is down, the daemon restarts.
@@ -391,9 +387,9 @@ fn on_removal_end_terminates_and_a_restart_locks_sessions_whose_card_left_meanwh
     ));
     w.cards.pull(READER);
     w.restart().unwrap();
-    assert!(w.actions.0.lock().unwrap().is_empty());
+    assert!(w.calls().is_empty());
     w.engine.resync_sessions();
-    assert_eq!(w.actions.0.lock().unwrap().as_slice(), ["lock-session c2"]);
+    assert_eq!(w.calls().as_slice(), ["lock-session c2"]);
 }
 
 #[test]
@@ -420,12 +416,14 @@ fn outside_business_hours_logins_are_refused_and_open_sessions_lock() {
             opened_at: 0,
             verified_at: 0,
             state: SessionState::Active,
+            end_reason: None,
+            boot_id: String::new(),
         })
         .unwrap();
     let mut w = w;
     w.restart().unwrap();
     w.engine.tick();
-    assert_eq!(w.actions.0.lock().unwrap().as_slice(), ["lock-session c8"]);
+    assert_eq!(w.calls().as_slice(), ["lock-session c8"]);
 }
 
 #[test]
@@ -438,16 +436,13 @@ fn a_card_left_in_the_reader_too_long_locks_its_session() {
         Answer::Granted { .. }
     ));
     w.engine.tick();
-    assert!(w.actions.0.lock().unwrap().is_empty());
+    assert!(w.calls().is_empty());
     w.clock.advance(2);
     w.engine.tick();
-    assert_eq!(w.actions.0.lock().unwrap().as_slice(), ["lock-session c4"]);
+    assert_eq!(w.calls().as_slice(), ["lock-session c4"]);
     // The PIN again unlocks it.
     assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
-    assert_eq!(
-        w.actions.0.lock().unwrap().last().unwrap(),
-        "unlock-session c4"
-    );
+    assert_eq!(w.calls().last().unwrap(), "unlock-session c4");
 }
 
 #[test]
@@ -500,10 +495,7 @@ fn a_card_returned_in_the_register_ends_its_session_and_is_recorded_as_presented
         })
         .unwrap();
     w.engine.tick();
-    assert_eq!(
-        w.actions.0.lock().unwrap().as_slice(),
-        ["terminate-session c6"]
-    );
+    assert_eq!(w.calls().as_slice(), ["terminate-session c6"]);
     assert_eq!(reason(&w.auth("alice", PIN)), "returned");
     assert!(w.events().iter().any(|e| matches!(
         e,

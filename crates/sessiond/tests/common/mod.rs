@@ -87,24 +87,40 @@ impl cardgate_sessiond::engine::WallClock for ManualClock {
     }
 }
 
+/// A recording stand-in for logind: every call is kept; the verbs in `failing` fail.
 #[derive(Default)]
-pub struct RecordedActions(pub Mutex<Vec<String>>);
+pub struct RecordedActions(pub Mutex<Vec<String>>, pub Mutex<Vec<&'static str>>);
+
+impl RecordedActions {
+    fn call(&self, verb: &'static str, id: &str) -> Result<(), String> {
+        self.0.lock().unwrap().push(format!("{verb} {id}"));
+        if self.1.lock().unwrap().contains(&verb) {
+            Err(format!(
+                "{verb} {id}: exit status: 1: Failed to issue method call"
+            ))
+        } else {
+            Ok(())
+        }
+    }
+    /// From now on, `verb` fails (or, with `false`, works again).
+    pub fn set_failing(&self, verb: &'static str, failing: bool) {
+        let mut f = self.1.lock().unwrap();
+        f.retain(|v| *v != verb);
+        if failing {
+            f.push(verb);
+        }
+    }
+}
 
 impl SessionActions for RecordedActions {
     fn lock(&self, id: &str) -> Result<(), String> {
-        self.0.lock().unwrap().push(format!("lock-session {id}"));
-        Ok(())
+        self.call("lock-session", id)
     }
     fn unlock(&self, id: &str) -> Result<(), String> {
-        self.0.lock().unwrap().push(format!("unlock-session {id}"));
-        Ok(())
+        self.call("unlock-session", id)
     }
     fn terminate(&self, id: &str) -> Result<(), String> {
-        self.0
-            .lock()
-            .unwrap()
-            .push(format!("terminate-session {id}"));
-        Ok(())
+        self.call("terminate-session", id)
     }
 }
 
@@ -249,6 +265,7 @@ pub fn world() -> World {
 impl World {
     /// The daemon stops (its log sealed and closed) and starts again on the same state.
     pub fn restart(&mut self) -> Result<(), cardgate_sessiond::engine::EngineError> {
+        self.settle();
         self.audit.close().unwrap();
         let (audit, _) =
             cardgate_sessiond::audit_sink::AuditSink::open(self.audit_config.clone()).unwrap();
@@ -270,7 +287,24 @@ impl World {
         cardgate_sessiond::engine::WallClock::now(&*self.clock).unix_timestamp()
     }
 
+    /// Waits until the session actions handed out so far are done (they run on their own
+    /// threads) and their records written.
+    pub fn settle(&self) {
+        assert!(
+            self.engine
+                .wait_for_session_actions(std::time::Duration::from_secs(20)),
+            "session actions still running"
+        );
+    }
+
+    /// The calls logind got, once the actions handed out so far are done.
+    pub fn calls(&self) -> Vec<String> {
+        self.settle();
+        self.actions.0.lock().unwrap().clone()
+    }
+
     pub fn events(&self) -> Vec<Event> {
+        self.settle();
         let mut out = Vec::new();
         for (_, path) in cardgate_audit::segments::list_segments(&self.dir.join("audit")).unwrap() {
             for line in std::fs::read(path)
@@ -294,7 +328,7 @@ impl World {
 
     pub fn auth(&self, user: &str, pin: &str) -> Answer {
         self.engine
-            .authenticate("juki-01", user, &SecretString::from(pin))
+            .authenticate(0, "juki-01", user, &SecretString::from(pin))
     }
 }
 

@@ -1,0 +1,297 @@
+//! Sessions over time: card removal, the revocation and register watches, business hours
+//! and re-verification, and the resync after a restart (art. 5.4, 6.2).
+//!
+//! Each of these decides which sessions change, marks them in the table, and hands the
+//! session action to the keeper (`session_actions`), which runs it, checks it and records
+//! what logind really did. None of them waits for `loginctl`: a hung one holds up only its
+//! own session, never the card events of the others.
+
+use super::*;
+
+impl Engine {
+    /// The card left `reader`: lock or end its sessions now (art. 6.2).
+    pub fn card_removed(&self, reader: &str) {
+        self.card_removed_since(reader, Instant::now());
+    }
+
+    /// [`Engine::card_removed`], timed from `seen`, the moment the removal event arrived.
+    /// The lock (or end) is handed to the session keeper before anything touches the audit
+    /// log: the one decision whose action goes before its record, so that the screen locks
+    /// without waiting for the disk. After a crash in between, `resync_sessions` locks again.
+    pub fn card_removed_since(&self, reader: &str, seen: Instant) {
+        locked(&self.pending).retain(|(terminal, _), _| {
+            self.config
+                .terminal(terminal)
+                .is_none_or(|t| t.reader != reader)
+        });
+        let affected = self.withdraw_sessions(
+            |s| s.reader == reader,
+            LockReason::CardRemoved,
+            EndReason::CardRemoved,
+        );
+        if affected > 0 {
+            tracing::info!(
+                reader,
+                sessions = affected,
+                micros = seen.elapsed().as_micros() as u64,
+                "removal: session action started"
+            );
+        }
+        if let Err(AuditDown) = self.record(Entry::new(Event::CardRemoved).reader(label(reader))) {
+            tracing::error!(reader, "the card removal could not be recorded");
+        }
+    }
+
+    /// Locks (or, with `on_removal = "end"`, ends) the sessions matching `pick` whose card is
+    /// gone; returns how many were handed to the keeper.
+    fn withdraw_sessions(
+        &self,
+        pick: impl Fn(&Session) -> bool,
+        lock_reason: LockReason,
+        end_reason: EndReason,
+    ) -> usize {
+        if self.config.session.on_removal == RemovalAction::Lock {
+            let to_lock = self
+                .keeper
+                .table()
+                .set_state(SessionState::Locked, |s| {
+                    pick(s) && s.state == SessionState::Active
+                })
+                .sessions();
+            let n = to_lock.len();
+            for s in to_lock {
+                self.keeper.lock(s, lock_reason);
+            }
+            n
+        } else {
+            self.end_sessions(pick, end_reason)
+        }
+    }
+
+    /// Ends the sessions matching `pick`; returns how many were handed to the keeper.
+    fn end_sessions(&self, pick: impl Fn(&Session) -> bool, reason: EndReason) -> usize {
+        let to_end = self.keeper.table().set_ending(reason, pick).sessions();
+        let n = to_end.len();
+        for s in to_end {
+            self.keeper.end(s, reason);
+        }
+        n
+    }
+
+    /// A card was inserted into `reader`.
+    pub fn card_inserted(&self, reader: &str) {
+        if let Err(AuditDown) = self.record(Entry::new(Event::CardInserted).reader(label(reader))) {
+            tracing::error!(reader, "the card insertion could not be recorded");
+        }
+    }
+
+    /// The serial of the card in `reader`, when a personalised card is there and answers.
+    fn serial_in(&self, reader: &str) -> Option<CardSerial> {
+        let mut serial = None;
+        let result = self.cards.exclusive(reader, &mut |t| {
+            let mut card = OperatorCard::new(t);
+            serial = match card.select() {
+                Ok(Some(cert)) => Some(cert.body.serial),
+                _ => None,
+            };
+        });
+        match result {
+            Ok(()) => serial,
+            Err(e) => {
+                tracing::info!(reader, error = %error_chain(&e), "no card to compare with the session's");
+                None
+            }
+        }
+    }
+
+    /// After a restart: sessions of an earlier boot are dropped; sessions whose card left, or
+    /// was swapped for another card, while the daemon was down are locked (or ended) now;
+    /// ends that were not finished are tried again.
+    pub fn resync_sessions(&self) {
+        let stale = self
+            .keeper
+            .table()
+            .close_where(|s| !s.boot_id.is_empty() && s.boot_id != self.boot_id)
+            .sessions();
+        for s in stale {
+            tracing::info!(session = %s.session_id, user = %s.user, "session of an earlier boot dropped");
+            let entry = crate::session_actions::session_entry(
+                &s,
+                Event::SessionEnded {
+                    reason: EndReason::Shutdown,
+                },
+            );
+            if let Err(AuditDown) = self.record(entry) {
+                tracing::error!(session = %s.session_id, "the end of a session of an earlier boot could not be recorded");
+            }
+        }
+        let sessions = self.keeper.table().all();
+        let mut in_reader: HashMap<String, Option<CardSerial>> = HashMap::new();
+        for s in &sessions {
+            if s.state == SessionState::Ending {
+                self.keeper
+                    .end(s.clone(), s.end_reason.unwrap_or(EndReason::Other));
+                continue;
+            }
+            let serial = in_reader
+                .entry(s.reader.clone())
+                .or_insert_with(|| self.serial_in(&s.reader));
+            let same_card = serial.is_some_and(|c| c.to_string() == s.serial);
+            if same_card {
+                continue;
+            }
+            tracing::warn!(session = %s.session_id, reader = %s.reader, "the session's card is not in its reader after a restart");
+            let id = s.session_id.clone();
+            if s.state == SessionState::Locked
+                && self.config.session.on_removal == RemovalAction::Lock
+            {
+                // Marked locked before the restart, but the lock may not have been done:
+                // lock again (locking a locked session changes nothing).
+                self.keeper.lock(s.clone(), LockReason::CardRemoved);
+            } else {
+                self.withdraw_sessions(
+                    |t| t.session_id == id,
+                    LockReason::CardRemoved,
+                    EndReason::CardRemoved,
+                );
+            }
+        }
+    }
+
+    /// Records that the daemon started or stops.
+    pub fn record_lifecycle(&self, event: Event) -> bool {
+        self.record(Entry::new(event)).is_ok()
+    }
+
+    /// Reloads the revocation list if its file changed; a newer list takes effect at once and
+    /// ends the sessions of newly revoked cards. A torn, older or foreign file is refused and
+    /// the list in force stays.
+    pub fn reload_revocation_if_changed(&self) {
+        let path = &self.config.revocation.list;
+        let stamp = std::fs::metadata(path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        {
+            let state = locked(&self.revocation);
+            if stamp.is_some() && stamp == state.file_stamp {
+                return;
+            }
+        }
+        let bytes = match read_capped(path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the revocation list; the list in force stays");
+                return;
+            }
+        };
+        let accepted = {
+            let mut state = locked(&self.revocation);
+            state.file_stamp = stamp;
+            let previous = state.list.as_ref().map(|l| l.version());
+            match state.tracker.accept(&bytes, &self.issuer) {
+                Ok(list) if Some(list.version()) != previous => {
+                    // Remember it across restarts, so that an older list is never taken again.
+                    if let Err(e) = save_accepted(&self.config.daemon.state_dir, &list) {
+                        tracing::error!(error = %e, "cannot record the accepted revocation list version");
+                    }
+                    let list = Arc::new(list);
+                    state.list = Some(list.clone());
+                    Some(list)
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "revocation list refused; the list in force stays");
+                    None
+                }
+            }
+        };
+        let Some(list) = accepted else { return };
+        // The sessions of newly revoked cards end whether or not the load could be recorded.
+        if let Err(AuditDown) = self.record(Entry::new(Event::RevocationListLoaded {
+            version: list.version(),
+            entries: list.len() as u64,
+        })) {
+            tracing::error!(
+                version = list.version(),
+                "the new revocation list's load could not be recorded"
+            );
+        }
+        self.end_sessions(
+            |s| {
+                CardSerial::from_hex(&s.serial).is_some_and(|serial| list.lookup(&serial).is_some())
+            },
+            EndReason::Revoked,
+        );
+    }
+
+    /// Ends the sessions of cards the register says were returned or revoked. `cardgatectl
+    /// card revoke|return` writes the register and the list together; the register is read
+    /// here too so that a revocation ends sessions at once even before the list is re-read.
+    pub fn end_sessions_of_withdrawn_cards(&self) {
+        let path = self.register.path().to_owned();
+        let stamp = std::fs::metadata(&path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        {
+            let mut last = locked(&self.register_stamp);
+            if stamp.is_none() || stamp == *last {
+                return;
+            }
+            *last = stamp;
+        }
+        let register = match self.register.read() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the card register");
+                return;
+            }
+        };
+        self.end_sessions(
+            |s| {
+                CardSerial::from_hex(&s.serial)
+                    .and_then(|serial| register.get(&serial))
+                    .is_some_and(|e| !matches!(e.state, CardState::Lent))
+            },
+            EndReason::Revoked,
+        );
+    }
+
+    /// Periodic duties: the list file, the register, business hours, re-verification, the
+    /// refusals held back, and the session ends that failed.
+    pub fn tick(&self) {
+        self.reload_revocation_if_changed();
+        self.end_sessions_of_withdrawn_cards();
+        if self.outside_hours() {
+            let to_lock = self
+                .keeper
+                .table()
+                .set_state(SessionState::Locked, |s| s.state == SessionState::Active)
+                .sessions();
+            for s in to_lock {
+                self.keeper.lock(s, LockReason::Other);
+            }
+        }
+        let limit = self.config.session.reverify_after_seconds;
+        if limit > 0 {
+            let now = self.clock.now().unix_timestamp();
+            let to_lock = self
+                .keeper
+                .table()
+                .set_state(SessionState::Locked, |s| {
+                    s.state == SessionState::Active && now - s.verified_at >= limit as i64
+                })
+                .sessions();
+            for s in to_lock {
+                self.keeper.lock(s, LockReason::Idle);
+            }
+        }
+        self.record_held_denials();
+        self.keeper.retry_due();
+    }
+
+    /// Waits until every session action handed to the keeper is done (shutdown, tests);
+    /// false when `timeout` passed first.
+    pub fn wait_for_session_actions(&self, timeout: Duration) -> bool {
+        self.keeper.wait_idle(timeout)
+    }
+}

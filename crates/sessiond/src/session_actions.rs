@@ -1,0 +1,481 @@
+//! What the daemon does to login sessions (lock, unlock, end, through logind's `loginctl`),
+//! and the record of what really happened.
+//!
+//! A session action is never assumed: its exit status is read, it runs under a timeout, it
+//! is tried a bounded number of times, and the record says what logind did — the session
+//! locked, or the lock failed (and then the session is ended instead, art. 6.2: nothing stays
+//! usable without the card), or the end failed (and then the daemon keeps trying, and the
+//! session stays in the table, across restarts, until it is gone).
+//!
+//! Actions run on their own threads, one queue per session, so that a hung `loginctl` holds
+//! up only its own session: card events, other sessions and requests go on. Removal's lock is
+//! the one decision whose action runs before its record (a locked screen must not wait for
+//! the disk); the record of a lock is written once the lock is done.
+
+use crate::audit_sink::AuditSink;
+use crate::engine::label;
+use crate::sessions::{Session, SessionState, SessionTable};
+use cardgate_audit::record::{EndReason, LockReason};
+use cardgate_audit::{Entry, Event, Label};
+use cardgate_card::cert::CardSerial;
+use std::collections::{HashMap, VecDeque};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// What the daemon does to a login session (logind, through `loginctl`).
+pub trait SessionActions: Send + Sync {
+    /// Lock the session.
+    fn lock(&self, session_id: &str) -> Result<(), String>;
+    /// Unlock the session.
+    fn unlock(&self, session_id: &str) -> Result<(), String>;
+    /// End the session.
+    fn terminate(&self, session_id: &str) -> Result<(), String>;
+}
+
+/// `loginctl lock-session|unlock-session|terminate-session -- ID`, each under a timeout.
+#[derive(Debug, Clone)]
+pub struct Loginctl {
+    program: PathBuf,
+    timeout: Duration,
+}
+
+/// How much of `loginctl`'s error output is kept for the log and the record.
+const STDERR_CAP: u64 = 512;
+
+impl Loginctl {
+    /// `program`, killed when a call takes longer than `timeout`.
+    pub fn new(program: PathBuf, timeout: Duration) -> Self {
+        Loginctl { program, timeout }
+    }
+
+    fn run(&self, verb: &str, session_id: &str) -> Result<(), String> {
+        let program = self.program.display();
+        // `--`: a session ID is never taken for an option, whatever it says.
+        let mut child = Command::new(&self.program)
+            .args([verb, "--", session_id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{program} {verb}: cannot start: {e}"))?;
+        let started = Instant::now();
+        // Poll with a growing pause: a quick loginctl (about a millisecond) is seen at once,
+        // a slow one costs little.
+        let mut pause = Duration::from_micros(100);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() >= self.timeout => {
+                    let killed = child.kill().and_then(|()| child.wait());
+                    return Err(match killed {
+                        Ok(_) => format!(
+                            "{program} {verb} {session_id}: no answer within {} ms (killed)",
+                            self.timeout.as_millis()
+                        ),
+                        Err(e) => format!(
+                            "{program} {verb} {session_id}: no answer within {} ms, and it could not be killed: {e}",
+                            self.timeout.as_millis()
+                        ),
+                    });
+                }
+                Ok(None) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+                Err(e) => return Err(format!("{program} {verb} {session_id}: {e}")),
+            }
+        };
+        if status.success() {
+            return Ok(());
+        }
+        let mut stderr = String::new();
+        if let Some(pipe) = child.stderr.take() {
+            // What loginctl said is only a help for the reader: a read error leaves it out.
+            if pipe.take(STDERR_CAP).read_to_string(&mut stderr).is_err() {
+                stderr.clear();
+            }
+        }
+        let said = stderr.trim();
+        Err(if said.is_empty() {
+            format!("{program} {verb} {session_id}: {status}")
+        } else {
+            format!("{program} {verb} {session_id}: {status}: {said}")
+        })
+    }
+}
+
+impl SessionActions for Loginctl {
+    fn lock(&self, session_id: &str) -> Result<(), String> {
+        self.run("lock-session", session_id)
+    }
+    fn unlock(&self, session_id: &str) -> Result<(), String> {
+        self.run("unlock-session", session_id)
+    }
+    fn terminate(&self, session_id: &str) -> Result<(), String> {
+        self.run("terminate-session", session_id)
+    }
+}
+
+/// Is `id` what logind uses as a session ID? (Letters and digits, as `$XDG_SESSION_ID` is.)
+pub fn valid_session_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Runs jobs in order per session, sessions in parallel; knows when all are done.
+#[derive(Default)]
+struct Runner {
+    queues: Mutex<HashMap<String, VecDeque<Job>>>,
+    idle: Condvar,
+}
+
+impl Runner {
+    fn submit(self: &Arc<Self>, session_id: &str, job: Job) {
+        let start_worker = {
+            let mut queues = lock(&self.queues);
+            match queues.get_mut(session_id) {
+                // A worker is draining this session's queue: it will take this job in turn.
+                Some(queue) => {
+                    queue.push_back(job);
+                    false
+                }
+                None => {
+                    queues.insert(session_id.to_owned(), VecDeque::from([job]));
+                    true
+                }
+            }
+        };
+        if start_worker {
+            let runner = self.clone();
+            let id = session_id.to_owned();
+            let spawned = std::thread::Builder::new()
+                .name(format!("session-{id}"))
+                .spawn({
+                    let id = id.clone();
+                    move || runner.drain(&id)
+                });
+            if let Err(e) = spawned {
+                // No thread: do the work here rather than not at all.
+                tracing::error!(session = %id, error = %e, "cannot start a session-action thread; acting inline");
+                self.drain(&id);
+            }
+        }
+    }
+
+    fn drain(&self, session_id: &str) {
+        loop {
+            let job = {
+                let mut queues = lock(&self.queues);
+                match queues.get_mut(session_id).and_then(VecDeque::pop_front) {
+                    Some(job) => job,
+                    None => {
+                        queues.remove(session_id);
+                        if queues.is_empty() {
+                            self.idle.notify_all();
+                        }
+                        return;
+                    }
+                }
+            };
+            job();
+        }
+    }
+
+    fn wait_idle(&self, timeout: Duration) -> bool {
+        let queues = lock(&self.queues);
+        match self
+            .idle
+            .wait_timeout_while(queues, timeout, |q| !q.is_empty())
+        {
+            Ok((_, result)) => !result.timed_out(),
+            Err(poisoned) => !poisoned.into_inner().1.timed_out(),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data behind these locks is a queue or a table, never half a card operation.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// An action's error as a record field: the end of the message (where the cause is), capped.
+fn error_label(error: &str) -> Label {
+    let tail: String = {
+        let chars: Vec<char> = error.chars().collect();
+        chars[chars.len().saturating_sub(64)..].iter().collect()
+    };
+    label(&tail)
+}
+
+/// The entry for an event about `s`.
+pub(crate) fn session_entry(s: &Session, event: Event) -> Entry {
+    let mut e = Entry::new(event)
+        .reader(label(&s.reader))
+        .operator(label(&s.operator_id));
+    if let Some(serial) = CardSerial::from_hex(&s.serial) {
+        e = e.card(serial);
+    }
+    e
+}
+
+/// How the daemon tries a session action.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionPolicy {
+    /// Tries of one action before it counts as failed.
+    pub attempts: u32,
+    /// Pause between two tries.
+    pub pause: Duration,
+    /// After an end failed: first wait before trying again (it doubles, up to `retry_max`).
+    pub retry_first: Duration,
+    /// The longest wait between two tries of a failed end.
+    pub retry_max: Duration,
+}
+
+impl Default for ActionPolicy {
+    fn default() -> Self {
+        ActionPolicy {
+            attempts: 3,
+            pause: Duration::from_millis(200),
+            retry_first: Duration::from_secs(5),
+            retry_max: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    next: Instant,
+    wait: Duration,
+}
+
+/// The session table and what is done to the sessions in it.
+pub struct SessionKeeper {
+    table: Mutex<SessionTable>,
+    actions: Arc<dyn SessionActions>,
+    audit: Arc<AuditSink>,
+    policy: ActionPolicy,
+    runner: Arc<Runner>,
+    retries: Mutex<HashMap<String, Retry>>,
+}
+
+impl SessionKeeper {
+    /// Keeps `table`, acting through `actions` and recording into `audit`.
+    pub fn new(
+        table: SessionTable,
+        actions: Arc<dyn SessionActions>,
+        audit: Arc<AuditSink>,
+        policy: ActionPolicy,
+    ) -> Arc<Self> {
+        Arc::new(SessionKeeper {
+            table: Mutex::new(table),
+            actions,
+            audit,
+            policy,
+            runner: Arc::new(Runner::default()),
+            retries: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The table, locked.
+    pub fn table(&self) -> MutexGuard<'_, SessionTable> {
+        lock(&self.table)
+    }
+
+    fn record(&self, entry: Entry) {
+        let kind = entry.event.kind_name();
+        if let Err(e) = self.audit.append(entry) {
+            // The action has happened; only its record is missing. Say so where the
+            // administrator looks, and the sink's own failure handling takes it from there.
+            tracing::error!(record = kind, error = %e, "a session action's record could not be written");
+        }
+    }
+
+    fn attempt(
+        &self,
+        what: &str,
+        s: &Session,
+        op: &dyn Fn(&str) -> Result<(), String>,
+    ) -> Result<(), (String, u32)> {
+        let mut last = String::new();
+        for n in 1..=self.policy.attempts.max(1) {
+            match op(&s.session_id) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(session = %s.session_id, user = %s.user, attempt = n, error = %e, "{what} failed");
+                    last = e;
+                }
+            }
+            if n < self.policy.attempts {
+                std::thread::sleep(self.policy.pause);
+            }
+        }
+        Err((last, self.policy.attempts.max(1)))
+    }
+
+    /// Locks `s` (already marked locked in the table); when logind will not lock it, ends it.
+    pub fn lock(self: &Arc<Self>, s: Session, reason: LockReason) {
+        let keeper = self.clone();
+        let id = s.session_id.clone();
+        self.runner.submit(
+            &id,
+            Box::new(move || {
+                let actions = keeper.actions.clone();
+                match keeper.attempt("lock", &s, &|id| actions.lock(id)) {
+                    Ok(()) => {
+                        tracing::info!(session = %s.session_id, user = %s.user, ?reason, "session locked");
+                        keeper.record(session_entry(&s, Event::SessionLocked { reason }));
+                    }
+                    Err((error, attempts)) => {
+                        tracing::error!(session = %s.session_id, user = %s.user, %error, "the session could not be locked; ending it");
+                        keeper.record(session_entry(
+                            &s,
+                            Event::SessionLockFailed {
+                                reason,
+                                error: error_label(&error),
+                                attempts,
+                            },
+                        ));
+                        keeper.mark_ending(&s.session_id, EndReason::LockFailed);
+                        keeper.end_now(&s, EndReason::LockFailed, true);
+                    }
+                }
+            }),
+        );
+    }
+
+    /// Unlocks `s` (already marked active in the table); when logind will not, it stays locked.
+    pub fn unlock(self: &Arc<Self>, s: Session) {
+        let keeper = self.clone();
+        let id = s.session_id.clone();
+        self.runner.submit(
+            &id,
+            Box::new(move || {
+                let actions = keeper.actions.clone();
+                match keeper.attempt("unlock", &s, &|id| actions.unlock(id)) {
+                    Ok(()) => keeper.record(session_entry(&s, Event::SessionUnlocked)),
+                    Err((error, attempts)) => {
+                        let id = s.session_id.clone();
+                        // Still locked on the screen: the table says so too, so that the
+                        // next card and PIN try the unlock again.
+                        keeper
+                            .table()
+                            .set_state(SessionState::Locked, |t| t.session_id == id)
+                            .sessions();
+                        keeper.record(session_entry(
+                            &s,
+                            Event::SessionUnlockFailed {
+                                error: error_label(&error),
+                                attempts,
+                            },
+                        ));
+                    }
+                }
+            }),
+        );
+    }
+
+    /// Ends `s` (already marked ending in the table): it leaves the table once logind ended it.
+    pub fn end(self: &Arc<Self>, s: Session, reason: EndReason) {
+        let keeper = self.clone();
+        let id = s.session_id.clone();
+        self.runner
+            .submit(&id, Box::new(move || keeper.end_now(&s, reason, true)));
+    }
+
+    fn mark_ending(&self, session_id: &str, reason: EndReason) {
+        let mut table = self.table();
+        if let Err(e) = table.mark_ending(session_id, reason) {
+            tracing::error!(session = %session_id, error = %e, "the session table could not be saved");
+        }
+    }
+
+    /// Tries to end `s` now; `first` is the first try since the end was decided (only that
+    /// one's failure is recorded: the retries are logged, and the end that works is recorded).
+    fn end_now(&self, s: &Session, reason: EndReason, first: bool) {
+        let actions = self.actions.clone();
+        match self.attempt("end", s, &|id| actions.terminate(id)) {
+            Ok(()) => {
+                lock(&self.retries).remove(&s.session_id);
+                let closed = self.table().close(&s.session_id);
+                match closed {
+                    // Logged out meanwhile: the logout was recorded then.
+                    Ok(None) => {}
+                    Ok(Some(_)) => {
+                        tracing::info!(session = %s.session_id, user = %s.user, ?reason, "session ended");
+                        self.record(session_entry(s, Event::SessionEnded { reason }));
+                    }
+                    Err(e) => {
+                        tracing::error!(session = %s.session_id, error = %e, "the session table could not be saved");
+                        self.record(session_entry(s, Event::SessionEnded { reason }));
+                    }
+                }
+            }
+            Err((error, attempts)) => {
+                let mut retries = lock(&self.retries);
+                let wait = match retries.get(&s.session_id) {
+                    Some(r) => (r.wait * 2).min(self.policy.retry_max),
+                    None => self.policy.retry_first,
+                };
+                retries.insert(
+                    s.session_id.clone(),
+                    Retry {
+                        next: Instant::now() + wait,
+                        wait,
+                    },
+                );
+                drop(retries);
+                tracing::error!(session = %s.session_id, user = %s.user, %error, retry_in_s = wait.as_secs(), "the session could not be ended; trying again");
+                if first {
+                    self.record(session_entry(
+                        s,
+                        Event::SessionEndFailed {
+                            reason,
+                            error: error_label(&error),
+                            attempts,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Tries again the ends that failed and are due (called from the daemon's tick).
+    pub fn retry_due(self: &Arc<Self>) {
+        let now = Instant::now();
+        let due: Vec<String> = lock(&self.retries)
+            .iter()
+            .filter(|(_, r)| r.next <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            // Push it far ahead so that the next tick does not queue it twice; the try itself
+            // sets the real next time.
+            if let Some(r) = lock(&self.retries).get_mut(&id) {
+                r.next = now + self.policy.retry_max;
+            }
+            let session = self
+                .table()
+                .all()
+                .into_iter()
+                .find(|s| s.session_id == id && s.state == SessionState::Ending);
+            let Some(s) = session else {
+                // Logged out meanwhile.
+                lock(&self.retries).remove(&id);
+                continue;
+            };
+            let reason = s.end_reason.unwrap_or(EndReason::Other);
+            let keeper = self.clone();
+            self.runner
+                .submit(&id, Box::new(move || keeper.end_now(&s, reason, false)));
+        }
+    }
+
+    /// Waits until every queued action is done (shutdown, tests); false on timeout.
+    pub fn wait_idle(&self, timeout: Duration) -> bool {
+        self.runner.wait_idle(timeout)
+    }
+}
