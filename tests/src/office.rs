@@ -80,10 +80,18 @@ impl Office {
         std::fs::create_dir_all(dir.join("state")).map_err(io("cannot create", &dir))?;
         std::fs::create_dir_all(dir.join("audit")).map_err(io("cannot create", &dir))?;
         let loginctl = dir.join("loginctl");
-        // Records each call with a nanosecond time stamp.
+        // Records each call with a nanosecond time stamp: as given (`loginctl.raw`) and as
+        // logind reads it, without the `--` (`loginctl.calls`). Control files in the office
+        // directory make it fail (`loginctl.fail-VERB`, `loginctl.fail-VERB-ID`) or hang
+        // (`loginctl.hang-VERB-ID`), as a real loginctl does when logind is wedged.
         let script = format!(
-            "#!/bin/sh\necho \"$(date +%s%N) $@\" >> {}\n",
-            dir.join("loginctl.calls").display()
+            "#!/bin/sh\nd={d}\necho \"$(date +%s%N) $*\" >> $d/loginctl.raw\n\
+             verb=$1; shift; [ \"$1\" = \"--\" ] && shift\n\
+             echo \"$(date +%s%N) $verb $*\" >> $d/loginctl.calls\n\
+             [ -e \"$d/loginctl.hang-$verb-$1\" ] && exec sleep 600\n\
+             if [ -e \"$d/loginctl.fail-$verb\" ] || [ -e \"$d/loginctl.fail-$verb-$1\" ]; then\n\
+             echo \"Failed to issue method call: No session '$1' known.\" >&2; exit 1; fi\n",
+            d = dir.display()
         );
         std::fs::write(&loginctl, script).map_err(io("cannot write", &loginctl))?;
         std::fs::set_permissions(
@@ -195,6 +203,12 @@ impl Office {
 
     /// Starts `cardgated` on this office's configuration and waits for its login socket.
     pub fn start_daemon(&self) -> Result<Daemon, HarnessError> {
+        self.start_daemon_with(&[])
+    }
+
+    /// [`Office::start_daemon`], run through `wrapper` (a command that ends by running its
+    /// arguments, such as `unshare -m sh -c '…; exec "$0" "$@"'`).
+    fn start_daemon_with(&self, wrapper: &[&str]) -> Result<Daemon, HarnessError> {
         let program = paths::workspace_artifact("cardgated", "cardgate-sessiond")?;
         let log_path = self.dir.join("cardgated.log");
         // The log is appended to across restarts; this run's part starts here.
@@ -206,7 +220,15 @@ impl Office {
             .append(true)
             .open(&log_path)
             .map_err(io("cannot open", &log_path))?;
-        let child = Command::new(program)
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(&program);
+                c
+            }
+            None => Command::new(&program),
+        };
+        let child = command
             .arg("--config")
             .arg(&self.config)
             .env("PCSCLITE_CSOCK_NAME", self.lab.client_socket())
@@ -287,6 +309,63 @@ impl Office {
                 Some((t.parse().ok()?, call.to_owned()))
             })
             .collect()
+    }
+
+    /// The stand-in loginctl's calls exactly as given (`lock-session -- c1`, …).
+    pub fn raw_loginctl_calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("loginctl.raw"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| Some(l.split_once(' ')?.1.to_owned()))
+            .collect()
+    }
+
+    /// From now on the stand-in loginctl fails `verb` (`lock-session`, …) for `session` (or
+    /// for every session when `None`); with `failing = false` it works again.
+    pub fn loginctl_fails(&self, verb: &str, session: Option<&str>, failing: bool) {
+        let name = match session {
+            Some(id) => format!("loginctl.fail-{verb}-{id}"),
+            None => format!("loginctl.fail-{verb}"),
+        };
+        self.set_control_file(&name, failing);
+    }
+
+    /// From now on the stand-in loginctl hangs on `verb` for `session`, as a loginctl whose
+    /// logind does not answer.
+    pub fn loginctl_hangs(&self, verb: &str, session: &str, hanging: bool) {
+        self.set_control_file(&format!("loginctl.hang-{verb}-{session}"), hanging);
+    }
+
+    fn set_control_file(&self, name: &str, present: bool) {
+        let path = self.dir.join(name);
+        let done = if present {
+            std::fs::write(&path, b"")
+        } else {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        };
+        if let Err(e) = done {
+            panic!("cannot set {}: {e}", path.display());
+        }
+    }
+
+    /// Starts `cardgated` as if in another boot: its mount namespace sees `boot_id` in
+    /// `/proc/sys/kernel/random/boot_id` (a bind mount, as root), as after a reboot.
+    pub fn start_daemon_in_boot(&self, boot_id: &str) -> Result<Daemon, HarnessError> {
+        let file = self.dir.join("boot_id");
+        std::fs::write(&file, format!("{boot_id}\n")).map_err(io("cannot write", &file))?;
+        self.start_daemon_with(&[
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            &format!(
+                "mount --bind {} /proc/sys/kernel/random/boot_id && exec \"$0\" \"$@\"",
+                file.display()
+            ),
+        ])
     }
 
     /// Waits until the stand-in loginctl was called with `call`.

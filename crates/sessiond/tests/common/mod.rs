@@ -304,6 +304,11 @@ impl World {
     }
 
     pub fn events(&self) -> Vec<Event> {
+        self.records().into_iter().map(|r| r.event).collect()
+    }
+
+    /// Every record the engine wrote, once the session actions handed out so far are done.
+    pub fn records(&self) -> Vec<Record> {
         self.settle();
         let mut out = Vec::new();
         for (_, path) in cardgate_audit::segments::list_segments(&self.dir.join("audit")).unwrap() {
@@ -312,7 +317,7 @@ impl World {
                 .split(|&b| b == b'\n')
                 .filter(|l| !l.is_empty())
             {
-                out.push(Record::parse(line).unwrap().event);
+                out.push(Record::parse(line).unwrap());
             }
         }
         out
