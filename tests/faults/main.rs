@@ -10,3 +10,4 @@ mod daemon_killed;
 mod office;
 mod pcscd;
 mod revocation_file;
+mod session_actions;

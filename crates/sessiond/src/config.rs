@@ -161,13 +161,30 @@ pub struct AuditSection {
     pub seal_every_seconds: u32,
     /// Copy every record to the local syslog (`/dev/log`, RFC 5424).
     pub syslog: bool,
-    /// Refusals before any secret (no card, another's card, a revoked card, ...) that repeat
-    /// within this many seconds are counted, not each written.
-    pub denial_window_seconds: u64,
+}
+
+/// `[refusals]`: how many records the refusals made before any secret (no card, another's
+/// card, a revoked card, outside hours, ...) may write. A repeat within the window, or one
+/// over a budget, is counted instead, and the count recorded when the window ends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RefusalsSection {
+    /// The window, in seconds.
+    pub window_seconds: u64,
     /// At most this many refusals per requesting uid and user are written per window.
-    pub denials_per_user: u32,
+    pub per_user: u32,
     /// At most this many refusals in all are written per window.
-    pub denials_total: u32,
+    pub total: u32,
+}
+
+impl Default for RefusalsSection {
+    fn default() -> Self {
+        RefusalsSection {
+            window_seconds: 60,
+            per_user: 20,
+            total: 200,
+        }
+    }
 }
 
 impl Default for AuditSection {
@@ -177,9 +194,6 @@ impl Default for AuditSection {
             seal_every_records: 256,
             seal_every_seconds: 300,
             syslog: false,
-            denial_window_seconds: 60,
-            denials_per_user: 20,
-            denials_total: 200,
         }
     }
 }
@@ -267,6 +281,9 @@ pub struct Config {
     /// `[session]`.
     #[serde(default)]
     pub session: SessionSection,
+    /// `[refusals]`.
+    #[serde(default)]
+    pub refusals: RefusalsSection,
     /// `[rate_limit]`.
     #[serde(default)]
     pub rate_limit: RateLimitSection,
@@ -362,12 +379,12 @@ impl Config {
                 "session.action_timeout_ms must be within 100..=60000, session.action_attempts within 1..=10 and session.action_retry_ms within 100..=300000",
             ));
         }
-        if !(1..=86_400).contains(&self.audit.denial_window_seconds)
-            || !(1..=10_000).contains(&self.audit.denials_per_user)
-            || !(1..=100_000).contains(&self.audit.denials_total)
+        if !(1..=86_400).contains(&self.refusals.window_seconds)
+            || !(1..=10_000).contains(&self.refusals.per_user)
+            || !(1..=100_000).contains(&self.refusals.total)
         {
             return Err(ConfigError::BadValue(
-                "audit.denial_window_seconds must be within 1..=86400, audit.denials_per_user within 1..=10000 and audit.denials_total within 1..=100000",
+                "refusals.window_seconds must be within 1..=86400, refusals.per_user within 1..=10000 and refusals.total within 1..=100000",
             ));
         }
         if !(-720..=840).contains(&self.daemon.utc_offset_minutes) {

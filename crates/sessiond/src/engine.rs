@@ -204,12 +204,8 @@ impl Engine {
             retry_first: Duration::from_millis(session.action_retry_ms),
             ..ActionPolicy::default()
         };
-        let audit_section = &parts.config.audit;
-        let denials = DenialGate::new(
-            audit_section.denial_window_seconds,
-            audit_section.denials_per_user,
-            audit_section.denials_total,
-        );
+        let refusals = &parts.config.refusals;
+        let denials = DenialGate::new(refusals.window_seconds, refusals.per_user, refusals.total);
         // Without a boot ID, sessions cannot be told from the sessions of an earlier boot:
         // every session kept from before is then treated as of another boot (ended).
         let boot_id = crate::sessions::current_boot_id().unwrap_or_else(|e| {

@@ -49,7 +49,9 @@ fn a_lock_that_fails_is_recorded_as_failed_and_the_session_is_ended_instead() {
     );
     let events = w.events();
     assert!(
-        !events.iter().any(|e| matches!(e, Event::SessionLocked { .. })),
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::SessionLocked { .. })),
         "a lock that never happened was recorded"
     );
     assert!(events.iter().any(|e| matches!(
@@ -125,7 +127,7 @@ fn an_unlock_that_fails_leaves_the_session_locked_and_is_recorded() {
 // requesting uid, and one count of what was held back when the window ends.
 #[test]
 fn repeated_refusals_are_written_once_per_window_name_the_uid_and_are_counted() {
-    let w = world_with("[audit]\ndenial_window_seconds = 60\n");
+    let w = world_with("[refusals]\nwindow_seconds = 60\n");
     let start = w.records().len();
     for _ in 0..2000 {
         assert_eq!(reason(&w.engine.probe(0, "juki-01", "alice")), "no_card");
@@ -167,7 +169,7 @@ fn repeated_refusals_are_written_once_per_window_name_the_uid_and_are_counted() 
 
 #[test]
 fn each_user_can_write_only_so_many_refusals_per_window() {
-    let w = world_with("[audit]\ndenials_per_user = 3\n");
+    let w = world_with("[refusals]\nper_user = 3\n");
     let start = w.records().len();
     // Different refusals (different cards) from one uid: three are written.
     for n in 0..10u8 {
