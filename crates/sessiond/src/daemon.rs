@@ -52,20 +52,23 @@ pub async fn run(
                     tracing::error!("the card monitor stopped; locking every session");
                     for t in engine.config().terminals.clone() {
                         let e = engine.clone();
-                        let _ = tokio::task::spawn_blocking(move || e.card_removed(&t.reader)).await;
+                        joined("card removal", tokio::task::spawn_blocking(move || e.card_removed(&t.reader)).await);
                     }
                     break;
                 }
             },
             _ = tick.tick() => {
                 let e = engine.clone();
-                let _ = tokio::task::spawn_blocking(move || e.tick()).await;
+                joined("tick", tokio::task::spawn_blocking(move || e.tick()).await);
             }
         }
     }
-    let _ = stop_tx.send(true);
-    let _ = login_task.await;
-    let _ = admin_task.await;
+    // The servers hold receivers until they return: a send error means both are gone already.
+    if stop_tx.send(true).is_err() {
+        tracing::debug!("the socket servers had already stopped");
+    }
+    joined("login socket server", login_task.await);
+    joined("admin socket server", admin_task.await);
 }
 
 async fn handle_event(engine: &Arc<Engine>, event: CardEvent) {
@@ -84,13 +87,26 @@ async fn handle_event(engine: &Arc<Engine>, event: CardEvent) {
             .collect(),
         CardEvent::CardInserted { reader, .. } => {
             let (e, r) = (engine.clone(), reader.clone());
-            let _ = tokio::task::spawn_blocking(move || e.card_inserted(&r)).await;
+            joined(
+                "card insertion",
+                tokio::task::spawn_blocking(move || e.card_inserted(&r)).await,
+            );
             return;
         }
         _ => return,
     };
     for reader in readers {
         let e = engine.clone();
-        let _ = tokio::task::spawn_blocking(move || e.card_removed_since(&reader, seen)).await;
+        joined(
+            "card removal",
+            tokio::task::spawn_blocking(move || e.card_removed_since(&reader, seen)).await,
+        );
+    }
+}
+
+/// A task that panicked is a bug worth the error log; the daemon goes on serving.
+fn joined(what: &str, result: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = result {
+        tracing::error!(task = what, error = %e, "a daemon task failed");
     }
 }
