@@ -109,7 +109,8 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
                         drop(slots[t].lock().unwrap());
                         continue;
                     }
-                    let session = format!("{terminal}-{i}");
+                    // logind session IDs are letters and digits only.
+                    let session = format!("t{t}n{i}");
                     let open = office.open_session(terminal, user, &session);
                     if open["result"] != "granted" {
                         continue;
@@ -170,7 +171,9 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
     eprintln!("load: {seen:?}, {removals} removals");
     assert!(removals >= 10, "the chaos pulled only {removals} cards");
 
-    // Every terminal leaves a session open; then half the cards leave for good.
+    // Every terminal leaves a session open; then half the cards leave for good. A card put
+    // back a moment ago may still be settling: the retries' refusals are recorded too.
+    let mut final_denied = 0usize;
     for (t, (_, user)) in operators.iter().enumerate() {
         let start = std::time::Instant::now();
         let mut tries = 0;
@@ -179,6 +182,9 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
             let a = office.authenticate(&ids[t], user, PIN);
             if a["result"] == "granted" || start.elapsed() > Duration::from_secs(5) {
                 break a;
+            }
+            if a["reason"] != "rate_limited" {
+                final_denied += 1;
             }
             std::thread::sleep(Duration::from_millis(100));
         };
@@ -189,7 +195,7 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
         );
         assert_eq!(granted["result"], "granted", "{}: {granted}", ids[t]);
         assert_eq!(
-            office.open_session(&ids[t], user, &format!("last-{t}"))["result"],
+            office.open_session(&ids[t], user, &format!("last{t}"))["result"],
             "granted"
         );
     }
@@ -199,14 +205,14 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
         removals += 1;
     }
     for t in (0..TERMINALS).step_by(2) {
-        office.wait_for_session_state(&format!("last-{t}"), "locked");
+        office.wait_for_session_state(&format!("last{t}"), "locked");
     }
     // No crash; no session open for a card that is out; the others untouched.
     assert!(daemon.is_running(), "{}", daemon.log_text());
     let sessions = office.sessions();
     assert_eq!(sessions.len(), TERMINALS, "{sessions:?}");
     for (id, state) in &sessions {
-        let t: usize = id.strip_prefix("last-").unwrap().parse().unwrap();
+        let t: usize = id.strip_prefix("last").unwrap().parse().unwrap();
         let expected = if t.is_multiple_of(2) {
             "locked"
         } else {
@@ -221,7 +227,22 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
     let calls = office.calls();
     let called = |verb: &str| calls.iter().filter(|c| c.starts_with(verb)).count();
     assert_eq!(office.count("login_granted"), seen.granted + TERMINALS);
-    assert_eq!(office.count("login_denied"), seen.denied_recorded);
+    // A refusal that repeats one already written in its window is counted, not written
+    // again (`[refusals]`): written and counted together are every refusal answered.
+    let held: u64 = office
+        .audit_lines()
+        .iter()
+        .filter_map(
+            |l| match cardgate_audit::Record::parse(l.as_bytes()).ok()?.event {
+                cardgate_audit::Event::DenialsSuppressed { count, .. } => Some(count),
+                _ => None,
+            },
+        )
+        .sum();
+    assert_eq!(
+        office.count("login_denied") as u64 + held,
+        (seen.denied_recorded + final_denied) as u64
+    );
     assert_eq!(office.count("session_ended"), seen.sessions_closed);
     assert_eq!(office.count("session_locked"), called("lock-session"));
     assert_eq!(office.count("session_unlocked"), called("unlock-session"));

@@ -352,6 +352,13 @@ impl Engine {
         self.record_suppressed(held);
     }
 
+    /// Records what the refusal gate holds back so far, before the daemon stops: nothing
+    /// asked is left uncounted.
+    pub fn record_refusals_held_back(&self) {
+        let held = locked(&self.denials).close();
+        self.record_suppressed(held);
+    }
+
     fn record_suppressed(&self, held: Vec<denials::Suppressed>) {
         for h in held {
             let entry = Entry::new(Event::DenialsSuppressed {

@@ -228,6 +228,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
     if !tokio::task::spawn_blocking(move || e.wait_for_session_actions(STOP_WAIT)).await? {
         tracing::error!("session actions were still running at shutdown");
     }
+    engine.record_refusals_held_back();
     if !engine.record_lifecycle(Event::DaemonStopped {
         reason: StopReason::Signal,
     }) {

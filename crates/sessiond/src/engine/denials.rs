@@ -107,6 +107,14 @@ impl DenialGate {
         out
     }
 
+    /// Ends the window now, whatever its age (the daemon stops): what it held back.
+    pub fn close(&mut self) -> Vec<Suppressed> {
+        match self.started_ms {
+            Some(start) => self.roll(start.saturating_add(self.window_ms)),
+            None => Vec::new(),
+        }
+    }
+
     /// May this refusal be written? When not, it is counted for the window's summary.
     pub fn admit(&mut self, key: DenialKey, now_ms: i64) -> bool {
         if self.started_ms.is_none() {

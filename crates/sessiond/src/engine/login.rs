@@ -58,7 +58,15 @@ impl Engine {
         });
         match (result, answer) {
             (Ok(()), Some(answer)) => answer,
-            (Err(e), _) => {
+            // The login ran to its end and its records are written; only the clean-up after
+            // it failed (the card left right after its last answer). The answer is the one
+            // recorded: answering anything else would add a refusal nobody saw, or contradict
+            // a recorded grant. (A granted login still needs its card at `open_session`.)
+            (Err(e), Some(answer)) => {
+                tracing::info!(reader = %reader, error = %error_chain(&e), "the card left right after the login");
+                answer
+            }
+            (Err(e), None) => {
                 tracing::warn!(reader = %reader, error = %error_chain(&e), "card operation failed");
                 let answer = match e {
                     TransportError::NoCard | TransportError::CardRemoved => {
