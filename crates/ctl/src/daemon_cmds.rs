@@ -470,7 +470,10 @@ pub fn restore(
         match std::fs::read(&p.target) {
             Ok(current) => {
                 let current_version = accepted_version(&current);
-                if current_version.is_none_or(|c| backup_version < c) {
+                // The same version with another digest is another list: not a step forward.
+                let back =
+                    |c: u64| backup_version < c || (backup_version == c && current != p.bytes);
+                if current_version.is_none_or(back) {
                     let from_version = current_version.map_or_else(
                         || "an unreadable record".to_owned(),
                         |c| format!("version {c}"),

@@ -329,6 +329,12 @@ fn rolling_back_revocation_accepted_needs_the_flag_and_is_recorded() {
 
     // Restoring the same (not older) version needs no flag.
     ok(site.ctl(&["restore", "--from", backup.to_str().unwrap()], ""));
+    // The same version with another digest is another list: the flag again.
+    let other = format!("5 {}\n", "ef".repeat(32));
+    std::fs::write(&accepted, &other).unwrap();
+    let out = site.ctl(&["restore", "--from", backup.to_str().unwrap()], "");
+    assert!(!out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&accepted).unwrap(), other);
 }
 
 #[test]
