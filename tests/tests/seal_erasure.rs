@@ -112,15 +112,25 @@ impl Ext4Loop {
 
 impl Drop for Ext4Loop {
     fn drop(&mut self) {
-        // Clean up even when the test failed; errors here would only hide the test's own.
+        // Clean up even when the test failed. A failure here must not hide the test's own
+        // panic, so it is reported, not raised.
+        let report = |what: String, ok: bool| {
+            if !ok {
+                eprintln!("seal_erasure cleanup: {what} failed; clean up by hand");
+            }
+        };
+        let quiet = |cmd: &mut Command| cmd.status().is_ok_and(|s| s.success());
         if self.mounted {
-            let _ = Command::new("umount").arg("-l").arg(&self.mount).status();
+            let ok = quiet(Command::new("umount").arg("-l").arg(&self.mount));
+            report(format!("umount {}", self.mount.display()), ok);
         }
         if self.attached {
-            let _ = Command::new("losetup").arg("-d").arg(&self.device).status();
+            let ok = quiet(Command::new("losetup").arg("-d").arg(&self.device));
+            report(format!("losetup -d {}", self.device), ok);
         }
         if let Some(dir) = self.image.parent() {
-            let _ = std::fs::remove_dir_all(dir);
+            let ok = std::fs::remove_dir_all(dir).is_ok();
+            report(format!("removing {}", dir.display()), ok);
         }
     }
 }
