@@ -212,10 +212,12 @@ fn decode_slot(bytes: &[u8]) -> Option<(u64, SealKey)> {
     let text = std::str::from_utf8(text).ok()?;
     let text = text.strip_suffix('\n')?;
     let (body, sum) = text.rsplit_once(' ')?;
-    let expected = ring::digest::digest(&ring::digest::SHA256, body.as_bytes());
-    let mut got = [0u8; 32];
-    hex::decode_to_slice(sum, &mut got).ok()?;
-    if !cardgate_card::ct_eq(expected.as_ref(), &got) {
+    // Exactly what `encode_slot` writes (lower-case hex): anything else is a torn or foreign
+    // slot, not another spelling of a good one.
+    let expected = Zeroizing::new(hex::encode(
+        ring::digest::digest(&ring::digest::SHA256, body.as_bytes()).as_ref(),
+    ));
+    if !cardgate_card::ct_eq(expected.as_bytes(), sum.as_bytes()) {
         return None;
     }
     let rest = body.strip_prefix(SLOT_MAGIC)?.strip_prefix(' ')?;
@@ -553,6 +555,40 @@ mod tests {
         assert_eq!(kf.epoch, 4);
         write_key_file(&dir, 4, &k4).unwrap();
         assert!(key_file_is_clean(&dir).unwrap());
+    }
+
+    #[test]
+    fn any_single_byte_changed_yields_the_other_slot_or_a_refusal_never_another_key() {
+        let dir = tempdir("flips");
+        let k5 = SealKey::generate().unwrap();
+        let k6 = k5.evolve();
+        let mut good = encode_slot(6, &k6).to_vec();
+        good.extend_from_slice(&encode_slot(5, &k5));
+        for at in (0..SLOT_TEXT_LEN)
+            .chain(SLOT_LEN..SLOT_LEN + SLOT_TEXT_LEN)
+            .chain([SLOT_TEXT_LEN + 7, SLOT_LEN - 1, SLOT_FILE_LEN - 1])
+        {
+            for flip in [0x01u8, 0x20, 0x80, 0xff] {
+                let mut bytes = good.clone();
+                bytes[at] ^= flip;
+                fs::write(dir.join(KEY_FILE), &bytes).unwrap();
+                match read_key_file(&dir) {
+                    Ok(Some(kf)) => {
+                        let expected = if at < SLOT_LEN { (5, &k5) } else { (6, &k6) };
+                        assert_eq!(kf.epoch, expected.0, "byte {at} ^ {flip:#x}");
+                        assert!(kf.key.ct_eq(expected.1), "byte {at} ^ {flip:#x}");
+                    }
+                    other => panic!("byte {at} ^ {flip:#x}: {other:?}"),
+                }
+            }
+        }
+        // Cut short at every length: a refusal or one of the two keys, never a panic.
+        for len in 0..SLOT_FILE_LEN {
+            fs::write(dir.join(KEY_FILE), &good[..len]).unwrap();
+            if let Ok(Some(kf)) = read_key_file(&dir) {
+                assert!(kf.key.ct_eq(&k6) || kf.key.ct_eq(&k5), "length {len}");
+            }
+        }
     }
 
     #[test]
