@@ -6,8 +6,8 @@ use std::process::Command;
 /// development library (the `pcsc` crate links it), OpenSC's `opensc-tool` as an outside
 /// PC/SC peer, vsmartcard's Python card for the side-by-side benchmark, Linux-PAM and
 /// `pamtester` for the login tests, the namespace tools for the private pcscd, and
-/// `mkfs.ext4` with `losetup`/`mount` (e2fsprogs, util-linux) for the tests that check
-/// erasure on a real ext4 block device.
+/// `mkfs.ext4` (e2fsprogs) with `losetup`, `mount` and `umount` (Debian's `mount`, built from
+/// util-linux) for the tests that check erasure on a real ext4 block device.
 pub const PACKAGES: &[&str] = &[
     "pcscd",
     "vsmartcard-vpcd",
@@ -22,6 +22,7 @@ pub const PACKAGES: &[&str] = &[
     "util-linux",
     "procps",
     "e2fsprogs",
+    "mount",
 ];
 
 fn installed(package: &str) -> bool {
