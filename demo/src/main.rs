@@ -185,9 +185,9 @@ fn run() -> Result<(), HarnessError> {
                 "--dir",
                 &office.path("audit"),
                 "--key",
-                &office.audit_key_hex
+                "-"
             ],
-            ""
+            &format!("{}\n", office.audit_key_hex)
         )?
     );
     print!(

@@ -197,9 +197,9 @@ impl Office {
                 "--dir",
                 &self.path("audit"),
                 "--key",
-                &self.audit_key_hex,
+                "-",
             ],
-            "",
+            &format!("{}\n", self.audit_key_hex),
         )
     }
 }

@@ -5,7 +5,9 @@ use std::process::Command;
 /// What the real stack needs: pcscd with vsmartcard's vpcd reader driver, the PC/SC
 /// development library (the `pcsc` crate links it), OpenSC's `opensc-tool` as an outside
 /// PC/SC peer, vsmartcard's Python card for the side-by-side benchmark, Linux-PAM and
-/// `pamtester` for the login tests, and the namespace tools for the private pcscd.
+/// `pamtester` for the login tests, the namespace tools for the private pcscd, and
+/// `mkfs.ext4` (e2fsprogs) with `losetup`, `mount` and `umount` (Debian's `mount`, built from
+/// util-linux) for the tests that check erasure on a real ext4 block device.
 pub const PACKAGES: &[&str] = &[
     "pcscd",
     "vsmartcard-vpcd",
@@ -19,6 +21,8 @@ pub const PACKAGES: &[&str] = &[
     "iproute2",
     "util-linux",
     "procps",
+    "e2fsprogs",
+    "mount",
 ];
 
 fn installed(package: &str) -> bool {

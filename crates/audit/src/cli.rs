@@ -137,7 +137,7 @@ pub fn verify_summary(outcome: &VerifyOutcome) -> String {
             if outcome.key_checked {
                 ", seals authenticated with k(0)"
             } else {
-                "; seals NOT authenticated (no --key): only the chain and seal structure were checked"
+                "; seals NOT authenticated (no k(0): --key - or --key-file): only the chain and seal structure were checked"
             }
         )),
         Some(p) => out.push_str(&format!("NOT INTACT: {p}\n")),

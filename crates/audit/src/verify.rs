@@ -481,6 +481,29 @@ pub fn verify_segments(
     verifier.finish(key_file)
 }
 
+/// Verifies segments held in memory that come without their key file (a backup, which never
+/// carries `seal.key`): every seal is checked with `k0`, and the key file is taken to be the
+/// one the log needs next. Returns the outcome and that next epoch; the key for it is
+/// `k0.evolve_by(epoch)`.
+pub fn verify_segments_without_key_file(
+    segments: &[(&str, &[u8])],
+    k0: &SealKey,
+) -> (VerifyOutcome, u64) {
+    let mut verifier = Verifier::new(Some(k0.clone()));
+    for (name, bytes) in segments {
+        if let Err(p) = feed_segment(&mut verifier, name, bytes, 1) {
+            let epoch = verifier.next_epoch;
+            return (verifier.outcome(Some(p)), epoch);
+        }
+    }
+    let epoch = verifier.next_epoch;
+    let key_file = KeyFile {
+        epoch,
+        key: k0.evolve_by(epoch),
+    };
+    (verifier.finish(Ok(Some(key_file))), epoch)
+}
+
 /// Feeds the lines of one segment held in memory, numbering from `first_line`.
 pub fn feed_segment(
     verifier: &mut Verifier,

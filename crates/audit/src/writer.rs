@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{ParseError, StoreError};
 use crate::record::{Digest, Entry, Event, Label, LogId, Record, Seal, Timestamp, FORMAT_VERSION};
-use crate::seal::{read_key_file, write_key_file, SealContext, SealKey};
+use crate::seal::{key_file_is_clean, read_key_file, write_key_file, SealContext, SealKey};
 use crate::segments::{list_segments, pending_quarantine, quarantine_name, segment_name};
 use crate::storage::{DiskStorage, SegmentFile, Storage};
 use crate::syslog::SyslogExporter;
@@ -581,6 +581,12 @@ impl Writer {
             }
             _ => return Err(mismatch),
         };
+        // Whatever else the key file still holds (an older key in the other slot after a crash
+        // between the two slot writes, the old one-line format, a `seal.key.new` of the old
+        // scheme) is overwritten now, before anything is appended.
+        if !finished_key_update && !key_file_is_clean(dir)? {
+            write_key_file(dir, epoch, &key)?;
+        }
         let first_unsealed = tail.last_seal.as_ref().map_or(0, |s| s.0.last_seq + 2);
         let syslog = match &config.syslog {
             Some(path) => Some(
@@ -739,6 +745,10 @@ impl Writer {
         if let Some(seal) = &seal_receipt {
             self.first_unsealed = seal.seq + 1;
             self.last_seal_at = Instant::now();
+            // Only now, with the seal durable, may k(i) go: erased earlier, a crash would leave
+            // records that no key can seal at epoch i. Erased later, the disk would hold a key
+            // that already sealed records. A crash between the fdatasync above and the slot
+            // writes below is the one window; the next open evolves and overwrites it first.
             let next = self.key.evolve();
             // The old key is zeroized when it is replaced here.
             self.key = next;

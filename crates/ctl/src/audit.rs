@@ -74,9 +74,8 @@ pub enum AuditCommand {
     Verify {
         #[command(flatten)]
         dir: DirArg,
-        /// The verification key k(0) in hex, or `-` to read it from stdin.
-        #[arg(long, value_name = "HEX")]
-        key: Option<String>,
+        #[command(flatten)]
+        key: KeyArgs,
         /// Also fail when records after the last seal are not sealed yet.
         #[arg(long)]
         require_sealed: bool,
@@ -140,15 +139,109 @@ fn fail(error: &dyn std::error::Error) -> ExitCode {
     ExitCode::from(EXIT_ERROR)
 }
 
-fn read_key(arg: &str) -> Result<cardgate_audit::SealKey, CliError> {
-    if arg == "-" {
-        let mut text = Zeroizing::new(String::new());
-        // 64 hex digits and a newline; anything longer is refused by the parser.
-        let _ = std::io::stdin().take(256).read_to_string(&mut text);
-        cli::parse_key(&text)
-    } else {
-        cli::parse_key(arg)
+/// Where k(0) comes from: stdin or a file, never the command line (where the process list and
+/// the shell history would keep it).
+#[derive(Debug, Clone, Args)]
+pub struct KeyArgs {
+    /// `-`: read the verification key k(0) (64 hex digits) from stdin. A key on the command line
+    /// is refused.
+    #[arg(long, value_name = "-", conflicts_with = "key_file")]
+    key: Option<String>,
+    /// Read k(0) from this file (a regular file, not readable by others).
+    #[arg(long, value_name = "PATH")]
+    key_file: Option<PathBuf>,
+}
+
+/// Why k(0) could not be read. The messages never contain the key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// `--key` with anything but `-`.
+    #[error("--key takes only `-` (k(0) on stdin): a key on the command line is visible in the process list and kept in shell history; use `--key - < FILE` or `--key-file FILE` / --key には `-`（標準入力）だけを指定してください。鍵をコマンド行に書くと、プロセス一覧とシェル履歴に残ります")]
+    OnCommandLine,
+    /// The key file is not a regular file, or others may read it.
+    #[error("{path}: {why}")]
+    Unsafe {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: &'static str,
+    },
+    /// Reading failed.
+    #[error("reading k(0) from {what}")]
+    Io {
+        /// stdin or the file.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not 64 hex digits.
+    #[error(transparent)]
+    Parse(#[from] CliError),
+}
+
+/// The most a key source is read: 64 hex digits, a line ending and some blanks.
+const MAX_KEY_TEXT: u64 = 256;
+
+impl KeyArgs {
+    /// Reads k(0) when one was given.
+    pub fn read(&self) -> Result<Option<cardgate_audit::SealKey>, KeyError> {
+        let text = match (&self.key, &self.key_file) {
+            (None, None) => return Ok(None),
+            (Some(arg), _) if arg != "-" => return Err(KeyError::OnCommandLine),
+            (Some(_), _) => {
+                let mut text = Zeroizing::new(String::new());
+                std::io::stdin()
+                    .take(MAX_KEY_TEXT)
+                    .read_to_string(&mut text)
+                    .map_err(|source| KeyError::Io {
+                        what: "stdin".into(),
+                        source,
+                    })?;
+                text
+            }
+            (None, Some(path)) => read_key_file_checked(path)?,
+        };
+        Ok(Some(cli::parse_key(&text)?))
     }
+}
+
+/// Reads a key file after checking that it is a regular file that neither others nor (with a
+/// warning only, for removable media mounted with a group mask) the group can read.
+fn read_key_file_checked(path: &std::path::Path) -> Result<Zeroizing<String>, KeyError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |source| KeyError::Io {
+        what: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    let unsafe_file = |why| KeyError::Unsafe {
+        path: path.to_owned(),
+        why,
+    };
+    if !meta.file_type().is_file() {
+        return Err(unsafe_file(
+            "not a regular file; k(0) must come from a file",
+        ));
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o006 != 0 {
+        return Err(unsafe_file(
+            "readable or writable by every user; refusing it as k(0) (chmod 600 it)",
+        ));
+    }
+    if mode & 0o060 != 0 {
+        eprintln!(
+            "cardgatectl: warning: {} is readable by its group; k(0) should be readable by its owner only",
+            path.display()
+        );
+    }
+    let mut text = Zeroizing::new(String::new());
+    file.take(MAX_KEY_TEXT)
+        .read_to_string(&mut text)
+        .map_err(io)?;
+    Ok(text)
 }
 
 fn progress_bar() -> indicatif::ProgressBar {
@@ -194,7 +287,10 @@ fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCod
             require_sealed,
         } => {
             let dir = dir.resolve()?;
-            let key = key.as_deref().map(read_key).transpose()?;
+            let key = match key.read() {
+                Ok(k) => k,
+                Err(e) => return Ok(fail(&e)),
+            };
             let bar = progress_bar();
             let outcome = cli::verify(&dir, key.as_ref(), &mut |done, total| {
                 bar.set_length(total);

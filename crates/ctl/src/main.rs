@@ -68,17 +68,35 @@ enum Top {
         #[arg(long)]
         user: String,
     },
-    /// Copy every piece of state into DIR (art. 8).
+    /// Copy every piece of state into DIR (art. 8), signed with the issuer key. The audit
+    /// log's sealing key is never copied.
     Backup {
         /// Where to put the backup.
         #[arg(long)]
         to: PathBuf,
+        /// The issuer directory (issuer.key) that signs the backup's manifest.
+        #[arg(long, value_name = "DIR")]
+        issuer_dir: PathBuf,
     },
-    /// Put a backup back (the daemon must be stopped).
+    /// Put a backup back (the daemon must be stopped): only a backup signed by the issuer key,
+    /// only the fixed set of files, only where this machine's configuration says.
     Restore {
         /// The backup directory made by `backup`.
         #[arg(long)]
         from: PathBuf,
+        /// Check the signature with this issuer public key [default: the configured one].
+        #[arg(long, value_name = "PATH")]
+        issuer_pub: Option<PathBuf>,
+        /// Also put the audit log back, into an empty audit directory; needs k(0)
+        /// (`--key -` or `--key-file`), from which its sealing key is derived.
+        #[arg(long)]
+        audit: bool,
+        #[command(flatten)]
+        key: audit::KeyArgs,
+        /// Let `revocation.accepted` go back to an older revocation list (cards revoked since
+        /// would work again until the newest list is put back). Recorded in the audit log.
+        #[arg(long)]
+        allow_revocation_rollback: bool,
     },
 }
 
@@ -100,12 +118,26 @@ fn main() -> ExitCode {
         Top::Login { terminal, user } => load()
             .map_err(Into::into)
             .and_then(|c| daemon_cmds::login(&c, &terminal, &user)),
-        Top::Backup { to } => load()
+        Top::Backup { to, issuer_dir } => load()
             .map_err(Into::into)
-            .and_then(|c| daemon_cmds::backup(&c, &cli.config, &to)),
-        Top::Restore { from } => load()
-            .map_err(Into::into)
-            .and_then(|c| daemon_cmds::restore(&c, &from)),
+            .and_then(|c| daemon_cmds::backup(&c, &cli.config, &to, &issuer_dir)),
+        Top::Restore {
+            from,
+            issuer_pub,
+            audit,
+            key,
+            allow_revocation_rollback,
+        } => key.read().map_err(Into::into).and_then(|k0| {
+            let options = daemon_cmds::RestoreOptions {
+                issuer_pub,
+                audit,
+                k0,
+                allow_revocation_rollback,
+            };
+            load()
+                .map_err(Into::into)
+                .and_then(|c| daemon_cmds::restore(&c, &cli.config, &from, options))
+        }),
     };
     match result {
         Ok(code) => code,

@@ -201,9 +201,9 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
             "--dir",
             office.dir.join("audit").to_str().unwrap(),
             "--key",
-            &office.audit_key_hex,
+            "-",
         ],
-        "",
+        &format!("{}\n", office.audit_key_hex),
     );
     ok(&verify);
     let report = ok(&ctl(
@@ -358,7 +358,13 @@ fn return_then_backup_and_restore_every_piece_of_state() {
     std::fs::create_dir_all(&backups).unwrap();
     let made = ok(&ctl(
         &office,
-        &["backup", "--to", backups.to_str().unwrap()],
+        &[
+            "backup",
+            "--to",
+            backups.to_str().unwrap(),
+            "--issuer-dir",
+            &office.path("issuer"),
+        ],
         "",
     ));
     let backup = made.trim().to_owned();
@@ -395,7 +401,12 @@ fn return_then_backup_and_restore_every_piece_of_state() {
         "a partial restore happened"
     );
     std::fs::write(&victim, original).unwrap();
-    ok(&ctl(&office, &["restore", "--from", &backup], ""));
+    // The audit directory is gone too: it comes back only on request, checked with k(0).
+    ok(&ctl(
+        &office,
+        &["restore", "--from", &backup, "--audit", "--key", "-"],
+        &format!("{}\n", office.audit_key_hex),
+    ));
     let list = ok(&ctl(&office, &["card", "list"], ""));
     assert!(
         list.lines()
@@ -410,9 +421,9 @@ fn return_then_backup_and_restore_every_piece_of_state() {
             "--dir",
             &office.path("audit"),
             "--key",
-            &office.audit_key_hex,
+            "-",
         ],
-        "",
+        &format!("{}\n", office.audit_key_hex),
     ));
     // The restored daemon starts and still refuses the returned card.
     let _daemon = office.start_daemon().unwrap();
