@@ -195,6 +195,13 @@ impl Office {
 
     /// Starts `cardgated` on this office's configuration and waits for its login socket.
     pub fn start_daemon(&self) -> Result<Daemon, HarnessError> {
+        self.start_daemon_in(&[])
+    }
+
+    /// [`Office::start_daemon`] through a wrapper: `wrapper[0] wrapper[1..] cardgated
+    /// --config …` (`unshare --mount … sh -c '…; exec "$@"' sh`, say). The wrapper must
+    /// `exec` the daemon, so that [`Daemon::pid`] is the daemon's.
+    pub fn start_daemon_in(&self, wrapper: &[&str]) -> Result<Daemon, HarnessError> {
         let program = paths::workspace_artifact("cardgated", "cardgate-sessiond")?;
         let log_path = self.dir.join("cardgated.log");
         // The log is appended to across restarts; this run's part starts here.
@@ -206,7 +213,15 @@ impl Office {
             .append(true)
             .open(&log_path)
             .map_err(io("cannot open", &log_path))?;
-        let child = Command::new(program)
+        let mut command = match wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
+        let child = command
             .arg("--config")
             .arg(&self.config)
             .env("PCSCLITE_CSOCK_NAME", self.lab.client_socket())
