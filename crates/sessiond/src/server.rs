@@ -484,3 +484,89 @@ pub async fn serve(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn daemon_section(per_uid: usize, shared: usize) -> crate::config::DaemonSection {
+        crate::config::DaemonSection {
+            max_connections: shared,
+            max_connections_per_uid: per_uid,
+            root_connections: 1,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_uid_has_its_cap_the_pool_is_shared_and_root_is_never_refused() {
+        let limits = Limits::new(&daemon_section(2, 3));
+        let a1 = limits.admit(1000).unwrap().slot().await.unwrap();
+        let _a2 = limits.admit(1000).unwrap().slot().await.unwrap();
+        assert!(matches!(limits.admit(1000), Err(Full::Uid)));
+        let _b1 = limits.admit(1001).unwrap().slot().await.unwrap();
+        // The pool of 3 is full: another uid is refused, not queued.
+        assert!(matches!(limits.admit(1002), Err(Full::Shared)));
+        // Root has its own pool, full or not.
+        let root = limits.admit(0).unwrap().slot().await.unwrap();
+        let waiting = limits.admit(0).unwrap();
+        let second_root = tokio::spawn(async move { waiting.slot().await.is_some() });
+        drop(root);
+        assert!(second_root.await.unwrap());
+        // A slot given back is a slot for its uid again.
+        drop(a1);
+        let _a3 = limits.admit(1000).unwrap().slot().await.unwrap();
+        assert_eq!(limits.per_uid.lock().unwrap().get(&1000), Some(&2));
+    }
+
+    #[tokio::test]
+    async fn a_request_in_pieces_is_read_into_one_buffer_that_never_grows() {
+        let (mut client, mut server) = UnixStream::pair().unwrap();
+        let writer = tokio::spawn(async move {
+            for piece in [&b"{\"op\":"[..], b"\"probe\"", b"}\nrest"] {
+                client.write_all(piece).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            client
+        });
+        let line = read_request(
+            &mut server,
+            64,
+            Duration::from_millis(500),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(line.bytes(), br#"{"op":"probe"}"#);
+        assert_eq!(line.buf.capacity(), 65, "allocated once, at the cap");
+        drop(writer.await.unwrap());
+
+        // Silence is cut short, and a line over the cap is refused.
+        let (_quiet, mut server) = UnixStream::pair().unwrap();
+        let start = Instant::now();
+        let err = read_request(
+            &mut server,
+            64,
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(err.contains("silence"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(1));
+        let (mut client, mut server) = UnixStream::pair().unwrap();
+        client.write_all(&[b'x'; 100]).await.unwrap();
+        let err = read_request(
+            &mut server,
+            64,
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(err.contains("exceeds"), "{err}");
+    }
+}
