@@ -39,7 +39,7 @@ pub trait Host {
     fn user(&mut self) -> Result<String, i32>;
     /// A variable of the PAM environment (`pam_getenv`).
     fn pam_env(&self, name: &str) -> Option<String>;
-    /// `PAM_TTY`.
+    /// `PAM_TTY`, for log lines only: it is never a session ID.
     fn tty(&self) -> Option<String>;
     /// Asks for a secret with echo off; the reply lives in a wiped-on-drop buffer.
     fn secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, i32>;
@@ -374,7 +374,15 @@ pub fn open_session<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: 
     let session = match session_id(&*call.host) {
         Ok(id) => id,
         Err(no) => {
-            let tty = call.host.tty().unwrap_or_else(|| "none".into());
+            // PAM_TTY is the application's text: no control characters into the log line.
+            let tty: String = call
+                .host
+                .tty()
+                .unwrap_or_else(|| "none".into())
+                .chars()
+                .take(64)
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
             call.host.log(&format!(
                 "open_session refused for user {user} on terminal {} (PAM_TTY {tty}): {}; card removal could not lock this session",
                 call.terminal,
@@ -832,8 +840,9 @@ mod tests {
             ..Settings::default()
         };
         let mut h = host(&[]);
-        h.tty = Some("/dev/tty3".into());
+        h.tty = Some("/dev/tty3\nforged log line".into());
         assert_eq!(open_session(&mut h, &gone, 0), code::SESSION_ERR);
+        assert!(!h.logs[0].contains('\n'), "{:?}", h.logs);
         assert_eq!(h.errors.len(), 1, "{:?}", h.errors);
         assert!(h.errors[0].contains("No logind session"), "{:?}", h.errors);
         assert!(
