@@ -203,12 +203,13 @@ impl Office {
 
     /// Starts `cardgated` on this office's configuration and waits for its login socket.
     pub fn start_daemon(&self) -> Result<Daemon, HarnessError> {
-        self.start_daemon_with(&[])
+        self.start_daemon_in(&[])
     }
 
-    /// [`Office::start_daemon`], run through `wrapper` (a command that ends by running its
-    /// arguments, such as `unshare -m sh -c '…; exec "$0" "$@"'`).
-    fn start_daemon_with(&self, wrapper: &[&str]) -> Result<Daemon, HarnessError> {
+    /// [`Office::start_daemon`] through a wrapper: `wrapper[0] wrapper[1..] cardgated
+    /// --config …` (`unshare --mount … sh -c '…; exec "$@"' sh`, say). The wrapper must
+    /// `exec` the daemon, so that [`Daemon::pid`] is the daemon's.
+    pub fn start_daemon_in(&self, wrapper: &[&str]) -> Result<Daemon, HarnessError> {
         let program = paths::workspace_artifact("cardgated", "cardgate-sessiond")?;
         let log_path = self.dir.join("cardgated.log");
         // The log is appended to across restarts; this run's part starts here.
@@ -223,10 +224,10 @@ impl Office {
         let mut command = match wrapper.split_first() {
             Some((first, rest)) => {
                 let mut c = Command::new(first);
-                c.args(rest).arg(&program);
+                c.args(rest).arg(program);
                 c
             }
-            None => Command::new(&program),
+            None => Command::new(program),
         };
         let child = command
             .arg("--config")
@@ -356,7 +357,7 @@ impl Office {
     pub fn start_daemon_in_boot(&self, boot_id: &str) -> Result<Daemon, HarnessError> {
         let file = self.dir.join("boot_id");
         std::fs::write(&file, format!("{boot_id}\n")).map_err(io("cannot write", &file))?;
-        self.start_daemon_with(&[
+        self.start_daemon_in(&[
             "unshare",
             "-m",
             "sh",

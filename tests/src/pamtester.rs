@@ -114,6 +114,18 @@ impl Pamtester {
         env: &[&str],
         ops: &[&str],
     ) -> Result<Pamtester, HarnessError> {
+        Self::spawn_with_items(service, user, env, &[], ops)
+    }
+
+    /// [`Pamtester::spawn`] with PAM items set first: `items` are `name=value` for
+    /// pamtester's `-I` (`tty=/dev/tty3`, `rhost=…`, `ruser=…`).
+    pub fn spawn_with_items(
+        service: &Path,
+        user: &str,
+        env: &[&str],
+        items: &[&str],
+        ops: &[&str],
+    ) -> Result<Pamtester, HarnessError> {
         let mut command = Command::new("unshare");
         command
             .args([
@@ -127,6 +139,9 @@ impl Pamtester {
             .arg(service);
         for e in env {
             command.arg(format!("-E{e}"));
+        }
+        for i in items {
+            command.arg(format!("-I{i}"));
         }
         command
             .arg("cardgate-test")

@@ -52,6 +52,8 @@ const PAM_CONV: c_int = 5;
 const PAM_PROMPT_ECHO_OFF: c_int = 1;
 const PAM_ERROR_MSG: c_int = 3;
 const PAM_TEXT_INFO: c_int = 4;
+/// `LOG_ERR` of `<syslog.h>`.
+const LOG_ERR: c_int = 3;
 /// PAM_MAX_RESP_SIZE: no PIN is longer.
 const MAX_REPLY: usize = 512;
 
@@ -72,6 +74,7 @@ extern "C" {
         module_data_name: *const c_char,
         data: *mut *const c_void,
     ) -> c_int;
+    fn pam_syslog(pamh: *const PamHandle, priority: c_int, fmt: *const c_char, ...);
 }
 
 extern "C" {
@@ -210,6 +213,16 @@ impl Host for PamHost {
 
     fn error(&mut self, text: &str) {
         let _ = self.conversation(PAM_ERROR_MSG, text);
+    }
+
+    fn log(&mut self, text: &str) {
+        // A NUL inside would cut the line short: replace it rather than lose the line.
+        let Ok(line) = CString::new(text.replace('\0', " ")) else {
+            return;
+        };
+        // SAFETY: live handle; a constant "%s" format with one NUL-terminated string argument,
+        // so nothing in `text` is read as a format directive.
+        unsafe { pam_syslog(self.pamh, LOG_ERR, c"%s".as_ptr(), line.as_ptr()) };
     }
 
     fn keep(&mut self, what: Kept, value: &str) -> Result<(), i32> {

@@ -39,7 +39,7 @@ pub trait Host {
     fn user(&mut self) -> Result<String, i32>;
     /// A variable of the PAM environment (`pam_getenv`).
     fn pam_env(&self, name: &str) -> Option<String>;
-    /// `PAM_TTY`.
+    /// `PAM_TTY`, for log lines only: it is never a session ID.
     fn tty(&self) -> Option<String>;
     /// Asks for a secret with echo off; the reply lives in a wiped-on-drop buffer.
     fn secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, i32>;
@@ -47,6 +47,8 @@ pub trait Host {
     fn info(&mut self, text: &str);
     /// Shows an error line (`PAM_ERROR_MSG`).
     fn error(&mut self, text: &str);
+    /// Logs a line for the administrator (`pam_syslog`, LOG_ERR). Never a secret.
+    fn log(&mut self, text: &str);
     /// Keeps a value on the handle.
     fn keep(&mut self, what: Kept, value: &str) -> Result<(), i32>;
     /// A value kept earlier on this handle.
@@ -327,28 +329,68 @@ pub fn change_pin<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: u3
     }
 }
 
-/// The session ID the daemon knows the session by: `XDG_SESSION_ID` from the PAM environment
-/// (set by pam_systemd, which must come first in the session stack), else `PAM_TTY` without
-/// `/dev/`.
-pub fn session_id<H: Host + ?Sized>(host: &H) -> Option<String> {
+/// The session ID the daemon knows the session by: `XDG_SESSION_ID` from the PAM environment,
+/// set by pam_systemd (which must come first in the session stack). There is deliberately no
+/// fallback: a TTY name is no logind session (`loginctl lock-session tty3` acts on nothing),
+/// and logind's numbers are its own, so a session without one is refused.
+pub fn session_id<H: Host + ?Sized>(host: &H) -> Result<String, NoSession> {
     let id = host
         .pam_env("XDG_SESSION_ID")
         .filter(|s| !s.is_empty())
-        .or_else(|| {
-            host.tty()
-                .map(|t| t.strip_prefix("/dev/").map(str::to_owned).unwrap_or(t))
-        })?;
-    (valid_name(&id) && !id.contains(char::is_whitespace)).then_some(id)
+        .ok_or(NoSession::Unset)?;
+    if valid_name(&id) && !id.contains(char::is_whitespace) {
+        Ok(id)
+    } else {
+        Err(NoSession::Unusable)
+    }
+}
+
+/// Why there is no session ID to register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoSession {
+    /// `XDG_SESSION_ID` is not in the PAM environment: pam_systemd is missing from the
+    /// session stack, comes after this module, or failed.
+    Unset,
+    /// `XDG_SESSION_ID` is empty of meaning: too long, or with spaces or control characters.
+    Unusable,
+}
+
+impl NoSession {
+    fn why(self) -> &'static str {
+        match self {
+            NoSession::Unset => "pam_systemd set no XDG_SESSION_ID (is it missing from the session stack, after pam_cardgate, or did it fail?)",
+            NoSession::Unusable => "XDG_SESSION_ID is not a usable logind session ID",
+        }
+    }
 }
 
 /// `pam_sm_open_session`: register the session so that card removal locks it (art. 6.2).
+/// Without a logind session ID the session is refused: the removal lock would act on nothing.
 pub fn open_session<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: u32) -> i32 {
-    let Some(session) = session_id(&*host) else {
-        return code::SESSION_ERR;
-    };
     let (mut call, user) = match start(host, settings, flags) {
         Ok(c) => c,
         Err(code) => return code,
+    };
+    let session = match session_id(&*call.host) {
+        Ok(id) => id,
+        Err(no) => {
+            // PAM_TTY is the application's text: no control characters into the log line.
+            let tty: String = call
+                .host
+                .tty()
+                .unwrap_or_else(|| "none".into())
+                .chars()
+                .take(64)
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
+            call.host.log(&format!(
+                "open_session refused for user {user} on terminal {} (PAM_TTY {tty}): {}; card removal could not lock this session",
+                call.terminal,
+                no.why()
+            ));
+            call.error(Msg::NoLogindSession);
+            return code::SESSION_ERR;
+        }
     };
     let answer = call.ask(&Request::OpenSession {
         terminal: &call.terminal,
@@ -369,8 +411,15 @@ pub fn open_session<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: 
 
 /// `pam_sm_close_session`: the session ended.
 pub fn close_session<H: Host + ?Sized>(host: &mut H, settings: &Settings, _flags: u32) -> i32 {
-    let Some(session) = session_id(&*host) else {
-        return code::SESSION_ERR;
+    let session = match session_id(&*host) {
+        Ok(id) => id,
+        Err(no) => {
+            host.log(&format!(
+                "close_session: nothing to unregister: {}",
+                no.why()
+            ));
+            return code::SESSION_ERR;
+        }
     };
     let Ok(user) = host.user() else {
         return code::SESSION_ERR;
@@ -409,6 +458,7 @@ mod tests {
         prompts: Vec<String>,
         infos: Vec<String>,
         errors: Vec<String>,
+        logs: Vec<String>,
         kept: HashMap<&'static str, String>,
     }
 
@@ -434,6 +484,9 @@ mod tests {
         }
         fn error(&mut self, text: &str) {
             self.errors.push(text.to_owned());
+        }
+        fn log(&mut self, text: &str) {
+            self.logs.push(text.to_owned());
         }
         fn keep(&mut self, what: Kept, value: &str) -> Result<(), i32> {
             self.kept.insert(what.name(), value.to_owned());
@@ -765,18 +818,45 @@ mod tests {
     }
 
     #[test]
-    fn the_session_id_comes_from_logind_else_the_tty() {
+    fn the_session_id_comes_from_logind_only() {
         let mut h = host(&[]);
-        assert_eq!(session_id(&h), None);
+        assert_eq!(session_id(&h), Err(NoSession::Unset));
+        // A TTY is no logind session: no fallback to it.
         h.tty = Some("/dev/tty3".into());
-        assert_eq!(session_id(&h).as_deref(), Some("tty3"));
+        assert_eq!(session_id(&h), Err(NoSession::Unset));
         h.env.insert("XDG_SESSION_ID".into(), "c12".into());
-        assert_eq!(session_id(&h).as_deref(), Some("c12"));
+        assert_eq!(session_id(&h).as_deref(), Ok("c12"));
         h.env.insert("XDG_SESSION_ID".into(), "a b".into());
-        assert_eq!(session_id(&h), None);
-        let gone = Settings::default();
+        assert_eq!(session_id(&h), Err(NoSession::Unusable));
+    }
+
+    #[test]
+    fn a_session_without_logind_is_refused_told_and_logged() {
+        // Nothing may reach the daemon: its socket does not exist.
+        let gone = Settings {
+            terminal: Some("juki-01".into()),
+            socket: PathBuf::from("/nonexistent/login.sock"),
+            lang: Some(Lang::En),
+            ..Settings::default()
+        };
         let mut h = host(&[]);
+        h.tty = Some("/dev/tty3\nforged log line".into());
         assert_eq!(open_session(&mut h, &gone, 0), code::SESSION_ERR);
+        assert!(!h.logs[0].contains('\n'), "{:?}", h.logs);
+        assert_eq!(h.errors.len(), 1, "{:?}", h.errors);
+        assert!(h.errors[0].contains("No logind session"), "{:?}", h.errors);
+        assert!(
+            h.logs[0].contains("XDG_SESSION_ID") && h.logs[0].contains("tanaka"),
+            "{:?}",
+            h.logs
+        );
+        let mut settings = gone.clone();
+        settings.lang = Some(Lang::Ja);
+        let mut h = host(&[]);
+        assert_eq!(open_session(&mut h, &settings, 0), code::SESSION_ERR);
+        assert!(h.errors[0].contains("XDG_SESSION_ID"), "{:?}", h.errors);
+        assert!(!h.errors[0].is_ascii(), "{:?}", h.errors);
+        assert_eq!(close_session(&mut h, &settings, 0), code::SESSION_ERR);
     }
 
     #[test]

@@ -97,6 +97,9 @@ pub enum Msg<'a> {
     },
     /// The PIN was changed.
     PinChanged,
+    /// No logind session (pam_systemd did not set `XDG_SESSION_ID`): the session is refused,
+    /// since card removal could not lock it (art. 6.2).
+    NoLogindSession,
     /// Refused for a reason this table does not know; the daemon's sentence.
     Other {
         /// The daemon's message.
@@ -206,6 +209,12 @@ impl Msg<'_> {
             }
             (Msg::PinChanged, Ja) => "暗証番号を変更しました。".into(),
             (Msg::PinChanged, En) => "The PIN was changed.".into(),
+            (Msg::NoLogindSession, Ja) => {
+                "ログインセッションが登録されていないため(pam_systemd が XDG_SESSION_ID を設定していません)、カードを抜いたときに画面をロックできません。ログインを中止します。システム管理者に連絡してください。".into()
+            }
+            (Msg::NoLogindSession, En) => {
+                "No logind session (pam_systemd set no XDG_SESSION_ID), so removing the card could not lock this session; the login is refused. Contact the administrator.".into()
+            }
             (Msg::Other { message }, Ja) => format!("認証できません ({message})。"),
             (Msg::Other { message }, En) => format!("Refused: {message}."),
         }
@@ -293,6 +302,7 @@ mod tests {
             Msg::PinMismatch,
             Msg::PinPolicy { rule: "x" },
             Msg::PinChanged,
+            Msg::NoLogindSession,
             Msg::Other { message: "x" },
         ];
         for m in &all {

@@ -518,3 +518,54 @@ fn an_initial_pin_must_be_changed_before_the_session_opens() {
         run.stdout
     );
 }
+
+/// Finding 3 (the session ID): without `XDG_SESSION_ID` (pam_systemd missing or failed) the
+/// session is refused, with a message, even though `PAM_TTY` is set: a TTY name is no logind
+/// session, and the removal lock would act on nothing.
+#[test]
+fn without_a_logind_session_id_the_session_is_refused() {
+    let office = office();
+    let _daemon = start_daemon(&office);
+    let card = SoftCardFile::personalised(&office.lab, &office.issuer, OPERATOR, PIN, PUK).unwrap();
+    let _inserted = insert(&office, &card);
+    for (lang, says) in [
+        ("en", "No logind session"),
+        ("ja", "ログインセッションが登録されていない"),
+    ] {
+        let svc = service(
+            &office.dir,
+            &office.dir.join("login.sock"),
+            &format!("wait=5 lang={lang}"),
+        );
+        let mut run = Pamtester::spawn_with_items(
+            &svc,
+            USER,
+            &[],
+            &["tty=/dev/tty3"],
+            &["authenticate", "acct_mgmt", "open_session"],
+        )
+        .unwrap();
+        assert!(run.answer(1, PIN).unwrap());
+        let run = run.finish().unwrap();
+        run.assert_failed("Cannot make/remove an entry for the specified session");
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+    // Nothing was registered with the daemon.
+    let sessions = || Office::ask_on(&office.admin_socket(), r#"{"op":"sessions"}"#).unwrap();
+    assert_eq!(sessions()["data"], serde_json::json!([]), "{}", sessions());
+    // With pam_systemd's ID the same stack opens the session.
+    let svc = service(
+        &office.dir,
+        &office.dir.join("login.sock"),
+        "wait=5 lang=en",
+    );
+    pamtester(
+        &svc,
+        USER,
+        &["XDG_SESSION_ID=c5"],
+        &["authenticate", "acct_mgmt", "open_session"],
+        &[PIN],
+    )
+    .assert_succeeded();
+    assert!(sessions().to_string().contains("c5"), "{}", sessions());
+}

@@ -90,10 +90,20 @@ pub struct DaemonSection {
     pub state_dir: PathBuf,
     /// The largest request accepted on either socket, in bytes.
     pub max_request_bytes: usize,
-    /// How long a client may take to send its request, in milliseconds.
+    /// How long a client may take to send its whole request, in milliseconds.
     pub request_timeout_ms: u64,
-    /// How many connections are served at once; more wait.
+    /// The longest silence from a client that has not sent its whole request yet (before its
+    /// first byte included), in milliseconds: a connection that sends nothing is dropped
+    /// this soon (or after `request_timeout_ms`, if that is shorter).
+    pub idle_timeout_ms: u64,
+    /// How many connections of uids other than root are served at once, per socket; more
+    /// are refused at once ("busy"), never queued.
     pub max_connections: usize,
+    /// How many of those one uid may hold at once.
+    pub max_connections_per_uid: usize,
+    /// Connections reserved for root (the login program's PAM stack), per socket: no other
+    /// uid can take them.
+    pub root_connections: usize,
     /// The terminal's legal time zone, as a UTC offset in minutes (JST: 540). Certificate
     /// validity dates and business hours are read in it.
     pub utc_offset_minutes: i16,
@@ -107,8 +117,11 @@ impl Default for DaemonSection {
             admin_group: "cardgate-admin".into(),
             state_dir: "/var/lib/cardgate".into(),
             max_request_bytes: 4096,
-            request_timeout_ms: 5_000,
+            request_timeout_ms: 1_000,
+            idle_timeout_ms: 250,
             max_connections: 64,
+            max_connections_per_uid: 4,
+            root_connections: 16,
             utc_offset_minutes: 540,
         }
     }
@@ -366,9 +379,31 @@ impl Config {
                 "daemon.max_request_bytes must be 64..=65536",
             ));
         }
-        if self.daemon.request_timeout_ms == 0 || self.daemon.max_connections == 0 {
+        if !(1..=30_000).contains(&self.daemon.request_timeout_ms) {
             return Err(ConfigError::BadValue(
-                "daemon.request_timeout_ms and daemon.max_connections must be positive",
+                "daemon.request_timeout_ms must be 1..=30000",
+            ));
+        }
+        if !(1..=30_000).contains(&self.daemon.idle_timeout_ms) {
+            return Err(ConfigError::BadValue(
+                "daemon.idle_timeout_ms must be 1..=30000",
+            ));
+        }
+        if !(1..=1024).contains(&self.daemon.max_connections) {
+            return Err(ConfigError::BadValue(
+                "daemon.max_connections must be 1..=1024",
+            ));
+        }
+        // A cap near the pool would let a handful of uids hold every non-root slot.
+        if !(1..=64.min(self.daemon.max_connections)).contains(&self.daemon.max_connections_per_uid)
+        {
+            return Err(ConfigError::BadValue(
+                "daemon.max_connections_per_uid must be 1..=64 and at most max_connections",
+            ));
+        }
+        if !(1..=256).contains(&self.daemon.root_connections) {
+            return Err(ConfigError::BadValue(
+                "daemon.root_connections must be 1..=256",
             ));
         }
         if !(100..=60_000).contains(&self.session.action_timeout_ms)
@@ -442,6 +477,16 @@ reader = "Virtual PCD 00 00"
         assert_eq!(c.session.on_removal, RemovalAction::Lock);
         assert_eq!(c.revocation.stale, StalePolicy::Refuse);
         assert_eq!(c.daemon.utc_offset_minutes, 540);
+        assert_eq!(
+            (
+                c.daemon.request_timeout_ms,
+                c.daemon.idle_timeout_ms,
+                c.daemon.max_connections,
+                c.daemon.max_connections_per_uid,
+                c.daemon.root_connections
+            ),
+            (1_000, 250, 64, 4, 16)
+        );
         assert_eq!(c.operators["op-0042"], "tanaka");
         assert_eq!(
             c.terminal_for_reader("Virtual PCD 00 00").unwrap().id,
@@ -495,6 +540,22 @@ reader = "Virtual PCD 00 00"
             ConfigError::Parse(_)
         ));
         assert!(Config::parse("[[terminal]\n").is_err());
+        for bad in [
+            "max_connections_per_uid = 0",
+            "max_connections_per_uid = 65",
+            "max_connections = 2\nmax_connections_per_uid = 3",
+            "root_connections = 0",
+            "max_connections = 0",
+            "idle_timeout_ms = 0",
+            "idle_timeout_ms = 30001",
+            "request_timeout_ms = 60000",
+        ] {
+            let text = format!("[daemon]\n{bad}\n{MINIMAL}");
+            assert!(
+                matches!(Config::parse(&text), Err(ConfigError::BadValue(_))),
+                "{bad}"
+            );
+        }
         let never = format!("[business_hours]\nstart = \"17:00\"\nend = \"08:30\"\n{MINIMAL}");
         assert!(matches!(
             Config::parse(&never).unwrap_err(),

@@ -76,6 +76,10 @@ fn main() -> ExitCode {
         // journald adds its own timestamps.
         .without_time()
         .init();
+    if let Err(e) = harden() {
+        tracing::error!(error = %e, "cardgated stopped");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -92,6 +96,56 @@ fn main() -> ExitCode {
             tracing::error!(error = %chain(&*e), "cardgated stopped");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Keeps PINs out of core dumps, `/proc/<pid>/mem` of other users and swap.
+///
+/// `PR_SET_DUMPABLE=0` is required (it cannot fail on Linux; if it does, the daemon does not
+/// start). Locking memory (`mlockall(MCL_CURRENT | MCL_FUTURE)`) is done only where it cannot
+/// later make an allocation fail: with `CAP_IPC_LOCK` or an unlimited `RLIMIT_MEMLOCK`
+/// (`LimitMEMLOCK=infinity` in the unit). Otherwise, or if it fails, a warning is logged and
+/// the daemon goes on: swap is a smaller risk than no login at all.
+fn harden() -> Result<(), BoxError> {
+    nix::sys::prctl::set_dumpable(false)
+        .map_err(|e| format!("cannot make the process non-dumpable (PR_SET_DUMPABLE): {e}"))?;
+    match memlock_allowed() {
+        Ok(()) => {
+            use nix::sys::mman::{mlockall, MlockAllFlags};
+            match mlockall(MlockAllFlags::MCL_CURRENT | MlockAllFlags::MCL_FUTURE) {
+                Ok(()) => tracing::info!("memory locked (no PIN can reach swap)"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "memory not locked (mlockall failed): a PIN could reach swap")
+                }
+            }
+        }
+        Err(why) => tracing::warn!(%why, "memory not locked: a PIN could reach swap"),
+    }
+    Ok(())
+}
+
+/// May this process lock all of its memory without risking a failed allocation later?
+fn memlock_allowed() -> Result<(), String> {
+    use nix::sys::resource::{getrlimit, Resource, RLIM_INFINITY};
+    const CAP_IPC_LOCK: u32 = 14;
+    let has_cap = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|l| {
+                l.strip_prefix("CapEff:")
+                    .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+            })
+        })
+        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0);
+    if has_cap {
+        return Ok(());
+    }
+    match getrlimit(Resource::RLIMIT_MEMLOCK) {
+        Ok((soft, _)) if soft == RLIM_INFINITY => Ok(()),
+        Ok((soft, _)) => Err(format!(
+            "no CAP_IPC_LOCK and RLIMIT_MEMLOCK is {soft} bytes (set LimitMEMLOCK=infinity)"
+        )),
+        Err(e) => Err(format!("cannot read RLIMIT_MEMLOCK: {e}")),
     }
 }
 
@@ -163,10 +217,17 @@ async fn run(config: Config) -> Result<(), BoxError> {
         tracing::warn!(files = ?report.quarantined, "a torn audit tail was quarantined");
     }
 
-    let admin_gid = users::group_id(Path::new("/etc/group"), &config.daemon.admin_group);
-    if admin_gid.is_none() {
-        tracing::warn!(group = %config.daemon.admin_group, "admin group not found; the admin socket is root-only");
-    }
+    let admin_gid = match users::group_id(&config.daemon.admin_group) {
+        Ok(Some(gid)) => Some(gid),
+        Ok(None) => {
+            tracing::warn!(group = %config.daemon.admin_group, "admin group not found; the admin socket is root-only");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(group = %config.daemon.admin_group, error = %e, "admin group unknown; the admin socket is root-only");
+            None
+        }
+    };
     let login = bind(&config.daemon.login_socket, 0o666, None)?;
     let admin = bind(
         &config.daemon.admin_socket,

@@ -17,8 +17,27 @@ impl fmt::Debug for PinField {
 
 impl<'de> Deserialize<'de> for PinField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = zeroize::Zeroizing::new(String::deserialize(d)?);
-        Ok(PinField(SecretString::new(s.as_str().to_owned())))
+        d.deserialize_str(PinVisitor)
+    }
+}
+
+/// Copies the PIN once, straight from the request buffer into the zeroizing secret (no
+/// intermediate `String` left to the allocator unwiped).
+struct PinVisitor;
+
+impl serde::de::Visitor<'_> for PinVisitor {
+    type Value = PinField;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a PIN as a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PinField, E> {
+        Ok(PinField(SecretString::new(v.to_owned())))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<PinField, E> {
+        Ok(PinField(SecretString::new(v)))
     }
 }
 

@@ -8,16 +8,14 @@
 use crate::engine::Engine;
 use crate::protocol::{parse_request, AdminRequest, Answer, LoginRequest, RequestError};
 use crate::users;
+use std::collections::HashMap;
 use std::future::Future;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Semaphore;
-
-const PASSWD: &str = "/etc/passwd";
-const GROUP: &str = "/etc/group";
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use zeroize::Zeroizing;
 
 /// Which socket a connection came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,67 +26,95 @@ pub enum Socket {
     Admin,
 }
 
-/// Reads one request line: at most `limit` bytes, within `timeout`. The line ends at a
-/// newline or when the client closes its side.
+/// One request line, read into a buffer allocated once at the cap and never grown: a `Vec`
+/// that grows copies its contents and frees the old block unwiped, and this line may carry a
+/// PIN. The whole buffer is wiped when the line drops.
+struct RequestLine {
+    buf: Zeroizing<Vec<u8>>,
+    len: usize,
+}
+
+impl RequestLine {
+    /// The line, without its newline.
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// Reads one request line: at most `limit` bytes, within `timeout` in all and with no
+/// silence longer than `idle`. The line ends at a newline or when the client closes its side.
 async fn read_request(
     stream: &mut UnixStream,
     limit: usize,
+    idle: Duration,
     timeout: Duration,
-) -> Result<Vec<u8>, String> {
-    let mut line = Vec::with_capacity(256);
-    let read = async {
-        let mut chunk = [0u8; 1024];
-        loop {
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok::<bool, std::io::Error>(false);
-            }
-            let piece = &chunk[..n];
-            if let Some(end) = piece.iter().position(|&b| b == b'\n') {
-                line.extend_from_slice(&piece[..end]);
-                return Ok(true);
-            }
-            line.extend_from_slice(piece);
-            if line.len() > limit {
-                return Ok(false);
-            }
+) -> Result<RequestLine, String> {
+    // One byte over the cap tells a line that is too long from one that fits exactly.
+    let mut buf = Zeroizing::new(vec![0u8; limit + 1]);
+    let mut filled = 0;
+    let deadline = Instant::now() + timeout;
+    let len = loop {
+        if filled == buf.len() {
+            return Err(RequestError::TooLarge { limit }.to_string());
         }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let wait = idle.min(left);
+        let n = match tokio::time::timeout(wait, stream.read(&mut buf[filled..])).await {
+            Err(_) if left <= idle => {
+                return Err(format!(
+                    "no complete request within {} ms",
+                    timeout.as_millis()
+                ))
+            }
+            Err(_) => {
+                return Err(format!(
+                    "no complete request within {} ms of silence",
+                    idle.as_millis()
+                ))
+            }
+            Ok(Err(e)) => return Err(format!("read failed: {e}")),
+            Ok(Ok(n)) => n,
+        };
+        if n == 0 {
+            break filled;
+        }
+        if let Some(end) = buf[filled..filled + n].iter().position(|&b| b == b'\n') {
+            break filled + end;
+        }
+        filled += n;
     };
-    match tokio::time::timeout(timeout, read).await {
-        Err(_) => {
-            return Err(format!(
-                "no complete request within {} ms",
-                timeout.as_millis()
-            ))
-        }
-        Ok(Err(e)) => return Err(format!("read failed: {e}")),
-        Ok(Ok(_)) => {}
-    }
-    if line.len() > limit {
+    if len > limit {
         return Err(RequestError::TooLarge { limit }.to_string());
     }
-    Ok(line)
+    Ok(RequestLine { buf, len })
 }
 
 async fn answer(stream: &mut UnixStream, a: &Answer) {
     let mut bytes = serde_json::to_vec(a)
         .unwrap_or_else(|_| br#"{"result":"error","message":"internal"}"#.to_vec());
     bytes.push(b'\n');
-    let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&bytes)).await;
-    let _ = stream.shutdown().await;
+    // The client may be gone; nothing is owed to it then.
+    if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&bytes)).await
+    {
+        tracing::debug!(error = %e, "the answer could not be sent");
+    }
+    if let Err(e) = stream.shutdown().await {
+        tracing::debug!(error = %e, "shutdown after the answer failed");
+    }
     // Closing a Unix socket with unread input resets it and the client would lose the answer
     // (an oversized request is answered before it is all read): drain a little first.
-    let mut sink = [0u8; 4096];
+    let mut sink = Zeroizing::new([0u8; 4096]);
     let drain = async {
         let mut left = 256 * 1024usize;
         while left > 0 {
-            match stream.read(&mut sink).await {
+            match stream.read(&mut sink[..]).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => left = left.saturating_sub(n),
             }
         }
     };
-    let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
+    // A client that keeps sending is cut off after the drain's time; that is the point.
+    let _drained = tokio::time::timeout(Duration::from_millis(200), drain).await;
 }
 
 fn error(message: impl Into<String>) -> Answer {
@@ -97,20 +123,16 @@ fn error(message: impl Into<String>) -> Answer {
     }
 }
 
-async fn serve_connection(engine: Arc<Engine>, mut stream: UnixStream, socket: Socket) {
-    let (limit, timeout) = {
+async fn serve_connection(engine: Arc<Engine>, mut stream: UnixStream, socket: Socket, uid: u32) {
+    let (limit, idle, timeout) = {
         let d = &engine.config().daemon;
         (
             d.max_request_bytes,
+            Duration::from_millis(d.idle_timeout_ms),
             Duration::from_millis(d.request_timeout_ms),
         )
     };
-    let Ok(cred) = stream.peer_cred() else {
-        answer(&mut stream, &error("cannot identify the caller")).await;
-        return;
-    };
-    let uid = cred.uid();
-    let line = match read_request(&mut stream, limit, timeout).await {
+    let line = match read_request(&mut stream, limit, idle, timeout).await {
         Ok(line) => line,
         Err(message) => {
             tracing::warn!(uid, ?socket, %message, "bad request");
@@ -119,13 +141,29 @@ async fn serve_connection(engine: Arc<Engine>, mut stream: UnixStream, socket: S
         }
     };
     let reply = match socket {
-        Socket::Login => login_request(&engine, uid, &line, limit).await,
-        Socket::Admin => admin_request(&engine, uid, &line, limit).await,
+        Socket::Login => login_request(&engine, uid, line.bytes(), limit).await,
+        Socket::Admin => admin_request(&engine, uid, line.bytes(), limit).await,
     };
+    drop(line);
     answer(&mut stream, &reply).await;
 }
 
+/// The name of a uid, looked up off the event loop (the name service may be SSSD or LDAP).
+async fn name_of(uid: u32) -> Result<String, users::UserError> {
+    tokio::task::spawn_blocking(move || users::user_name(uid))
+        .await
+        .unwrap_or(Err(users::UserError::UnknownUid { uid }))
+}
+
 async fn login_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize) -> Answer {
+    // A JSON string with an escape is decoded by serde_json into a scratch buffer (and by
+    // serde's tag buffering into a plain `String`) that nobody wipes. Nothing a login client
+    // sends needs an escape (names, terminal IDs and PINs are plain text), so a PIN never
+    // takes that path: such a line is refused before it is parsed.
+    if line.contains(&b'\\') {
+        tracing::warn!(uid, "login request with a JSON escape refused");
+        return error("malformed request: escapes (\\) are not accepted on the login socket");
+    }
     let request: LoginRequest = match parse_request(line, limit) {
         Ok(r) => r,
         Err(e) => {
@@ -135,9 +173,13 @@ async fn login_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
     };
     // A user may only act for themself; root (the login program's PAM stack) for anyone.
     if uid != 0 {
-        let me = users::user_name(Path::new(PASSWD), uid);
-        if request.user().is_some_and(|u| Some(u) != me.as_deref()) {
-            return error("you may only authenticate yourself");
+        match name_of(uid).await {
+            Ok(me) if request.user().is_none_or(|u| u == me) => {}
+            Ok(_) => return error("you may only authenticate yourself"),
+            Err(e) => {
+                tracing::warn!(uid, error = %e, "login request refused: the caller has no usable name");
+                return error(format!("you may only authenticate yourself ({e})"));
+            }
         }
         // Sessions are registered and ended by the login program's PAM stack, which runs as
         // root. A user who could end their own registration would keep working with the
@@ -193,17 +235,33 @@ fn describe_parse_error(e: &RequestError) -> String {
 }
 
 async fn admin_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize) -> Answer {
-    let group = &engine.config().daemon.admin_group;
-    if !users::in_group(Path::new(PASSWD), Path::new(GROUP), uid, group) {
-        tracing::warn!(uid, "admin request refused: not in the admin group");
-        return error(format!("uid {uid} is not a member of {group}"));
+    let group = engine.config().daemon.admin_group.clone();
+    let member = {
+        let group = group.clone();
+        tokio::task::spawn_blocking(move || users::in_group(uid, &group))
+            .await
+            .unwrap_or(Ok(false))
+    };
+    match member {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(uid, "admin request refused: not in the admin group");
+            return error(format!("uid {uid} is not a member of {group}"));
+        }
+        Err(e) => {
+            // Fail closed: a name service that cannot answer grants nothing.
+            tracing::warn!(uid, error = %e, "admin request refused: membership unknown");
+            return error(format!(
+                "cannot check whether uid {uid} is a member of {group}: {e}"
+            ));
+        }
     }
     let request: AdminRequest = match parse_request(line, limit) {
         Ok(r) => r,
         Err(e) => return error(format!("{e}: {}", describe_parse_error(&e))),
     };
     tracing::info!(uid, ?request, "admin request");
-    let name = users::user_name(Path::new(PASSWD), uid);
+    let name = name_of(uid).await.ok();
     match request {
         AdminRequest::Status => Answer::Info {
             data: serde_json::json!({
@@ -224,37 +282,291 @@ async fn admin_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
     }
 }
 
-/// Accepts connections on one socket until `shutdown` resolves. At most `max` connections
-/// are served at once; the others wait in the kernel's backlog.
+/// Why a connection was refused at the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Full {
+    /// This uid already has its share of connections.
+    Uid,
+    /// Every non-root slot is taken.
+    Shared,
+}
+
+impl Full {
+    fn message(self) -> &'static [u8] {
+        match self {
+            Full::Uid => {
+                b"{\"result\":\"error\",\"message\":\"busy: too many connections from this uid\"}\n"
+            }
+            Full::Shared => b"{\"result\":\"error\",\"message\":\"busy: too many connections\"}\n",
+        }
+    }
+}
+
+/// The connection slots of one socket. Root (the login program's PAM stack) has a pool of
+/// its own that no other uid can touch; every other uid has a small cap of its own and
+/// shares one bounded pool with the rest. A non-root connection over a limit is refused at
+/// once: none ever waits in the kernel's backlog, where it would hold up root's.
+struct Limits {
+    root: Arc<Semaphore>,
+    shared: Arc<Semaphore>,
+    per_uid: UidCounts,
+    per_uid_cap: usize,
+}
+
+/// How many connections each non-root uid holds now.
+type UidCounts = Arc<Mutex<HashMap<u32, usize>>>;
+
+/// A connection's place, given back when the connection ends.
+struct Slot {
+    _permit: OwnedSemaphorePermit,
+    counted: Option<(UidCounts, u32)>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some((per_uid, uid)) = self.counted.take() {
+            let mut counts = per_uid.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = counts.get_mut(&uid) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    counts.remove(&uid);
+                }
+            }
+        }
+    }
+}
+
+impl Limits {
+    fn new(d: &crate::config::DaemonSection) -> Self {
+        Limits {
+            root: Arc::new(Semaphore::new(d.root_connections)),
+            shared: Arc::new(Semaphore::new(d.max_connections)),
+            per_uid: Arc::new(Mutex::new(HashMap::new())),
+            per_uid_cap: d.max_connections_per_uid,
+        }
+    }
+
+    /// A slot for a connection of `uid`, or why there is none. Root is never refused: its
+    /// connection waits for one of root's own slots in its own task, never in the accept
+    /// loop and never behind another uid.
+    fn admit(&self, uid: u32) -> Result<Admission, Full> {
+        if uid == 0 {
+            return Ok(Admission::Root(self.root.clone()));
+        }
+        let mut counts = self.per_uid.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(uid).or_insert(0);
+        if *n >= self.per_uid_cap {
+            return Err(Full::Uid);
+        }
+        let permit = self
+            .shared
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Full::Shared)?;
+        *n += 1;
+        Ok(Admission::Now(Slot {
+            _permit: permit,
+            counted: Some((self.per_uid.clone(), uid)),
+        }))
+    }
+}
+
+/// What [`Limits::admit`] gives.
+enum Admission {
+    /// Served now, in this slot.
+    Now(Slot),
+    /// Root: served as soon as one of root's slots is free.
+    Root(Arc<Semaphore>),
+}
+
+impl Admission {
+    async fn slot(self) -> Option<Slot> {
+        match self {
+            Admission::Now(slot) => Some(slot),
+            Admission::Root(pool) => pool.acquire_owned().await.ok().map(|permit| Slot {
+                _permit: permit,
+                counted: None,
+            }),
+        }
+    }
+}
+
+/// Refusals are logged at most once a second, with how many there were: a flood must not
+/// become a flood of log lines.
+struct RefusalLog {
+    last: Option<Instant>,
+    pending: u64,
+}
+
+impl RefusalLog {
+    fn note(&mut self, socket: Socket, uid: Option<u32>, why: &str) {
+        self.pending += 1;
+        if self
+            .last
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            tracing::warn!(
+                ?socket,
+                ?uid,
+                refused = self.pending,
+                why,
+                "connections refused"
+            );
+            self.last = Some(Instant::now());
+            self.pending = 0;
+        }
+    }
+}
+
+/// Says a short error to a connection that is not served, and closes it, without waiting:
+/// a fresh socket's send buffer always has room for the line.
+fn refuse(stream: UnixStream, message: &[u8]) {
+    if let Err(e) = stream.try_write(message) {
+        tracing::debug!(error = %e, "a refused client did not get its error");
+    }
+}
+
+/// Accepts connections on one socket until `shutdown` resolves. The loop never waits for a
+/// slot: each connection is identified (SO_PEERCRED) as soon as it is accepted and either
+/// gets a slot of its uid's kind or is refused at once (see [`Limits`]).
 pub async fn serve(
     engine: Arc<Engine>,
     listener: UnixListener,
     socket: Socket,
     shutdown: impl Future<Output = ()>,
 ) {
-    let permits = Arc::new(Semaphore::new(engine.config().daemon.max_connections));
+    let limits = Limits::new(&engine.config().daemon);
+    let mut refusals = RefusalLog {
+        last: None,
+        pending: 0,
+    };
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => return,
-            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-        };
-        let stream = tokio::select! {
+        let accepted = tokio::select! {
             _ = &mut shutdown => return,
             s = listener.accept() => s,
         };
-        match stream {
-            Ok((stream, _)) => {
-                let engine = engine.clone();
-                tokio::spawn(async move {
-                    serve_connection(engine, stream, socket).await;
-                    drop(permit);
-                });
-            }
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
             Err(e) => {
+                // Out of file descriptors, say: give the connections being served time to end.
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let uid = match stream.peer_cred() {
+            Ok(cred) => cred.uid(),
+            Err(_) => {
+                refusals.note(socket, None, "cannot identify the caller");
+                refuse(
+                    stream,
+                    b"{\"result\":\"error\",\"message\":\"cannot identify the caller\"}\n",
+                );
+                continue;
+            }
+        };
+        match limits.admit(uid) {
+            Ok(admission) => {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let Some(slot) = admission.slot().await else {
+                        return;
+                    };
+                    serve_connection(engine, stream, socket, uid).await;
+                    drop(slot);
+                });
+            }
+            Err(full) => {
+                refusals.note(socket, Some(uid), &format!("{full:?}"));
+                refuse(stream, full.message());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn daemon_section(per_uid: usize, shared: usize) -> crate::config::DaemonSection {
+        crate::config::DaemonSection {
+            max_connections: shared,
+            max_connections_per_uid: per_uid,
+            root_connections: 1,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_uid_has_its_cap_the_pool_is_shared_and_root_is_never_refused() {
+        let limits = Limits::new(&daemon_section(2, 3));
+        let a1 = limits.admit(1000).unwrap().slot().await.unwrap();
+        let _a2 = limits.admit(1000).unwrap().slot().await.unwrap();
+        assert!(matches!(limits.admit(1000), Err(Full::Uid)));
+        let _b1 = limits.admit(1001).unwrap().slot().await.unwrap();
+        // The pool of 3 is full: another uid is refused, not queued.
+        assert!(matches!(limits.admit(1002), Err(Full::Shared)));
+        // Root has its own pool, full or not.
+        let root = limits.admit(0).unwrap().slot().await.unwrap();
+        let waiting = limits.admit(0).unwrap();
+        let second_root = tokio::spawn(async move { waiting.slot().await.is_some() });
+        drop(root);
+        assert!(second_root.await.unwrap());
+        // A slot given back is a slot for its uid again.
+        drop(a1);
+        let _a3 = limits.admit(1000).unwrap().slot().await.unwrap();
+        assert_eq!(limits.per_uid.lock().unwrap().get(&1000), Some(&2));
+    }
+
+    #[tokio::test]
+    async fn a_request_in_pieces_is_read_into_one_buffer_that_never_grows() {
+        let (mut client, mut server) = UnixStream::pair().unwrap();
+        let writer = tokio::spawn(async move {
+            for piece in [&b"{\"op\":"[..], b"\"probe\"", b"}\nrest"] {
+                client.write_all(piece).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            client
+        });
+        let line = read_request(
+            &mut server,
+            64,
+            Duration::from_millis(500),
+            Duration::from_secs(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(line.bytes(), br#"{"op":"probe"}"#);
+        assert_eq!(line.buf.capacity(), 65, "allocated once, at the cap");
+        drop(writer.await.unwrap());
+
+        // Silence is cut short, and a line over the cap is refused.
+        let (_quiet, mut server) = UnixStream::pair().unwrap();
+        let start = Instant::now();
+        let err = read_request(
+            &mut server,
+            64,
+            Duration::from_millis(100),
+            Duration::from_secs(5),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(err.contains("silence"), "{err}");
+        assert!(start.elapsed() < Duration::from_secs(1));
+        let (mut client, mut server) = UnixStream::pair().unwrap();
+        client.write_all(&[b'x'; 100]).await.unwrap();
+        let err = read_request(
+            &mut server,
+            64,
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(err.contains("exceeds"), "{err}");
     }
 }

@@ -1,82 +1,119 @@
-//! Local users and groups, read from `/etc/passwd` and `/etc/group` (no NSS, no unsafe code:
-//! a Juki-net terminal has local accounts only).
+//! Users and groups through the C library's NSS (`getpwuid_r`, `getgrnam_r`,
+//! `getgrouplist`, by way of the `nix` crate): local files, SSSD and LDAP alike, with no
+//! parser of our own and no unsafe code of ours.
+//!
+//! Nothing here reads a field it does not need, so a stray byte in someone's GECOS field (or
+//! any other field) cannot stop anyone else. A user whose *own name* is not valid UTF-8
+//! cannot be matched to a configured operator (configured names are UTF-8 text): for them
+//! [`user_name`] says [`UserError::NotUtf8`], and everyone else is unaffected.
 
-use std::path::Path;
+use nix::unistd::{getgrouplist, Gid, Group, Uid, User};
+use std::ffi::CString;
 
-/// The name of a uid, from a passwd file.
-pub fn user_name(passwd: &Path, uid: u32) -> Option<String> {
-    let text = std::fs::read_to_string(passwd).ok()?;
-    text.lines().find_map(|line| {
-        let mut f = line.split(':');
-        let name = f.next()?;
-        let _pw = f.next()?;
-        (f.next()?.parse::<u32>().ok()? == uid).then(|| name.to_owned())
-    })
+/// Why a user or group could not be looked up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UserError {
+    /// The name service has no such uid.
+    #[error("uid {uid} is not known to the name service")]
+    UnknownUid {
+        /// The uid.
+        uid: u32,
+    },
+    /// The name of the uid is not valid UTF-8, so it matches no configured user.
+    #[error("the name of uid {uid} is not valid UTF-8; it matches no configured user")]
+    NotUtf8 {
+        /// The uid.
+        uid: u32,
+    },
+    /// The name service failed (SSSD down, a file unreadable, …).
+    #[error("the name service failed looking up {what}: {errno}")]
+    Lookup {
+        /// What was looked up (`uid 1001`, `group cardgate-admin`).
+        what: String,
+        /// The C library's error.
+        errno: nix::errno::Errno,
+    },
 }
 
-/// Is `uid` root, or a member of `group` (as primary group or listed member)?
-pub fn in_group(passwd: &Path, group_file: &Path, uid: u32, group: &str) -> bool {
-    if uid == 0 {
-        return true;
+/// The name of a uid.
+pub fn user_name(uid: u32) -> Result<String, UserError> {
+    Ok(lookup_uid(uid)?.name)
+}
+
+fn lookup_uid(uid: u32) -> Result<User, UserError> {
+    let user = User::from_uid(Uid::from_raw(uid))
+        .map_err(|errno| UserError::Lookup {
+            what: format!("uid {uid}"),
+            errno,
+        })?
+        .ok_or(UserError::UnknownUid { uid })?;
+    // nix turns a name that is not UTF-8 into U+FFFD replacement characters: two different
+    // names could then look alike, so such a name is matched to nobody.
+    if user.name.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(UserError::NotUtf8 { uid });
     }
-    let Some(name) = user_name(passwd, uid) else {
-        return false;
-    };
-    let Ok(groups) = std::fs::read_to_string(group_file) else {
-        return false;
-    };
-    let Some((gid, members)) = groups.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        (f.len() == 4 && f[0] == group).then(|| (f[2].parse::<u32>().ok(), f[3]))
-    }) else {
-        return false;
-    };
-    if members.split(',').any(|m| m == name) {
-        return true;
-    }
-    let primary = std::fs::read_to_string(passwd).ok().and_then(|text| {
-        text.lines().find_map(|line| {
-            let f: Vec<&str> = line.split(':').collect();
-            (f.len() >= 4 && f[0] == name)
-                .then(|| f[3].parse::<u32>().ok())
-                .flatten()
+    Ok(user)
+}
+
+/// The gid of a group, `None` when the name service has no such group.
+pub fn group_id(group: &str) -> Result<Option<u32>, UserError> {
+    Group::from_name(group)
+        .map(|g| g.map(|g| g.gid.as_raw()))
+        .map_err(|errno| UserError::Lookup {
+            what: format!("group {group}"),
+            errno,
         })
-    });
-    gid.is_some() && primary == gid
 }
 
-/// The gid of a group.
-pub fn group_id(group_file: &Path, group: &str) -> Option<u32> {
-    let groups = std::fs::read_to_string(group_file).ok()?;
-    groups.lines().find_map(|line| {
-        let f: Vec<&str> = line.split(':').collect();
-        (f.len() == 4 && f[0] == group)
-            .then(|| f[2].parse().ok())
-            .flatten()
-    })
+/// Is `uid` root, or a member of `group` (as primary group or supplementary, as
+/// `getgrouplist` reports it)? A name-service failure is an error, never a yes.
+pub fn in_group(uid: u32, group: &str) -> Result<bool, UserError> {
+    if uid == 0 {
+        return Ok(true);
+    }
+    let Some(gid) = group_id(group)? else {
+        return Ok(false);
+    };
+    let user = match lookup_uid(uid) {
+        Ok(user) => user,
+        Err(UserError::UnknownUid { .. } | UserError::NotUtf8 { .. }) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if user.gid.as_raw() == gid {
+        return Ok(true);
+    }
+    let Ok(name) = CString::new(user.name.as_bytes()) else {
+        return Ok(false);
+    };
+    let groups = getgrouplist(&name, user.gid).map_err(|errno| UserError::Lookup {
+        what: format!("the groups of uid {uid}"),
+        errno,
+    })?;
+    Ok(groups.contains(&Gid::from_raw(gid)))
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
-    fn lookups() {
-        let dir = std::env::temp_dir().join(format!("cardgate-users-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let passwd = dir.join("passwd");
-        let group = dir.join("group");
-        std::fs::write(&passwd, "root:x:0:0::/root:/bin/sh\ntanaka:x:1001:1001::/home/tanaka:/bin/sh\nsato:x:1002:900::/home/sato:/bin/sh\nbad line\n").unwrap();
-        std::fs::write(&group, "root:x:0:\ncardgate-admin:x:900:tanaka\n").unwrap();
-        assert_eq!(user_name(&passwd, 1001).as_deref(), Some("tanaka"));
-        assert_eq!(user_name(&passwd, 4242), None);
-        assert!(in_group(&passwd, &group, 1001, "cardgate-admin"));
-        assert!(
-            in_group(&passwd, &group, 1002, "cardgate-admin"),
-            "primary group"
+    fn lookups_through_nss() {
+        // root and nobody are in every Debian passwd and group database.
+        assert_eq!(user_name(0).unwrap(), "root");
+        assert_eq!(user_name(65534).unwrap(), "nobody");
+        assert_eq!(
+            user_name(4_000_000_000),
+            Err(UserError::UnknownUid { uid: 4_000_000_000 })
         );
-        assert!(in_group(&passwd, &group, 0, "cardgate-admin"));
-        assert!(!in_group(&passwd, &group, 4242, "cardgate-admin"));
-        assert_eq!(group_id(&group, "cardgate-admin"), Some(900));
+        assert_eq!(group_id("root").unwrap(), Some(0));
+        assert_eq!(group_id("no-such-group-cardgate").unwrap(), None);
+        assert!(in_group(0, "no-such-group-cardgate").unwrap());
+        assert!(!in_group(65534, "no-such-group-cardgate").unwrap());
+        assert!(!in_group(65534, "root").unwrap());
+        // nogroup is nobody's primary group.
+        assert!(in_group(65534, "nogroup").unwrap());
+        assert!(!in_group(4_000_000_000, "nogroup").unwrap());
     }
 }

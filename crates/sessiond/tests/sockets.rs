@@ -119,6 +119,14 @@ async fn bad_input_gets_clear_errors_and_the_daemon_keeps_serving() {
         assert_eq!(result(&v), "error", "{v}");
         assert!(v["message"].as_str().unwrap().contains(expected), "{v}");
     }
+    // An escaped string would be decoded into serde_json's scratch buffer, which nobody
+    // wipes: refused before parsing, PIN or not.
+    let v = ask(
+        &r.login,
+        br#"{"op":"authenticate","terminal":"juki-01","user":"alice","pin":"Tanuki\u0034\u0032"}"#,
+    )
+    .await;
+    assert!(v["message"].as_str().unwrap().contains("escapes"), "{v}");
     let huge = vec![b'x'; 10_000];
     let v = ask(&r.login, &huge).await;
     assert!(v["message"].as_str().unwrap().contains("exceeds"), "{v}");
