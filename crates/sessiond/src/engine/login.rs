@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// What to tell the person when PC/SC failed: no card, or no reader (pcscd gone, reader
+/// unplugged).
+fn transport_refusal(e: &TransportError) -> Answer {
+    match e {
+        TransportError::NoCard | TransportError::CardRemoved => {
+            denied("no_card", "insert your operator card")
+        }
+        _ => denied("reader_unavailable", "the card reader is not available"),
+    }
+}
+
 impl Engine {
     /// Checks the card in the terminal's reader without a PIN (PAM asks before prompting):
     /// a revoked, expired, foreign or wrongly lent card is refused before the PIN is typed.
@@ -59,22 +70,21 @@ impl Engine {
         match (result, answer) {
             (Ok(()), Some(answer)) => answer,
             // The login ran to its end and its records are written; only the clean-up after
-            // it failed (the card left right after its last answer). The answer is the one
-            // recorded: answering anything else would add a refusal nobody saw, or contradict
-            // a recorded grant. (A granted login still needs its card at `open_session`.)
+            // it failed (the card or the service left right after its last answer). One
+            // answer, one record: a refusal already recorded is not recorded again, but is
+            // answered with what PC/SC said (the protocol layer calls every loss "card
+            // removed"); a recorded grant stands (its session still needs the card at
+            // `open_session`).
             (Err(e), Some(answer)) => {
-                tracing::info!(reader = %reader, error = %error_chain(&e), "the card left right after the login");
-                answer
+                tracing::info!(reader = %reader, error = %error_chain(&e), "the card exchange failed at the end of the login");
+                match answer {
+                    Answer::Denied { .. } => transport_refusal(&e),
+                    other => other,
+                }
             }
             (Err(e), None) => {
                 tracing::warn!(reader = %reader, error = %error_chain(&e), "card operation failed");
-                let answer = match e {
-                    TransportError::NoCard | TransportError::CardRemoved => {
-                        denied("no_card", "insert your operator card")
-                    }
-                    _ => denied("reader_unavailable", "the card reader is not available"),
-                };
-                deny(DenyReason::CardRemoved, answer)
+                deny(DenyReason::CardRemoved, transport_refusal(&e))
             }
             (Ok(()), None) => denied("internal", "the card operation did not run"),
         }
