@@ -720,6 +720,24 @@ pub enum Event {
         /// The escort of a visitor (art. 3).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         escort: Option<Label>,
+        /// Who wrote the note: the writer's uid and user name (`uid 1001 (yamada)`). Absent
+        /// in notes written before notes were attributed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Label>,
+    },
+    /// The card refused a PUK (`cardgatectl card unblock` or `card issue`): someone holds a
+    /// card and guesses at its PUK, or the access manager mistyped it.
+    PukRejected {
+        /// Who presented it.
+        by: Label,
+        /// Tries left after this one (0: the PUK is now blocked and the card must be
+        /// replaced).
+        tries_left: u8,
+    },
+    /// A PUK was presented to a card whose PUK was already blocked (the card did not check it).
+    PukBlocked {
+        /// Who presented it.
+        by: Label,
     },
 }
 
@@ -765,6 +783,8 @@ impl Event {
             Event::LogVerified { .. } => "log_verified",
             Event::TornTailQuarantined { .. } => "torn_tail_quarantined",
             Event::Note { .. } => "note",
+            Event::PukRejected { .. } => "puk_rejected",
+            Event::PukBlocked { .. } => "puk_blocked",
         }
     }
 
@@ -777,7 +797,9 @@ impl Event {
             | Event::PinBlocked
             | Event::CardAuthFailed { .. }
             | Event::LoginDenied { .. }
-            | Event::TornTailQuarantined { .. } => Outcome::Failure,
+            | Event::TornTailQuarantined { .. }
+            | Event::PukRejected { .. }
+            | Event::PukBlocked { .. } => Outcome::Failure,
             Event::PinVerified { correct, .. } => {
                 if *correct {
                     Outcome::Success
@@ -932,6 +954,37 @@ mod tests {
         }
         assert!(Timestamp(max + 1).rfc3339().is_none());
         assert!(Timestamp(min - 1).rfc3339().is_none());
+    }
+
+    #[test]
+    fn notes_from_before_attribution_still_parse_and_new_ones_name_the_writer() {
+        let old = br#"{"seq":3,"time":"2026-06-01T00:00:00.000Z","terminal":"juki-01","event":{"kind":"note","note":"room_entry","text":"UPS battery replaced","who":"Sato"},"prev":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+        let record = Record::parse(old).unwrap();
+        assert!(matches!(&record.event, Event::Note { by: None, .. }));
+        assert_eq!(
+            record.to_line(),
+            old.to_vec(),
+            "the old line re-serialises as it was"
+        );
+        let mut new = record.clone();
+        if let Event::Note { by, .. } = &mut new.event {
+            *by = Some(Label::new("uid 1001 (yamada)").unwrap());
+        }
+        let line = new.to_line();
+        assert!(String::from_utf8_lossy(&line).contains(r#""by":"uid 1001 (yamada)""#));
+        assert_eq!(Record::parse(&line).unwrap(), new);
+        let puk = Record {
+            event: Event::PukRejected {
+                by: Label::new("uid 0 (root)").unwrap(),
+                tries_left: 9,
+            },
+            ..record
+        };
+        let line = puk.to_line();
+        assert!(String::from_utf8_lossy(&line)
+            .contains(r#""event":{"kind":"puk_rejected","by":"uid 0 (root)","tries_left":9}"#));
+        assert_eq!(Record::parse(&line).unwrap(), puk);
+        assert_eq!(puk.event.outcome(), Outcome::Failure);
     }
 
     #[test]

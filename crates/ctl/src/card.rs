@@ -8,8 +8,8 @@
 use crate::client;
 use crate::files::{read_secret_line, CmdError};
 use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, Label};
-use cardgate_card::cert::{parse_iso_date, CardSerial, Role};
-use cardgate_card::issue::{issue_card, unblock, IssueRequest};
+use cardgate_card::cert::{parse_iso_date, CardSerial, Certificate, Role};
+use cardgate_card::issue::{issue_card, unblock, IssueError, IssueRequest};
 use cardgate_card::policy::check_new_pin;
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::{IssuerKey, OperatorCard, Puk};
@@ -27,7 +27,10 @@ use std::process::ExitCode;
 #[derive(Debug, Subcommand)]
 pub enum CardCommand {
     /// Personalise the blank card in READER for an operator and lend it (art. 5.1). Reads the
-    /// card's transport PUK, then the operator's initial PIN, from stdin (one per line).
+    /// card's transport PUK, then the operator's initial PIN, from stdin (one per line). A PUK
+    /// the card refuses is recorded in the audit log (`puk_rejected`) before the command fails.
+    /// Leave the card in READER until the command ends: the daemon reads it before it records
+    /// the issuance.
     Issue {
         /// The PC/SC reader holding the blank card.
         #[arg(long)]
@@ -64,7 +67,10 @@ pub enum CardCommand {
         #[arg(long, default_value = "/etc/cardgate/issuer")]
         issuer_dir: PathBuf,
     },
-    /// Unblock the PIN of the card in READER: reads the PUK, then the new PIN, from stdin.
+    /// Unblock the PIN of the card in READER: reads the PUK, then the new PIN, from stdin (one
+    /// per line). A PUK the card refuses is recorded in the audit log (`puk_rejected`,
+    /// `puk_blocked`) before the command fails. Leave the card in READER until the command
+    /// ends: the daemon reads it before it records the unblocking.
     Unblock {
         /// The PC/SC reader holding the card.
         #[arg(long)]
@@ -109,10 +115,9 @@ fn record(
     match client::ask(&config.daemon.admin_socket, &request) {
         Ok(answer) => client::expect_ok(answer).map(drop),
         Err(client::ClientError::Unreachable { .. }) => {
-            let uid = std::fs::metadata("/proc/self")
-                .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-                .unwrap_or(u32::MAX);
-            let by = Label::new(format!("uid {uid}"))?;
+            // The real uid (not the effective one, which `/proc/self`'s owner shows): the
+            // person who ran the command, named as the daemon would name them.
+            let by = cardgate_audit::caller::label();
             let (log, _) = AuditLog::open(AuditConfig::new(
                 &config.audit.dir,
                 cardgate_audit::cli::terminal_name(),
@@ -123,6 +128,46 @@ fn record(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Records a PUK the card refused (wrong, or offered while blocked), before the command
+/// reports the failure: a PUK guessed at is what the access manager must see. Other
+/// failures (the card pulled, a card error) record nothing here: the card never judged a
+/// PUK.
+fn record_puk_refusal(
+    config: &Config,
+    reader: &str,
+    cert: Option<&Certificate>,
+    error: &IssueError,
+) -> Result<(), CmdError> {
+    let serial = cert.map(|c| c.body.serial);
+    let (request, event): (_, Box<dyn FnOnce(Label) -> Event>) = match *error {
+        IssueError::WrongPuk { remaining } => (
+            json!({"op": "puk_rejected", "serial": serial.map(|s| s.to_string()), "reader": reader, "tries_left": remaining}),
+            Box::new(move |by| Event::PukRejected {
+                by,
+                tries_left: remaining,
+            }),
+        ),
+        IssueError::PukBlocked => (
+            json!({"op": "puk_blocked", "serial": serial.map(|s| s.to_string()), "reader": reader}),
+            Box::new(|by| Event::PukBlocked { by }),
+        ),
+        _ => return Ok(()),
+    };
+    let label = cardgate_sessiond::engine::label;
+    record(config, request, |by| {
+        let entry = Entry::new(event(by)).reader(label(reader));
+        match cert {
+            Some(c) => entry
+                .card(c.body.serial)
+                .operator(label(&c.body.operator_id)),
+            None => entry,
+        }
+    })
+    .map_err(|e| {
+        format!("the card refused the PUK ({error}), and that could not be recorded: {e}").into()
+    })
 }
 
 fn revoke(
@@ -185,17 +230,27 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
                 valid_from: today,
                 valid_until,
             };
-            let context = PcscContext::establish()?;
-            let mut card = context.connect(&reader, ConnectOptions::default())?;
-            let mut tx = card.begin_transaction()?;
-            let cert = issue_card(
-                &mut OperatorCard::new(&mut tx),
-                &issuer,
-                &puk,
-                &request,
-                &pin,
-            )?;
-            end_with_reset(tx)?;
+            let issued = {
+                let context = PcscContext::establish()?;
+                let mut card = context.connect(&reader, ConnectOptions::default())?;
+                let mut tx = card.begin_transaction()?;
+                let issued = issue_card(
+                    &mut OperatorCard::new(&mut tx),
+                    &issuer,
+                    &puk,
+                    &request,
+                    &pin,
+                );
+                end_with_reset(tx)?;
+                issued
+            };
+            let cert = match issued {
+                Ok(cert) => cert,
+                Err(e) => {
+                    record_puk_refusal(&config, &reader, None, &e)?;
+                    return Err(e.into());
+                }
+            };
             let serial = cert.body.serial;
             RegisterFile::new(&config.daemon.state_dir).update(|r| {
                 r.cards.insert(
@@ -205,11 +260,12 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
             })?;
             record(
                 &config,
-                json!({"op": "card_issued", "serial": serial.to_string(), "operator": operator, "role": role.as_str()}),
+                json!({"op": "card_issued", "serial": serial.to_string(), "operator": operator, "role": role.as_str(), "reader": reader}),
                 |by| {
                     Entry::new(Event::CardIssued { by, role })
                         .card(serial)
                         .operator(cardgate_sessiond::engine::label(&operator))
+                        .reader(cardgate_sessiond::engine::label(&reader))
                 },
             )?;
             println!("issued card {serial} to {operator} ({role}), valid until {valid_until}; the PIN must be changed at first use");
@@ -240,24 +296,37 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
         }
         CardCommand::Unblock { reader } => {
             let puk = Puk::parse(&read_secret_line()?).map_err(|e| format!("the PUK {e}"))?;
-            let context = PcscContext::establish()?;
-            let mut card = context.connect(&reader, ConnectOptions::default())?;
-            let mut tx = card.begin_transaction()?;
-            let mut host = OperatorCard::new(&mut tx);
-            let cert = host.select()?.ok_or("the card is not personalised")?;
-            let pin = check_new_pin(&read_secret_line()?, Some(&cert.body.operator_id))?;
-            unblock(&mut host, &puk, &pin)?;
-            end_with_reset(tx)?;
+            let (cert, unblocked) = {
+                let context = PcscContext::establish()?;
+                let mut card = context.connect(&reader, ConnectOptions::default())?;
+                let mut tx = card.begin_transaction()?;
+                let mut host = OperatorCard::new(&mut tx);
+                let cert = host.select()?.ok_or("the card is not personalised")?;
+                let pin = check_new_pin(&read_secret_line()?, Some(&cert.body.operator_id))?;
+                let unblocked = unblock(&mut host, &puk, &pin);
+                end_with_reset(tx)?;
+                (cert, unblocked)
+            };
+            if let Err(e) = unblocked {
+                record_puk_refusal(&config, &reader, Some(&cert), &e)?;
+                return Err(e.into());
+            }
             let serial = cert.body.serial;
             RegisterFile::new(&config.daemon.state_dir).update(|r| {
                 if let Some(e) = r.get_mut(&serial) {
                     e.must_change_pin = true;
+                    e.unblocked_at = Some(now());
                 }
             })?;
             record(
                 &config,
-                json!({"op": "pin_unblocked", "serial": serial.to_string()}),
-                |by| Entry::new(Event::PinUnblocked { by: Some(by) }).card(serial),
+                json!({"op": "pin_unblocked", "serial": serial.to_string(), "reader": reader}),
+                |by| {
+                    Entry::new(Event::PinUnblocked { by: Some(by) })
+                        .card(serial)
+                        .operator(cardgate_sessiond::engine::label(&cert.body.operator_id))
+                        .reader(cardgate_sessiond::engine::label(&reader))
+                },
             )?;
             println!("card {serial} unblocked; the new PIN must be changed at first use");
         }

@@ -93,7 +93,8 @@ pub enum AdminRequest {
     Status,
     /// The open sessions.
     Sessions,
-    /// Record that a card was lent (`cardgatectl card issue`, art. 5.1).
+    /// Record that a card was lent (`cardgatectl card issue`, art. 5.1). Recorded only when
+    /// the card is in `reader` with that certificate and the register lends it (docs/audit.md).
     CardIssued {
         /// Serial, 16 hex digits.
         serial: String,
@@ -101,11 +102,16 @@ pub enum AdminRequest {
         operator: String,
         /// `operator` or `manager`.
         role: String,
+        /// The PC/SC reader the card was issued in, and still is.
+        reader: String,
     },
-    /// Record that a PIN was unblocked with the PUK (`cardgatectl card unblock`).
+    /// Record that a PIN was unblocked with the PUK (`cardgatectl card unblock`). Recorded
+    /// only when the card is in `reader` and its PIN is not blocked.
     PinUnblocked {
         /// Serial, 16 hex digits.
         serial: String,
+        /// The PC/SC reader the card was unblocked in, and still is.
+        reader: String,
     },
     /// Record that a card came back (`cardgatectl card return`, art. 5.2).
     CardReturned {
@@ -119,7 +125,8 @@ pub enum AdminRequest {
         /// lost, stolen, returned, transferred, damaged, other.
         reason: String,
     },
-    /// A record of work done by hand (art. 3, 4, 19), while the daemon holds the log.
+    /// A record of work done by hand (art. 3, 4, 19), while the daemon holds the log. The
+    /// record names the caller's uid as its writer (`by`).
     Note {
         /// room-entry, media, resident-card, other.
         kind: String,
@@ -131,6 +138,24 @@ pub enum AdminRequest {
         /// The escort of a visitor.
         #[serde(default)]
         escort: Option<String>,
+    },
+    /// Record that the card in `reader` refused a PUK (`cardgatectl card unblock|issue`).
+    PukRejected {
+        /// The card's serial; absent for a blank card (issuance).
+        #[serde(default)]
+        serial: Option<String>,
+        /// The PC/SC reader holding the card.
+        reader: String,
+        /// Tries left after this one (0: now blocked).
+        tries_left: u8,
+    },
+    /// Record that a PUK was offered to the card in `reader` while its PUK was blocked.
+    PukBlocked {
+        /// The card's serial; absent for a blank card (issuance).
+        #[serde(default)]
+        serial: Option<String>,
+        /// The PC/SC reader holding the card.
+        reader: String,
     },
 }
 

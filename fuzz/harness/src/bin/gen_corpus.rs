@@ -502,7 +502,19 @@ fn reference_log(fixture_dir: &Path, fresh: bool) -> Result<()> {
             text: Text::new("保守業者の入室 (maintenance visit)")?,
             who: Some(Label::new("vendor-01")?),
             escort: Some(manager.clone()),
+            by: Some(Label::new("uid 1001 (yamada)")?),
         }),
+        Entry::new(Event::PukRejected {
+            by: manager.clone(),
+            tries_left: 9,
+        })
+        .reader(reader.clone())
+        .card(card)
+        .operator(op.clone()),
+        Entry::new(Event::PukBlocked {
+            by: manager.clone(),
+        })
+        .reader(reader.clone()),
         Entry::new(Event::PinChanged)
             .reader(reader.clone())
             .card(card)
@@ -600,11 +612,23 @@ fn socket_requests(out: &mut Out) -> Result<()> {
         ("sessions", r#"{"op":"sessions"}"#),
         (
             "card-issued",
-            r#"{"op":"card_issued","serial":"C0FFEE0000000042","operator":"op-0042","role":"operator"}"#,
+            r#"{"op":"card_issued","serial":"C0FFEE0000000042","operator":"op-0042","role":"operator","reader":"Virtual PCD 00 00"}"#,
         ),
         (
             "card-returned",
             r#"{"op":"card_returned","serial":"C0FFEE0000000042"}"#,
+        ),
+        (
+            "pin-unblocked",
+            r#"{"op":"pin_unblocked","serial":"C0FFEE0000000042","reader":"Virtual PCD 00 00"}"#,
+        ),
+        (
+            "puk-rejected",
+            r#"{"op":"puk_rejected","serial":"C0FFEE0000000042","reader":"Virtual PCD 00 00","tries_left":9}"#,
+        ),
+        (
+            "puk-blocked",
+            r#"{"op":"puk_blocked","reader":"Virtual PCD 00 00"}"#,
         ),
         (
             "card-revoked",
