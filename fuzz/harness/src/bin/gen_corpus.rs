@@ -587,7 +587,7 @@ fn audit(out: &mut Out, fixture_dir: &Path) -> Result<()> {
 }
 
 fn socket_requests(out: &mut Out) -> Result<()> {
-    let requests: [(&str, &str); 14] = [
+    let requests: [(&str, &str); 17] = [
         (
             "probe",
             r#"{"op":"probe","terminal":"juki-01","user":"tanaka"}"#,
