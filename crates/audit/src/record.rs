@@ -739,6 +739,19 @@ pub enum Event {
         /// Who presented it.
         by: Label,
     },
+    /// `cardgatectl card issue|unblock` refused to act: the access manager's card (in the
+    /// entry's reader) did not authenticate as the access manager's.
+    ManagerRefused {
+        /// Who ran the command.
+        by: Label,
+        /// Why: certificate_rejected, card_revoked, revocation_list_stale, wrong_pin,
+        /// pin_blocked, card_authentication_failed, not_authorised_here (not a manager card),
+        /// card_removed, other.
+        reason: DenyReason,
+        /// Tries left after a wrong PIN.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tries_left: Option<u8>,
+    },
 }
 
 /// Whether an event is a success, a failure or neither; used for syslog severity and reports.
@@ -785,6 +798,7 @@ impl Event {
             Event::Note { .. } => "note",
             Event::PukRejected { .. } => "puk_rejected",
             Event::PukBlocked { .. } => "puk_blocked",
+            Event::ManagerRefused { .. } => "manager_refused",
         }
     }
 
@@ -799,7 +813,8 @@ impl Event {
             | Event::LoginDenied { .. }
             | Event::TornTailQuarantined { .. }
             | Event::PukRejected { .. }
-            | Event::PukBlocked { .. } => Outcome::Failure,
+            | Event::PukBlocked { .. }
+            | Event::ManagerRefused { .. } => Outcome::Failure,
             Event::PinVerified { correct, .. } => {
                 if *correct {
                     Outcome::Success

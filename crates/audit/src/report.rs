@@ -201,6 +201,8 @@ pub enum AnomalyKind {
     SessionNeverEnded,
     /// A card refused a PUK, or was offered one while its PUK was blocked.
     PukRejected,
+    /// An issuance or unblock was refused: no access manager's card authenticated.
+    ManagerRefused,
 }
 
 impl AnomalyKind {
@@ -214,6 +216,7 @@ impl AnomalyKind {
             AnomalyKind::UseAfterWithdrawal => "use after return or revocation",
             AnomalyKind::SessionNeverEnded => "session never ended",
             AnomalyKind::PukRejected => "wrong PUK",
+            AnomalyKind::ManagerRefused => "access manager's card refused",
         }
     }
 }
@@ -382,7 +385,7 @@ impl Reviewer {
             AnomalyKind::UseAfterWithdrawal => c.after_withdrawal += 1,
             AnomalyKind::SessionNeverEnded => c.never_ended += 1,
             // A finding line of its own; the counters are about card use at terminals.
-            AnomalyKind::PukRejected => {}
+            AnomalyKind::PukRejected | AnomalyKind::ManagerRefused => {}
         };
         bump(
             self.report
@@ -600,6 +603,24 @@ impl Reviewer {
                 match tries_left {
                     0 => format!("wrong PUK by {by}; the PUK is now blocked"),
                     n => format!("wrong PUK by {by}; {n} tries left"),
+                },
+            ),
+            Event::ManagerRefused {
+                by,
+                reason,
+                tries_left,
+            } => self.flag(
+                AnomalyKind::ManagerRefused,
+                r.seq,
+                t,
+                &terminal,
+                operator,
+                card,
+                match tries_left {
+                    Some(n) => {
+                        format!("card issue/unblock by {by} refused: {reason:?}, {n} tries left")
+                    }
+                    None => format!("card issue/unblock by {by} refused: {reason:?}"),
                 },
             ),
             Event::PukBlocked { by } => self.flag(

@@ -104,6 +104,13 @@ pub enum AdminRequest {
         role: String,
         /// The PC/SC reader the card was issued in, and still is.
         reader: String,
+        /// The serial of the access manager's card that authorised it; absent only for the
+        /// first manager card (bootstrap).
+        #[serde(default)]
+        manager: Option<String>,
+        /// The reader holding the access manager's card.
+        #[serde(default)]
+        manager_reader: Option<String>,
     },
     /// Record that a PIN was unblocked with the PUK (`cardgatectl card unblock`). Recorded
     /// only when the card is in `reader` and its PIN is not blocked.
@@ -112,6 +119,12 @@ pub enum AdminRequest {
         serial: String,
         /// The PC/SC reader the card was unblocked in, and still is.
         reader: String,
+        /// The serial of the access manager's card that authorised it.
+        #[serde(default)]
+        manager: Option<String>,
+        /// The reader holding the access manager's card.
+        #[serde(default)]
+        manager_reader: Option<String>,
     },
     /// Record that a card came back (`cardgatectl card return`, art. 5.2).
     CardReturned {
@@ -148,6 +161,21 @@ pub enum AdminRequest {
         reader: String,
         /// Tries left after this one (0: now blocked).
         tries_left: u8,
+    },
+    /// Record that `cardgatectl card issue|unblock` refused to act because the card in `reader`
+    /// did not authenticate as the access manager's.
+    ManagerRefused {
+        /// The serial of the card presented as the manager's, when its certificate was read.
+        #[serde(default)]
+        serial: Option<String>,
+        /// The reader holding it.
+        reader: String,
+        /// certificate_rejected, card_revoked, revocation_list_stale, wrong_pin, pin_blocked,
+        /// card_authentication_failed, not_authorised_here, card_removed or other.
+        reason: String,
+        /// Tries left after a wrong PIN.
+        #[serde(default)]
+        tries_left: Option<u8>,
     },
     /// Record that a PUK was offered to the card in `reader` while its PUK was blocked.
     PukBlocked {

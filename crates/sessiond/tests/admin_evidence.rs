@@ -91,7 +91,7 @@ fn of_kind(office: &Office, kind: &str) -> Vec<Value> {
 
 fn issue(office: &Office, reader: &str) -> String {
     let issued = ok(&office
-        .ctl(
+        .ctl_as_manager(
             &[
                 "card",
                 "issue",
@@ -128,6 +128,7 @@ fn admin_group_members_cannot_record_operations_that_never_happened() {
     .unwrap();
     let mut card = office.lab.serve_card(0, &blank, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
+    office.manager_reader().unwrap();
     let daemon = office.start_daemon().unwrap();
     let reader = office.lab.reader(0).unwrap().to_owned();
     let admin = office.admin_socket();
@@ -158,6 +159,21 @@ fn admin_group_members_cannot_record_operations_that_never_happened() {
         ),
     );
     refused(&answer, never);
+    // The real card, as it was issued, but claimed without the access manager's card.
+    let answer = as_nobody(
+        &admin,
+        &format!(
+            r#"{{"op":"card_issued","serial":"{serial}","operator":"op-0042","role":"operator","reader":"{reader}"}}"#
+        ),
+    );
+    refused(&answer, &serial);
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("no access manager's card"),
+        "{answer}"
+    );
     // The real card, claimed for another operator or role.
     let answer = as_nobody(
         &admin,
@@ -286,9 +302,10 @@ fn wrong_puks_are_recorded_through_the_daemon_and_without_it() {
     let serial = file.image().certificate().unwrap().body.serial.to_string();
     let mut card = office.lab.serve_card(0, &file, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
+    office.manager_reader().unwrap();
     let unblock = |puk: &str| {
         office
-            .ctl(
+            .ctl_as_manager(
                 &["card", "unblock", "--reader", &reader],
                 &format!("{puk}\n{INITIAL_PIN}\n"),
             )
@@ -342,7 +359,7 @@ fn wrong_puks_are_recorded_through_the_daemon_and_without_it() {
     let mut card = office.lab.serve_card(0, &blank, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
     let out = office
-        .ctl(
+        .ctl_as_manager(
             &[
                 "card",
                 "issue",

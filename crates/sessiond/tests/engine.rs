@@ -526,7 +526,23 @@ fn admin_records_need_the_operations_own_evidence() {
         Answer::Error { message } => message.clone(),
         other => panic!("recorded: {other:?}"),
     };
+    // The access manager's card, in its own reader.
+    const MANAGER_READER: &str = "Manager Reader 00 00";
+    let manager = cardgate_card::CardSerial([0x4D; 8]);
+    let mut manager_card = IssueRequestExt::manager(manager);
+    w.cards.insert(
+        MANAGER_READER,
+        cardgate_sim::create_card(
+            &w.issuer,
+            &cardgate_card::Puk::parse(PUK).unwrap(),
+            &cardgate_card::Pin::parse(PIN).unwrap(),
+            &manager_card,
+        )
+        .unwrap(),
+    );
+    let with_manager = std::cell::Cell::new(true);
     let issued = |serial: &str, operator: &str, role: &str| {
+        let m = with_manager.get();
         w.engine.admin_record(
             1001,
             Some("yamada"),
@@ -535,6 +551,8 @@ fn admin_records_need_the_operations_own_evidence() {
                 operator: operator.into(),
                 role: role.into(),
                 reader: READER.into(),
+                manager: m.then(|| manager.to_string()),
+                manager_reader: m.then(|| MANAGER_READER.to_owned()),
             },
         )
     };
@@ -545,6 +563,8 @@ fn admin_records_need_the_operations_own_evidence() {
             AdminRequest::PinUnblocked {
                 serial: ALICE.to_string(),
                 reader: READER.into(),
+                manager: Some(manager.to_string()),
+                manager_reader: Some(MANAGER_READER.into()),
             },
         )
     };
@@ -579,6 +599,33 @@ fn admin_records_need_the_operations_own_evidence() {
     assert!(refusal(&issued(&bob, "op-alice", "operator")).contains(&alice));
     assert!(refusal(&issued(&alice, "op-bob", "operator")).contains(&alice));
     assert!(refusal(&issued(&alice, "op-alice", "manager")).contains(&alice));
+    // Without the access manager's card, or with an operator's card in its place: refused.
+    with_manager.set(false);
+    assert!(refusal(&issued(&alice, "op-alice", "operator")).contains("no access manager"));
+    with_manager.set(true);
+    manager_card.role = Role::Operator;
+    w.cards.insert(
+        MANAGER_READER,
+        cardgate_sim::create_card(
+            &w.issuer,
+            &cardgate_card::Puk::parse(PUK).unwrap(),
+            &cardgate_card::Pin::parse(PIN).unwrap(),
+            &manager_card,
+        )
+        .unwrap(),
+    );
+    assert!(refusal(&issued(&alice, "op-alice", "operator")).contains("not an access manager"));
+    manager_card.role = Role::AccessManager;
+    w.cards.insert(
+        MANAGER_READER,
+        cardgate_sim::create_card(
+            &w.issuer,
+            &cardgate_card::Puk::parse(PUK).unwrap(),
+            &cardgate_card::Pin::parse(PIN).unwrap(),
+            &manager_card,
+        )
+        .unwrap(),
+    );
     assert!(recorded(&issued(&alice, "op-alice", "operator")));
     // A card of a foreign issuer with the same serial: refused.
     let foreign = cardgate_card::IssuerKey::generate().unwrap();
@@ -639,5 +686,23 @@ fn admin_records_need_the_operations_own_evidence() {
         Event::CardIssued { by, .. } => Some(by),
         _ => None,
     });
-    assert_eq!(by.unwrap().as_str(), "uid 1001 (yamada)");
+    assert_eq!(
+        by.unwrap().as_str(),
+        "uid 1001 (yamada), manager card 4D4D4D4D4D4D4D4D"
+    );
+}
+
+/// The access manager's card, valid 2025–2099.
+struct IssueRequestExt;
+
+impl IssueRequestExt {
+    fn manager(serial: cardgate_card::CardSerial) -> cardgate_card::issue::IssueRequest {
+        cardgate_card::issue::IssueRequest {
+            serial,
+            operator_id: "mgr-yamada".into(),
+            role: Role::AccessManager,
+            valid_from: date!(2025 - 04 - 01),
+            valid_until: date!(2099 - 03 - 31),
+        }
+    }
 }

@@ -8,11 +8,15 @@
 //!
 //! | record | evidence |
 //! | --- | --- |
-//! | `card_issued` | the card in the named reader carries a certificate (read without a PIN) for that serial, operator and role, signed by the office's issuer key; the root-owned register lists the card as lent to that operator in that role; the revocation list in force does not list it |
+//! | `card_issued` | the access manager's card is in the named manager reader (issuer-signed, role `manager`, not revoked, not withdrawn), or this is the bootstrap (a manager card, while the register lends no other); the card in the named reader carries a certificate (read without a PIN) for that serial, operator and role, signed by the office's issuer key; the root-owned register lists the card as lent to that operator in that role; the revocation list in force does not list it |
 //! | `card_returned` | the issuer-signed revocation list file lists the serial with reason `returned`; the register, if it lists the card, says returned |
 //! | `card_revoked` | the list file lists the serial with that reason; the register, if it lists the card, says revoked for that reason |
-//! | `pin_unblocked` | the card in the named reader carries an issuer-signed certificate for that serial and its PIN is not blocked; the register does not list the card as withdrawn, and if it lists it, it says the new PIN must be changed |
+//! | `pin_unblocked` | the access manager's card is in the named manager reader, as for `card_issued`; the card in the named reader carries an issuer-signed certificate for that serial and its PIN is not blocked; the register does not list the card as withdrawn, and if it lists it, it says the new PIN must be changed |
 //! | `puk_rejected`, `puk_blocked` | the card in the named reader is that card (or blank, when no serial is given) |
+//! | `manager_refused` | the card in the named reader is the card named, when one is |
+//!
+//! `cardgatectl` logs the manager's card in, PIN and all, before it acts; the daemon cannot
+//! see the PIN, so it checks that card's presence and certificate, and names it in `by`.
 //!
 //! Each time the register or the list gives for the operation (lent, unblocked, returned,
 //! revoked) must also be within [`FRESH_SECONDS`] of now: a claim replayed later about a real
@@ -25,6 +29,7 @@
 use super::{audit_down, label, read_capped, Engine};
 use crate::protocol::{AdminRequest, Answer};
 use crate::register::CardState;
+use cardgate_audit::record::DenyReason;
 use cardgate_audit::{Entry, Event, Label, NoteKind, Text};
 use cardgate_card::cert::{CardSerial, Certificate, Role};
 use cardgate_card::revocation::RevocationReason;
@@ -41,6 +46,21 @@ struct CardSeen {
     pin: Option<Verification>,
 }
 
+fn deny_reason(text: &str) -> Option<DenyReason> {
+    Some(match text {
+        "certificate_rejected" => DenyReason::CertificateRejected,
+        "card_revoked" => DenyReason::CardRevoked,
+        "revocation_list_stale" => DenyReason::RevocationListStale,
+        "wrong_pin" => DenyReason::WrongPin,
+        "pin_blocked" => DenyReason::PinBlocked,
+        "card_authentication_failed" => DenyReason::CardAuthenticationFailed,
+        "not_authorised_here" => DenyReason::NotAuthorisedHere,
+        "card_removed" => DenyReason::CardRemoved,
+        "other" => DenyReason::Other,
+        _ => return None,
+    })
+}
+
 fn role_of(text: &str) -> Option<Role> {
     match text {
         "operator" => Some(Role::Operator),
@@ -53,10 +73,11 @@ impl Engine {
     /// Records an administrative action, attributed to the caller's uid (SO_PEERCRED), once
     /// its evidence is seen (see the module documentation).
     pub fn admin_record(&self, uid: u32, user: Option<&str>, request: AdminRequest) -> Answer {
-        let by = label(&match user {
+        let caller = match user {
             Some(name) => format!("uid {uid} ({name})"),
             None => format!("uid {uid}"),
-        });
+        };
+        let by = label(&caller);
         let bad = |what: &str| Answer::Error {
             message: format!("invalid {what}"),
         };
@@ -78,12 +99,23 @@ impl Engine {
                 operator,
                 role,
                 reader,
+                manager,
+                manager_reader,
             } => {
                 let Some(serial) = CardSerial::from_hex(&serial) else {
                     return bad("serial");
                 };
                 let Some(role) = role_of(&role) else {
                     return bad("role");
+                };
+                let by = match self.authorised_by(
+                    &caller,
+                    manager,
+                    manager_reader,
+                    Some((serial, role)),
+                ) {
+                    Ok(by) => by,
+                    Err(why) => return refuse("card_issued", &serial, why),
                 };
                 if let Err(why) = self.evidence_of_issue(serial, &operator, role, &reader) {
                     return refuse("card_issued", &serial, why);
@@ -93,9 +125,18 @@ impl Engine {
                     .operator(label(&operator))
                     .reader(label(&reader))
             }
-            AdminRequest::PinUnblocked { serial, reader } => {
+            AdminRequest::PinUnblocked {
+                serial,
+                reader,
+                manager,
+                manager_reader,
+            } => {
                 let Some(serial) = CardSerial::from_hex(&serial) else {
                     return bad("serial");
+                };
+                let by = match self.authorised_by(&caller, manager, manager_reader, None) {
+                    Ok(by) => by,
+                    Err(why) => return refuse("pin_unblocked", &serial, why),
                 };
                 let cert = match self.evidence_of_unblock(serial, &reader) {
                     Ok(cert) => cert,
@@ -143,6 +184,47 @@ impl Engine {
                     Err(why) => return refuse("puk_rejected", &shown, why),
                 };
                 self.puk_entry(Event::PukRejected { by, tries_left }, cert, &reader)
+            }
+            AdminRequest::ManagerRefused {
+                serial,
+                reader,
+                reason,
+                tries_left,
+            } => {
+                let serial = match serial.as_deref().map(CardSerial::from_hex) {
+                    None => None,
+                    Some(Some(s)) => Some(s),
+                    Some(None) => return bad("serial"),
+                };
+                let Some(reason) = deny_reason(&reason) else {
+                    return bad("reason");
+                };
+                // A refusal is a record against its sender; it only has to name the card
+                // that is in the reader (of whatever issuer), or none.
+                let seen = match self.look_at_card(&reader, false) {
+                    Ok(seen) => seen.cert,
+                    Err(_) => None,
+                };
+                let shown = serial.map_or_else(|| "(none)".to_owned(), |s| s.to_string());
+                if serial.is_some() && seen.as_ref().map(|c| c.body.serial) != serial {
+                    return refuse(
+                        "manager_refused",
+                        &shown,
+                        format!("the card in {reader:?} is not that card"),
+                    );
+                }
+                let entry = Entry::new(Event::ManagerRefused {
+                    by,
+                    reason,
+                    tries_left,
+                })
+                .reader(label(&reader));
+                match seen.filter(|_| serial.is_some()) {
+                    Some(cert) => entry
+                        .card(cert.body.serial)
+                        .operator(label(&cert.body.operator_id)),
+                    None => entry,
+                }
             }
             AdminRequest::PukBlocked { serial, reader } => {
                 let serial = match serial.as_deref().map(CardSerial::from_hex) {
@@ -193,6 +275,72 @@ impl Engine {
             },
             Err(_) => audit_down(),
         }
+    }
+
+    /// Who the record names: the caller, and the access manager's card that authorised the
+    /// action. The card must be in `manager_reader` with an issuer-signed certificate for that
+    /// serial in the role `manager`, not revoked or withdrawn. Without one, only the very
+    /// first manager card may be issued (`bootstrap`: the issuance being recorded is of a
+    /// manager card, and the register lends no other).
+    fn authorised_by(
+        &self,
+        caller: &str,
+        manager: Option<String>,
+        manager_reader: Option<String>,
+        bootstrap: Option<(CardSerial, Role)>,
+    ) -> Result<Label, String> {
+        let named = |text: String| Label::new(text).unwrap_or_else(|_| label(caller));
+        let (Some(manager), Some(reader)) = (manager, manager_reader) else {
+            let Some((serial, Role::AccessManager)) = bootstrap else {
+                return Err("no access manager's card authorised it".into());
+            };
+            let register = self
+                .register
+                .read()
+                .map_err(|e| format!("the card register cannot be read ({e})"))?;
+            let other_manager = register.cards.iter().any(|(s, e)| {
+                *s != serial.to_string()
+                    && e.role == Role::AccessManager.as_str()
+                    && e.state == CardState::Lent
+            });
+            if other_manager {
+                return Err(
+                    "no access manager's card authorised it, and the register lends one already"
+                        .into(),
+                );
+            }
+            return Ok(named(format!("{caller}, bootstrap (first manager card)")));
+        };
+        let serial = CardSerial::from_hex(&manager)
+            .ok_or_else(|| "the manager serial is invalid".to_owned())?;
+        let seen = self.signed_card(serial, &reader, false)?;
+        let Some(cert) = seen.cert else {
+            return Err(format!("the card in {reader:?} is blank"));
+        };
+        if cert.body.role != Role::AccessManager {
+            return Err(format!(
+                "card {serial} in {reader:?} is not an access manager's card"
+            ));
+        }
+        if let Some(list) = self.list_in_force() {
+            if let Some(r) = list.lookup(&serial) {
+                return Err(format!(
+                    "the manager's card {serial} is revoked ({})",
+                    r.reason
+                ));
+            }
+        }
+        let register = self
+            .register
+            .read()
+            .map_err(|e| format!("the card register cannot be read ({e})"))?;
+        if register
+            .get(&serial)
+            .is_some_and(|e| e.state != CardState::Lent)
+        {
+            return Err(format!("the manager's card {serial} is no longer lent"));
+        }
+        Ok(named(format!("{caller}, manager card {serial}")))
     }
 
     fn puk_entry(&self, event: Event, cert: Option<Certificate>, reader: &str) -> Entry {
