@@ -1,7 +1,8 @@
 //! A whole terminal office for end-to-end tests: a lab (private pcscd), an issuer key, an
 //! audit log, a revocation list, a `cardgated.toml`, a stand-in `loginctl` that records what
 //! it is asked, `cardgated` as its own process, and `cardgatectl` as the access manager runs
-//! it.
+//! it, with the access manager's own card in a spare reader for issuing and unblocking
+//! ([`Office::manager_reader`], [`Office::ctl_as_manager`]).
 
 use crate::{paths, HarnessError, PcscLab};
 use cardgate_card::IssuerKey;

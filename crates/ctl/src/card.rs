@@ -290,7 +290,14 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
                         .operator(cardgate_sessiond::engine::label(&operator))
                         .reader(cardgate_sessiond::engine::label(&reader))
                 },
-            )?;
+            )
+            .map_err(|e| {
+                format!(
+                    "card {serial} WAS issued to {operator} and the register lends it, but the \
+                     issuance could not be recorded ({e}); leave the cards in their readers \
+                     and tell the administrator"
+                )
+            })?;
             println!("issued card {serial} to {operator} ({role}), valid until {valid_until}; the PIN must be changed at first use");
         }
         CardCommand::Return { serial, issuer_dir } => {
@@ -356,7 +363,13 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
                         .operator(cardgate_sessiond::engine::label(&cert.body.operator_id))
                         .reader(cardgate_sessiond::engine::label(&reader))
                 },
-            )?;
+            )
+            .map_err(|e| {
+                format!(
+                    "card {serial} WAS unblocked, but the unblocking could not be recorded \
+                     ({e}); tell the administrator"
+                )
+            })?;
             println!("card {serial} unblocked; the new PIN must be changed at first use");
         }
         CardCommand::List => {

@@ -515,6 +515,12 @@ fn reference_log(fixture_dir: &Path, fresh: bool) -> Result<()> {
             by: manager.clone(),
         })
         .reader(reader.clone()),
+        Entry::new(Event::ManagerRefused {
+            by: manager.clone(),
+            reason: DenyReason::WrongPin,
+            tries_left: Some(2),
+        })
+        .reader(reader.clone()),
         Entry::new(Event::PinChanged)
             .reader(reader.clone())
             .card(card)
@@ -587,7 +593,7 @@ fn audit(out: &mut Out, fixture_dir: &Path) -> Result<()> {
 }
 
 fn socket_requests(out: &mut Out) -> Result<()> {
-    let requests: [(&str, &str); 17] = [
+    let requests: [(&str, &str); 18] = [
         (
             "probe",
             r#"{"op":"probe","terminal":"juki-01","user":"tanaka"}"#,
@@ -612,7 +618,7 @@ fn socket_requests(out: &mut Out) -> Result<()> {
         ("sessions", r#"{"op":"sessions"}"#),
         (
             "card-issued",
-            r#"{"op":"card_issued","serial":"C0FFEE0000000042","operator":"op-0042","role":"operator","reader":"Virtual PCD 00 00"}"#,
+            r#"{"op":"card_issued","serial":"C0FFEE0000000042","operator":"op-0042","role":"operator","reader":"Virtual PCD 00 00","manager":"4D47524341524431","manager_reader":"Virtual PCD 00 01"}"#,
         ),
         (
             "card-returned",
@@ -625,6 +631,10 @@ fn socket_requests(out: &mut Out) -> Result<()> {
         (
             "puk-rejected",
             r#"{"op":"puk_rejected","serial":"C0FFEE0000000042","reader":"Virtual PCD 00 00","tries_left":9}"#,
+        ),
+        (
+            "manager-refused",
+            r#"{"op":"manager_refused","serial":"C0FFEE0000000042","reader":"Virtual PCD 00 01","reason":"not_authorised_here"}"#,
         ),
         (
             "puk-blocked",
