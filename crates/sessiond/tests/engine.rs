@@ -529,7 +529,7 @@ fn admin_records_need_the_operations_own_evidence() {
     // The access manager's card, in its own reader.
     const MANAGER_READER: &str = "Manager Reader 00 00";
     let manager = cardgate_card::CardSerial([0x4D; 8]);
-    let mut manager_card = IssueRequestExt::manager(manager);
+    let mut manager_card = manager_request(manager);
     w.cards.insert(
         MANAGER_READER,
         cardgate_sim::create_card(
@@ -693,16 +693,12 @@ fn admin_records_need_the_operations_own_evidence() {
 }
 
 /// The access manager's card, valid 2025–2099.
-struct IssueRequestExt;
-
-impl IssueRequestExt {
-    fn manager(serial: cardgate_card::CardSerial) -> cardgate_card::issue::IssueRequest {
-        cardgate_card::issue::IssueRequest {
-            serial,
-            operator_id: "mgr-yamada".into(),
-            role: Role::AccessManager,
-            valid_from: date!(2025 - 04 - 01),
-            valid_until: date!(2099 - 03 - 31),
-        }
+fn manager_request(serial: cardgate_card::CardSerial) -> cardgate_card::issue::IssueRequest {
+    cardgate_card::issue::IssueRequest {
+        serial,
+        operator_id: "mgr-yamada".into(),
+        role: Role::AccessManager,
+        valid_from: date!(2025 - 04 - 01),
+        valid_until: date!(2099 - 03 - 31),
     }
 }

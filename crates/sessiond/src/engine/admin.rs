@@ -356,6 +356,14 @@ impl Engine {
     /// SELECTs the card in `reader` (no secret is sent) and, when `pin` is set, asks whether
     /// its PIN is blocked (VERIFY with no data, which spends no try).
     fn look_at_card(&self, reader: &str, pin: bool) -> Result<CardSeen, String> {
+        // The reader name comes from the request: a name no reader has is refused before the
+        // card layer keeps any state for it (it keeps one lock per reader it was asked for).
+        if reader.len() > cardgate_audit::record::MAX_LABEL_LEN {
+            return Err("the reader name is too long".into());
+        }
+        if !self.cards.card_present(reader) {
+            return Err(format!("there is no card in {reader:?}"));
+        }
         let mut seen = None;
         let result = self.cards.exclusive(reader, &mut |t| {
             let mut card = OperatorCard::new(t);
