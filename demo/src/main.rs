@@ -68,6 +68,9 @@ fn run() -> Result<(), HarnessError> {
     )?;
     let mut card = office.lab.serve_card(0, &blank, None)?;
     office.lab.wait_for_card(0)?;
+    // The access manager's own card, in a second reader: issuance needs it.
+    let manager_reader = office.manager_reader()?;
+    println!("   the access manager's card is in {manager_reader}");
     let mut daemon = office.start_daemon()?;
     println!(
         "   cardgated is up (pid {}); it listens on two Unix sockets and nothing else",
@@ -76,9 +79,9 @@ fn run() -> Result<(), HarnessError> {
 
     step(
         3,
-        "The access manager lends the card to operator op-0042 (art. 5.1)",
+        "The access manager logs in with their own card and lends the card to op-0042 (art. 5.1)",
     );
-    let issued = office.ctl_ok(
+    let out = office.ctl_as_manager(
         &[
             "card",
             "issue",
@@ -91,6 +94,11 @@ fn run() -> Result<(), HarnessError> {
         ],
         &format!("{PUK}\n{INITIAL_PIN}\n"),
     )?;
+    if !out.status.success() {
+        return Err(fail(&String::from_utf8_lossy(&out.stderr)));
+    }
+    print!("   {}", String::from_utf8_lossy(&out.stderr));
+    let issued = String::from_utf8_lossy(&out.stdout).into_owned();
     print!("   {issued}");
     let serial = issued
         .split_whitespace()

@@ -167,7 +167,7 @@ fn unblock_through_cardgatectl_pulled_at_every_apdu() {
     const FLOW: u64 = 3;
     for n in 0..=FLOW {
         let (out, after) = pulled_after(&office, &format!("unblock-{n}"), &image, n, || {
-            office.ctl(
+            office.manager_ctl(
                 &["card", "unblock", "--reader", &reader],
                 &format!("{PUK}\n{NEW_PIN}\n"),
             )
@@ -200,7 +200,7 @@ fn issuance_through_cardgatectl_pulled_at_every_apdu() {
     let reader = office.lab.reader(0).unwrap().to_owned();
     let issuer_dir = office.path("issuer");
     let issue = |office: &Office| {
-        office.ctl(
+        office.manager_ctl(
             &[
                 "card",
                 "issue",

@@ -76,9 +76,9 @@ impl Office {
         )
     }
 
-    /// `cardgatectl --config … ARGS` with `stdin`, against the lab's pcscd.
-    pub fn ctl(&self, args: &[&str], stdin: &str) -> Output {
-        self.inner.ctl(args, stdin).unwrap()
+    /// `cardgatectl card issue|unblock ARGS` authorised by the office's manager card.
+    pub fn manager_ctl(&self, args: &[&str], stdin: &str) -> Output {
+        self.inner.ctl_as_manager(args, stdin).unwrap()
     }
 
     /// The same, which must succeed; its standard output.

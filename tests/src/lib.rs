@@ -52,5 +52,5 @@ mod process;
 pub use cards::{issuer_key, SoftCardFile};
 pub use error::HarnessError;
 pub use lab::{PcscLab, VPCD_BASE_PORT};
-pub use office::{Daemon, Office, TerminalSpec};
+pub use office::{Daemon, Office, TerminalSpec, MANAGER_ID, MANAGER_PIN, MANAGER_PUK};
 pub use process::CardProcess;

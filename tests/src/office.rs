@@ -1,7 +1,8 @@
 //! A whole terminal office for end-to-end tests: a lab (private pcscd), an issuer key, an
 //! audit log, a revocation list, a `cardgated.toml`, a stand-in `loginctl` that records what
 //! it is asked, `cardgated` as its own process, and `cardgatectl` as the access manager runs
-//! it.
+//! it, with the access manager's own card in a spare reader for issuing and unblocking
+//! ([`Office::manager_reader`], [`Office::ctl_as_manager`]).
 
 use crate::{paths, HarnessError, PcscLab};
 use cardgate_card::IssuerKey;
@@ -31,8 +32,20 @@ pub struct TerminalSpec {
     pub slot: usize,
 }
 
+/// The access manager's PIN on the office's manager card ([`Office::manager_reader`]).
+pub const MANAGER_PIN: &str = "Kanri2026x";
+/// The PUK of the office's manager card.
+pub const MANAGER_PUK: &str = "Kanrisha1234";
+/// The holder of the office's manager card.
+pub const MANAGER_ID: &str = "mgr-yamada";
+
 /// The office: a lab and everything cardgated needs.
 pub struct Office {
+    /// The access manager's card, once served (declared first: it leaves the lab before the
+    /// lab's pcscd goes).
+    manager: std::sync::Mutex<Option<(crate::CardProcess, String)>>,
+    /// The lab slots the terminals use (the manager's card goes in another).
+    terminal_slots: Vec<usize>,
     /// The private pcscd and its readers.
     pub lab: PcscLab,
     /// The office's directory (config, state, audit, issuer, sockets).
@@ -122,6 +135,8 @@ impl Office {
         std::fs::write(&config, text).map_err(io("cannot write", &config))?;
         before_init(&dir);
         let mut office = Office {
+            manager: std::sync::Mutex::new(None),
+            terminal_slots: terminals.iter().map(|t| t.slot).collect(),
             lab,
             dir,
             config,
@@ -199,6 +214,57 @@ impl Office {
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The reader holding the access manager's card (role `manager`, holder [`MANAGER_ID`],
+    /// PIN [`MANAGER_PIN`], signed by the office's issuer), which `cardgatectl card issue` and
+    /// `card unblock` need. It is made and inserted on first use, into the lab's last slot
+    /// that no terminal uses, and stays in until the office goes.
+    pub fn manager_reader(&self) -> Result<String, HarnessError> {
+        let mut manager = self
+            .manager
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, reader)) = manager.as_ref() {
+            return Ok(reader.clone());
+        }
+        let readers = self.lab.readers().len();
+        let slot = (0..readers)
+            .rev()
+            .find(|s| !self.terminal_slots.contains(s))
+            .ok_or(HarnessError::ReaderCount(readers + 1))?;
+        let request = cardgate_card::issue::IssueRequest {
+            serial: cardgate_card::CardSerial(*b"MGRCARD1"),
+            operator_id: MANAGER_ID.to_owned(),
+            role: cardgate_card::Role::AccessManager,
+            valid_from: time::macros::date!(2020 - 01 - 01),
+            valid_until: time::macros::date!(2099 - 12 - 31),
+        };
+        let pin =
+            cardgate_card::Pin::parse(MANAGER_PIN).map_err(|_| HarnessError::BadSecret("PIN"))?;
+        let puk =
+            cardgate_card::Puk::parse(MANAGER_PUK).map_err(|_| HarnessError::BadSecret("PUK"))?;
+        let image = cardgate_sim::create_card(&self.issuer, &puk, &pin, &request)
+            .map_err(HarnessError::CreateCard)?;
+        let file = crate::SoftCardFile::from_image(&self.lab, "manager", image)?;
+        let process = self.lab.serve_card(slot, &file, None)?;
+        self.lab.wait_for_card(slot)?;
+        let reader = self
+            .lab
+            .reader(slot)
+            .ok_or(HarnessError::ReaderCount(slot + 1))?
+            .to_owned();
+        *manager = Some((process, reader.clone()));
+        Ok(reader)
+    }
+
+    /// `cardgatectl card issue|unblock ARGS` as the access manager: `--manager-reader` with
+    /// the office's manager card, whose PIN goes before `stdin` (the order the commands read).
+    pub fn ctl_as_manager(&self, args: &[&str], stdin: &str) -> Result<Output, HarnessError> {
+        let reader = self.manager_reader()?;
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(["--manager-reader", &reader]);
+        self.ctl(&full, &format!("{MANAGER_PIN}\n{stdin}"))
     }
 
     /// Starts `cardgated` on this office's configuration and waits for its login socket.

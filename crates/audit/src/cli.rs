@@ -202,6 +202,7 @@ pub fn note(
             .map(Label::new)
             .transpose()
             .map_err(field("--escort"))?,
+        by: Some(crate::caller::label()),
     };
     let (log, _) = AuditLog::open(AuditConfig::new(dir, terminal_name()))?;
     let receipt = log.append(Entry::new(event))?;

@@ -10,11 +10,13 @@
 //! * [`verify`]: the verifier, naming the first bad record;
 //! * [`report`]: the access manager's review (art. 7, art. 12);
 //! * [`syslog`]: RFC 5424 export to `/dev/log`;
-//! * [`cli`]: what `cardgatectl audit …` does.
+//! * [`cli`]: what `cardgatectl audit …` does;
+//! * [`caller`]: who runs this process, for records a command-line tool writes itself.
 //!
 //! See `docs/audit.md` for the design.
 #![forbid(unsafe_code)]
 
+pub mod caller;
 pub mod cli;
 pub mod error;
 pub mod record;

@@ -723,6 +723,37 @@ pub enum Event {
         /// The escort of a visitor (art. 3).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         escort: Option<Label>,
+        /// Who wrote the note: the writer's uid and user name (`uid 1001 (yamada)`). Absent
+        /// in notes written before notes were attributed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<Label>,
+    },
+    /// The card refused a PUK (`cardgatectl card unblock` or `card issue`): someone holds a
+    /// card and guesses at its PUK, or the access manager mistyped it.
+    PukRejected {
+        /// Who presented it.
+        by: Label,
+        /// Tries left after this one (0: the PUK is now blocked and the card must be
+        /// replaced).
+        tries_left: u8,
+    },
+    /// A PUK was presented to a card whose PUK was already blocked (the card did not check it).
+    PukBlocked {
+        /// Who presented it.
+        by: Label,
+    },
+    /// `cardgatectl card issue|unblock` refused to act: the access manager's card (in the
+    /// entry's reader) did not authenticate as the access manager's.
+    ManagerRefused {
+        /// Who ran the command.
+        by: Label,
+        /// Why: certificate_rejected, card_revoked, revocation_list_stale, wrong_pin,
+        /// pin_blocked, card_authentication_failed, not_authorised_here (not a manager card),
+        /// card_removed, other.
+        reason: DenyReason,
+        /// Tries left after a wrong PIN.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tries_left: Option<u8>,
     },
     /// A session could not be locked (logind refused, `loginctl` failed or hung). The daemon
     /// ends the session instead, and records that too.
@@ -821,6 +852,9 @@ impl Event {
             Event::SessionUnlockFailed { .. } => "session_unlock_failed",
             Event::DenialsSuppressed { .. } => "denials_suppressed",
             Event::RevocationListStale { .. } => "revocation_list_stale",
+            Event::PukRejected { .. } => "puk_rejected",
+            Event::PukBlocked { .. } => "puk_blocked",
+            Event::ManagerRefused { .. } => "manager_refused",
         }
     }
 
@@ -838,7 +872,10 @@ impl Event {
             | Event::SessionEndFailed { .. }
             | Event::SessionUnlockFailed { .. }
             | Event::DenialsSuppressed { .. }
-            | Event::RevocationListStale { .. } => Outcome::Failure,
+            | Event::RevocationListStale { .. }
+            | Event::PukRejected { .. }
+            | Event::PukBlocked { .. }
+            | Event::ManagerRefused { .. } => Outcome::Failure,
             Event::PinVerified { correct, .. } => {
                 if *correct {
                     Outcome::Success
@@ -1006,6 +1043,37 @@ mod tests {
         }
         assert!(Timestamp(max + 1).rfc3339().is_none());
         assert!(Timestamp(min - 1).rfc3339().is_none());
+    }
+
+    #[test]
+    fn notes_from_before_attribution_still_parse_and_new_ones_name_the_writer() {
+        let old = br#"{"seq":3,"time":"2026-06-01T00:00:00.000Z","terminal":"juki-01","event":{"kind":"note","note":"room_entry","text":"UPS battery replaced","who":"Sato"},"prev":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+        let record = Record::parse(old).unwrap();
+        assert!(matches!(&record.event, Event::Note { by: None, .. }));
+        assert_eq!(
+            record.to_line(),
+            old.to_vec(),
+            "the old line re-serialises as it was"
+        );
+        let mut new = record.clone();
+        if let Event::Note { by, .. } = &mut new.event {
+            *by = Some(Label::new("uid 1001 (yamada)").unwrap());
+        }
+        let line = new.to_line();
+        assert!(String::from_utf8_lossy(&line).contains(r#""by":"uid 1001 (yamada)""#));
+        assert_eq!(Record::parse(&line).unwrap(), new);
+        let puk = Record {
+            event: Event::PukRejected {
+                by: Label::new("uid 0 (root)").unwrap(),
+                tries_left: 9,
+            },
+            ..record
+        };
+        let line = puk.to_line();
+        assert!(String::from_utf8_lossy(&line)
+            .contains(r#""event":{"kind":"puk_rejected","by":"uid 0 (root)","tries_left":9}"#));
+        assert_eq!(Record::parse(&line).unwrap(), puk);
+        assert_eq!(puk.event.outcome(), Outcome::Failure);
     }
 
     #[test]

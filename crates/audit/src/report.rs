@@ -199,6 +199,10 @@ pub enum AnomalyKind {
     UseAfterWithdrawal,
     /// A session was never ended (superseded, daemon restarted, or still open at the end).
     SessionNeverEnded,
+    /// A card refused a PUK, or was offered one while its PUK was blocked.
+    PukRejected,
+    /// An issuance or unblock was refused: no access manager's card authenticated.
+    ManagerRefused,
 }
 
 impl AnomalyKind {
@@ -211,6 +215,8 @@ impl AnomalyKind {
             AnomalyKind::CardOnTwoTerminals => "card on two terminals at once",
             AnomalyKind::UseAfterWithdrawal => "use after return or revocation",
             AnomalyKind::SessionNeverEnded => "session never ended",
+            AnomalyKind::PukRejected => "wrong PUK",
+            AnomalyKind::ManagerRefused => "access manager's card refused",
         }
     }
 }
@@ -249,6 +255,8 @@ pub struct NoteRow {
     pub who: Option<String>,
     /// Escort.
     pub escort: Option<String>,
+    /// Who wrote it (`uid 1001 (yamada)`); absent in notes from before notes were attributed.
+    pub by: Option<String>,
 }
 
 /// The review.
@@ -376,6 +384,8 @@ impl Reviewer {
             AnomalyKind::CardOnTwoTerminals => c.on_two_terminals += 1,
             AnomalyKind::UseAfterWithdrawal => c.after_withdrawal += 1,
             AnomalyKind::SessionNeverEnded => c.never_ended += 1,
+            // A finding line of its own; the counters are about card use at terminals.
+            AnomalyKind::PukRejected | AnomalyKind::ManagerRefused => {}
         };
         bump(
             self.report
@@ -571,6 +581,7 @@ impl Reviewer {
                 text,
                 who,
                 escort,
+                by,
             } if self.in_period(t) => {
                 self.report.notes.push(NoteRow {
                     seq: r.seq,
@@ -579,8 +590,48 @@ impl Reviewer {
                     text: text.as_str().to_owned(),
                     who: who.as_ref().map(|w| w.as_str().to_owned()),
                     escort: escort.as_ref().map(|w| w.as_str().to_owned()),
+                    by: by.as_ref().map(|b| b.as_str().to_owned()),
                 });
             }
+            Event::PukRejected { by, tries_left } => self.flag(
+                AnomalyKind::PukRejected,
+                r.seq,
+                t,
+                &terminal,
+                operator,
+                card,
+                match tries_left {
+                    0 => format!("wrong PUK by {by}; the PUK is now blocked"),
+                    n => format!("wrong PUK by {by}; {n} tries left"),
+                },
+            ),
+            Event::ManagerRefused {
+                by,
+                reason,
+                tries_left,
+            } => self.flag(
+                AnomalyKind::ManagerRefused,
+                r.seq,
+                t,
+                &terminal,
+                operator,
+                card,
+                match tries_left {
+                    Some(n) => {
+                        format!("card issue/unblock by {by} refused: {reason:?}, {n} tries left")
+                    }
+                    None => format!("card issue/unblock by {by} refused: {reason:?}"),
+                },
+            ),
+            Event::PukBlocked { by } => self.flag(
+                AnomalyKind::PukRejected,
+                r.seq,
+                t,
+                &terminal,
+                operator,
+                card,
+                format!("PUK offered by {by} to a card whose PUK is blocked"),
+            ),
             _ => {}
         }
     }

@@ -269,8 +269,29 @@ fn a_month_with_planted_anomalies_is_reviewed_exactly() {
             text: Text::new("UPS battery replaced").unwrap(),
             who: Some(label("Sato (contractor)")),
             escort: Some(label("Suzuki")),
+            by: Some(label("uid 1001 (yamada)")),
         },
         None,
+    );
+    // P7: wrong PUKs on op4's card, the last one to a card whose PUK is blocked.
+    p.add(
+        jst(4, 10, 0),
+        "T04",
+        Some(4),
+        Event::PukRejected {
+            by: label("uid 1001 (yamada)"),
+            tries_left: 0,
+        },
+        Some(PukRejected),
+    );
+    p.add(
+        jst(4, 10, 1),
+        "T04",
+        Some(4),
+        Event::PukBlocked {
+            by: label("uid 1001 (yamada)"),
+        },
+        Some(PukRejected),
     );
     // op2's card returned on June 10 and lent again on June 11: later use is fine.
     p.add(
@@ -443,7 +464,7 @@ fn a_month_with_planted_anomalies_is_reviewed_exactly() {
         }
     }
     drop(logs);
-    assert_eq!(expected.len(), 11, "the plan plants eleven findings");
+    assert_eq!(expected.len(), 13, "the plan plants thirteen findings");
 
     let dir_refs: Vec<&std::path::Path> = dirs.iter().map(|d| d.as_path()).collect();
     let report = report_dirs(&dir_refs, ReportOptions::default()).unwrap();
@@ -489,6 +510,7 @@ fn a_month_with_planted_anomalies_is_reviewed_exactly() {
     assert_eq!(report.per_terminal["T02"].denied, 1);
     assert_eq!(report.notes.len(), 1);
     assert_eq!(report.notes[0].escort.as_deref(), Some("Suzuki"));
+    assert_eq!(report.notes[0].by.as_deref(), Some("uid 1001 (yamada)"));
 
     // A period: the first two weeks only.
     let first_half = ReportOptions {
@@ -509,15 +531,21 @@ fn a_month_with_planted_anomalies_is_reviewed_exactly() {
         .map(|a| (a.kind, a.terminal.clone(), a.seq))
         .collect();
     assert_eq!(found_half, expected_half);
-    // June 5, 6, 8, 9 and 12.
-    assert_eq!(found_half.len(), 5);
+    // June 4 (twice), 5, 6, 8, 9 and 12.
+    assert_eq!(found_half.len(), 7);
 
     // Every rendering carries every finding.
     let table = render::table(&report);
     let csv = render::csv(&report);
     let json: serde_json::Value = serde_json::from_str(&render::json(&report)).unwrap();
     let html = render::html(&report);
-    assert_eq!(json["anomalies"].as_array().unwrap().len(), 11);
+    assert_eq!(json["anomalies"].as_array().unwrap().len(), 13);
+    // The note names who wrote it, in every rendering.
+    assert!(table.contains("by uid 1001 (yamada)"), "{table}");
+    assert!(csv.contains(",\"uid 1001 (yamada)\"\r\n"), "{csv}");
+    assert!(html.contains("<td>uid 1001 (yamada)</td></tr>"));
+    assert_eq!(json["notes"][0]["by"], "uid 1001 (yamada)");
+    assert!(table.contains("wrong PUK by uid 1001 (yamada); the PUK is now blocked"));
     for a in &report.anomalies {
         assert!(
             table.contains(&format!("#{:<8} {}", a.seq, a.time)),

@@ -8,8 +8,8 @@
 use crate::client;
 use crate::files::{read_secret_line, CmdError};
 use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, Label};
-use cardgate_card::cert::{parse_iso_date, CardSerial, Role};
-use cardgate_card::issue::{issue_card, unblock, IssueRequest};
+use cardgate_card::cert::{parse_iso_date, CardSerial, Certificate, Role};
+use cardgate_card::issue::{issue_card, unblock, IssueError, IssueRequest};
 use cardgate_card::policy::check_new_pin;
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::{IssuerKey, OperatorCard, Puk};
@@ -26,8 +26,12 @@ use std::process::ExitCode;
 /// Card commands.
 #[derive(Debug, Subcommand)]
 pub enum CardCommand {
-    /// Personalise the blank card in READER for an operator and lend it (art. 5.1). Reads the
-    /// card's transport PUK, then the operator's initial PIN, from stdin (one per line).
+    /// Personalise the blank card in READER for an operator and lend it (art. 5.1). Reads,
+    /// one per line from stdin: the access manager's PIN (with --manager-reader), the card's
+    /// transport PUK, the operator's initial PIN. A PUK
+    /// the card refuses is recorded in the audit log (`puk_rejected`) before the command fails.
+    /// Leave the card in READER until the command ends: the daemon reads it before it records
+    /// the issuance.
     Issue {
         /// The PC/SC reader holding the blank card.
         #[arg(long)]
@@ -44,6 +48,12 @@ pub enum CardCommand {
         /// The issuer directory (issuer.key).
         #[arg(long, default_value = "/etc/cardgate/issuer")]
         issuer_dir: PathBuf,
+        /// The PC/SC reader holding the access manager's own card, which must authenticate
+        /// (certificate, revocation, dates, PIN, card key) before anything is done; its PIN
+        /// is then the FIRST line of stdin. Required, except to issue the very first manager
+        /// card while the register lends none.
+        #[arg(long)]
+        manager_reader: Option<String>,
     },
     /// The card came back (art. 5.2): it is revoked with reason `returned`.
     Return {
@@ -64,11 +74,20 @@ pub enum CardCommand {
         #[arg(long, default_value = "/etc/cardgate/issuer")]
         issuer_dir: PathBuf,
     },
-    /// Unblock the PIN of the card in READER: reads the PUK, then the new PIN, from stdin.
+    /// Unblock the PIN of the card in READER, authorised by the access manager's card in
+    /// MANAGER_READER. Reads, one per line from stdin: the access manager's PIN, the card's
+    /// PUK, the new PIN. A PUK the card refuses is recorded in the audit log (`puk_rejected`,
+    /// `puk_blocked`) before the command fails. Leave the card in READER until the command
+    /// ends: the daemon reads it before it records the unblocking.
     Unblock {
         /// The PC/SC reader holding the card.
         #[arg(long)]
         reader: String,
+        /// The PC/SC reader holding the access manager's own card (required), which must
+        /// authenticate before anything is done; its PIN is the FIRST line of stdin, before
+        /// the PUK and the new PIN.
+        #[arg(long)]
+        manager_reader: String,
     },
     /// The card register: serial, operator, lent on, returned or revoked on, state.
     List,
@@ -109,10 +128,9 @@ fn record(
     match client::ask(&config.daemon.admin_socket, &request) {
         Ok(answer) => client::expect_ok(answer).map(drop),
         Err(client::ClientError::Unreachable { .. }) => {
-            let uid = std::fs::metadata("/proc/self")
-                .map(|m| std::os::unix::fs::MetadataExt::uid(&m))
-                .unwrap_or(u32::MAX);
-            let by = Label::new(format!("uid {uid}"))?;
+            // The real uid (not the effective one, which `/proc/self`'s owner shows): the
+            // person who ran the command, named as the daemon would name them.
+            let by = cardgate_audit::caller::label();
             let (log, _) = AuditLog::open(AuditConfig::new(
                 &config.audit.dir,
                 cardgate_audit::cli::terminal_name(),
@@ -123,6 +141,46 @@ fn record(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Records a PUK the card refused (wrong, or offered while blocked), before the command
+/// reports the failure: a PUK guessed at is what the access manager must see. Other
+/// failures (the card pulled, a card error) record nothing here: the card never judged a
+/// PUK.
+fn record_puk_refusal(
+    config: &Config,
+    reader: &str,
+    cert: Option<&Certificate>,
+    error: &IssueError,
+) -> Result<(), CmdError> {
+    let serial = cert.map(|c| c.body.serial);
+    let (request, event): (_, Box<dyn FnOnce(Label) -> Event>) = match *error {
+        IssueError::WrongPuk { remaining } => (
+            json!({"op": "puk_rejected", "serial": serial.map(|s| s.to_string()), "reader": reader, "tries_left": remaining}),
+            Box::new(move |by| Event::PukRejected {
+                by,
+                tries_left: remaining,
+            }),
+        ),
+        IssueError::PukBlocked => (
+            json!({"op": "puk_blocked", "serial": serial.map(|s| s.to_string()), "reader": reader}),
+            Box::new(|by| Event::PukBlocked { by }),
+        ),
+        _ => return Ok(()),
+    };
+    let label = cardgate_sessiond::engine::label;
+    record(config, request, |by| {
+        let entry = Entry::new(event(by)).reader(label(reader));
+        match cert {
+            Some(c) => entry
+                .card(c.body.serial)
+                .operator(label(&c.body.operator_id)),
+            None => entry,
+        }
+    })
+    .map_err(|e| {
+        format!("the card refused the PUK ({error}), and that could not be recorded: {e}").into()
+    })
 }
 
 fn revoke(
@@ -160,11 +218,19 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
             role,
             valid_until,
             issuer_dir,
+            manager_reader,
         } => {
             let role = match role.as_str() {
                 "operator" => Role::Operator,
                 "manager" => Role::AccessManager,
                 _ => return Err("--role must be operator or manager".into()),
+            };
+            let manager = match manager_reader {
+                Some(m) => Some(manager::authenticate(&config, &m, &reader)?),
+                None => {
+                    manager::bootstrap_allowed(&config, role, &reader)?;
+                    None
+                }
             };
             let today = time::OffsetDateTime::now_utc().date();
             let valid_until = match valid_until {
@@ -185,17 +251,27 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
                 valid_from: today,
                 valid_until,
             };
-            let context = PcscContext::establish()?;
-            let mut card = context.connect(&reader, ConnectOptions::default())?;
-            let mut tx = card.begin_transaction()?;
-            let cert = issue_card(
-                &mut OperatorCard::new(&mut tx),
-                &issuer,
-                &puk,
-                &request,
-                &pin,
-            )?;
-            end_with_reset(tx)?;
+            let issued = {
+                let context = PcscContext::establish()?;
+                let mut card = context.connect(&reader, ConnectOptions::default())?;
+                let mut tx = card.begin_transaction()?;
+                let issued = issue_card(
+                    &mut OperatorCard::new(&mut tx),
+                    &issuer,
+                    &puk,
+                    &request,
+                    &pin,
+                );
+                end_with_reset(tx)?;
+                issued
+            };
+            let cert = match issued {
+                Ok(cert) => cert,
+                Err(e) => {
+                    record_puk_refusal(&config, &reader, None, &e)?;
+                    return Err(e.into());
+                }
+            };
             let serial = cert.body.serial;
             RegisterFile::new(&config.daemon.state_dir).update(|r| {
                 r.cards.insert(
@@ -205,13 +281,23 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
             })?;
             record(
                 &config,
-                json!({"op": "card_issued", "serial": serial.to_string(), "operator": operator, "role": role.as_str()}),
+                json!({"op": "card_issued", "serial": serial.to_string(), "operator": operator, "role": role.as_str(), "reader": reader,
+                       "manager": manager.as_ref().map(|m| m.serial.to_string()), "manager_reader": manager.as_ref().map(|m| m.reader.clone())}),
                 |by| {
+                    let by = manager::by(by, manager.as_ref());
                     Entry::new(Event::CardIssued { by, role })
                         .card(serial)
                         .operator(cardgate_sessiond::engine::label(&operator))
+                        .reader(cardgate_sessiond::engine::label(&reader))
                 },
-            )?;
+            )
+            .map_err(|e| {
+                format!(
+                    "card {serial} WAS issued to {operator} and the register lends it, but the \
+                     issuance could not be recorded ({e}); leave the cards in their readers \
+                     and tell the administrator"
+                )
+            })?;
             println!("issued card {serial} to {operator} ({role}), valid until {valid_until}; the PIN must be changed at first use");
         }
         CardCommand::Return { serial, issuer_dir } => {
@@ -238,27 +324,52 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
             )?;
             println!("card {serial} revoked ({reason}); revocation list version {version}");
         }
-        CardCommand::Unblock { reader } => {
+        CardCommand::Unblock {
+            reader,
+            manager_reader,
+        } => {
+            let manager = manager::authenticate(&config, &manager_reader, &reader)?;
             let puk = Puk::parse(&read_secret_line()?).map_err(|e| format!("the PUK {e}"))?;
-            let context = PcscContext::establish()?;
-            let mut card = context.connect(&reader, ConnectOptions::default())?;
-            let mut tx = card.begin_transaction()?;
-            let mut host = OperatorCard::new(&mut tx);
-            let cert = host.select()?.ok_or("the card is not personalised")?;
-            let pin = check_new_pin(&read_secret_line()?, Some(&cert.body.operator_id))?;
-            unblock(&mut host, &puk, &pin)?;
-            end_with_reset(tx)?;
+            let (cert, unblocked) = {
+                let context = PcscContext::establish()?;
+                let mut card = context.connect(&reader, ConnectOptions::default())?;
+                let mut tx = card.begin_transaction()?;
+                let mut host = OperatorCard::new(&mut tx);
+                let cert = host.select()?.ok_or("the card is not personalised")?;
+                let pin = check_new_pin(&read_secret_line()?, Some(&cert.body.operator_id))?;
+                let unblocked = unblock(&mut host, &puk, &pin);
+                end_with_reset(tx)?;
+                (cert, unblocked)
+            };
+            if let Err(e) = unblocked {
+                record_puk_refusal(&config, &reader, Some(&cert), &e)?;
+                return Err(e.into());
+            }
             let serial = cert.body.serial;
             RegisterFile::new(&config.daemon.state_dir).update(|r| {
                 if let Some(e) = r.get_mut(&serial) {
                     e.must_change_pin = true;
+                    e.unblocked_at = Some(now());
                 }
             })?;
             record(
                 &config,
-                json!({"op": "pin_unblocked", "serial": serial.to_string()}),
-                |by| Entry::new(Event::PinUnblocked { by: Some(by) }).card(serial),
-            )?;
+                json!({"op": "pin_unblocked", "serial": serial.to_string(), "reader": reader,
+                       "manager": manager.serial.to_string(), "manager_reader": manager.reader}),
+                |by| {
+                    let by = manager::by(by, Some(&manager));
+                    Entry::new(Event::PinUnblocked { by: Some(by) })
+                        .card(serial)
+                        .operator(cardgate_sessiond::engine::label(&cert.body.operator_id))
+                        .reader(cardgate_sessiond::engine::label(&reader))
+                },
+            )
+            .map_err(|e| {
+                format!(
+                    "card {serial} WAS unblocked, but the unblocking could not be recorded \
+                     ({e}); tell the administrator"
+                )
+            })?;
             println!("card {serial} unblocked; the new PIN must be changed at first use");
         }
         CardCommand::List => {
@@ -290,4 +401,303 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The access manager's card: `card issue` and `card unblock` act only after it logs in, in
+/// full, as the contract's login runs it (certificate, issuer signature, revocation list,
+/// dates, PIN VERIFY, INTERNAL AUTHENTICATE), and only when its certificate's role is
+/// `manager`. A refusal is recorded (`manager_refused`) before the command fails, and nothing
+/// is done to the other card.
+mod manager {
+    use super::{day, now, read_secret_line, record, CmdError, Config};
+    use cardgate_audit::record::DenyReason;
+    use cardgate_audit::{Entry, Event, Label};
+    use cardgate_card::cert::{CardSerial, Certificate, Role};
+    use cardgate_card::login::{authenticate as login, check_certificate, LoginError, LoginPolicy};
+    use cardgate_card::{IssuerPublicKey, OperatorCard, RevocationList, SecretString};
+    use cardgate_reader::pcsc::{ConnectOptions, PcscContext};
+    use cardgate_sessiond::config::StalePolicy;
+    use cardgate_sessiond::register::{CardState, RegisterFile};
+    use serde_json::json;
+
+    /// The access manager who authorised the action.
+    pub struct Manager {
+        /// The manager's card.
+        pub serial: CardSerial,
+        /// Its holder.
+        pub operator_id: String,
+        /// The reader it is in.
+        pub reader: String,
+    }
+
+    /// The record's `by`: the caller, and the manager's card that authorised the action (or
+    /// that this was the bootstrap).
+    pub fn by(caller: Label, manager: Option<&Manager>) -> Label {
+        let text = match manager {
+            Some(m) => format!("{caller}, manager card {}", m.serial),
+            None => format!("{caller}, bootstrap (first manager card)"),
+        };
+        Label::new(text).unwrap_or(caller)
+    }
+
+    /// Without a manager's card, only the first manager card may be issued, while the
+    /// register lends no manager card.
+    pub fn bootstrap_allowed(config: &Config, role: Role, reader: &str) -> Result<(), CmdError> {
+        if role != Role::AccessManager {
+            return refused(
+                config,
+                reader,
+                refusal(
+                    DenyReason::NotAuthorisedHere,
+                    None,
+                    "card issue needs the access manager's card: --manager-reader READER, \
+                     with its PIN on the first line of stdin"
+                        .into(),
+                ),
+            );
+        }
+        let register = RegisterFile::new(&config.daemon.state_dir).read()?;
+        let lent = register
+            .cards
+            .iter()
+            .find(|(_, e)| e.role == Role::AccessManager.as_str() && e.state == CardState::Lent);
+        if let Some((serial, e)) = lent {
+            let message = format!(
+                "the register lends manager card {serial} to {} (since {}): issue further \
+                 cards with it (--manager-reader READER)",
+                e.operator_id,
+                day(e.lent_at)
+            );
+            return refused(
+                config,
+                reader,
+                refusal(DenyReason::NotAuthorisedHere, None, message),
+            );
+        }
+        Ok(())
+    }
+
+    struct Refusal {
+        reason: DenyReason,
+        tries_left: Option<u8>,
+        cert: Option<Box<Certificate>>,
+        message: String,
+    }
+
+    fn refusal(reason: DenyReason, cert: Option<Certificate>, message: String) -> Refusal {
+        Refusal {
+            reason,
+            tries_left: None,
+            cert: cert.map(Box::new),
+            message,
+        }
+    }
+
+    fn reason_name(r: DenyReason) -> &'static str {
+        match r {
+            DenyReason::CertificateRejected => "certificate_rejected",
+            DenyReason::CardRevoked => "card_revoked",
+            DenyReason::RevocationListStale => "revocation_list_stale",
+            DenyReason::WrongPin => "wrong_pin",
+            DenyReason::PinBlocked => "pin_blocked",
+            DenyReason::CardAuthenticationFailed => "card_authentication_failed",
+            DenyReason::NotAuthorisedHere => "not_authorised_here",
+            DenyReason::CardRemoved => "card_removed",
+            _ => "other",
+        }
+    }
+
+    fn from_login(e: LoginError, cert: Option<Certificate>, reader: &str) -> Refusal {
+        let message = format!("the card in {reader:?}: {e}");
+        let reason = match e {
+            LoginError::CardRemoved => DenyReason::CardRemoved,
+            LoginError::Revoked { .. } => DenyReason::CardRevoked,
+            LoginError::WrongPin { remaining } => {
+                return Refusal {
+                    reason: DenyReason::WrongPin,
+                    tries_left: Some(remaining),
+                    cert: cert.map(Box::new),
+                    message,
+                }
+            }
+            LoginError::PinBlocked => DenyReason::PinBlocked,
+            LoginError::CardAuthenticationFailed => DenyReason::CardAuthenticationFailed,
+            LoginError::NotOperatorCard
+            | LoginError::NotPersonalised
+            | LoginError::BadCertificate(_)
+            | LoginError::UnknownIssuer
+            | LoginError::Expired { .. }
+            | LoginError::NotYetValid { .. } => DenyReason::CertificateRejected,
+            _ => DenyReason::Other,
+        };
+        refusal(reason, cert, message)
+    }
+
+    fn trust(config: &Config) -> Result<(IssuerPublicKey, RevocationList), Refusal> {
+        let other = |m: String| refusal(DenyReason::Other, None, m);
+        let path = &config.issuer.public_key;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            other(format!(
+                "cannot read the issuer key {}: {e}",
+                path.display()
+            ))
+        })?;
+        let issuer = IssuerPublicKey::from_hex(&text)
+            .map_err(|e| other(format!("the issuer key {}: {e}", path.display())))?;
+        let path = &config.revocation.list;
+        let bytes = crate::files::read_capped(path, cardgate_card::revocation::MAX_FILE_LEN as u64)
+            .map_err(|e| {
+                refusal(
+                    DenyReason::RevocationListStale,
+                    None,
+                    format!("cannot read the revocation list {}: {e}", path.display()),
+                )
+            })?;
+        let list = RevocationList::verify(&bytes, &issuer).map_err(|e| {
+            refusal(
+                DenyReason::RevocationListStale,
+                None,
+                format!("the revocation list {}: {e}", path.display()),
+            )
+        })?;
+        if list.is_stale(now()) && config.revocation.stale == StalePolicy::Refuse {
+            return Err(refusal(
+                DenyReason::RevocationListStale,
+                None,
+                format!("the revocation list {} is out of date", path.display()),
+            ));
+        }
+        Ok((issuer, list))
+    }
+
+    fn log_in(config: &Config, reader: &str, pin: &SecretString) -> Result<Manager, Refusal> {
+        let (issuer, list) = trust(config)?;
+        let offset =
+            time::UtcOffset::from_whole_seconds(i32::from(config.daemon.utc_offset_minutes) * 60)
+                .unwrap_or(time::UtcOffset::UTC);
+        let policy = LoginPolicy {
+            issuer: &issuer,
+            revocation: &list,
+            today: time::OffsetDateTime::now_utc().to_offset(offset).date(),
+        };
+        let card_error = |e: cardgate_reader::TransportError| {
+            let gone = matches!(
+                e,
+                cardgate_reader::TransportError::NoCard
+                    | cardgate_reader::TransportError::CardRemoved
+            );
+            refusal(
+                if gone {
+                    DenyReason::CardRemoved
+                } else {
+                    DenyReason::Other
+                },
+                None,
+                format!("no access manager's card can be read in {reader:?}: {e}"),
+            )
+        };
+        let context = PcscContext::establish().map_err(card_error)?;
+        let mut connection = context
+            .connect(reader, ConnectOptions::default())
+            .map_err(card_error)?;
+        let mut tx = connection.begin_transaction().map_err(card_error)?;
+        let result = (|| {
+            let mut card = OperatorCard::new(&mut tx);
+            let cert = card
+                .select()
+                .map_err(|e| from_login(e.into(), None, reader))?
+                .ok_or_else(|| from_login(LoginError::NotPersonalised, None, reader))?;
+            check_certificate(&cert, &policy)
+                .map_err(|e| from_login(e, Some(cert.clone()), reader))?;
+            // The PIN goes only to a manager's card, and only to one the register has not
+            // taken back.
+            if cert.body.role != Role::AccessManager {
+                return Err(refusal(
+                    DenyReason::NotAuthorisedHere,
+                    Some(cert.clone()),
+                    format!(
+                        "card {} in {reader:?} is {}'s operator card, not an access manager's",
+                        cert.body.serial, cert.body.operator_id
+                    ),
+                ));
+            }
+            let withdrawn = RegisterFile::new(&config.daemon.state_dir)
+                .read()
+                .map(|r| {
+                    r.get(&cert.body.serial)
+                        .is_some_and(|e| e.state != CardState::Lent)
+                })
+                .map_err(|e| refusal(DenyReason::Other, Some(cert.clone()), e.to_string()))?;
+            if withdrawn {
+                return Err(refusal(
+                    DenyReason::CardRevoked,
+                    Some(cert.clone()),
+                    format!("manager card {} is no longer lent", cert.body.serial),
+                ));
+            }
+            let keep = cert.clone();
+            let who = login(&mut card, cert, pin).map_err(|e| from_login(e, Some(keep), reader))?;
+            Ok(Manager {
+                serial: who.serial,
+                operator_id: who.operator_id,
+                reader: reader.to_owned(),
+            })
+        })();
+        // The manager's verified PIN does not outlive the check.
+        super::end_with_reset(tx).map_err(|e| refusal(DenyReason::Other, None, e.to_string()))?;
+        result
+    }
+
+    /// Reads the manager's PIN (the first stdin line) and logs the manager's card in `reader`
+    /// in. A refusal is recorded, then returned as the error.
+    pub fn authenticate(config: &Config, reader: &str, target: &str) -> Result<Manager, CmdError> {
+        if reader == target {
+            return Err("the access manager's card needs its own reader (--manager-reader)".into());
+        }
+        let pin = SecretString::new(read_secret_line()?.as_str().to_owned());
+        match log_in(config, reader, &pin) {
+            Ok(m) => {
+                eprintln!(
+                    "access manager {} authenticated (card {} in {reader})",
+                    m.operator_id, m.serial
+                );
+                Ok(m)
+            }
+            Err(r) => refused(config, reader, r),
+        }
+    }
+
+    /// Records a refusal (through the daemon or straight into the log), then fails with it.
+    fn refused<T>(config: &Config, reader: &str, r: Refusal) -> Result<T, CmdError> {
+        let request = json!({
+            "op": "manager_refused",
+            "serial": r.cert.as_ref().map(|c| c.body.serial.to_string()),
+            "reader": reader,
+            "reason": reason_name(r.reason),
+            "tries_left": r.tries_left,
+        });
+        let label = cardgate_sessiond::engine::label;
+        let (reason, tries_left, cert) = (r.reason, r.tries_left, r.cert.clone());
+        record(config, request, |by| {
+            let entry = Entry::new(Event::ManagerRefused {
+                by,
+                reason,
+                tries_left,
+            })
+            .reader(label(reader));
+            match &cert {
+                Some(c) => entry
+                    .card(c.body.serial)
+                    .operator(label(&c.body.operator_id)),
+                None => entry,
+            }
+        })
+        .map_err(|e| {
+            format!(
+                "refused: {}; and the refusal could not be recorded: {e}",
+                r.message
+            )
+        })?;
+        Err(format!("refused: {}", r.message).into())
+    }
 }

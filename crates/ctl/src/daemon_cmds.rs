@@ -4,7 +4,7 @@ use crate::client;
 use crate::files::{read_capped, read_secret_line, write_atomic, CmdError};
 use cardgate_audit::seal::write_key_file;
 use cardgate_audit::segments::{list_segments, parse_segment_name};
-use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, Label, NoteKind, Text};
+use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, NoteKind, Text};
 use cardgate_card::{IssuerKey, IssuerPublicKey};
 use cardgate_sessiond::config::Config;
 use serde_json::json;
@@ -339,11 +339,6 @@ fn accepted_version(bytes: &[u8]) -> Option<u64> {
         .ok()
 }
 
-fn my_uid() -> String {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").map_or_else(|_| "?".to_owned(), |m| m.uid().to_string())
-}
-
 /// `text` as a note can hold it: control characters (a path may have any) shown as `?`, and
 /// cut to the longest note.
 fn clip(text: &str) -> String {
@@ -359,14 +354,13 @@ fn clip(text: &str) -> String {
 
 fn note(log: &AuditLog, text: &str) -> Result<u64, CmdError> {
     let text = Text::new(clip(text)).map_err(|e| format!("the restore record: {e}"))?;
-    let who =
-        Label::new(format!("uid {}", my_uid())).map_err(|e| format!("the restore record: {e}"))?;
     let receipt = log
         .append(Entry::new(Event::Note {
             note: NoteKind::Other,
             text,
-            who: Some(who),
+            who: None,
             escort: None,
+            by: Some(cardgate_audit::caller::label()),
         }))
         .map_err(|e| format!("recording the restore in the audit log: {e}"))?;
     Ok(receipt.seq)

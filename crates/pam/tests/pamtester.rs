@@ -461,12 +461,14 @@ fn an_initial_pin_must_be_changed_before_the_session_opens() {
     // The access manager lends the card with an initial PIN (art. 5.1).
     let reader = office.lab.reader(0).unwrap().to_owned();
     let issuer_dir = office.dir.join("issuer");
+    let manager_reader = office.manager_reader().unwrap();
     let mut issue = Command::new(cardgatectl())
         .arg("--config")
         .arg(&office.config)
         .args(["card", "issue", "--reader", &reader, "--operator", OPERATOR])
         .arg("--issuer-dir")
         .arg(&issuer_dir)
+        .args(["--manager-reader", &manager_reader])
         .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -477,7 +479,7 @@ fn an_initial_pin_must_be_changed_before_the_session_opens() {
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("{PUK}\nShoki2026x\n").as_bytes())
+        .write_all(format!("{}\n{PUK}\nShoki2026x\n", cardgate_tests::MANAGER_PIN).as_bytes())
         .unwrap();
     let issued = issue.wait_with_output().unwrap();
     assert!(issued.status.success(), "{issued:?}");

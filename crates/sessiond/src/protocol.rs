@@ -112,7 +112,8 @@ pub enum AdminRequest {
     Status,
     /// The open sessions.
     Sessions,
-    /// Record that a card was lent (`cardgatectl card issue`, art. 5.1).
+    /// Record that a card was lent (`cardgatectl card issue`, art. 5.1). Recorded only when
+    /// the card is in `reader` with that certificate and the register lends it (docs/audit.md).
     CardIssued {
         /// Serial, 16 hex digits.
         serial: String,
@@ -120,11 +121,29 @@ pub enum AdminRequest {
         operator: String,
         /// `operator` or `manager`.
         role: String,
+        /// The PC/SC reader the card was issued in, and still is.
+        reader: String,
+        /// The serial of the access manager's card that authorised it; absent only for the
+        /// first manager card (bootstrap).
+        #[serde(default)]
+        manager: Option<String>,
+        /// The reader holding the access manager's card.
+        #[serde(default)]
+        manager_reader: Option<String>,
     },
-    /// Record that a PIN was unblocked with the PUK (`cardgatectl card unblock`).
+    /// Record that a PIN was unblocked with the PUK (`cardgatectl card unblock`). Recorded
+    /// only when the card is in `reader` and its PIN is not blocked.
     PinUnblocked {
         /// Serial, 16 hex digits.
         serial: String,
+        /// The PC/SC reader the card was unblocked in, and still is.
+        reader: String,
+        /// The serial of the access manager's card that authorised it.
+        #[serde(default)]
+        manager: Option<String>,
+        /// The reader holding the access manager's card.
+        #[serde(default)]
+        manager_reader: Option<String>,
     },
     /// Record that a card came back (`cardgatectl card return`, art. 5.2).
     CardReturned {
@@ -138,7 +157,8 @@ pub enum AdminRequest {
         /// lost, stolen, returned, transferred, damaged, other.
         reason: String,
     },
-    /// A record of work done by hand (art. 3, 4, 19), while the daemon holds the log.
+    /// A record of work done by hand (art. 3, 4, 19), while the daemon holds the log. The
+    /// record names the caller's uid as its writer (`by`).
     Note {
         /// room-entry, media, resident-card, other.
         kind: String,
@@ -150,6 +170,39 @@ pub enum AdminRequest {
         /// The escort of a visitor.
         #[serde(default)]
         escort: Option<String>,
+    },
+    /// Record that the card in `reader` refused a PUK (`cardgatectl card unblock|issue`).
+    PukRejected {
+        /// The card's serial; absent for a blank card (issuance).
+        #[serde(default)]
+        serial: Option<String>,
+        /// The PC/SC reader holding the card.
+        reader: String,
+        /// Tries left after this one (0: now blocked).
+        tries_left: u8,
+    },
+    /// Record that `cardgatectl card issue|unblock` refused to act because the card in `reader`
+    /// did not authenticate as the access manager's.
+    ManagerRefused {
+        /// The serial of the card presented as the manager's, when its certificate was read.
+        #[serde(default)]
+        serial: Option<String>,
+        /// The reader holding it.
+        reader: String,
+        /// certificate_rejected, card_revoked, revocation_list_stale, wrong_pin, pin_blocked,
+        /// card_authentication_failed, not_authorised_here, card_removed or other.
+        reason: String,
+        /// Tries left after a wrong PIN.
+        #[serde(default)]
+        tries_left: Option<u8>,
+    },
+    /// Record that a PUK was offered to the card in `reader` while its PUK was blocked.
+    PukBlocked {
+        /// The card's serial; absent for a blank card (issuance).
+        #[serde(default)]
+        serial: Option<String>,
+        /// The PC/SC reader holding the card.
+        reader: String,
     },
 }
 

@@ -66,6 +66,10 @@ pub struct CardEntry {
     /// What became of it.
     #[serde(flatten)]
     pub state: CardState,
+    /// When its PIN was last unblocked with the PUK (Unix seconds): the daemon records a
+    /// `pin_unblocked` only just after one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unblocked_at: Option<i64>,
 }
 
 impl CardEntry {
@@ -78,6 +82,7 @@ impl CardEntry {
             valid_until: valid_until.to_string(),
             must_change_pin: true,
             state: CardState::Lent,
+            unblocked_at: None,
         }
     }
 }

@@ -73,20 +73,21 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
     let reader = office.lab.reader(0).unwrap().to_owned();
 
     // 1. The access manager issues the card into the blank software card, through pcscd.
-    let issued = ok(&ctl(
-        &office,
-        &[
-            "card",
-            "issue",
-            "--reader",
-            &reader,
-            "--operator",
-            "op-0042",
-            "--issuer-dir",
-            office.dir.join("issuer").to_str().unwrap(),
-        ],
-        &format!("{PUK}\n{INITIAL_PIN}\n"),
-    ));
+    let issued = ok(&office
+        .ctl_as_manager(
+            &[
+                "card",
+                "issue",
+                "--reader",
+                &reader,
+                "--operator",
+                "op-0042",
+                "--issuer-dir",
+                office.dir.join("issuer").to_str().unwrap(),
+            ],
+            &format!("{PUK}\n{INITIAL_PIN}\n"),
+        )
+        .unwrap());
     let serial = issued.split_whitespace().nth(2).unwrap().to_owned();
     assert_eq!(serial.len(), 16, "{issued}");
     assert!(ok(&ctl(&office, &["card", "list"], "")).contains("lent (initial PIN)"));
@@ -316,20 +317,21 @@ fn return_then_backup_and_restore_every_piece_of_state() {
     office.lab.wait_for_card(0).unwrap();
     let mut daemon = office.start_daemon().unwrap();
     let reader = office.lab.reader(0).unwrap().to_owned();
-    let issued = ok(&ctl(
-        &office,
-        &[
-            "card",
-            "issue",
-            "--reader",
-            &reader,
-            "--operator",
-            "op-0042",
-            "--issuer-dir",
-            &office.path("issuer"),
-        ],
-        &format!("{PUK}\n{INITIAL_PIN}\n"),
-    ));
+    let issued = ok(&office
+        .ctl_as_manager(
+            &[
+                "card",
+                "issue",
+                "--reader",
+                &reader,
+                "--operator",
+                "op-0042",
+                "--issuer-dir",
+                &office.path("issuer"),
+            ],
+            &format!("{PUK}\n{INITIAL_PIN}\n"),
+        )
+        .unwrap());
     let serial = issued.split_whitespace().nth(2).unwrap().to_owned();
 
     // Art. 5.2: the card comes back; it stops working at once.

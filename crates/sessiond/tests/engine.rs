@@ -504,3 +504,193 @@ fn a_card_returned_in_the_register_ends_its_session_and_is_recorded_as_presented
         }
     )));
 }
+
+/// The admin records are written only from the operation's evidence: the card in the reader,
+/// the register, the signed list, all of them recent (see `engine/admin.rs`).
+#[test]
+fn admin_records_need_the_operations_own_evidence() {
+    use cardgate_sessiond::protocol::AdminRequest;
+    use cardgate_sessiond::register::CardState;
+    let w = world();
+    let register = RegisterFile::new(&w.dir);
+    let recorded = |a: &Answer| matches!(a, Answer::Info { .. });
+    let refusal = |a: &Answer| match a {
+        Answer::Error { message } => message.clone(),
+        other => panic!("recorded: {other:?}"),
+    };
+    // The access manager's card, in its own reader.
+    const MANAGER_READER: &str = "Manager Reader 00 00";
+    let manager = cardgate_card::CardSerial([0x4D; 8]);
+    let mut manager_card = manager_request(manager);
+    w.cards.insert(
+        MANAGER_READER,
+        cardgate_sim::create_card(
+            &w.issuer,
+            &cardgate_card::Puk::parse(PUK).unwrap(),
+            &cardgate_card::Pin::parse(PIN).unwrap(),
+            &manager_card,
+        )
+        .unwrap(),
+    );
+    let with_manager = std::cell::Cell::new(true);
+    let issued = |serial: &str, operator: &str, role: &str| {
+        let m = with_manager.get();
+        w.engine.admin_record(
+            1001,
+            Some("yamada"),
+            AdminRequest::CardIssued {
+                serial: serial.into(),
+                operator: operator.into(),
+                role: role.into(),
+                reader: READER.into(),
+                manager: m.then(|| manager.to_string()),
+                manager_reader: m.then(|| MANAGER_READER.to_owned()),
+            },
+        )
+    };
+    let unblocked = || {
+        w.engine.admin_record(
+            1001,
+            Some("yamada"),
+            AdminRequest::PinUnblocked {
+                serial: ALICE.to_string(),
+                reader: READER.into(),
+                manager: Some(manager.to_string()),
+                manager_reader: Some(MANAGER_READER.into()),
+            },
+        )
+    };
+    let revoked = |reason: &str| {
+        w.engine.admin_record(
+            1001,
+            Some("yamada"),
+            AdminRequest::CardRevoked {
+                serial: ALICE.to_string(),
+                reason: reason.into(),
+            },
+        )
+    };
+    let start = w.events().len();
+    let alice = ALICE.to_string();
+
+    // No card in the reader, then a card the register does not lend.
+    assert!(refusal(&issued(&alice, "op-alice", "operator")).contains("no card"));
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(refusal(&issued(&alice, "op-alice", "operator")).contains("does not list"));
+    let now = w.clock_now();
+    register
+        .update(|r| {
+            r.cards.insert(
+                alice.clone(),
+                CardEntry::lent("op-alice", Role::Operator, now, date!(2099 - 03 - 31)),
+            );
+        })
+        .unwrap();
+    // Another card, another operator, another role: refused; the real one: recorded.
+    let bob = BOB.to_string();
+    assert!(refusal(&issued(&bob, "op-alice", "operator")).contains(&alice));
+    assert!(refusal(&issued(&alice, "op-bob", "operator")).contains(&alice));
+    assert!(refusal(&issued(&alice, "op-alice", "manager")).contains(&alice));
+    // Without the access manager's card, or with an operator's card in its place: refused.
+    with_manager.set(false);
+    assert!(refusal(&issued(&alice, "op-alice", "operator")).contains("no access manager"));
+    with_manager.set(true);
+    manager_card.role = Role::Operator;
+    w.cards.insert(
+        MANAGER_READER,
+        cardgate_sim::create_card(
+            &w.issuer,
+            &cardgate_card::Puk::parse(PUK).unwrap(),
+            &cardgate_card::Pin::parse(PIN).unwrap(),
+            &manager_card,
+        )
+        .unwrap(),
+    );
+    assert!(refusal(&issued(&alice, "op-alice", "operator")).contains("not an access manager"));
+    manager_card.role = Role::AccessManager;
+    w.cards.insert(
+        MANAGER_READER,
+        cardgate_sim::create_card(
+            &w.issuer,
+            &cardgate_card::Puk::parse(PUK).unwrap(),
+            &cardgate_card::Pin::parse(PIN).unwrap(),
+            &manager_card,
+        )
+        .unwrap(),
+    );
+    assert!(recorded(&issued(&alice, "op-alice", "operator")));
+    // A card of a foreign issuer with the same serial: refused.
+    let foreign = cardgate_card::IssuerKey::generate().unwrap();
+    w.cards.insert(READER, card(&foreign, ALICE, "op-alice"));
+    assert!(refusal(&issued(&alice, "op-alice", "operator")).contains("issuer"));
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+
+    // An unblocking the register does not know of; then one it does.
+    assert!(refusal(&unblocked()).contains("no unblocking"));
+    register
+        .update(|r| r.get_mut(&ALICE).unwrap().unblocked_at = Some(now))
+        .unwrap();
+    assert!(recorded(&unblocked()));
+    // A card whose PIN is still blocked.
+    let mut blocked = card(&w.issuer, ALICE, "op-alice");
+    {
+        let mut c = cardgate_card::OperatorCard::new(cardgate_sim::SimTransport::new(
+            cardgate_sim::SoftCard::in_memory(blocked.clone()),
+        ));
+        c.select().unwrap();
+        while c
+            .verify_pin(&cardgate_card::Pin::parse("Wrong9999").unwrap())
+            .unwrap()
+            != cardgate_card::Verification::Blocked
+        {}
+        blocked = c.into_transport().into_card().into_image();
+    }
+    w.cards.insert(READER, blocked);
+    assert!(refusal(&unblocked()).contains("still blocked"));
+
+    // A revocation the signed list does not show; one the register does not agree with; one
+    // both show.
+    assert!(refusal(&revoked("lost")).contains("does not list it"));
+    write_list(&w.dir, &w.issuer, 2, &[ALICE], now + 86_400);
+    assert!(refusal(&revoked("lost")).contains("register does not agree"));
+    assert!(refusal(&revoked("stolen")).contains("lists it as lost"));
+    register
+        .update(|r| {
+            r.get_mut(&ALICE).unwrap().state = CardState::Revoked {
+                at: now,
+                reason: RevocationReason::Lost,
+            }
+        })
+        .unwrap();
+    assert!(recorded(&revoked("lost")));
+    // Nor may a withdrawn card be "issued" again by a record.
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(refusal(&issued(&alice, "op-alice", "operator")).contains("no longer lent"));
+    // A replay of the real revocation, eleven minutes later.
+    w.clock.advance(660);
+    assert!(refusal(&revoked("lost")).contains("s ago"));
+
+    assert_eq!(
+        w.kinds_since(start),
+        vec!["card_issued", "pin_unblocked", "card_revoked"]
+    );
+    let by = w.events().into_iter().find_map(|e| match e {
+        Event::CardIssued { by, .. } => Some(by),
+        _ => None,
+    });
+    assert_eq!(
+        by.unwrap().as_str(),
+        "uid 1001 (yamada), manager card 4D4D4D4D4D4D4D4D"
+    );
+}
+
+/// The access manager's card, valid 2025–2099.
+fn manager_request(serial: cardgate_card::CardSerial) -> cardgate_card::issue::IssueRequest {
+    cardgate_card::issue::IssueRequest {
+        serial,
+        operator_id: "mgr-yamada".into(),
+        role: Role::AccessManager,
+        valid_from: date!(2025 - 04 - 01),
+        valid_until: date!(2099 - 03 - 31),
+    }
+}

@@ -215,6 +215,9 @@ async fn a_thousand_connections_at_once_are_all_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_requests_need_the_admin_group_and_are_attributed_to_the_uid() {
     let r = start().await;
+    // The revocation is real: the signed list lists the card (ALICE) as lost.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    write_list(&r.world.dir, &r.world.issuer, 2, &[ALICE], now + 86_400);
     let v = ask(
         &r.admin,
         br#"{"op":"card_revoked","serial":"A100000000000001","reason":"lost"}"#,

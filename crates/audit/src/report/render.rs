@@ -91,12 +91,13 @@ pub fn table(report: &Report) -> String {
         for n in &report.notes {
             let _ = writeln!(
                 out,
-                "  #{:<8} {}  {:<13}  who {}  escort {}  {}",
+                "  #{:<8} {}  {:<13}  who {}  escort {}  by {}  {}",
                 n.seq,
                 n.time,
                 n.register,
                 n.who.as_deref().unwrap_or("-"),
                 n.escort.as_deref().unwrap_or("-"),
+                n.by.as_deref().unwrap_or("-"),
                 n.text.replace('\n', " / ")
             );
         }
@@ -154,17 +155,18 @@ pub fn csv(report: &Report) -> String {
             csv_field(&a.detail)
         );
     }
-    out.push_str("\r\n\"note\",\"seq\",\"time\",\"who\",\"escort\",\"text\"\r\n");
+    out.push_str("\r\n\"note\",\"seq\",\"time\",\"who\",\"escort\",\"text\",\"by\"\r\n");
     for n in &report.notes {
         let _ = write!(
             out,
-            "{},{},{},{},{},{}\r\n",
+            "{},{},{},{},{},{},{}\r\n",
             csv_field(n.register),
             n.seq,
             csv_field(&n.time.to_string()),
             csv_field(n.who.as_deref().unwrap_or("")),
             csv_field(n.escort.as_deref().unwrap_or("")),
-            csv_field(&n.text)
+            csv_field(&n.text),
+            csv_field(n.by.as_deref().unwrap_or(""))
         );
     }
     out
@@ -284,17 +286,18 @@ pub fn html(report: &Report) -> String {
             esc(&a.detail)
         );
     }
-    out.push_str("</table><h2>Register notes</h2><table><tr><th>record</th><th>time</th><th>register</th><th>who</th><th>escort</th><th>text</th></tr>");
+    out.push_str("</table><h2>Register notes</h2><table><tr><th>record</th><th>time</th><th>register</th><th>who</th><th>escort</th><th>text</th><th>by</th></tr>");
     for n in &report.notes {
         let _ = write!(
             out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             n.seq,
             n.time,
             esc(n.register),
             esc(n.who.as_deref().unwrap_or("-")),
             esc(n.escort.as_deref().unwrap_or("-")),
-            esc(&n.text)
+            esc(&n.text),
+            esc(n.by.as_deref().unwrap_or("-"))
         );
     }
     out.push_str("</table></body></html>\n");

@@ -502,7 +502,25 @@ fn reference_log(fixture_dir: &Path, fresh: bool) -> Result<()> {
             text: Text::new("保守業者の入室 (maintenance visit)")?,
             who: Some(Label::new("vendor-01")?),
             escort: Some(manager.clone()),
+            by: Some(Label::new("uid 1001 (yamada)")?),
         }),
+        Entry::new(Event::PukRejected {
+            by: manager.clone(),
+            tries_left: 9,
+        })
+        .reader(reader.clone())
+        .card(card)
+        .operator(op.clone()),
+        Entry::new(Event::PukBlocked {
+            by: manager.clone(),
+        })
+        .reader(reader.clone()),
+        Entry::new(Event::ManagerRefused {
+            by: manager.clone(),
+            reason: DenyReason::WrongPin,
+            tries_left: Some(2),
+        })
+        .reader(reader.clone()),
         Entry::new(Event::PinChanged)
             .reader(reader.clone())
             .card(card)
@@ -575,7 +593,7 @@ fn audit(out: &mut Out, fixture_dir: &Path) -> Result<()> {
 }
 
 fn socket_requests(out: &mut Out) -> Result<()> {
-    let requests: [(&str, &str); 14] = [
+    let requests: [(&str, &str); 18] = [
         (
             "probe",
             r#"{"op":"probe","terminal":"juki-01","user":"tanaka"}"#,
@@ -600,11 +618,27 @@ fn socket_requests(out: &mut Out) -> Result<()> {
         ("sessions", r#"{"op":"sessions"}"#),
         (
             "card-issued",
-            r#"{"op":"card_issued","serial":"C0FFEE0000000042","operator":"op-0042","role":"operator"}"#,
+            r#"{"op":"card_issued","serial":"C0FFEE0000000042","operator":"op-0042","role":"operator","reader":"Virtual PCD 00 00","manager":"4D47524341524431","manager_reader":"Virtual PCD 00 01"}"#,
         ),
         (
             "card-returned",
             r#"{"op":"card_returned","serial":"C0FFEE0000000042"}"#,
+        ),
+        (
+            "pin-unblocked",
+            r#"{"op":"pin_unblocked","serial":"C0FFEE0000000042","reader":"Virtual PCD 00 00"}"#,
+        ),
+        (
+            "puk-rejected",
+            r#"{"op":"puk_rejected","serial":"C0FFEE0000000042","reader":"Virtual PCD 00 00","tries_left":9}"#,
+        ),
+        (
+            "manager-refused",
+            r#"{"op":"manager_refused","serial":"C0FFEE0000000042","reader":"Virtual PCD 00 01","reason":"not_authorised_here"}"#,
+        ),
+        (
+            "puk-blocked",
+            r#"{"op":"puk_blocked","reader":"Virtual PCD 00 00"}"#,
         ),
         (
             "card-revoked",
