@@ -2,25 +2,11 @@
 //! and the resync at start keep removal locking (Windows' removal-policy service silently
 //! stops locking after a restart).
 
-use crate::office::{Office, PIN, PUK};
-use cardgate_tests::{PcscLab, SoftCardFile};
+use crate::office::Office;
+use cardgate_tests::PcscLab;
 
 fn office_with_open_session() -> (Office, cardgate_tests::CardProcess, crate::office::Daemon) {
-    let office = Office::single(PcscLab::start().unwrap(), "");
-    let card =
-        SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
-    let inserted = office.lab.serve_card(0, &card, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
-    let daemon = office.start_daemon();
-    assert_eq!(
-        office.authenticate("juki-01", "tanaka", PIN)["result"],
-        "granted"
-    );
-    assert_eq!(
-        office.open_session("juki-01", "tanaka", "s1")["result"],
-        "granted"
-    );
-    (office, inserted, daemon)
+    Office::single(PcscLab::start().unwrap(), "").with_open_session("s1")
 }
 
 #[test]

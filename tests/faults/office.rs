@@ -4,7 +4,7 @@
 //! shortcuts and the admin-socket and audit-log queries these tests use.
 
 pub use cardgate_tests::Daemon;
-use cardgate_tests::PcscLab;
+use cardgate_tests::{CardProcess, PcscLab, SoftCardFile};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -86,6 +86,46 @@ impl Office {
         self.inner
             .ctl_ok(args, stdin)
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Two terminals on a lab of four readers: `juki-01` on slot 0 for `op-0042` = `tanaka`,
+    /// `juki-02` on slot 2 for `op-0043` = `suzuki`.
+    pub fn two_terminals(extra: &str) -> Office {
+        Office::with(
+            PcscLab::with_readers(4).unwrap(),
+            &[
+                TerminalSpec {
+                    id: "juki-01",
+                    slot: 0,
+                },
+                TerminalSpec {
+                    id: "juki-02",
+                    slot: 2,
+                },
+            ],
+            &[("op-0042", "tanaka"), ("op-0043", "suzuki")],
+            extra,
+            |_| {},
+        )
+    }
+
+    /// Tanaka's card (`op-0042`) in slot 0's reader, `cardgated` started, tanaka logged in on
+    /// `juki-01` and `session` open.
+    pub fn with_open_session(self, session: &str) -> (Office, CardProcess, Daemon) {
+        let card =
+            SoftCardFile::personalised(&self.lab, &self.issuer, "op-0042", PIN, PUK).unwrap();
+        let inserted = self.lab.serve_card(0, &card, None).unwrap();
+        self.lab.wait_for_card(0).unwrap();
+        let daemon = self.start_daemon();
+        assert_eq!(
+            self.authenticate("juki-01", "tanaka", PIN)["result"],
+            "granted"
+        );
+        assert_eq!(
+            self.open_session("juki-01", "tanaka", session)["result"],
+            "granted"
+        );
+        (self, inserted, daemon)
     }
 
     /// Starts `cardgated` and waits until this run listens.

@@ -1,7 +1,7 @@
 //! The smart-card service fails under the daemon: pcscd killed during a login and during an
 //! open session, and a reader unplugged (pcscd back without it).
 
-use crate::office::{outcome, signal, Office, TerminalSpec, LIMIT, PIN, PUK};
+use crate::office::{outcome, signal, Office, LIMIT, PIN, PUK};
 use cardgate_reader::pcsc::PcscContext;
 use cardgate_tests::{PcscLab, SoftCardFile};
 use std::path::PathBuf;
@@ -140,23 +140,7 @@ fn pcscd_without_the_second_reader_pair(lab: &PcscLab) -> OwnPcscd {
 
 #[test]
 fn an_unplugged_reader_locks_its_session_and_refuses_logins_clearly() {
-    let lab = PcscLab::with_readers(4).unwrap();
-    let mut office = Office::with(
-        lab,
-        &[
-            TerminalSpec {
-                id: "juki-01",
-                slot: 0,
-            },
-            TerminalSpec {
-                id: "juki-02",
-                slot: 2,
-            },
-        ],
-        &[("op-0042", "tanaka"), ("op-0043", "suzuki")],
-        "",
-        |_| {},
-    );
+    let mut office = Office::two_terminals("");
     let first =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
     let second =

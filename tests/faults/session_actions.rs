@@ -3,7 +3,7 @@
 //! `cardgated` as its own process, and a stand-in `loginctl` that can fail or hang as a real
 //! one does when logind refuses or does not answer.
 
-use crate::office::{Office, TerminalSpec, PIN, PUK};
+use crate::office::{Office, PIN, PUK};
 use cardgate_audit::{Event, Record};
 use cardgate_tests::{PcscLab, SoftCardFile};
 use std::os::unix::process::CommandExt;
@@ -33,21 +33,7 @@ fn wait_for_kind(office: &Office, kind: &str) {
 
 /// One terminal, tanaka's card in its reader, a session `s1` open.
 fn one_session(extra: &str) -> (Office, cardgate_tests::CardProcess, crate::office::Daemon) {
-    let office = Office::single(PcscLab::start().unwrap(), extra);
-    let card =
-        SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
-    let inserted = office.lab.serve_card(0, &card, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
-    let daemon = office.start_daemon();
-    assert_eq!(
-        office.authenticate("juki-01", "tanaka", PIN)["result"],
-        "granted"
-    );
-    assert_eq!(
-        office.open_session("juki-01", "tanaka", "s1")["result"],
-        "granted"
-    );
-    (office, inserted, daemon)
+    Office::single(PcscLab::start().unwrap(), extra).with_open_session("s1")
 }
 
 // Finding 3: with a loginctl that fails, the daemon recorded `session_locked` and logged
@@ -97,23 +83,7 @@ fn a_lock_logind_refuses_is_recorded_as_failed_and_the_session_is_ended() {
 // every card event.
 #[test]
 fn a_hung_loginctl_holds_up_only_its_own_session() {
-    let lab = PcscLab::with_readers(4).unwrap();
-    let office = Office::with(
-        lab,
-        &[
-            TerminalSpec {
-                id: "juki-01",
-                slot: 0,
-            },
-            TerminalSpec {
-                id: "juki-02",
-                slot: 2,
-            },
-        ],
-        &[("op-0042", "tanaka"), ("op-0043", "suzuki")],
-        "action_timeout_ms = 3000\naction_attempts = 1\n",
-        |_| {},
-    );
+    let office = Office::two_terminals("action_timeout_ms = 3000\naction_attempts = 1\n");
     let first =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
     let second =

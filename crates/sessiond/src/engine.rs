@@ -345,6 +345,26 @@ impl Engine {
         }
     }
 
+    /// Refuses the card the asker presented, before any secret reached it (or with no try
+    /// spent): `events`, then `login_denied`, each made by `who`, gated like every such
+    /// refusal.
+    fn refuse_card(
+        &self,
+        asker: &Asker<'_>,
+        serial: CardSerial,
+        who: &dyn Fn(Event) -> Entry,
+        events: Vec<Event>,
+        reason: DenyReason,
+        answer: Answer,
+    ) -> Answer {
+        let entries = events
+            .into_iter()
+            .chain([Event::LoginDenied { reason }])
+            .map(who)
+            .collect();
+        self.refuse(asker, Some(serial), reason, entries, answer)
+    }
+
     /// Writes the summaries of refusals held back in windows that have ended.
     fn record_held_denials(&self) {
         let now_ms = self.clock.now().unix_timestamp_nanos() / 1_000_000;

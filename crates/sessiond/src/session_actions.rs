@@ -316,13 +316,20 @@ impl SessionKeeper {
         Err((last, self.policy.attempts.max(1)))
     }
 
-    /// Locks `s` (already marked locked in the table); when logind will not lock it, ends it.
-    pub fn lock(self: &Arc<Self>, s: Session, reason: LockReason) {
+    /// Queues `job` on `s`'s own queue.
+    fn queue(
+        self: &Arc<Self>,
+        s: Session,
+        job: impl FnOnce(&SessionKeeper, Session) + Send + 'static,
+    ) {
         let keeper = self.clone();
         let id = s.session_id.clone();
-        self.runner.submit(
-            &id,
-            Box::new(move || {
+        self.runner.submit(&id, Box::new(move || job(&keeper, s)));
+    }
+
+    /// Locks `s` (already marked locked in the table); when logind will not lock it, ends it.
+    pub fn lock(self: &Arc<Self>, s: Session, reason: LockReason) {
+        self.queue(s, move |keeper, s| {
                 let actions = keeper.actions.clone();
                 match keeper.attempt("lock", &s, &|id| actions.lock(id)) {
                     Ok(()) => {
@@ -343,47 +350,38 @@ impl SessionKeeper {
                         keeper.end_now(&s, EndReason::LockFailed, true);
                     }
                 }
-            }),
-        );
+        });
     }
 
     /// Unlocks `s` (already marked active in the table); when logind will not, it stays locked.
     pub fn unlock(self: &Arc<Self>, s: Session) {
-        let keeper = self.clone();
-        let id = s.session_id.clone();
-        self.runner.submit(
-            &id,
-            Box::new(move || {
-                let actions = keeper.actions.clone();
-                match keeper.attempt("unlock", &s, &|id| actions.unlock(id)) {
-                    Ok(()) => keeper.record(session_entry(&s, Event::SessionUnlocked)),
-                    Err((error, attempts)) => {
-                        let id = s.session_id.clone();
-                        // Still locked on the screen: the table says so too, so that the
-                        // next card and PIN try the unlock again.
-                        keeper
-                            .table()
-                            .set_state(SessionState::Locked, |t| t.session_id == id)
-                            .sessions();
-                        keeper.record(session_entry(
-                            &s,
-                            Event::SessionUnlockFailed {
-                                error: error_label(&error),
-                                attempts,
-                            },
-                        ));
-                    }
+        self.queue(s, move |keeper, s| {
+            let actions = keeper.actions.clone();
+            match keeper.attempt("unlock", &s, &|id| actions.unlock(id)) {
+                Ok(()) => keeper.record(session_entry(&s, Event::SessionUnlocked)),
+                Err((error, attempts)) => {
+                    let id = s.session_id.clone();
+                    // Still locked on the screen: the table says so too, so that the
+                    // next card and PIN try the unlock again.
+                    keeper
+                        .table()
+                        .set_state(SessionState::Locked, |t| t.session_id == id)
+                        .sessions();
+                    keeper.record(session_entry(
+                        &s,
+                        Event::SessionUnlockFailed {
+                            error: error_label(&error),
+                            attempts,
+                        },
+                    ));
                 }
-            }),
-        );
+            }
+        });
     }
 
     /// Ends `s` (already marked ending in the table): it leaves the table once logind ended it.
     pub fn end(self: &Arc<Self>, s: Session, reason: EndReason) {
-        let keeper = self.clone();
-        let id = s.session_id.clone();
-        self.runner
-            .submit(&id, Box::new(move || keeper.end_now(&s, reason, true)));
+        self.queue(s, move |keeper, s| keeper.end_now(&s, reason, true));
     }
 
     fn mark_ending(&self, session_id: &str, reason: EndReason) {
@@ -468,9 +466,7 @@ impl SessionKeeper {
                 continue;
             };
             let reason = s.end_reason.unwrap_or(EndReason::Other);
-            let keeper = self.clone();
-            self.runner
-                .submit(&id, Box::new(move || keeper.end_now(&s, reason, false)));
+            self.queue(s, move |keeper, s| keeper.end_now(&s, reason, false));
         }
     }
 

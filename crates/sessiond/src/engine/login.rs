@@ -13,6 +13,21 @@ fn transport_refusal(e: &TransportError) -> Answer {
     }
 }
 
+/// The back-off's answer while `wait` is not over (no record: the refusal that started it was
+/// recorded).
+fn still_waiting(wait: Duration, where_: &str) -> Result<(), Answer> {
+    if wait.is_zero() {
+        return Ok(());
+    }
+    Err(denied(
+        "rate_limited",
+        format!(
+            "too many wrong PINs {where_}; try again in {} s",
+            wait.as_secs().max(1)
+        ),
+    ))
+}
+
 impl Engine {
     /// Checks the card in the terminal's reader without a PIN (PAM asks before prompting):
     /// a revoked, expired, foreign or wrongly lent card is refused before the PIN is typed.
@@ -150,12 +165,7 @@ impl Engine {
         // Refusals before the PIN: gated (one user cannot flood the log or frame the card's
         // holder by probing with it).
         let refuse_with = |events: Vec<Event>, reason: DenyReason, answer: Answer| {
-            let entries = events
-                .into_iter()
-                .chain([Event::LoginDenied { reason }])
-                .map(who)
-                .collect();
-            self.refuse(asker, Some(serial), reason, entries, answer)
+            self.refuse_card(asker, serial, &who, events, reason, answer)
         };
         let deny = |reason: DenyReason, answer: Answer| refuse_with(vec![], reason, answer);
         if let Err(answer) = self.check_lent(&cert, asker, &refuse_with) {
@@ -260,31 +270,13 @@ impl Engine {
     /// The wrong-PIN back-off of a card, on top of the card's own counter.
     pub(super) fn check_card_backoff(&self, serial: CardSerial) -> Result<(), Answer> {
         let wait = locked(&self.card_backoff).wait(&serial, Instant::now());
-        if wait.is_zero() {
-            return Ok(());
-        }
-        Err(denied(
-            "rate_limited",
-            format!(
-                "too many wrong PINs with this card; try again in {} s",
-                wait.as_secs().max(1)
-            ),
-        ))
+        still_waiting(wait, "with this card")
     }
 
     /// The wrong-PIN back-off of a terminal.
     pub(super) fn check_terminal_backoff(&self, terminal: &str) -> Result<(), Answer> {
         let wait = locked(&self.terminal_backoff).wait(&terminal.to_owned(), Instant::now());
-        if wait.is_zero() {
-            return Ok(());
-        }
-        Err(denied(
-            "rate_limited",
-            format!(
-                "too many wrong PINs on this terminal; try again in {} s",
-                wait.as_secs().max(1)
-            ),
-        ))
+        still_waiting(wait, "on this terminal")
     }
 
     /// A wrong PIN: both back-offs count it.
@@ -317,12 +309,7 @@ impl Engine {
         // No try was spent on the card: gated like the refusals before the PIN, or a loop of
         // requests with a blocked card (or a mistyped PIN) would write without end.
         let refuse_untried = |events: Vec<Event>, reason: DenyReason, answer: Answer| {
-            let entries = events
-                .into_iter()
-                .chain([Event::LoginDenied { reason }])
-                .map(who)
-                .collect();
-            self.refuse(asker, Some(serial), reason, entries, answer)
+            self.refuse_card(asker, serial, who, events, reason, answer)
         };
         match authenticate(card, cert, pin) {
             Ok(_) => {

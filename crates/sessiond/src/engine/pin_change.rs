@@ -87,12 +87,7 @@ impl Engine {
                 .uid(asker.uid)
         };
         let refusal = |events: Vec<Event>, reason: DenyReason, answer: Answer| {
-            let entries = events
-                .into_iter()
-                .chain([Event::LoginDenied { reason }])
-                .map(who)
-                .collect();
-            self.refuse(asker, Some(serial), reason, entries, answer)
+            self.refuse_card(asker, serial, &who, events, reason, answer)
         };
         if let Err(answer) = self.check_lent(&cert, asker, &refusal) {
             return answer;
