@@ -173,10 +173,8 @@ impl Engine {
                 reader,
                 tries_left,
             } => {
-                let serial = match serial.as_deref().map(CardSerial::from_hex) {
-                    None => None,
-                    Some(Some(s)) => Some(s),
-                    Some(None) => return bad("serial"),
+                let Ok(serial) = optional_serial(serial.as_deref()) else {
+                    return bad("serial");
                 };
                 let shown = serial.map_or_else(|| "(blank)".to_owned(), |s| s.to_string());
                 let cert = match self.evidence_of_card(serial, &reader) {
@@ -191,10 +189,8 @@ impl Engine {
                 reason,
                 tries_left,
             } => {
-                let serial = match serial.as_deref().map(CardSerial::from_hex) {
-                    None => None,
-                    Some(Some(s)) => Some(s),
-                    Some(None) => return bad("serial"),
+                let Ok(serial) = optional_serial(serial.as_deref()) else {
+                    return bad("serial");
                 };
                 let Some(reason) = deny_reason(&reason) else {
                     return bad("reason");
@@ -227,10 +223,8 @@ impl Engine {
                 }
             }
             AdminRequest::PukBlocked { serial, reader } => {
-                let serial = match serial.as_deref().map(CardSerial::from_hex) {
-                    None => None,
-                    Some(Some(s)) => Some(s),
-                    Some(None) => return bad("serial"),
+                let Ok(serial) = optional_serial(serial.as_deref()) else {
+                    return bad("serial");
                 };
                 let shown = serial.map_or_else(|| "(blank)".to_owned(), |s| s.to_string());
                 let cert = match self.evidence_of_card(serial, &reader) {
@@ -583,5 +577,15 @@ impl Engine {
 
     fn list_in_force(&self) -> Option<std::sync::Arc<RevocationList>> {
         super::locked(&self.revocation).list.clone()
+    }
+}
+
+/// A serial that may be absent (a blank card has none); `Err` when one is given but is not 16
+/// hex digits.
+fn optional_serial(text: Option<&str>) -> Result<Option<CardSerial>, ()> {
+    match text.map(CardSerial::from_hex) {
+        None => Ok(None),
+        Some(Some(s)) => Ok(Some(s)),
+        Some(None) => Err(()),
     }
 }
