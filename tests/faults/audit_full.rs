@@ -75,8 +75,7 @@ fn a_full_audit_disk_refuses_logins_and_the_daemon_resumes_when_space_is_freed()
     let _disk = disk;
     let card =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
-    let mut inserted = office.lab.serve_card(0, &card, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let mut inserted = office.lab.insert_card(0, &card).unwrap();
     let _daemon = office.start_daemon();
     assert_eq!(
         office.authenticate("juki-01", "tanaka", PIN)["result"],
@@ -112,8 +111,7 @@ fn a_full_audit_disk_refuses_logins_and_the_daemon_resumes_when_space_is_freed()
 
     // Space is freed: the next login goes through, with nobody restarting anything.
     std::fs::remove_file(&filler).unwrap();
-    let mut inserted = office.lab.serve_card(0, &card, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let mut inserted = office.lab.insert_card(0, &card).unwrap();
     let a = office.authenticate("juki-01", "tanaka", PIN);
     assert_eq!(a["result"], "granted", "{a}");
     office.wait_for_call("unlock-session s1");

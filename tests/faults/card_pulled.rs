@@ -237,8 +237,7 @@ fn issuance_through_cardgatectl_pulled_at_every_apdu() {
             );
             let file =
                 SoftCardFile::from_image(&office.lab, &format!("reissue-{n}"), after).unwrap();
-            let mut card = office.lab.serve_card(0, &file, None).unwrap();
-            office.lab.wait_for_card(0).unwrap();
+            let mut card = office.lab.insert_card(0, &file).unwrap();
             let daemon = office.start_daemon();
             let refused = office.authenticate("juki-01", "tanaka", PIN);
             assert_ne!(refused["result"], "granted", "n={n}: {refused}");

@@ -114,8 +114,7 @@ impl Office {
     pub fn with_open_session(self, session: &str) -> (Office, CardProcess, Daemon) {
         let card =
             SoftCardFile::personalised(&self.lab, &self.issuer, "op-0042", PIN, PUK).unwrap();
-        let inserted = self.lab.serve_card(0, &card, None).unwrap();
-        self.lab.wait_for_card(0).unwrap();
+        let inserted = self.lab.insert_card(0, &card).unwrap();
         let daemon = self.start_daemon();
         assert_eq!(
             self.authenticate("juki-01", "tanaka", PIN)["result"],

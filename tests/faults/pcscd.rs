@@ -13,8 +13,7 @@ fn pcscd_killed_during_a_login_and_during_a_session_fails_closed() {
     let mut office = Office::single(PcscLab::start().unwrap(), "");
     let card =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
-    let mut inserted = office.lab.serve_card(0, &card, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let mut inserted = office.lab.insert_card(0, &card).unwrap();
     let _daemon = office.start_daemon();
 
     // During a login: the card hangs (SIGSTOP), so the login waits inside pcscd for its

@@ -259,8 +259,7 @@ fn a_card_swapped_while_the_daemon_was_down_locks_the_session_at_restart() {
     office.lab.wait_for_no_card(0).unwrap();
     let other =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0099", PIN, PUK).unwrap();
-    let _other = office.lab.serve_card(0, &other, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let _other = office.lab.insert_card(0, &other).unwrap();
     let _daemon = office.start_daemon();
     office.wait_for_call("lock-session s1");
     office.wait_for_session_state("s1", "locked");

@@ -37,6 +37,12 @@ impl SoftCardFile {
         Ok(SoftCardFile { path, image })
     }
 
+    /// A blank card, as it comes from the factory with its transport `puk`, under `name`.
+    pub fn blank(lab: &PcscLab, name: &str, puk: &str) -> Result<Self, HarnessError> {
+        let puk = Puk::parse(puk).map_err(|_| HarnessError::BadSecret("PUK"))?;
+        Self::from_image(lab, name, CardImage::blank(&puk))
+    }
+
     /// Issues a card for `operator` (role operator, valid 2020–2099, serial from the
     /// operator's name) with `issuer`, through the real issuance flow.
     pub fn personalised(

@@ -370,6 +370,18 @@ impl PcscLab {
         self.spawn_card(command, "cardgate-sim serve", slot)
     }
 
+    /// [`PcscLab::serve_card`], then waits until pcscd sees the card: a card put in the
+    /// reader, as a person would.
+    pub fn insert_card(
+        &self,
+        slot: usize,
+        card: &SoftCardFile,
+    ) -> Result<CardProcess, HarnessError> {
+        let process = self.serve_card(slot, card, None)?;
+        self.wait_for_card(slot)?;
+        Ok(process)
+    }
+
     /// Inserts vsmartcard's Python card `vicc` (ISO 7816 type) into `slot`.
     pub fn start_vicc(&self, slot: usize) -> Result<CardProcess, HarnessError> {
         self.reader_of(slot)?;

@@ -167,8 +167,7 @@ fn conformance_transcripts_replayed_through_pcsc() {
         let file =
             SoftCardFile::from_image(&lab, &format!("transcript-{i}"), image.clone()).unwrap();
         let slot = i % 2;
-        let mut process = lab.serve_card(slot, &file, None).unwrap();
-        lab.wait_for_card(slot).unwrap();
+        let mut process = lab.insert_card(slot, &file).unwrap();
         let mut card = ThroughPcsc(connect(&lab, slot));
         let apdus = script
             .run(&image, &mut card)
@@ -235,8 +234,7 @@ fn another_client_cannot_get_an_apdu_between_verify_and_internal_authenticate() 
     let lab = PcscLab::start().unwrap();
     let issuer = issuer_key().unwrap();
     let file = SoftCardFile::personalised(&lab, &issuer, "op-tx", PIN, PUK).unwrap();
-    let _process = lab.serve_card(0, &file, None).unwrap();
-    lab.wait_for_card(0).unwrap();
+    let _process = lab.insert_card(0, &file).unwrap();
     let mut ours = connect(&lab, 0);
     let theirs = connect(&lab, 0);
 
@@ -303,8 +301,7 @@ fn opensc_tool_sees_a_real_card() {
     let lab = PcscLab::start().unwrap();
     let issuer = issuer_key().unwrap();
     let file = SoftCardFile::personalised(&lab, &issuer, "op-opensc", PIN, PUK).unwrap();
-    let _process = lab.serve_card(1, &file, None).unwrap();
-    lab.wait_for_card(1).unwrap();
+    let _process = lab.insert_card(1, &file).unwrap();
 
     let listing = opensc_tool(&lab, &["-l"]);
     assert!(listing.contains(lab.reader(1).unwrap()), "{listing}");

@@ -98,8 +98,7 @@ fn pcscd_killed_and_restarted_under_the_monitor() {
         lab.reader(0).unwrap().to_owned(),
         lab.reader(1).unwrap().to_owned(),
     );
-    let mut first = lab.serve_card(0, &file, None).unwrap();
-    lab.wait_for_card(0).unwrap();
+    let mut first = lab.insert_card(0, &file).unwrap();
 
     let (monitor, events) = CardMonitor::start(MonitorOptions {
         initial_backoff: Duration::from_millis(20),

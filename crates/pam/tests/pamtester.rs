@@ -451,12 +451,7 @@ fn the_daemon_down_or_talking_garbage_is_failure_never_success() {
 fn an_initial_pin_must_be_changed_before_the_session_opens() {
     let office = office();
     let _daemon = start_daemon(&office);
-    let blank = SoftCardFile::from_image(
-        &office.lab,
-        "blank",
-        cardgate_sim::CardImage::blank(&Puk::parse(PUK).unwrap()),
-    )
-    .unwrap();
+    let blank = SoftCardFile::blank(&office.lab, "blank", PUK).unwrap();
     let _inserted = insert(&office, &blank);
     // The access manager lends the card with an initial PIN (art. 5.1).
     let reader = office.lab.reader(0).unwrap().to_owned();

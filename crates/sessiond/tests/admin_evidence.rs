@@ -120,14 +120,8 @@ fn refused(answer: &Value, serial: &str) {
 #[test]
 fn admin_group_members_cannot_record_operations_that_never_happened() {
     let office = office();
-    let blank = SoftCardFile::from_image(
-        &office.lab,
-        "blank",
-        CardImage::blank(&Puk::parse(PUK).unwrap()),
-    )
-    .unwrap();
-    let mut card = office.lab.serve_card(0, &blank, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let blank = SoftCardFile::blank(&office.lab, "blank", PUK).unwrap();
+    let mut card = office.lab.insert_card(0, &blank).unwrap();
     office.manager_reader().unwrap();
     let daemon = office.start_daemon().unwrap();
     let reader = office.lab.reader(0).unwrap().to_owned();
@@ -300,8 +294,7 @@ fn wrong_puks_are_recorded_through_the_daemon_and_without_it() {
     let file =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", NEW_PIN, PUK).unwrap();
     let serial = file.image().certificate().unwrap().body.serial.to_string();
-    let mut card = office.lab.serve_card(0, &file, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let mut card = office.lab.insert_card(0, &file).unwrap();
     office.manager_reader().unwrap();
     let unblock = |puk: &str| {
         office
@@ -339,8 +332,7 @@ fn wrong_puks_are_recorded_through_the_daemon_and_without_it() {
     let blocked =
         SoftCardFile::from_image(&office.lab, "blocked", puk_blocked(file.image().clone()))
             .unwrap();
-    let mut card = office.lab.serve_card(0, &blocked, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let mut card = office.lab.insert_card(0, &blocked).unwrap();
     let _daemon = office.start_daemon().unwrap();
     failed(&unblock(PUK), "PUK is blocked");
     let blocked_records = of_kind(&office, "puk_blocked");
@@ -350,14 +342,8 @@ fn wrong_puks_are_recorded_through_the_daemon_and_without_it() {
     office.lab.wait_for_no_card(0).unwrap();
 
     // Issuance with a wrong transport PUK: recorded against the blank card's reader.
-    let blank = SoftCardFile::from_image(
-        &office.lab,
-        "blank",
-        CardImage::blank(&Puk::parse(PUK).unwrap()),
-    )
-    .unwrap();
-    let mut card = office.lab.serve_card(0, &blank, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let blank = SoftCardFile::blank(&office.lab, "blank", PUK).unwrap();
+    let mut card = office.lab.insert_card(0, &blank).unwrap();
     let out = office
         .ctl_as_manager(
             &[

@@ -3,7 +3,6 @@
 //! uses it, and a stand-in `loginctl` that records what it is asked to do.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use cardgate_card::Puk;
 use cardgate_sim::CardImage;
 use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec};
 use serde_json::Value;
@@ -61,14 +60,8 @@ fn authenticate(office: &Office, pin: &str) -> Value {
 #[test]
 fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
     let office = office();
-    let blank = SoftCardFile::from_image(
-        &office.lab,
-        "blank",
-        CardImage::blank(&Puk::parse(PUK).unwrap()),
-    )
-    .unwrap();
-    let mut card = office.lab.serve_card(0, &blank, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let blank = SoftCardFile::blank(&office.lab, "blank", PUK).unwrap();
+    let mut card = office.lab.insert_card(0, &blank).unwrap();
     let mut daemon = office.start_daemon().unwrap();
     let reader = office.lab.reader(0).unwrap().to_owned();
 
@@ -138,8 +131,7 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
         CardImage::load(blank.path()).unwrap(),
     )
     .unwrap();
-    let mut card = office.lab.serve_card(0, &issued_card, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let mut card = office.lab.insert_card(0, &issued_card).unwrap();
     let a = authenticate(&office, NEW_PIN);
     assert_eq!(a["result"], "granted", "{a}");
     wait_for_call(&office, "unlock-session c1");
@@ -245,8 +237,7 @@ fn refusals_through_the_real_stack() {
     let _daemon = office.start_daemon().unwrap();
     // Another operator's card for this user (art. 5.3).
     let other = SoftCardFile::personalised(&office.lab, issuer, "op-9999", NEW_PIN, PUK).unwrap();
-    let mut c = office.lab.serve_card(0, &other, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let mut c = office.lab.insert_card(0, &other).unwrap();
     let a = authenticate(&office, NEW_PIN);
     assert_eq!(a["reason"], "wrong_user", "{a}");
     c.remove().unwrap();
@@ -254,8 +245,7 @@ fn refusals_through_the_real_stack() {
 
     // A locked-out card: a clear message.
     let mine = SoftCardFile::personalised(&office.lab, issuer, "op-0042", NEW_PIN, PUK).unwrap();
-    let mut c = office.lab.serve_card(0, &mine, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let mut c = office.lab.insert_card(0, &mine).unwrap();
     for left in [2, 1, 0] {
         let a = authenticate(&office, "Wrong9999");
         assert_eq!(a["tries_left"], left, "{a}");
@@ -307,14 +297,8 @@ fn assert_no_inet_sockets(pid: u32) {
 #[test]
 fn return_then_backup_and_restore_every_piece_of_state() {
     let office = office();
-    let blank = SoftCardFile::from_image(
-        &office.lab,
-        "blank",
-        CardImage::blank(&Puk::parse(PUK).unwrap()),
-    )
-    .unwrap();
-    let mut card = office.lab.serve_card(0, &blank, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let blank = SoftCardFile::blank(&office.lab, "blank", PUK).unwrap();
+    let mut card = office.lab.insert_card(0, &blank).unwrap();
     let mut daemon = office.start_daemon().unwrap();
     let reader = office.lab.reader(0).unwrap().to_owned();
     let issued = ok(&office
@@ -429,8 +413,7 @@ fn return_then_backup_and_restore_every_piece_of_state() {
     ));
     // The restored daemon starts and still refuses the returned card.
     let _daemon = office.start_daemon().unwrap();
-    let _card = office.lab.serve_card(0, &blank, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let _card = office.lab.insert_card(0, &blank).unwrap();
     let a = authenticate(&office, INITIAL_PIN);
     assert_ne!(a["result"], "granted", "{a}");
 }

@@ -318,8 +318,7 @@ fn no_pin_is_left_in_the_daemons_memory_after_a_login() {
     let office = office();
     let card =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
-    let _inserted = office.lab.serve_card(0, &card, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let _inserted = office.lab.insert_card(0, &card).unwrap();
     let cores = office.dir.join("cores");
     std::fs::create_dir_all(&cores).unwrap();
     assert_eq!(

@@ -72,14 +72,8 @@ fn issuance_and_unblock_need_the_access_managers_card() {
     let reader = office.lab.reader(0).unwrap().to_owned();
     let presented = office.lab.reader(PRESENTED).unwrap().to_owned();
     let issuer_dir = office.path("issuer");
-    let blank = SoftCardFile::from_image(
-        &office.lab,
-        "blank",
-        CardImage::blank(&Puk::parse(PUK).unwrap()),
-    )
-    .unwrap();
-    let mut target = office.lab.serve_card(0, &blank, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let blank = SoftCardFile::blank(&office.lab, "blank", PUK).unwrap();
+    let mut target = office.lab.insert_card(0, &blank).unwrap();
     let _daemon = office.start_daemon().unwrap();
     let issue = |manager: Option<&str>, stdin: &str| {
         let mut args = vec![
@@ -113,8 +107,7 @@ fn issuance_and_unblock_need_the_access_managers_card() {
 
     // 2. An operator's card presented as the manager's: refused before its PIN is sent.
     let operator = card_with_role(&office, "op-0099", *b"OPCARD99", Role::Operator);
-    let mut c = office.lab.serve_card(PRESENTED, &operator, None).unwrap();
-    office.lab.wait_for_card(PRESENTED).unwrap();
+    let mut c = office.lab.insert_card(PRESENTED, &operator).unwrap();
     refused(
         &issue(Some(&presented), &format!("{NEW_PIN}\n{issue_stdin}")),
         "not an access manager's",
@@ -145,8 +138,7 @@ fn issuance_and_unblock_need_the_access_managers_card() {
             "",
         )
         .unwrap();
-    let mut c = office.lab.serve_card(PRESENTED, &revoked, None).unwrap();
-    office.lab.wait_for_card(PRESENTED).unwrap();
+    let mut c = office.lab.insert_card(PRESENTED, &revoked).unwrap();
     refused(
         &issue(Some(&presented), &format!("{NEW_PIN}\n{issue_stdin}")),
         "revoked",
@@ -212,8 +204,7 @@ fn issuance_and_unblock_need_the_access_managers_card() {
     // keeps its PIN and its PUK tries.
     target.remove().unwrap();
     office.lab.wait_for_no_card(0).unwrap();
-    let mut target = office.lab.serve_card(0, &blank, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let mut target = office.lab.insert_card(0, &blank).unwrap();
     let unblock = |manager: &str, pin: &str| {
         office
             .ctl(
@@ -229,8 +220,7 @@ fn issuance_and_unblock_need_the_access_managers_card() {
             )
             .unwrap()
     };
-    let mut c = office.lab.serve_card(PRESENTED, &operator, None).unwrap();
-    office.lab.wait_for_card(PRESENTED).unwrap();
+    let mut c = office.lab.insert_card(PRESENTED, &operator).unwrap();
     refused(&unblock(&presented, NEW_PIN), "not an access manager's");
     c.remove().unwrap();
     office.lab.wait_for_no_card(PRESENTED).unwrap();
@@ -254,8 +244,7 @@ fn issuance_and_unblock_need_the_access_managers_card() {
     assert_eq!(of_kind(&office, "manager_refused").len(), 6);
 
     // And with the manager's card and PIN, the unblock goes through, named after it.
-    let _target = office.lab.serve_card(0, &blank, None).unwrap();
-    office.lab.wait_for_card(0).unwrap();
+    let _target = office.lab.insert_card(0, &blank).unwrap();
     let out = unblock(&manager_reader, MANAGER_PIN);
     assert!(
         out.status.success(),
@@ -283,8 +272,7 @@ fn the_first_manager_card_is_issued_without_one_and_the_second_is_not() {
             CardImage::blank(&Puk::parse(PUK).unwrap()),
         )
         .unwrap();
-        let mut card = office.lab.serve_card(0, &blank, None).unwrap();
-        office.lab.wait_for_card(0).unwrap();
+        let mut card = office.lab.insert_card(0, &blank).unwrap();
         let out = office
             .ctl(
                 &[
