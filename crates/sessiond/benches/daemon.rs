@@ -270,7 +270,7 @@ fn main() {
     let log = std::fs::read_to_string(dir.join("cardgated.log")).unwrap();
     let mut removal: Vec<Duration> = log
         .lines()
-        .filter(|l| l.contains("removal: session action done"))
+        .filter(|l| l.contains("removal: session locked"))
         .filter_map(|l| {
             l.split("micros=")
                 .nth(1)?

@@ -329,11 +329,25 @@ impl SessionKeeper {
 
     /// Locks `s` (already marked locked in the table); when logind will not lock it, ends it.
     pub fn lock(self: &Arc<Self>, s: Session, reason: LockReason) {
+        self.lock_since(s, reason, None);
+    }
+
+    /// [`SessionKeeper::lock`], timed from `seen` (the card event that asked for it): the
+    /// log line of the lock done carries the microseconds since.
+    pub fn lock_since(self: &Arc<Self>, s: Session, reason: LockReason, seen: Option<Instant>) {
         self.queue(s, move |keeper, s| {
                 let actions = keeper.actions.clone();
                 match keeper.attempt("lock", &s, &|id| actions.lock(id)) {
                     Ok(()) => {
-                        tracing::info!(session = %s.session_id, user = %s.user, ?reason, "session locked");
+                        match seen {
+                            Some(seen) => tracing::info!(
+                                session = %s.session_id,
+                                user = %s.user,
+                                micros = seen.elapsed().as_micros() as u64,
+                                "removal: session locked"
+                            ),
+                            None => tracing::info!(session = %s.session_id, user = %s.user, ?reason, "session locked"),
+                        }
                         keeper.record(session_entry(&s, Event::SessionLocked { reason }));
                     }
                     Err((error, attempts)) => {

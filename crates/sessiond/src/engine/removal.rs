@@ -28,12 +28,12 @@ impl Engine {
             |s| s.reader == reader,
             LockReason::CardRemoved,
             EndReason::CardRemoved,
+            Some(seen),
         );
         if affected > 0 {
             tracing::info!(
                 reader,
                 sessions = affected,
-                micros = seen.elapsed().as_micros() as u64,
                 "removal: session action started"
             );
         }
@@ -49,6 +49,7 @@ impl Engine {
         pick: impl Fn(&Session) -> bool,
         lock_reason: LockReason,
         end_reason: EndReason,
+        seen: Option<Instant>,
     ) -> usize {
         if self.config.session.on_removal == RemovalAction::Lock {
             let to_lock = self
@@ -60,7 +61,7 @@ impl Engine {
                 .sessions();
             let n = to_lock.len();
             for s in to_lock {
-                self.keeper.lock(s, lock_reason);
+                self.keeper.lock_since(s, lock_reason, seen);
             }
             n
         } else {
@@ -153,6 +154,7 @@ impl Engine {
                     |t| t.session_id == id,
                     LockReason::CardRemoved,
                     EndReason::CardRemoved,
+                    None,
                 );
             }
         }
