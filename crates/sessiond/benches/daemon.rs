@@ -248,11 +248,17 @@ fn main() {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap();
         inserted[0].kill();
+        let waiting = std::time::Instant::now();
         let locked_at = loop {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(20),
+                "no lock-session for {id}"
+            );
             let text = std::fs::read_to_string(&calls).unwrap_or_default();
+            // The daemon passes the session ID after `--`.
             if let Some(line) = text
                 .lines()
-                .find(|l| l.ends_with(&format!("lock-session {id}")))
+                .find(|l| l.ends_with(&format!("lock-session -- {id}")))
             {
                 let ns: u64 = line.split_whitespace().next().unwrap().parse().unwrap();
                 break Duration::from_nanos(ns);

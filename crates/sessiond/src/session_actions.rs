@@ -62,8 +62,8 @@ impl Loginctl {
             .spawn()
             .map_err(|e| format!("{program} {verb}: cannot start: {e}"))?;
         let started = Instant::now();
-        // Poll with a growing pause: a quick loginctl (about a millisecond) is seen at once,
-        // a slow one costs little.
+        // Poll with a pause growing to 1 ms: a quick loginctl is seen within a millisecond of
+        // its exit (the removal lock waits on it), and a hung one costs a wakeup a millisecond.
         let mut pause = Duration::from_micros(100);
         let status = loop {
             match child.try_wait() {
@@ -83,7 +83,7 @@ impl Loginctl {
                 }
                 Ok(None) => {
                     std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(10));
+                    pause = (pause * 2).min(Duration::from_millis(1));
                 }
                 Err(e) => return Err(format!("{program} {verb} {session_id}: {e}")),
             }
@@ -126,6 +126,9 @@ pub fn valid_session_id(id: &str) -> bool {
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
+/// The stack of a session-action thread.
+const ACTION_THREAD_STACK: usize = 256 * 1024;
+
 /// Runs jobs in order per session, sessions in parallel; knows when all are done.
 #[derive(Default)]
 struct Runner {
@@ -154,6 +157,9 @@ impl Runner {
             let id = session_id.to_owned();
             let spawned = std::thread::Builder::new()
                 .name(format!("session-{id}"))
+                // A small stack: with `mlockall(MCL_FUTURE)` every page of a new thread's
+                // stack is faulted in and locked at once, and this thread only runs loginctl.
+                .stack_size(ACTION_THREAD_STACK)
                 .spawn({
                     let id = id.clone();
                     move || runner.drain(&id)
