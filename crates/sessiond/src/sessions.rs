@@ -164,6 +164,17 @@ impl SessionTable {
     /// Changes the state of the sessions matching `pick` between active and locked; returns
     /// the ones that changed. A session being ended stays so (see [`SessionTable::set_ending`]).
     pub fn set_state(&mut self, state: SessionState, pick: impl Fn(&Session) -> bool) -> Changed {
+        let changed = self.set_state_unsaved(state, pick);
+        self.saved(changed)
+    }
+
+    /// [`SessionTable::set_state`] in memory only: the caller saves with
+    /// [`SessionTable::persist`] (removal locks first and writes the disk after).
+    pub fn set_state_unsaved(
+        &mut self,
+        state: SessionState,
+        pick: impl Fn(&Session) -> bool,
+    ) -> Vec<Session> {
         let mut changed = Vec::new();
         for s in self
             .sessions
@@ -173,7 +184,12 @@ impl SessionTable {
             s.state = state;
             changed.push(s.clone());
         }
-        self.saved(changed)
+        changed
+    }
+
+    /// Writes the table to its file now.
+    pub fn persist(&self) -> Result<(), SessionsError> {
+        self.save()
     }
 
     fn saved(&self, sessions: Vec<Session>) -> Changed {

@@ -52,16 +52,22 @@ impl Engine {
         seen: Option<Instant>,
     ) -> usize {
         if self.config.session.on_removal == RemovalAction::Lock {
+            // Marked in memory, locked, and only then written to the disk: the lock must not
+            // wait for an fsync (the one action that goes before the disk).
             let to_lock = self
                 .keeper
                 .table()
-                .set_state(SessionState::Locked, |s| {
+                .set_state_unsaved(SessionState::Locked, |s| {
                     pick(s) && s.state == SessionState::Active
-                })
-                .sessions();
+                });
             let n = to_lock.len();
             for s in to_lock {
                 self.keeper.lock_since(s, lock_reason, seen);
+            }
+            if n > 0 {
+                if let Err(e) = self.keeper.table().persist() {
+                    tracing::error!(error = %e, "the session table could not be saved; a restart will not know of this lock");
+                }
             }
             n
         } else {
