@@ -469,7 +469,12 @@ mod tests {
 
     fn tempdir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("cardgate-seal-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                panic!("cannot clear {}: {e}", dir.display())
+            }
+            _ => {}
+        }
         fs::create_dir_all(&dir).unwrap();
         dir
     }

@@ -473,12 +473,16 @@ pub fn verify_segments(
     key_file: Result<Option<KeyFile>, StoreError>,
 ) -> VerifyOutcome {
     let mut verifier = Verifier::new(k0.cloned());
-    for (name, bytes) in segments {
-        if let Err(p) = feed_segment(&mut verifier, name, bytes, 1) {
-            return verifier.outcome(Some(p));
-        }
+    if let Err(p) = feed_segments(&mut verifier, segments) {
+        return verifier.outcome(Some(p));
     }
     verifier.finish(key_file)
+}
+
+fn feed_segments(verifier: &mut Verifier, segments: &[(&str, &[u8])]) -> Result<(), Problem> {
+    segments
+        .iter()
+        .try_for_each(|(name, bytes)| feed_segment(verifier, name, bytes, 1))
 }
 
 /// Verifies segments held in memory that come without their key file (a backup, which never
@@ -490,11 +494,9 @@ pub fn verify_segments_without_key_file(
     k0: &SealKey,
 ) -> (VerifyOutcome, u64) {
     let mut verifier = Verifier::new(Some(k0.clone()));
-    for (name, bytes) in segments {
-        if let Err(p) = feed_segment(&mut verifier, name, bytes, 1) {
-            let epoch = verifier.next_epoch;
-            return (verifier.outcome(Some(p)), epoch);
-        }
+    if let Err(p) = feed_segments(&mut verifier, segments) {
+        let epoch = verifier.next_epoch;
+        return (verifier.outcome(Some(p)), epoch);
     }
     let epoch = verifier.next_epoch;
     let key_file = KeyFile {

@@ -345,6 +345,12 @@ impl Engine {
         }
     }
 
+    /// Refuses at the asker's reader before any card was read: one `login_denied`, gated.
+    fn refuse_at_reader(&self, asker: &Asker<'_>, reason: DenyReason, answer: Answer) -> Answer {
+        let entry = Entry::new(Event::LoginDenied { reason }).reader(label(asker.reader));
+        self.refuse(asker, None, reason, vec![entry], answer)
+    }
+
     /// Refuses the card the asker presented, before any secret reached it (or with no try
     /// spent): `events`, then `login_denied`, each made by `who`, gated like every such
     /// refusal.

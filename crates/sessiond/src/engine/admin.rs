@@ -41,9 +41,11 @@ use cardgate_card::{OperatorCard, RevocationList, Verification};
 pub const FRESH_SECONDS: i64 = 600;
 
 /// What the card in a reader showed, read without any secret.
-struct CardSeen {
-    cert: Option<Certificate>,
-    pin: Option<Verification>,
+pub(super) struct CardSeen {
+    /// The certificate, or none on a blank card.
+    pub(super) cert: Option<Certificate>,
+    /// The PIN's state, when it was asked for.
+    pub(super) pin: Option<Verification>,
 }
 
 fn deny_reason(text: &str) -> Option<DenyReason> {
@@ -349,7 +351,7 @@ impl Engine {
 
     /// SELECTs the card in `reader` (no secret is sent) and, when `pin` is set, asks whether
     /// its PIN is blocked (VERIFY with no data, which spends no try).
-    fn look_at_card(&self, reader: &str, pin: bool) -> Result<CardSeen, String> {
+    pub(super) fn look_at_card(&self, reader: &str, pin: bool) -> Result<CardSeen, String> {
         // The reader name comes from the request: a name no reader has is refused before the
         // card layer keeps any state for it (it keeps one lock per reader it was asked for).
         if reader.len() > cardgate_audit::record::MAX_LABEL_LEN {

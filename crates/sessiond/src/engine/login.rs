@@ -58,10 +58,8 @@ impl Engine {
             user,
             reader: &reader,
         };
-        let deny = |reason: DenyReason, answer: Answer| {
-            let entry = Entry::new(Event::LoginDenied { reason }).reader(label(&reader));
-            self.refuse(&asker, None, reason, vec![entry], answer)
-        };
+        let deny =
+            |reason: DenyReason, answer: Answer| self.refuse_at_reader(&asker, reason, answer);
         if self.outside_hours() {
             return deny(
                 DenyReason::NotAuthorisedHere,

@@ -28,13 +28,9 @@ impl Engine {
             reader: &reader,
         };
         if self.outside_hours() {
-            let reason = DenyReason::NotAuthorisedHere;
-            let entry = Entry::new(Event::LoginDenied { reason }).reader(label(&reader));
-            return self.refuse(
+            return self.refuse_at_reader(
                 &asker,
-                None,
-                reason,
-                vec![entry],
+                DenyReason::NotAuthorisedHere,
                 denied(
                     "outside_business_hours",
                     "the PIN cannot be changed outside business hours",

@@ -94,18 +94,10 @@ impl Engine {
 
     /// The serial of the card in `reader`, when a personalised card is there and answers.
     fn serial_in(&self, reader: &str) -> Option<CardSerial> {
-        let mut serial = None;
-        let result = self.cards.exclusive(reader, &mut |t| {
-            let mut card = OperatorCard::new(t);
-            serial = match card.select() {
-                Ok(Some(cert)) => Some(cert.body.serial),
-                _ => None,
-            };
-        });
-        match result {
-            Ok(()) => serial,
-            Err(e) => {
-                tracing::info!(reader, error = %error_chain(&e), "no card to compare with the session's");
+        match self.look_at_card(reader, false) {
+            Ok(seen) => seen.cert.map(|c| c.body.serial),
+            Err(why) => {
+                tracing::info!(reader, %why, "no card to compare with the session's");
                 None
             }
         }
