@@ -1,8 +1,9 @@
 //! What `cardgatectl audit …` does, as typed functions; `cardgatectl` only parses arguments
 //! and prints.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use cardgate_office::config::{Config, LoadError};
 
 use crate::error::{FieldError, StoreError};
 use crate::record::{Entry, Event, Label, NoteKind, Text};
@@ -13,9 +14,8 @@ use crate::writer::{AuditConfig, AuditLog, Receipt, SystemClock};
 
 /// The daemon's configuration file, where `[audit] dir = "…"` sets the default directory.
 pub const DEFAULT_CONFIG: &str = "/etc/cardgate/cardgated.toml";
-/// The directory used when the configuration does not name one.
+/// The directory used when there is no configuration file.
 pub const DEFAULT_DIR: &str = "/var/lib/cardgate/audit";
-const MAX_CONFIG_LEN: u64 = 1 << 20;
 
 /// Errors of the command-line functions.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +36,7 @@ pub enum CliError {
         #[source]
         source: FieldError,
     },
-    /// The daemon configuration could not be read.
+    /// The daemon configuration could not be used.
     #[error("reading {path}")]
     ConfigIo {
         /// The file.
@@ -45,57 +45,31 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
-    /// The daemon configuration is not valid TOML, or `audit.dir` is not a string.
-    #[error("{path}: not valid TOML, or audit.dir is not a string")]
-    Config {
-        /// The file.
-        path: PathBuf,
-        /// Why, when TOML said.
-        #[source]
-        source: Option<toml::de::Error>,
-    },
+    /// The daemon configuration was refused (the error names the file).
+    #[error(transparent)]
+    Config(#[from] LoadError),
 }
 
 fn field(field: &'static str) -> impl FnOnce(FieldError) -> CliError {
     move |source| CliError::Field { field, source }
 }
 
-/// `audit.dir` from a daemon configuration file; `Ok(None)` when the file or key is absent.
+/// `audit.dir` of a daemon configuration file (its default when the file does not set it),
+/// read as `cardgated` reads it; `Ok(None)` when there is no such file. A file `cardgated`
+/// would refuse is refused here too, naming the file.
 pub fn dir_from_config(path: &Path) -> Result<Option<PathBuf>, CliError> {
-    let mut text = String::new();
-    match std::fs::File::open(path) {
-        Ok(f) => f
-            .take(MAX_CONFIG_LEN)
-            .read_to_string(&mut text)
-            .map_err(|source| CliError::ConfigIo {
-                path: path.to_owned(),
-                source,
-            })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(CliError::ConfigIo {
-                path: path.to_owned(),
-                source,
-            })
-        }
-    };
-    let table: toml::Table = text.parse().map_err(|e| CliError::Config {
-        path: path.to_owned(),
-        source: Some(e),
-    })?;
-    match table.get("audit").and_then(|a| a.get("dir")) {
-        None => Ok(None),
-        Some(toml::Value::String(dir)) => Ok(Some(PathBuf::from(dir))),
-        Some(_) => Err(CliError::Config {
-            path: path.to_owned(),
-            source: None,
-        }),
-    }
+    Ok(Config::load_if_present(path)?.map(|c| c.audit.dir))
+}
+
+/// The default log directory: `audit.dir` of the configuration `config`, else
+/// [`DEFAULT_DIR`] when there is no such file.
+pub fn default_dir_in(config: &Path) -> Result<PathBuf, CliError> {
+    Ok(dir_from_config(config)?.unwrap_or_else(|| PathBuf::from(DEFAULT_DIR)))
 }
 
 /// The default log directory: `audit.dir` of [`DEFAULT_CONFIG`], else [`DEFAULT_DIR`].
 pub fn default_dir() -> Result<PathBuf, CliError> {
-    Ok(dir_from_config(Path::new(DEFAULT_CONFIG))?.unwrap_or_else(|| PathBuf::from(DEFAULT_DIR)))
+    default_dir_in(Path::new(DEFAULT_CONFIG))
 }
 
 /// This machine's name, used as the terminal of records written from the command line.

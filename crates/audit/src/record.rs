@@ -281,6 +281,28 @@ impl Label {
     }
 }
 
+/// A short, always-valid audit label from outside text (operator IDs come from cards, reader
+/// names from PC/SC): control characters become `?`, at most 64 characters and
+/// [`MAX_LABEL_LEN`] bytes are kept (cut at a character, never inside one), and empty text is
+/// `-`.
+pub fn label(text: &str) -> Label {
+    let mut clean = String::new();
+    for c in text
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(64)
+    {
+        if clean.len() + c.len_utf8() > MAX_LABEL_LEN {
+            break;
+        }
+        clean.push(c);
+    }
+    if clean.is_empty() {
+        return Label::from_static("-");
+    }
+    Label::new(clean).unwrap_or_else(|_| Label::from_static("-"))
+}
+
 impl TryFrom<String> for Label {
     type Error = FieldError;
     fn try_from(text: String) -> Result<Self, FieldError> {
@@ -1097,5 +1119,19 @@ mod tests {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }
         assert!(Timestamp::parse("2024-02-29T23:59:59.999Z").is_ok());
+    }
+
+    // `engine::label` kept 64 characters and then fell back to "-" when they were more than
+    // the 128 bytes a label holds: 43 or more kana or kanji lost the whole name.
+    #[test]
+    fn label_keeps_what_fits_of_outside_text() {
+        assert_eq!(label("op-0042").as_str(), "op-0042");
+        assert_eq!(label("a\u{7}b\nc").as_str(), "a?b?c");
+        assert_eq!(label("").as_str(), "-");
+        assert_eq!(label(&"x".repeat(100)).as_str(), "x".repeat(64));
+        let long = "読".repeat(50);
+        let kept = label(&long);
+        assert_eq!(kept.as_str(), "読".repeat(42));
+        assert!(kept.as_str().len() <= MAX_LABEL_LEN);
     }
 }

@@ -16,141 +16,16 @@ use crate::segments::list_segments;
 
 pub mod render;
 
-/// When people are expected to work, in local time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BusinessHours {
-    /// Working days, Monday first.
-    pub days: [bool; 7],
-    /// Ranges in minutes after local midnight, `[start, end)`.
-    pub ranges: Vec<(u16, u16)>,
-    /// The local offset from UTC.
-    pub utc_offset: time::UtcOffset,
-}
+/// Business hours: the one type and parser, shared with `cardgated` (`[business_hours]`).
+pub use cardgate_office::hours::{BusinessHours, HoursError};
 
-impl Default for BusinessHours {
-    /// Monday to Friday, 08:30–17:15, Japan time (+09:00).
-    fn default() -> Self {
-        BusinessHours {
-            days: [true, true, true, true, true, false, false],
-            ranges: vec![(8 * 60 + 30, 17 * 60 + 15)],
-            utc_offset: time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC),
-        }
-    }
-}
-
-fn parse_hm(text: &str) -> Option<u16> {
-    let (h, m) = text.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let h: u16 = h.parse().ok()?;
-    let m: u16 = m.parse().ok()?;
-    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
-}
-
-const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-/// Why a business-hours option was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HoursError {
-    /// Not `HH:MM-HH:MM` with start before end.
-    #[error("business hours must look like 08:30-17:15 (start before end): {0:?}")]
-    Range(String),
-    /// Not a day list like `mon-fri` or `mon,tue,sat`.
-    #[error("business days must look like mon-fri or mon,wed,fri: {0:?}")]
-    Days(String),
-    /// Not `+HH:MM` / `-HH:MM`.
-    #[error("UTC offset must look like +09:00: {0:?}")]
-    Offset(String),
-}
-
-impl BusinessHours {
-    /// Parses ranges like `08:30-17:15` (one or more).
-    pub fn parse_ranges(specs: &[String]) -> Result<Vec<(u16, u16)>, HoursError> {
-        specs
-            .iter()
-            .map(|s| {
-                let (a, b) = s
-                    .split_once('-')
-                    .ok_or_else(|| HoursError::Range(s.clone()))?;
-                match (parse_hm(a.trim()), parse_hm(b.trim())) {
-                    (Some(a), Some(b)) if a < b => Ok((a, b)),
-                    _ => Err(HoursError::Range(s.clone())),
-                }
-            })
-            .collect()
-    }
-
-    /// Parses `mon-fri`, `mon,tue,sat`, `mon-fri,sat`.
-    pub fn parse_days(spec: &str) -> Result<[bool; 7], HoursError> {
-        let bad = || HoursError::Days(spec.to_owned());
-        let index = |d: &str| {
-            DAY_NAMES
-                .iter()
-                .position(|n| *n == d.trim().to_ascii_lowercase())
-        };
-        let mut days = [false; 7];
-        for part in spec.split(',') {
-            match part.split_once('-') {
-                Some((a, b)) => {
-                    let (a, b) = (index(a).ok_or_else(bad)?, index(b).ok_or_else(bad)?);
-                    if a > b {
-                        return Err(bad());
-                    }
-                    days[a..=b].iter_mut().for_each(|d| *d = true);
-                }
-                None => days[index(part).ok_or_else(bad)?] = true,
-            }
-        }
-        Ok(days)
-    }
-
-    /// Parses `+09:00`.
-    pub fn parse_offset(spec: &str) -> Result<time::UtcOffset, HoursError> {
-        let bad = || HoursError::Offset(spec.to_owned());
-        let (sign, rest) = match spec.as_bytes().first() {
-            Some(b'+') => (1i8, &spec[1..]),
-            Some(b'-') => (-1i8, &spec[1..]),
-            _ => return Err(bad()),
-        };
-        let minutes = parse_hm(rest).ok_or_else(bad)?;
-        let h = i8::try_from(minutes / 60).map_err(|_| bad())?;
-        let m = i8::try_from(minutes % 60).map_err(|_| bad())?;
-        time::UtcOffset::from_hms(sign * h, sign * m, 0).map_err(|_| bad())
-    }
-
-    /// Which (local date, range) a time falls in, or `None` outside business hours.
-    fn slot(&self, t: Timestamp) -> Option<(time::Date, usize)> {
-        let local = t.to_datetime()?.to_offset(self.utc_offset);
-        let weekday = usize::from(local.weekday().number_days_from_monday());
-        if !self.days.get(weekday).copied().unwrap_or(false) {
-            return None;
-        }
-        let minute = u16::from(local.hour()) * 60 + u16::from(local.minute());
-        let index = self
-            .ranges
-            .iter()
-            .position(|(a, b)| *a <= minute && minute < *b)?;
-        Some((local.date(), index))
-    }
-
-    /// True when `t` is within business hours.
-    pub fn contains(&self, t: Timestamp) -> bool {
-        self.slot(t).is_some()
-    }
-
-    /// True when a session from `start` to `end` lies within one business-hours range.
-    pub fn covers(&self, start: Timestamp, end: Timestamp) -> bool {
-        match (self.slot(start), self.slot(end)) {
-            (Some(a), Some(b)) => a == b,
-            _ => false,
-        }
-    }
+/// Japan time (+09:00), the review's default offset.
+fn jst() -> time::UtcOffset {
+    cardgate_office::hours::utc_offset(9 * 60).unwrap_or(time::UtcOffset::UTC)
 }
 
 /// What to review.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReportOptions {
     /// From (inclusive).
     pub from: Option<Timestamp>,
@@ -158,6 +33,36 @@ pub struct ReportOptions {
     pub to: Option<Timestamp>,
     /// Business hours.
     pub hours: BusinessHours,
+    /// The local offset from UTC, in which business hours and days are read.
+    pub utc_offset: time::UtcOffset,
+}
+
+impl Default for ReportOptions {
+    /// The whole log; Monday to Friday, 08:30–17:15, Japan time (+09:00).
+    fn default() -> Self {
+        ReportOptions {
+            from: None,
+            to: None,
+            hours: BusinessHours::default(),
+            utc_offset: jst(),
+        }
+    }
+}
+
+impl ReportOptions {
+    /// True when `t` is within business hours.
+    fn inside(&self, t: Timestamp) -> bool {
+        t.to_datetime()
+            .is_some_and(|d| self.hours.contains(d, self.utc_offset))
+    }
+
+    /// True when a session from `start` to `end` lies within one business-hours window.
+    fn covers(&self, start: Timestamp, end: Timestamp) -> bool {
+        match (start.to_datetime(), end.to_datetime()) {
+            (Some(a), Some(b)) => self.hours.covers(a, b, self.utc_offset),
+            _ => false,
+        }
+    }
 }
 
 /// Counts for one operator or terminal.
@@ -416,7 +321,7 @@ impl Reviewer {
         };
         match end {
             Some(end) => {
-                if !self.options.hours.covers(s.start, end) {
+                if !self.options.covers(s.start, end) {
                     self.flag(
                         AnomalyKind::OutsideBusinessHours,
                         s.seq,
@@ -429,7 +334,7 @@ impl Reviewer {
                 }
             }
             None => {
-                if !self.options.hours.contains(s.start) {
+                if !self.options.inside(s.start) {
                     self.flag(
                         AnomalyKind::OutsideBusinessHours,
                         s.seq,
@@ -469,11 +374,7 @@ impl Reviewer {
                 if self.in_period(t) {
                     let day = t
                         .to_datetime()
-                        .map(|d| {
-                            d.to_offset(self.options.hours.utc_offset)
-                                .date()
-                                .to_string()
-                        })
+                        .map(|d| d.to_offset(self.options.utc_offset).date().to_string())
                         .unwrap_or_default();
                     *self.report.logins_per_day.entry(day).or_default() += 1;
                 }
@@ -731,50 +632,74 @@ mod tests {
     use super::*;
 
     #[test]
-    fn business_hours_options_parse_strictly() {
-        assert_eq!(
-            BusinessHours::parse_ranges(&["08:30-12:00".into(), "13:00-17:15".into()]).unwrap(),
-            vec![(510, 720), (780, 1035)]
-        );
-        for bad in [
-            "8:30-17:15",
-            "17:15-08:30",
-            "08:30",
-            "08:60-09:00",
-            "25:00-26:00",
-        ] {
-            assert!(BusinessHours::parse_ranges(&[bad.into()]).is_err(), "{bad}");
-        }
-        assert_eq!(
-            BusinessHours::parse_days("mon-wed,sat").unwrap(),
-            [true, true, true, false, false, true, false]
-        );
-        assert!(BusinessHours::parse_days("fri-mon").is_err());
-        assert!(BusinessHours::parse_days("someday").is_err());
-        assert_eq!(
-            BusinessHours::parse_offset("-03:30").unwrap(),
-            time::UtcOffset::from_hms(-3, -30, 0).unwrap()
-        );
-        assert!(BusinessHours::parse_offset("09:00").is_err());
-    }
-
-    #[test]
     fn sessions_are_inside_only_within_one_range_of_one_working_day() {
-        let hours = BusinessHours::default();
+        let options = ReportOptions::default();
         // 2026-06-01 is a Monday; 00:00Z is 09:00 in Japan.
         let t = |s: &str| Timestamp::parse(s).unwrap();
-        assert!(hours.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-01T08:00:00.000Z")));
-        assert!(!hours.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-01T08:15:00.000Z")));
-        assert!(!hours.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-02T00:00:00.000Z")));
-        assert!(!hours.contains(t("2026-06-06T01:00:00.000Z")), "Saturday");
+        assert!(options.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-01T08:00:00.000Z")));
+        assert!(!options.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-01T08:15:00.000Z")));
+        assert!(!options.covers(t("2026-06-01T00:00:00.000Z"), t("2026-06-02T00:00:00.000Z")));
+        assert!(!options.inside(t("2026-06-06T01:00:00.000Z")), "Saturday");
         assert!(
-            !hours.contains(t("2026-05-31T23:29:00.000Z")),
+            !options.inside(t("2026-05-31T23:29:00.000Z")),
             "08:29 Monday"
         );
         assert!(
-            hours.contains(t("2026-05-31T23:30:00.000Z")),
+            options.inside(t("2026-05-31T23:30:00.000Z")),
             "08:30 Monday"
         );
+    }
+
+    fn login_at(seq: u64, time: &str) -> Record {
+        Record {
+            seq,
+            time: Timestamp::parse(time).unwrap(),
+            terminal: crate::record::Label::new("T01").unwrap(),
+            reader: None,
+            card: None,
+            operator: None,
+            uid: None,
+            event: Event::LoginGranted {
+                role: cardgate_card::cert::Role::Operator,
+            },
+            prev: crate::record::Digest::default(),
+        }
+    }
+
+    // The daemon refuses a login outside `[business_hours]` and the review flags a session
+    // that starts outside them: with the daemon's own configuration, read by the one parser,
+    // the two agree on the boundary minutes (08:30 in, 17:15 out).
+    #[test]
+    fn the_review_and_the_daemon_agree_on_the_boundary_minutes() {
+        let config = cardgate_office::config::Config::parse(
+            "[daemon]\nutc_offset_minutes = 540\n[business_hours]\nstart = \"08:30\"\nend = \"17:15\"\n[[terminal]]\nid = \"T01\"\nreader = \"r\"\n",
+        )
+        .unwrap();
+        let hours = config.business_hours.clone().unwrap();
+        let offset = cardgate_office::hours::utc_offset(config.daemon.utc_offset_minutes).unwrap();
+        // Monday 2026-06-01 in Japan: 08:29, 08:30, 17:14, 17:15.
+        for (time, inside) in [
+            ("2026-05-31T23:29:59.999Z", false),
+            ("2026-05-31T23:30:00.000Z", true),
+            ("2026-06-01T08:14:59.999Z", true),
+            ("2026-06-01T08:15:00.000Z", false),
+        ] {
+            let t = Timestamp::parse(time).unwrap();
+            let daemon_allows = hours.contains(t.to_datetime().unwrap(), offset);
+            assert_eq!(daemon_allows, inside, "{time}");
+            let mut reviewer = Reviewer::new(ReportOptions {
+                hours: hours.clone(),
+                utc_offset: offset,
+                ..ReportOptions::default()
+            });
+            reviewer.feed(&login_at(1, time));
+            let flagged = reviewer
+                .finish()
+                .anomalies
+                .iter()
+                .any(|a| a.kind == AnomalyKind::OutsideBusinessHours);
+            assert_eq!(flagged, !daemon_allows, "{time}");
+        }
     }
 
     #[test]

@@ -489,15 +489,30 @@ fn init_refuses_an_existing_log_and_the_config_names_the_directory() {
         cardgate_audit::cli::CliError::Store(StoreError::AlreadyInitialised(_))
     ));
     let cfg = t.0.join("cardgated.toml");
-    std::fs::write(&cfg, "[audit]\ndir = \"/srv/audit\"\n").unwrap();
+    // The file is read as cardgated reads it (`cardgate_office::config`).
+    let terminal = "[[terminal]]\nid = \"juki-01\"\nreader = \"r\"\n";
+    std::fs::write(&cfg, format!("[audit]\ndir = \"/srv/audit\"\n{terminal}")).unwrap();
     assert_eq!(
         cardgate_audit::cli::dir_from_config(&cfg).unwrap(),
         Some(std::path::PathBuf::from("/srv/audit"))
     );
-    std::fs::write(&cfg, "[reader]\nname = \"x\"\n").unwrap();
-    assert_eq!(cardgate_audit::cli::dir_from_config(&cfg).unwrap(), None);
-    std::fs::write(&cfg, "[audit]\ndir = 5\n").unwrap();
-    assert!(cardgate_audit::cli::dir_from_config(&cfg).is_err());
+    std::fs::write(&cfg, terminal).unwrap();
+    assert_eq!(
+        cardgate_audit::cli::dir_from_config(&cfg).unwrap(),
+        Some(std::path::PathBuf::from(cardgate_audit::cli::DEFAULT_DIR))
+    );
+    for refused in [
+        format!("[audit]\ndir = 5\n{terminal}"),
+        format!("[reader]\nname = \"x\"\n{terminal}"),
+        "[audit]\ndir = \"/srv/audit\"\n".to_owned(),
+    ] {
+        std::fs::write(&cfg, &refused).unwrap();
+        let err = cardgate_audit::cli::dir_from_config(&cfg).unwrap_err();
+        assert!(
+            err.to_string().contains(&cfg.display().to_string()),
+            "{refused}: {err}"
+        );
+    }
     assert_eq!(
         cardgate_audit::cli::dir_from_config(&t.0.join("missing.toml")).unwrap(),
         None

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use cardgate_audit::cli::{self, CliError, ReportFormat};
 use cardgate_audit::report::{parse_bound, BusinessHours, ReportOptions};
 use cardgate_audit::NoteKind;
+use cardgate_office::hours::parse_utc_offset;
 use clap::{Args, Subcommand, ValueEnum};
 use zeroize::Zeroizing;
 
@@ -19,17 +20,17 @@ const EXIT_ERROR: u8 = 2;
 /// The log directory option shared by every subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct DirArg {
-    /// The log directory [default: `audit.dir` in /etc/cardgate/cardgated.toml, else
-    /// /var/lib/cardgate/audit]
+    /// The log directory [default: `audit.dir` in the --config file, else
+    /// /var/lib/cardgate/audit when there is no such file]
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
 }
 
 impl DirArg {
-    fn resolve(&self) -> Result<PathBuf, CliError> {
+    fn resolve(&self, config_path: &std::path::Path) -> Result<PathBuf, CliError> {
         match &self.dir {
             Some(d) => Ok(d.clone()),
-            None => cli::default_dir(),
+            None => cli::default_dir_in(config_path),
         }
     }
 }
@@ -269,7 +270,7 @@ pub fn run(cmd: AuditCommand, config_path: &std::path::Path) -> ExitCode {
 fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCode, CliError> {
     match cmd {
         AuditCommand::Init { dir } => {
-            let dir = dir.resolve()?;
+            let dir = dir.resolve(config_path)?;
             let key = cli::init(&dir)?;
             let hex = key.to_hex();
             let mut out = std::io::stdout().lock();
@@ -286,7 +287,7 @@ fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCod
             key,
             require_sealed,
         } => {
-            let dir = dir.resolve()?;
+            let dir = dir.resolve(config_path)?;
             let key = match key.read() {
                 Ok(k) => k,
                 Err(e) => return Ok(fail(&e)),
@@ -318,17 +319,14 @@ fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCod
             utc_offset,
         } => {
             let dirs = if dirs.is_empty() {
-                vec![cli::default_dir()?]
+                vec![cli::default_dir_in(config_path)?]
             } else {
                 dirs
             };
             let report_err = |e| CliError::Report(cardgate_audit::report::ReportError::Hours(e));
-            let offset = BusinessHours::parse_offset(&utc_offset).map_err(report_err)?;
-            let hours = BusinessHours {
-                days: BusinessHours::parse_days(&business_days).map_err(report_err)?,
-                ranges: BusinessHours::parse_ranges(&business_hours).map_err(report_err)?,
-                utc_offset: offset,
-            };
+            let offset = parse_utc_offset(&utc_offset).map_err(report_err)?;
+            let hours =
+                BusinessHours::parse(&business_days, &business_hours).map_err(report_err)?;
             let bound = |text: Option<String>, field, end| {
                 text.map(|t| parse_bound(&t, offset, end))
                     .transpose()
@@ -338,6 +336,7 @@ fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCod
                 from: bound(from, "--from", false)?,
                 to: bound(to, "--to", true)?,
                 hours,
+                utc_offset: offset,
             };
             let dir_refs: Vec<&std::path::Path> = dirs.iter().map(PathBuf::as_path).collect();
             let report = cli::report(&dir_refs, options)?;
@@ -359,7 +358,7 @@ fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCod
             who,
             escort,
         } => {
-            let dir = dir.resolve()?;
+            let dir = dir.resolve(config_path)?;
             let kind = match kind {
                 NoteKindArg::RoomEntry => NoteKind::RoomEntry,
                 NoteKindArg::Media => NoteKind::Media,
@@ -398,7 +397,7 @@ fn note_through_daemon(
         path: config_path.to_owned(),
         source: std::io::Error::other(what),
     };
-    let config = cardgate_sessiond::config::Config::load(config_path).map_err(|e| {
+    let config = cardgate_office::config::Config::load(config_path).map_err(|e| {
         unavailable(format!(
             "the log is held by cardgated, and its configuration cannot be read: {e}"
         ))

@@ -13,10 +13,10 @@ use cardgate_card::issue::{issue_card, unblock, IssueError, IssueRequest};
 use cardgate_card::policy::check_new_pin;
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::{IssuerKey, OperatorCard, Puk};
+use cardgate_office::config::Config;
+use cardgate_office::register::{CardEntry, CardState, RegisterFile};
 use cardgate_reader::pcsc::{AfterTransaction, ConnectOptions, PcscContext, PcscTransaction};
 use cardgate_reader::TransportError;
-use cardgate_sessiond::config::Config;
-use cardgate_sessiond::register::{CardEntry, CardState, RegisterFile};
 use clap::Subcommand;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
@@ -168,7 +168,7 @@ fn record_puk_refusal(
         ),
         _ => return Ok(()),
     };
-    let label = cardgate_sessiond::engine::label;
+    let label = cardgate_audit::record::label;
     record(config, request, |by| {
         let entry = Entry::new(event(by)).reader(label(reader));
         match cert {
@@ -287,8 +287,8 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
                     let by = manager::by(by, manager.as_ref());
                     Entry::new(Event::CardIssued { by, role })
                         .card(serial)
-                        .operator(cardgate_sessiond::engine::label(&operator))
-                        .reader(cardgate_sessiond::engine::label(&reader))
+                        .operator(cardgate_audit::record::label(&operator))
+                        .reader(cardgate_audit::record::label(&reader))
                 },
             )
             .map_err(|e| {
@@ -360,8 +360,8 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
                     let by = manager::by(by, Some(&manager));
                     Entry::new(Event::PinUnblocked { by: Some(by) })
                         .card(serial)
-                        .operator(cardgate_sessiond::engine::label(&cert.body.operator_id))
-                        .reader(cardgate_sessiond::engine::label(&reader))
+                        .operator(cardgate_audit::record::label(&cert.body.operator_id))
+                        .reader(cardgate_audit::record::label(&reader))
                 },
             )
             .map_err(|e| {
@@ -415,9 +415,9 @@ mod manager {
     use cardgate_card::cert::{CardSerial, Certificate, Role};
     use cardgate_card::login::{authenticate as login, check_certificate, LoginError, LoginPolicy};
     use cardgate_card::{IssuerPublicKey, OperatorCard, RevocationList, SecretString};
+    use cardgate_office::config::StalePolicy;
+    use cardgate_office::register::{CardState, RegisterFile};
     use cardgate_reader::pcsc::{ConnectOptions, PcscContext};
-    use cardgate_sessiond::config::StalePolicy;
-    use cardgate_sessiond::register::{CardState, RegisterFile};
     use serde_json::json;
 
     /// The access manager who authorised the action.
@@ -676,7 +676,7 @@ mod manager {
             "reason": reason_name(r.reason),
             "tries_left": r.tries_left,
         });
-        let label = cardgate_sessiond::engine::label;
+        let label = cardgate_audit::record::label;
         let (reason, tries_left, cert) = (r.reason, r.tries_left, r.cert.clone());
         record(config, request, |by| {
             let entry = Entry::new(Event::ManagerRefused {

@@ -6,7 +6,8 @@ use cardgate_audit::seal::write_key_file;
 use cardgate_audit::segments::{list_segments, parse_segment_name};
 use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, NoteKind, Text};
 use cardgate_card::{IssuerKey, IssuerPublicKey};
-use cardgate_sessiond::config::Config;
+use cardgate_office::config::Config;
+use cardgate_office::{files::ACCEPTED_FILE, register::REGISTER_FILE};
 use serde_json::json;
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
@@ -157,14 +158,8 @@ fn target(config: &Config, config_path: &Path, name: &str, slot: Slot) -> PathBu
         Slot::Config => config_path.to_path_buf(),
         Slot::IssuerPub => config.issuer.public_key.clone(),
         Slot::RevocationList => config.revocation.list.clone(),
-        Slot::Register => config
-            .daemon
-            .state_dir
-            .join(cardgate_sessiond::register::REGISTER_FILE),
-        Slot::Accepted => config
-            .daemon
-            .state_dir
-            .join(cardgate_sessiond::engine::ACCEPTED_FILE),
+        Slot::Register => config.daemon.state_dir.join(REGISTER_FILE),
+        Slot::Accepted => config.daemon.state_dir.join(ACCEPTED_FILE),
         Slot::Audit => config
             .audit
             .dir

@@ -1,9 +1,7 @@
 //! File helpers shared by the commands: atomic writes and bounded reads.
 
 use std::error::Error;
-use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
 use zeroize::Zeroizing;
 
 /// The boxed error every command returns.
@@ -21,26 +19,8 @@ pub fn chain(e: &(dyn Error + 'static)) -> String {
     out
 }
 
-/// Atomic writes, the same as the daemon's.
-pub use cardgate_sessiond::register::write_atomic;
-
-/// Reads a whole file, refusing one larger than `cap` bytes.
-pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
-    let f = File::open(path)?;
-    let len = f.metadata()?.len();
-    if len > cap {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{} is {len} bytes, over the {cap}-byte limit",
-                path.display()
-            ),
-        ));
-    }
-    let mut out = Vec::with_capacity(len as usize);
-    f.take(cap + 1).read_to_end(&mut out)?;
-    Ok(out)
-}
+/// Atomic writes and capped reads, the same as the daemon's.
+pub use cardgate_office::files::{read_capped, write_atomic};
 
 /// Reads one secret line from stdin (at most 1 KiB), without its line ending. Only that line
 /// is consumed, so several secrets can be read one after another.

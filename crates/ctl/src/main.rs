@@ -102,7 +102,7 @@ enum Top {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let load = || cardgate_sessiond::config::Config::load(&cli.config);
+    let load = || cardgate_office::config::Config::load(&cli.config);
     let result = match cli.command {
         Top::Issuer { cmd } => issuer::run(cmd),
         Top::Card { cmd } => card::run(&cli.config, cmd),

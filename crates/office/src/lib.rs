@@ -1,10 +1,19 @@
 //! What the daemon (`cardgated`), `cardgatectl` and the audit review share, with no async
-//! runtime: the configuration file and its one parser, the card register, business hours,
-//! atomic file writes, and the one clock everything reads.
+//! runtime, one module a job:
 //!
-//! 日本語: デーモンと管理ツールが共有する設定・カード台帳・業務時間・時計。
+//! * [`config`]: `cardgated.toml`, its one parser and its one reader ([`config::Config::load`]);
+//! * [`register`]: the card register (which card is lent to whom, and what became of it);
+//! * [`hours`]: business hours, one type and one parser for the daemon and the review;
+//! * [`files`]: atomic file writes and capped reads;
+//! * [`clock`]: the one clock everything reads.
+//!
+//! 日本語: デーモンと管理ツールが共有する設定・カード台帳・業務時間・ファイル書き込み・時計。
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod config;
+pub mod files;
+pub mod hours;
+pub mod register;
 
 pub use clock::{Clock, ManualClock, SystemClock};

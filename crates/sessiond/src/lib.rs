@@ -4,15 +4,24 @@
 
 pub mod audit_sink;
 pub mod cards;
-pub mod config;
 pub mod daemon;
 pub mod engine;
-pub mod hours;
 pub mod pcsc_cards;
 pub mod protocol;
 pub mod ratelimit;
-pub mod register;
 pub mod server;
 pub mod session_actions;
 pub mod sessions;
 pub mod users;
+
+// The configuration, business hours and the card register live in `cardgate-office`, shared
+// with `cardgatectl` and the audit review without an async runtime; these paths stay for the
+// daemon's own modules.
+pub use cardgate_office::{config, hours};
+
+/// The card register (`cardgate_office::register`), and the atomic write the daemon's other
+/// state files use too.
+pub mod register {
+    pub use cardgate_office::files::write_atomic;
+    pub use cardgate_office::register::*;
+}

@@ -1,8 +1,11 @@
-//! `cardgated.toml`: every key, its default, and its checks. See `docs/configuration.md`.
+//! `cardgated.toml`: every key, its default, and its checks; the one parser and the one
+//! reader of the file, for `cardgated`, `cardgatectl` and `cardgatectl audit` alike. See
+//! `docs/configuration.md`.
 
-use crate::hours::BusinessHours;
+use crate::hours::{BusinessHours, UTC_OFFSET_MINUTES};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Where the daemon looks by default.
@@ -52,6 +55,35 @@ pub enum ConfigError {
     /// Limits that make no sense.
     #[error("{0}")]
     BadValue(&'static str),
+}
+
+/// Why a configuration file was refused: the file, and what is wrong with it.
+#[derive(Debug)]
+pub struct LoadError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub error: ConfigError,
+}
+
+impl LoadError {
+    /// The file is not there.
+    pub fn is_not_found(&self) -> bool {
+        matches!(&self.error, ConfigError::Read(e) if e.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.error)
+    }
+}
+
+impl std::error::Error for LoadError {
+    // Display already says what `error` says; its cause comes next in a chain.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.error)
+    }
 }
 
 /// What to do with a session when its card leaves the reader (art. 6.2).
@@ -341,13 +373,40 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads, parses and checks a configuration file.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let meta = std::fs::metadata(path).map_err(ConfigError::Read)?;
-        if meta.len() > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge { len: meta.len() });
+    /// Reads, parses and checks a configuration file; the error names the file.
+    pub fn load(path: &Path) -> Result<Self, LoadError> {
+        Self::read_and_parse(path).map_err(|error| LoadError {
+            path: path.to_owned(),
+            error,
+        })
+    }
+
+    /// [`Config::load`], with `Ok(None)` when the file does not exist (a tool run where
+    /// no daemon is configured, the access manager's review on another machine say).
+    pub fn load_if_present(path: &Path) -> Result<Option<Self>, LoadError> {
+        match Self::load(path) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
         }
-        let text = std::fs::read_to_string(path).map_err(ConfigError::Read)?;
+    }
+
+    fn read_and_parse(path: &Path) -> Result<Self, ConfigError> {
+        use std::io::Read;
+        let file = std::fs::File::open(path).map_err(ConfigError::Read)?;
+        let len = file.metadata().map_err(ConfigError::Read)?.len();
+        if len > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge { len });
+        }
+        let mut text = String::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(ConfigError::Read)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                len: text.len() as u64,
+            });
+        }
         Self::parse(&text)
     }
 
@@ -422,17 +481,10 @@ impl Config {
                 "refusals.window_seconds must be within 1..=86400, refusals.per_user within 1..=10000 and refusals.total within 1..=100000",
             ));
         }
-        if !(-720..=840).contains(&self.daemon.utc_offset_minutes) {
+        if !UTC_OFFSET_MINUTES.contains(&self.daemon.utc_offset_minutes) {
             return Err(ConfigError::BadValue(
                 "daemon.utc_offset_minutes must be within -720..=840",
             ));
-        }
-        if let Some(hours) = &self.business_hours {
-            if hours.start >= hours.end {
-                return Err(ConfigError::BadValue(
-                    "business_hours.start must be before business_hours.end (a window that never opens refuses every login)",
-                ));
-            }
         }
         if self.rate_limit.base_delay_ms > self.rate_limit.max_delay_ms {
             return Err(ConfigError::BadValue(
@@ -460,6 +512,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     const MINIMAL: &str = r#"
@@ -556,10 +609,86 @@ reader = "Virtual PCD 00 00"
                 "{bad}"
             );
         }
+        // A window that never opens is refused by the business-hours parser itself.
         let never = format!("[business_hours]\nstart = \"17:00\"\nend = \"08:30\"\n{MINIMAL}");
+        let err = Config::parse(&never).unwrap_err();
+        assert!(matches!(err, ConfigError::Parse(_)), "{err}");
+        assert!(
+            chain(&err).contains("17:00 must be before their end 08:30"),
+            "{}",
+            chain(&err)
+        );
+        let plus = format!("[business_hours]\nstart = \"+8:30\"\nend = \"17:15\"\n{MINIMAL}");
+        assert!(matches!(Config::parse(&plus), Err(ConfigError::Parse(_))));
+        let offset = format!("[daemon]\nutc_offset_minutes = 841\n{MINIMAL}");
         assert!(matches!(
-            Config::parse(&never).unwrap_err(),
-            ConfigError::BadValue(_)
+            Config::parse(&offset),
+            Err(ConfigError::BadValue(_))
         ));
+    }
+
+    fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut out = e.to_string();
+        let mut cur = e.source();
+        while let Some(s) = cur {
+            out.push_str(": ");
+            out.push_str(&s.to_string());
+            cur = s.source();
+        }
+        out
+    }
+
+    #[test]
+    fn load_names_the_file_in_every_error() {
+        let dir = std::env::temp_dir().join(format!("cardgate-config-{}", std::process::id()));
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("{}: {e}", dir.display()),
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cardgated.toml");
+        let name = path.display().to_string();
+
+        let missing = Config::load(&path).unwrap_err();
+        assert!(missing.is_not_found());
+        assert!(
+            missing.to_string().starts_with(&format!("{name}: ")),
+            "{missing}"
+        );
+        assert!(Config::load_if_present(&path).unwrap().is_none());
+
+        std::fs::write(&path, "[[terminal]\n").unwrap();
+        let bad = Config::load(&path).unwrap_err();
+        assert!(matches!(bad.error, ConfigError::Parse(_)));
+        assert!(
+            bad.to_string()
+                .starts_with(&format!("{name}: invalid configuration")),
+            "{bad}"
+        );
+        // The chain goes on to TOML's own words (where in the file), once.
+        let whole = chain(&bad);
+        assert!(whole.contains("TOML parse error"), "{whole}");
+        assert_eq!(whole.matches(&name).count(), 1, "{whole}");
+        assert!(Config::load_if_present(&path).is_err());
+
+        std::fs::write(&path, "").unwrap();
+        let empty = Config::load(&path).unwrap_err();
+        assert!(matches!(empty.error, ConfigError::NoTerminals));
+        assert!(
+            empty.to_string().starts_with(&format!("{name}: ")),
+            "{empty}"
+        );
+
+        std::fs::write(&path, vec![b'#'; MAX_CONFIG_BYTES as usize + 1]).unwrap();
+        let big = Config::load(&path).unwrap_err();
+        assert!(matches!(big.error, ConfigError::TooLarge { .. }), "{big}");
+        assert!(big.to_string().starts_with(&format!("{name}: ")), "{big}");
+
+        std::fs::write(&path, MINIMAL).unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.audit.dir, PathBuf::from("/var/lib/cardgate/audit"));
+        assert!(Config::load_if_present(&path).unwrap().is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,12 +2,13 @@
 //! it. One JSON file, shared by `cardgated` and `cardgatectl`, written atomically under an
 //! exclusive file lock. It holds no secret.
 
+use crate::files::write_atomic;
 use cardgate_card::cert::{CardSerial, Role};
 use cardgate_card::revocation::RevocationReason;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -206,49 +207,20 @@ impl RegisterFile {
     }
 }
 
-/// Writes a file atomically: a temporary file in the same directory with `mode` (created
-/// afresh, never an existing file or link), fsync, rename over the target, fsync the
-/// directory. A crash leaves the old file or the new one. Shared by `cardgated` and
-/// `cardgatectl`.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "path has no file name")
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use time::macros::date;
 
     #[test]
     fn update_round_trips_and_refuses_garbage() {
         let dir = std::env::temp_dir().join(format!("cardgate-register-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("{}: {e}", dir.display()),
+        }
         std::fs::create_dir_all(&dir).unwrap();
         let file = RegisterFile::new(&dir);
         assert!(file.read().unwrap().cards.is_empty());
@@ -287,5 +259,6 @@ mod tests {
         );
         std::fs::write(file.path(), b"{\"cards\": 7}").unwrap();
         assert!(matches!(file.read(), Err(RegisterError::Malformed { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

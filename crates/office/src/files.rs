@@ -1,0 +1,123 @@
+//! Writing and reading the daemon's and the tools' files: atomic replacement, capped reads,
+//! and the names of the state directory's files that more than one program touches.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// The file in the state directory that remembers the newest revocation list accepted
+/// (`cardgated` writes it; `cardgatectl backup` and `restore` carry it).
+pub const ACCEPTED_FILE: &str = "revocation.accepted";
+
+/// Writes a file atomically: a temporary file in the same directory with `mode` (created
+/// afresh, never an existing file or link), fsync, rename over the target, fsync the
+/// directory. A crash leaves the old file or the new one. Shared by `cardgated` and
+/// `cardgatectl`.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        // The write's own error is what the caller must hear; the temporary file is ours
+        // (created afresh above) and is gone already if the rename happened.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Reads a whole file, refusing one larger than `cap` bytes (the error names the file).
+pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > cap {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} is {len} bytes, over the {cap}-byte limit",
+                path.display()
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(len as usize);
+    f.take(cap + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > cap {
+        // It grew between the size check and the read.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is over the {cap}-byte limit", path.display()),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("cardgate-files-{name}-{}", std::process::id()));
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => panic!("{}: {e}", dir.display()),
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn write_atomic_replaces_with_the_mode_and_leaves_no_temporary_file() {
+        let dir = temp_dir("atomic");
+        let path = dir.join("x.json");
+        write_atomic(&path, b"one", 0o640).unwrap();
+        write_atomic(&path, b"two", 0o600).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("x.json")]);
+        assert!(write_atomic(&dir.join("missing").join("x"), b"", 0o600).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn read_capped_names_the_file_over_the_cap() {
+        let dir = temp_dir("capped");
+        let path = dir.join("big");
+        std::fs::write(&path, [0u8; 11]).unwrap();
+        assert_eq!(read_capped(&path, 11).unwrap().len(), 11);
+        let err = read_capped(&path, 10).unwrap_err();
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
