@@ -169,3 +169,49 @@ fn revocation_list_grows_by_version_and_verifies() {
     assert!(String::from_utf8_lossy(&show.stdout).contains("1112131415161718"));
     let _ = Path::new(d);
 }
+
+// `--config FILE` names the daemon's configuration for every subcommand, `audit` included:
+// its default log directory used to come from /etc/cardgate/cardgated.toml whatever
+// `--config` said.
+#[test]
+fn audit_takes_its_log_directory_from_the_configuration_given() {
+    let dir = tempdir("auditcfg");
+    let log = dir.join("audit");
+    let config = dir.join("cardgated.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[audit]\ndir = {:?}\n\n[[terminal]]\nid = \"juki-01\"\nreader = \"r\"\n",
+            log.display().to_string()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let init = ctl(&["audit", "init", "--dir", log.to_str().unwrap()], "");
+    assert_eq!(
+        init.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let verify = ctl(&["--config", config, "audit", "verify"], "");
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(stdout.starts_with("intact: 2 records"), "{stdout}");
+
+    // A configuration cardgated would refuse is refused here too, naming the file.
+    std::fs::write(config, "[audit]\ndir = \"audit\"\n").unwrap();
+    let refused = ctl(&["--config", config, "audit", "verify"], "");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(config) && stderr.contains("must be an absolute path"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

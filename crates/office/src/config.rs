@@ -614,9 +614,9 @@ reader = "Virtual PCD 00 00"
         let err = Config::parse(&never).unwrap_err();
         assert!(matches!(err, ConfigError::Parse(_)), "{err}");
         assert!(
-            chain(&err).contains("17:00 must be before their end 08:30"),
+            with_cause(&err).contains("17:00 must be before their end 08:30"),
             "{}",
-            chain(&err)
+            with_cause(&err)
         );
         let plus = format!("[business_hours]\nstart = \"+8:30\"\nend = \"17:15\"\n{MINIMAL}");
         assert!(matches!(Config::parse(&plus), Err(ConfigError::Parse(_))));
@@ -627,15 +627,12 @@ reader = "Virtual PCD 00 00"
         ));
     }
 
-    fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-        let mut out = e.to_string();
-        let mut cur = e.source();
-        while let Some(s) = cur {
-            out.push_str(": ");
-            out.push_str(&s.to_string());
-            cur = s.source();
+    /// The error and its cause, as a one-line printer shows them.
+    fn with_cause(e: &dyn std::error::Error) -> String {
+        match e.source() {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
         }
-        out
     }
 
     #[test]
@@ -667,7 +664,7 @@ reader = "Virtual PCD 00 00"
             "{bad}"
         );
         // The chain goes on to TOML's own words (where in the file), once.
-        let whole = chain(&bad);
+        let whole = with_cause(&bad);
         assert!(whole.contains("TOML parse error"), "{whole}");
         assert_eq!(whole.matches(&name).count(), 1, "{whole}");
         assert!(Config::load_if_present(&path).is_err());
