@@ -5,6 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The file in the state directory that remembers the newest revocation list accepted
 /// (`cardgated` writes it; `cardgatectl backup` and `restore` carry it).
@@ -22,17 +23,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let (tmp, mut f) = create_temporary(dir, &name.to_string_lossy(), mode)?;
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -44,6 +36,35 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// How many temporary names one write tries before it gives up.
+const TEMPORARY_TRIES: u32 = 64;
+
+/// The counter in temporary names: no two writes of this process share one.
+static TEMPORARY_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Creates a new temporary file next to the target. The name carries the process ID and a
+/// counter: a file left by a process that crashed mid-write and whose ID this process now has
+/// (a daemon restarted in a fresh PID namespace, say, or after a reboot) is stepped over,
+/// where a name of the process ID alone would fail every later write with "file exists".
+fn create_temporary(dir: &Path, name: &str, mode: u32) -> io::Result<(std::path::PathBuf, File)> {
+    let mut last = None;
+    for _ in 0..TEMPORARY_TRIES {
+        let n = TEMPORARY_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.tmp{}.{n}", std::process::id()));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AlreadyExists)))
 }
 
 /// Reads a whole file, refusing one larger than `cap` bytes (the error names the file).
@@ -104,6 +125,27 @@ mod tests {
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("x.json")]);
         assert!(write_atomic(&dir.join("missing").join("x"), b"", 0o600).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    // The temporary file was named after the process ID alone: one left by a crash of an
+    // earlier process with the same ID made every write of that file fail ("file exists").
+    #[test]
+    fn a_temporary_file_left_by_an_earlier_process_is_stepped_over() {
+        let dir = temp_dir("stale");
+        let path = dir.join("sessions.json");
+        let pid = std::process::id();
+        let next = TEMPORARY_COUNTER.load(Ordering::Relaxed);
+        let mut stale = vec![dir.join(format!(".sessions.json.tmp{pid}"))];
+        stale.extend((next..next + 3).map(|n| dir.join(format!(".sessions.json.tmp{pid}.{n}"))));
+        for s in &stale {
+            std::fs::write(s, b"half").unwrap();
+        }
+        write_atomic(&path, b"whole", 0o600).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+        for s in &stale {
+            assert_eq!(std::fs::read(s).unwrap(), b"half", "{}", s.display());
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
