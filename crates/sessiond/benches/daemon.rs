@@ -16,6 +16,7 @@ use cardgate_audit::{AuditLog, Label, SystemClock};
 use cardgate_card::revocation::RevocationListBuilder;
 use cardgate_card::{IssuerKey, OperatorCard, Pin};
 use cardgate_reader::pcsc::{AfterTransaction, ConnectOptions, PcscContext};
+use cardgate_tests::fixtures::{PIN, PUK};
 use cardgate_tests::{PcscLab, SoftCardFile};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -24,8 +25,6 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 const TERMINALS: usize = 16;
-const PIN: &str = "Tanuki42";
-const PUK: &str = "Kitsune12345";
 const SEQUENTIAL_LOGINS: usize = 100;
 const LOGINS_PER_TERMINAL: usize = 25;
 const REMOVALS: usize = 30;
