@@ -153,9 +153,12 @@ fn run() -> Result<(), HarnessError> {
     if !run.status.success() {
         return Err(fail("the new PIN did not authenticate"));
     }
+    println!(
+        "   (the new PIN counts as an initial PIN: the operator changes it at the next login)"
+    );
+    println!("   loginctl so far: {}", office.loginctl_calls().join(", "));
     card.remove()?;
     office.lab.wait_for_no_card(0)?;
-    println!("   loginctl so far: {}", office.loginctl_calls().join(", "));
 
     step(
         8,
