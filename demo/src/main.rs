@@ -12,15 +12,10 @@
 
 use cardgate_card::Puk;
 use cardgate_sim::CardImage;
-use cardgate_tests::fixtures::{INITIAL_PIN, NEW_PIN, OPERATOR, PUK, TERMINAL, USER};
+use cardgate_tests::fixtures::{self, INITIAL_PIN, NEW_PIN, OPERATOR, PUK, TERMINAL, USER};
 use cardgate_tests::pamtester::{pamtester, service_file, Finished};
 use cardgate_tests::{HarnessError, Office, PcscLab, SoftCardFile};
 use std::process::ExitCode;
-
-/// The PIN the operator changes the initial PIN to.
-const PIN: &str = NEW_PIN;
-/// The PIN the access manager sets when unblocking the card.
-const UNBLOCK_PIN: &str = cardgate_tests::fixtures::PIN;
 
 fn step(n: u32, text: &str) {
     println!("\n── {n}. {text} ──────────────────────────────────────────");
@@ -99,7 +94,7 @@ fn run() -> Result<(), HarnessError> {
         USER,
         &["XDG_SESSION_ID=c1"],
         &["authenticate", "chauthtok", "acct_mgmt", "open_session"],
-        &[INITIAL_PIN, INITIAL_PIN, PIN, PIN],
+        &[INITIAL_PIN, INITIAL_PIN, NEW_PIN, NEW_PIN],
     )?;
     show(&login);
     if !login.status.success() {
@@ -129,7 +124,7 @@ fn run() -> Result<(), HarnessError> {
             return Err(fail("a wrong PIN was accepted"));
         }
     }
-    let run = pamtester(&service, USER, &[], &["authenticate"], &[PIN])?;
+    let run = pamtester(&service, USER, &[], &["authenticate"], &[NEW_PIN])?;
     show(&run);
     if run.status.success() {
         return Err(fail("a blocked card let the right PIN in"));
@@ -142,13 +137,13 @@ fn run() -> Result<(), HarnessError> {
     );
     let out = office.ctl_as_manager(
         &["card", "unblock", "--reader", &reader],
-        &format!("{PUK}\n{UNBLOCK_PIN}\n"),
+        &format!("{PUK}\n{}\n", fixtures::PIN),
     )?;
     print!("   {}", String::from_utf8_lossy(&out.stderr));
     if !out.status.success() {
         return Err(fail("the unblock failed"));
     }
-    let run = pamtester(&service, USER, &[], &["authenticate"], &[UNBLOCK_PIN])?;
+    let run = pamtester(&service, USER, &[], &["authenticate"], &[fixtures::PIN])?;
     show(&run);
     if !run.status.success() {
         return Err(fail("the new PIN did not authenticate"));
@@ -156,7 +151,6 @@ fn run() -> Result<(), HarnessError> {
     println!(
         "   (the new PIN counts as an initial PIN: the operator changes it at the next login)"
     );
-    println!("   loginctl so far: {}", office.loginctl_calls().join(", "));
     card.remove()?;
     office.lab.wait_for_no_card(0)?;
 
@@ -177,7 +171,7 @@ fn run() -> Result<(), HarnessError> {
     );
     let mut card = office.lab.serve_card(0, &blank, None)?;
     office.lab.wait_for_card(0)?;
-    let refused = pamtester(&service, USER, &[], &["authenticate"], &[UNBLOCK_PIN])?;
+    let refused = pamtester(&service, USER, &[], &["authenticate"], &[fixtures::PIN])?;
     show(&refused);
     if refused.status.success() || refused.prompts() != 0 {
         return Err(fail("a revoked card was asked for its PIN or let in"));
