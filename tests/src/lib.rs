@@ -14,6 +14,13 @@
 //! # let _ = atr; Ok(()) }
 //! ```
 //!
+//! # The office
+//! [`Office`] is the one office fixture of every real-stack test, the daemon bench and the
+//! demo: a lab, the issuer key, the audit log, the revocation list, `cardgated.toml`, a
+//! stand-in `loginctl`, `cardgated` and `cardgatectl` (`Office::standard` for the usual
+//! terminal, operator and user). The standard names and secrets are in [`fixtures`].
+//! `docs/testing.md` says where each test lives.
+//!
 //! # How the private pcscd stays private
 //! A long-lived *namespace holder* process is started with `unshare --mount --net`: it mounts
 //! a tmpfs over `/run/pcscd` and brings up loopback. `pcscd` runs inside it (`nsenter
