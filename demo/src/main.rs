@@ -1,21 +1,21 @@
-//! The whole story through the real stack, told step by step (the second half of
-//! `cargo xtask demo`): a private pcscd with a vsmartcard vpcd reader and the software card in
-//! it → cardgated → Linux-PAM (pamtester, with a private /etc/pam.d) → a session opened → the
-//! card pulled → the session locked → the card revoked → the login refused → the audit log
-//! verified and reviewed.
+//! `cargo xtask demo`: one operator card's whole story through the real stack, told step by
+//! step: a private pcscd with a vsmartcard vpcd reader and the software card in it →
+//! cardgated → Linux-PAM (pamtester, with a private /etc/pam.d) → the card issued → a session
+//! opened after the initial PIN is changed → the card pulled → the session locked → three
+//! wrong PINs block the card → the access manager unblocks it with the PUK → the card revoked
+//! → the login refused before the PIN → the audit log verified and reviewed.
 //!
-//! Needs root (private namespaces), like the tests. `cargo xtask demo` builds everything first.
+//! The office is the test harness's standard office (`cardgate_tests::Office::standard`), its
+//! secrets `cardgate_tests::fixtures`. Needs root (private namespaces), like the tests.
+//! `cargo xtask demo` builds everything first and runs this binary.
 #![forbid(unsafe_code)]
 
 use cardgate_card::Puk;
 use cardgate_sim::CardImage;
+use cardgate_tests::fixtures::{self, INITIAL_PIN, NEW_PIN, OPERATOR, PUK, TERMINAL, USER};
 use cardgate_tests::pamtester::{pamtester, service_file, Finished};
-use cardgate_tests::{HarnessError, Office, PcscLab, SoftCardFile, TerminalSpec};
+use cardgate_tests::{HarnessError, Office, PcscLab, SoftCardFile};
 use std::process::ExitCode;
-
-const PUK: &str = "Kitsune12345";
-const INITIAL_PIN: &str = "Shoki2026x";
-const PIN: &str = "Hanami2027";
 
 fn step(n: u32, text: &str) {
     println!("\n── {n}. {text} ──────────────────────────────────────────");
@@ -37,21 +37,14 @@ fn fail(what: &str) -> HarnessError {
 }
 
 fn run() -> Result<(), HarnessError> {
-    println!("cardgate demo, part 2 — the real stack: pcscd, cardgated, PAM");
+    println!("cardgate demo — one operator card, from issue to revocation, through pcscd, cardgated and PAM");
 
     step(
         1,
         "A private pcscd with a vpcd reader; the office: issuer key, audit log, revocation list",
     );
-    let office = Office::new(
-        PcscLab::start()?,
-        &[TerminalSpec {
-            id: "juki-01".into(),
-            slot: 0,
-        }],
-        &[("op-0042", "tanaka")],
-        "",
-    )?;
+    // The card's own three tries are what step 6 shows; the daemon's back-off would come first.
+    let office = Office::standard(PcscLab::start()?, "[rate_limit]\nfree_failures = 3\n")?;
     let reader = office.lab.reader(0).unwrap_or_default().to_owned();
     println!("   reader: {reader}");
     println!("   audit verification key k(0), for the access manager to keep off the machine:");
@@ -81,30 +74,8 @@ fn run() -> Result<(), HarnessError> {
         3,
         "The access manager logs in with their own card and lends the card to op-0042 (art. 5.1)",
     );
-    let out = office.ctl_as_manager(
-        &[
-            "card",
-            "issue",
-            "--reader",
-            &reader,
-            "--operator",
-            "op-0042",
-            "--issuer-dir",
-            &office.path("issuer"),
-        ],
-        &format!("{PUK}\n{INITIAL_PIN}\n"),
-    )?;
-    if !out.status.success() {
-        return Err(fail(&String::from_utf8_lossy(&out.stderr)));
-    }
-    print!("   {}", String::from_utf8_lossy(&out.stderr));
-    let issued = String::from_utf8_lossy(&out.stdout).into_owned();
-    print!("   {issued}");
-    let serial = issued
-        .split_whitespace()
-        .nth(2)
-        .unwrap_or_default()
-        .to_owned();
+    let serial = office.issue_card(&reader, OPERATOR, PUK, INITIAL_PIN)?;
+    println!("   card {serial} lent to {OPERATOR}, with an initial PIN to change at first login");
 
     step(
         4,
@@ -114,16 +85,16 @@ fn run() -> Result<(), HarnessError> {
         &office.dir,
         "cardgate-test",
         &format!(
-            "terminal=juki-01 socket={} wait=5 lang=en",
+            "terminal={TERMINAL} socket={} wait=5 lang=en",
             office.login_socket().display()
         ),
     )?;
     let login = pamtester(
         &service,
-        "tanaka",
+        USER,
         &["XDG_SESSION_ID=c1"],
         &["authenticate", "chauthtok", "acct_mgmt", "open_session"],
-        &[INITIAL_PIN, INITIAL_PIN, PIN, PIN],
+        &[INITIAL_PIN, INITIAL_PIN, NEW_PIN, NEW_PIN],
     )?;
     show(&login);
     if !login.status.success() {
@@ -143,23 +114,51 @@ fn run() -> Result<(), HarnessError> {
 
     step(
         6,
+        "Someone else finds the card and guesses PINs: three wrong ones block it (art. 5.5)",
+    );
+    let mut card = office.lab.insert_card(0, &blank)?;
+    for guess in ["Guess123", "Tanuki24", "tanuki42"] {
+        let run = pamtester(&service, USER, &[], &["authenticate"], &[guess])?;
+        show(&run);
+        if run.status.success() {
+            return Err(fail("a wrong PIN was accepted"));
+        }
+    }
+    let run = pamtester(&service, USER, &[], &["authenticate"], &[NEW_PIN])?;
+    show(&run);
+    if run.status.success() {
+        return Err(fail("a blocked card let the right PIN in"));
+    }
+    println!("   even the right PIN is refused now");
+
+    step(
+        7,
+        "The access manager unblocks the card with the PUK and sets a new PIN",
+    );
+    let out = office.ctl_as_manager(
+        &["card", "unblock", "--reader", &reader],
+        &format!("{PUK}\n{}\n", fixtures::PIN),
+    )?;
+    print!("   {}", String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(fail("the unblock failed"));
+    }
+    let run = pamtester(&service, USER, &[], &["authenticate"], &[fixtures::PIN])?;
+    show(&run);
+    if !run.status.success() {
+        return Err(fail("the new PIN did not authenticate"));
+    }
+    println!(
+        "   (the new PIN counts as an initial PIN: the operator changes it at the next login)"
+    );
+    card.remove()?;
+    office.lab.wait_for_no_card(0)?;
+
+    step(
+        8,
         "The card is reported lost: the access manager revokes it (art. 5.4)",
     );
-    print!(
-        "   {}",
-        office.ctl_ok(
-            &[
-                "card",
-                "revoke",
-                &serial,
-                "--reason",
-                "lost",
-                "--issuer-dir",
-                &office.path("issuer")
-            ],
-            ""
-        )?
-    );
+    print!("   {}", office.revoke_card(&serial, "lost")?);
     let took = office.wait_for_call("terminate-session c1")?;
     println!(
         "   loginctl terminate-session c1  ({} ms later: the locked session of a revoked card ends)",
@@ -167,12 +166,12 @@ fn run() -> Result<(), HarnessError> {
     );
 
     step(
-        7,
+        9,
         "Whoever holds the card now: refused before any PIN is asked",
     );
     let mut card = office.lab.serve_card(0, &blank, None)?;
     office.lab.wait_for_card(0)?;
-    let refused = pamtester(&service, "tanaka", &[], &["authenticate"], &[PIN])?;
+    let refused = pamtester(&service, USER, &[], &["authenticate"], &[fixtures::PIN])?;
     show(&refused);
     if refused.status.success() || refused.prompts() != 0 {
         return Err(fail("a revoked card was asked for its PIN or let in"));
@@ -181,7 +180,7 @@ fn run() -> Result<(), HarnessError> {
     daemon.stop();
 
     step(
-        8,
+        10,
         "The access manager verifies the record with k(0) and reviews it (art. 7)",
     );
     print!(
@@ -202,7 +201,7 @@ fn run() -> Result<(), HarnessError> {
         "{}",
         office.ctl_ok(&["audit", "report", "--dir", &office.path("audit")], "")?
     );
-    println!("\nThe story is over: issue, first login with the PIN change, removal lock, revocation, review.");
+    println!("\nThe story is over: issue, first login with the PIN change, removal lock, lockout, unblock, revocation, review.");
     Ok(())
 }
 

@@ -53,8 +53,8 @@ fn main() {
         &lab,
         &issuer,
         "op-bench",
-        "Tanuki42",
-        "Kitsune12345",
+        cardgate_tests::fixtures::PIN,
+        cardgate_tests::fixtures::PUK,
     )
     .unwrap();
     let _sim = lab.serve_card(0, &file, None).unwrap();

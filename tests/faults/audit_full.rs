@@ -7,7 +7,8 @@
 //! `crates/sessiond/tests/engine.rs`
 //! `an_unwritable_audit_log_refuses_the_login_and_the_daemon_resumes_by_itself`.
 
-use crate::office::{outcome, Office, TerminalSpec, PIN, PUK};
+use cardgate_tests::fixtures::{PIN, PUK};
+use cardgate_tests::{outcome, Office, TerminalSpec};
 use cardgate_tests::{PcscLab, SoftCardFile};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -62,7 +63,7 @@ fn fill(path: &Path) {
 #[test]
 fn a_full_audit_disk_refuses_logins_and_the_daemon_resumes_when_space_is_freed() {
     let mut disk = None;
-    let office = Office::with(
+    let office = Office::with_setup(
         PcscLab::start().unwrap(),
         &[TerminalSpec {
             id: "juki-01",
@@ -71,12 +72,13 @@ fn a_full_audit_disk_refuses_logins_and_the_daemon_resumes_when_space_is_freed()
         &[("op-0042", "tanaka")],
         "",
         |dir| disk = Some(SmallDisk::mount(&dir.join("audit"), "1m")),
-    );
+    )
+    .unwrap();
     let _disk = disk;
     let card =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
     let mut inserted = office.lab.insert_card(0, &card).unwrap();
-    let _daemon = office.start_daemon();
+    let _daemon = office.start_daemon().unwrap();
     assert_eq!(
         office.authenticate("juki-01", "tanaka", PIN)["result"],
         "granted"
@@ -106,7 +108,7 @@ fn a_full_audit_disk_refuses_logins_and_the_daemon_resumes_when_space_is_freed()
     }
     // A removal still locks the session: the lock does not wait for the disk.
     inserted.remove().unwrap();
-    office.wait_for_call("lock-session s1");
+    office.wait_for_call("lock-session s1").unwrap();
     office.wait_for_session_state("s1", "locked");
 
     // Space is freed: the next login goes through, with nobody restarting anything.
@@ -114,9 +116,9 @@ fn a_full_audit_disk_refuses_logins_and_the_daemon_resumes_when_space_is_freed()
     let mut inserted = office.lab.insert_card(0, &card).unwrap();
     let a = office.authenticate("juki-01", "tanaka", PIN);
     assert_eq!(a["result"], "granted", "{a}");
-    office.wait_for_call("unlock-session s1");
+    office.wait_for_call("unlock-session s1").unwrap();
     inserted.remove().unwrap();
-    office.wait_for_call("lock-session s1");
+    office.wait_for_call("lock-session s1").unwrap();
     // Every record the daemon acknowledged is there and the chain verifies with k(0).
     office.verify_audit();
     assert!(office.count("login_granted") >= 2);

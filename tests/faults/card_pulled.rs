@@ -7,15 +7,14 @@
 //! The in-process variant (`SimTransport` pulling before or after APDU n, so also with the
 //! card having processed a command whose answer never arrived) covers the card-layer flows.
 
-use crate::office::{outcome, Office, PIN, PUK};
 use cardgate_card::issue::{unblock, IssueRequest};
 use cardgate_card::{CardSerial, OperatorCard, Pin, Puk, Role, Verification};
 use cardgate_sim::transport::{Faults, SimTransport};
 use cardgate_sim::{CardImage, SoftCard};
+use cardgate_tests::fixtures::{NEW_PIN, PIN, PUK};
+use cardgate_tests::{outcome, Office};
 use cardgate_tests::{PcscLab, SoftCardFile};
 use std::time::Duration;
-
-const NEW_PIN: &str = "Hanami2027";
 
 /// Which of `pins` the card in `image` accepts (on an in-memory copy: no try is spent on the
 /// image under test).
@@ -68,16 +67,17 @@ fn is_card_gone(reason: &str) -> bool {
 
 #[test]
 fn login_through_the_daemon_pulled_at_every_apdu() {
-    let office = Office::single(
+    let office = Office::standard(
         PcscLab::start().unwrap(),
         // Each wrong PIN here is on a fresh copy of the card: the back-off is tested elsewhere.
         "[rate_limit]\nfree_failures = 50",
-    );
+    )
+    .unwrap();
     let image = SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK)
         .unwrap()
         .image()
         .clone();
-    let _daemon = office.start_daemon();
+    let _daemon = office.start_daemon().unwrap();
     // SELECT, VERIFY, INTERNAL AUTHENTICATE, and the SELECT that clears the security state.
     const FLOW: u64 = 4;
     let mut granted = 0;
@@ -124,19 +124,19 @@ fn login_through_the_daemon_pulled_at_every_apdu() {
 
 #[test]
 fn pin_change_through_the_daemon_pulled_at_every_apdu() {
-    let office = Office::single(PcscLab::start().unwrap(), "");
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
     let image = SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK)
         .unwrap()
         .image()
         .clone();
-    let _daemon = office.start_daemon();
+    let _daemon = office.start_daemon().unwrap();
     // SELECT, CHANGE REFERENCE DATA, the clearing SELECT.
     const FLOW: u64 = 3;
     for n in 0..=FLOW {
         let (answer, after) = pulled_after(&office, &format!("change-{n}"), &image, n, || {
             office.ask(&format!(
                 r#"{{"op":"change_pin","terminal":"juki-01","user":"tanaka","old":"{PIN}","new":"{NEW_PIN}"}}"#
-            ))
+            )).unwrap()
         });
         let in_force = accepted_pin(&after, &[PIN, NEW_PIN]);
         assert_eq!(after.pin_tries(), 3, "n={n}: no try lost");
@@ -155,7 +155,7 @@ fn pin_change_through_the_daemon_pulled_at_every_apdu() {
 
 #[test]
 fn unblock_through_cardgatectl_pulled_at_every_apdu() {
-    let office = Office::single(PcscLab::start().unwrap(), "");
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
     let image = blocked(
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK)
             .unwrap()
@@ -167,10 +167,12 @@ fn unblock_through_cardgatectl_pulled_at_every_apdu() {
     const FLOW: u64 = 3;
     for n in 0..=FLOW {
         let (out, after) = pulled_after(&office, &format!("unblock-{n}"), &image, n, || {
-            office.manager_ctl(
-                &["card", "unblock", "--reader", &reader],
-                &format!("{PUK}\n{NEW_PIN}\n"),
-            )
+            office
+                .ctl_as_manager(
+                    &["card", "unblock", "--reader", &reader],
+                    &format!("{PUK}\n{NEW_PIN}\n"),
+                )
+                .unwrap()
         });
         let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
         assert_eq!(after.puk_tries(), 10, "n={n}: the right PUK costs no try");
@@ -195,24 +197,26 @@ fn unblock_through_cardgatectl_pulled_at_every_apdu() {
 
 #[test]
 fn issuance_through_cardgatectl_pulled_at_every_apdu() {
-    let office = Office::single(PcscLab::start().unwrap(), "");
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
     let blank = CardImage::blank(&Puk::parse(PUK).unwrap());
     let reader = office.lab.reader(0).unwrap().to_owned();
     let issuer_dir = office.path("issuer");
     let issue = |office: &Office| {
-        office.manager_ctl(
-            &[
-                "card",
-                "issue",
-                "--reader",
-                &reader,
-                "--operator",
-                "op-0042",
-                "--issuer-dir",
-                &issuer_dir,
-            ],
-            &format!("{PUK}\n{PIN}\n"),
-        )
+        office
+            .ctl_as_manager(
+                &[
+                    "card",
+                    "issue",
+                    "--reader",
+                    &reader,
+                    "--operator",
+                    "op-0042",
+                    "--issuer-dir",
+                    &issuer_dir,
+                ],
+                &format!("{PUK}\n{PIN}\n"),
+            )
+            .unwrap()
     };
     // SELECT, VERIFY PUK, GENERATE KEY PAIR, RESET RETRY COUNTER, PUT DATA.
     const FLOW: u64 = 5;
@@ -238,7 +242,7 @@ fn issuance_through_cardgatectl_pulled_at_every_apdu() {
             let file =
                 SoftCardFile::from_image(&office.lab, &format!("reissue-{n}"), after).unwrap();
             let mut card = office.lab.insert_card(0, &file).unwrap();
-            let daemon = office.start_daemon();
+            let daemon = office.start_daemon().unwrap();
             let refused = office.authenticate("juki-01", "tanaka", PIN);
             assert_ne!(refused["result"], "granted", "n={n}: {refused}");
             drop(daemon);
@@ -259,7 +263,7 @@ fn issuance_through_cardgatectl_pulled_at_every_apdu() {
         }
     }
     // One record per card issued: the failed attempts left none.
-    let lent = office.ctl_ok(&["card", "list"], "");
+    let lent = office.ctl_ok(&["card", "list"], "").unwrap();
     assert_eq!(office.count("card_issued"), (FLOW + 1) as usize, "{lent}");
     assert_eq!(lent.lines().count() - 1, (FLOW + 1) as usize, "{lent}");
     office.verify_audit();

@@ -7,7 +7,6 @@
 mod audit_full;
 mod card_pulled;
 mod daemon_killed;
-mod office;
 mod pcscd;
 mod revocation_file;
 mod session_actions;

@@ -1,8 +1,9 @@
 //! The smart-card service fails under the daemon: pcscd killed during a login and during an
 //! open session, and a reader unplugged (pcscd back without it).
 
-use crate::office::{outcome, signal, Office, LIMIT, PIN, PUK};
 use cardgate_reader::pcsc::PcscContext;
+use cardgate_tests::fixtures::{PIN, PUK};
+use cardgate_tests::{outcome, signal, Office, LIMIT};
 use cardgate_tests::{PcscLab, SoftCardFile};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -10,11 +11,11 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn pcscd_killed_during_a_login_and_during_a_session_fails_closed() {
-    let mut office = Office::single(PcscLab::start().unwrap(), "");
+    let mut office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
     let card =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
     let mut inserted = office.lab.insert_card(0, &card).unwrap();
-    let _daemon = office.start_daemon();
+    let _daemon = office.start_daemon().unwrap();
 
     // During a login: the card hangs (SIGSTOP), so the login waits inside pcscd for its
     // answer; then pcscd dies.
@@ -23,12 +24,13 @@ fn pcscd_killed_during_a_login_and_during_a_session_fails_closed() {
     let (tx, rx) = std::sync::mpsc::channel();
     let socket_office = office.dir.clone();
     let login = std::thread::spawn(move || {
-        let answer = Office::ask_at(
-            &socket_office,
+        let answer = Office::ask_on(
+            &socket_office.join("login.sock"),
             &format!(
                 r#"{{"op":"authenticate","terminal":"juki-01","user":"tanaka","pin":"{PIN}"}}"#
             ),
-        );
+        )
+        .unwrap();
         tx.send(answer).unwrap();
     });
     std::thread::sleep(Duration::from_millis(500));
@@ -56,20 +58,23 @@ fn pcscd_killed_during_a_login_and_during_a_session_fails_closed() {
         "granted"
     );
     office.lab.kill_pcscd();
-    office.wait_for_call("lock-session s1");
+    office.wait_for_call("lock-session s1").unwrap();
     office.wait_for_session_state("s1", "locked");
     let a = office.authenticate("juki-01", "tanaka", PIN);
     assert_eq!(outcome(&a), "reader_unavailable", "no pcscd: {a}");
     office.lab.start_pcscd().unwrap();
     office.lab.wait_for_card(0).unwrap();
     // Nothing unlocked by itself when the service came back: the card and PIN do it.
-    assert!(!office.calls().iter().any(|c| c == "unlock-session s1"));
+    assert!(!office
+        .loginctl_calls()
+        .iter()
+        .any(|c| c == "unlock-session s1"));
     let a = office.authenticate("juki-01", "tanaka", PIN);
     assert_eq!(a["result"], "granted", "{a}");
-    office.wait_for_call("unlock-session s1");
+    office.wait_for_call("unlock-session s1").unwrap();
     office.wait_for_session_state("s1", "active");
     inserted.remove().unwrap();
-    office.wait_for_call("lock-session s1");
+    office.wait_for_call("lock-session s1").unwrap();
     assert_eq!(office.count("login_granted"), 2);
     office.verify_audit();
 }
@@ -139,7 +144,7 @@ fn pcscd_without_the_second_reader_pair(lab: &PcscLab) -> OwnPcscd {
 
 #[test]
 fn an_unplugged_reader_locks_its_session_and_refuses_logins_clearly() {
-    let mut office = Office::two_terminals("");
+    let mut office = Office::two_terminals("").unwrap();
     let first =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
     let second =
@@ -148,7 +153,7 @@ fn an_unplugged_reader_locks_its_session_and_refuses_logins_clearly() {
     let _b = office.lab.serve_card(2, &second, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
     office.lab.wait_for_card(2).unwrap();
-    let _daemon = office.start_daemon();
+    let _daemon = office.start_daemon().unwrap();
     for (terminal, user, session) in [("juki-01", "tanaka", "a"), ("juki-02", "suzuki", "b")] {
         assert_eq!(
             office.authenticate(terminal, user, PIN)["result"],
@@ -163,7 +168,7 @@ fn an_unplugged_reader_locks_its_session_and_refuses_logins_clearly() {
     // The reader of juki-02 is unplugged: pcscd comes back without it.
     office.lab.kill_pcscd();
     let own = pcscd_without_the_second_reader_pair(&office.lab);
-    office.wait_for_call("lock-session b");
+    office.wait_for_call("lock-session b").unwrap();
     office.wait_for_session_state("b", "locked");
     let refused = office.authenticate("juki-02", "suzuki", PIN);
     assert_eq!(outcome(&refused), "reader_unavailable", "{refused}");
@@ -177,7 +182,7 @@ fn an_unplugged_reader_locks_its_session_and_refuses_logins_clearly() {
         office.authenticate("juki-01", "tanaka", PIN)["result"],
         "granted"
     );
-    office.wait_for_call("unlock-session a");
+    office.wait_for_call("unlock-session a").unwrap();
     office.wait_for_session_state("a", "active");
     office.wait_for_session_state("b", "locked");
 
@@ -190,6 +195,6 @@ fn an_unplugged_reader_locks_its_session_and_refuses_logins_clearly() {
         office.authenticate("juki-02", "suzuki", PIN)["result"],
         "granted"
     );
-    office.wait_for_call("unlock-session b");
+    office.wait_for_call("unlock-session b").unwrap();
     office.verify_audit();
 }

@@ -2,9 +2,10 @@
 //! another key, under the real daemon: the list in force stays (its version on the admin
 //! socket's `status`), the revoked card stays refused, and a good card still logs in.
 
-use crate::office::{outcome, Office, TerminalSpec, PIN, PUK};
 use cardgate_card::revocation::RevocationListBuilder;
 use cardgate_card::IssuerKey;
+use cardgate_tests::fixtures::{PIN, PUK};
+use cardgate_tests::{outcome, Office, TerminalSpec};
 use cardgate_tests::{PcscLab, SoftCardFile};
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ const TWO_TICKS: Duration = Duration::from_millis(2_200);
 
 #[test]
 fn a_torn_older_or_foreign_list_is_refused_and_the_list_in_force_stays() {
-    let office = Office::with(
+    let office = Office::with_setup(
         PcscLab::start().unwrap(),
         &[
             TerminalSpec {
@@ -28,7 +29,8 @@ fn a_torn_older_or_foreign_list_is_refused_and_the_list_in_force_stays() {
         &[("op-0042", "tanaka"), ("op-0043", "suzuki")],
         "",
         |_| {},
-    );
+    )
+    .unwrap();
     let lost =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
     let good =
@@ -37,24 +39,26 @@ fn a_torn_older_or_foreign_list_is_refused_and_the_list_in_force_stays() {
     let _good_in = office.lab.serve_card(1, &good, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
     office.lab.wait_for_card(1).unwrap();
-    let _daemon = office.start_daemon();
+    let _daemon = office.start_daemon().unwrap();
     assert_eq!(office.list_version(), Some(1));
     let list = office.dir.join("state/revoked.crl");
     let v1 = std::fs::read(&list).unwrap();
 
     let serial = lost.image().certificate().unwrap().body.serial.to_string();
-    office.ctl_ok(
-        &[
-            "card",
-            "revoke",
-            &serial,
-            "--reason",
-            "lost",
-            "--issuer-dir",
-            &office.path("issuer"),
-        ],
-        "",
-    );
+    office
+        .ctl_ok(
+            &[
+                "card",
+                "revoke",
+                &serial,
+                "--reason",
+                "lost",
+                "--issuer-dir",
+                &office.path("issuer"),
+            ],
+            "",
+        )
+        .unwrap();
     let start = Instant::now();
     while office.list_version() != Some(2) {
         assert!(
@@ -67,17 +71,19 @@ fn a_torn_older_or_foreign_list_is_refused_and_the_list_in_force_stays() {
     // The next version, made aside, to tear.
     let scratch = office.dir.join("scratch.crl");
     std::fs::write(&scratch, &v2).unwrap();
-    office.ctl_ok(
-        &[
-            "revocation",
-            "refresh",
-            "--issuer-dir",
-            &office.path("issuer"),
-            "--list",
-            scratch.to_str().unwrap(),
-        ],
-        "",
-    );
+    office
+        .ctl_ok(
+            &[
+                "revocation",
+                "refresh",
+                "--issuer-dir",
+                &office.path("issuer"),
+                "--list",
+                scratch.to_str().unwrap(),
+            ],
+            "",
+        )
+        .unwrap();
     let v3 = std::fs::read(&scratch).unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let foreign = RevocationListBuilder::new(99, now, now + 86_400)

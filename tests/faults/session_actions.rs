@@ -3,8 +3,9 @@
 //! `cardgated` as its own process, and a stand-in `loginctl` that can fail or hang as a real
 //! one does when logind refuses or does not answer.
 
-use crate::office::{Office, PIN, PUK};
 use cardgate_audit::{Event, Record};
+use cardgate_tests::fixtures::{PIN, PUK};
+use cardgate_tests::Office;
 use cardgate_tests::{PcscLab, SoftCardFile};
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ fn wait_for_kind(office: &Office, kind: &str) {
     let start = Instant::now();
     while office.count(kind) == 0 {
         assert!(
-            start.elapsed() < crate::office::LIMIT,
+            start.elapsed() < cardgate_tests::LIMIT,
             "no {kind} record: {:?}",
             office.audit_kinds()
         );
@@ -32,8 +33,11 @@ fn wait_for_kind(office: &Office, kind: &str) {
 }
 
 /// One terminal, tanaka's card in its reader, a session `s1` open.
-fn one_session(extra: &str) -> (Office, cardgate_tests::CardProcess, crate::office::Daemon) {
-    Office::single(PcscLab::start().unwrap(), extra).with_open_session("s1")
+fn one_session(extra: &str) -> (Office, cardgate_tests::CardProcess, cardgate_tests::Daemon) {
+    Office::standard(PcscLab::start().unwrap(), extra)
+        .unwrap()
+        .with_open_session("s1")
+        .unwrap()
 }
 
 // Finding 3: with a loginctl that fails, the daemon recorded `session_locked` and logged
@@ -43,7 +47,7 @@ fn a_lock_logind_refuses_is_recorded_as_failed_and_the_session_is_ended() {
     let (office, mut card, _daemon) = one_session("action_attempts = 2\n");
     office.loginctl_fails("lock-session", None, true);
     card.remove().unwrap();
-    office.wait_for_call("terminate-session s1");
+    office.wait_for_call("terminate-session s1").unwrap();
     wait_for_kind(&office, "session_ended");
     let kinds = office.audit_kinds();
     assert!(
@@ -83,7 +87,7 @@ fn a_lock_logind_refuses_is_recorded_as_failed_and_the_session_is_ended() {
 // every card event.
 #[test]
 fn a_hung_loginctl_holds_up_only_its_own_session() {
-    let office = Office::two_terminals("action_timeout_ms = 3000\naction_attempts = 1\n");
+    let office = Office::two_terminals("action_timeout_ms = 3000\naction_attempts = 1\n").unwrap();
     let first =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0042", PIN, PUK).unwrap();
     let second =
@@ -92,7 +96,7 @@ fn a_hung_loginctl_holds_up_only_its_own_session() {
     let mut b = office.lab.serve_card(2, &second, None).unwrap();
     office.lab.wait_for_card(0).unwrap();
     office.lab.wait_for_card(2).unwrap();
-    let _daemon = office.start_daemon();
+    let _daemon = office.start_daemon().unwrap();
     for (terminal, user, session) in [("juki-01", "tanaka", "a1"), ("juki-02", "suzuki", "b1")] {
         assert_eq!(
             office.authenticate(terminal, user, PIN)["result"],
@@ -105,10 +109,10 @@ fn a_hung_loginctl_holds_up_only_its_own_session() {
     }
     office.loginctl_hangs("lock-session", "a1", true);
     a.remove().unwrap();
-    office.wait_for_call("lock-session a1");
+    office.wait_for_call("lock-session a1").unwrap();
     let hung_at = Instant::now();
     b.remove().unwrap();
-    office.wait_for_call("lock-session b1");
+    office.wait_for_call("lock-session b1").unwrap();
     wait_for_kind(&office, "session_locked");
     assert!(
         hung_at.elapsed() < Duration::from_millis(2500),
@@ -117,7 +121,7 @@ fn a_hung_loginctl_holds_up_only_its_own_session() {
     );
     assert_eq!(office.count("session_lock_failed"), 0);
     // The hung call is killed at the timeout; the session is then ended instead.
-    office.wait_for_call("terminate-session a1");
+    office.wait_for_call("terminate-session a1").unwrap();
     wait_for_kind(&office, "session_lock_failed");
     wait_for_kind(&office, "session_ended");
     let failed = records(&office)
@@ -178,7 +182,9 @@ fn probes_from_one_user_neither_fill_the_log_nor_frame_the_card_holder() {
     card.remove().unwrap();
     office.lab.wait_for_no_card(0).unwrap();
     for _ in 0..200 {
-        let a = office.ask(r#"{"op":"probe","terminal":"juki-01","user":"tanaka"}"#);
+        let a = office
+            .ask(r#"{"op":"probe","terminal":"juki-01","user":"tanaka"}"#)
+            .unwrap();
         assert_eq!(a["reason"], "no_card", "{a}");
     }
     // The window ends: what was held back is counted.
@@ -246,7 +252,10 @@ fn sessions_of_an_earlier_boot_are_dropped_at_start() {
     // The stale entry is gone: pulling the card acts on no session of another boot.
     card.remove().unwrap();
     wait_for_kind(&office, "card_removed");
-    assert!(!office.calls().iter().any(|c| c.starts_with("lock-session")));
+    assert!(!office
+        .loginctl_calls()
+        .iter()
+        .any(|c| c.starts_with("lock-session")));
 }
 
 // Finding 8: a card swapped while the daemon was down left the session active (the resync
@@ -260,7 +269,7 @@ fn a_card_swapped_while_the_daemon_was_down_locks_the_session_at_restart() {
     let other =
         SoftCardFile::personalised(&office.lab, &office.issuer, "op-0099", PIN, PUK).unwrap();
     let _other = office.lab.insert_card(0, &other).unwrap();
-    let _daemon = office.start_daemon();
-    office.wait_for_call("lock-session s1");
+    let _daemon = office.start_daemon().unwrap();
+    office.wait_for_call("lock-session s1").unwrap();
     office.wait_for_session_state("s1", "locked");
 }

@@ -3,16 +3,23 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), cardgate_tests::HarnessError> {
-//! use cardgate_tests::{issuer_key, PcscLab, SoftCardFile};
+//! use cardgate_tests::{fixtures, issuer_key, PcscLab, SoftCardFile};
 //! let mut lab = PcscLab::start()?;                  // a private pcscd, two vpcd readers
 //! let issuer = issuer_key()?;
-//! let card = SoftCardFile::personalised(&lab, &issuer, "op-1", "Tanuki42", "Kitsune12345")?;
+//! let card = SoftCardFile::personalised(&lab, &issuer, "op-1", fixtures::PIN, fixtures::PUK)?;
 //! let mut inserted = lab.serve_card(0, &card, None)?; // `cardgate-sim serve` into slot 0
 //! let atr = lab.wait_for_card(0)?;                  // seen through PC/SC
 //! inserted.remove()?;                               // SIGTERM: the card leaves the reader
 //! lab.restart_pcscd()?;                             // same socket path for the clients
 //! # let _ = atr; Ok(()) }
 //! ```
+//!
+//! # The office
+//! [`Office`] is the one office fixture of every real-stack test, the daemon bench and the
+//! demo: a lab, the issuer key, the audit log, the revocation list, `cardgated.toml`, a
+//! stand-in `loginctl`, `cardgated` and `cardgatectl` (`Office::standard` for the usual
+//! terminal, operator and user). The standard names and secrets are in [`fixtures`].
+//! `docs/testing.md` says where each test lives.
 //!
 //! # How the private pcscd stays private
 //! A long-lived *namespace holder* process is started with `unshare --mount --net`: it mounts
@@ -43,6 +50,7 @@
 
 mod cards;
 mod error;
+pub mod fixtures;
 mod lab;
 mod office;
 pub mod pamtester;
@@ -51,6 +59,7 @@ mod process;
 
 pub use cards::{issuer_key, SoftCardFile};
 pub use error::HarnessError;
+pub use fixtures::{MANAGER_ID, MANAGER_PIN, MANAGER_PUK};
 pub use lab::{PcscLab, VPCD_BASE_PORT};
-pub use office::{Daemon, Office, TerminalSpec, MANAGER_ID, MANAGER_PIN, MANAGER_PUK};
+pub use office::{outcome, signal, Daemon, Office, TerminalSpec, LIMIT};
 pub use process::CardProcess;

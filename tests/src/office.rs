@@ -3,17 +3,32 @@
 //! it is asked, `cardgated` as its own process, and `cardgatectl` as the access manager runs
 //! it, with the access manager's own card in a spare reader for issuing and unblocking
 //! ([`Office::manager_reader`], [`Office::ctl_as_manager`]).
+//!
+//! This is the one office fixture: every real-stack test, the benches and the demo build
+//! their office here. [`Office::standard`] is the office most tests want (terminal
+//! [`TERMINAL`] on lab slot 0, [`OPERATOR`] logging in as [`USER`]); its names and secrets
+//! are in [`crate::fixtures`].
+//!
+//! Two kinds of methods: set-up, processes and the `cardgatectl` and socket primitives return
+//! [`HarnessError`] (the demo reports it; a test can look at a failure); the shortcuts for test
+//! bodies (`authenticate`, `sessions`, `count`, `verify_audit`, …) panic with what went wrong,
+//! which is what a test does with an error it does not expect.
 
-use crate::{paths, HarnessError, PcscLab};
+use crate::fixtures::{
+    MANAGER_ID, MANAGER_PIN, MANAGER_PUK, OPERATOR, OPERATOR_2, PIN, PUK, TERMINAL, TERMINAL_2,
+    USER, USER_2,
+};
+use crate::{paths, CardProcess, HarnessError, PcscLab, SoftCardFile};
 use cardgate_card::IssuerKey;
+use serde_json::Value;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// How long the daemon may take to start, and a recorded call to appear.
-const LIMIT: Duration = Duration::from_secs(20);
+/// How long the daemon may take to start, a recorded call to appear, a state to settle.
+pub const LIMIT: Duration = Duration::from_secs(20);
 
 fn io<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> HarnessError + 'p {
     move |source| HarnessError::Io {
@@ -24,26 +39,19 @@ fn io<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> 
 }
 
 /// One terminal of the office: its ID and the lab slot of its reader.
-#[derive(Debug, Clone)]
-pub struct TerminalSpec {
+#[derive(Debug, Clone, Copy)]
+pub struct TerminalSpec<'a> {
     /// The terminal ID.
-    pub id: String,
+    pub id: &'a str,
     /// The lab slot whose reader it uses.
     pub slot: usize,
 }
-
-/// The access manager's PIN on the office's manager card ([`Office::manager_reader`]).
-pub const MANAGER_PIN: &str = "Kanri2026x";
-/// The PUK of the office's manager card.
-pub const MANAGER_PUK: &str = "Kanrisha1234";
-/// The holder of the office's manager card.
-pub const MANAGER_ID: &str = "mgr-yamada";
 
 /// The office: a lab and everything cardgated needs.
 pub struct Office {
     /// The access manager's card, once served (declared first: it leaves the lab before the
     /// lab's pcscd goes).
-    manager: std::sync::Mutex<Option<(crate::CardProcess, String)>>,
+    manager: std::sync::Mutex<Option<(CardProcess, String)>>,
     /// The lab slots the terminals use (the manager's card goes in another).
     terminal_slots: Vec<usize>,
     /// The private pcscd and its readers.
@@ -78,6 +86,40 @@ impl Office {
         extra: &str,
     ) -> Result<Office, HarnessError> {
         Self::with_setup(lab, terminals, operators, extra, |_| {})
+    }
+
+    /// The standard office on `lab`: terminal [`TERMINAL`] on slot 0, operator [`OPERATOR`] =
+    /// local user [`USER`], and `extra` configuration.
+    pub fn standard(lab: PcscLab, extra: &str) -> Result<Office, HarnessError> {
+        Self::new(
+            lab,
+            &[TerminalSpec {
+                id: TERMINAL,
+                slot: 0,
+            }],
+            &[(OPERATOR, USER)],
+            extra,
+        )
+    }
+
+    /// Two terminals on a lab of four readers: [`TERMINAL`] on slot 0 for [`OPERATOR`] =
+    /// [`USER`], [`TERMINAL_2`] on slot 2 for [`OPERATOR_2`] = [`USER_2`].
+    pub fn two_terminals(extra: &str) -> Result<Office, HarnessError> {
+        Self::new(
+            PcscLab::with_readers(4)?,
+            &[
+                TerminalSpec {
+                    id: TERMINAL,
+                    slot: 0,
+                },
+                TerminalSpec {
+                    id: TERMINAL_2,
+                    slot: 2,
+                },
+            ],
+            &[(OPERATOR, USER), (OPERATOR_2, USER_2)],
+            extra,
+        )
     }
 
     /// [`Office::new`], with `before_init` run on the office directory before the audit log
@@ -246,7 +288,7 @@ impl Office {
             cardgate_card::Puk::parse(MANAGER_PUK).map_err(|_| HarnessError::BadSecret("PUK"))?;
         let image = cardgate_sim::create_card(&self.issuer, &puk, &pin, &request)
             .map_err(HarnessError::CreateCard)?;
-        let file = crate::SoftCardFile::from_image(&self.lab, "manager", image)?;
+        let file = SoftCardFile::from_image(&self.lab, "manager", image)?;
         let process = self.lab.serve_card(slot, &file, None)?;
         self.lab.wait_for_card(slot)?;
         let reader = self
@@ -464,6 +506,232 @@ impl Office {
             })
             .collect()
     }
+
+    /// A card personalised for `operator` with `pin` and [`PUK`], signed by this office's
+    /// issuer, written into the lab (not yet inserted).
+    pub fn personalised_card(
+        &self,
+        operator: &str,
+        pin: &str,
+    ) -> Result<SoftCardFile, HarnessError> {
+        SoftCardFile::personalised(&self.lab, &self.issuer, operator, pin, PUK)
+    }
+
+    /// `cardgatectl card issue` as the access manager: the blank card in `reader` is lent to
+    /// `operator` with its transport `puk` and an `initial_pin`. Returns the card's serial.
+    pub fn issue_card(
+        &self,
+        reader: &str,
+        operator: &str,
+        puk: &str,
+        initial_pin: &str,
+    ) -> Result<String, HarnessError> {
+        let issuer = self.path("issuer");
+        let args = [
+            "card",
+            "issue",
+            "--reader",
+            reader,
+            "--operator",
+            operator,
+            "--issuer-dir",
+            &issuer,
+        ];
+        let out = self.ctl_as_manager(&args, &format!("{puk}\n{initial_pin}\n"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        // `issued card SERIAL to OPERATOR …`
+        match stdout.split_whitespace().nth(2) {
+            Some(serial) if out.status.success() && serial.len() == 16 => Ok(serial.to_owned()),
+            _ => Err(HarnessError::CommandFailed {
+                what: format!("cardgatectl {}", args.join(" ")),
+                detail: format!(
+                    "{}: {stdout}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }),
+        }
+    }
+
+    /// `cardgatectl card revoke SERIAL --reason REASON` with the office's issuer; its output.
+    pub fn revoke_card(&self, serial: &str, reason: &str) -> Result<String, HarnessError> {
+        let issuer = self.path("issuer");
+        self.ctl_ok(
+            &[
+                "card",
+                "revoke",
+                serial,
+                "--reason",
+                reason,
+                "--issuer-dir",
+                &issuer,
+            ],
+            "",
+        )
+    }
+
+    /// A whole login on the login socket, as the PAM module makes it: `authenticate` with
+    /// `pin`, then `open_session` for `session`; both must be granted.
+    pub fn login(
+        &self,
+        terminal: &str,
+        user: &str,
+        pin: &str,
+        session: &str,
+    ) -> Result<(), HarnessError> {
+        let requests = [
+            format!(
+                r#"{{"op":"authenticate","terminal":"{terminal}","user":"{user}","pin":"{pin}"}}"#
+            ),
+            format!(
+                r#"{{"op":"open_session","terminal":"{terminal}","user":"{user}","session_id":"{session}"}}"#
+            ),
+        ];
+        for (request, op) in requests.iter().zip(["authenticate", "open_session"]) {
+            let answer = self.ask(request)?;
+            if answer["result"] != "granted" {
+                return Err(HarnessError::CommandFailed {
+                    what: format!("{op} for {user} on {terminal}"),
+                    detail: answer.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// [`OPERATOR`]'s card (PIN [`PIN`]) in slot 0's reader, `cardgated` started, [`USER`]
+    /// logged in on [`TERMINAL`] and `session` open.
+    pub fn with_open_session(
+        self,
+        session: &str,
+    ) -> Result<(Office, CardProcess, Daemon), HarnessError> {
+        let card = self.personalised_card(OPERATOR, PIN)?;
+        let inserted = self.lab.insert_card(0, &card)?;
+        let daemon = self.start_daemon()?;
+        self.login(TERMINAL, USER, PIN, session)?;
+        Ok((self, inserted, daemon))
+    }
+
+    /// `authenticate` on the login socket (panics if the daemon cannot be asked).
+    pub fn authenticate(&self, terminal: &str, user: &str, pin: &str) -> Value {
+        self.ask(&format!(
+            r#"{{"op":"authenticate","terminal":"{terminal}","user":"{user}","pin":"{pin}"}}"#
+        ))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// `open_session` on the login socket (panics if the daemon cannot be asked).
+    pub fn open_session(&self, terminal: &str, user: &str, session: &str) -> Value {
+        self.ask(&format!(
+            r#"{{"op":"open_session","terminal":"{terminal}","user":"{user}","session_id":"{session}"}}"#
+        ))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// One request on the admin socket (panics if the daemon cannot be asked).
+    pub fn admin(&self, request: &str) -> Value {
+        Self::ask_on(&self.admin_socket(), request).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The sessions the daemon holds, as `(session_id, state)`.
+    pub fn sessions(&self) -> Vec<(String, String)> {
+        let answer = self.admin(r#"{"op":"sessions"}"#);
+        answer["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{answer}"))
+            .iter()
+            .map(|s| {
+                let field = |name: &str| {
+                    s[name]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no {name} in {s}"))
+                        .to_owned()
+                };
+                (field("session_id"), field("state"))
+            })
+            .collect()
+    }
+
+    /// The version of the revocation list in force, from `status` on the admin socket.
+    pub fn list_version(&self) -> Option<u64> {
+        self.admin(r#"{"op":"status"}"#)["data"]["revocation_list_version"].as_u64()
+    }
+
+    /// Waits until `session` is in `state` in the daemon's table (panics after [`LIMIT`]).
+    pub fn wait_for_session_state(&self, session: &str, state: &str) {
+        let start = Instant::now();
+        loop {
+            let sessions = self.sessions();
+            if sessions.iter().any(|(id, s)| id == session && s == state) {
+                return;
+            }
+            assert!(
+                start.elapsed() < LIMIT,
+                "session {session} never became {state}: {sessions:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The kinds of every audit record (`login_granted`, …, `seal`), in order, each line
+    /// parsed strictly (panics on a line that does not parse).
+    pub fn audit_kinds(&self) -> Vec<String> {
+        let audit = self.dir.join("audit");
+        let segments = cardgate_audit::segments::list_segments(&audit)
+            .unwrap_or_else(|e| panic!("{}: {e}", audit.display()));
+        let mut kinds = Vec::new();
+        for (_, path) in segments {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for line in text.lines() {
+                let record = cardgate_audit::Record::parse(line.as_bytes())
+                    .unwrap_or_else(|e| panic!("{}: {e}: {line}", path.display()));
+                let event = serde_json::to_value(&record.event)
+                    .unwrap_or_else(|e| panic!("{}: {e}: {line}", path.display()));
+                kinds.push(event["kind"].as_str().unwrap_or("seal").to_owned());
+            }
+        }
+        kinds
+    }
+
+    /// How many audit records are of `kind`.
+    pub fn count(&self, kind: &str) -> usize {
+        self.audit_kinds().iter().filter(|k| *k == kind).count()
+    }
+
+    /// `cardgatectl audit verify` with k(0), which must pass; its output.
+    pub fn verify_audit(&self) -> String {
+        self.ctl_ok(
+            &[
+                "audit",
+                "verify",
+                "--dir",
+                &self.path("audit"),
+                "--key",
+                "-",
+            ],
+            &format!("{}\n", self.audit_key_hex),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+/// The reason of a denial, or the result of anything else.
+pub fn outcome(answer: &Value) -> String {
+    answer["reason"]
+        .as_str()
+        .or(answer["result"].as_str())
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// Sends `signal` (`STOP`, `KILL`, …) to one process; panics if `kill` fails.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill -{signal} {pid}: {e}"));
+    assert!(status.success(), "kill -{signal} {pid}");
 }
 
 /// A running `cardgated`. Dropping it stops it with SIGTERM.

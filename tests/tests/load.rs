@@ -6,12 +6,9 @@
 //! loginctl saw.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[allow(dead_code)]
-#[path = "../faults/office.rs"]
-mod office;
-
+use cardgate_tests::fixtures::{PIN, PUK};
+use cardgate_tests::{outcome, Office, TerminalSpec};
 use cardgate_tests::{CardProcess, PcscLab, SoftCardFile};
-use office::{outcome, Office, TerminalSpec, PIN, PUK};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -61,14 +58,14 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
         .iter()
         .map(|(o, u)| (o.as_str(), u.as_str()))
         .collect();
-    let office = Office::with(lab, &terminals, &operator_refs, "", |_| {});
+    let office = Office::with_setup(lab, &terminals, &operator_refs, "", |_| {}).unwrap();
     let cards: Vec<SoftCardFile> = operators
         .iter()
         .map(|(op, _)| {
             SoftCardFile::personalised(&office.lab, &office.issuer, op, PIN, PUK).unwrap()
         })
         .collect();
-    let mut daemon = office.start_daemon();
+    let mut daemon = office.start_daemon().unwrap();
     // Inserted after the daemon started, so that it records every insertion.
     let slots: Vec<Mutex<Option<CardProcess>>> = cards
         .iter()
@@ -118,9 +115,11 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
                     seen.lock().unwrap().sessions_opened += 1;
                     // The operator works a little while.
                     std::thread::sleep(Duration::from_millis(150));
-                    let close = office.ask(&format!(
-                        r#"{{"op":"close_session","user":"{user}","session_id":"{session}"}}"#
-                    ));
+                    let close = office
+                        .ask(&format!(
+                            r#"{{"op":"close_session","user":"{user}","session_id":"{session}"}}"#
+                        ))
+                        .unwrap();
                     assert_eq!(close["result"], "granted", "{session}: {close}");
                     seen.lock().unwrap().sessions_closed += 1;
                 }
@@ -224,7 +223,7 @@ fn sixteen_terminals_log_in_while_cards_are_pulled_at_random() {
 
     // One record per event.
     office.verify_audit();
-    let calls = office.calls();
+    let calls = office.loginctl_calls();
     let called = |verb: &str| calls.iter().filter(|c| c.starts_with(verb)).count();
     assert_eq!(office.count("login_granted"), seen.granted + TERMINALS);
     // A refusal that repeats one already written in its window is counted, not written

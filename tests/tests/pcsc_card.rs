@@ -12,12 +12,11 @@ use cardgate_reader::pcsc::{
 };
 use cardgate_reader::{CardTransport, TransportError};
 use cardgate_sim::transcript::{self, CardUnderTest, TargetError};
+use cardgate_tests::fixtures::{PIN, PUK};
 use cardgate_tests::{issuer_key, PcscLab, SoftCardFile};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const PIN: &str = "Tanuki42";
-const PUK: &str = "Kitsune12345";
 const AID: [u8; 10] = [0xF0, 0x43, 0x41, 0x52, 0x44, 0x47, 0x41, 0x54, 0x45, 0x01];
 
 fn revocation(issuer: &IssuerKey) -> RevocationList {

@@ -4,6 +4,7 @@
 
 use cardgate_reader::monitor::{CardMonitor, MonitorOptions};
 use cardgate_reader::CardEvent;
+use cardgate_tests::fixtures::{PIN, PUK};
 use cardgate_tests::{issuer_key, PcscLab, SoftCardFile};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
@@ -46,8 +47,7 @@ fn removed(reader: &str) -> impl Fn(&CardEvent) -> bool + '_ {
 fn insertion_and_removal_events_arrive_and_removal_latency_is_measured() {
     let lab = PcscLab::start().unwrap();
     let issuer = issuer_key().unwrap();
-    let file =
-        SoftCardFile::personalised(&lab, &issuer, "op-events", "Tanuki42", "Kitsune12345").unwrap();
+    let file = SoftCardFile::personalised(&lab, &issuer, "op-events", PIN, PUK).unwrap();
     let reader = lab.reader(0).unwrap().to_owned();
     let (monitor, events) = CardMonitor::start(MonitorOptions::default()).unwrap();
 
@@ -92,8 +92,7 @@ fn insertion_and_removal_events_arrive_and_removal_latency_is_measured() {
 fn pcscd_killed_and_restarted_under_the_monitor() {
     let mut lab = PcscLab::start().unwrap();
     let issuer = issuer_key().unwrap();
-    let file = SoftCardFile::personalised(&lab, &issuer, "op-restart", "Tanuki42", "Kitsune12345")
-        .unwrap();
+    let file = SoftCardFile::personalised(&lab, &issuer, "op-restart", PIN, PUK).unwrap();
     let (slot0, slot1) = (
         lab.reader(0).unwrap().to_owned(),
         lab.reader(1).unwrap().to_owned(),

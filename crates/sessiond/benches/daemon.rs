@@ -8,24 +8,23 @@
 //!   `SCardGetStatusChange`) to the stand-in `loginctl lock-session` call, p50 and p99;
 //! * the daemon's memory (VmRSS) at idle and after the load.
 //!
-//! Run: `cargo bench -p cardgate-sessiond --bench daemon` (as root; `cargo xtask bench` runs
-//! every benchmark). Figures go to docs/performance.md by hand.
+//! The office is the test harness's (`cardgate_tests::Office`), so the release builds of
+//! `cardgated` and `cardgatectl` must be there: `cargo xtask bench` builds them and runs every
+//! benchmark; by hand, `cargo build --release --workspace --bins` first, then
+//! `cargo bench -p cardgate-sessiond --bench daemon` (as root). Figures go to
+//! docs/performance.md by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use cardgate_audit::{AuditLog, Label, SystemClock};
-use cardgate_card::revocation::RevocationListBuilder;
-use cardgate_card::{IssuerKey, OperatorCard, Pin};
+use cardgate_card::{OperatorCard, Pin};
 use cardgate_reader::pcsc::{AfterTransaction, ConnectOptions, PcscContext};
-use cardgate_tests::{PcscLab, SoftCardFile};
+use cardgate_tests::fixtures::PIN;
+use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const TERMINALS: usize = 16;
-const PIN: &str = "Tanuki42";
-const PUK: &str = "Kitsune12345";
 const SEQUENTIAL_LOGINS: usize = 100;
 const LOGINS_PER_TERMINAL: usize = 25;
 const REMOVALS: usize = 30;
@@ -58,40 +57,36 @@ fn ask(socket: &Path, line: &str) -> String {
     out
 }
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
 fn main() {
     // `cargo bench` passes --bench; nextest/`cargo test --benches` would pass other flags.
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let lab = PcscLab::with_readers(TERMINALS).unwrap();
-    let dir = lab.work_dir().join("bench");
-    std::fs::create_dir_all(dir.join("state")).unwrap();
-    let issuer = IssuerKey::generate().unwrap();
-    std::fs::write(dir.join("issuer.pub"), issuer.public_key().to_hex()).unwrap();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    std::fs::write(
-        dir.join("state/revoked.crl"),
-        RevocationListBuilder::new(1, now, now + 86_400)
-            .sign(&issuer)
-            .unwrap(),
+    let ids: Vec<String> = (0..TERMINALS).map(|t| format!("juki-{t:02}")).collect();
+    let terminals: Vec<TerminalSpec<'_>> = ids
+        .iter()
+        .enumerate()
+        .map(|(slot, id)| TerminalSpec { id, slot })
+        .collect();
+    let operators: Vec<(String, String)> = (0..TERMINALS)
+        .map(|t| (format!("op-{t:02}"), format!("user{t:02}")))
+        .collect();
+    let operator_refs: Vec<(&str, &str)> = operators
+        .iter()
+        .map(|(o, u)| (o.as_str(), u.as_str()))
+        .collect();
+    let office = Office::new(
+        PcscLab::with_readers(TERMINALS).unwrap(),
+        &terminals,
+        &operator_refs,
+        "",
     )
     .unwrap();
-    AuditLog::init(
-        &dir.join("audit"),
-        Label::new("bench").unwrap(),
-        &SystemClock,
-    )
-    .unwrap();
-    let calls = dir.join("loginctl.calls");
+    let (lab, dir) = (&office.lab, office.dir.clone());
+    // A leaner stand-in loginctl than the office's: it only stamps each call, as given. The
+    // office's also checks its control files, and those forks would count in the
+    // removal-to-lock figure (the daemon times its loginctl call until it returns).
+    let calls = dir.join("loginctl.raw");
     let loginctl = dir.join("loginctl");
     std::fs::write(
         &loginctl,
@@ -101,33 +96,10 @@ fn main() {
         ),
     )
     .unwrap();
-    std::fs::set_permissions(
-        &loginctl,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
-    let mut config = format!(
-        "[daemon]\nlogin_socket = \"{d}/login.sock\"\nadmin_socket = \"{d}/admin.sock\"\nstate_dir = \"{d}/state\"\n\
-         [issuer]\npublic_key = \"{d}/issuer.pub\"\n[revocation]\nlist = \"{d}/state/revoked.crl\"\n\
-         [audit]\ndir = \"{d}/audit\"\n[session]\nloginctl = \"{d}/loginctl\"\n",
-        d = dir.display()
-    );
-    for t in 0..TERMINALS {
-        config.push_str(&format!(
-            "[[terminal]]\nid = \"juki-{t:02}\"\nreader = \"{}\"\n",
-            lab.reader(t).unwrap()
-        ));
-    }
-    config.push_str("[operators]\n");
-    for t in 0..TERMINALS {
-        config.push_str(&format!("\"op-{t:02}\" = \"user{t:02}\"\n"));
-    }
-    std::fs::write(dir.join("cardgated.toml"), config).unwrap();
 
-    let cards: Vec<SoftCardFile> = (0..TERMINALS)
-        .map(|t| {
-            SoftCardFile::personalised(&lab, &issuer, &format!("op-{t:02}"), PIN, PUK).unwrap()
-        })
+    let cards: Vec<SoftCardFile> = operators
+        .iter()
+        .map(|(op, _)| office.personalised_card(op, PIN).unwrap())
         .collect();
     let mut inserted: Vec<_> = (0..TERMINALS)
         .map(|t| lab.serve_card(t, &cards[t], None).unwrap())
@@ -156,22 +128,14 @@ fn main() {
     }
     drop(context);
 
-    let socket = dir.join("login.sock");
-    let daemon = Daemon(
-        Command::new(env!("CARGO_BIN_EXE_cardgated"))
-            .arg("--config")
-            .arg(dir.join("cardgated.toml"))
-            .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
-            .env("CARDGATE_LOG", "info")
-            .stderr(std::fs::File::create(dir.join("cardgated.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    while UnixStream::connect(&socket).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let socket = office.login_socket();
+    // At info level the daemon logs each removal's lock with its duration (read below).
+    let daemon = office
+        .start_daemon_in(&["env", "CARDGATE_LOG=info"])
+        .unwrap();
+    let pid = daemon.pid().unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let rss_idle = rss_kib(daemon.0.id());
+    let rss_idle = rss_kib(pid);
 
     let login = |t: usize| {
         format!(
@@ -216,7 +180,7 @@ fn main() {
             .collect()
     });
     let wall = wall.elapsed();
-    let rss_load = rss_kib(daemon.0.id());
+    let rss_load = rss_kib(pid);
 
     // Removal to lock, on terminal 0. Two measures: from the removal event inside cardgated
     // to its loginctl call returning (what the daemon controls; from its own log), and from
@@ -330,5 +294,5 @@ fn main() {
         ms(*wall_removal.last().unwrap())
     );
     println!("cardgated RSS: idle {rss_idle} KiB, after the load {rss_load} KiB");
-    let _: PathBuf = dir;
+    drop(daemon);
 }

@@ -7,8 +7,11 @@ use cardgate_card::{IssuerKey, Pin, Puk, AID};
 use cardgate_sim::{create_card, CardImage};
 use std::sync::OnceLock;
 
-pub const PIN: &str = "Tanuki42";
-pub const PUK: &str = "Kitsune12345";
+// The harness's one fixtures module, by path: cardgate-tests depends on this crate, so
+// depending on it back would be a cycle.
+#[path = "../../../tests/src/fixtures.rs"]
+mod fixtures;
+pub use fixtures::{PIN, PUK};
 
 pub fn pin() -> Pin {
     Pin::parse(PIN).unwrap()

@@ -23,8 +23,7 @@ use std::sync::{Arc, Mutex};
 use time::macros::date;
 
 pub const READER: &str = "Virtual PCD 00 00";
-pub const PIN: &str = "Tanuki42";
-pub const PUK: &str = "Kitsune12345";
+pub use cardgate_tests::fixtures::{PIN, PUK};
 pub const ALICE: CardSerial = CardSerial([0xA1, 0, 0, 0, 0, 0, 0, 1]);
 pub const BOB: CardSerial = CardSerial([0xB0, 0, 0, 0, 0, 0, 0, 2]);
 

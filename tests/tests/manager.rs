@@ -9,27 +9,16 @@
 use cardgate_card::issue::IssueRequest;
 use cardgate_card::{CardSerial, Pin, Puk, Role};
 use cardgate_sim::CardImage;
-use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec, MANAGER_PIN};
+use cardgate_tests::fixtures::{INITIAL_PIN, NEW_PIN, PUK};
+use cardgate_tests::{Office, PcscLab, SoftCardFile, MANAGER_PIN};
 use serde_json::Value;
 use std::process::Output;
 
-const PUK: &str = "Kitsune12345";
-const INITIAL_PIN: &str = "Shoki2026x";
-const NEW_PIN: &str = "Hanami2027";
 /// The slot where this test presents cards as the manager's.
 const PRESENTED: usize = 1;
 
 fn office() -> Office {
-    Office::new(
-        PcscLab::with_readers(4).unwrap(),
-        &[TerminalSpec {
-            id: "juki-01".into(),
-            slot: 0,
-        }],
-        &[("op-0042", "tanaka")],
-        "",
-    )
-    .unwrap()
+    Office::standard(PcscLab::with_readers(4).unwrap(), "").unwrap()
 }
 
 fn of_kind(office: &Office, kind: &str) -> Vec<Value> {

@@ -8,32 +8,20 @@
 use cardgate_card::{OperatorCard, Puk, Verification};
 use cardgate_sim::transport::SimTransport;
 use cardgate_sim::{CardImage, SoftCard};
-use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec};
+use cardgate_tests::fixtures::{INITIAL_PIN, NEW_PIN, PUK, WRONG_PUK};
+use cardgate_tests::{Office, PcscLab, SoftCardFile};
 use serde_json::Value;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Output;
 
-const PUK: &str = "Kitsune12345";
-const WRONG_PUK: &str = "Tanuki999999";
-const INITIAL_PIN: &str = "Shoki2026x";
-const NEW_PIN: &str = "Hanami2027";
 /// `nobody`, whose primary group `nogroup` these offices make the admin group: a member of
 /// the admin group who is not root.
 const NOBODY: u32 = 65534;
 
 /// An office whose admin group is `nogroup`.
 fn office() -> Office {
-    let office = Office::new(
-        PcscLab::start().unwrap(),
-        &[TerminalSpec {
-            id: "juki-01".into(),
-            slot: 0,
-        }],
-        &[("op-0042", "tanaka")],
-        "",
-    )
-    .unwrap();
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
     let text = std::fs::read_to_string(&office.config).unwrap();
     std::fs::write(
         &office.config,

@@ -15,28 +15,20 @@
 
 use cardgate_card::issue::IssueRequest;
 use cardgate_card::{CardSerial, Pin, Puk, Role};
+use cardgate_tests::fixtures::{INITIAL_PIN, NEW_PIN, OPERATOR, PIN, PUK, USER};
 use cardgate_tests::pamtester::{service_file, Finished, Pamtester};
-use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec};
+use cardgate_tests::{Office, PcscLab, SoftCardFile};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const PUK: &str = "Kitsune12345";
-const PIN: &str = "Hanami2027";
-const OPERATOR: &str = "op-0042";
-const USER: &str = "tanaka";
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn office() -> Office {
-    Office::new(
+    Office::standard(
         PcscLab::start().unwrap(),
-        &[TerminalSpec {
-            id: "juki-01".into(),
-            slot: 0,
-        }],
-        &[(OPERATOR, USER)],
         // The card's own three tries are what these tests count.
         "[rate_limit]\nfree_failures = 3\n",
     )
@@ -474,7 +466,7 @@ fn an_initial_pin_must_be_changed_before_the_session_opens() {
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("{}\n{PUK}\nShoki2026x\n", cardgate_tests::MANAGER_PIN).as_bytes())
+        .write_all(format!("{}\n{PUK}\n{INITIAL_PIN}\n", cardgate_tests::MANAGER_PIN).as_bytes())
         .unwrap();
     let issued = issue.wait_with_output().unwrap();
     assert!(issued.status.success(), "{issued:?}");
@@ -490,7 +482,7 @@ fn an_initial_pin_must_be_changed_before_the_session_opens() {
         USER,
         &[],
         &["authenticate", "acct_mgmt"],
-        &["Shoki2026x"],
+        &[INITIAL_PIN],
     );
     run.assert_failed("new one required");
     assert!(
@@ -505,7 +497,7 @@ fn an_initial_pin_must_be_changed_before_the_session_opens() {
         USER,
         &["XDG_SESSION_ID=c3"],
         &["authenticate", "chauthtok", "acct_mgmt", "open_session"],
-        &["Shoki2026x", "Shoki2026x", "Hanami2027", "Hanami2027"],
+        &[INITIAL_PIN, INITIAL_PIN, NEW_PIN, NEW_PIN],
     );
     run.assert_succeeded();
     assert_eq!(run.prompts(), 4, "{}", run.stderr);

@@ -3,7 +3,8 @@
 //! an odd byte in `/etc/passwd`, and the PIN left in the daemon's memory.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec};
+use cardgate_tests::fixtures::PUK;
+use cardgate_tests::{Office, PcscLab, SoftCardFile};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::net::UnixStream;
@@ -12,17 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PUK: &str = "Kitsune12345";
 const NOBODY: u32 = 65534;
 
 fn office() -> Office {
-    Office::new(
+    Office::standard(
         PcscLab::start().unwrap(),
-        &[TerminalSpec {
-            id: "juki-01".into(),
-            slot: 0,
-        }],
-        &[("op-0042", "tanaka")],
         "[rate_limit]\nfree_failures = 3\n",
     )
     .unwrap()

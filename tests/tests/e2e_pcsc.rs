@@ -4,23 +4,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use cardgate_sim::CardImage;
-use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec};
+use cardgate_tests::fixtures::{INITIAL_PIN, NEW_PIN, PUK};
+use cardgate_tests::{Office, PcscLab, SoftCardFile};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
 
-const PUK: &str = "Kitsune12345";
-const INITIAL_PIN: &str = "Shoki2026x";
-const NEW_PIN: &str = "Hanami2027";
-
 fn office() -> Office {
-    Office::new(
+    Office::standard(
         PcscLab::start().unwrap(),
-        &[TerminalSpec {
-            id: "juki-01".into(),
-            slot: 0,
-        }],
-        &[("op-0042", "tanaka")],
         // The card's own three tries are what these tests count; the daemon's back-off has
         // its own tests in process.
         "[rate_limit]\nfree_failures = 3\n",
