@@ -336,3 +336,57 @@ fn opensc_tool_sees_a_real_card() {
         "the certificate is not in opensc-tool's SELECT response: {select}"
     );
 }
+
+/// The reader crate's transaction seam over the real stack: the whole login runs in it, it
+/// ends with the operator-card re-select, and another program that skips VERIFY then gets
+/// no signature (no verified PIN outlived the operation). An unknown reader is named in the
+/// error, and the operation does not run.
+#[test]
+fn the_transaction_seam_runs_a_login_and_leaves_no_verified_pin() {
+    use cardgate_reader::pcsc::PcscReaders;
+    use cardgate_reader::{CardReaders, CardReadersExt};
+
+    let lab = PcscLab::start().unwrap();
+    let issuer = issuer_key().unwrap();
+    let file = SoftCardFile::personalised(&lab, &issuer, "op-seam", PIN, PUK).unwrap();
+    let _card = lab.serve_card(0, &file, None).unwrap();
+    lab.wait_for_card(0).unwrap();
+    let reader = lab.reader(0).unwrap();
+    let readers = PcscReaders::new(ConnectOptions::default());
+    assert!(readers.card_present(reader));
+
+    let issuer_public = issuer.public_key();
+    let revoked = revocation(&issuer);
+    let policy = LoginPolicy {
+        issuer: &issuer_public,
+        revocation: &revoked,
+        today: today(),
+    };
+    let ran = readers
+        .run(reader, cardgate_card::reselect(), |t| {
+            login(t, &policy, &SecretString::from(PIN))
+        })
+        .unwrap();
+    ran.end.unwrap();
+    assert_eq!(ran.value.unwrap().operator_id, "op-seam");
+
+    let mut other = connect(&lab, 0);
+    let mut op = OperatorCard::new(&mut other);
+    assert!(
+        op.internal_authenticate(&[7u8; 32]).is_err(),
+        "the card signed for another program after the login"
+    );
+
+    let mut ran_anyway = false;
+    let e = readers
+        .run("No Such Reader 00 00", cardgate_card::reselect(), |_| {
+            ran_anyway = true
+        })
+        .unwrap_err();
+    assert!(!ran_anyway);
+    assert_eq!(e.reader(), "No Such Reader 00 00");
+    assert!(
+        matches!(e.error(), TransportError::ReaderUnavailable { .. }),
+        "{e:?}"
+    );
+}
