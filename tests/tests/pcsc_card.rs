@@ -390,3 +390,39 @@ fn the_transaction_seam_runs_a_login_and_leaves_no_verified_pin() {
         "{e:?}"
     );
 }
+
+/// Through pcscd, the seam sends the re-select after the operation: a card that leaves after
+/// its fourth APDU leaves after a three-APDU login, and the login's result is kept.
+#[test]
+fn the_transaction_seam_sends_the_reselect_after_the_operation_through_pcscd() {
+    use cardgate_reader::pcsc::PcscReaders;
+    use cardgate_reader::CardReadersExt;
+
+    let lab = PcscLab::start().unwrap();
+    let issuer = issuer_key().unwrap();
+    let file = SoftCardFile::personalised(&lab, &issuer, "op-reselect", PIN, PUK).unwrap();
+    // SELECT, VERIFY, INTERNAL AUTHENTICATE, then the 4th: the re-select.
+    let _card = lab.serve_card(0, &file, Some(4)).unwrap();
+    lab.wait_for_card(0).unwrap();
+    let reader = lab.reader(0).unwrap();
+    let issuer_public = issuer.public_key();
+    let revoked = revocation(&issuer);
+    let policy = LoginPolicy {
+        issuer: &issuer_public,
+        revocation: &revoked,
+        today: today(),
+    };
+    let ran = PcscReaders::new(ConnectOptions::default())
+        .run(reader, cardgate_card::reselect(), |t| {
+            login(t, &policy, &SecretString::from(PIN))
+        })
+        .unwrap();
+    assert_eq!(ran.value.unwrap().operator_id, "op-reselect");
+    // The card may be gone before the transaction ends: the ending then fails, at the reader.
+    if let Err(e) = &ran.end {
+        assert!(e.is_card_gone(), "{e:?}");
+        assert_eq!(e.reader(), reader);
+    }
+    lab.wait_for_no_card(0)
+        .expect("the card never got its 4th APDU: no re-select after the login");
+}
