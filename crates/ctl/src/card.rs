@@ -645,7 +645,8 @@ mod manager {
                 })
             })
             .map_err(|e| card_error(e.error()))?;
-        // The manager's verified PIN does not outlive the check.
+        // The seam's re-select (or reset) cleared the manager's verified PIN; a card that
+        // could not be cleared fails the command.
         super::ended(ran.end).map_err(|e| refusal(DenyReason::Other, None, e.to_string()))?;
         ran.value
     }
