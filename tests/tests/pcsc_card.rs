@@ -335,3 +335,93 @@ fn opensc_tool_sees_a_real_card() {
         "the certificate is not in opensc-tool's SELECT response: {select}"
     );
 }
+
+/// The reader crate's transaction seam over the real stack: the whole login runs in it, it
+/// ends with the operator-card re-select, and another program that skips VERIFY then gets
+/// no signature (no verified PIN outlived the operation). An unknown reader is named in the
+/// error, and the operation does not run.
+#[test]
+fn the_transaction_seam_runs_a_login_and_leaves_no_verified_pin() {
+    use cardgate_reader::pcsc::PcscReaders;
+    use cardgate_reader::{CardReaders, CardReadersExt};
+
+    let lab = PcscLab::start().unwrap();
+    let issuer = issuer_key().unwrap();
+    let file = SoftCardFile::personalised(&lab, &issuer, "op-seam", PIN, PUK).unwrap();
+    let _card = lab.serve_card(0, &file, None).unwrap();
+    lab.wait_for_card(0).unwrap();
+    let reader = lab.reader(0).unwrap();
+    let readers = PcscReaders::new(ConnectOptions::default());
+    assert!(readers.card_present(reader));
+
+    let issuer_public = issuer.public_key();
+    let revoked = revocation(&issuer);
+    let policy = LoginPolicy {
+        issuer: &issuer_public,
+        revocation: &revoked,
+        today: today(),
+    };
+    let ran = readers
+        .run(reader, cardgate_card::reselect(), |t| {
+            login(t, &policy, &SecretString::from(PIN))
+        })
+        .unwrap();
+    ran.end.unwrap();
+    assert_eq!(ran.value.unwrap().operator_id, "op-seam");
+
+    let mut other = connect(&lab, 0);
+    let mut op = OperatorCard::new(&mut other);
+    assert!(
+        op.internal_authenticate(&[7u8; 32]).is_err(),
+        "the card signed for another program after the login"
+    );
+
+    let mut ran_anyway = false;
+    let e = readers
+        .run("No Such Reader 00 00", cardgate_card::reselect(), |_| {
+            ran_anyway = true
+        })
+        .unwrap_err();
+    assert!(!ran_anyway);
+    assert_eq!(e.reader(), "No Such Reader 00 00");
+    assert!(
+        matches!(e.error(), TransportError::ReaderUnavailable { .. }),
+        "{e:?}"
+    );
+}
+
+/// Through pcscd, the seam sends the re-select after the operation: a card that leaves after
+/// its fourth APDU leaves after a three-APDU login, and the login's result is kept.
+#[test]
+fn the_transaction_seam_sends_the_reselect_after_the_operation_through_pcscd() {
+    use cardgate_reader::pcsc::PcscReaders;
+    use cardgate_reader::CardReadersExt;
+
+    let lab = PcscLab::start().unwrap();
+    let issuer = issuer_key().unwrap();
+    let file = SoftCardFile::personalised(&lab, &issuer, "op-reselect", PIN, PUK).unwrap();
+    // SELECT, VERIFY, INTERNAL AUTHENTICATE, then the 4th: the re-select.
+    let _card = lab.serve_card(0, &file, Some(4)).unwrap();
+    lab.wait_for_card(0).unwrap();
+    let reader = lab.reader(0).unwrap();
+    let issuer_public = issuer.public_key();
+    let revoked = revocation(&issuer);
+    let policy = LoginPolicy {
+        issuer: &issuer_public,
+        revocation: &revoked,
+        today: today(),
+    };
+    let ran = PcscReaders::new(ConnectOptions::default())
+        .run(reader, cardgate_card::reselect(), |t| {
+            login(t, &policy, &SecretString::from(PIN))
+        })
+        .unwrap();
+    assert_eq!(ran.value.unwrap().operator_id, "op-reselect");
+    // The card may be gone before the transaction ends: the ending then fails, at the reader.
+    if let Err(e) = &ran.end {
+        assert!(e.is_card_gone(), "{e:?}");
+        assert_eq!(e.reader(), reader);
+    }
+    lab.wait_for_no_card(0)
+        .expect("the card never got its 4th APDU: no re-select after the login");
+}

@@ -8,7 +8,8 @@ use crate::cert::{
 use crate::secret::{Pin, Puk};
 use crate::status::StatusWord;
 use crate::tlv::{self, TlvError};
-use cardgate_reader::{CardTransport, TransportError};
+use cardgate_reader::{CardTransport, Reselect, TransportError};
+use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
 /// The operator-card application identifier: `F0` + `CARDGATE` + version `01`.
@@ -222,6 +223,39 @@ fn build(
     }
 }
 
+/// SELECT of the operator-card application by its AID: `00 A4 04 00 0A <AID> 00`. The one
+/// place its bytes are built, for [`OperatorCard::select`] and for [`reselect`].
+fn select_command() -> Result<Command, CardError> {
+    build(
+        "SELECT",
+        Command::new(0x00, ins::SELECT, 0x04, 0x00),
+        Some(&AID),
+        Some(256),
+    )
+}
+
+/// Whether a raw response to the SELECT says the application is selected (`9000`).
+fn reselected(response: &[u8]) -> bool {
+    Response::parse(response).is_ok_and(|r| r.status == StatusWord::Success)
+}
+
+/// The operator-card application, as the value callers of the transaction seam
+/// ([`cardgate_reader::CardReaders::transaction`]) pass to have it re-selected at the end
+/// of every operation: any SELECT clears the card's security state (operator-card-v1), so a
+/// PIN or PUK verified during the operation is not left verified for another program. A
+/// card that does not answer `9000` to it is reset by the seam.
+pub fn reselect() -> &'static Reselect {
+    static RESELECT: OnceLock<Reselect> = OnceLock::new();
+    RESELECT.get_or_init(|| {
+        // The command is well-formed by construction; were it not, the empty command would
+        // be refused by every transport and the seam would reset the card (fail closed).
+        let command = select_command()
+            .map(|c| c.to_bytes().to_vec())
+            .unwrap_or_default();
+        Reselect::new(command, reselected)
+    })
+}
+
 /// The host's view of an operator card behind a transport.
 #[derive(Debug)]
 pub struct OperatorCard<T> {
@@ -259,12 +293,7 @@ impl<T: CardTransport> OperatorCard<T> {
     /// FCI, or `None` for a card not yet personalised.
     pub fn select(&mut self) -> Result<Option<Certificate>, CardError> {
         const NAME: &str = "SELECT";
-        let r = self.run(
-            NAME,
-            Command::new(0x00, ins::SELECT, 0x04, 0x00),
-            Some(&AID),
-            Some(256),
-        )?;
+        let r = transceive(&mut self.transport, &select_command()?, NAME)?;
         match r.status {
             StatusWord::Success => {}
             StatusWord::NotFound => return Err(CardError::ApplicationNotFound),
@@ -459,4 +488,30 @@ impl<T: CardTransport> OperatorCard<T> {
 /// Does an ATR carry the operator-card mark in its historical bytes?
 pub fn atr_is_operator_card(atr: &[u8]) -> bool {
     atr.windows(ATR_MARK.len()).any(|w| w == ATR_MARK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reselect_is_the_select_of_the_operator_card_application() {
+        assert_eq!(
+            reselect().command(),
+            [
+                0x00, 0xA4, 0x04, 0x00, 0x0A, 0xF0, 0x43, 0x41, 0x52, 0x44, 0x47, 0x41, 0x54, 0x45,
+                0x01, 0x00
+            ]
+        );
+        assert_eq!(reselect().command()[5..15], AID);
+    }
+
+    #[test]
+    fn only_9000_counts_as_reselected() {
+        assert!(reselect().accepts(&[0x6F, 0x00, 0x90, 0x00]));
+        assert!(reselect().accepts(&[0x90, 0x00]));
+        for refused in [&[0x6A, 0x82][..], &[0x61, 0x10], &[0x90], &[]] {
+            assert!(!reselect().accepts(refused), "{refused:02X?}");
+        }
+    }
 }

@@ -24,7 +24,7 @@ pub mod tlv;
 
 pub use apdu::{Command, Response};
 pub use cert::{CardSerial, Certificate, CertificateBody, Role};
-pub use commands::{CardError, OperatorCard, Verification, AID};
+pub use commands::{reselect, CardError, OperatorCard, Verification, AID};
 pub use issuer::{IssuerKey, IssuerPublicKey};
 pub use login::{login, AuthenticatedOperator, LoginError, LoginPolicy};
 pub use revocation::{RevocationList, RevocationReason, RevocationTracker};

@@ -15,8 +15,8 @@ use cardgate_card::revocation::RevocationReason;
 use cardgate_card::{IssuerKey, OperatorCard, Puk};
 use cardgate_office::config::Config;
 use cardgate_office::register::{CardEntry, CardState, RegisterFile};
-use cardgate_reader::pcsc::{AfterTransaction, ConnectOptions, PcscContext, PcscTransaction};
-use cardgate_reader::TransportError;
+use cardgate_reader::pcsc::{ConnectOptions, PcscReaders};
+use cardgate_reader::{CardReadersExt, ReaderError, TransportError};
 use clap::Subcommand;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::json;
@@ -108,12 +108,26 @@ fn load_issuer(dir: &Path) -> Result<IssuerKey, CmdError> {
     Ok(IssuerKey::from_pkcs8(&der)?)
 }
 
-/// Ends the card transaction with a reset, so that the PUK's security state does not
-/// outlive the command. A card that left right after its last answer needs no reset: what it
-/// did is done, and the register and the audit log must still say so.
-fn end_with_reset(tx: PcscTransaction<'_>) -> Result<(), CmdError> {
-    match tx.end(AfterTransaction::ResetCard) {
-        Err(TransportError::CardRemoved | TransportError::NoCard) => Ok(()),
+/// The PC/SC readers, behind the reader crate's transaction seam: each card operation runs
+/// in one PC/SC transaction and ends with the operator-card application re-selected
+/// ([`cardgate_card::reselect`]; the card is reset when that fails), so that a PIN or PUK
+/// verified during the command does not outlive it.
+fn readers() -> PcscReaders {
+    PcscReaders::new(ConnectOptions::default())
+}
+
+/// Checks how a card operation ended. A card that left right after its last answer needed
+/// no clearing: what it did is done, and the register and the audit log must still say so.
+fn ended(end: Result<(), ReaderError>) -> Result<(), CmdError> {
+    match end {
+        Err(e)
+            if matches!(
+                e.error(),
+                TransportError::CardRemoved | TransportError::NoCard
+            ) =>
+        {
+            Ok(())
+        }
         other => Ok(other?),
     }
 }
@@ -252,18 +266,11 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
                 valid_until,
             };
             let issued = {
-                let context = PcscContext::establish()?;
-                let mut card = context.connect(&reader, ConnectOptions::default())?;
-                let mut tx = card.begin_transaction()?;
-                let issued = issue_card(
-                    &mut OperatorCard::new(&mut tx),
-                    &issuer,
-                    &puk,
-                    &request,
-                    &pin,
-                );
-                end_with_reset(tx)?;
-                issued
+                let ran = readers().run(&reader, cardgate_card::reselect(), |t| {
+                    issue_card(&mut OperatorCard::new(t), &issuer, &puk, &request, &pin)
+                })?;
+                ended(ran.end)?;
+                ran.value
             };
             let cert = match issued {
                 Ok(cert) => cert,
@@ -331,15 +338,16 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
             let manager = manager::authenticate(&config, &manager_reader, &reader)?;
             let puk = Puk::parse(&read_secret_line()?).map_err(|e| format!("the PUK {e}"))?;
             let (cert, unblocked) = {
-                let context = PcscContext::establish()?;
-                let mut card = context.connect(&reader, ConnectOptions::default())?;
-                let mut tx = card.begin_transaction()?;
-                let mut host = OperatorCard::new(&mut tx);
-                let cert = host.select()?.ok_or("the card is not personalised")?;
-                let pin = check_new_pin(&read_secret_line()?, Some(&cert.body.operator_id))?;
-                let unblocked = unblock(&mut host, &puk, &pin);
-                end_with_reset(tx)?;
-                (cert, unblocked)
+                let ran = readers().run(&reader, cardgate_card::reselect(), |t| {
+                    let mut host = OperatorCard::new(t);
+                    let cert = host.select()?.ok_or("the card is not personalised")?;
+                    let pin = check_new_pin(&read_secret_line()?, Some(&cert.body.operator_id))?;
+                    let unblocked = unblock(&mut host, &puk, &pin);
+                    Ok::<_, CmdError>((cert, unblocked))
+                })?;
+                let value = ran.value?;
+                ended(ran.end)?;
+                value
             };
             if let Err(e) = unblocked {
                 record_puk_refusal(&config, &reader, Some(&cert), &e)?;
@@ -417,7 +425,7 @@ mod manager {
     use cardgate_card::{IssuerPublicKey, OperatorCard, RevocationList, SecretString};
     use cardgate_office::config::StalePolicy;
     use cardgate_office::register::{CardState, RegisterFile};
-    use cardgate_reader::pcsc::{ConnectOptions, PcscContext};
+    use cardgate_reader::{CardReadersExt, TransportError};
     use serde_json::json;
 
     /// The access manager who authorised the action.
@@ -580,12 +588,8 @@ mod manager {
             revocation: &list,
             today: time::OffsetDateTime::now_utc().to_offset(offset).date(),
         };
-        let card_error = |e: cardgate_reader::TransportError| {
-            let gone = matches!(
-                e,
-                cardgate_reader::TransportError::NoCard
-                    | cardgate_reader::TransportError::CardRemoved
-            );
+        let card_error = |e: &TransportError| {
+            let gone = matches!(e, TransportError::NoCard | TransportError::CardRemoved);
             refusal(
                 if gone {
                     DenyReason::CardRemoved
@@ -596,56 +600,55 @@ mod manager {
                 format!("no access manager's card can be read in {reader:?}: {e}"),
             )
         };
-        let context = PcscContext::establish().map_err(card_error)?;
-        let mut connection = context
-            .connect(reader, ConnectOptions::default())
-            .map_err(card_error)?;
-        let mut tx = connection.begin_transaction().map_err(card_error)?;
-        let result = (|| {
-            let mut card = OperatorCard::new(&mut tx);
-            let cert = card
-                .select()
-                .map_err(|e| from_login(e.into(), None, reader))?
-                .ok_or_else(|| from_login(LoginError::NotPersonalised, None, reader))?;
-            check_certificate(&cert, &policy)
-                .map_err(|e| from_login(e, Some(cert.clone()), reader))?;
-            // The PIN goes only to a manager's card, and only to one the register has not
-            // taken back.
-            if cert.body.role != Role::AccessManager {
-                return Err(refusal(
-                    DenyReason::NotAuthorisedHere,
-                    Some(cert.clone()),
-                    format!(
-                        "card {} in {reader:?} is {}'s operator card, not an access manager's",
-                        cert.body.serial, cert.body.operator_id
-                    ),
-                ));
-            }
-            let withdrawn = RegisterFile::new(&config.daemon.state_dir)
-                .read()
-                .map(|r| {
-                    r.get(&cert.body.serial)
-                        .is_some_and(|e| e.state != CardState::Lent)
+        let ran = super::readers()
+            .run(reader, cardgate_card::reselect(), |t| {
+                let mut card = OperatorCard::new(t);
+                let cert = card
+                    .select()
+                    .map_err(|e| from_login(e.into(), None, reader))?
+                    .ok_or_else(|| from_login(LoginError::NotPersonalised, None, reader))?;
+                check_certificate(&cert, &policy)
+                    .map_err(|e| from_login(e, Some(cert.clone()), reader))?;
+                // The PIN goes only to a manager's card, and only to one the register has not
+                // taken back.
+                if cert.body.role != Role::AccessManager {
+                    return Err(refusal(
+                        DenyReason::NotAuthorisedHere,
+                        Some(cert.clone()),
+                        format!(
+                            "card {} in {reader:?} is {}'s operator card, not an access manager's",
+                            cert.body.serial, cert.body.operator_id
+                        ),
+                    ));
+                }
+                let withdrawn = RegisterFile::new(&config.daemon.state_dir)
+                    .read()
+                    .map(|r| {
+                        r.get(&cert.body.serial)
+                            .is_some_and(|e| e.state != CardState::Lent)
+                    })
+                    .map_err(|e| refusal(DenyReason::Other, Some(cert.clone()), e.to_string()))?;
+                if withdrawn {
+                    return Err(refusal(
+                        DenyReason::CardRevoked,
+                        Some(cert.clone()),
+                        format!("manager card {} is no longer lent", cert.body.serial),
+                    ));
+                }
+                let keep = cert.clone();
+                let who =
+                    login(&mut card, cert, pin).map_err(|e| from_login(e, Some(keep), reader))?;
+                Ok(Manager {
+                    serial: who.serial,
+                    operator_id: who.operator_id,
+                    reader: reader.to_owned(),
                 })
-                .map_err(|e| refusal(DenyReason::Other, Some(cert.clone()), e.to_string()))?;
-            if withdrawn {
-                return Err(refusal(
-                    DenyReason::CardRevoked,
-                    Some(cert.clone()),
-                    format!("manager card {} is no longer lent", cert.body.serial),
-                ));
-            }
-            let keep = cert.clone();
-            let who = login(&mut card, cert, pin).map_err(|e| from_login(e, Some(keep), reader))?;
-            Ok(Manager {
-                serial: who.serial,
-                operator_id: who.operator_id,
-                reader: reader.to_owned(),
             })
-        })();
-        // The manager's verified PIN does not outlive the check.
-        super::end_with_reset(tx).map_err(|e| refusal(DenyReason::Other, None, e.to_string()))?;
-        result
+            .map_err(|e| card_error(e.error()))?;
+        // The seam's re-select (or reset) cleared the manager's verified PIN; a card that
+        // could not be cleared fails the command.
+        super::ended(ran.end).map_err(|e| refusal(DenyReason::Other, None, e.to_string()))?;
+        ran.value
     }
 
     /// Reads the manager's PIN (the first stdin line) and logs the manager's card in `reader`

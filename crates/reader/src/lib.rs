@@ -1,10 +1,17 @@
 //! The transport seam of cardgate.
 //!
 //! Everything above this crate (the operator-card protocol, the daemon, the tools) talks to a
-//! card through [`CardTransport`]: "send this APDU to the card in this reader, give me its
-//! response". Backends implement it: the in-process software card (`cardgate-sim`) and
-//! PC/SC over pcsc-lite ([`pcsc`], the default `pcsc` feature). Card and reader events share
-//! one vocabulary, [`CardEvent`], whichever backend produces them; for PC/SC,
+//! card through two seams:
+//!
+//! * [`CardTransport`]: "send this APDU to the card in this reader, give me its response";
+//! * [`CardReaders`]: "run this whole operation exclusively on the card in reader R, then
+//!   re-select the application I name" ([`Reselect`], built by the protocol crate), which
+//!   clears the card's security state, with a reset when that fails. [`run_operation`] is
+//!   that ending, shared by every implementation.
+//!
+//! Backends implement them: the in-process software card (`cardgate-sim`) and PC/SC over
+//! pcsc-lite ([`pcsc`], the default `pcsc` feature; [`pcsc::PcscReaders`]). Card and reader
+//! events share one vocabulary, [`CardEvent`], whichever backend produces them; for PC/SC,
 //! [`monitor::CardMonitor`] produces them.
 #![forbid(unsafe_code)]
 
@@ -13,7 +20,12 @@ mod event;
 pub mod monitor;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
+mod transaction;
 mod transport;
 
 pub use event::{CardEvent, ReaderName};
+pub use transaction::{
+    run_operation, AfterTransaction, CardReaders, CardReadersExt, CardTransaction, Ran,
+    ReaderError, Reselect,
+};
 pub use transport::{CardTransport, TransportError, MAX_RESPONSE_LEN};

@@ -2,7 +2,7 @@
 
 use super::context::ConnectOptions;
 use super::error::{map_error, Phase};
-use crate::{CardTransport, TransportError, MAX_RESPONSE_LEN};
+use crate::{AfterTransaction, CardTransaction, CardTransport, TransportError, MAX_RESPONSE_LEN};
 use ::pcsc::{Card, Disposition, Protocol, ShareMode, Status, Transaction};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
@@ -18,15 +18,6 @@ pub enum CardProtocol {
     T0,
     /// T=1, block-oriented.
     T1,
-}
-
-/// What to do with the card when a transaction ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AfterTransaction {
-    /// Leave the card as it is (its security state stays).
-    LeaveCard,
-    /// Reset the card, clearing any verified PIN, so no other program inherits it.
-    ResetCard,
 }
 
 /// A shared-mode connection to the card in one reader.
@@ -375,5 +366,11 @@ impl CardTransport for PcscTransaction<'_> {
 
     fn reader_name(&self) -> &str {
         self.reader
+    }
+}
+
+impl CardTransaction for PcscTransaction<'_> {
+    fn end(self, after: AfterTransaction) -> Result<(), TransportError> {
+        PcscTransaction::end(self, after)
     }
 }

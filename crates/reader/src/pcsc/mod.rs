@@ -1,5 +1,8 @@
 //! The PC/SC backend, on pcsc-lite through the `pcsc` crate.
 //!
+//! * [`PcscReaders`]: the terminal's readers behind the one transaction seam,
+//!   [`CardReaders`](crate::CardReaders): a fresh context, connection and PC/SC transaction
+//!   per operation, ended with the caller's re-select (a reset when it fails);
 //! * [`PcscContext`]: a connection to the smart-card service; lists readers, waits for a card,
 //!   connects to it in shared mode;
 //! * [`PcscCard`]: a shared-mode connection to the card in one reader;
@@ -15,7 +18,10 @@
 mod card;
 mod context;
 mod error;
+mod readers;
 
-pub use card::{AfterTransaction, CardProtocol, PcscCard, PcscTransaction};
+pub use crate::AfterTransaction;
+pub use card::{CardProtocol, PcscCard, PcscTransaction};
 pub use context::{ConnectOptions, PcscContext};
 pub use error::{map_error, Phase};
+pub use readers::{PcscReaders, MAX_CONCURRENT_OPERATIONS};

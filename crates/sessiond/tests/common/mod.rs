@@ -8,8 +8,10 @@ use cardgate_card::cert::{CardSerial, Role};
 use cardgate_card::issue::IssueRequest;
 use cardgate_card::revocation::{Revocation, RevocationListBuilder, RevocationReason};
 use cardgate_card::{IssuerKey, Pin, Puk, SecretString};
-use cardgate_reader::{CardTransport, TransportError};
-use cardgate_sessiond::cards::CardAccess;
+use cardgate_reader::{
+    run_operation, AfterTransaction, CardReaders, CardTransaction, CardTransport, ReaderError,
+    Reselect, TransportError,
+};
 use cardgate_sessiond::config::Config;
 use cardgate_sessiond::engine::{Engine, EngineParts, SessionActions};
 use cardgate_sessiond::protocol::Answer;
@@ -49,22 +51,56 @@ impl SimCards {
             .into_card()
             .into_image()
     }
+
+    /// Whether the card in `reader` holds a verified PIN now (between operations it must not).
+    pub fn pin_verified(&self, reader: &str) -> bool {
+        self.readers.lock().unwrap()[reader]
+            .card()
+            .is_pin_verified()
+    }
 }
 
-impl CardAccess for SimCards {
-    fn exclusive(
+/// The reader crate's seam over the software cards, so that in-process tests run the same
+/// contract as PC/SC: one operation at a time, ended by the caller's re-select, and a reset
+/// when the card refuses it ([`run_operation`]).
+impl CardReaders for SimCards {
+    fn transaction(
         &self,
         reader: &str,
+        reselect: &Reselect,
         op: &mut dyn FnMut(&mut dyn CardTransport),
-    ) -> Result<(), TransportError> {
+    ) -> Result<(), ReaderError> {
         let mut readers = self.readers.lock().unwrap();
-        let t = readers.get_mut(reader).ok_or(TransportError::NoCard)?;
+        let t = readers
+            .get_mut(reader)
+            .ok_or_else(|| ReaderError::new(reader, TransportError::NoCard))?;
+        // The PC/SC backend resets the card as it disconnects after each operation.
         t.card_mut().power_on();
-        op(t);
-        Ok(())
+        run_operation(reader, SimTransaction(t), reselect, op)
     }
     fn card_present(&self, reader: &str) -> bool {
         self.readers.lock().unwrap().contains_key(reader)
+    }
+}
+
+/// One operation's transaction on a software card.
+struct SimTransaction<'a>(&'a mut SimTransport);
+
+impl CardTransport for SimTransaction<'_> {
+    fn transmit(&mut self, command: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, TransportError> {
+        self.0.transmit(command)
+    }
+    fn reader_name(&self) -> &str {
+        self.0.reader_name()
+    }
+}
+
+impl CardTransaction for SimTransaction<'_> {
+    fn end(self, after: AfterTransaction) -> Result<(), TransportError> {
+        if after == AfterTransaction::ResetCard {
+            self.0.card_mut().reset();
+        }
+        Ok(())
     }
 }
 
