@@ -425,3 +425,42 @@ fn the_transaction_seam_sends_the_reselect_after_the_operation_through_pcscd() {
     lab.wait_for_no_card(0)
         .expect("the card never got its 4th APDU: no re-select after the login");
 }
+
+/// The seam keeps its PC/SC context between operations; after a pcscd restart that context is
+/// unknown to the new pcscd, and the next operation must still run (on a fresh context), not
+/// fail with what the old context says. And an operation that re-selected leaves the card
+/// unreset: the next connection sees the same card, not a freshly reset one.
+#[test]
+fn the_transaction_seam_survives_a_pcscd_restart_between_operations() {
+    use cardgate_reader::pcsc::PcscReaders;
+    use cardgate_reader::CardReadersExt;
+
+    let mut lab = PcscLab::start().unwrap();
+    let issuer = issuer_key().unwrap();
+    let file = SoftCardFile::personalised(&lab, &issuer, "op-restart", PIN, PUK).unwrap();
+    let _card = lab.serve_card(0, &file, None).unwrap();
+    lab.wait_for_card(0).unwrap();
+    let reader = lab.reader(0).unwrap().to_owned();
+    let issuer_public = issuer.public_key();
+    let revoked = revocation(&issuer);
+    let policy = LoginPolicy {
+        issuer: &issuer_public,
+        revocation: &revoked,
+        today: today(),
+    };
+    let readers = PcscReaders::new(ConnectOptions::default());
+    let log_in = |readers: &PcscReaders| {
+        let ran = readers
+            .run(&reader, cardgate_card::reselect(), |t| {
+                login(t, &policy, &SecretString::from(PIN))
+            })
+            .unwrap();
+        ran.end.unwrap();
+        ran.value.unwrap().operator_id
+    };
+    assert_eq!(log_in(&readers), "op-restart");
+    assert_eq!(log_in(&readers), "op-restart");
+    lab.restart_pcscd().unwrap();
+    lab.wait_for_card(0).unwrap();
+    assert_eq!(log_in(&readers), "op-restart");
+}

@@ -93,6 +93,19 @@ impl PcscCard {
         self.card.as_ref().ok_or(TransportError::CardRemoved)
     }
 
+    /// Disconnects leaving the card as it is (`SCardDisconnect`, `SCARD_LEAVE_CARD`), for a
+    /// caller that has just cleared the card's security state itself (the transaction seam's
+    /// re-select, or its reset when the re-select failed). Dropping the connection instead
+    /// resets the card: the fail-closed default for every other way out.
+    pub fn leave(mut self) -> Result<(), TransportError> {
+        match self.card.take() {
+            Some(card) => card.disconnect(Disposition::LeaveCard).map_err(|(_, e)| {
+                map_error("SCardDisconnect", Phase::CardSession, &self.reader, e)
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The protocol pcsc-lite negotiated with the card.
     pub fn protocol(&self) -> CardProtocol {
         self.protocol

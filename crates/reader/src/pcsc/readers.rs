@@ -1,10 +1,18 @@
-//! [`CardReaders`] over PC/SC: one context, connection and transaction per operation.
+//! [`CardReaders`] over PC/SC: one connection and one transaction per operation, on a
+//! context kept for the next operation.
 //!
-//! A fresh context per operation costs a few hundred microseconds and makes a pcscd restart
-//! invisible to the next operation.
+//! Establishing a context is a round trip to pcscd on every login; the contexts are therefore
+//! kept (at most one per concurrent operation) and reused. A context that pcscd no longer
+//! knows (pcscd restarted) fails at `SCardConnect`, before any APDU: it is thrown away and the
+//! operation connects once more on a fresh one, so a pcscd restart stays invisible to the next
+//! operation.
+//!
+//! An operation that ended cleanly (the caller's re-select went through, or the card was reset
+//! because it did not) disconnects leaving the card; any other way out resets it.
 
+use super::card::PcscCard;
 use super::context::{ConnectOptions, PcscContext};
-use crate::{run_operation, CardReaders, CardTransport, ReaderError, Reselect};
+use crate::{run_operation, CardReaders, CardTransport, ReaderError, Reselect, TransportError};
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -22,6 +30,9 @@ pub struct PcscReaders {
     // One operation at a time per reader from this process; other programs are kept out by
     // the PC/SC transaction itself.
     per_reader: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    // Contexts not in use; never more than MAX_CONCURRENT_OPERATIONS (each operation holds a
+    // slot while it holds a context).
+    idle_contexts: Mutex<Vec<PcscContext>>,
 }
 
 impl PcscReaders {
@@ -32,6 +43,41 @@ impl PcscReaders {
             in_flight: Mutex::new(0),
             slot_free: Condvar::new(),
             per_reader: Mutex::new(HashMap::new()),
+            idle_contexts: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<PcscContext>> {
+        self.idle_contexts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Connects to the card in `reader` on a kept context, or on a fresh one when none is kept
+    /// or the kept one is no longer known to pcscd. Returns the context with the connection,
+    /// to be given back once the operation is over.
+    fn connect(&self, reader: &str) -> Result<(PcscContext, PcscCard), TransportError> {
+        let kept = self.idle().pop();
+        if let Some(context) = kept {
+            match context.connect(reader, self.options) {
+                Ok(card) => return Ok((context, card)),
+                // No card, an unknown reader: the context is fine, the answer stands.
+                Err(e @ (TransportError::NoCard | TransportError::ReaderUnavailable { .. })) => {
+                    self.give_back(context);
+                    return Err(e);
+                }
+                // Anything else may be a context from before a pcscd restart: drop it and
+                // try once on a fresh one (nothing was sent to the card yet).
+                Err(_) => drop(context),
+            }
+        }
+        let context = PcscContext::establish()?;
+        let card = context.connect(reader, self.options)?;
+        Ok((context, card))
+    }
+
+    fn give_back(&self, context: PcscContext) {
+        let mut idle = self.idle();
+        if idle.len() < MAX_CONCURRENT_OPERATIONS {
+            idle.push(context);
         }
     }
 
@@ -63,10 +109,20 @@ impl CardReaders for PcscReaders {
         let _one_at_a_time = lock.lock().unwrap_or_else(|p| p.into_inner());
         let _slot = self.take_slot();
         let at = |e| ReaderError::new(reader, e);
-        let context = PcscContext::establish().map_err(at)?;
-        let mut card = context.connect(reader, self.options).map_err(at)?;
+        let (context, mut card) = self.connect(reader).map_err(at)?;
         let transaction = card.begin_transaction().map_err(at)?;
-        run_operation(reader, transaction, reselect, operation)
+        let ended = run_operation(reader, transaction, reselect, operation);
+        if ended.is_ok() {
+            // The security state is clear (re-selected, or reset): no second reset on the
+            // way out. A failed disconnect drops the handle, which resets the card.
+            card.leave().map_err(at)?;
+        }
+        // A context that served a whole operation is good for the next one; after a
+        // failure it may be the reason, so it goes.
+        if ended.is_ok() {
+            self.give_back(context);
+        }
+        ended
     }
 
     fn card_present(&self, reader: &str) -> bool {
