@@ -41,26 +41,15 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use time::{OffsetDateTime, UtcOffset};
+use time::UtcOffset;
 
 /// How long a successful authentication may wait for its `open_session`.
 pub const PENDING_LOGIN_TTL: Duration = Duration::from_secs(300);
 
-/// The wall clock, injectable for tests of dates, business hours and staleness.
-pub trait WallClock: Send + Sync {
-    /// Now, UTC.
-    fn now(&self) -> OffsetDateTime;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemWallClock;
-
-impl WallClock for SystemWallClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
+/// The one clock (wall and monotonic), shared with the audit log: dates, business hours and
+/// the list's age read its wall time; back-offs, the pending login's wait and the retries of
+/// session actions its monotonic time.
+pub use cardgate_office::{Clock, SystemClock};
 
 /// Who asks, for whom, at which reader: what a refusal is keyed on.
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +135,7 @@ pub struct Engine {
     cards: Arc<dyn CardAccess>,
     audit: Arc<AuditSink>,
     keeper: Arc<SessionKeeper>,
-    clock: Arc<dyn WallClock>,
+    clock: Arc<dyn Clock>,
     register: RegisterFile,
     denials: Mutex<DenialGate>,
     /// This boot's ID: sessions are tied to it.
@@ -178,8 +167,8 @@ pub struct EngineParts {
     pub audit: Arc<AuditSink>,
     /// logind.
     pub actions: Arc<dyn SessionActions>,
-    /// The clock.
-    pub clock: Arc<dyn WallClock>,
+    /// The one clock; the daemon gives the audit log the same one.
+    pub clock: Arc<dyn Clock>,
     /// The session table (loaded from the state directory in the daemon).
     pub sessions: SessionTable,
 }
@@ -217,7 +206,13 @@ impl Engine {
             offset,
             issuer: parts.issuer,
             cards: parts.cards,
-            keeper: SessionKeeper::new(parts.sessions, parts.actions, parts.audit.clone(), policy),
+            keeper: SessionKeeper::new(
+                parts.sessions,
+                parts.actions,
+                parts.audit.clone(),
+                policy,
+                parts.clock.clone(),
+            ),
             audit: parts.audit,
             clock: parts.clock,
             denials: Mutex::new(denials),
@@ -248,7 +243,7 @@ impl Engine {
     }
 
     fn today(&self) -> time::Date {
-        self.clock.now().to_offset(self.offset).date()
+        self.clock.wall().to_offset(self.offset).date()
     }
 
     /// The list in force, or the refusal when there is none or it is stale (and stale means
@@ -261,7 +256,7 @@ impl Engine {
                 "no valid revocation list is in force; logins are refused",
             ));
         };
-        if list.is_stale(self.clock.now().unix_timestamp()) {
+        if list.is_stale(self.clock.wall().unix_timestamp()) {
             if self.config.revocation.stale == StalePolicy::Refuse {
                 return Err(denied(
                     "revocation_list_stale",
@@ -305,7 +300,7 @@ impl Engine {
     /// is only counted. `entries` are the refusal's records, all for one denial.
     fn record_denial(&self, key: DenialKey, entries: Vec<Entry>) -> Result<(), AuditDown> {
         let uid = key.uid;
-        let now_ms = self.clock.now().unix_timestamp_nanos() / 1_000_000;
+        let now_ms = self.clock.wall().unix_timestamp_nanos() / 1_000_000;
         let now_ms = i64::try_from(now_ms).unwrap_or(i64::MAX);
         let admitted = {
             let mut gate = locked(&self.denials);
@@ -373,7 +368,7 @@ impl Engine {
 
     /// Writes the summaries of refusals held back in windows that have ended.
     fn record_held_denials(&self) {
-        let now_ms = self.clock.now().unix_timestamp_nanos() / 1_000_000;
+        let now_ms = self.clock.wall().unix_timestamp_nanos() / 1_000_000;
         let held = locked(&self.denials).roll(i64::try_from(now_ms).unwrap_or(i64::MAX));
         self.record_suppressed(held);
     }
@@ -417,7 +412,7 @@ impl Engine {
         self.config
             .business_hours
             .as_ref()
-            .is_some_and(|h| !h.contains(self.clock.now(), self.offset))
+            .is_some_and(|h| !h.contains(self.clock.wall(), self.offset))
     }
 
     /// Every open session.

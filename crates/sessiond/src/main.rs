@@ -11,7 +11,7 @@ use cardgate_reader::monitor::{CardMonitor, MonitorOptions};
 use cardgate_reader::pcsc::ConnectOptions;
 use cardgate_sessiond::audit_sink::AuditSink;
 use cardgate_sessiond::config::Config;
-use cardgate_sessiond::engine::{Engine, EngineParts, Loginctl, SystemWallClock};
+use cardgate_sessiond::engine::{Clock, Engine, EngineParts, Loginctl, SystemClock};
 use cardgate_sessiond::pcsc_cards::PcscCards;
 use cardgate_sessiond::sessions::SessionTable;
 
@@ -205,7 +205,10 @@ async fn run(config: Config) -> Result<(), BoxError> {
     })?;
     let issuer = IssuerPublicKey::from_hex(&issuer_text)?;
 
+    // One clock for the engine and the audit log.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut audit_config = AuditConfig::new(&config.audit.dir, host_label());
+    audit_config.clock = clock.clone();
     audit_config.seal_every_records = u64::from(config.audit.seal_every_records);
     audit_config.seal_interval = Duration::from_secs(u64::from(config.audit.seal_every_seconds));
     if config.audit.syslog {
@@ -255,7 +258,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
             config.session.loginctl.clone(),
             std::time::Duration::from_millis(config.session.action_timeout_ms),
         )),
-        clock: Arc::new(SystemWallClock),
+        clock: clock.clone(),
         sessions: SessionTable::load(&config.daemon.state_dir)?,
         config,
     })?);

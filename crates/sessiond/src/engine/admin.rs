@@ -548,7 +548,7 @@ impl Engine {
 
     /// `at` (Unix seconds) is within [`FRESH_SECONDS`] of now.
     fn fresh(&self, at: i64, what: &str) -> Result<(), String> {
-        let now = self.clock.now().unix_timestamp();
+        let now = self.clock.wall().unix_timestamp();
         if (now - at).abs() <= FRESH_SECONDS {
             Ok(())
         } else {

@@ -267,20 +267,21 @@ impl Engine {
 
     /// The wrong-PIN back-off of a card, on top of the card's own counter.
     pub(super) fn check_card_backoff(&self, serial: CardSerial) -> Result<(), Answer> {
-        let wait = locked(&self.card_backoff).wait(&serial, Instant::now());
+        let wait = locked(&self.card_backoff).wait(&serial, self.clock.monotonic());
         still_waiting(wait, "with this card")
     }
 
     /// The wrong-PIN back-off of a terminal.
     pub(super) fn check_terminal_backoff(&self, terminal: &str) -> Result<(), Answer> {
-        let wait = locked(&self.terminal_backoff).wait(&terminal.to_owned(), Instant::now());
+        let wait =
+            locked(&self.terminal_backoff).wait(&terminal.to_owned(), self.clock.monotonic());
         still_waiting(wait, "on this terminal")
     }
 
     /// A wrong PIN: both back-offs count it.
     pub(super) fn wrong_pin_seen(&self, terminal: &str, serial: CardSerial) {
-        locked(&self.card_backoff).failure(serial, Instant::now());
-        locked(&self.terminal_backoff).failure(terminal.to_owned(), Instant::now());
+        locked(&self.card_backoff).failure(serial, self.clock.monotonic());
+        locked(&self.terminal_backoff).failure(terminal.to_owned(), self.clock.monotonic());
     }
 
     fn verify_and_grant(
@@ -498,7 +499,7 @@ impl Engine {
         operator_id: &str,
         must_change_pin: bool,
     ) {
-        let now = self.clock.now().unix_timestamp();
+        let now = self.clock.wall().unix_timestamp();
         let serial_hex = serial.to_string();
         let to_unlock = {
             let mut sessions = self.keeper.table();
@@ -523,7 +524,7 @@ impl Engine {
                 serial,
                 operator_id: operator_id.to_owned(),
                 must_change_pin,
-                at: Instant::now(),
+                at: self.clock.monotonic(),
             },
         );
     }
@@ -544,7 +545,9 @@ impl Engine {
         }
         let key = (terminal.to_owned(), user.to_owned());
         let pending = locked(&self.pending).get(&key).cloned();
-        let Some(p) = pending.filter(|p| p.at.elapsed() < PENDING_LOGIN_TTL) else {
+        let Some(p) = pending
+            .filter(|p| self.clock.monotonic().saturating_duration_since(p.at) < PENDING_LOGIN_TTL)
+        else {
             return denied(
                 "not_authenticated",
                 "authenticate with the operator card first",
@@ -560,7 +563,7 @@ impl Engine {
             return denied("no_card", "the card left the reader");
         }
         locked(&self.pending).remove(&key);
-        let now = self.clock.now().unix_timestamp();
+        let now = self.clock.wall().unix_timestamp();
         let session = Session {
             session_id: session_id.to_owned(),
             terminal: terminal.to_owned(),

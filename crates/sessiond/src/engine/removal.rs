@@ -11,7 +11,7 @@ use super::*;
 impl Engine {
     /// The card left `reader`: lock or end its sessions now (art. 6.2).
     pub fn card_removed(&self, reader: &str) {
-        self.card_removed_since(reader, Instant::now());
+        self.card_removed_since(reader, self.clock.monotonic());
     }
 
     /// [`Engine::card_removed`], timed from `seen`, the moment the removal event arrived.
@@ -273,7 +273,7 @@ impl Engine {
         }
         let limit = self.config.session.reverify_after_seconds;
         if limit > 0 {
-            let now = self.clock.now().unix_timestamp();
+            let now = self.clock.wall().unix_timestamp();
             let to_lock = self
                 .keeper
                 .table()

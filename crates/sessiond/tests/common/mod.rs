@@ -69,21 +69,34 @@ impl CardAccess for SimCards {
     }
 }
 
-/// The system clock plus an offset the test can move forward.
-#[derive(Default)]
-pub struct ManualClock(pub std::sync::atomic::AtomicI64);
+/// The system clock plus an offset the test can move: wall and monotonic move forward
+/// together; a step back moves only the wall reading (as a clock correction does).
+#[derive(Default, Debug)]
+pub struct ManualClock {
+    wall: std::sync::atomic::AtomicI64,
+    monotonic: std::sync::atomic::AtomicU64,
+}
 
 impl ManualClock {
     pub fn advance(&self, seconds: i64) {
-        self.0
-            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+        use std::sync::atomic::Ordering::SeqCst;
+        self.wall.fetch_add(seconds, SeqCst);
+        if let Ok(forward) = u64::try_from(seconds) {
+            self.monotonic.fetch_add(forward, SeqCst);
+        }
     }
 }
 
-impl cardgate_sessiond::engine::WallClock for ManualClock {
-    fn now(&self) -> time::OffsetDateTime {
+impl cardgate_sessiond::engine::Clock for ManualClock {
+    fn wall(&self) -> time::OffsetDateTime {
         time::OffsetDateTime::now_utc()
-            + time::Duration::seconds(self.0.load(std::sync::atomic::Ordering::SeqCst))
+            + time::Duration::seconds(self.wall.load(std::sync::atomic::Ordering::SeqCst))
+    }
+    fn monotonic(&self) -> std::time::Instant {
+        std::time::Instant::now()
+            + std::time::Duration::from_secs(
+                self.monotonic.load(std::sync::atomic::Ordering::SeqCst),
+            )
     }
 }
 
@@ -201,7 +214,10 @@ pub fn world_full(daemon_extra: &str, stale: &str, extra_config: &str) -> World 
     let audit_dir = dir.join("audit");
     AuditLog::init(&audit_dir, Label::new("juki-01").unwrap(), &SystemClock).unwrap();
     let faults = FaultPlan::new();
+    // One clock for the engine and its audit log, as in the daemon.
+    let clock = Arc::new(ManualClock::default());
     let mut audit_config = AuditConfig::new(&audit_dir, Label::new("juki-01").unwrap());
+    audit_config.clock = clock.clone();
     audit_config.storage = Arc::new(FaultyStorage {
         plan: faults.clone(),
     });
@@ -230,7 +246,6 @@ reader = "{READER}"
     let cards = Arc::new(SimCards::default());
     let actions = Arc::new(RecordedActions::default());
     let config_kept = config.clone();
-    let clock = Arc::new(ManualClock::default());
     let audit_config_kept = audit_config_clone;
     let engine = Arc::new(
         Engine::new(EngineParts {
@@ -284,7 +299,7 @@ impl World {
 
     /// The engine's "now", in Unix seconds.
     pub fn clock_now(&self) -> i64 {
-        cardgate_sessiond::engine::WallClock::now(&*self.clock).unix_timestamp()
+        cardgate_sessiond::engine::Clock::wall(&*self.clock).unix_timestamp()
     }
 
     /// Waits until the session actions handed out so far are done (they run on their own
