@@ -768,8 +768,16 @@ impl Writer {
         }
         if let Err(e) = self.segment.sync_data() {
             // After a failed fdatasync the page cache cannot be trusted (fsyncgate): stop.
+            // First cut the unacknowledged batch back off the file: left there, the next open
+            // would read it as written, and a login refused for want of its record would read
+            // as granted. (Not synced: the open that heals the log reads the same page cache.)
+            let cut = self.segment.truncate(self.segment_len);
             self.poisoned = true;
-            return Err(StoreError::io("syncing", path(), e));
+            let what = match cut {
+                Ok(()) => "syncing",
+                Err(_) => "syncing (the unacknowledged records could not be cut off)",
+            };
+            return Err(StoreError::io(what, path(), e));
         }
         self.segment_len += buf.len() as u64;
         self.segment_day.get_or_insert(now.utc_day());

@@ -36,6 +36,18 @@ pub struct SimCards {
 }
 
 impl SimCards {
+    /// Inserts a card whose exchanges go wrong as `faults` say (a card pulled mid-request).
+    pub fn insert_with_faults(
+        &self,
+        reader: &str,
+        image: CardImage,
+        faults: cardgate_sim::transport::Faults,
+    ) {
+        let t = SimTransport::new(SoftCard::in_memory(image))
+            .with_transcript(self.transcript.clone())
+            .with_faults(faults);
+        self.readers.lock().unwrap().insert(reader.into(), t);
+    }
     pub fn insert(&self, reader: &str, image: CardImage) {
         let t =
             SimTransport::new(SoftCard::in_memory(image)).with_transcript(self.transcript.clone());
@@ -137,6 +149,46 @@ impl SessionActions for RecordedActions {
     }
 }
 
+/// The fault-injecting disk, counting the fdatasyncs of the audit log's segments.
+#[derive(Debug)]
+struct CountingStorage {
+    inner: FaultyStorage,
+    syncs: Arc<AtomicU64>,
+}
+
+struct CountingSegment {
+    inner: Box<dyn cardgate_audit::storage::SegmentFile>,
+    syncs: Arc<AtomicU64>,
+}
+
+impl cardgate_audit::storage::SegmentFile for CountingSegment {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(bytes)
+    }
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        self.syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.sync_data()
+    }
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        self.inner.truncate(len)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+}
+
+impl cardgate_audit::storage::Storage for CountingStorage {
+    fn open_segment(
+        &self,
+        path: &Path,
+    ) -> std::io::Result<Box<dyn cardgate_audit::storage::SegmentFile>> {
+        Ok(Box::new(CountingSegment {
+            inner: self.inner.open_segment(path)?,
+            syncs: self.syncs.clone(),
+        }))
+    }
+}
+
 pub struct World {
     pub dir: PathBuf,
     pub issuer: IssuerKey,
@@ -145,6 +197,8 @@ pub struct World {
     pub engine: Arc<Engine>,
     pub audit: Arc<cardgate_sessiond::audit_sink::AuditSink>,
     pub faults: Arc<FaultPlan>,
+    /// How many fdatasyncs the audit log has made.
+    pub syncs: Arc<AtomicU64>,
     pub config: Config,
     pub audit_config: AuditConfig,
     pub clock: Arc<ManualClock>,
@@ -218,8 +272,12 @@ pub fn world_full(daemon_extra: &str, stale: &str, extra_config: &str) -> World 
     let clock = Arc::new(ManualClock::default());
     let mut audit_config = AuditConfig::new(&audit_dir, Label::new("juki-01").unwrap());
     audit_config.clock = clock.clone();
-    audit_config.storage = Arc::new(FaultyStorage {
-        plan: faults.clone(),
+    let syncs = Arc::new(AtomicU64::new(0));
+    audit_config.storage = Arc::new(CountingStorage {
+        inner: FaultyStorage {
+            plan: faults.clone(),
+        },
+        syncs: syncs.clone(),
     });
     let audit_config_clone = audit_config.clone();
     let (audit, _) = cardgate_sessiond::audit_sink::AuditSink::open(audit_config).unwrap();
@@ -270,6 +328,7 @@ reader = "{READER}"
         engine,
         audit,
         faults,
+        syncs,
     }
 }
 
