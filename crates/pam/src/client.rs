@@ -56,7 +56,7 @@ pub fn ask(
 
 /// Parses the daemon's answer line.
 pub fn parse_answer(bytes: &[u8]) -> Result<Answer, ClientError> {
-    cardgate_protocol::parse_answer(bytes).map_err(ClientError::Answer)
+    cardgate_protocol::parse_answer(bytes, MAX_ANSWER_BYTES).map_err(ClientError::Answer)
 }
 
 #[cfg(test)]
