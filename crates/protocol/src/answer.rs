@@ -130,6 +130,17 @@ pub enum SessionState {
     Ending,
 }
 
+impl SessionState {
+    /// The word on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Active => "active",
+            SessionState::Locked => "locked",
+            SessionState::Ending => "ending",
+        }
+    }
+}
+
 /// Why a session is being ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use zeroize::Zeroizing;
 
-/// The longest answer line a client reads from the daemon.
+/// The longest answer a client reads on the login socket.
 pub const MAX_ANSWER_BYTES: usize = 16 * 1024;
+/// The longest answer a client reads on the admin socket (a `sessions` list grows with the
+/// sessions).
+pub const MAX_ADMIN_ANSWER_BYTES: usize = 1024 * 1024;
 
 /// Why a request line was refused before it was understood.
 #[derive(Debug, thiserror::Error)]
@@ -147,12 +150,11 @@ pub enum AnswerError {
     Malformed(#[source] serde_json::Error),
 }
 
-/// Parses the daemon's answer: its first line, after checking the size of what was read.
-pub fn parse_answer(bytes: &[u8]) -> Result<Answer, AnswerError> {
-    if bytes.len() > MAX_ANSWER_BYTES {
-        return Err(AnswerError::TooLarge {
-            limit: MAX_ANSWER_BYTES,
-        });
+/// Parses the daemon's answer: its first line, after checking that what was read is at most
+/// `limit` bytes ([`MAX_ANSWER_BYTES`] or [`MAX_ADMIN_ANSWER_BYTES`]).
+pub fn parse_answer(bytes: &[u8], limit: usize) -> Result<Answer, AnswerError> {
+    if bytes.len() > limit {
+        return Err(AnswerError::TooLarge { limit });
     }
     let line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     if line.iter().all(u8::is_ascii_whitespace) {

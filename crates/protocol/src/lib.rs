@@ -28,7 +28,7 @@ pub use answer::{
 };
 pub use codec::{
     encode_answer, encode_request, parse_answer, parse_request, AnswerError, EncodeError,
-    RequestError, WireRequest, MAX_ANSWER_BYTES,
+    RequestError, WireRequest, MAX_ADMIN_ANSWER_BYTES, MAX_ANSWER_BYTES,
 };
 pub use deny::DenyCode;
 pub use request::{AdminRequest, LoginRequest};

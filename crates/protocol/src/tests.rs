@@ -175,7 +175,7 @@ fn every_answer_round_trips() {
     for a in answers() {
         let line = encode_answer(&a).unwrap();
         assert_eq!(
-            parse_answer(&line).unwrap(),
+            parse_answer(&line, MAX_ANSWER_BYTES).unwrap(),
             a,
             "{}",
             String::from_utf8_lossy(&line)
@@ -206,7 +206,7 @@ fn the_wire_bytes_are_todays() {
             serial: S1,
             reason: RevocationReason::Transferred
         }),
-        "{\"op\":\"card_revoked\",\"serial\":\"0123456789abcdef\",\"reason\":\"transferred\"}\n"
+        "{\"op\":\"card_revoked\",\"serial\":\"0123456789ABCDEF\",\"reason\":\"transferred\"}\n"
     );
     assert_eq!(
         admin(&AdminRequest::Note {
@@ -236,7 +236,7 @@ fn the_wire_bytes_are_todays() {
             serial: S1,
             must_change_pin: false
         }),
-        "{\"result\":\"granted\",\"operator\":\"op-1\",\"serial\":\"0123456789abcdef\",\"must_change_pin\":false}\n"
+        "{\"result\":\"granted\",\"operator\":\"op-1\",\"serial\":\"0123456789ABCDEF\",\"must_change_pin\":false}\n"
     );
     assert_eq!(
         answer(&Answer::recorded(5)),
@@ -252,7 +252,7 @@ fn the_wire_bytes_are_todays() {
     );
     assert_eq!(
         answer(&answers()[8]),
-        "{\"result\":\"info\",\"data\":[{\"session_id\":\"c7\",\"terminal\":\"juki-01\",\"reader\":\"r\",\"user\":\"tanaka\",\"operator_id\":\"op-1\",\"serial\":\"0123456789abcdef\",\"opened_at\":1700000000,\"verified_at\":1700000100,\"state\":\"ending\",\"end_reason\":\"card_removed\",\"boot_id\":\"b\"}]}\n"
+        "{\"result\":\"info\",\"data\":[{\"session_id\":\"c7\",\"terminal\":\"juki-01\",\"reader\":\"r\",\"user\":\"tanaka\",\"operator_id\":\"op-1\",\"serial\":\"0123456789ABCDEF\",\"opened_at\":1700000000,\"verified_at\":1700000100,\"state\":\"ending\",\"end_reason\":\"card_removed\",\"boot_id\":\"b\"}]}\n"
     );
 }
 
@@ -346,9 +346,9 @@ fn bad_requests_are_typed_errors() {
     .unwrap_err();
     assert!(!err.to_string().contains("Tanuki42"));
     assert!(!err.describe().contains("Tanuki42"), "{}", err.describe());
-    // Serials are read in either case, as the daemon always has, and written lowercase.
+    // Serials are read in either case, as the daemon always has, and written in capitals.
     let upper: AdminRequest = parse_request(
-        br#"{"op":"card_returned","serial":"0123456789ABCDEF"}"#,
+        br#"{"op":"card_returned","serial":"0123456789abcdef"}"#,
         4096,
     )
     .unwrap();
@@ -365,10 +365,16 @@ fn bad_requests_are_typed_errors() {
 
 #[test]
 fn bad_answers_are_typed_errors_and_fail_closed() {
-    assert!(matches!(parse_answer(b""), Err(AnswerError::Empty)));
-    assert!(matches!(parse_answer(b"\n"), Err(AnswerError::Empty)));
     assert!(matches!(
-        parse_answer(&vec![b' '; MAX_ANSWER_BYTES + 1]),
+        parse_answer(b"", MAX_ANSWER_BYTES),
+        Err(AnswerError::Empty)
+    ));
+    assert!(matches!(
+        parse_answer(b"\n", MAX_ANSWER_BYTES),
+        Err(AnswerError::Empty)
+    ));
+    assert!(matches!(
+        parse_answer(&vec![b' '; MAX_ANSWER_BYTES + 1], MAX_ANSWER_BYTES),
         Err(AnswerError::TooLarge { .. })
     ));
     for bad in [
@@ -383,17 +389,27 @@ fn bad_answers_are_typed_errors_and_fail_closed() {
         b"\xff",
     ] {
         assert!(
-            matches!(parse_answer(bad), Err(AnswerError::Malformed(_))),
+            matches!(
+                parse_answer(bad, MAX_ANSWER_BYTES),
+                Err(AnswerError::Malformed(_))
+            ),
             "{}",
             String::from_utf8_lossy(bad)
         );
     }
-    let unknown = parse_answer(b"{\"result\":\"denied\",\"reason\":\"brand_new\"}").unwrap_err();
+    let unknown = parse_answer(
+        b"{\"result\":\"denied\",\"reason\":\"brand_new\"}",
+        MAX_ANSWER_BYTES,
+    )
+    .unwrap_err();
     assert!(unknown.to_string().contains("brand_new"), "{unknown}");
     // Only the first line counts.
     assert_eq!(
-        parse_answer(b"{\"result\":\"error\",\"message\":\"m\"}\n{\"result\":\"granted\"}")
-            .unwrap(),
+        parse_answer(
+            b"{\"result\":\"error\",\"message\":\"m\"}\n{\"result\":\"granted\"}",
+            MAX_ANSWER_BYTES
+        )
+        .unwrap(),
         Answer::error("m")
     );
 }
@@ -436,6 +452,16 @@ fn the_codes_are_the_daemons_strings() {
         assert_eq!(code.as_str(), wire);
         assert_eq!(serde_json::to_string(code).unwrap(), format!("\"{wire}\""));
     }
+    for state in [
+        SessionState::Active,
+        SessionState::Locked,
+        SessionState::Ending,
+    ] {
+        assert_eq!(
+            serde_json::to_string(&state).unwrap(),
+            format!("\"{}\"", state.as_str())
+        );
+    }
     let roles: Vec<_> = Role::ALL.iter().map(|r| r.as_str()).collect();
     assert_eq!(roles, ["operator", "manager"]);
 }
@@ -446,7 +472,7 @@ proptest! {
         let code = DenyCode::ALL[i];
         prop_assert_eq!(code.as_str().parse::<DenyCode>().unwrap(), code);
         let a = Answer::Denied { code, tries_left: tries, message };
-        prop_assert_eq!(parse_answer(&encode_answer(&a).unwrap()).unwrap(), a);
+        prop_assert_eq!(parse_answer(&encode_answer(&a).unwrap(), MAX_ANSWER_BYTES).unwrap(), a);
     }
 
     #[test]
@@ -454,13 +480,13 @@ proptest! {
         let s = Serial(bytes);
         let text = s.to_string();
         prop_assert_eq!(text.len(), 16);
-        prop_assert!(text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        prop_assert!(text.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)));
         prop_assert_eq!(text.parse::<Serial>().unwrap(), s);
     }
 
     #[test]
     fn no_line_makes_the_parsers_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let _ = parse_answer(&bytes);
+        let _ = parse_answer(&bytes, MAX_ANSWER_BYTES);
         let _ = parse_request::<LoginRequest>(&bytes, 4096);
         let _ = parse_request::<AdminRequest>(&bytes, 4096);
     }

@@ -132,8 +132,8 @@ wire_enum! {
     }
 }
 
-/// A card serial: 8 bytes, on the wire 16 hex digits (written lowercase; read in either case,
-/// as the daemon always has).
+/// A card serial: 8 bytes, on the wire 16 hex digits, written in capitals as cardgate-card's
+/// `CardSerial` and the register write them, read in either case as the daemon always has.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Serial(pub [u8; 8]);
 
@@ -191,7 +191,7 @@ fn hex_digit(b: u8) -> Option<u8> {
 impl fmt::Display for Serial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for b in self.0 {
-            write!(f, "{b:02x}")?;
+            write!(f, "{b:02X}")?;
         }
         Ok(())
     }
