@@ -62,8 +62,11 @@ impl AuditSink {
         }
         let old = self.open.write().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(old) = old {
-            // Closing a poisoned writer fails; what is on disk is what counts.
-            let _ = old.log.close();
+            // Closing a poisoned writer fails (it cannot seal); what is on disk is what counts,
+            // and the open below re-reads it.
+            if let Err(e) = old.log.close() {
+                tracing::info!(error = %e, "the stopped audit writer could not seal on close");
+            }
         }
         let (log, report) = AuditLog::open(self.config.clone())?;
         if !report.quarantined.is_empty() {

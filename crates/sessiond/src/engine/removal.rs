@@ -16,8 +16,9 @@ impl Engine {
 
     /// [`Engine::card_removed`], timed from `seen`, the moment the removal event arrived.
     /// The lock (or end) is handed to the session keeper before anything touches the audit
-    /// log: the one decision whose action goes before its record, so that the screen locks
-    /// without waiting for the disk. After a crash in between, `resync_sessions` locks again.
+    /// log: the one named exception to the order of `commit.rs` (records, then actions), so
+    /// that the screen locks without waiting for the disk. After a crash in between,
+    /// `resync_sessions` locks again.
     pub fn card_removed_since(&self, reader: &str, seen: Instant) {
         locked(&self.pending).retain(|(terminal, _), _| {
             self.config
