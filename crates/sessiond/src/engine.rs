@@ -10,12 +10,12 @@
 use crate::audit_sink::AuditSink;
 use crate::cards::CardAccess;
 use crate::config::{Config, RemovalAction, StalePolicy};
-use crate::protocol::Answer;
 use crate::ratelimit::Backoff;
 use crate::register::{CardState, RegisterFile};
 use crate::session_actions::{ActionPolicy, SessionKeeper};
 pub use crate::session_actions::{Loginctl, SessionActions};
 use crate::sessions::{Session, SessionState, SessionTable};
+use cardgate_protocol::{Answer, Serial};
 use denials::{DenialGate, DenialKey};
 
 mod admin;

@@ -206,29 +206,25 @@ async fn login_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
     let secret = |mut pin: cardgate_protocol::PinField| SecretString::new(pin.take());
     tokio::task::spawn_blocking(move || -> Answer {
         match request {
-            LoginRequest::Probe { terminal, user } => engine.probe(uid, &terminal, &user).into(),
+            LoginRequest::Probe { terminal, user } => engine.probe(uid, &terminal, &user),
             LoginRequest::Authenticate {
                 terminal,
                 user,
                 pin,
-            } => engine
-                .authenticate(uid, &terminal, &user, &secret(pin))
-                .into(),
+            } => engine.authenticate(uid, &terminal, &user, &secret(pin)),
             LoginRequest::ChangePin {
                 terminal,
                 user,
                 old,
                 new,
-            } => engine
-                .change_pin(uid, &terminal, &user, &secret(old), &secret(new))
-                .into(),
+            } => engine.change_pin(uid, &terminal, &user, &secret(old), &secret(new)),
             LoginRequest::OpenSession {
                 terminal,
                 user,
                 session_id,
-            } => engine.open_session(&terminal, &user, &session_id).into(),
+            } => engine.open_session(&terminal, &user, &session_id),
             LoginRequest::CloseSession { user, session_id } => {
-                engine.close_session(&user, &session_id).into()
+                engine.close_session(&user, &session_id)
             }
         }
     })
@@ -319,7 +315,7 @@ async fn admin_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
             let engine = engine.clone();
             let request = EngineAdminRequest::from(other);
             tokio::task::spawn_blocking(move || -> Answer {
-                engine.admin_record(uid, name.as_deref(), request).into()
+                engine.admin_record(uid, name.as_deref(), request)
             })
             .await
             .unwrap_or_else(|_| error("internal error"))

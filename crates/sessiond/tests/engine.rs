@@ -9,7 +9,7 @@ use cardgate_card::cert::Role;
 use cardgate_card::commands::ins;
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::SecretString;
-use cardgate_sessiond::protocol::Answer;
+use cardgate_protocol::Answer;
 use cardgate_sessiond::register::{CardEntry, RegisterFile};
 use cardgate_sessiond::sessions::SessionState;
 use common::*;
@@ -52,11 +52,11 @@ fn wrong_pins_count_down_then_block_with_clear_answers() {
     for left in [2u8, 1] {
         match w.auth("alice", "Wrong999") {
             Answer::Denied {
-                reason,
+                code,
                 tries_left,
                 message,
             } => {
-                assert_eq!((reason.as_str(), tries_left), ("wrong_pin", Some(left)));
+                assert_eq!((code.as_str(), tries_left), ("wrong_pin", Some(left)));
                 assert!(message.contains(&format!("{left} tries left")), "{message}");
             }
             other => panic!("{other:?}"),
@@ -219,7 +219,7 @@ fn initial_pin_must_be_changed_before_a_session_opens() {
         &SecretString::from("abc123"),
     );
     assert!(
-        matches!(&weak, Answer::Denied { reason, message, .. } if reason == "pin_policy" && message.contains("run")),
+        matches!(&weak, Answer::Denied { code, message, .. } if code.as_str() == "pin_policy" && message.contains("run")),
         "{weak:?}"
     );
     let ok = w.engine.change_pin(

@@ -7,7 +7,7 @@ mod common;
 use cardgate_audit::record::DenyReason;
 use cardgate_audit::Event;
 use cardgate_card::SecretString;
-use cardgate_sessiond::protocol::Answer;
+use cardgate_protocol::Answer;
 use common::*;
 use std::sync::atomic::Ordering::SeqCst;
 

@@ -27,13 +27,14 @@
 //! (`by` names them), so it cannot hide anything; its check only keeps the card named right.
 
 use super::{audit_down, label, read_capped, Engine};
-use crate::protocol::{AdminRequest, Answer};
+use crate::protocol::AdminRequest;
 use crate::register::CardState;
 use cardgate_audit::record::DenyReason;
 use cardgate_audit::{Entry, Event, Label, NoteKind, Text};
 use cardgate_card::cert::{CardSerial, Certificate, Role};
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::{OperatorCard, RevocationList, Verification};
+use cardgate_protocol::Answer;
 
 /// How recent the register's (and the list's) time of an operation must be for the daemon
 /// to record it: `cardgatectl` asks within milliseconds of the operation, so a claim about
@@ -266,10 +267,11 @@ impl Engine {
             AdminRequest::Status | AdminRequest::Sessions => return bad("request"),
         };
         match self.audit.append(entry) {
-            Ok(receipt) => Answer::Info {
-                data: serde_json::json!({ "recorded": receipt.seq }),
-            },
-            Err(_) => audit_down(),
+            Ok(receipt) => Answer::recorded(receipt.seq),
+            Err(e) => {
+                tracing::error!(error = %e, "an admin record could not be written; refused");
+                audit_down()
+            }
         }
     }
 

@@ -61,7 +61,7 @@ pub(super) fn denied_with_tries(
     message: impl Into<String>,
 ) -> Answer {
     Answer::Denied {
-        reason: code.as_str().into(),
+        code,
         tries_left,
         message: message.into(),
     }

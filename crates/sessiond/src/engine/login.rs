@@ -194,7 +194,7 @@ impl Engine {
             }
             None => Answer::Ready {
                 operator: cert.body.operator_id.clone(),
-                serial: serial_hex,
+                serial: Serial(serial.0),
             }
             .into(),
         }
@@ -322,7 +322,7 @@ impl Engine {
                     ],
                     Answer::Granted {
                         operator: operator_id.clone(),
-                        serial: serial.to_string(),
+                        serial: Serial(serial.0),
                         must_change_pin,
                     },
                 );

@@ -151,7 +151,7 @@ impl Engine {
                     vec![Event::PinChanged],
                     Answer::Granted {
                         operator: cert.body.operator_id.clone(),
-                        serial: serial.to_string(),
+                        serial: Serial(serial.0),
                         must_change_pin: false,
                     },
                 );

@@ -55,7 +55,7 @@ impl Engine {
         match self.keeper.table().open(session) {
             Ok(()) => Answer::Granted {
                 operator: p.operator_id,
-                serial: p.serial.to_string(),
+                serial: Serial(p.serial.0),
                 must_change_pin: false,
             },
             Err(e) => Answer::Error {
@@ -88,17 +88,24 @@ impl Engine {
                 })
                 .reader(label(&s.reader))
                 .operator(label(&s.operator_id));
-                if let Some(serial) = CardSerial::from_hex(&s.serial) {
+                let serial = CardSerial::from_hex(&s.serial);
+                if let Some(serial) = serial {
                     entry = entry.card(serial);
                 }
-                self.commit(Decision::recording(
-                    vec![entry],
-                    Answer::Granted {
+                // The session table holds what this daemon wrote; a serial it cannot read back
+                // still ends the session (and is recorded), and is answered as an error.
+                let answer = match serial {
+                    Some(serial) => Answer::Granted {
                         operator: s.operator_id,
-                        serial: s.serial,
+                        serial: Serial(serial.0),
                         must_change_pin: false,
                     },
-                ))
+                    None => Answer::error(format!(
+                        "session ended; its card serial {:?} is unreadable",
+                        s.serial
+                    )),
+                };
+                self.commit(Decision::recording(vec![entry], answer))
             }
             Ok(None) => Answer::Error {
                 message: "no such session".into(),

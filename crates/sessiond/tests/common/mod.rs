@@ -8,11 +8,11 @@ use cardgate_card::cert::{CardSerial, Role};
 use cardgate_card::issue::IssueRequest;
 use cardgate_card::revocation::{Revocation, RevocationListBuilder, RevocationReason};
 use cardgate_card::{IssuerKey, Pin, Puk, SecretString};
+use cardgate_protocol::Answer;
 use cardgate_reader::{CardTransport, TransportError};
 use cardgate_sessiond::cards::CardAccess;
 use cardgate_sessiond::config::Config;
 use cardgate_sessiond::engine::{Engine, EngineParts, SessionActions};
-use cardgate_sessiond::protocol::Answer;
 use cardgate_sessiond::sessions::SessionTable;
 use cardgate_sim::transport::Transcript;
 use cardgate_sim::{create_card, CardImage, SimTransport, SoftCard};
@@ -413,7 +413,7 @@ impl World {
 
 pub fn reason(a: &Answer) -> &str {
     match a {
-        Answer::Denied { reason, .. } => reason,
+        Answer::Denied { code, .. } => code.as_str(),
         Answer::Granted { .. } => "granted",
         Answer::Ready { .. } => "ready",
         Answer::Error { .. } | Answer::Info { .. } => "error",
