@@ -1,11 +1,21 @@
 //! The daemon's decisions: login, PIN change, sessions, card removal, revocation.
 //!
 //! Data flows one way: a card event or a request → a decision → its audit records (durable
-//! before anything else happens) → the session action or the answer. Every method here is
-//! blocking (card I/O, fdatasync); the socket server runs them on tokio's blocking pool.
+//! before anything else happens, in one batch) → the session action → the answer. Every method
+//! here is blocking (card I/O, fdatasync); the socket server runs them on tokio's blocking pool.
 //!
 //! Fail closed: when an audit record cannot be written, when the revocation list is stale
 //! (by default) or unreadable, when the card goes away, the answer is "denied".
+//!
+//! Where each job lives:
+//! * `commit`: `Decision`, what a decision wants done, and the one place it is carried out;
+//! * `deny`: the one refusal vocabulary ([`DenyCode`]) and its two mappings;
+//! * `login`, `present`, `pin_change`, `session_requests`: the decisions on the login socket;
+//! * `admin`: the admin socket's records and their evidence;
+//! * `removal`: sessions over time (card removal, resync, business hours, re-verification);
+//! * `revocation`: the revocation-list watch; `watch`: the register watch and file stamps;
+//! * `denials`: the gate that keeps refusals from flooding the log;
+//! * `crate::session_actions`: what logind is asked to do, checked and recorded.
 
 use crate::audit_sink::AuditSink;
 use crate::cards::CardAccess;
