@@ -6,7 +6,6 @@
 //! admin group only. A bad request gets a clear error; it never stops the server.
 
 use crate::engine::Engine;
-use crate::protocol::AdminRequest as EngineAdminRequest;
 use crate::sessions::{Session, SessionState as TableState};
 use crate::users;
 use cardgate_card::SecretString;
@@ -313,7 +312,7 @@ async fn admin_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
         },
         other => {
             let engine = engine.clone();
-            let request = EngineAdminRequest::from(other);
+            let request = other;
             tokio::task::spawn_blocking(move || -> Answer {
                 engine.admin_record(uid, name.as_deref(), request)
             })

@@ -509,7 +509,7 @@ fn a_card_returned_in_the_register_ends_its_session_and_is_recorded_as_presented
 /// the register, the signed list, all of them recent (see `engine/admin.rs`).
 #[test]
 fn admin_records_need_the_operations_own_evidence() {
-    use cardgate_sessiond::protocol::AdminRequest;
+    use cardgate_protocol::{AdminRequest, Serial};
     use cardgate_sessiond::register::CardState;
     let w = world();
     let register = RegisterFile::new(&w.dir);
@@ -539,11 +539,11 @@ fn admin_records_need_the_operations_own_evidence() {
             1001,
             Some("yamada"),
             AdminRequest::CardIssued {
-                serial: serial.into(),
+                serial: serial.parse().unwrap(),
                 operator: operator.into(),
-                role: role.into(),
+                role: role.parse().unwrap(),
                 reader: READER.into(),
-                manager: m.then(|| manager.to_string()),
+                manager: m.then_some(Serial(manager.0)),
                 manager_reader: m.then(|| MANAGER_READER.to_owned()),
             },
         )
@@ -553,9 +553,9 @@ fn admin_records_need_the_operations_own_evidence() {
             1001,
             Some("yamada"),
             AdminRequest::PinUnblocked {
-                serial: ALICE.to_string(),
+                serial: Serial(ALICE.0),
                 reader: READER.into(),
-                manager: Some(manager.to_string()),
+                manager: Some(Serial(manager.0)),
                 manager_reader: Some(MANAGER_READER.into()),
             },
         )
@@ -565,8 +565,8 @@ fn admin_records_need_the_operations_own_evidence() {
             1001,
             Some("yamada"),
             AdminRequest::CardRevoked {
-                serial: ALICE.to_string(),
-                reason: reason.into(),
+                serial: Serial(ALICE.0),
+                reason: reason.parse().unwrap(),
             },
         )
     };
