@@ -90,13 +90,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    let code = match runtime.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %chain(&*e), "cardgated stopped");
             ExitCode::FAILURE
         }
-    }
+    };
+    // A request given up on after the grace period may still hold a blocking thread (a card
+    // operation that hangs): dropping the runtime would wait for it for ever.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
 }
 
 /// Keeps PINs out of core dumps, `/proc/<pid>/mem` of other users and swap.
@@ -285,7 +289,10 @@ async fn run(config: Config) -> Result<(), BoxError> {
         }
         tracing::info!("stopping");
     };
-    daemon::run(engine.clone(), login, admin, events_rx, shutdown).await;
+    // Returns once every request accepted has been answered (its records written), or the
+    // grace period ran out (issue 16: it used to return at once, and a login still running
+    // wrote its records after `daemon_stopped`, or into a closed log).
+    let stopped = daemon::run(engine.clone(), login, admin, events_rx, shutdown).await;
     // The locks and ends already decided are carried out, and recorded, before the log says
     // the daemon stopped.
     let e = engine.clone();
@@ -295,6 +302,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
     engine.record_refusals_held_back();
     if !engine.record_lifecycle(Event::DaemonStopped {
         reason: StopReason::Signal,
+        unfinished: (stopped.unfinished > 0)
+            .then(|| u32::try_from(stopped.unfinished).unwrap_or(u32::MAX)),
     }) {
         tracing::error!("the daemon's stop could not be recorded");
     }

@@ -474,11 +474,16 @@ fn refuse(stream: UnixStream, answer: &Answer) {
 /// Accepts connections on one socket until `shutdown` resolves. The loop never waits for a
 /// slot: each connection is identified (SO_PEERCRED) as soon as it is accepted and either
 /// gets a slot of its uid's kind or is refused at once (see [`Limits`]).
+///
+/// Each connection's task holds a clone of `in_flight` until it is done, and this function
+/// drops its own when it returns: the receiver's `recv` yields `None` once every connection
+/// accepted here has been answered (see [`crate::daemon::run`]).
 pub async fn serve(
     engine: Arc<Engine>,
     listener: UnixListener,
     socket: Socket,
     shutdown: impl Future<Output = ()>,
+    in_flight: tokio::sync::mpsc::Sender<()>,
 ) {
     let limits = Limits::new(&engine.config().daemon);
     let mut refusals = RefusalLog {
@@ -511,12 +516,14 @@ pub async fn serve(
         match limits.admit(uid) {
             Ok(admission) => {
                 let engine = engine.clone();
+                let in_flight = in_flight.clone();
                 tokio::spawn(async move {
                     let Some(slot) = admission.slot().await else {
                         return;
                     };
                     serve_connection(engine, stream, socket, uid).await;
                     drop(slot);
+                    drop(in_flight);
                 });
             }
             Err(full) => {
