@@ -711,6 +711,11 @@ pub enum Event {
     DaemonStopped {
         /// Why.
         reason: StopReason,
+        /// Requests still being served when the shutdown grace period ran out: the daemon
+        /// stopped without their answers (and records written after this one fail). Absent
+        /// when every request in flight was finished first.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unfinished: Option<u32>,
     },
     /// A seal closing the records since the previous one.
     LogSealed(Seal),

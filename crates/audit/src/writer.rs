@@ -19,20 +19,11 @@ use crate::segments::{list_segments, pending_quarantine, quarantine_name, segmen
 use crate::storage::{DiskStorage, SegmentFile, Storage};
 use crate::syslog::SyslogExporter;
 
-/// Where the writer gets the time. Tests plant a month of events with a manual clock.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// Now.
-    fn now(&self) -> Timestamp;
-}
+pub use cardgate_office::{Clock, SystemClock};
 
-/// The system clock.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_datetime(time::OffsetDateTime::now_utc())
-    }
+/// Now, as a record's time stamp, from the one clock's wall reading.
+fn stamp(clock: &dyn Clock) -> Timestamp {
+    Timestamp::from_datetime(clock.wall())
 }
 
 /// How the writer behaves.
@@ -54,7 +45,8 @@ pub struct AuditConfig {
     pub max_batch: usize,
     /// The file system seam.
     pub storage: Arc<dyn Storage>,
-    /// The clock seam.
+    /// The one clock (`cardgate_office`): its wall reading dates the records, its monotonic
+    /// reading times the seals. The daemon passes the clock its engine reads.
     pub clock: Arc<dyn Clock>,
     /// Also send every record to this syslog socket (RFC 5424), e.g. `/dev/log`.
     pub syslog: Option<PathBuf>,
@@ -101,7 +93,7 @@ pub struct OpenReport {
     pub next_seq: u64,
 }
 
-type AppendResult = Result<Receipt, StoreError>;
+type AppendResult = Result<Vec<Receipt>, StoreError>;
 type SealResult = Result<Option<Receipt>, StoreError>;
 
 enum Ack {
@@ -126,7 +118,8 @@ impl Ack {
 }
 
 enum Command {
-    Append(Box<Entry>, Ack),
+    /// One or more entries, committed together (all durable or none acknowledged).
+    Append(Vec<Entry>, Ack),
     Seal(mpsc::SyncSender<SealResult>),
     Shutdown(mpsc::SyncSender<SealResult>),
 }
@@ -148,9 +141,21 @@ impl AuditHandle {
     /// Appends and returns once the record is on disk (fdatasync). Blocks; from tokio, call it
     /// in `spawn_blocking` or use `append_async` (feature `tokio`).
     pub fn append(&self, entry: Entry) -> Result<Receipt, StoreError> {
+        single(self.append_batch(vec![entry]))
+    }
+
+    /// Appends `entries` as consecutive records in one commit (one fdatasync) and returns once
+    /// all of them are on disk, with their receipts in order. All or nothing: when the write
+    /// or the fdatasync fails, none of them is acknowledged and a failed write is cut back off
+    /// the segment. A seal that falls due is written after the whole batch, never inside it.
+    /// An empty batch writes nothing. Blocks, like [`AuditHandle::append`].
+    pub fn append_batch(&self, entries: Vec<Entry>) -> Result<Vec<Receipt>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
         let (tx, rx) = mpsc::sync_channel(1);
         self.tx
-            .send(Command::Append(Box::new(entry), Ack::Blocking(tx)))
+            .send(Command::Append(entries, Ack::Blocking(tx)))
             .map_err(|_| StoreError::Closed)?;
         rx.recv().map_err(|_| StoreError::Closed)?
     }
@@ -158,9 +163,21 @@ impl AuditHandle {
     /// Appends without blocking the runtime; resolves once the record is on disk.
     #[cfg(feature = "tokio")]
     pub async fn append_async(&self, entry: Entry) -> Result<Receipt, StoreError> {
+        single(self.append_batch_async(vec![entry]).await)
+    }
+
+    /// [`AuditHandle::append_batch`] without blocking the runtime.
+    #[cfg(feature = "tokio")]
+    pub async fn append_batch_async(
+        &self,
+        entries: Vec<Entry>,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.tx
-            .send(Command::Append(Box::new(entry), Ack::Async(tx)))
+            .send(Command::Append(entries, Ack::Async(tx)))
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
@@ -178,6 +195,11 @@ impl AuditHandle {
     pub fn syslog_failures(&self) -> u64 {
         self.syslog_failures.load(Ordering::Relaxed)
     }
+}
+
+/// The one receipt of a batch of one.
+fn single(result: AppendResult) -> Result<Receipt, StoreError> {
+    result?.into_iter().next().ok_or(StoreError::Closed)
 }
 
 /// An open audit log: owns the writer thread; closing (or dropping) it seals what is unsealed.
@@ -233,7 +255,7 @@ impl AuditLog {
                 std::io::Error::other("no randomness"),
             )
         })?;
-        let now = clock.now();
+        let now = stamp(clock);
         let genesis = Record {
             seq: 0,
             time: now,
@@ -343,6 +365,12 @@ impl AuditLog {
     /// Appends; returns once durable. See [`AuditHandle::append`].
     pub fn append(&self, entry: Entry) -> Result<Receipt, StoreError> {
         self.handle.append(entry)
+    }
+
+    /// Appends a batch in one commit; returns once all of it is durable. See
+    /// [`AuditHandle::append_batch`].
+    pub fn append_batch(&self, entries: Vec<Entry>) -> Result<Vec<Receipt>, StoreError> {
+        self.handle.append_batch(entries)
     }
 
     /// Seals now. See [`AuditHandle::seal_now`].
@@ -533,7 +561,7 @@ impl Writer {
             .open_segment(&last_path)
             .map_err(|e| StoreError::io("opening a segment", &last_path, e))?;
         if !torn.is_empty() {
-            let name = quarantine_name(next_seq, config.clock.now().unix_ms());
+            let name = quarantine_name(next_seq, stamp(&*config.clock).unix_ms());
             let qpath = dir.join(&name);
             let mut q = OpenOptions::new()
                 .write(true)
@@ -616,7 +644,7 @@ impl Writer {
             key,
             epoch,
             first_unsealed,
-            last_seal_at: Instant::now(),
+            last_seal_at: config.clock.monotonic(),
             poisoned: false,
             finished_key_update,
             syslog,
@@ -624,6 +652,12 @@ impl Writer {
             _lock: lock,
         };
         Ok((writer, pending))
+    }
+
+    fn since_last_seal(&self) -> Duration {
+        self.clock
+            .monotonic()
+            .saturating_duration_since(self.last_seal_at)
     }
 
     fn unsealed(&self) -> u64 {
@@ -672,7 +706,7 @@ impl Writer {
         if self.poisoned {
             return Err(StoreError::Poisoned);
         }
-        let now = self.clock.now().max(self.last_time);
+        let now = stamp(&*self.clock).max(self.last_time);
         self.rotate_if_due(now)?;
         let mut buf = Vec::with_capacity(entries.len() * 256);
         let mut seq = self.next_seq;
@@ -692,7 +726,7 @@ impl Writer {
         }
         let unsealed = seq - self.first_unsealed;
         let seal_due = unsealed >= self.seal_every_records
-            || (unsealed > 0 && self.last_seal_at.elapsed() >= self.seal_interval);
+            || (unsealed > 0 && self.since_last_seal() >= self.seal_interval);
         let mut seal_receipt = None;
         if unsealed > 0 && (force_seal || seal_due) {
             let at = SealContext {
@@ -734,8 +768,16 @@ impl Writer {
         }
         if let Err(e) = self.segment.sync_data() {
             // After a failed fdatasync the page cache cannot be trusted (fsyncgate): stop.
+            // First cut the unacknowledged batch back off the file: left there, the next open
+            // would read it as written, and a login refused for want of its record would read
+            // as granted. (Not synced: the open that heals the log reads the same page cache.)
+            let cut = self.segment.truncate(self.segment_len);
             self.poisoned = true;
-            return Err(StoreError::io("syncing", path(), e));
+            let what = match cut {
+                Ok(()) => "syncing",
+                Err(_) => "syncing (the unacknowledged records could not be cut off)",
+            };
+            return Err(StoreError::io(what, path(), e));
         }
         self.segment_len += buf.len() as u64;
         self.segment_day.get_or_insert(now.utc_day());
@@ -744,7 +786,7 @@ impl Writer {
         self.last_time = now;
         if let Some(seal) = &seal_receipt {
             self.first_unsealed = seal.seq + 1;
-            self.last_seal_at = Instant::now();
+            self.last_seal_at = self.clock.monotonic();
             // Only now, with the seal durable, may k(i) go: erased earlier, a crash would leave
             // records that no key can seal at epoch i. Erased later, the disk would hold a key
             // that already sealed records. A crash between the fdatasync above and the slot
@@ -772,8 +814,7 @@ impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Command>) {
         loop {
             let wait = if self.unsealed() > 0 {
-                self.seal_interval
-                    .saturating_sub(self.last_seal_at.elapsed())
+                self.seal_interval.saturating_sub(self.since_last_seal())
             } else {
                 Duration::from_secs(3600)
             };
@@ -798,14 +839,15 @@ impl Writer {
                 }
             }
             let mut entries = Vec::with_capacity(batch.len());
-            let mut acks = Vec::with_capacity(batch.len());
+            // Each appender's ack and how many of the entries are its own, in order.
+            let mut acks: Vec<(Ack, usize)> = Vec::with_capacity(batch.len());
             let mut seal_acks = Vec::new();
             let mut shutdown = None;
             for cmd in batch {
                 match cmd {
-                    Command::Append(entry, ack) => {
-                        entries.push(*entry);
-                        acks.push(ack);
+                    Command::Append(mine, ack) => {
+                        acks.push((ack, mine.len()));
+                        entries.extend(mine);
                     }
                     Command::Seal(tx) => seal_acks.push(tx),
                     Command::Shutdown(tx) => shutdown = Some(tx),
@@ -814,8 +856,9 @@ impl Writer {
             let force = !seal_acks.is_empty() || shutdown.is_some();
             match self.commit(entries, force) {
                 Ok((receipts, seal)) => {
-                    for (ack, receipt) in acks.into_iter().zip(receipts) {
-                        ack.send(Ok(receipt));
+                    let mut receipts = receipts.into_iter();
+                    for (ack, count) in acks {
+                        ack.send(Ok(receipts.by_ref().take(count).collect()));
                     }
                     for tx in seal_acks {
                         let _ = tx.send(Ok(seal));
@@ -826,7 +869,7 @@ impl Writer {
                     }
                 }
                 Err(e) => {
-                    for ack in acks {
+                    for (ack, _) in acks {
                         ack.send(Err(e.clone()));
                     }
                     for tx in seal_acks {

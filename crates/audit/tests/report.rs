@@ -415,6 +415,7 @@ fn a_month_with_planted_anomalies_is_reviewed_exactly() {
         None,
         Event::DaemonStopped {
             reason: StopReason::Error,
+            unfinished: None,
         },
         None,
     );

@@ -402,18 +402,31 @@ fn note_through_daemon(
             "the log is held by cardgated, and its configuration cannot be read: {e}"
         ))
     })?;
-    let request = serde_json::json!({
-        "op": "note", "kind": kind.as_str(), "text": text, "who": who, "escort": escort,
-    });
+    let kind = kind
+        .as_str()
+        .parse()
+        .map_err(|e| unavailable(format!("the note cannot be sent to cardgated: {e}")))?;
+    let request = cardgate_protocol::AdminRequest::Note {
+        kind,
+        text: text.to_owned(),
+        who: who.map(str::to_owned),
+        escort: escort.map(str::to_owned),
+    };
     let answer = crate::client::ask(&config.daemon.admin_socket, &request).map_err(|e| {
         unavailable(format!(
             "the log is held by cardgated, which cannot be reached: {e}"
         ))
     })?;
-    answer["data"]["recorded"].as_u64().ok_or_else(|| {
-        unavailable(format!(
-            "cardgated refused the note: {}",
-            answer["message"].as_str().unwrap_or("?")
-        ))
-    })
+    match answer {
+        cardgate_protocol::Answer::Info {
+            data: cardgate_protocol::Info::Recorded(r),
+        } => Ok(r.recorded),
+        cardgate_protocol::Answer::Error { message }
+        | cardgate_protocol::Answer::Denied { message, .. } => Err(unavailable(format!(
+            "cardgated refused the note: {message}"
+        ))),
+        other => Err(unavailable(format!(
+            "cardgated answered the note with something else: {other:?}"
+        ))),
+    }
 }

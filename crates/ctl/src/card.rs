@@ -15,11 +15,11 @@ use cardgate_card::revocation::RevocationReason;
 use cardgate_card::{IssuerKey, OperatorCard, Puk};
 use cardgate_office::config::Config;
 use cardgate_office::register::{CardEntry, CardState, RegisterFile};
+use cardgate_protocol::AdminRequest;
 use cardgate_reader::pcsc::{ConnectOptions, PcscReaders};
 use cardgate_reader::{CardReadersExt, ReaderError, TransportError};
 use clap::Subcommand;
 use ring::rand::{SecureRandom, SystemRandom};
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -136,7 +136,7 @@ fn ended(end: Result<(), ReaderError>) -> Result<(), CmdError> {
 /// straight into the log when the daemon is not running.
 fn record(
     config: &Config,
-    request: serde_json::Value,
+    request: cardgate_protocol::AdminRequest,
     entry: impl FnOnce(Label) -> Entry,
 ) -> Result<(), CmdError> {
     match client::ask(&config.daemon.admin_socket, &request) {
@@ -170,14 +170,21 @@ fn record_puk_refusal(
     let serial = cert.map(|c| c.body.serial);
     let (request, event): (_, Box<dyn FnOnce(Label) -> Event>) = match *error {
         IssueError::WrongPuk { remaining } => (
-            json!({"op": "puk_rejected", "serial": serial.map(|s| s.to_string()), "reader": reader, "tries_left": remaining}),
+            AdminRequest::PukRejected {
+                serial: serial.map(client::serial),
+                reader: reader.to_owned(),
+                tries_left: remaining,
+            },
             Box::new(move |by| Event::PukRejected {
                 by,
                 tries_left: remaining,
             }),
         ),
         IssueError::PukBlocked => (
-            json!({"op": "puk_blocked", "serial": serial.map(|s| s.to_string()), "reader": reader}),
+            AdminRequest::PukBlocked {
+                serial: serial.map(client::serial),
+                reader: reader.to_owned(),
+            },
             Box::new(|by| Event::PukBlocked { by }),
         ),
         _ => return Ok(()),
@@ -288,8 +295,14 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
             })?;
             record(
                 &config,
-                json!({"op": "card_issued", "serial": serial.to_string(), "operator": operator, "role": role.as_str(), "reader": reader,
-                       "manager": manager.as_ref().map(|m| m.serial.to_string()), "manager_reader": manager.as_ref().map(|m| m.reader.clone())}),
+                AdminRequest::CardIssued {
+                    serial: client::serial(serial),
+                    operator: operator.clone(),
+                    role: client::role(role),
+                    reader: reader.clone(),
+                    manager: manager.as_ref().map(|m| client::serial(m.serial)),
+                    manager_reader: manager.as_ref().map(|m| m.reader.clone()),
+                },
                 |by| {
                     let by = manager::by(by, manager.as_ref());
                     Entry::new(Event::CardIssued { by, role })
@@ -312,7 +325,9 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
             let version = revoke(&config, &issuer_dir, serial, RevocationReason::Returned)?;
             record(
                 &config,
-                json!({"op": "card_returned", "serial": serial.to_string()}),
+                AdminRequest::CardReturned {
+                    serial: client::serial(serial),
+                },
                 |by| Entry::new(Event::CardReturned { by }).card(serial),
             )?;
             println!("card {serial} returned; revocation list version {version}");
@@ -326,7 +341,10 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
             let version = revoke(&config, &issuer_dir, serial, reason)?;
             record(
                 &config,
-                json!({"op": "card_revoked", "serial": serial.to_string(), "reason": reason.as_str()}),
+                AdminRequest::CardRevoked {
+                    serial: client::serial(serial),
+                    reason: client::revocation_reason(reason),
+                },
                 |by| Entry::new(Event::CardRevoked { by, reason }).card(serial),
             )?;
             println!("card {serial} revoked ({reason}); revocation list version {version}");
@@ -362,8 +380,12 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
             })?;
             record(
                 &config,
-                json!({"op": "pin_unblocked", "serial": serial.to_string(), "reader": reader,
-                       "manager": manager.serial.to_string(), "manager_reader": manager.reader}),
+                AdminRequest::PinUnblocked {
+                    serial: client::serial(serial),
+                    reader: reader.clone(),
+                    manager: Some(client::serial(manager.serial)),
+                    manager_reader: Some(manager.reader.clone()),
+                },
                 |by| {
                     let by = manager::by(by, Some(&manager));
                     Entry::new(Event::PinUnblocked { by: Some(by) })
@@ -417,7 +439,7 @@ pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
 /// `manager`. A refusal is recorded (`manager_refused`) before the command fails, and nothing
 /// is done to the other card.
 mod manager {
-    use super::{day, now, read_secret_line, record, CmdError, Config};
+    use super::{client, day, now, read_secret_line, record, CmdError, Config};
     use cardgate_audit::record::DenyReason;
     use cardgate_audit::{Entry, Event, Label};
     use cardgate_card::cert::{CardSerial, Certificate, Role};
@@ -425,8 +447,8 @@ mod manager {
     use cardgate_card::{IssuerPublicKey, OperatorCard, RevocationList, SecretString};
     use cardgate_office::config::StalePolicy;
     use cardgate_office::register::{CardState, RegisterFile};
+    use cardgate_protocol::{AdminRequest, ManagerRefusal};
     use cardgate_reader::{CardReadersExt, TransportError};
-    use serde_json::json;
 
     /// The access manager who authorised the action.
     pub struct Manager {
@@ -501,17 +523,17 @@ mod manager {
         }
     }
 
-    fn reason_name(r: DenyReason) -> &'static str {
+    fn reason_name(r: DenyReason) -> ManagerRefusal {
         match r {
-            DenyReason::CertificateRejected => "certificate_rejected",
-            DenyReason::CardRevoked => "card_revoked",
-            DenyReason::RevocationListStale => "revocation_list_stale",
-            DenyReason::WrongPin => "wrong_pin",
-            DenyReason::PinBlocked => "pin_blocked",
-            DenyReason::CardAuthenticationFailed => "card_authentication_failed",
-            DenyReason::NotAuthorisedHere => "not_authorised_here",
-            DenyReason::CardRemoved => "card_removed",
-            _ => "other",
+            DenyReason::CertificateRejected => ManagerRefusal::CertificateRejected,
+            DenyReason::CardRevoked => ManagerRefusal::CardRevoked,
+            DenyReason::RevocationListStale => ManagerRefusal::RevocationListStale,
+            DenyReason::WrongPin => ManagerRefusal::WrongPin,
+            DenyReason::PinBlocked => ManagerRefusal::PinBlocked,
+            DenyReason::CardAuthenticationFailed => ManagerRefusal::CardAuthenticationFailed,
+            DenyReason::NotAuthorisedHere => ManagerRefusal::NotAuthorisedHere,
+            DenyReason::CardRemoved => ManagerRefusal::CardRemoved,
+            _ => ManagerRefusal::Other,
         }
     }
 
@@ -672,13 +694,12 @@ mod manager {
 
     /// Records a refusal (through the daemon or straight into the log), then fails with it.
     fn refused<T>(config: &Config, reader: &str, r: Refusal) -> Result<T, CmdError> {
-        let request = json!({
-            "op": "manager_refused",
-            "serial": r.cert.as_ref().map(|c| c.body.serial.to_string()),
-            "reader": reader,
-            "reason": reason_name(r.reason),
-            "tries_left": r.tries_left,
-        });
+        let request = AdminRequest::ManagerRefused {
+            serial: r.cert.as_ref().map(|c| client::serial(c.body.serial)),
+            reader: reader.to_owned(),
+            reason: reason_name(r.reason),
+            tries_left: r.tries_left,
+        };
         let label = cardgate_audit::record::label;
         let (reason, tries_left, cert) = (r.reason, r.tries_left, r.cert.clone());
         record(config, request, |by| {

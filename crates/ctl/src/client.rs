@@ -1,14 +1,15 @@
-//! Talking to `cardgated` over its local sockets: one JSON request line, one answer line.
+//! Talking to `cardgated` over its local sockets: one request line, one answer line, both in
+//! the types of `cardgate-protocol` (no JSON is written or read here by hand).
 
 use crate::files::CmdError;
-use serde_json::Value;
+use cardgate_protocol::{
+    encode_request, parse_answer, AdminRequest, Answer, AnswerError, EncodeError, LoginRequest,
+    WireRequest, MAX_ADMIN_ANSWER_BYTES,
+};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
-
-/// The largest answer we read.
-const MAX_ANSWER: u64 = 1024 * 1024;
 
 /// Why the daemon could not be asked.
 #[derive(Debug, thiserror::Error)]
@@ -22,23 +23,30 @@ pub enum ClientError {
         #[source]
         source: std::io::Error,
     },
-    /// It answered something we cannot read.
+    /// The request could not be written.
+    #[error("cannot encode the request")]
+    Encode(#[source] EncodeError),
+    /// It answered something we cannot read (too long, empty, an unknown result or code).
     #[error("cardgated sent an unreadable answer")]
-    BadAnswer(#[source] serde_json::Error),
+    BadAnswer(#[source] AnswerError),
     /// I/O after connecting.
     #[error("talking to cardgated failed")]
     Io(#[source] std::io::Error),
 }
 
-/// Sends one request and returns the answer.
-pub fn ask(socket: &Path, request: &Value) -> Result<Value, ClientError> {
-    let mut line = serde_json::to_vec(request).map_err(ClientError::BadAnswer)?;
-    line.push(b'\n');
-    ask_raw(socket, &line)
+/// Sends one request on the admin socket and returns the answer.
+pub fn ask(socket: &Path, request: &AdminRequest) -> Result<Answer, ClientError> {
+    exchange(socket, request)
 }
 
-/// Sends one request line (with its newline) and returns the answer.
-pub fn ask_raw(socket: &Path, line: &[u8]) -> Result<Value, ClientError> {
+/// Sends one request on the login socket (its PIN, if any, only ever in a zeroizing buffer)
+/// and returns the answer.
+pub fn ask_login(socket: &Path, request: &LoginRequest) -> Result<Answer, ClientError> {
+    exchange(socket, request)
+}
+
+fn exchange<R: WireRequest>(socket: &Path, request: &R) -> Result<Answer, ClientError> {
+    let line = encode_request(request).map_err(ClientError::Encode)?;
     let mut stream = UnixStream::connect(socket).map_err(|source| ClientError::Unreachable {
         path: socket.display().to_string(),
         source,
@@ -46,23 +54,86 @@ pub fn ask_raw(socket: &Path, line: &[u8]) -> Result<Value, ClientError> {
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(ClientError::Io)?;
-    stream.write_all(line).map_err(ClientError::Io)?;
+    stream.write_all(&line).map_err(ClientError::Io)?;
+    drop(line);
     let mut out = Vec::new();
+    // One byte over the cap, so that parse_answer tells a long answer from one that fits.
     stream
-        .take(MAX_ANSWER)
+        .take(MAX_ADMIN_ANSWER_BYTES as u64 + 1)
         .read_to_end(&mut out)
         .map_err(ClientError::Io)?;
-    serde_json::from_slice(&out).map_err(ClientError::BadAnswer)
+    parse_answer(&out, MAX_ADMIN_ANSWER_BYTES).map_err(ClientError::BadAnswer)
 }
 
 /// The daemon's answer as a result: `error` and `denied` become errors with their message.
-pub fn expect_ok(answer: Value) -> Result<Value, CmdError> {
-    match answer["result"].as_str() {
-        Some("error") | Some("denied") => Err(answer["message"]
-            .as_str()
-            .unwrap_or("refused")
-            .to_owned()
-            .into()),
-        _ => Ok(answer),
+pub fn expect_ok(answer: Answer) -> Result<Answer, CmdError> {
+    match answer {
+        Answer::Error { message } | Answer::Denied { message, .. } => Err(if message.is_empty() {
+            "refused".into()
+        } else {
+            message.into()
+        }),
+        other => Ok(other),
+    }
+}
+
+/// A card's serial as the protocol types it.
+pub fn serial(s: cardgate_card::CardSerial) -> cardgate_protocol::Serial {
+    cardgate_protocol::Serial(s.0)
+}
+
+/// A role as the protocol types it.
+pub fn role(r: cardgate_card::Role) -> cardgate_protocol::Role {
+    match r {
+        cardgate_card::Role::Operator => cardgate_protocol::Role::Operator,
+        cardgate_card::Role::AccessManager => cardgate_protocol::Role::Manager,
+    }
+}
+
+/// A revocation reason as the protocol types it.
+pub fn revocation_reason(
+    r: cardgate_card::RevocationReason,
+) -> cardgate_protocol::RevocationReason {
+    use cardgate_card::RevocationReason as C;
+    use cardgate_protocol::RevocationReason as P;
+    match r {
+        C::Lost => P::Lost,
+        C::Stolen => P::Stolen,
+        C::Returned => P::Returned,
+        C::Transferred => P::Transferred,
+        C::Damaged => P::Damaged,
+        C::Other => P::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_card_crates_values_keep_their_wire_strings() {
+        for r in cardgate_card::RevocationReason::ALL {
+            assert_eq!(revocation_reason(r).as_str(), r.as_str());
+        }
+        assert_eq!(role(cardgate_card::Role::AccessManager).as_str(), "manager");
+        assert_eq!(role(cardgate_card::Role::Operator).as_str(), "operator");
+        let s = cardgate_card::CardSerial([1, 2, 3, 4, 5, 6, 7, 0xff]);
+        assert_eq!(serial(s).to_string(), s.to_string());
+    }
+
+    #[test]
+    fn refusals_are_errors_with_their_message() {
+        assert_eq!(
+            expect_ok(Answer::error("no")).unwrap_err().to_string(),
+            "no"
+        );
+        assert_eq!(
+            expect_ok(Answer::denied(cardgate_protocol::DenyCode::Internal, ""))
+                .unwrap_err()
+                .to_string(),
+            "refused"
+        );
+        assert!(expect_ok(Answer::recorded(3)).is_ok());
     }
 }

@@ -8,7 +8,7 @@ use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, NoteKind, Text};
 use cardgate_card::{IssuerKey, IssuerPublicKey};
 use cardgate_office::config::Config;
 use cardgate_office::{files::ACCEPTED_FILE, register::REGISTER_FILE};
-use serde_json::json;
+use cardgate_protocol::{AdminRequest, Answer, Info, LoginRequest, PinField};
 use std::io::Write;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -38,38 +38,47 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// The daemon's state.
 pub fn status(config: &Config) -> Result<ExitCode, CmdError> {
-    let answer = client::expect_ok(client::ask(
+    match client::expect_ok(client::ask(
         &config.daemon.admin_socket,
-        &json!({"op": "status"}),
-    )?)?;
-    println!("{}", serde_json::to_string_pretty(&answer["data"])?);
+        &AdminRequest::Status,
+    )?)? {
+        Answer::Info {
+            data: data @ Info::Status(_),
+        } => println!("{}", serde_json::to_string_pretty(&data)?),
+        other => return Err(unexpected("status", &other)),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An answer of the wrong kind for the request.
+fn unexpected(request: &str, answer: &Answer) -> CmdError {
+    format!("cardgated answered {request} with something else: {answer:?}").into()
 }
 
 /// The open sessions.
 pub fn sessions(config: &Config) -> Result<ExitCode, CmdError> {
-    let answer = client::expect_ok(client::ask(
+    let list = match client::expect_ok(client::ask(
         &config.daemon.admin_socket,
-        &json!({"op": "sessions"}),
-    )?)?;
+        &AdminRequest::Sessions,
+    )?)? {
+        Answer::Info {
+            data: Info::Sessions(list),
+        } => list,
+        other => return Err(unexpected("sessions", &other)),
+    };
     println!(
         "{:<10}  {:<10}  {:<12}  {:<16}  {:<16}  state",
         "session", "terminal", "user", "operator", "card"
     );
-    for s in answer["data"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        let f = |k: &str| s[k].as_str().unwrap_or("?").to_owned();
+    for s in list {
         println!(
             "{:<10}  {:<10}  {:<12}  {:<16}  {:<16}  {}",
-            f("session_id"),
-            f("terminal"),
-            f("user"),
-            f("operator_id"),
-            f("serial"),
-            f("state")
+            s.session_id,
+            s.terminal,
+            s.user,
+            s.operator_id,
+            s.serial,
+            s.state.as_str()
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -79,31 +88,44 @@ pub fn sessions(config: &Config) -> Result<ExitCode, CmdError> {
 /// 1 when refused.
 pub fn login(config: &Config, terminal: &str, user: &str) -> Result<ExitCode, CmdError> {
     let pin = read_secret_line()?;
-    // The PIN goes into the request line by hand, into a zeroizing buffer: a JSON value would
-    // leave copies behind. Only letters and digits can be a PIN, so nothing needs escaping.
+    // Checked here too, so that a mistyped PIN is not sent (nor counted against the card).
     cardgate_card::secret::check_pin_format(&pin)
         .map_err(|e| format!("the PIN {e}; nothing was sent"))?;
-    let head = json!({"op": "authenticate", "terminal": terminal, "user": user}).to_string();
-    let mut line = zeroize::Zeroizing::new(Vec::with_capacity(head.len() + 32));
-    line.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
-    line.extend_from_slice(b",\"pin\":\"");
-    line.extend_from_slice(pin.as_bytes());
-    line.extend_from_slice(b"\"}\n");
-    let answer = client::ask_raw(&config.daemon.login_socket, &line)?;
-    match answer["result"].as_str() {
-        Some("granted") => {
-            println!(
-                "granted: operator {} (card {})",
-                answer["operator"].as_str().unwrap_or("?"),
-                answer["serial"].as_str().unwrap_or("?")
-            );
-            if answer["must_change_pin"].as_bool() == Some(true) {
+    // Copied once into the request's zeroizing field; encode_request writes the line into a
+    // buffer that never grows and is wiped when it drops.
+    let request = LoginRequest::Authenticate {
+        terminal: terminal.to_owned(),
+        user: user.to_owned(),
+        pin: PinField::copy_from(&pin),
+    };
+    drop(pin);
+    let answer = client::ask_login(&config.daemon.login_socket, &request)?;
+    drop(request);
+    match answer {
+        Answer::Granted {
+            operator,
+            serial,
+            must_change_pin,
+        } => {
+            println!("granted: operator {operator} (card {serial})");
+            if must_change_pin {
                 println!("the initial PIN must be changed before a session opens");
             }
             Ok(ExitCode::SUCCESS)
         }
-        _ => {
-            eprintln!("{}", answer["message"].as_str().unwrap_or("refused"));
+        Answer::Denied { message, .. } | Answer::Error { message } => {
+            eprintln!(
+                "{}",
+                if message.is_empty() {
+                    "refused"
+                } else {
+                    &message
+                }
+            );
+            Ok(ExitCode::from(1))
+        }
+        other @ (Answer::Ready { .. } | Answer::Info { .. }) => {
+            eprintln!("{}", unexpected("authenticate", &other));
             Ok(ExitCode::from(1))
         }
     }

@@ -1,9 +1,11 @@
-//! Linux-PAM return codes, and which one each of the daemon's refusals becomes.
+//! Linux-PAM return codes, and which one each of the daemon's refusals ([`DenyCode`])
+//! becomes: one `match`, here.
 //!
-//! Nothing here ever yields `PAM_SUCCESS` for a refusal, an unknown reason, or a daemon that
-//! cannot be reached: fail closed.
+//! Nothing here ever yields `PAM_SUCCESS` for a refusal, and an answer with a code this module
+//! does not know does not even parse (`cardgate_protocol::parse_answer`): fail closed.
 
 use crate::messages::Msg;
+use cardgate_protocol::DenyCode;
 
 /// Return codes from `<security/_pam_types.h>` (Linux-PAM; stable ABI values).
 pub mod code {
@@ -67,11 +69,12 @@ pub enum Phase {
 /// What to tell the person and what to return for a `denied` answer.
 pub fn denial<'a>(
     phase: Phase,
-    reason: &str,
+    reason: DenyCode,
     tries_left: Option<u8>,
     message: &'a str,
 ) -> (i32, Msg<'a>) {
     use code::*;
+    use DenyCode as D;
     use Phase::*;
     let unavailable = match phase {
         Password => AUTHTOK_ERR,
@@ -92,7 +95,7 @@ pub fn denial<'a>(
         Account | Password | Session => PERM_DENIED,
     };
     let (code, msg) = match reason {
-        "wrong_pin" => (
+        D::WrongPin => (
             match phase {
                 Password => PERM_DENIED,
                 _ => AUTH_ERR,
@@ -101,38 +104,37 @@ pub fn denial<'a>(
                 tries_left: tries_left.unwrap_or(0),
             },
         ),
-        "pin_blocked" => (
+        D::PinBlocked => (
             match phase {
                 Auth => MAXTRIES,
                 _ => PERM_DENIED,
             },
             Msg::PinBlocked,
         ),
-        "malformed_pin" => (
+        D::MalformedPin => (
             match phase {
                 Password => AUTHTOK_ERR,
                 _ => AUTH_ERR,
             },
             Msg::MalformedPin,
         ),
-        "revoked" => (invalid_card, Msg::Revoked),
-        "returned" => (invalid_card, Msg::Returned),
-        "expired" => (invalid_card, Msg::Expired),
-        "not_yet_valid" => (invalid_card, Msg::NotYetValid),
-        "unknown_issuer"
-        | "bad_certificate"
-        | "not_operator_card"
-        | "card_authentication_failed" => (invalid_card, Msg::NotOperatorCard),
-        "wrong_user" => (not_yours, Msg::WrongUser),
-        "other_card" => (not_yours, Msg::OtherCard),
-        "outside_business_hours" => (
+        D::Revoked => (invalid_card, Msg::Revoked),
+        D::Returned => (invalid_card, Msg::Returned),
+        D::Expired => (invalid_card, Msg::Expired),
+        D::NotYetValid => (invalid_card, Msg::NotYetValid),
+        D::UnknownIssuer | D::BadCertificate | D::NotOperatorCard | D::CardAuthenticationFailed => {
+            (invalid_card, Msg::NotOperatorCard)
+        }
+        D::WrongUser => (not_yours, Msg::WrongUser),
+        D::OtherCard => (not_yours, Msg::OtherCard),
+        D::OutsideBusinessHours => (
             match phase {
                 Auth => AUTH_ERR,
                 _ => PERM_DENIED,
             },
             Msg::OutsideHours,
         ),
-        "no_card" => (
+        D::NoCard => (
             match phase {
                 Auth => CRED_INSUFFICIENT,
                 Password => TRY_AGAIN,
@@ -140,45 +142,42 @@ pub fn denial<'a>(
             },
             Msg::NoCardInTime,
         ),
-        "card_removed" => (card_gone, Msg::CardRemoved),
-        "rate_limited" => (
+        D::CardRemoved => (card_gone, Msg::CardRemoved),
+        D::RateLimited => (
             match phase {
                 Password => PERM_DENIED,
                 _ => AUTH_ERR,
             },
             Msg::RateLimited,
         ),
-        "pin_policy" => (
+        D::PinPolicy => (
             match phase {
                 Password => AUTHTOK_ERR,
                 _ => AUTH_ERR,
             },
             Msg::PinPolicy { rule: message },
         ),
-        "must_change_pin" => (
+        D::MustChangePin => (
             match phase {
                 Session => SESSION_ERR,
                 _ => NEW_AUTHTOK_REQD,
             },
             Msg::MustChangePin,
         ),
-        "audit_unavailable"
-        | "revocation_list_stale"
-        | "revocation_list_unavailable"
-        | "register_unavailable"
-        | "reader_unavailable"
-        | "card_error"
-        | "internal" => (unavailable, Msg::ServiceUnavailable),
-        // A reason added to the daemon after this module: refuse, and show its sentence.
-        _ => (
-            match phase {
-                Auth => AUTH_ERR,
-                Account => PERM_DENIED,
-                Password => AUTHTOK_ERR,
-                Session => SESSION_ERR,
-            },
-            Msg::Other { message },
-        ),
+        D::AuditUnavailable
+        | D::RevocationListStale
+        | D::RevocationListUnavailable
+        | D::RegisterUnavailable
+        | D::ReaderUnavailable
+        | D::CardError
+        | D::Internal => (unavailable, Msg::ServiceUnavailable),
+        // Refusals of the session step (a session opened without a granted login, a session
+        // ID that is not logind's): the daemon's sentence says why.
+        D::NotAuthenticated | D::BadSessionId => (refused(phase), Msg::Other { message }),
+        // DenyCode is `non_exhaustive`, so the compiler asks for this arm; a code added to
+        // the protocol crate without a line above fails `every_code_has_its_own_line`. Until
+        // then it refuses, with the daemon's sentence.
+        _ => (refused(phase), Msg::Other { message }),
     };
     // A session that cannot be registered cannot be locked on card removal: refuse it.
     let code = if phase == Session && code != SUCCESS {
@@ -189,47 +188,29 @@ pub fn denial<'a>(
     (code, msg)
 }
 
+/// The code for a refusal with nothing more specific to say.
+fn refused(phase: Phase) -> i32 {
+    match phase {
+        Phase::Auth => code::AUTH_ERR,
+        Phase::Account => code::PERM_DENIED,
+        Phase::Password => code::AUTHTOK_ERR,
+        Phase::Session => code::SESSION_ERR,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::code::*;
     use super::*;
 
-    const REASONS: &[&str] = &[
-        "wrong_pin",
-        "pin_blocked",
-        "malformed_pin",
-        "revoked",
-        "returned",
-        "expired",
-        "not_yet_valid",
-        "unknown_issuer",
-        "bad_certificate",
-        "not_operator_card",
-        "card_authentication_failed",
-        "wrong_user",
-        "other_card",
-        "outside_business_hours",
-        "no_card",
-        "card_removed",
-        "rate_limited",
-        "pin_policy",
-        "must_change_pin",
-        "audit_unavailable",
-        "revocation_list_stale",
-        "revocation_list_unavailable",
-        "register_unavailable",
-        "reader_unavailable",
-        "card_error",
-        "internal",
-        "not_authenticated",
-        "something_new",
-        "",
-    ];
+    fn c(wire: &str) -> DenyCode {
+        wire.parse().unwrap()
+    }
 
     #[test]
     fn no_refusal_is_ever_success() {
         for phase in [Phase::Auth, Phase::Account, Phase::Password, Phase::Session] {
-            for reason in REASONS {
+            for &reason in DenyCode::ALL {
                 let (code, _) = denial(phase, reason, Some(1), "m");
                 assert_ne!(code, SUCCESS, "{phase:?} {reason}");
             }
@@ -237,8 +218,20 @@ mod tests {
     }
 
     #[test]
+    fn every_code_has_its_own_line() {
+        // Only the two session-step refusals show the daemon's sentence as it is; a code that
+        // reaches the catch-all arm has been added to the protocol without a line here.
+        for &reason in DenyCode::ALL {
+            let (_, msg) = denial(Phase::Auth, reason, None, "m");
+            let generic = matches!(msg, Msg::Other { .. });
+            let expected = matches!(reason, DenyCode::NotAuthenticated | DenyCode::BadSessionId);
+            assert_eq!(generic, expected, "{reason}");
+        }
+    }
+
+    #[test]
     fn the_documented_table() {
-        let auth = |r: &str| denial(Phase::Auth, r, Some(2), "m").0;
+        let auth = |r: &str| denial(Phase::Auth, c(r), Some(2), "m").0;
         assert_eq!(auth("wrong_pin"), AUTH_ERR);
         assert_eq!(auth("pin_blocked"), MAXTRIES);
         assert_eq!(auth("revoked"), AUTH_ERR);
@@ -247,8 +240,8 @@ mod tests {
         assert_eq!(auth("no_card"), CRED_INSUFFICIENT);
         assert_eq!(auth("audit_unavailable"), AUTHINFO_UNAVAIL);
         assert_eq!(auth("revocation_list_stale"), AUTHINFO_UNAVAIL);
-        assert_eq!(auth("something_new"), AUTH_ERR);
-        let acct = |r: &str| denial(Phase::Account, r, None, "m").0;
+        assert_eq!(auth("not_authenticated"), AUTH_ERR);
+        let acct = |r: &str| denial(Phase::Account, c(r), None, "m").0;
         assert_eq!(acct("revoked"), ACCT_EXPIRED);
         assert_eq!(acct("returned"), ACCT_EXPIRED);
         assert_eq!(acct("expired"), ACCT_EXPIRED);
@@ -256,12 +249,12 @@ mod tests {
         assert_eq!(acct("outside_business_hours"), PERM_DENIED);
         assert_eq!(acct("wrong_user"), PERM_DENIED);
         assert_eq!(acct("no_card"), PERM_DENIED);
-        let pw = |r: &str| denial(Phase::Password, r, Some(1), "m").0;
+        let pw = |r: &str| denial(Phase::Password, c(r), Some(1), "m").0;
         assert_eq!(pw("pin_policy"), AUTHTOK_ERR);
         assert_eq!(pw("wrong_pin"), PERM_DENIED);
         assert_eq!(pw("no_card"), TRY_AGAIN);
         assert_eq!(pw("audit_unavailable"), AUTHTOK_ERR);
-        for r in REASONS {
+        for &r in DenyCode::ALL {
             assert_eq!(denial(Phase::Session, r, None, "m").0, SESSION_ERR, "{r}");
         }
     }
@@ -269,21 +262,27 @@ mod tests {
     #[test]
     fn the_message_follows_the_reason() {
         assert_eq!(
-            denial(Phase::Auth, "wrong_pin", Some(2), "x").1,
+            denial(Phase::Auth, DenyCode::WrongPin, Some(2), "x").1,
             Msg::WrongPin { tries_left: 2 }
         );
         assert_eq!(
-            denial(Phase::Auth, "pin_blocked", Some(0), "x").1,
+            denial(Phase::Auth, DenyCode::PinBlocked, Some(0), "x").1,
             Msg::PinBlocked
         );
-        assert_eq!(denial(Phase::Auth, "revoked", None, "x").1, Msg::Revoked);
-        assert_eq!(denial(Phase::Auth, "expired", None, "x").1, Msg::Expired);
         assert_eq!(
-            denial(Phase::Password, "pin_policy", None, "too short").1,
+            denial(Phase::Auth, DenyCode::Revoked, None, "x").1,
+            Msg::Revoked
+        );
+        assert_eq!(
+            denial(Phase::Auth, DenyCode::Expired, None, "x").1,
+            Msg::Expired
+        );
+        assert_eq!(
+            denial(Phase::Password, DenyCode::PinPolicy, None, "too short").1,
             Msg::PinPolicy { rule: "too short" }
         );
         assert_eq!(
-            denial(Phase::Auth, "brand_new", None, "why").1,
+            denial(Phase::Auth, DenyCode::BadSessionId, None, "why").1,
             Msg::Other { message: "why" }
         );
     }

@@ -2,7 +2,7 @@
 //! conversation) so that the logic runs in unit tests without libpam.
 
 use crate::args::{host_terminal, Settings};
-use crate::client::{self, Answer, ClientError, Request};
+use crate::client::{self, Answer, ClientError, DenyCode, LoginRequest, PinField};
 use crate::codes::{code, denial, flag, Phase};
 use crate::messages::{Lang, Msg};
 use std::time::{Duration, Instant};
@@ -79,7 +79,7 @@ impl<H: Host + ?Sized> Call<'_, H> {
         }
     }
 
-    fn ask(&self, request: &Request<'_>) -> Result<Answer, ClientError> {
+    fn ask(&self, request: &LoginRequest) -> Result<Answer, ClientError> {
         client::ask(&self.settings.socket, request, self.settings.timeout)
     }
 
@@ -90,7 +90,13 @@ impl<H: Host + ?Sized> Call<'_, H> {
     }
 
     /// A denial: say why, return its code.
-    fn refuse(&mut self, phase: Phase, reason: &str, tries_left: Option<u8>, message: &str) -> i32 {
+    fn refuse(
+        &mut self,
+        phase: Phase,
+        reason: DenyCode,
+        tries_left: Option<u8>,
+        message: &str,
+    ) -> i32 {
         let (code, msg) = denial(phase, reason, tries_left, message);
         self.error(msg);
         code
@@ -148,16 +154,19 @@ fn wait_for_card<H: Host + ?Sized>(
     let deadline = Instant::now() + call.settings.wait;
     let mut asked_for_card = false;
     loop {
-        let answer = call.ask(&Request::Probe {
-            terminal: &call.terminal,
-            user,
+        let answer = call.ask(&LoginRequest::Probe {
+            terminal: call.terminal.clone(),
+            user: user.to_owned(),
         });
         match answer {
-            Ok(Answer::Ready { serial, .. }) => return Ok(serial),
-            Ok(Answer::Denied { reason, .. }) if reason == "no_card" => {
+            Ok(Answer::Ready { serial, .. }) => return Ok(serial.to_string()),
+            Ok(Answer::Denied {
+                code: DenyCode::NoCard,
+                ..
+            }) => {
                 let now = Instant::now();
                 if now >= deadline {
-                    return Err(call.refuse(phase, "no_card", None, ""));
+                    return Err(call.refuse(phase, DenyCode::NoCard, None, ""));
                 }
                 if !asked_for_card {
                     call.info(Msg::InsertCard);
@@ -166,11 +175,11 @@ fn wait_for_card<H: Host + ?Sized>(
                 std::thread::sleep(PROBE_INTERVAL.min(deadline - now));
             }
             Ok(Answer::Denied {
-                reason,
+                code,
                 tries_left,
                 message,
-            }) => return Err(call.refuse(phase, &reason, tries_left, &message)),
-            Ok(Answer::Error { .. } | Answer::Granted { .. }) => {
+            }) => return Err(call.refuse(phase, code, tries_left, &message)),
+            Ok(Answer::Error { .. } | Answer::Granted { .. } | Answer::Info { .. }) => {
                 return Err(call.misanswered(phase))
             }
             Err(_) => return Err(call.unreachable()),
@@ -197,19 +206,22 @@ pub fn authenticate<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: 
         call.error(Msg::MalformedPin);
         return code::AUTH_ERR;
     }
-    let answer = call.ask(&Request::Authenticate {
-        terminal: &call.terminal,
-        user: &user,
-        pin: &pin,
-    });
+    // Copied once, into another zeroizing buffer; both are wiped when they drop.
+    let request = LoginRequest::Authenticate {
+        terminal: call.terminal.clone(),
+        user: user.clone(),
+        pin: PinField::copy_from(&pin),
+    };
     drop(pin);
+    let answer = call.ask(&request);
+    drop(request);
     match answer {
         Ok(Answer::Granted {
             serial,
             must_change_pin,
             ..
         }) => {
-            if call.host.keep(Kept::Serial, &serial).is_err() {
+            if call.host.keep(Kept::Serial, &serial.to_string()).is_err() {
                 return code::SYSTEM_ERR;
             }
             if must_change_pin {
@@ -221,11 +233,13 @@ pub fn authenticate<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: 
             code::SUCCESS
         }
         Ok(Answer::Denied {
-            reason,
+            code,
             tries_left,
             message,
-        }) => call.refuse(Phase::Auth, &reason, tries_left, &message),
-        Ok(Answer::Error { .. } | Answer::Ready { .. }) => call.misanswered(Phase::Auth),
+        }) => call.refuse(Phase::Auth, code, tries_left, &message),
+        Ok(Answer::Error { .. } | Answer::Ready { .. } | Answer::Info { .. }) => {
+            call.misanswered(Phase::Auth)
+        }
         Err(_) => call.unreachable(),
     }
 }
@@ -238,16 +252,16 @@ pub fn account<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: u32) 
         Ok(c) => c,
         Err(code) => return code,
     };
-    let answer = call.ask(&Request::Probe {
-        terminal: &call.terminal,
-        user: &user,
+    let answer = call.ask(&LoginRequest::Probe {
+        terminal: call.terminal.clone(),
+        user: user.clone(),
     });
     match answer {
         Ok(Answer::Ready { serial, .. }) => {
             if call
                 .host
                 .kept(Kept::Serial)
-                .is_some_and(|authenticated| authenticated != serial)
+                .is_some_and(|authenticated| authenticated != serial.to_string())
             {
                 call.error(Msg::CardChanged);
                 return code::PERM_DENIED;
@@ -259,11 +273,13 @@ pub fn account<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: u32) 
             code::SUCCESS
         }
         Ok(Answer::Denied {
-            reason,
+            code,
             tries_left,
             message,
-        }) => call.refuse(Phase::Account, &reason, tries_left, &message),
-        Ok(Answer::Error { .. } | Answer::Granted { .. }) => call.misanswered(Phase::Account),
+        }) => call.refuse(Phase::Account, code, tries_left, &message),
+        Ok(Answer::Error { .. } | Answer::Granted { .. } | Answer::Info { .. }) => {
+            call.misanswered(Phase::Account)
+        }
         Err(_) => call.unreachable(),
     }
 }
@@ -306,13 +322,15 @@ pub fn change_pin<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: u3
         return code::AUTHTOK_ERR;
     }
     drop(repeat);
-    let answer = call.ask(&Request::ChangePin {
-        terminal: &call.terminal,
-        user: &user,
-        old: &old,
-        new: &new,
-    });
+    let request = LoginRequest::ChangePin {
+        terminal: call.terminal.clone(),
+        user: user.clone(),
+        old: PinField::copy_from(&old),
+        new: PinField::copy_from(&new),
+    };
     drop((old, new));
+    let answer = call.ask(&request);
+    drop(request);
     match answer {
         Ok(Answer::Granted { .. }) => {
             let _ = call.host.keep(Kept::MustChangePin, "0");
@@ -320,11 +338,13 @@ pub fn change_pin<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: u3
             code::SUCCESS
         }
         Ok(Answer::Denied {
-            reason,
+            code,
             tries_left,
             message,
-        }) => call.refuse(Phase::Password, &reason, tries_left, &message),
-        Ok(Answer::Error { .. } | Answer::Ready { .. }) => call.misanswered(Phase::Password),
+        }) => call.refuse(Phase::Password, code, tries_left, &message),
+        Ok(Answer::Error { .. } | Answer::Ready { .. } | Answer::Info { .. }) => {
+            call.misanswered(Phase::Password)
+        }
         Err(_) => call.unreachable(),
     }
 }
@@ -392,19 +412,21 @@ pub fn open_session<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: 
             return code::SESSION_ERR;
         }
     };
-    let answer = call.ask(&Request::OpenSession {
-        terminal: &call.terminal,
-        user: &user,
-        session_id: &session,
+    let answer = call.ask(&LoginRequest::OpenSession {
+        terminal: call.terminal.clone(),
+        user: user.clone(),
+        session_id: session,
     });
     match answer {
         Ok(Answer::Granted { .. }) => code::SUCCESS,
         Ok(Answer::Denied {
-            reason,
+            code,
             tries_left,
             message,
-        }) => call.refuse(Phase::Session, &reason, tries_left, &message),
-        Ok(Answer::Error { .. } | Answer::Ready { .. }) => call.misanswered(Phase::Session),
+        }) => call.refuse(Phase::Session, code, tries_left, &message),
+        Ok(Answer::Error { .. } | Answer::Ready { .. } | Answer::Info { .. }) => {
+            call.misanswered(Phase::Session)
+        }
         Err(_) => call.unreachable(),
     }
 }
@@ -426,9 +448,9 @@ pub fn close_session<H: Host + ?Sized>(host: &mut H, settings: &Settings, _flags
     };
     match client::ask(
         &settings.socket,
-        &Request::CloseSession {
-            user: &user,
-            session_id: &session,
+        &LoginRequest::CloseSession {
+            user,
+            session_id: session,
         },
         settings.timeout,
     ) {
@@ -509,7 +531,7 @@ mod tests {
     /// (`None`: close without answering) and records the request lines.
     struct FakeDaemon {
         dir: PathBuf,
-        requests: Arc<Mutex<Vec<serde_json::Value>>>,
+        requests: Arc<Mutex<Vec<LoginRequest>>>,
     }
 
     impl FakeDaemon {
@@ -528,9 +550,9 @@ mod tests {
                     };
                     let mut line = String::new();
                     BufReader::new(&stream).read_line(&mut line).unwrap();
-                    seen.lock()
-                        .unwrap()
-                        .push(serde_json::from_str(&line).unwrap());
+                    seen.lock().unwrap().push(
+                        cardgate_protocol::parse_request(line.trim_end().as_bytes(), 4096).unwrap(),
+                    );
                     if let Some(answer) = answer {
                         (&stream).write_all(answer.as_bytes()).unwrap();
                         (&stream).write_all(b"\n").unwrap();
@@ -555,7 +577,7 @@ mod tests {
                 .lock()
                 .unwrap()
                 .iter()
-                .map(|r| r["op"].as_str().unwrap().to_owned())
+                .map(|r| r.op().to_owned())
                 .collect()
         }
     }
@@ -578,15 +600,17 @@ mod tests {
         assert_eq!(authenticate(&mut h, &daemon.settings(), 0), code::SUCCESS);
         assert_eq!(h.prompts, vec!["Operator card PIN: "]);
         assert_eq!(daemon.ops(), vec!["probe", "authenticate"]);
-        let sent = daemon.requests.lock().unwrap()[1].clone();
-        assert_eq!(
-            (
-                sent["terminal"].as_str(),
-                sent["user"].as_str(),
-                sent["pin"].as_str()
+        match &daemon.requests.lock().unwrap()[1] {
+            LoginRequest::Authenticate {
+                terminal,
+                user,
+                pin,
+            } => assert_eq!(
+                (terminal.as_str(), user.as_str(), pin.expose()),
+                ("juki-01", "tanaka", "Tanuki42")
             ),
-            (Some("juki-01"), Some("tanaka"), Some("Tanuki42"))
-        );
+            other => panic!("{other:?}"),
+        }
         assert_eq!(h.kept(Kept::Serial).as_deref(), Some("0011223344556677"));
     }
 
@@ -811,9 +835,13 @@ mod tests {
             code::SUCCESS
         );
         assert_eq!(h.kept(Kept::MustChangePin).as_deref(), Some("0"));
-        let sent = daemon.requests.lock().unwrap()[4].clone();
-        assert_eq!(sent["old"], "Tanuki42");
-        assert_eq!(sent["new"], "Kappa2027");
+        match &daemon.requests.lock().unwrap()[4] {
+            LoginRequest::ChangePin { old, new, .. } => {
+                assert_eq!(old.expose(), "Tanuki42");
+                assert_eq!(new.expose(), "Kappa2027");
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(change_pin(&mut host(&[]), &settings, 0), code::SERVICE_ERR);
     }
 
@@ -882,9 +910,15 @@ mod tests {
             close_session(&mut h, &daemon.settings(), 0),
             code::SESSION_ERR
         );
-        let sent = daemon.requests.lock().unwrap().clone();
-        assert_eq!(sent[0]["session_id"], "c7");
-        assert_eq!(sent[0]["terminal"], "juki-01");
-        assert_eq!(sent[2]["op"], "close_session");
+        let sent = daemon.requests.lock().unwrap();
+        assert_eq!(
+            sent[0],
+            LoginRequest::OpenSession {
+                terminal: "juki-01".into(),
+                user: "tanaka".into(),
+                session_id: "c7".into()
+            }
+        );
+        assert_eq!(sent[2].op(), "close_session");
     }
 }

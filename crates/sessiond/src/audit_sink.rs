@@ -62,8 +62,11 @@ impl AuditSink {
         }
         let old = self.open.write().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(old) = old {
-            // Closing a poisoned writer fails; what is on disk is what counts.
-            let _ = old.log.close();
+            // Closing a poisoned writer fails (it cannot seal); what is on disk is what counts,
+            // and the open below re-reads it.
+            if let Err(e) = old.log.close() {
+                tracing::info!(error = %e, "the stopped audit writer could not seal on close");
+            }
         }
         let (log, report) = AuditLog::open(self.config.clone())?;
         if !report.quarantined.is_empty() {
@@ -82,6 +85,20 @@ impl AuditSink {
 
     /// Appends durably, re-opening the log once if the writer had stopped.
     pub fn append(&self, entry: Entry) -> Result<Receipt, StoreError> {
+        self.append_batch(vec![entry])?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::Closed)
+    }
+
+    /// Appends `entries` in one durable commit (one fdatasync: a login's records), all or
+    /// none, re-opening the log once if the writer had stopped, like [`AuditSink::append`].
+    /// A retry after a re-open writes the whole batch again: the failed attempt acknowledged
+    /// none of it.
+    pub fn append_batch(&self, entries: Vec<Entry>) -> Result<Vec<Receipt>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
         let (handle, generation) = match self.current() {
             Some(c) => (c.0, Some(c.1)),
             None => {
@@ -90,13 +107,13 @@ impl AuditSink {
                 (c.0, Some(c.1))
             }
         };
-        match handle.append(entry.clone()) {
+        match handle.append_batch(entries.clone()) {
             Err(StoreError::Poisoned | StoreError::Closed)
             | Err(StoreError::Io { .. })
             | Err(StoreError::DiskFull { .. }) => {
                 self.reopen(generation)?;
                 let (handle, _) = self.current().ok_or(StoreError::Closed)?;
-                handle.append(entry)
+                handle.append_batch(entries)
             }
             other => other,
         }
@@ -109,5 +126,99 @@ impl AuditSink {
             Some(o) => o.log.close().map(drop),
             None => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use cardgate_audit::storage::{DiskStorage, SegmentFile, Storage};
+    use cardgate_audit::{Event, Label};
+    use std::path::Path;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    /// The real disk, whose next `fail` fdatasyncs fail (EIO), counting every one.
+    #[derive(Debug, Default)]
+    struct Flaky {
+        fail: Arc<AtomicU64>,
+        syncs: Arc<AtomicU64>,
+    }
+
+    struct FlakySegment {
+        inner: Box<dyn SegmentFile>,
+        fail: Arc<AtomicU64>,
+        syncs: Arc<AtomicU64>,
+    }
+
+    impl SegmentFile for FlakySegment {
+        fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+            self.inner.write_all(bytes)
+        }
+        fn sync_data(&mut self) -> std::io::Result<()> {
+            self.syncs.fetch_add(1, Ordering::SeqCst);
+            let failing = self
+                .fail
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if failing {
+                return Err(std::io::Error::from_raw_os_error(5));
+            }
+            self.inner.sync_data()
+        }
+        fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+            self.inner.truncate(len)
+        }
+        fn len(&self) -> std::io::Result<u64> {
+            self.inner.len()
+        }
+    }
+
+    impl Storage for Flaky {
+        fn open_segment(&self, path: &Path) -> std::io::Result<Box<dyn SegmentFile>> {
+            Ok(Box::new(FlakySegment {
+                inner: DiskStorage.open_segment(path)?,
+                fail: self.fail.clone(),
+                syncs: self.syncs.clone(),
+            }))
+        }
+    }
+
+    fn entries(n: usize) -> Vec<Entry> {
+        (0..n).map(|_| Entry::new(Event::CardInserted)).collect()
+    }
+
+    #[test]
+    fn a_batch_heals_the_log_once_and_is_one_fdatasync() {
+        let dir = std::env::temp_dir().join(format!("cardgate-sink-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        let terminal = Label::new("juki-01").unwrap();
+        AuditLog::init(&dir, terminal.clone(), &cardgate_office::SystemClock).unwrap();
+        let storage = Flaky::default();
+        let (fail, syncs) = (storage.fail.clone(), storage.syncs.clone());
+        let mut config = AuditConfig::new(&dir, terminal);
+        config.storage = Arc::new(storage);
+        let (sink, _) = AuditSink::open(config).unwrap();
+
+        let before = syncs.load(Ordering::SeqCst);
+        assert_eq!(sink.append_batch(entries(3)).unwrap().len(), 3);
+        assert_eq!(syncs.load(Ordering::SeqCst) - before, 1);
+
+        // One failed fdatasync: the writer stops, the sink re-opens it and writes the batch.
+        fail.store(1, Ordering::SeqCst);
+        let receipts = sink.append_batch(entries(3)).unwrap();
+        assert_eq!(receipts.len(), 3);
+        assert!(receipts.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+        // Failing on: fail closed, nothing acknowledged.
+        fail.store(u64::MAX, Ordering::SeqCst);
+        assert!(sink.append_batch(entries(2)).is_err());
+        fail.store(0, Ordering::SeqCst);
+        assert_eq!(sink.append_batch(entries(1)).unwrap().len(), 1);
+        assert!(sink.append_batch(Vec::new()).unwrap().is_empty());
+        sink.close().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

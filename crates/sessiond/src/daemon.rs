@@ -1,5 +1,8 @@
 //! The daemon's event loop, in the shape of mini-redis's `run(listener, shutdown)`: the two
-//! socket servers, card events, and a one-second tick, until `shutdown` resolves.
+//! socket servers, card events, and a one-second tick, until `shutdown` resolves; then it
+//! waits for the requests already being served (mini-redis's `shutdown_complete`), so that
+//! no login is still deciding, or recording, when the daemon records its stop and closes the
+//! log.
 
 use crate::engine::Engine;
 use crate::server::{serve, Socket};
@@ -14,15 +17,33 @@ use tokio::sync::{mpsc, watch};
 /// re-verification). A new list therefore takes effect within this time.
 pub const TICK: Duration = Duration::from_secs(1);
 
-/// Runs until `shutdown` resolves. Card events arrive on `events` (from the PC/SC monitor).
+/// How long [`run`] waits, once it stops accepting, for the requests already being served. A
+/// card operation that hangs (a reader that stopped answering) must not hold the daemon
+/// forever; those still running after this are named in the log and in the stop record.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How [`run`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Stopped {
+    /// Requests still being served when [`SHUTDOWN_GRACE`] ran out (0: every request that was
+    /// accepted was answered, and its records written, before `run` returned).
+    pub unfinished: usize,
+}
+
+/// Runs until `shutdown` resolves, then waits up to [`SHUTDOWN_GRACE`] for the requests in
+/// flight. Card events arrive on `events` (from the PC/SC monitor).
 pub async fn run(
     engine: Arc<Engine>,
     login: UnixListener,
     admin: UnixListener,
     mut events: mpsc::UnboundedReceiver<CardEvent>,
     shutdown: impl Future<Output = ()>,
-) {
+) -> Stopped {
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Every connection's task holds a clone of `in_flight`; the receiver sees the channel
+    // close when the last of them is done. Nothing is ever sent on it.
+    let (in_flight, mut all_done) = mpsc::channel::<()>(1);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -31,12 +52,14 @@ pub async fn run(
         login,
         Socket::Login,
         stopped(stop_rx.clone()),
+        in_flight.clone(),
     ));
     let admin_task = tokio::spawn(serve(
         engine.clone(),
         admin,
         Socket::Admin,
         stopped(stop_rx.clone()),
+        in_flight,
     ));
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -69,6 +92,24 @@ pub async fn run(
     }
     joined("login socket server", login_task.await);
     joined("admin socket server", admin_task.await);
+    // The servers accept nothing more and have dropped their senders: only the connections
+    // being served hold one now.
+    let waiting = all_done.sender_strong_count();
+    if waiting > 0 {
+        tracing::info!(requests = waiting, "waiting for the requests in flight");
+    }
+    match tokio::time::timeout(SHUTDOWN_GRACE, all_done.recv()).await {
+        Ok(_) => Stopped { unfinished: 0 },
+        Err(_) => {
+            let unfinished = all_done.sender_strong_count();
+            tracing::error!(
+                requests = unfinished,
+                grace_s = SHUTDOWN_GRACE.as_secs(),
+                "requests still running after the shutdown grace period; stopping without them"
+            );
+            Stopped { unfinished }
+        }
+    }
 }
 
 async fn handle_event(engine: &Arc<Engine>, event: CardEvent) {

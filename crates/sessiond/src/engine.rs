@@ -1,28 +1,44 @@
 //! The daemon's decisions: login, PIN change, sessions, card removal, revocation.
 //!
 //! Data flows one way: a card event or a request → a decision → its audit records (durable
-//! before anything else happens) → the session action or the answer. Every method here is
-//! blocking (card I/O, fdatasync); the socket server runs them on tokio's blocking pool.
+//! before anything else happens, in one batch) → the session action → the answer. Every method
+//! here is blocking (card I/O, fdatasync); the socket server runs them on tokio's blocking pool.
 //!
 //! Fail closed: when an audit record cannot be written, when the revocation list is stale
 //! (by default) or unreadable, when the card goes away, the answer is "denied".
+//!
+//! Where each job lives:
+//! * `commit`: `Decision`, what a decision wants done, and the one place it is carried out;
+//! * `deny`: the one refusal vocabulary ([`DenyCode`]) and its two mappings;
+//! * `login`, `present`, `pin_change`, `session_requests`: the decisions on the login socket;
+//! * `admin`: the admin socket's records and their evidence;
+//! * `removal`: sessions over time (card removal, resync, business hours, re-verification);
+//! * `revocation`: the revocation-list watch; `watch`: the register watch and file stamps;
+//! * `denials`: the gate that keeps refusals from flooding the log;
+//! * `crate::session_actions`: what logind is asked to do, checked and recorded.
 
 use crate::audit_sink::AuditSink;
 use crate::cards::CardAccess;
 use crate::config::{Config, RemovalAction, StalePolicy};
-use crate::protocol::Answer;
 use crate::ratelimit::Backoff;
 use crate::register::{CardState, RegisterFile};
 use crate::session_actions::{ActionPolicy, SessionKeeper};
 pub use crate::session_actions::{Loginctl, SessionActions};
 use crate::sessions::{Session, SessionState, SessionTable};
+use cardgate_protocol::{Answer, Serial};
 use denials::{DenialGate, DenialKey};
 
 mod admin;
+mod commit;
 mod denials;
+pub mod deny;
 mod login;
 mod pin_change;
+mod present;
 mod removal;
+mod revocation;
+mod session_requests;
+mod watch;
 use cardgate_audit::record::{
     AuthFailure, CertRejection, DenyReason, EndReason, LockReason, PinRule,
 };
@@ -37,30 +53,24 @@ use cardgate_card::{
     Verification,
 };
 use cardgate_reader::{CardTransport, TransportError};
+use commit::{Decision, Then};
+pub use deny::DenyCode;
+use deny::{denied, denied_with_tries, deny_reason, login_error_code};
+pub use revocation::ACCEPTED_FILE;
+use revocation::{load_tracker, read_capped};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use time::{OffsetDateTime, UtcOffset};
+use time::UtcOffset;
 
 /// How long a successful authentication may wait for its `open_session`.
 pub const PENDING_LOGIN_TTL: Duration = Duration::from_secs(300);
 
-/// The wall clock, injectable for tests of dates, business hours and staleness.
-pub trait WallClock: Send + Sync {
-    /// Now, UTC.
-    fn now(&self) -> OffsetDateTime;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemWallClock;
-
-impl WallClock for SystemWallClock {
-    fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-    }
-}
+/// The one clock (wall and monotonic), shared with the audit log: dates, business hours and
+/// the list's age read its wall time; back-offs, the pending login's wait and the retries of
+/// session actions its monotonic time.
+pub use cardgate_office::{Clock, SystemClock};
 
 /// Who asks, for whom, at which reader: what a refusal is keyed on.
 #[derive(Debug, Clone, Copy)]
@@ -88,7 +98,7 @@ struct PendingLogin {
 struct RevocationState {
     tracker: RevocationTracker,
     list: Option<Arc<RevocationList>>,
-    file_stamp: Option<(std::time::SystemTime, u64)>,
+    file_stamp: Option<watch::FileStamp>,
 }
 
 /// A short, always-valid audit label from outside text (operator IDs come from cards).
@@ -111,17 +121,9 @@ fn unreachable_label() -> Label {
     Label::new("?").unwrap_or_else(|_| unreachable_label())
 }
 
-fn denied(reason: &str, message: impl Into<String>) -> Answer {
-    Answer::Denied {
-        reason: reason.into(),
-        tries_left: None,
-        message: message.into(),
-    }
-}
-
 fn audit_down() -> Answer {
     denied(
-        "audit_unavailable",
+        DenyCode::AuditUnavailable,
         "the audit log cannot be written; logins are refused until it can",
     )
 }
@@ -146,7 +148,7 @@ pub struct Engine {
     cards: Arc<dyn CardAccess>,
     audit: Arc<AuditSink>,
     keeper: Arc<SessionKeeper>,
-    clock: Arc<dyn WallClock>,
+    clock: Arc<dyn Clock>,
     register: RegisterFile,
     denials: Mutex<DenialGate>,
     /// This boot's ID: sessions are tied to it.
@@ -157,7 +159,7 @@ pub struct Engine {
     card_backoff: Mutex<Backoff<CardSerial>>,
     terminal_backoff: Mutex<Backoff<String>>,
     pending: Mutex<HashMap<(String, String), PendingLogin>>,
-    register_stamp: Mutex<Option<(std::time::SystemTime, u64)>>,
+    register_stamp: Mutex<Option<watch::FileStamp>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -178,8 +180,8 @@ pub struct EngineParts {
     pub audit: Arc<AuditSink>,
     /// logind.
     pub actions: Arc<dyn SessionActions>,
-    /// The clock.
-    pub clock: Arc<dyn WallClock>,
+    /// The one clock; the daemon gives the audit log the same one.
+    pub clock: Arc<dyn Clock>,
     /// The session table (loaded from the state directory in the daemon).
     pub sessions: SessionTable,
 }
@@ -217,7 +219,13 @@ impl Engine {
             offset,
             issuer: parts.issuer,
             cards: parts.cards,
-            keeper: SessionKeeper::new(parts.sessions, parts.actions, parts.audit.clone(), policy),
+            keeper: SessionKeeper::new(
+                parts.sessions,
+                parts.actions,
+                parts.audit.clone(),
+                policy,
+                parts.clock.clone(),
+            ),
             audit: parts.audit,
             clock: parts.clock,
             denials: Mutex::new(denials),
@@ -248,24 +256,32 @@ impl Engine {
     }
 
     fn today(&self) -> time::Date {
-        self.clock.now().to_offset(self.offset).date()
+        self.clock.wall().to_offset(self.offset).date()
     }
 
     /// The list in force, or the refusal when there is none or it is stale (and stale means
     /// refuse).
-    fn current_list(&self) -> Result<Arc<RevocationList>, Answer> {
+    fn current_list(&self) -> Result<Arc<RevocationList>, (DenyCode, Answer)> {
         let list = locked(&self.revocation).list.clone();
         let Some(list) = list else {
-            return Err(denied(
-                "revocation_list_unavailable",
-                "no valid revocation list is in force; logins are refused",
+            let code = DenyCode::RevocationListUnavailable;
+            return Err((
+                code,
+                denied(
+                    code,
+                    "no valid revocation list is in force; logins are refused",
+                ),
             ));
         };
-        if list.is_stale(self.clock.now().unix_timestamp()) {
+        if list.is_stale(self.clock.wall().unix_timestamp()) {
             if self.config.revocation.stale == StalePolicy::Refuse {
-                return Err(denied(
-                    "revocation_list_stale",
-                    "the revocation list is out of date; ask the access manager for a new one",
+                let code = DenyCode::RevocationListStale;
+                return Err((
+                    code,
+                    denied(
+                        code,
+                        "the revocation list is out of date; ask the access manager for a new one",
+                    ),
                 ));
             }
             self.warn_stale(&list);
@@ -300,55 +316,52 @@ impl Engine {
         }
     }
 
-    /// Records a refusal made before any secret reached the card, unless the requesting user
-    /// has already caused the same one, or too many, in this window (see `denials`): then it
-    /// is only counted. `entries` are the refusal's records, all for one denial.
-    fn record_denial(&self, key: DenialKey, entries: Vec<Entry>) -> Result<(), AuditDown> {
+    /// A refusal made before any secret reached the card (or with no try spent): its records,
+    /// unless the requesting user has already caused the same one, or too many, in this
+    /// window (see `denials`): then it is only counted. The summaries of the windows that
+    /// ended go into the same batch. `entries` are the refusal's records, all for one denial.
+    fn gated(&self, key: DenialKey, entries: Vec<Entry>, answer: Answer) -> Decision {
         let uid = key.uid;
-        let now_ms = self.clock.now().unix_timestamp_nanos() / 1_000_000;
+        let now_ms = self.clock.wall().unix_timestamp_nanos() / 1_000_000;
         let now_ms = i64::try_from(now_ms).unwrap_or(i64::MAX);
-        let admitted = {
+        let (held, admitted) = {
             let mut gate = locked(&self.denials);
             let held = gate.roll(now_ms);
-            drop(gate);
-            self.record_suppressed(held);
-            locked(&self.denials).admit(key, now_ms)
+            (held, gate.admit(key, now_ms))
         };
-        if !admitted {
-            return Ok(());
+        let mut records = suppressed_entries(held);
+        if admitted {
+            records.extend(entries.into_iter().map(|e| e.uid(uid)));
         }
-        for entry in entries {
-            self.record(entry.uid(uid))?;
-        }
-        Ok(())
+        Decision::recording(records, answer)
     }
 
-    /// Answers a refusal made before any secret reached the card, with its records gated.
+    /// A refusal made before any secret reached the card, with its records gated.
     fn refuse(
         &self,
         asker: &Asker<'_>,
         card: Option<CardSerial>,
-        reason: DenyReason,
+        code: DenyCode,
         entries: Vec<Entry>,
         answer: Answer,
-    ) -> Answer {
+    ) -> Decision {
         let key = DenialKey {
             uid: asker.uid,
             user: asker.user.to_owned(),
             reader: asker.reader.to_owned(),
             card,
-            reason: format!("{reason:?}"),
+            reason: format!("{:?}", deny_reason(code)),
         };
-        match self.record_denial(key, entries) {
-            Ok(()) => answer,
-            Err(AuditDown) => audit_down(),
-        }
+        self.gated(key, entries, answer)
     }
 
     /// Refuses at the asker's reader before any card was read: one `login_denied`, gated.
-    fn refuse_at_reader(&self, asker: &Asker<'_>, reason: DenyReason, answer: Answer) -> Answer {
-        let entry = Entry::new(Event::LoginDenied { reason }).reader(label(asker.reader));
-        self.refuse(asker, None, reason, vec![entry], answer)
+    fn refuse_at_reader(&self, asker: &Asker<'_>, code: DenyCode, answer: Answer) -> Decision {
+        let entry = Entry::new(Event::LoginDenied {
+            reason: deny_reason(code),
+        })
+        .reader(label(asker.reader));
+        self.refuse(asker, None, code, vec![entry], answer)
     }
 
     /// Refuses the card the asker presented, before any secret reached it (or with no try
@@ -360,20 +373,22 @@ impl Engine {
         serial: CardSerial,
         who: &dyn Fn(Event) -> Entry,
         events: Vec<Event>,
-        reason: DenyReason,
+        code: DenyCode,
         answer: Answer,
-    ) -> Answer {
+    ) -> Decision {
         let entries = events
             .into_iter()
-            .chain([Event::LoginDenied { reason }])
+            .chain([Event::LoginDenied {
+                reason: deny_reason(code),
+            }])
             .map(who)
             .collect();
-        self.refuse(asker, Some(serial), reason, entries, answer)
+        self.refuse(asker, Some(serial), code, entries, answer)
     }
 
     /// Writes the summaries of refusals held back in windows that have ended.
     fn record_held_denials(&self) {
-        let now_ms = self.clock.now().unix_timestamp_nanos() / 1_000_000;
+        let now_ms = self.clock.wall().unix_timestamp_nanos() / 1_000_000;
         let held = locked(&self.denials).roll(i64::try_from(now_ms).unwrap_or(i64::MAX));
         self.record_suppressed(held);
     }
@@ -386,20 +401,9 @@ impl Engine {
     }
 
     fn record_suppressed(&self, held: Vec<denials::Suppressed>) {
-        for h in held {
-            let entry = Entry::new(Event::DenialsSuppressed {
-                user: label(&h.user),
-                count: h.count,
-                since: cardgate_audit::Timestamp(h.since_ms),
-            })
-            .uid(h.uid);
-            if let Err(AuditDown) = self.record(entry) {
-                tracing::error!(
-                    uid = h.uid,
-                    count = h.count,
-                    "the count of refusals held back could not be recorded"
-                );
-            }
+        let count: u64 = held.iter().map(|h| h.count).sum();
+        if let Err(e) = self.audit.append_batch(suppressed_entries(held)) {
+            tracing::error!(count, error = %e, "the count of refusals held back could not be recorded");
         }
     }
 
@@ -417,7 +421,7 @@ impl Engine {
         self.config
             .business_hours
             .as_ref()
-            .is_some_and(|h| !h.contains(self.clock.now(), self.offset))
+            .is_some_and(|h| !h.contains(self.clock.wall(), self.offset))
     }
 
     /// Every open session.
@@ -431,6 +435,20 @@ impl Engine {
     }
 }
 
+/// The records of refusals held back in windows that ended.
+fn suppressed_entries(held: Vec<denials::Suppressed>) -> Vec<Entry> {
+    held.into_iter()
+        .map(|h| {
+            Entry::new(Event::DenialsSuppressed {
+                user: label(&h.user),
+                count: h.count,
+                since: cardgate_audit::Timestamp(h.since_ms),
+            })
+            .uid(h.uid)
+        })
+        .collect()
+}
+
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut out = e.to_string();
     let mut cur = e.source();
@@ -441,9 +459,6 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     out
 }
-
-/// The file in the state directory that remembers the newest revocation list accepted.
-pub const ACCEPTED_FILE: &str = "revocation.accepted";
 
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
@@ -456,43 +471,4 @@ pub enum EngineError {
         /// The file.
         path: PathBuf,
     },
-}
-
-fn load_tracker(state_dir: &std::path::Path) -> Result<RevocationTracker, EngineError> {
-    let path = state_dir.join(ACCEPTED_FILE);
-    let bad = || EngineError::AcceptedState { path: path.clone() };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RevocationTracker::new()),
-        Err(_) => return Err(bad()),
-    };
-    let mut parts = text.split_whitespace();
-    let version: u64 = parts.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-    let hex = parts
-        .next()
-        .filter(|h| h.len() == 64 && h.is_ascii())
-        .ok_or_else(bad)?;
-    let mut digest = [0u8; 32];
-    for (i, b) in digest.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-    }
-    Ok(RevocationTracker::resume(version, digest))
-}
-
-fn save_accepted(state_dir: &std::path::Path, list: &RevocationList) -> std::io::Result<()> {
-    let hex: String = list.digest().iter().map(|b| format!("{b:02x}")).collect();
-    crate::register::write_atomic(
-        &state_dir.join(ACCEPTED_FILE),
-        format!("{} {hex}\n", list.version()).as_bytes(),
-        0o600,
-    )
-}
-
-fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let f = std::fs::File::open(path)?;
-    let mut out = Vec::new();
-    f.take(cardgate_card::revocation::MAX_FILE_LEN as u64 + 1)
-        .read_to_end(&mut out)?;
-    Ok(out)
 }

@@ -11,7 +11,7 @@ use cardgate_reader::monitor::{CardMonitor, MonitorOptions};
 use cardgate_reader::pcsc::ConnectOptions;
 use cardgate_sessiond::audit_sink::AuditSink;
 use cardgate_sessiond::config::Config;
-use cardgate_sessiond::engine::{Engine, EngineParts, Loginctl, SystemWallClock};
+use cardgate_sessiond::engine::{Clock, Engine, EngineParts, Loginctl, SystemClock};
 use cardgate_sessiond::pcsc_cards::PcscCards;
 use cardgate_sessiond::sessions::SessionTable;
 
@@ -90,13 +90,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    let code = match runtime.block_on(run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %chain(&*e), "cardgated stopped");
             ExitCode::FAILURE
         }
-    }
+    };
+    // A request given up on after the grace period may still hold a blocking thread (a card
+    // operation that hangs): dropping the runtime would wait for it for ever.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
 }
 
 /// Keeps PINs out of core dumps, `/proc/<pid>/mem` of other users and swap.
@@ -205,7 +209,10 @@ async fn run(config: Config) -> Result<(), BoxError> {
     })?;
     let issuer = IssuerPublicKey::from_hex(&issuer_text)?;
 
+    // One clock for the engine and the audit log.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut audit_config = AuditConfig::new(&config.audit.dir, host_label());
+    audit_config.clock = clock.clone();
     audit_config.seal_every_records = u64::from(config.audit.seal_every_records);
     audit_config.seal_interval = Duration::from_secs(u64::from(config.audit.seal_every_seconds));
     if config.audit.syslog {
@@ -255,7 +262,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
             config.session.loginctl.clone(),
             std::time::Duration::from_millis(config.session.action_timeout_ms),
         )),
-        clock: Arc::new(SystemWallClock),
+        clock: clock.clone(),
         sessions: SessionTable::load(&config.daemon.state_dir)?,
         config,
     })?);
@@ -282,7 +289,10 @@ async fn run(config: Config) -> Result<(), BoxError> {
         }
         tracing::info!("stopping");
     };
-    daemon::run(engine.clone(), login, admin, events_rx, shutdown).await;
+    // Returns once every request accepted has been answered (its records written), or the
+    // grace period ran out (issue 16: it used to return at once, and a login still running
+    // wrote its records after `daemon_stopped`, or into a closed log).
+    let stopped = daemon::run(engine.clone(), login, admin, events_rx, shutdown).await;
     // The locks and ends already decided are carried out, and recorded, before the log says
     // the daemon stopped.
     let e = engine.clone();
@@ -292,6 +302,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
     engine.record_refusals_held_back();
     if !engine.record_lifecycle(Event::DaemonStopped {
         reason: StopReason::Signal,
+        unfinished: (stopped.unfinished > 0)
+            .then(|| u32::try_from(stopped.unfinished).unwrap_or(u32::MAX)),
     }) {
         tracing::error!("the daemon's stop could not be recorded");
     }

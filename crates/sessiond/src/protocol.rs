@@ -1,112 +1,22 @@
-//! The request and answer messages on the daemon's Unix sockets: one JSON object per line,
-//! capped in size. A PIN travels only inside [`PinField`], which never prints or serialises.
+//! The messages on the daemon's Unix sockets are `cardgate-protocol`'s: the server parses and
+//! writes only those (crates/protocol).
+//!
+//! Until the engine speaks them too (issue 16: the engine's decisions, not this module's),
+//! it keeps two forms of its own here, [`Answer`] and [`AdminRequest`], with untyped strings.
+//! The server turns one into the other at the door: an [`AdminRequest`] from the typed one
+//! (so a bad serial, role or reason is refused before the engine sees it) and a typed answer
+//! from each engine [`Answer`]. Once the engine builds `cardgate_protocol::Answer` and takes
+//! `cardgate_protocol::AdminRequest`, both `From` impls become identities in server.rs and
+//! this module is `pub use cardgate_protocol::*;`.
 
-use cardgate_card::SecretString;
-use serde::{Deserialize, Deserializer, Serialize};
-use std::fmt;
+pub use cardgate_protocol::{
+    parse_request, DenyCode, Info, LoginRequest, PinField, RequestError, Serial,
+};
+use serde::Serialize;
 
-/// A PIN inside a request: deserialised straight into a zeroizing secret; it has no
-/// `Serialize`, and `Debug` shows `REDACTED`.
-pub struct PinField(pub SecretString);
-
-impl fmt::Debug for PinField {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("REDACTED")
-    }
-}
-
-impl<'de> Deserialize<'de> for PinField {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(PinVisitor)
-    }
-}
-
-/// Copies the PIN once, straight from the request buffer into the zeroizing secret (no
-/// intermediate `String` left to the allocator unwiped).
-struct PinVisitor;
-
-impl serde::de::Visitor<'_> for PinVisitor {
-    type Value = PinField;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a PIN as a string")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PinField, E> {
-        Ok(PinField(SecretString::new(v.to_owned())))
-    }
-
-    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<PinField, E> {
-        Ok(PinField(SecretString::new(v)))
-    }
-}
-
-/// A request on the login socket.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
-pub enum LoginRequest {
-    /// Is there a usable card in this terminal's reader? (No PIN: lets PAM refuse a revoked
-    /// card before prompting.)
-    Probe {
-        /// The terminal.
-        terminal: String,
-        /// The local user asking.
-        user: String,
-    },
-    /// Authenticate `user` on `terminal` with the card in its reader.
-    Authenticate {
-        /// The terminal.
-        terminal: String,
-        /// The local user asking.
-        user: String,
-        /// The PIN.
-        pin: PinField,
-    },
-    /// Change the PIN of the card in the terminal's reader (PAM `chauthtok`).
-    ChangePin {
-        /// The terminal.
-        terminal: String,
-        /// The local user asking.
-        user: String,
-        /// The current PIN.
-        old: PinField,
-        /// The new PIN.
-        new: PinField,
-    },
-    /// Register the login session that PAM opens after a granted authentication.
-    OpenSession {
-        /// The terminal.
-        terminal: String,
-        /// The local user.
-        user: String,
-        /// The logind session ID.
-        session_id: String,
-    },
-    /// The login session ended.
-    CloseSession {
-        /// The local user whose session it is (a user may end only their own).
-        user: String,
-        /// The logind session ID.
-        session_id: String,
-    },
-}
-
-impl LoginRequest {
-    /// The local user the request acts for, if it names one.
-    pub fn user(&self) -> Option<&str> {
-        match self {
-            LoginRequest::Probe { user, .. }
-            | LoginRequest::Authenticate { user, .. }
-            | LoginRequest::ChangePin { user, .. }
-            | LoginRequest::OpenSession { user, .. }
-            | LoginRequest::CloseSession { user, .. } => Some(user),
-        }
-    }
-}
-
-/// A request on the admin socket.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+/// The engine's form of a request on the admin socket (the typed one is
+/// `cardgate_protocol::AdminRequest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminRequest {
     /// The daemon's state: list version, readers, sessions.
     Status,
@@ -125,10 +35,8 @@ pub enum AdminRequest {
         reader: String,
         /// The serial of the access manager's card that authorised it; absent only for the
         /// first manager card (bootstrap).
-        #[serde(default)]
         manager: Option<String>,
         /// The reader holding the access manager's card.
-        #[serde(default)]
         manager_reader: Option<String>,
     },
     /// Record that a PIN was unblocked with the PUK (`cardgatectl card unblock`). Recorded
@@ -139,10 +47,8 @@ pub enum AdminRequest {
         /// The PC/SC reader the card was unblocked in, and still is.
         reader: String,
         /// The serial of the access manager's card that authorised it.
-        #[serde(default)]
         manager: Option<String>,
         /// The reader holding the access manager's card.
-        #[serde(default)]
         manager_reader: Option<String>,
     },
     /// Record that a card came back (`cardgatectl card return`, art. 5.2).
@@ -165,16 +71,13 @@ pub enum AdminRequest {
         /// What was done.
         text: String,
         /// Who did it.
-        #[serde(default)]
         who: Option<String>,
         /// The escort of a visitor.
-        #[serde(default)]
         escort: Option<String>,
     },
     /// Record that the card in `reader` refused a PUK (`cardgatectl card unblock|issue`).
     PukRejected {
         /// The card's serial; absent for a blank card (issuance).
-        #[serde(default)]
         serial: Option<String>,
         /// The PC/SC reader holding the card.
         reader: String,
@@ -185,7 +88,6 @@ pub enum AdminRequest {
     /// did not authenticate as the access manager's.
     ManagerRefused {
         /// The serial of the card presented as the manager's, when its certificate was read.
-        #[serde(default)]
         serial: Option<String>,
         /// The reader holding it.
         reader: String,
@@ -193,46 +95,18 @@ pub enum AdminRequest {
         /// card_authentication_failed, not_authorised_here, card_removed or other.
         reason: String,
         /// Tries left after a wrong PIN.
-        #[serde(default)]
         tries_left: Option<u8>,
     },
     /// Record that a PUK was offered to the card in `reader` while its PUK was blocked.
     PukBlocked {
         /// The card's serial; absent for a blank card (issuance).
-        #[serde(default)]
         serial: Option<String>,
         /// The PC/SC reader holding the card.
         reader: String,
     },
 }
 
-/// Why a request line was refused before it was understood.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RequestError {
-    /// Over the size cap.
-    #[error("request exceeds {limit} bytes")]
-    TooLarge {
-        /// The cap.
-        limit: usize,
-    },
-    /// Not one of our messages.
-    #[error("malformed request")]
-    Malformed(#[source] serde_json::Error),
-}
-
-/// Parses one request line, after checking its size.
-pub fn parse_request<T: for<'de> Deserialize<'de>>(
-    line: &[u8],
-    limit: usize,
-) -> Result<T, RequestError> {
-    if line.len() > limit {
-        return Err(RequestError::TooLarge { limit });
-    }
-    serde_json::from_slice(line).map_err(RequestError::Malformed)
-}
-
-/// An answer on either socket.
+/// The engine's form of an answer (the typed one, on the wire, is `cardgate_protocol::Answer`).
 #[derive(Debug, Serialize, PartialEq, Eq)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum Answer {
@@ -274,63 +148,226 @@ pub enum Answer {
     },
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requests_parse_and_hide_the_pin() {
-        let r: LoginRequest = parse_request(
-            br#"{"op":"authenticate","terminal":"juki-01","user":"tanaka","pin":"Tanuki42"}"#,
-            4096,
-        )
-        .unwrap();
-        let shown = format!("{r:?}");
-        assert!(
-            !shown.contains("Tanuki42") && shown.contains("REDACTED"),
-            "{shown}"
-        );
+impl From<cardgate_protocol::AdminRequest> for AdminRequest {
+    fn from(r: cardgate_protocol::AdminRequest) -> Self {
+        use cardgate_protocol::AdminRequest as W;
+        let hex = |s: Serial| s.to_string();
         match r {
-            LoginRequest::Authenticate { pin, .. } => assert_eq!(pin.0.expose(), "Tanuki42"),
-            other => panic!("{other:?}"),
+            W::Status => AdminRequest::Status,
+            W::Sessions => AdminRequest::Sessions,
+            W::CardIssued {
+                serial,
+                operator,
+                role,
+                reader,
+                manager,
+                manager_reader,
+            } => AdminRequest::CardIssued {
+                serial: hex(serial),
+                operator,
+                role: role.as_str().to_owned(),
+                reader,
+                manager: manager.map(hex),
+                manager_reader,
+            },
+            W::PinUnblocked {
+                serial,
+                reader,
+                manager,
+                manager_reader,
+            } => AdminRequest::PinUnblocked {
+                serial: hex(serial),
+                reader,
+                manager: manager.map(hex),
+                manager_reader,
+            },
+            W::CardReturned { serial } => AdminRequest::CardReturned {
+                serial: hex(serial),
+            },
+            W::CardRevoked { serial, reason } => AdminRequest::CardRevoked {
+                serial: hex(serial),
+                reason: reason.as_str().to_owned(),
+            },
+            W::Note {
+                kind,
+                text,
+                who,
+                escort,
+            } => AdminRequest::Note {
+                kind: kind.as_str().to_owned(),
+                text,
+                who,
+                escort,
+            },
+            W::PukRejected {
+                serial,
+                reader,
+                tries_left,
+            } => AdminRequest::PukRejected {
+                serial: serial.map(hex),
+                reader,
+                tries_left,
+            },
+            W::ManagerRefused {
+                serial,
+                reader,
+                reason,
+                tries_left,
+            } => AdminRequest::ManagerRefused {
+                serial: serial.map(hex),
+                reader,
+                reason: reason.as_str().to_owned(),
+                tries_left,
+            },
+            W::PukBlocked { serial, reader } => AdminRequest::PukBlocked {
+                serial: serial.map(hex),
+                reader,
+            },
         }
     }
+}
+
+/// The engine's answer, typed. Whatever does not fit the types (a reason that is no
+/// [`DenyCode`], a serial that is no serial, admin data of no known shape) is a fault of the
+/// daemon: it is logged and answered as a refusal or an error, never as a grant.
+impl From<Answer> for cardgate_protocol::Answer {
+    fn from(a: Answer) -> Self {
+        use cardgate_protocol::Answer as W;
+        let internal = |what: &str| {
+            tracing::error!(what, "the engine built an answer the protocol cannot carry");
+            W::error("internal error")
+        };
+        match a {
+            Answer::Ready { operator, serial } => match serial.parse() {
+                Ok(serial) => W::Ready { operator, serial },
+                Err(_) => internal("a serial in a ready answer"),
+            },
+            Answer::Granted {
+                operator,
+                serial,
+                must_change_pin,
+            } => match serial.parse() {
+                Ok(serial) => W::Granted {
+                    operator,
+                    serial,
+                    must_change_pin,
+                },
+                Err(_) => internal("a serial in a granted answer"),
+            },
+            Answer::Denied {
+                reason,
+                tries_left,
+                message,
+            } => {
+                let code = reason.parse().unwrap_or_else(|_| {
+                    tracing::error!(
+                        reason,
+                        "the engine refused with a reason that is no DenyCode"
+                    );
+                    DenyCode::Internal
+                });
+                W::Denied {
+                    code,
+                    tries_left,
+                    message,
+                }
+            }
+            Answer::Error { message } => W::Error { message },
+            Answer::Info { data } => match serde_json::from_value::<Info>(data) {
+                Ok(data) => W::Info { data },
+                Err(_) => internal("admin data"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use cardgate_protocol::Answer as W;
 
     #[test]
-    fn bad_requests_are_typed_errors() {
-        let too_big = vec![b' '; 5000];
-        assert!(matches!(
-            parse_request::<LoginRequest>(&too_big, 4096),
-            Err(RequestError::TooLarge { .. })
-        ));
-        for bad in [
-            &b"{"[..],
-            b"[]",
-            br#"{"op":"format_disk"}"#,
-            br#"{"op":"probe","terminal":"t","user":"u","x":1}"#,
-            b"\xff\xfe",
-        ] {
-            assert!(matches!(
-                parse_request::<LoginRequest>(bad, 4096),
-                Err(RequestError::Malformed(_))
-            ));
-        }
-        // An error message never carries the PIN back.
-        let err = parse_request::<LoginRequest>(
-            br#"{"op":"authenticate","terminal":"t","user":"u","pin":"Tanuki42","extra":true}"#,
-            4096,
-        )
-        .unwrap_err();
-        assert!(!err.to_string().contains("Tanuki42"));
-        let answer = serde_json::to_string(&Answer::Denied {
+    fn the_engines_answers_become_the_typed_ones() {
+        let typed: W = Answer::Denied {
             reason: "wrong_pin".into(),
             tries_left: Some(2),
             message: "wrong PIN".into(),
-        })
+        }
+        .into();
+        assert_eq!(
+            typed,
+            W::Denied {
+                code: DenyCode::WrongPin,
+                tries_left: Some(2),
+                message: "wrong PIN".into()
+            }
+        );
+        let typed: W = Answer::Info {
+            data: serde_json::json!({ "recorded": 9 }),
+        }
+        .into();
+        assert_eq!(typed, W::recorded(9));
+        let granted: W = Answer::Granted {
+            operator: "op".into(),
+            serial: "0011223344556677".into(),
+            must_change_pin: false,
+        }
+        .into();
+        assert!(matches!(granted, W::Granted { .. }));
+    }
+
+    #[test]
+    fn what_the_types_cannot_carry_is_never_a_grant() {
+        let unknown: W = Answer::Denied {
+            reason: "brand_new".into(),
+            tries_left: None,
+            message: "m".into(),
+        }
+        .into();
+        assert!(matches!(
+            unknown,
+            W::Denied {
+                code: DenyCode::Internal,
+                ..
+            }
+        ));
+        let bad_serial: W = Answer::Granted {
+            operator: "op".into(),
+            serial: "(none)".into(),
+            must_change_pin: false,
+        }
+        .into();
+        assert!(matches!(bad_serial, W::Error { .. }));
+        let bad_data: W = Answer::Info {
+            data: serde_json::json!({ "what": 1 }),
+        }
+        .into();
+        assert!(matches!(bad_data, W::Error { .. }));
+    }
+
+    #[test]
+    fn typed_admin_requests_keep_their_wire_strings_for_the_engine() {
+        let r: cardgate_protocol::AdminRequest = parse_request(
+            br#"{"op":"card_issued","serial":"00112233445566aa","operator":"o","role":"manager","reader":"r","manager":"00112233445566BB"}"#,
+            4096,
+        )
         .unwrap();
         assert_eq!(
-            answer,
-            r#"{"result":"denied","reason":"wrong_pin","tries_left":2,"message":"wrong PIN"}"#
+            AdminRequest::from(r),
+            AdminRequest::CardIssued {
+                serial: "00112233445566AA".into(),
+                operator: "o".into(),
+                role: "manager".into(),
+                reader: "r".into(),
+                manager: Some("00112233445566BB".into()),
+                manager_reader: None,
+            }
+        );
+        let r: cardgate_protocol::AdminRequest =
+            parse_request(br#"{"op":"note","kind":"room-entry","text":"t"}"#, 4096).unwrap();
+        assert!(
+            matches!(AdminRequest::from(r), AdminRequest::Note { kind, .. } if kind == "room-entry")
         );
     }
 }

@@ -6,8 +6,13 @@
 //! admin group only. A bad request gets a clear error; it never stops the server.
 
 use crate::engine::Engine;
-use crate::protocol::{parse_request, AdminRequest, Answer, LoginRequest, RequestError};
+use crate::sessions::{Session, SessionState as TableState};
 use crate::users;
+use cardgate_card::SecretString;
+use cardgate_protocol::{
+    encode_answer, parse_request, AdminRequest, Answer, EndReason, Info, LoginRequest,
+    RequestError, SessionInfo, SessionState, Status, TerminalInfo,
+};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -90,9 +95,15 @@ async fn read_request(
 }
 
 async fn answer(stream: &mut UnixStream, a: &Answer) {
-    let mut bytes = serde_json::to_vec(a)
-        .unwrap_or_else(|_| br#"{"result":"error","message":"internal"}"#.to_vec());
-    bytes.push(b'\n');
+    let bytes = match encode_answer(a) {
+        Ok(bytes) => bytes,
+        // Nothing of ours fails to encode; should it, the client reads no answer, which it
+        // takes for a refusal.
+        Err(e) => {
+            tracing::error!(error = %e, "an answer could not be encoded");
+            Vec::new()
+        }
+    };
     // The client may be gone; nothing is owed to it then.
     if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&bytes)).await
     {
@@ -118,9 +129,7 @@ async fn answer(stream: &mut UnixStream, a: &Answer) {
 }
 
 fn error(message: impl Into<String>) -> Answer {
-    Answer::Error {
-        message: message.into(),
-    }
+    Answer::error(message)
 }
 
 async fn serve_connection(engine: Arc<Engine>, mut stream: UnixStream, socket: Socket, uid: u32) {
@@ -168,7 +177,7 @@ async fn login_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(uid, error = %e, "malformed login request");
-            return error(format!("{e}: {}", describe_parse_error(&e)));
+            return error(format!("{e}: {}", e.describe()));
         }
     };
     // A user may only act for themself; root (the login program's PAM stack) for anyone.
@@ -192,45 +201,65 @@ async fn login_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
         }
     }
     let engine = engine.clone();
-    tokio::task::spawn_blocking(move || match request {
-        LoginRequest::Probe { terminal, user } => engine.probe(uid, &terminal, &user),
-        LoginRequest::Authenticate {
-            terminal,
-            user,
-            pin,
-        } => engine.authenticate(uid, &terminal, &user, &pin.0),
-        LoginRequest::ChangePin {
-            terminal,
-            user,
-            old,
-            new,
-        } => engine.change_pin(uid, &terminal, &user, &old.0, &new.0),
-        LoginRequest::OpenSession {
-            terminal,
-            user,
-            session_id,
-        } => engine.open_session(&terminal, &user, &session_id),
-        LoginRequest::CloseSession { user, session_id } => engine.close_session(&user, &session_id),
+    // The PINs move (not copied) from the request's zeroizing fields into the card crate's.
+    let secret = |mut pin: cardgate_protocol::PinField| SecretString::new(pin.take());
+    tokio::task::spawn_blocking(move || -> Answer {
+        match request {
+            LoginRequest::Probe { terminal, user } => engine.probe(uid, &terminal, &user),
+            LoginRequest::Authenticate {
+                terminal,
+                user,
+                pin,
+            } => engine.authenticate(uid, &terminal, &user, &secret(pin)),
+            LoginRequest::ChangePin {
+                terminal,
+                user,
+                old,
+                new,
+            } => engine.change_pin(uid, &terminal, &user, &secret(old), &secret(new)),
+            LoginRequest::OpenSession {
+                terminal,
+                user,
+                session_id,
+            } => engine.open_session(&terminal, &user, &session_id),
+            LoginRequest::CloseSession { user, session_id } => {
+                engine.close_session(&user, &session_id)
+            }
+        }
     })
     .await
     .unwrap_or_else(|_| error("internal error"))
 }
 
-fn describe_parse_error(e: &RequestError) -> String {
-    match e {
-        // Only the category and the position go back to the client: serde's own message can
-        // quote a value from the request (a number, say), and a request may carry a PIN.
-        RequestError::Malformed(inner)
-            if inner.is_data() || inner.is_syntax() || inner.is_eof() =>
-        {
-            format!(
-                "{:?} error at line {} column {}",
-                inner.classify(),
-                inner.line(),
-                inner.column()
-            )
-        }
-        _ => String::from("unreadable"),
+/// A session of the table as the `sessions` answer shows it.
+fn session_info(s: Session) -> SessionInfo {
+    use cardgate_audit::record::EndReason as Table;
+    SessionInfo {
+        session_id: s.session_id,
+        terminal: s.terminal,
+        reader: s.reader,
+        user: s.user,
+        operator_id: s.operator_id,
+        serial: s.serial,
+        opened_at: s.opened_at,
+        verified_at: s.verified_at,
+        state: match s.state {
+            TableState::Active => SessionState::Active,
+            TableState::Locked => SessionState::Locked,
+            TableState::Ending => SessionState::Ending,
+        },
+        end_reason: s.end_reason.map(|r| match r {
+            Table::Logout => EndReason::Logout,
+            Table::CardRemoved => EndReason::CardRemoved,
+            Table::Timeout => EndReason::Timeout,
+            Table::Shutdown => EndReason::Shutdown,
+            Table::Revoked => EndReason::Revoked,
+            Table::LockFailed => EndReason::LockFailed,
+            // The audit's enum is non_exhaustive; a reason added there shows as "other"
+            // until the protocol names it.
+            _ => EndReason::Other,
+        }),
+        boot_id: s.boot_id,
     }
 }
 
@@ -258,26 +287,37 @@ async fn admin_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
     }
     let request: AdminRequest = match parse_request(line, limit) {
         Ok(r) => r,
-        Err(e) => return error(format!("{e}: {}", describe_parse_error(&e))),
+        Err(e) => return error(format!("{e}: {}", e.describe())),
     };
     tracing::info!(uid, ?request, "admin request");
     let name = name_of(uid).await.ok();
     match request {
         AdminRequest::Status => Answer::Info {
-            data: serde_json::json!({
-                "revocation_list_version": engine.revocation_version(),
-                "sessions": engine.sessions().len(),
-                "terminals": engine.config().terminals.iter().map(|t| serde_json::json!({"id": t.id, "reader": t.reader})).collect::<Vec<_>>(),
+            data: Info::Status(Status {
+                revocation_list_version: engine.revocation_version(),
+                sessions: engine.sessions().len() as u64,
+                terminals: engine
+                    .config()
+                    .terminals
+                    .iter()
+                    .map(|t| TerminalInfo {
+                        id: t.id.clone(),
+                        reader: t.reader.clone(),
+                    })
+                    .collect(),
             }),
         },
         AdminRequest::Sessions => Answer::Info {
-            data: serde_json::to_value(engine.sessions()).unwrap_or_default(),
+            data: Info::Sessions(engine.sessions().into_iter().map(session_info).collect()),
         },
         other => {
             let engine = engine.clone();
-            tokio::task::spawn_blocking(move || engine.admin_record(uid, name.as_deref(), other))
-                .await
-                .unwrap_or_else(|_| error("internal error"))
+            let request = other;
+            tokio::task::spawn_blocking(move || -> Answer {
+                engine.admin_record(uid, name.as_deref(), request)
+            })
+            .await
+            .unwrap_or_else(|_| error("internal error"))
         }
     }
 }
@@ -292,13 +332,11 @@ enum Full {
 }
 
 impl Full {
-    fn message(self) -> &'static [u8] {
-        match self {
-            Full::Uid => {
-                b"{\"result\":\"error\",\"message\":\"busy: too many connections from this uid\"}\n"
-            }
-            Full::Shared => b"{\"result\":\"error\",\"message\":\"busy: too many connections\"}\n",
-        }
+    fn answer(self) -> Answer {
+        Answer::error(match self {
+            Full::Uid => "busy: too many connections from this uid",
+            Full::Shared => "busy: too many connections",
+        })
     }
 }
 
@@ -420,8 +458,15 @@ impl RefusalLog {
 
 /// Says a short error to a connection that is not served, and closes it, without waiting:
 /// a fresh socket's send buffer always has room for the line.
-fn refuse(stream: UnixStream, message: &[u8]) {
-    if let Err(e) = stream.try_write(message) {
+fn refuse(stream: UnixStream, answer: &Answer) {
+    let line = match encode_answer(answer) {
+        Ok(line) => line,
+        Err(e) => {
+            tracing::error!(error = %e, "a refusal could not be encoded");
+            return;
+        }
+    };
+    if let Err(e) = stream.try_write(&line) {
         tracing::debug!(error = %e, "a refused client did not get its error");
     }
 }
@@ -429,11 +474,16 @@ fn refuse(stream: UnixStream, message: &[u8]) {
 /// Accepts connections on one socket until `shutdown` resolves. The loop never waits for a
 /// slot: each connection is identified (SO_PEERCRED) as soon as it is accepted and either
 /// gets a slot of its uid's kind or is refused at once (see [`Limits`]).
+///
+/// Each connection's task holds a clone of `in_flight` until it is done, and this function
+/// drops its own when it returns: the receiver's `recv` yields `None` once every connection
+/// accepted here has been answered (see [`crate::daemon::run`]).
 pub async fn serve(
     engine: Arc<Engine>,
     listener: UnixListener,
     socket: Socket,
     shutdown: impl Future<Output = ()>,
+    in_flight: tokio::sync::mpsc::Sender<()>,
 ) {
     let limits = Limits::new(&engine.config().daemon);
     let mut refusals = RefusalLog {
@@ -459,27 +509,26 @@ pub async fn serve(
             Ok(cred) => cred.uid(),
             Err(_) => {
                 refusals.note(socket, None, "cannot identify the caller");
-                refuse(
-                    stream,
-                    b"{\"result\":\"error\",\"message\":\"cannot identify the caller\"}\n",
-                );
+                refuse(stream, &error("cannot identify the caller"));
                 continue;
             }
         };
         match limits.admit(uid) {
             Ok(admission) => {
                 let engine = engine.clone();
+                let in_flight = in_flight.clone();
                 tokio::spawn(async move {
                     let Some(slot) = admission.slot().await else {
                         return;
                     };
                     serve_connection(engine, stream, socket, uid).await;
                     drop(slot);
+                    drop(in_flight);
                 });
             }
             Err(full) => {
                 refusals.note(socket, Some(uid), &format!("{full:?}"));
-                refuse(stream, full.message());
+                refuse(stream, &full.answer());
             }
         }
     }

@@ -61,6 +61,8 @@ impl Loginctl {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("{program} {verb}: cannot start: {e}"))?;
+        // Real time, not the injected clock: this waits on a real process, which a test's
+        // manual clock would never let time out.
         let started = Instant::now();
         // Poll with a pause growing to 1 ms: a quick loginctl is seen within a millisecond of
         // its exit (the removal lock waits on it), and a hung one costs a wakeup a millisecond.
@@ -266,6 +268,8 @@ pub struct SessionKeeper {
     policy: ActionPolicy,
     runner: Arc<Runner>,
     retries: Mutex<HashMap<String, Retry>>,
+    /// The one clock: when an end that failed is tried again.
+    clock: Arc<dyn cardgate_office::Clock>,
 }
 
 impl SessionKeeper {
@@ -275,6 +279,7 @@ impl SessionKeeper {
         actions: Arc<dyn SessionActions>,
         audit: Arc<AuditSink>,
         policy: ActionPolicy,
+        clock: Arc<dyn cardgate_office::Clock>,
     ) -> Arc<Self> {
         Arc::new(SessionKeeper {
             table: Mutex::new(table),
@@ -283,6 +288,7 @@ impl SessionKeeper {
             policy,
             runner: Arc::new(Runner::default()),
             retries: Mutex::new(HashMap::new()),
+            clock,
         })
     }
 
@@ -349,7 +355,7 @@ impl SessionKeeper {
                             Some(seen) => tracing::info!(
                                 session = %s.session_id,
                                 user = %s.user,
-                                micros = seen.elapsed().as_micros() as u64,
+                                micros = keeper.clock.monotonic().saturating_duration_since(seen).as_micros() as u64,
                                 "removal: session locked"
                             ),
                             None => tracing::info!(session = %s.session_id, user = %s.user, ?reason, "session locked"),
@@ -441,7 +447,7 @@ impl SessionKeeper {
                 retries.insert(
                     s.session_id.clone(),
                     Retry {
-                        next: Instant::now() + wait,
+                        next: self.clock.monotonic() + wait,
                         wait,
                     },
                 );
@@ -463,7 +469,7 @@ impl SessionKeeper {
 
     /// Tries again the ends that failed and are due (called from the daemon's tick).
     pub fn retry_due(self: &Arc<Self>) {
-        let now = Instant::now();
+        let now = self.clock.monotonic();
         let due: Vec<String> = lock(&self.retries)
             .iter()
             .filter(|(_, r)| r.next <= now)

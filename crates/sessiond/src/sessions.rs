@@ -248,12 +248,25 @@ impl SessionTable {
         self.saved(gone)
     }
 
-    /// Marks a fresh PIN proof on the sessions matching `pick`.
-    pub fn touch(&mut self, at: i64, pick: impl Fn(&Session) -> bool) -> Result<(), SessionsError> {
+    /// Marks the sessions matching `pick` verified at `at`, in memory only (the caller saves
+    /// with [`SessionTable::persist`], once for all it changed); true when any matched.
+    pub fn touch_unsaved(&mut self, at: i64, pick: impl Fn(&Session) -> bool) -> bool {
+        let mut touched = false;
         for s in self.sessions.values_mut().filter(|s| pick(s)) {
             s.verified_at = at;
+            touched = true;
         }
-        self.save()
+        touched
+    }
+
+    /// Whether any session matches `pick` (without copying the table).
+    pub fn any(&self, pick: impl Fn(&Session) -> bool) -> bool {
+        self.sessions.values().any(pick)
+    }
+
+    /// The user whose session `session_id` is.
+    pub fn user_of(&self, session_id: &str) -> Option<String> {
+        self.sessions.get(session_id).map(|s| s.user.clone())
     }
 
     /// Every session.
@@ -294,7 +307,9 @@ mod tests {
     #[test]
     fn survives_a_restart() {
         let dir = std::env::temp_dir().join(format!("cardgate-sessions-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
         std::fs::create_dir_all(&dir).unwrap();
         let mut t = SessionTable::load(&dir).unwrap();
         t.open(session("7", "r0")).unwrap();

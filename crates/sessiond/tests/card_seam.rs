@@ -7,7 +7,7 @@ mod common;
 
 use cardgate_card::commands::ins;
 use cardgate_card::StatusWord;
-use cardgate_sessiond::protocol::Answer;
+use cardgate_protocol::Answer;
 use common::*;
 
 fn ends_with_the_reselect(w: &World) {

@@ -9,7 +9,7 @@ use cardgate_card::cert::Role;
 use cardgate_card::commands::ins;
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::SecretString;
-use cardgate_sessiond::protocol::Answer;
+use cardgate_protocol::Answer;
 use cardgate_sessiond::register::{CardEntry, RegisterFile};
 use cardgate_sessiond::sessions::SessionState;
 use common::*;
@@ -52,11 +52,11 @@ fn wrong_pins_count_down_then_block_with_clear_answers() {
     for left in [2u8, 1] {
         match w.auth("alice", "Wrong999") {
             Answer::Denied {
-                reason,
+                code,
                 tries_left,
                 message,
             } => {
-                assert_eq!((reason.as_str(), tries_left), ("wrong_pin", Some(left)));
+                assert_eq!((code.as_str(), tries_left), ("wrong_pin", Some(left)));
                 assert!(message.contains(&format!("{left} tries left")), "{message}");
             }
             other => panic!("{other:?}"),
@@ -219,7 +219,7 @@ fn initial_pin_must_be_changed_before_a_session_opens() {
         &SecretString::from("abc123"),
     );
     assert!(
-        matches!(&weak, Answer::Denied { reason, message, .. } if reason == "pin_policy" && message.contains("run")),
+        matches!(&weak, Answer::Denied { code, message, .. } if code.as_str() == "pin_policy" && message.contains("run")),
         "{weak:?}"
     );
     let ok = w.engine.change_pin(
@@ -509,7 +509,7 @@ fn a_card_returned_in_the_register_ends_its_session_and_is_recorded_as_presented
 /// the register, the signed list, all of them recent (see `engine/admin.rs`).
 #[test]
 fn admin_records_need_the_operations_own_evidence() {
-    use cardgate_sessiond::protocol::AdminRequest;
+    use cardgate_protocol::{AdminRequest, Serial};
     use cardgate_sessiond::register::CardState;
     let w = world();
     let register = RegisterFile::new(&w.dir);
@@ -539,11 +539,11 @@ fn admin_records_need_the_operations_own_evidence() {
             1001,
             Some("yamada"),
             AdminRequest::CardIssued {
-                serial: serial.into(),
+                serial: serial.parse().unwrap(),
                 operator: operator.into(),
-                role: role.into(),
+                role: role.parse().unwrap(),
                 reader: READER.into(),
-                manager: m.then(|| manager.to_string()),
+                manager: m.then_some(Serial(manager.0)),
                 manager_reader: m.then(|| MANAGER_READER.to_owned()),
             },
         )
@@ -553,9 +553,9 @@ fn admin_records_need_the_operations_own_evidence() {
             1001,
             Some("yamada"),
             AdminRequest::PinUnblocked {
-                serial: ALICE.to_string(),
+                serial: Serial(ALICE.0),
                 reader: READER.into(),
-                manager: Some(manager.to_string()),
+                manager: Some(Serial(manager.0)),
                 manager_reader: Some(MANAGER_READER.into()),
             },
         )
@@ -565,8 +565,8 @@ fn admin_records_need_the_operations_own_evidence() {
             1001,
             Some("yamada"),
             AdminRequest::CardRevoked {
-                serial: ALICE.to_string(),
-                reason: reason.into(),
+                serial: Serial(ALICE.0),
+                reason: reason.parse().unwrap(),
             },
         )
     };

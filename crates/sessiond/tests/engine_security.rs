@@ -9,7 +9,7 @@ use cardgate_audit::record::{EndReason, LockReason};
 use cardgate_audit::Event;
 use cardgate_card::commands::ins;
 use cardgate_card::SecretString;
-use cardgate_sessiond::protocol::Answer;
+use cardgate_protocol::Answer;
 use cardgate_sessiond::register::{CardEntry, CardState, RegisterFile};
 use cardgate_sessiond::sessions::SessionState;
 use common::*;

@@ -19,7 +19,7 @@ struct Running {
     login: PathBuf,
     admin: PathBuf,
     stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<daemon::Stopped>,
     _events: tokio::sync::mpsc::UnboundedSender<cardgate_reader::CardEvent>,
 }
 
@@ -160,7 +160,7 @@ async fn bad_input_gets_clear_errors_and_the_daemon_keeps_serving() {
     .await;
     assert_eq!(result(&v), "granted", "{v}");
     r.stop.send(()).unwrap();
-    r.task.await.unwrap();
+    assert_eq!(r.task.await.unwrap(), daemon::Stopped { unfinished: 0 });
     let outcome =
         cardgate_audit::verify_dir(&r.world.dir.join("audit"), None, &mut |_, _| {}).unwrap();
     assert!(outcome.is_intact(), "{:?}", outcome.problem);

@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use cardgate_audit::record::{AuthFailure, DenyReason, EndReason, LockReason};
@@ -43,25 +43,36 @@ impl Drop for TempDir {
     }
 }
 
-/// A clock the test moves by hand.
+/// A clock the test moves by hand: the one clock's manual kind, set and moved in audit time
+/// stamps (and, unlike it, also stepped back, as NTP may do to the wall reading).
 #[derive(Debug, Clone)]
-pub struct ManualClock(pub Arc<AtomicI64>);
+pub struct ManualClock(pub Arc<cardgate_office::ManualClock>);
 
 impl ManualClock {
     pub fn at(t: Timestamp) -> Self {
-        ManualClock(Arc::new(AtomicI64::new(t.unix_ms())))
+        ManualClock(Arc::new(cardgate_office::ManualClock::new(
+            t.to_datetime().unwrap(),
+        )))
     }
     pub fn set(&self, t: Timestamp) {
-        self.0.store(t.unix_ms(), Ordering::SeqCst);
+        self.0.set_wall(t.to_datetime().unwrap());
     }
     pub fn advance_ms(&self, ms: i64) {
-        self.0.fetch_add(ms, Ordering::SeqCst);
+        if ms >= 0 {
+            self.0.advance(std::time::Duration::from_millis(ms as u64));
+        } else {
+            self.0
+                .set_wall(self.0.wall() - time::Duration::milliseconds(-ms));
+        }
     }
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
+    fn wall(&self) -> time::OffsetDateTime {
+        self.0.wall()
+    }
+    fn monotonic(&self) -> std::time::Instant {
+        self.0.monotonic()
     }
 }
 

@@ -27,13 +27,14 @@
 //! (`by` names them), so it cannot hide anything; its check only keeps the card named right.
 
 use super::{audit_down, label, read_capped, Engine};
-use crate::protocol::{AdminRequest, Answer};
 use crate::register::CardState;
 use cardgate_audit::record::DenyReason;
 use cardgate_audit::{Entry, Event, Label, NoteKind, Text};
 use cardgate_card::cert::{CardSerial, Certificate, Role};
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::{OperatorCard, RevocationList, Verification};
+use cardgate_protocol as wire;
+use cardgate_protocol::{AdminRequest, Answer};
 
 /// How recent the register's (and the list's) time of an operation must be for the daemon
 /// to record it: `cardgatectl` asks within milliseconds of the operation, so a claim about
@@ -48,26 +49,53 @@ pub(super) struct CardSeen {
     pub(super) pin: Option<Verification>,
 }
 
-fn deny_reason(text: &str) -> Option<DenyReason> {
-    Some(match text {
-        "certificate_rejected" => DenyReason::CertificateRejected,
-        "card_revoked" => DenyReason::CardRevoked,
-        "revocation_list_stale" => DenyReason::RevocationListStale,
-        "wrong_pin" => DenyReason::WrongPin,
-        "pin_blocked" => DenyReason::PinBlocked,
-        "card_authentication_failed" => DenyReason::CardAuthenticationFailed,
-        "not_authorised_here" => DenyReason::NotAuthorisedHere,
-        "card_removed" => DenyReason::CardRemoved,
-        "other" => DenyReason::Other,
-        _ => return None,
-    })
+/// The wire's serial, as the card crate names it.
+fn card_serial(serial: wire::Serial) -> CardSerial {
+    CardSerial(serial.0)
 }
 
-fn role_of(text: &str) -> Option<Role> {
-    match text {
-        "operator" => Some(Role::Operator),
-        "manager" => Some(Role::AccessManager),
-        _ => None,
+/// The wire's role, as the card crate names it.
+fn card_role(role: wire::Role) -> Role {
+    match role {
+        wire::Role::Operator => Role::Operator,
+        wire::Role::Manager => Role::AccessManager,
+    }
+}
+
+/// The wire's revocation reason, as the card crate names it.
+fn revocation_reason(reason: wire::RevocationReason) -> RevocationReason {
+    match reason {
+        wire::RevocationReason::Lost => RevocationReason::Lost,
+        wire::RevocationReason::Stolen => RevocationReason::Stolen,
+        wire::RevocationReason::Returned => RevocationReason::Returned,
+        wire::RevocationReason::Transferred => RevocationReason::Transferred,
+        wire::RevocationReason::Damaged => RevocationReason::Damaged,
+        wire::RevocationReason::Other => RevocationReason::Other,
+    }
+}
+
+/// The wire's note kind, as the audit names it.
+fn note_kind(kind: wire::NoteKind) -> NoteKind {
+    match kind {
+        wire::NoteKind::RoomEntry => NoteKind::RoomEntry,
+        wire::NoteKind::Media => NoteKind::Media,
+        wire::NoteKind::ResidentCard => NoteKind::ResidentCard,
+        wire::NoteKind::Other => NoteKind::Other,
+    }
+}
+
+/// Why `cardgatectl` refused a manager's card, as the audit names it.
+fn manager_refusal(reason: wire::ManagerRefusal) -> DenyReason {
+    match reason {
+        wire::ManagerRefusal::CertificateRejected => DenyReason::CertificateRejected,
+        wire::ManagerRefusal::CardRevoked => DenyReason::CardRevoked,
+        wire::ManagerRefusal::RevocationListStale => DenyReason::RevocationListStale,
+        wire::ManagerRefusal::WrongPin => DenyReason::WrongPin,
+        wire::ManagerRefusal::PinBlocked => DenyReason::PinBlocked,
+        wire::ManagerRefusal::CardAuthenticationFailed => DenyReason::CardAuthenticationFailed,
+        wire::ManagerRefusal::NotAuthorisedHere => DenyReason::NotAuthorisedHere,
+        wire::ManagerRefusal::CardRemoved => DenyReason::CardRemoved,
+        wire::ManagerRefusal::Other => DenyReason::Other,
     }
 }
 
@@ -104,12 +132,7 @@ impl Engine {
                 manager,
                 manager_reader,
             } => {
-                let Some(serial) = CardSerial::from_hex(&serial) else {
-                    return bad("serial");
-                };
-                let Some(role) = role_of(&role) else {
-                    return bad("role");
-                };
+                let (serial, role) = (card_serial(serial), card_role(role));
                 let by = match self.authorised_by(
                     &caller,
                     manager,
@@ -133,9 +156,7 @@ impl Engine {
                 manager,
                 manager_reader,
             } => {
-                let Some(serial) = CardSerial::from_hex(&serial) else {
-                    return bad("serial");
-                };
+                let serial = card_serial(serial);
                 let by = match self.authorised_by(&caller, manager, manager_reader, None) {
                     Ok(by) => by,
                     Err(why) => return refuse("pin_unblocked", &serial, why),
@@ -150,21 +171,15 @@ impl Engine {
                     .reader(label(&reader))
             }
             AdminRequest::CardReturned { serial } => {
-                let Some(serial) = CardSerial::from_hex(&serial) else {
-                    return bad("serial");
-                };
+                let serial = card_serial(serial);
                 if let Err(why) = self.evidence_of_withdrawal(serial, RevocationReason::Returned) {
                     return refuse("card_returned", &serial, why);
                 }
                 Entry::new(Event::CardReturned { by }).card(serial)
             }
             AdminRequest::CardRevoked { serial, reason } => {
-                let Some(serial) = CardSerial::from_hex(&serial) else {
-                    return bad("serial");
-                };
-                let Ok(reason) = reason.parse::<RevocationReason>() else {
-                    return bad("reason");
-                };
+                let serial = card_serial(serial);
+                let reason = revocation_reason(reason);
                 if let Err(why) = self.evidence_of_withdrawal(serial, reason) {
                     return refuse("card_revoked", &serial, why);
                 }
@@ -175,9 +190,7 @@ impl Engine {
                 reader,
                 tries_left,
             } => {
-                let Ok(serial) = optional_serial(serial.as_deref()) else {
-                    return bad("serial");
-                };
+                let serial = serial.map(card_serial);
                 let shown = serial.map_or_else(|| "(blank)".to_owned(), |s| s.to_string());
                 let cert = match self.evidence_of_card(serial, &reader) {
                     Ok(cert) => cert,
@@ -191,12 +204,8 @@ impl Engine {
                 reason,
                 tries_left,
             } => {
-                let Ok(serial) = optional_serial(serial.as_deref()) else {
-                    return bad("serial");
-                };
-                let Some(reason) = deny_reason(&reason) else {
-                    return bad("reason");
-                };
+                let serial = serial.map(card_serial);
+                let reason = manager_refusal(reason);
                 // A refusal is a record against its sender; it only has to name the card
                 // that is in the reader (of whatever issuer), or none.
                 let seen = match self.look_at_card(&reader, false) {
@@ -225,9 +234,7 @@ impl Engine {
                 }
             }
             AdminRequest::PukBlocked { serial, reader } => {
-                let Ok(serial) = optional_serial(serial.as_deref()) else {
-                    return bad("serial");
-                };
+                let serial = serial.map(card_serial);
                 let shown = serial.map_or_else(|| "(blank)".to_owned(), |s| s.to_string());
                 let cert = match self.evidence_of_card(serial, &reader) {
                     Ok(cert) => cert,
@@ -241,9 +248,7 @@ impl Engine {
                 who,
                 escort,
             } => {
-                let Ok(note) = kind.parse::<NoteKind>() else {
-                    return bad("note kind");
-                };
+                let note = note_kind(kind);
                 let Ok(text) = Text::new(text) else {
                     return bad("note text");
                 };
@@ -266,10 +271,11 @@ impl Engine {
             AdminRequest::Status | AdminRequest::Sessions => return bad("request"),
         };
         match self.audit.append(entry) {
-            Ok(receipt) => Answer::Info {
-                data: serde_json::json!({ "recorded": receipt.seq }),
-            },
-            Err(_) => audit_down(),
+            Ok(receipt) => Answer::recorded(receipt.seq),
+            Err(e) => {
+                tracing::error!(error = %e, "an admin record could not be written; refused");
+                audit_down()
+            }
         }
     }
 
@@ -281,7 +287,7 @@ impl Engine {
     fn authorised_by(
         &self,
         caller: &str,
-        manager: Option<String>,
+        manager: Option<wire::Serial>,
         manager_reader: Option<String>,
         bootstrap: Option<(CardSerial, Role)>,
     ) -> Result<Label, String> {
@@ -307,8 +313,7 @@ impl Engine {
             }
             return Ok(named(format!("{caller}, bootstrap (first manager card)")));
         };
-        let serial = CardSerial::from_hex(&manager)
-            .ok_or_else(|| "the manager serial is invalid".to_owned())?;
+        let serial = card_serial(manager);
         let seen = self.signed_card(serial, &reader, false)?;
         let Some(cert) = seen.cert else {
             return Err(format!("the card in {reader:?} is blank"));
@@ -548,7 +553,7 @@ impl Engine {
 
     /// `at` (Unix seconds) is within [`FRESH_SECONDS`] of now.
     fn fresh(&self, at: i64, what: &str) -> Result<(), String> {
-        let now = self.clock.now().unix_timestamp();
+        let now = self.clock.wall().unix_timestamp();
         if (now - at).abs() <= FRESH_SECONDS {
             Ok(())
         } else {
@@ -579,15 +584,5 @@ impl Engine {
 
     fn list_in_force(&self) -> Option<std::sync::Arc<RevocationList>> {
         super::locked(&self.revocation).list.clone()
-    }
-}
-
-/// A serial that may be absent (a blank card has none); `Err` when one is given but is not 16
-/// hex digits.
-fn optional_serial(text: Option<&str>) -> Result<Option<CardSerial>, ()> {
-    match text.map(CardSerial::from_hex) {
-        None => Ok(None),
-        Some(Some(s)) => Ok(Some(s)),
-        Some(None) => Err(()),
     }
 }

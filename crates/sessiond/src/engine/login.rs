@@ -1,31 +1,51 @@
-//! Login: a card presented, then its PIN, then the session it opens (art. 5.3, 6).
+//! Login: a card presented, then its PIN (art. 5.3, 6). The session it opens is in
+//! `session_requests.rs`; the checks of the presented card before any PIN in `present.rs`.
+//!
+//! Every step decides and returns a [`Decision`]; the card exchange runs inside the reader's
+//! transaction, and the records of what the card did (a VERIFY that spent a try included)
+//! are committed in one batch after the card answered and the transaction ended.
 
 use super::*;
 
 /// What to tell the person when PC/SC failed: no card, or no reader (pcscd gone, reader
 /// unplugged).
-fn transport_refusal(e: &TransportError) -> Answer {
+pub(super) fn transport_refusal(e: &TransportError) -> (DenyCode, Answer) {
     match e {
-        TransportError::NoCard | TransportError::CardRemoved => {
-            denied("no_card", "insert your operator card")
-        }
-        _ => denied("reader_unavailable", "the card reader is not available"),
+        TransportError::NoCard | TransportError::CardRemoved => (
+            DenyCode::NoCard,
+            denied(DenyCode::NoCard, "insert your operator card"),
+        ),
+        _ => (
+            DenyCode::ReaderUnavailable,
+            denied(
+                DenyCode::ReaderUnavailable,
+                "the card reader is not available",
+            ),
+        ),
     }
 }
 
 /// The back-off's answer while `wait` is not over (no record: the refusal that started it was
 /// recorded).
-fn still_waiting(wait: Duration, where_: &str) -> Result<(), Answer> {
+fn still_waiting(wait: Duration, where_: &str) -> Result<(), Decision> {
     if wait.is_zero() {
         return Ok(());
     }
     Err(denied(
-        "rate_limited",
+        DenyCode::RateLimited,
         format!(
             "too many wrong PINs {where_}; try again in {} s",
             wait.as_secs().max(1)
         ),
-    ))
+    )
+    .into())
+}
+
+fn pin_blocked() -> Answer {
+    denied(
+        DenyCode::PinBlocked,
+        "the PIN is blocked; ask the access manager to unblock the card",
+    )
 }
 
 impl Engine {
@@ -58,82 +78,56 @@ impl Engine {
             user,
             reader: &reader,
         };
-        let deny =
-            |reason: DenyReason, answer: Answer| self.refuse_at_reader(&asker, reason, answer);
+        let decision = self.decide_card_request(&asker, terminal, pin);
+        self.commit(decision)
+    }
+
+    fn decide_card_request(
+        &self,
+        asker: &Asker<'_>,
+        terminal: &str,
+        pin: Option<&SecretString>,
+    ) -> Decision {
+        let reader = asker.reader;
         if self.outside_hours() {
-            return deny(
-                DenyReason::NotAuthorisedHere,
-                denied(
-                    "outside_business_hours",
-                    "logins are not allowed outside business hours",
-                ),
+            let code = DenyCode::OutsideBusinessHours;
+            return self.refuse_at_reader(
+                asker,
+                code,
+                denied(code, "logins are not allowed outside business hours"),
             );
         }
         let list = match self.current_list() {
             Ok(l) => l,
-            Err(answer) => return deny(DenyReason::RevocationListStale, answer),
+            Err((code, answer)) => return self.refuse_at_reader(asker, code, answer),
         };
-        if let Err(answer) = self.check_terminal_backoff(terminal) {
-            return answer;
+        if let Err(d) = self.check_terminal_backoff(terminal) {
+            return d;
         }
-        let mut answer = None;
-        let result = self.cards.exclusive(&reader, &mut |t| {
-            answer = Some(self.login_on_card(t, terminal, &asker, pin, &list));
+        let mut decision = None;
+        let result = self.cards.exclusive(reader, &mut |t| {
+            decision = Some(self.login_on_card(t, terminal, asker, pin, &list));
         });
-        match (result, answer) {
-            (Ok(()), Some(answer)) => answer,
-            // The login ran to its end and its records are written; only the clean-up after
-            // it failed (the card or the service left right after its last answer). One
-            // answer, one record: a refusal already recorded is not recorded again, but is
-            // answered with what PC/SC said (the protocol layer calls every loss "card
-            // removed"); a recorded grant stands (its session still needs the card at
-            // `open_session`).
-            (Err(e), Some(answer)) => {
+        match (result, decision) {
+            (Ok(()), Some(d)) => d,
+            // The login ran to its end; only the clean-up after it failed (the card or the
+            // service left right after its last answer). Its records stand (the card did
+            // what they say); a refusal is answered with what PC/SC said (the protocol layer
+            // calls every loss "card removed"); a grant stands (its session still needs the
+            // card at `open_session`).
+            (Err(e), Some(mut d)) => {
                 tracing::info!(reader = %reader, error = %error_chain(&e), "the card exchange failed at the end of the login");
-                match answer {
-                    Answer::Denied { .. } => transport_refusal(&e),
-                    other => other,
+                if matches!(d.answer, Answer::Denied { .. }) {
+                    d.answer = transport_refusal(&e).1;
                 }
+                d
             }
             (Err(e), None) => {
                 tracing::warn!(reader = %reader, error = %error_chain(&e), "card operation failed");
-                deny(DenyReason::CardRemoved, transport_refusal(&e))
+                let (code, answer) = transport_refusal(&e);
+                self.refuse_at_reader(asker, code, answer)
             }
-            (Ok(()), None) => denied("internal", "the card operation did not run"),
-        }
-    }
-
-    /// Step 1 of the contract's login: SELECT and the certificate checks, before any secret
-    /// goes near the card. A refusal is recorded (naming the card and its holder when the
-    /// certificate could be read: the review counts revoked and foreign cards per holder) and
-    /// comes back as the answer.
-    pub(super) fn present(
-        &self,
-        card: &mut OperatorCard<&mut dyn CardTransport>,
-        asker: &Asker<'_>,
-        list: &RevocationList,
-    ) -> Result<Certificate, Answer> {
-        let base = Entry::new(Event::CardInserted).reader(label(asker.reader));
-        let cert = match card.select() {
-            Ok(Some(cert)) => cert,
-            Ok(None) => {
-                return Err(self.refuse_presented(asker, None, &LoginError::NotPersonalised, base))
-            }
-            Err(e) => return Err(self.refuse_presented(asker, None, &LoginError::from(e), base)),
-        };
-        let policy = LoginPolicy {
-            issuer: &self.issuer,
-            revocation: list,
-            today: self.today(),
-        };
-        match check_certificate(&cert, &policy) {
-            Ok(()) => Ok(cert),
-            Err(e) => {
-                let named = base
-                    .card(cert.body.serial)
-                    .operator(label(&cert.body.operator_id));
-                Err(self.refuse_presented(asker, Some(cert.body.serial), &e, named))
-            }
+            (Ok(()), None) => denied(DenyCode::Internal, "the card operation did not run").into(),
         }
     }
 
@@ -144,79 +138,81 @@ impl Engine {
         asker: &Asker<'_>,
         pin: Option<&SecretString>,
         list: &RevocationList,
-    ) -> Answer {
+    ) -> Decision {
         let user = asker.user;
         let mut card = OperatorCard::new(transport);
         let cert = match self.present(&mut card, asker, list) {
             Ok(cert) => cert,
-            Err(answer) => return answer,
+            Err(d) => return d,
         };
-        let base = |event| Entry::new(event).reader(label(asker.reader));
         let serial = cert.body.serial;
         let operator = label(&cert.body.operator_id);
         let who = |event| {
-            base(event)
+            Entry::new(event)
+                .reader(label(asker.reader))
                 .card(serial)
                 .operator(operator.clone())
                 .uid(asker.uid)
         };
         // Refusals before the PIN: gated (one user cannot flood the log or frame the card's
         // holder by probing with it).
-        let refuse_with = |events: Vec<Event>, reason: DenyReason, answer: Answer| {
-            self.refuse_card(asker, serial, &who, events, reason, answer)
+        let refuse_with = |events: Vec<Event>, code: DenyCode, answer: Answer| {
+            self.refuse_card(asker, serial, &who, events, code, answer)
         };
-        let deny = |reason: DenyReason, answer: Answer| refuse_with(vec![], reason, answer);
-        if let Err(answer) = self.check_lent(&cert, asker, &refuse_with) {
-            return answer;
-        }
+        let must_change_pin = match self.check_lent(&cert, asker, &refuse_with) {
+            Ok(must) => must,
+            Err(d) => return d,
+        };
         // A locked session is unlocked only by the card that opened it.
-        let locked_by_other = self.keeper.table().all().into_iter().any(|s| {
+        let serial_hex = serial.to_string();
+        let locked_by_other = self.keeper.table().any(|s| {
             s.terminal == terminal
                 && s.user == user
                 && s.state == SessionState::Locked
-                && s.serial != serial.to_string()
+                && s.serial != serial_hex
         });
         if locked_by_other {
-            return deny(
-                DenyReason::NotAuthorisedHere,
+            let code = DenyCode::OtherCard;
+            return refuse_with(
+                vec![],
+                code,
                 denied(
-                    "other_card",
+                    code,
                     "your session is locked; unlock it with the card that opened it",
                 ),
             );
         }
-        if let Err(answer) = self.check_card_backoff(serial) {
-            return answer;
+        if let Err(d) = self.check_card_backoff(serial) {
+            return d;
         }
         match pin {
-            Some(pin) => self.verify_and_grant(&mut card, cert, terminal, asker, pin, &who),
-            None if matches!(card.pin_status(), Ok(Verification::Blocked)) => refuse_with(
-                vec![Event::PinBlocked],
-                DenyReason::PinBlocked,
-                denied(
-                    "pin_blocked",
-                    "the PIN is blocked; ask the access manager to unblock the card",
-                ),
-            ),
+            Some(pin) => {
+                self.verify_and_grant(&mut card, cert, terminal, asker, pin, must_change_pin, &who)
+            }
+            None if matches!(card.pin_status(), Ok(Verification::Blocked)) => {
+                refuse_with(vec![Event::PinBlocked], DenyCode::PinBlocked, pin_blocked())
+            }
             None => Answer::Ready {
                 operator: cert.body.operator_id.clone(),
-                serial: serial.to_string(),
-            },
+                serial: Serial(serial.0),
+            }
+            .into(),
         }
     }
 
     /// Art. 5.3: the card is used only by the person it was lent to, and only while it is
-    /// lent (a returned or revoked card is refused even before the list says so).
+    /// lent (a returned or revoked card is refused even before the list says so). Returns
+    /// whether the register asks for a PIN change (read once per request).
     pub(super) fn check_lent(
         &self,
         cert: &Certificate,
         asker: &Asker<'_>,
-        refusal: &dyn Fn(Vec<Event>, DenyReason, Answer) -> Answer,
-    ) -> Result<(), Answer> {
+        refusal: &dyn Fn(Vec<Event>, DenyCode, Answer) -> Decision,
+    ) -> Result<bool, Decision> {
         let user = asker.user;
         let serial = cert.body.serial;
-        let deny = |reason: DenyReason, answer: Answer| Err(refusal(vec![], reason, answer));
-        let refuse_with = |events, reason, answer| Err(refusal(events, reason, answer));
+        let deny =
+            |code: DenyCode, message: String| Err(refusal(vec![], code, denied(code, message)));
         // Art. 5.3: the card is used only by the person it was lent to.
         if self
             .config
@@ -225,64 +221,65 @@ impl Engine {
             .map(String::as_str)
             != Some(user)
         {
-            return deny(
-                DenyReason::NotAuthorisedHere,
-                denied("wrong_user", "this card is not lent to you"),
-            );
+            return deny(DenyCode::WrongUser, "this card is not lent to you".into());
         }
-        match self
-            .register
-            .read()
-            .map(|r| r.get(&serial).map(|e| e.state))
-        {
-            Ok(Some(CardState::Returned { .. })) => {
-                return refuse_with(
+        match self.register.read().map(|r| r.get(&serial).cloned()) {
+            Ok(Some(entry)) => match entry.state {
+                CardState::Returned { .. } => Err(refusal(
                     vec![Event::RevokedCardPresented {
                         reason: RevocationReason::Returned,
                     }],
-                    DenyReason::CardRevoked,
+                    DenyCode::Returned,
                     denied(
-                        "returned",
+                        DenyCode::Returned,
                         "this card has been returned to the access manager",
                     ),
-                );
-            }
-            Ok(Some(CardState::Revoked { reason, .. })) => {
-                return refuse_with(
+                )),
+                CardState::Revoked { reason, .. } => Err(refusal(
                     vec![Event::RevokedCardPresented { reason }],
-                    DenyReason::CardRevoked,
-                    denied("revoked", format!("this card has been revoked ({reason})")),
-                );
-            }
-            Ok(_) => {}
-            Err(_) => {
-                return deny(
-                    DenyReason::Other,
-                    denied("register_unavailable", "the card register cannot be read"),
-                )
-            }
+                    DenyCode::Revoked,
+                    denied(
+                        DenyCode::Revoked,
+                        format!("this card has been revoked ({reason})"),
+                    ),
+                )),
+                _ => Ok(entry.must_change_pin),
+            },
+            Ok(None) => Ok(false),
+            Err(_) => deny(
+                DenyCode::RegisterUnavailable,
+                "the card register cannot be read".into(),
+            ),
         }
-        Ok(())
     }
 
     /// The wrong-PIN back-off of a card, on top of the card's own counter.
-    pub(super) fn check_card_backoff(&self, serial: CardSerial) -> Result<(), Answer> {
-        let wait = locked(&self.card_backoff).wait(&serial, Instant::now());
+    pub(super) fn check_card_backoff(&self, serial: CardSerial) -> Result<(), Decision> {
+        let wait = locked(&self.card_backoff).wait(&serial, self.clock.monotonic());
         still_waiting(wait, "with this card")
     }
 
     /// The wrong-PIN back-off of a terminal.
-    pub(super) fn check_terminal_backoff(&self, terminal: &str) -> Result<(), Answer> {
-        let wait = locked(&self.terminal_backoff).wait(&terminal.to_owned(), Instant::now());
+    pub(super) fn check_terminal_backoff(&self, terminal: &str) -> Result<(), Decision> {
+        let wait =
+            locked(&self.terminal_backoff).wait(&terminal.to_owned(), self.clock.monotonic());
         still_waiting(wait, "on this terminal")
     }
 
     /// A wrong PIN: both back-offs count it.
     pub(super) fn wrong_pin_seen(&self, terminal: &str, serial: CardSerial) {
-        locked(&self.card_backoff).failure(serial, Instant::now());
-        locked(&self.terminal_backoff).failure(terminal.to_owned(), Instant::now());
+        let now = self.clock.monotonic();
+        locked(&self.card_backoff).failure(serial, now);
+        locked(&self.terminal_backoff).failure(terminal.to_owned(), now);
     }
 
+    /// A right PIN: both back-offs start afresh.
+    pub(super) fn right_pin_seen(&self, terminal: &str, serial: CardSerial) {
+        locked(&self.card_backoff).success(&serial);
+        locked(&self.terminal_backoff).success(&terminal.to_owned());
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn verify_and_grant(
         &self,
         card: &mut OperatorCard<&mut dyn CardTransport>,
@@ -290,103 +287,84 @@ impl Engine {
         terminal: &str,
         asker: &Asker<'_>,
         pin: &SecretString,
+        must_change_pin: bool,
         who: &dyn Fn(Event) -> Entry,
-    ) -> Answer {
-        let user = asker.user;
+    ) -> Decision {
         let serial = cert.body.serial;
         let operator_id = cert.body.operator_id.clone();
         let role = cert.body.role;
-        let deny_after = |events: Vec<Event>, reason: DenyReason, answer: Answer| {
-            for e in events.into_iter().chain([Event::LoginDenied { reason }]) {
-                if self.record(who(e)).is_err() {
-                    return audit_down();
-                }
-            }
-            answer
+        // The card answered: what it did is recorded, in the one batch of this login.
+        let after = |events: Vec<Event>, answer: Answer| {
+            Decision::recording(events.into_iter().map(who).collect(), answer)
+        };
+        let deny_after = |mut events: Vec<Event>, code: DenyCode, answer: Answer| {
+            events.push(Event::LoginDenied {
+                reason: deny_reason(code),
+            });
+            after(events, answer)
         };
         // No try was spent on the card: gated like the refusals before the PIN, or a loop of
         // requests with a blocked card (or a mistyped PIN) would write without end.
-        let refuse_untried = |events: Vec<Event>, reason: DenyReason, answer: Answer| {
-            self.refuse_card(asker, serial, who, events, reason, answer)
+        let refuse_untried = |events: Vec<Event>, code: DenyCode, answer: Answer| {
+            self.refuse_card(asker, serial, who, events, code, answer)
         };
-        match authenticate(card, cert, pin) {
+        let e = match authenticate(card, cert, pin) {
             Ok(_) => {
-                locked(&self.card_backoff).success(&serial);
-                locked(&self.terminal_backoff).success(&terminal.to_owned());
-                for e in [
-                    Event::PinVerified {
-                        correct: true,
-                        tries_left: None,
+                self.right_pin_seen(terminal, serial);
+                let mut d = after(
+                    vec![
+                        Event::PinVerified {
+                            correct: true,
+                            tries_left: None,
+                        },
+                        Event::CardAuthPassed,
+                        Event::LoginGranted { role },
+                    ],
+                    Answer::Granted {
+                        operator: operator_id.clone(),
+                        serial: Serial(serial.0),
+                        must_change_pin,
                     },
-                    Event::CardAuthPassed,
-                    Event::LoginGranted { role },
-                ] {
-                    if self.record(who(e)).is_err() {
-                        return audit_down();
-                    }
-                }
-                let must_change_pin = self
-                    .register
-                    .read()
-                    .ok()
-                    .and_then(|r| r.get(&serial).map(|e| e.must_change_pin))
-                    .unwrap_or(false);
-                self.after_grant(terminal, user, serial, &operator_id, must_change_pin);
-                Answer::Granted {
-                    operator: operator_id,
-                    serial: serial.to_string(),
+                );
+                d.then = Some(Box::new(Then::Granted {
+                    terminal: terminal.to_owned(),
+                    user: asker.user.to_owned(),
+                    serial,
+                    operator_id,
                     must_change_pin,
-                }
+                }));
+                return d;
             }
-            Err(LoginError::WrongPin { remaining }) => {
+            Err(e) => e,
+        };
+        let code = login_error_code(&e);
+        match e {
+            LoginError::WrongPin { remaining } => {
                 self.wrong_pin_seen(terminal, serial);
                 let mut events = vec![Event::PinVerified {
                     correct: false,
                     tries_left: Some(remaining),
                 }];
-                if remaining == 0 {
-                    events.push(Event::PinBlocked);
-                }
                 let message = if remaining == 0 {
+                    events.push(Event::PinBlocked);
                     "wrong PIN; the card is now blocked. Ask the access manager to unblock it"
                         .to_owned()
                 } else {
                     format!("wrong PIN; {remaining} tries left")
                 };
-                let answer = Answer::Denied {
-                    reason: if remaining == 0 {
-                        "pin_blocked"
-                    } else {
-                        "wrong_pin"
-                    }
-                    .into(),
-                    tries_left: Some(remaining),
-                    message,
-                };
                 deny_after(
                     events,
-                    if remaining == 0 {
-                        DenyReason::PinBlocked
-                    } else {
-                        DenyReason::WrongPin
-                    },
-                    answer,
+                    code,
+                    denied_with_tries(code, Some(remaining), message),
                 )
             }
-            Err(LoginError::PinBlocked) => refuse_untried(
-                vec![Event::PinBlocked],
-                DenyReason::PinBlocked,
-                denied(
-                    "pin_blocked",
-                    "the PIN is blocked; ask the access manager to unblock the card",
-                ),
-            ),
-            Err(LoginError::MalformedPin(e)) => refuse_untried(
+            LoginError::PinBlocked => refuse_untried(vec![Event::PinBlocked], code, pin_blocked()),
+            LoginError::MalformedPin(e) => refuse_untried(
                 vec![],
-                DenyReason::WrongPin,
-                denied("malformed_pin", format!("the PIN {e}; no try was used")),
+                code,
+                denied(code, format!("the PIN {e}; no try was used")),
             ),
-            Err(LoginError::CardAuthenticationFailed) => deny_after(
+            LoginError::CardAuthenticationFailed => deny_after(
                 vec![
                     Event::PinVerified {
                         correct: true,
@@ -396,101 +374,27 @@ impl Engine {
                         reason: AuthFailure::BadSignature,
                     },
                 ],
-                DenyReason::CardAuthenticationFailed,
-                denied(
-                    "card_authentication_failed",
-                    "the card could not prove it is genuine",
-                ),
+                code,
+                denied(code, "the card could not prove it is genuine"),
             ),
-            Err(LoginError::CardRemoved) => deny_after(
+            LoginError::CardRemoved => deny_after(
                 vec![],
-                DenyReason::CardRemoved,
-                denied("card_removed", "the card was removed during login"),
+                code,
+                denied(code, "the card was removed during login"),
             ),
-            Err(_) => deny_after(
+            _ => deny_after(
                 vec![Event::CardAuthFailed {
                     reason: AuthFailure::CardError,
                 }],
-                DenyReason::Other,
-                denied("card_error", "the card did not answer as expected"),
+                DenyCode::CardError,
+                denied(DenyCode::CardError, "the card did not answer as expected"),
             ),
         }
     }
 
-    /// Records why a presented card was refused before any PIN, and answers.
-    fn refuse_presented(
-        &self,
-        asker: &Asker<'_>,
-        card: Option<CardSerial>,
-        e: &LoginError,
-        base: Entry,
-    ) -> Answer {
-        let (event, answer) = match e {
-            LoginError::Revoked { reason, .. } => (
-                Some(Event::RevokedCardPresented { reason: *reason }),
-                denied("revoked", format!("this card has been revoked ({reason})")),
-            ),
-            LoginError::Expired { valid_until } => (
-                Some(Event::CertificateRejected {
-                    reason: CertRejection::Expired,
-                }),
-                denied("expired", format!("this card expired on {valid_until}")),
-            ),
-            LoginError::NotYetValid { valid_from } => (
-                Some(Event::CertificateRejected {
-                    reason: CertRejection::NotYetValid,
-                }),
-                denied(
-                    "not_yet_valid",
-                    format!("this card is not valid before {valid_from}"),
-                ),
-            ),
-            LoginError::UnknownIssuer => (
-                Some(Event::CertificateRejected {
-                    reason: CertRejection::UnknownIssuer,
-                }),
-                denied("unknown_issuer", "this card was not issued for this office"),
-            ),
-            LoginError::BadCertificate(_) => (
-                Some(Event::CertificateRejected {
-                    reason: CertRejection::BadSignature,
-                }),
-                denied("bad_certificate", "this card's certificate is invalid"),
-            ),
-            LoginError::NotOperatorCard | LoginError::NotPersonalised => (
-                None,
-                denied("not_operator_card", "this is not an operator card"),
-            ),
-            LoginError::CardRemoved => (
-                None,
-                denied("card_removed", "the card was removed during login"),
-            ),
-            _ => (
-                None,
-                denied("card_error", "the card did not answer as expected"),
-            ),
-        };
-        let reason = match e {
-            LoginError::Revoked { .. } => DenyReason::CardRevoked,
-            LoginError::CardRemoved => DenyReason::CardRemoved,
-            LoginError::Expired { .. }
-            | LoginError::NotYetValid { .. }
-            | LoginError::UnknownIssuer
-            | LoginError::BadCertificate(_) => DenyReason::CertificateRejected,
-            _ => DenyReason::Other,
-        };
-        let entries = event
-            .into_iter()
-            .chain([Event::LoginDenied { reason }])
-            .map(|ev| Entry {
-                event: ev,
-                ..base.clone()
-            })
-            .collect();
-        self.refuse(asker, card, reason, entries, answer)
-    }
-
-    fn after_grant(
+    /// After a grant's records are durable: the card holder's sessions on this terminal are
+    /// verified now, a locked one is unlocked, and the grant waits for its `open_session`.
+    pub(super) fn after_grant(
         &self,
         terminal: &str,
         user: &str,
@@ -498,20 +402,22 @@ impl Engine {
         operator_id: &str,
         must_change_pin: bool,
     ) {
-        let now = self.clock.now().unix_timestamp();
+        let now = self.clock.wall().unix_timestamp();
         let serial_hex = serial.to_string();
         let to_unlock = {
             let mut sessions = self.keeper.table();
-            if let Err(e) =
-                sessions.touch(now, |s| s.terminal == terminal && s.serial == serial_hex)
-            {
-                tracing::error!(error = %e, "the session table could not be saved");
+            let touched =
+                sessions.touch_unsaved(now, |s| s.terminal == terminal && s.serial == serial_hex);
+            let to_unlock = sessions.set_state_unsaved(SessionState::Active, |s| {
+                s.terminal == terminal && s.user == user && s.serial == serial_hex
+            });
+            // Written once, and only when a session changed (a first login changes none).
+            if touched || !to_unlock.is_empty() {
+                if let Err(e) = sessions.persist() {
+                    tracing::error!(error = %e, "the session table could not be saved");
+                }
             }
-            sessions
-                .set_state(SessionState::Active, |s| {
-                    s.terminal == terminal && s.user == user && s.serial == serial_hex
-                })
-                .sessions()
+            to_unlock
         };
         // The keeper unlocks, checks that logind did, and records it (or that it failed).
         for s in to_unlock {
@@ -523,117 +429,8 @@ impl Engine {
                 serial,
                 operator_id: operator_id.to_owned(),
                 must_change_pin,
-                at: Instant::now(),
+                at: self.clock.monotonic(),
             },
         );
-    }
-
-    /// Registers a login session after a granted authentication (PAM `open_session`).
-    pub fn open_session(&self, terminal: &str, user: &str, session_id: &str) -> Answer {
-        let reader = match self.reader_of(terminal) {
-            Ok(r) => r,
-            Err(a) => return a,
-        };
-        // What logind calls a session, nothing else: a TTY name or an option would make the
-        // removal lock act on nothing, or on something else.
-        if !crate::session_actions::valid_session_id(session_id) {
-            return denied(
-                "bad_session_id",
-                "the session ID is not a logind session ID; is pam_systemd in the session stack?",
-            );
-        }
-        let key = (terminal.to_owned(), user.to_owned());
-        let pending = locked(&self.pending).get(&key).cloned();
-        let Some(p) = pending.filter(|p| p.at.elapsed() < PENDING_LOGIN_TTL) else {
-            return denied(
-                "not_authenticated",
-                "authenticate with the operator card first",
-            );
-        };
-        if p.must_change_pin {
-            return denied(
-                "must_change_pin",
-                "change the initial PIN before the first session",
-            );
-        }
-        if !self.cards.card_present(&reader) {
-            return denied("no_card", "the card left the reader");
-        }
-        locked(&self.pending).remove(&key);
-        let now = self.clock.now().unix_timestamp();
-        let session = Session {
-            session_id: session_id.to_owned(),
-            terminal: terminal.to_owned(),
-            reader,
-            user: user.to_owned(),
-            operator_id: p.operator_id.clone(),
-            serial: p.serial.to_string(),
-            opened_at: now,
-            verified_at: now,
-            state: SessionState::Active,
-            end_reason: None,
-            boot_id: self.boot_id.clone(),
-        };
-        match self.keeper.table().open(session) {
-            Ok(()) => Answer::Granted {
-                operator: p.operator_id,
-                serial: p.serial.to_string(),
-                must_change_pin: false,
-            },
-            Err(e) => Answer::Error {
-                message: format!("cannot record the session: {e}"),
-            },
-        }
-    }
-
-    /// Ends a session (PAM `close_session`).
-    pub fn close_session(&self, user: &str, session_id: &str) -> Answer {
-        let owner = self
-            .keeper
-            .table()
-            .all()
-            .into_iter()
-            .find(|s| s.session_id == session_id)
-            .map(|s| s.user);
-        match owner {
-            None => {
-                return Answer::Error {
-                    message: "no such session".into(),
-                }
-            }
-            Some(owner) if owner != user => {
-                return Answer::Error {
-                    message: "that session belongs to another user".into(),
-                }
-            }
-            Some(_) => {}
-        }
-        let closed = self.keeper.table().close(session_id);
-        match closed {
-            Ok(Some(s)) => {
-                let mut entry = Entry::new(Event::SessionEnded {
-                    reason: EndReason::Logout,
-                })
-                .reader(label(&s.reader))
-                .operator(label(&s.operator_id));
-                if let Some(serial) = CardSerial::from_hex(&s.serial) {
-                    entry = entry.card(serial);
-                }
-                match self.record(entry) {
-                    Ok(()) => Answer::Granted {
-                        operator: s.operator_id,
-                        serial: s.serial,
-                        must_change_pin: false,
-                    },
-                    Err(AuditDown) => audit_down(),
-                }
-            }
-            Ok(None) => Answer::Error {
-                message: "no such session".into(),
-            },
-            Err(e) => Answer::Error {
-                message: format!("cannot record the session end: {e}"),
-            },
-        }
     }
 }

@@ -27,36 +27,47 @@ impl Engine {
             user,
             reader: &reader,
         };
+        let decision = self.decide_pin_change(&asker, terminal, old, new);
+        self.commit(decision)
+    }
+
+    fn decide_pin_change(
+        &self,
+        asker: &Asker<'_>,
+        terminal: &str,
+        old: &SecretString,
+        new: &SecretString,
+    ) -> Decision {
+        let reader = asker.reader;
         if self.outside_hours() {
+            let code = DenyCode::OutsideBusinessHours;
             return self.refuse_at_reader(
-                &asker,
-                DenyReason::NotAuthorisedHere,
-                denied(
-                    "outside_business_hours",
-                    "the PIN cannot be changed outside business hours",
-                ),
+                asker,
+                code,
+                denied(code, "the PIN cannot be changed outside business hours"),
             );
         }
         let list = match self.current_list() {
             Ok(l) => l,
-            Err(a) => return a,
+            Err((code, answer)) => return self.refuse_at_reader(asker, code, answer),
         };
-        if let Err(answer) = self.check_terminal_backoff(terminal) {
-            return answer;
+        if let Err(d) = self.check_terminal_backoff(terminal) {
+            return d;
         }
-        let mut answer = None;
-        let result = self.cards.exclusive(&reader, &mut |t| {
-            answer = Some(self.change_pin_on_card(t, terminal, &asker, old, new, &list));
+        let mut decision = None;
+        let result = self.cards.exclusive(reader, &mut |t| {
+            decision = Some(self.change_pin_on_card(t, terminal, asker, old, new, &list));
         });
-        match (result, answer) {
+        match (result, decision) {
             // When the card left right after its last answer, only the clean-up after the
             // change failed: the card did change the PIN, and the answer must say so.
-            (_, Some(a)) => a,
+            (_, Some(d)) => d,
             (Err(e), None) => {
                 tracing::warn!(reader = %reader, error = %error_chain(&e), "card operation failed");
-                denied("no_card", "insert your operator card")
+                let (code, answer) = super::login::transport_refusal(&e);
+                self.refuse_at_reader(asker, code, answer)
             }
-            (Ok(()), None) => denied("internal", "the card operation did not run"),
+            (Ok(()), None) => denied(DenyCode::Internal, "the card operation did not run").into(),
         }
     }
 
@@ -68,11 +79,11 @@ impl Engine {
         old: &SecretString,
         new: &SecretString,
         list: &RevocationList,
-    ) -> Answer {
+    ) -> Decision {
         let mut card = OperatorCard::new(transport);
         let cert = match self.present(&mut card, asker, list) {
             Ok(cert) => cert,
-            Err(answer) => return answer,
+            Err(d) => return d,
         };
         let serial = cert.body.serial;
         let who = |event| {
@@ -82,17 +93,17 @@ impl Engine {
                 .operator(label(&cert.body.operator_id))
                 .uid(asker.uid)
         };
-        let refusal = |events: Vec<Event>, reason: DenyReason, answer: Answer| {
-            self.refuse_card(asker, serial, &who, events, reason, answer)
+        let refusal = |events: Vec<Event>, code: DenyCode, answer: Answer| {
+            self.refuse_card(asker, serial, &who, events, code, answer)
         };
-        if let Err(answer) = self.check_lent(&cert, asker, &refusal) {
-            return answer;
+        if let Err(d) = self.check_lent(&cert, asker, &refusal) {
+            return d;
         }
-        if let Err(answer) = self.check_card_backoff(serial) {
-            return answer;
+        if let Err(d) = self.check_card_backoff(serial) {
+            return d;
         }
         // A refusal by the policy spends no try: gated like the refusals before the PIN.
-        let policy_refusal = |rule: PinRule, answer: Answer| {
+        let policy_refusal = |rule: PinRule, message: String| {
             let key = DenialKey {
                 uid: asker.uid,
                 user: asker.user.to_owned(),
@@ -100,61 +111,52 @@ impl Engine {
                 card: Some(serial),
                 reason: format!("pin_policy {rule:?}"),
             };
-            match self.record_denial(key, vec![who(Event::PinRefusedByPolicy { rule })]) {
-                Ok(()) => answer,
-                Err(AuditDown) => audit_down(),
-            }
+            self.gated(
+                key,
+                vec![who(Event::PinRefusedByPolicy { rule })],
+                denied(DenyCode::PinPolicy, message),
+            )
         };
         let new_pin = match check_new_pin(new.expose(), Some(&cert.body.operator_id)) {
             Ok(p) => p,
             Err(e) => {
                 let rule = pin_rule(&e).unwrap_or(PinRule::BadCharacter);
-                return policy_refusal(rule, denied("pin_policy", e.to_string()));
+                return policy_refusal(rule, e.to_string());
             }
         };
         let old_pin = match Pin::try_from(old) {
             Ok(p) => p,
             Err(e) => {
-                return denied(
-                    "malformed_pin",
-                    format!("the current PIN {e}; no try was used"),
-                )
+                // No try was spent: gated, like a login's malformed PIN.
+                let code = DenyCode::MalformedPin;
+                return refusal(
+                    vec![],
+                    code,
+                    denied(code, format!("the current PIN {e}; no try was used")),
+                );
             }
         };
         if cardgate_card::ct_eq(&old_pin.to_wire()[..], &new_pin.to_wire()[..]) {
-            return policy_refusal(
-                PinRule::SameAsOld,
-                denied("pin_policy", PolicyError::SameAsCurrent.to_string()),
-            );
+            return policy_refusal(PinRule::SameAsOld, PolicyError::SameAsCurrent.to_string());
         }
+        // The card answered (or left while asked): what it did is recorded after its answer,
+        // in this request's one batch, before the answer goes out.
+        let after = |events: Vec<Event>, answer: Answer| {
+            Decision::recording(events.into_iter().map(&who).collect(), answer)
+        };
         match card.change_pin(&old_pin, &new_pin) {
             Ok(Verification::Verified) => {
-                locked(&self.card_backoff).success(&serial);
-                locked(&self.terminal_backoff).success(&terminal.to_owned());
-                if self.record(who(Event::PinChanged)).is_err() {
-                    return audit_down();
-                }
-                let updated = self.register.update(|r| {
-                    if let Some(e) = r.get_mut(&serial) {
-                        e.must_change_pin = false;
-                    }
-                });
-                if let Err(e) = updated {
-                    // The card has the new PIN; the register still asks for a change, so the
-                    // holder will be asked again at the next login. Say so where it is seen.
-                    tracing::error!(serial = %serial, error = %e, "the PIN was changed but the card register could not be updated");
-                }
-                for p in locked(&self.pending)
-                    .values_mut()
-                    .filter(|p| p.serial == serial)
-                {
-                    p.must_change_pin = false;
-                }
-                Answer::Granted {
-                    operator: cert.body.operator_id.clone(),
-                    serial: serial.to_string(),
-                    must_change_pin: false,
-                }
+                self.right_pin_seen(terminal, serial);
+                let mut d = after(
+                    vec![Event::PinChanged],
+                    Answer::Granted {
+                        operator: cert.body.operator_id.clone(),
+                        serial: Serial(serial.0),
+                        must_change_pin: false,
+                    },
+                );
+                d.then = Some(Box::new(Then::PinChanged(serial)));
+                d
             }
             Ok(Verification::Wrong { remaining }) => {
                 self.wrong_pin_seen(terminal, serial);
@@ -162,40 +164,72 @@ impl Engine {
                     correct: false,
                     tries_left: Some(remaining),
                 }];
-                if remaining == 0 {
+                let answer = if remaining == 0 {
                     events.push(Event::PinBlocked);
-                }
-                for e in events {
-                    if self.record(who(e)).is_err() {
-                        return audit_down();
-                    }
-                }
-                if remaining == 0 {
                     denied(
-                        "pin_blocked",
+                        DenyCode::PinBlocked,
                         "wrong current PIN; the card is now blocked. Ask the access manager to unblock it",
                     )
                 } else {
-                    Answer::Denied {
-                        reason: "wrong_pin".into(),
-                        tries_left: Some(remaining),
-                        message: format!("wrong current PIN; {remaining} tries left"),
-                    }
-                }
+                    denied_with_tries(
+                        DenyCode::WrongPin,
+                        Some(remaining),
+                        format!("wrong current PIN; {remaining} tries left"),
+                    )
+                };
+                after(events, answer)
             }
             Ok(Verification::Blocked) => refusal(
                 vec![Event::PinBlocked],
-                DenyReason::PinBlocked,
+                DenyCode::PinBlocked,
                 denied(
-                    "pin_blocked",
+                    DenyCode::PinBlocked,
                     "the PIN is blocked; ask the access manager to unblock the card",
                 ),
             ),
-            Err(e) if e.is_card_gone() => denied(
-                "card_removed",
-                "the card was removed during the PIN change; if the new PIN is refused, the old one is still in force",
+            // The current PIN may have reached the card (a try spent) before it left or
+            // failed: recorded, not only answered.
+            Err(e) if e.is_card_gone() => after(
+                vec![Event::LoginDenied {
+                    reason: deny_reason(DenyCode::CardRemoved),
+                }],
+                denied(
+                    DenyCode::CardRemoved,
+                    "the card was removed during the PIN change; if the new PIN is refused, the old one is still in force",
+                ),
             ),
-            Err(_) => denied("card_error", "the card refused the PIN change"),
+            Err(_) => after(
+                vec![
+                    Event::CardAuthFailed {
+                        reason: AuthFailure::CardError,
+                    },
+                    Event::LoginDenied {
+                        reason: deny_reason(DenyCode::CardError),
+                    },
+                ],
+                denied(DenyCode::CardError, "the card refused the PIN change"),
+            ),
+        }
+    }
+
+    /// After a PIN change is recorded: the register and the pending logins stop asking for
+    /// a change.
+    pub(super) fn after_pin_change(&self, serial: CardSerial) {
+        let updated = self.register.update(|r| {
+            if let Some(e) = r.get_mut(&serial) {
+                e.must_change_pin = false;
+            }
+        });
+        if let Err(e) = updated {
+            // The card has the new PIN; the register still asks for a change, so the holder
+            // will be asked again at the next login. Say so where it is seen.
+            tracing::error!(serial = %serial, error = %e, "the PIN was changed but the card register could not be updated");
+        }
+        for p in locked(&self.pending)
+            .values_mut()
+            .filter(|p| p.serial == serial)
+        {
+            p.must_change_pin = false;
         }
     }
 }

@@ -11,13 +11,14 @@ use super::*;
 impl Engine {
     /// The card left `reader`: lock or end its sessions now (art. 6.2).
     pub fn card_removed(&self, reader: &str) {
-        self.card_removed_since(reader, Instant::now());
+        self.card_removed_since(reader, self.clock.monotonic());
     }
 
     /// [`Engine::card_removed`], timed from `seen`, the moment the removal event arrived.
     /// The lock (or end) is handed to the session keeper before anything touches the audit
-    /// log: the one decision whose action goes before its record, so that the screen locks
-    /// without waiting for the disk. After a crash in between, `resync_sessions` locks again.
+    /// log: the one named exception to the order of `commit.rs` (records, then actions), so
+    /// that the screen locks without waiting for the disk. After a crash in between,
+    /// `resync_sessions` locks again.
     pub fn card_removed_since(&self, reader: &str, seen: Instant) {
         locked(&self.pending).retain(|(terminal, _), _| {
             self.config
@@ -76,7 +77,7 @@ impl Engine {
     }
 
     /// Ends the sessions matching `pick`; returns how many were handed to the keeper.
-    fn end_sessions(&self, pick: impl Fn(&Session) -> bool, reason: EndReason) -> usize {
+    pub(super) fn end_sessions(&self, pick: impl Fn(&Session) -> bool, reason: EndReason) -> usize {
         let to_end = self.keeper.table().set_ending(reason, pick).sessions();
         let n = to_end.len();
         for s in to_end {
@@ -163,99 +164,6 @@ impl Engine {
         self.record(Entry::new(event)).is_ok()
     }
 
-    /// Reloads the revocation list if its file changed; a newer list takes effect at once and
-    /// ends the sessions of newly revoked cards. A torn, older or foreign file is refused and
-    /// the list in force stays.
-    pub fn reload_revocation_if_changed(&self) {
-        let path = &self.config.revocation.list;
-        let stamp = std::fs::metadata(path)
-            .ok()
-            .and_then(|m| Some((m.modified().ok()?, m.len())));
-        {
-            let state = locked(&self.revocation);
-            if stamp.is_some() && stamp == state.file_stamp {
-                return;
-            }
-        }
-        let bytes = match read_capped(path) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read the revocation list; the list in force stays");
-                return;
-            }
-        };
-        let accepted = {
-            let mut state = locked(&self.revocation);
-            state.file_stamp = stamp;
-            let previous = state.list.as_ref().map(|l| l.version());
-            match state.tracker.accept(&bytes, &self.issuer) {
-                Ok(list) if Some(list.version()) != previous => {
-                    // Remember it across restarts, so that an older list is never taken again.
-                    if let Err(e) = save_accepted(&self.config.daemon.state_dir, &list) {
-                        tracing::error!(error = %e, "cannot record the accepted revocation list version");
-                    }
-                    let list = Arc::new(list);
-                    state.list = Some(list.clone());
-                    Some(list)
-                }
-                Ok(_) => None,
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "revocation list refused; the list in force stays");
-                    None
-                }
-            }
-        };
-        let Some(list) = accepted else { return };
-        // The sessions of newly revoked cards end whether or not the load could be recorded.
-        if let Err(AuditDown) = self.record(Entry::new(Event::RevocationListLoaded {
-            version: list.version(),
-            entries: list.len() as u64,
-        })) {
-            tracing::error!(
-                version = list.version(),
-                "the new revocation list's load could not be recorded"
-            );
-        }
-        self.end_sessions(
-            |s| {
-                CardSerial::from_hex(&s.serial).is_some_and(|serial| list.lookup(&serial).is_some())
-            },
-            EndReason::Revoked,
-        );
-    }
-
-    /// Ends the sessions of cards the register says were returned or revoked. `cardgatectl
-    /// card revoke|return` writes the register and the list together; the register is read
-    /// here too so that a revocation ends sessions at once even before the list is re-read.
-    pub fn end_sessions_of_withdrawn_cards(&self) {
-        let path = self.register.path().to_owned();
-        let stamp = std::fs::metadata(&path)
-            .ok()
-            .and_then(|m| Some((m.modified().ok()?, m.len())));
-        {
-            let mut last = locked(&self.register_stamp);
-            if stamp.is_none() || stamp == *last {
-                return;
-            }
-            *last = stamp;
-        }
-        let register = match self.register.read() {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read the card register");
-                return;
-            }
-        };
-        self.end_sessions(
-            |s| {
-                CardSerial::from_hex(&s.serial)
-                    .and_then(|serial| register.get(&serial))
-                    .is_some_and(|e| !matches!(e.state, CardState::Lent))
-            },
-            EndReason::Revoked,
-        );
-    }
-
     /// Periodic duties: the list file, the register, business hours, re-verification, the
     /// refusals held back, and the session ends that failed.
     pub fn tick(&self) {
@@ -273,7 +181,7 @@ impl Engine {
         }
         let limit = self.config.session.reverify_after_seconds;
         if limit > 0 {
-            let now = self.clock.now().unix_timestamp();
+            let now = self.clock.wall().unix_timestamp();
             let to_lock = self
                 .keeper
                 .table()

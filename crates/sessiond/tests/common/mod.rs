@@ -8,13 +8,13 @@ use cardgate_card::cert::{CardSerial, Role};
 use cardgate_card::issue::IssueRequest;
 use cardgate_card::revocation::{Revocation, RevocationListBuilder, RevocationReason};
 use cardgate_card::{IssuerKey, Pin, Puk, SecretString};
+use cardgate_protocol::Answer;
 use cardgate_reader::{
     run_operation, AfterTransaction, CardReaders, CardTransaction, CardTransport, ReaderError,
     Reselect, TransportError,
 };
 use cardgate_sessiond::config::Config;
 use cardgate_sessiond::engine::{Engine, EngineParts, SessionActions};
-use cardgate_sessiond::protocol::Answer;
 use cardgate_sessiond::sessions::SessionTable;
 use cardgate_sim::transport::Transcript;
 use cardgate_sim::{create_card, CardImage, SimTransport, SoftCard};
@@ -37,6 +37,18 @@ pub struct SimCards {
 }
 
 impl SimCards {
+    /// Inserts a card whose exchanges go wrong as `faults` say (a card pulled mid-request).
+    pub fn insert_with_faults(
+        &self,
+        reader: &str,
+        image: CardImage,
+        faults: cardgate_sim::transport::Faults,
+    ) {
+        let t = SimTransport::new(SoftCard::in_memory(image))
+            .with_transcript(self.transcript.clone())
+            .with_faults(faults);
+        self.readers.lock().unwrap().insert(reader.into(), t);
+    }
     pub fn insert(&self, reader: &str, image: CardImage) {
         let t =
             SimTransport::new(SoftCard::in_memory(image)).with_transcript(self.transcript.clone());
@@ -104,21 +116,34 @@ impl CardTransaction for SimTransaction<'_> {
     }
 }
 
-/// The system clock plus an offset the test can move forward.
-#[derive(Default)]
-pub struct ManualClock(pub std::sync::atomic::AtomicI64);
+/// The system clock plus an offset the test can move: wall and monotonic move forward
+/// together; a step back moves only the wall reading (as a clock correction does).
+#[derive(Default, Debug)]
+pub struct ManualClock {
+    wall: std::sync::atomic::AtomicI64,
+    monotonic: std::sync::atomic::AtomicU64,
+}
 
 impl ManualClock {
     pub fn advance(&self, seconds: i64) {
-        self.0
-            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+        use std::sync::atomic::Ordering::SeqCst;
+        self.wall.fetch_add(seconds, SeqCst);
+        if let Ok(forward) = u64::try_from(seconds) {
+            self.monotonic.fetch_add(forward, SeqCst);
+        }
     }
 }
 
-impl cardgate_sessiond::engine::WallClock for ManualClock {
-    fn now(&self) -> time::OffsetDateTime {
+impl cardgate_sessiond::engine::Clock for ManualClock {
+    fn wall(&self) -> time::OffsetDateTime {
         time::OffsetDateTime::now_utc()
-            + time::Duration::seconds(self.0.load(std::sync::atomic::Ordering::SeqCst))
+            + time::Duration::seconds(self.wall.load(std::sync::atomic::Ordering::SeqCst))
+    }
+    fn monotonic(&self) -> std::time::Instant {
+        std::time::Instant::now()
+            + std::time::Duration::from_secs(
+                self.monotonic.load(std::sync::atomic::Ordering::SeqCst),
+            )
     }
 }
 
@@ -159,6 +184,46 @@ impl SessionActions for RecordedActions {
     }
 }
 
+/// The fault-injecting disk, counting the fdatasyncs of the audit log's segments.
+#[derive(Debug)]
+struct CountingStorage {
+    inner: FaultyStorage,
+    syncs: Arc<AtomicU64>,
+}
+
+struct CountingSegment {
+    inner: Box<dyn cardgate_audit::storage::SegmentFile>,
+    syncs: Arc<AtomicU64>,
+}
+
+impl cardgate_audit::storage::SegmentFile for CountingSegment {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(bytes)
+    }
+    fn sync_data(&mut self) -> std::io::Result<()> {
+        self.syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.sync_data()
+    }
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        self.inner.truncate(len)
+    }
+    fn len(&self) -> std::io::Result<u64> {
+        self.inner.len()
+    }
+}
+
+impl cardgate_audit::storage::Storage for CountingStorage {
+    fn open_segment(
+        &self,
+        path: &Path,
+    ) -> std::io::Result<Box<dyn cardgate_audit::storage::SegmentFile>> {
+        Ok(Box::new(CountingSegment {
+            inner: self.inner.open_segment(path)?,
+            syncs: self.syncs.clone(),
+        }))
+    }
+}
+
 pub struct World {
     pub dir: PathBuf,
     pub issuer: IssuerKey,
@@ -167,6 +232,8 @@ pub struct World {
     pub engine: Arc<Engine>,
     pub audit: Arc<cardgate_sessiond::audit_sink::AuditSink>,
     pub faults: Arc<FaultPlan>,
+    /// How many fdatasyncs the audit log has made.
+    pub syncs: Arc<AtomicU64>,
     pub config: Config,
     pub audit_config: AuditConfig,
     pub clock: Arc<ManualClock>,
@@ -236,9 +303,16 @@ pub fn world_full(daemon_extra: &str, stale: &str, extra_config: &str) -> World 
     let audit_dir = dir.join("audit");
     AuditLog::init(&audit_dir, Label::new("juki-01").unwrap(), &SystemClock).unwrap();
     let faults = FaultPlan::new();
+    // One clock for the engine and its audit log, as in the daemon.
+    let clock = Arc::new(ManualClock::default());
     let mut audit_config = AuditConfig::new(&audit_dir, Label::new("juki-01").unwrap());
-    audit_config.storage = Arc::new(FaultyStorage {
-        plan: faults.clone(),
+    audit_config.clock = clock.clone();
+    let syncs = Arc::new(AtomicU64::new(0));
+    audit_config.storage = Arc::new(CountingStorage {
+        inner: FaultyStorage {
+            plan: faults.clone(),
+        },
+        syncs: syncs.clone(),
     });
     let audit_config_clone = audit_config.clone();
     let (audit, _) = cardgate_sessiond::audit_sink::AuditSink::open(audit_config).unwrap();
@@ -265,7 +339,6 @@ reader = "{READER}"
     let cards = Arc::new(SimCards::default());
     let actions = Arc::new(RecordedActions::default());
     let config_kept = config.clone();
-    let clock = Arc::new(ManualClock::default());
     let audit_config_kept = audit_config_clone;
     let engine = Arc::new(
         Engine::new(EngineParts {
@@ -290,6 +363,7 @@ reader = "{READER}"
         engine,
         audit,
         faults,
+        syncs,
     }
 }
 
@@ -319,7 +393,7 @@ impl World {
 
     /// The engine's "now", in Unix seconds.
     pub fn clock_now(&self) -> i64 {
-        cardgate_sessiond::engine::WallClock::now(&*self.clock).unix_timestamp()
+        cardgate_sessiond::engine::Clock::wall(&*self.clock).unix_timestamp()
     }
 
     /// Waits until the session actions handed out so far are done (they run on their own
@@ -374,7 +448,7 @@ impl World {
 
 pub fn reason(a: &Answer) -> &str {
     match a {
-        Answer::Denied { reason, .. } => reason,
+        Answer::Denied { code, .. } => code.as_str(),
         Answer::Granted { .. } => "granted",
         Answer::Ready { .. } => "ready",
         Answer::Error { .. } | Answer::Info { .. } => "error",

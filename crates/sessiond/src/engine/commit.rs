@@ -1,0 +1,94 @@
+//! The one place a decision is carried out.
+//!
+//! A decision (login, PIN change) does not write, unlock or answer by itself: it returns a
+//! [`Decision`], what it wants done, and [`Engine::commit`] does it in the one order the
+//! design allows: the records become durable first, all of them in one batch (one
+//! fdatasync); only then do the state changes and session actions run (the keeper checks
+//! what logind did and records it); then the answer goes out. No record, no grant: when the
+//! batch cannot be written, nothing else happens and the answer is `audit_unavailable`.
+//!
+//! The one exception is the removal lock (`removal.rs`): the screen locks first and the
+//! removal is recorded after, so that the lock never waits for the disk.
+
+use super::*;
+
+/// What a decision wants done, in the order [`Engine::commit`] does it.
+#[must_use = "a decision does nothing until it is committed"]
+pub(super) struct Decision {
+    /// Durable first, in one batch.
+    pub records: Vec<Entry>,
+    /// Then this, only when the records are durable.
+    pub then: Option<Box<Then>>,
+    /// Then the answer.
+    pub answer: Answer,
+}
+
+/// What follows a decision's records.
+pub(super) enum Then {
+    /// A login was granted: its sessions are marked verified, a locked one is unlocked, and
+    /// the grant waits for its `open_session`.
+    Granted {
+        terminal: String,
+        user: String,
+        serial: CardSerial,
+        operator_id: String,
+        must_change_pin: bool,
+    },
+    /// The PIN was changed: the register and the pending logins stop asking for a change.
+    PinChanged(CardSerial),
+}
+
+impl Decision {
+    /// Only an answer: nothing to record (a refusal whose cause was recorded before, a
+    /// request answered from memory).
+    pub fn answer(answer: Answer) -> Self {
+        Decision {
+            records: Vec::new(),
+            then: None,
+            answer,
+        }
+    }
+
+    /// Records, then the answer.
+    pub fn recording(records: Vec<Entry>, answer: Answer) -> Self {
+        Decision {
+            records,
+            then: None,
+            answer,
+        }
+    }
+}
+
+impl From<Answer> for Decision {
+    fn from(answer: Answer) -> Self {
+        Decision::answer(answer)
+    }
+}
+
+impl Engine {
+    /// Carries out `decision`: records (one durable batch), then what follows, then the
+    /// answer.
+    pub(super) fn commit(&self, decision: Decision) -> Answer {
+        let Decision {
+            records,
+            then,
+            answer,
+        } = decision;
+        if let Err(e) = self.audit.append_batch(records) {
+            tracing::error!(error = %e, "a decision's records could not be written; refused");
+            return audit_down();
+        }
+        match then.map(|t| *t) {
+            None => {}
+            Some(Then::Granted {
+                terminal,
+                user,
+                serial,
+                operator_id,
+                must_change_pin,
+            }) => self.after_grant(&terminal, &user, serial, &operator_id, must_change_pin),
+            Some(Then::PinChanged(serial)) => self.after_pin_change(serial),
+        }
+        answer
+    }
+}
