@@ -42,7 +42,7 @@ mod watch;
 use cardgate_audit::record::{
     AuthFailure, CertRejection, DenyReason, EndReason, LockReason, PinRule,
 };
-use cardgate_audit::{Entry, Event, Label};
+use cardgate_audit::{Entry, Event};
 use cardgate_card::cert::{CardSerial, Certificate};
 use cardgate_card::login::{authenticate, check_certificate, LoginError, LoginPolicy};
 use cardgate_card::policy::{check_new_pin, PolicyError};
@@ -52,11 +52,11 @@ use cardgate_card::{
     IssuerPublicKey, OperatorCard, Pin, RevocationList, RevocationTracker, SecretString,
     Verification,
 };
+pub use cardgate_office::files::ACCEPTED_FILE;
 use cardgate_reader::{CardTransport, TransportError};
 use commit::{Decision, Then};
 pub use deny::DenyCode;
 use deny::{denied, denied_with_tries, deny_reason, login_error_code};
-pub use revocation::ACCEPTED_FILE;
 use revocation::{load_tracker, read_capped};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -101,25 +101,9 @@ struct RevocationState {
     file_stamp: Option<watch::FileStamp>,
 }
 
-/// A short, always-valid audit label from outside text (operator IDs come from cards).
-pub fn label(text: &str) -> Label {
-    let clean: String = text
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .take(64)
-        .collect();
-    Label::new(if clean.is_empty() {
-        "-".to_owned()
-    } else {
-        clean
-    })
-    .unwrap_or_else(|_| Label::new("-").unwrap_or_else(|_| unreachable_label()))
-}
-
-fn unreachable_label() -> Label {
-    // "?" is a valid label; this exists only so that no panic path is needed above.
-    Label::new("?").unwrap_or_else(|_| unreachable_label())
-}
+/// A short, always-valid audit label from outside text (operator IDs come from cards): the
+/// audit crate's one definition.
+pub use cardgate_audit::record::label;
 
 fn audit_down() -> Answer {
     denied(

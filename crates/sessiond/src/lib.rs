@@ -19,9 +19,4 @@ pub mod users;
 // daemon's own modules.
 pub use cardgate_office::{config, hours};
 
-/// The card register (`cardgate_office::register`), and the atomic write the daemon's other
-/// state files use too.
-pub mod register {
-    pub use cardgate_office::files::write_atomic;
-    pub use cardgate_office::register::*;
-}
+pub use cardgate_office::register;

@@ -4,8 +4,8 @@
 //! daemon killed with `kill -9` and restarted still knows which session to lock when a card
 //! is pulled (Windows' removal-policy service forgets exactly this).
 
-use crate::register::write_atomic;
 use cardgate_audit::record::EndReason;
+use cardgate_office::files::write_atomic;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! address, every limit within the checked range.
 
 use crate::class;
-use cardgate_sessiond::config::{Config, MAX_CONFIG_BYTES};
+use cardgate_office::config::{Config, MAX_CONFIG_BYTES};
 
 /// Tokens for mutators: sections and keys.
 pub const DICTIONARY: &[&[u8]] = &[

@@ -6,7 +6,7 @@
 //! shows as `REDACTED` in the request's `Debug` form, which is exactly what the daemon logs.
 
 use crate::class;
-use cardgate_sessiond::protocol::{parse_request, AdminRequest, LoginRequest, RequestError};
+use cardgate_protocol::{parse_request, AdminRequest, LoginRequest, RequestError};
 
 /// The daemon's default `max_request_bytes`.
 pub const LIMIT: usize = 4096;

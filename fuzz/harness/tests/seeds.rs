@@ -8,9 +8,9 @@ use cardgate_card::login::{login, LoginError, LoginPolicy};
 use cardgate_card::{Certificate, RevocationList, SecretString};
 use cardgate_fuzz_harness::fixtures::{self, audit_log};
 use cardgate_fuzz_harness::{chunks, TARGETS};
+use cardgate_office::config::Config;
+use cardgate_protocol::{parse_request, AdminRequest, LoginRequest};
 use cardgate_reader::{CardTransport, TransportError};
-use cardgate_sessiond::config::Config;
-use cardgate_sessiond::protocol::{parse_request, AdminRequest, LoginRequest};
 use std::path::PathBuf;
 use zeroize::Zeroizing;
 

@@ -5,9 +5,6 @@
 use super::watch::file_stamp;
 use super::*;
 
-/// The file in the state directory that remembers the newest revocation list accepted.
-pub const ACCEPTED_FILE: &str = "revocation.accepted";
-
 impl Engine {
     /// Reloads the revocation list if its file changed; a newer list takes effect at once and
     /// ends the sessions of newly revoked cards. A torn, older or foreign file is refused and
@@ -95,7 +92,7 @@ pub(super) fn save_accepted(
     list: &RevocationList,
 ) -> std::io::Result<()> {
     let hex: String = list.digest().iter().map(|b| format!("{b:02x}")).collect();
-    crate::register::write_atomic(
+    cardgate_office::files::write_atomic(
         &state_dir.join(ACCEPTED_FILE),
         format!("{} {hex}\n", list.version()).as_bytes(),
         0o600,
