@@ -6,7 +6,6 @@
 //! admin group only. A bad request gets a clear error; it never stops the server.
 
 use crate::engine::Engine;
-use crate::protocol::AdminRequest as EngineAdminRequest;
 use crate::sessions::{Session, SessionState as TableState};
 use crate::users;
 use cardgate_card::SecretString;
@@ -317,9 +316,12 @@ async fn admin_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
         },
         other => {
             let engine = engine.clone();
-            let request = EngineAdminRequest::from(other);
+            // `.into()` on both sides: the engine's own forms today (crate::protocol), an
+            // identity once the engine takes and gives the protocol crate's.
             tokio::task::spawn_blocking(move || -> Answer {
-                engine.admin_record(uid, name.as_deref(), request).into()
+                engine
+                    .admin_record(uid, name.as_deref(), other.into())
+                    .into()
             })
             .await
             .unwrap_or_else(|_| error("internal error"))
