@@ -19,7 +19,8 @@ fn usage() -> ExitCode {
     eprintln!("usage: cargo xtask <test|demo|bench> [options]");
     eprintln!("  test           format, clippy, build and every test (what CI runs)");
     eprintln!("  demo           the operator-card story, step by step");
-    eprintln!("  bench          run the benchmarks behind docs/performance.md");
+    eprintln!("  bench [ARGS]   run the benchmarks behind docs/performance.md (ARGS go to cargo bench,");
+    eprintln!("                 e.g. -p cardgate-sessiond --bench daemon)");
     eprintln!("  fuzz [--long]  fuzz every parser (a short run; --long for a campaign)");
     ExitCode::from(2)
 }
@@ -95,9 +96,16 @@ fn test(_args: &[String]) -> Result<(), String> {
     cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
 }
 
-fn bench(_args: &[String]) -> Result<(), String> {
+/// Every benchmark, or those `args` select (passed to `cargo bench`, e.g.
+/// `-p cardgate-sessiond --bench daemon` for the login against its floor).
+fn bench(args: &[String]) -> Result<(), String> {
     deps::ensure()?;
     // The PC/SC benchmarks start `target/release/cardgate-sim` and `cardgated`.
     cargo(&["build", "--release", "--workspace", "--bins"])?;
-    cargo(&["bench", "--workspace"])
+    let mut bench = vec!["bench"];
+    if args.is_empty() {
+        bench.push("--workspace");
+    }
+    bench.extend(args.iter().map(String::as_str));
+    cargo(&bench)
 }

@@ -312,9 +312,8 @@ async fn admin_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize
         },
         other => {
             let engine = engine.clone();
-            let request = other;
             tokio::task::spawn_blocking(move || -> Answer {
-                engine.admin_record(uid, name.as_deref(), request)
+                engine.admin_record(uid, name.as_deref(), other)
             })
             .await
             .unwrap_or_else(|_| error("internal error"))
