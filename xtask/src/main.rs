@@ -19,7 +19,9 @@ fn usage() -> ExitCode {
     eprintln!("usage: cargo xtask <test|demo|bench> [options]");
     eprintln!("  test           format, clippy, build and every test (what CI runs)");
     eprintln!("  demo           the operator-card story, step by step");
-    eprintln!("  bench [ARGS]   run the benchmarks behind docs/performance.md (ARGS go to cargo bench,");
+    eprintln!(
+        "  bench [ARGS]   run the benchmarks behind docs/performance.md (ARGS go to cargo bench,"
+    );
     eprintln!("                 e.g. -p cardgate-sessiond --bench daemon)");
     eprintln!("  fuzz [--long]  fuzz every parser (a short run; --long for a campaign)");
     ExitCode::from(2)

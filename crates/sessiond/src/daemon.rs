@@ -47,7 +47,10 @@ pub async fn run(
     // close when the last of them is done. Nothing is ever sent on it.
     let (in_flight, mut all_done) = mpsc::channel::<()>(1);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
+        // Either the stop was signalled, or its sender is gone (the loop ended): stop both ways.
+        if rx.wait_for(|s| *s).await.is_err() {
+            tracing::debug!("the stop signal's sender went away; stopping");
+        }
     };
     let login_task = tokio::spawn(serve(
         engine.clone(),
@@ -115,6 +118,8 @@ pub async fn run(
 }
 
 async fn handle_event(engine: &Arc<Engine>, event: CardEvent) {
+    // Real elapsed time for the log line that reports the lock's latency (what the daemon
+    // benchmark reads), not an input to any decision: it does not come from the engine's clock.
     let seen = std::time::Instant::now();
     tracing::info!(?event, "card event");
     let readers: Vec<String> = match &event {

@@ -7,7 +7,6 @@ pub mod cards;
 pub mod daemon;
 pub mod engine;
 pub mod pcsc_cards;
-pub mod protocol;
 pub mod ratelimit;
 pub mod server;
 pub mod session_actions;

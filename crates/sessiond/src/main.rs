@@ -16,8 +16,12 @@ use cardgate_sessiond::pcsc_cards::PcscCards;
 use cardgate_sessiond::sessions::SessionTable;
 
 /// How long shutdown waits for session actions in flight (a hung `loginctl` is killed after
-/// `session.action_timeout_ms`, and tried `session.action_attempts` times).
-const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// `session.action_timeout_ms`, and tried `session.action_attempts` times). With the requests'
+/// grace ([`daemon::SHUTDOWN_GRACE`]) it must leave time, inside the unit's `TimeoutStopSec`,
+/// to record `daemon_stopped` and seal the log: systemd kills the daemon after that, and a
+/// stop that is not recorded reads in the review like a crash. (It was 60 s, six times the
+/// unit's 10 s.)
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 use cardgate_sessiond::{daemon, users};
 use std::error::Error;
 use std::os::unix::fs::PermissionsExt;
@@ -57,7 +61,8 @@ fn main() -> ExitCode {
     let config = match Config::load(&path) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("cardgated: {}: {}", path.display(), chain(&e));
+            // The error names the file itself.
+            eprintln!("cardgated: {}", chain(&e));
             return ExitCode::from(2);
         }
     };
@@ -311,4 +316,35 @@ async fn run(config: Config) -> Result<(), BoxError> {
     drop(engine);
     audit.close()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// The shutdown's waits fit inside the shipped unit's stop timeout, with room to record
+    /// the stop and seal the log before systemd's SIGKILL.
+    #[test]
+    fn the_shutdown_fits_inside_the_units_stop_timeout() {
+        let unit = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist/cardgated.service"),
+        )
+        .unwrap();
+        let stop_timeout = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(std::time::Duration::from_secs)
+            .expect("the unit sets TimeoutStopSec in seconds");
+        let to_record_and_seal = std::time::Duration::from_secs(2);
+        assert!(
+            daemon::SHUTDOWN_GRACE + STOP_WAIT + to_record_and_seal <= stop_timeout,
+            "{:?} + {:?} + {:?} > TimeoutStopSec {:?}",
+            daemon::SHUTDOWN_GRACE,
+            STOP_WAIT,
+            to_record_and_seal,
+            stop_timeout
+        );
+    }
 }
