@@ -32,4 +32,6 @@ pub use error::{FieldError, ParseError, StoreError};
 pub use record::{Digest, Entry, Event, Label, NoteKind, Record, Seal, Text, Timestamp};
 pub use seal::SealKey;
 pub use verify::{verify_dir, Problem, ProblemKind, VerifyOutcome};
-pub use writer::{AuditConfig, AuditHandle, AuditLog, Clock, OpenReport, Receipt, SystemClock};
+pub use writer::{
+    AuditConfig, AuditHandle, AuditLog, Clock, OpenReport, PendingAppend, Receipt, SystemClock,
+};

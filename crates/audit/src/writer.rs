@@ -150,14 +150,22 @@ impl AuditHandle {
     /// the segment. A seal that falls due is written after the whole batch, never inside it.
     /// An empty batch writes nothing. Blocks, like [`AuditHandle::append`].
     pub fn append_batch(&self, entries: Vec<Entry>) -> Result<Vec<Receipt>, StoreError> {
+        self.submit_batch(entries)?.wait()
+    }
+
+    /// Hands `entries` to the writer and returns at once; [`PendingAppend::wait`] returns once
+    /// they are durable (or that they are not). A caller with other work to finish meanwhile
+    /// (the daemon ends its card transaction) overlaps it with the fdatasync; nothing that
+    /// depends on the records may happen before `wait` said they are on disk.
+    pub fn submit_batch(&self, entries: Vec<Entry>) -> Result<PendingAppend, StoreError> {
         if entries.is_empty() {
-            return Ok(Vec::new());
+            return Ok(PendingAppend(None));
         }
         let (tx, rx) = mpsc::sync_channel(1);
         self.tx
             .send(Command::Append(entries, Ack::Blocking(tx)))
             .map_err(|_| StoreError::Closed)?;
-        rx.recv().map_err(|_| StoreError::Closed)?
+        Ok(PendingAppend(Some(rx)))
     }
 
     /// Appends without blocking the runtime; resolves once the record is on disk.
@@ -200,6 +208,22 @@ impl AuditHandle {
 /// The one receipt of a batch of one.
 fn single(result: AppendResult) -> Result<Receipt, StoreError> {
     result?.into_iter().next().ok_or(StoreError::Closed)
+}
+
+/// A batch handed to the writer ([`AuditHandle::submit_batch`]) whose fdatasync may not be
+/// done yet.
+#[must_use = "records are not known durable until `wait` says so"]
+#[derive(Debug)]
+pub struct PendingAppend(Option<mpsc::Receiver<AppendResult>>);
+
+impl PendingAppend {
+    /// Blocks until the batch is durable, all of it, or not at all.
+    pub fn wait(self) -> Result<Vec<Receipt>, StoreError> {
+        match self.0 {
+            None => Ok(Vec::new()),
+            Some(rx) => rx.recv().map_err(|_| StoreError::Closed)?,
+        }
+    }
 }
 
 /// An open audit log: owns the writer thread; closing (or dropping) it seals what is unsealed.

@@ -21,6 +21,7 @@ pub mod revocation;
 pub mod secret;
 pub mod status;
 pub mod tlv;
+pub mod verified;
 
 pub use apdu::{Command, Response};
 pub use cert::{CardSerial, Certificate, CertificateBody, Role};
@@ -30,6 +31,7 @@ pub use login::{login, AuthenticatedOperator, LoginError, LoginPolicy};
 pub use revocation::{RevocationList, RevocationReason, RevocationTracker};
 pub use secret::{Pin, Puk, SecretString};
 pub use status::StatusWord;
+pub use verified::VerifiedCertificates;
 
 /// Compares two secrets in constant time (ring's comparison, which its 0.17 line keeps under a
 /// deprecated name until a replacement lands).

@@ -15,6 +15,7 @@ use crate::commands::{CardError, OperatorCard, Verification, CHALLENGE_LEN};
 use crate::issuer::IssuerPublicKey;
 use crate::revocation::{RevocationList, RevocationReason};
 use crate::secret::{Pin, SecretFormatError, SecretString};
+use crate::verified::VerifiedCertificates;
 use cardgate_reader::CardTransport;
 use ring::rand::{SecureRandom, SystemRandom};
 use time::Date;
@@ -137,6 +138,11 @@ pub fn check_certificate(cert: &Certificate, policy: &LoginPolicy<'_>) -> Result
         Err(CertError::UnknownIssuer(_)) => return Err(LoginError::UnknownIssuer),
         Err(e) => return Err(LoginError::BadCertificate(e)),
     }
+    check_validity(cert, policy)
+}
+
+/// What is checked at every presentation whatever the memo says: revocation, then dates.
+fn check_validity(cert: &Certificate, policy: &LoginPolicy<'_>) -> Result<(), LoginError> {
     if let Some(r) = policy.revocation.lookup(&cert.body.serial) {
         return Err(LoginError::Revoked {
             reason: r.reason,
@@ -154,6 +160,25 @@ pub fn check_certificate(cert: &Certificate, policy: &LoginPolicy<'_>) -> Result
         });
     }
     Ok(())
+}
+
+/// [`check_certificate`], with the issuer signature answered from `memo` when these exact
+/// certificate bytes verified before under the same key (the daemon's every login after a
+/// card's first). Revocation and dates are checked every time.
+pub fn check_certificate_memo(
+    cert: &Certificate,
+    policy: &LoginPolicy<'_>,
+    memo: &VerifiedCertificates,
+) -> Result<(), LoginError> {
+    if memo.issuer() != policy.issuer {
+        return check_certificate(cert, policy);
+    }
+    match memo.verify_issuer(cert) {
+        Ok(()) => {}
+        Err(CertError::UnknownIssuer(_)) => return Err(LoginError::UnknownIssuer),
+        Err(e) => return Err(LoginError::BadCertificate(e)),
+    }
+    check_validity(cert, policy)
 }
 
 /// Step 1: SELECT and check the certificate. Nothing secret is sent.

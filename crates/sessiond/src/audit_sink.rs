@@ -6,13 +6,32 @@
 //! really is on disk, quarantining a torn tail) and tries once more. Until that works, every
 //! append fails and every login is refused (fail closed).
 
-use cardgate_audit::{AuditConfig, AuditHandle, AuditLog, Entry, Receipt, StoreError};
+use cardgate_audit::{
+    AuditConfig, AuditHandle, AuditLog, Entry, PendingAppend, Receipt, StoreError,
+};
 use std::sync::{Mutex, RwLock};
 
 struct Open {
     log: AuditLog,
     handle: AuditHandle,
     generation: u64,
+}
+
+/// A batch submitted with [`AuditSink::submit_batch`], not yet known durable. It keeps its
+/// records, to write them again after a re-open.
+#[must_use = "a submitted batch is not known durable until `finish_batch` says so"]
+pub struct PendingBatch {
+    entries: Vec<Entry>,
+    generation: Option<u64>,
+    submitted: Result<PendingAppend, StoreError>,
+}
+
+impl std::fmt::Debug for PendingBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingBatch")
+            .field("records", &self.entries.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The audit log as the daemon uses it.
@@ -96,18 +115,41 @@ impl AuditSink {
     /// A retry after a re-open writes the whole batch again: the failed attempt acknowledged
     /// none of it.
     pub fn append_batch(&self, entries: Vec<Entry>) -> Result<Vec<Receipt>, StoreError> {
+        let pending = self.submit_batch(entries);
+        self.finish_batch(pending)
+    }
+
+    /// The first half of [`AuditSink::append_batch`]: hands the batch to the writer and
+    /// returns at once, so that the caller can finish other work while the disk syncs.
+    /// [`AuditSink::finish_batch`] waits for it (and heals the log if it must).
+    pub fn submit_batch(&self, entries: Vec<Entry>) -> PendingBatch {
+        let current = self.current();
+        let generation = current.as_ref().map(|c| c.1);
+        let submitted = match current {
+            // Never waited for: `finish_batch` answers an empty batch at once.
+            _ if entries.is_empty() => Err(StoreError::Closed),
+            Some((handle, _)) => handle.submit_batch(entries.clone()),
+            None => Err(StoreError::Closed),
+        };
+        PendingBatch {
+            entries,
+            generation,
+            submitted,
+        }
+    }
+
+    /// The second half of [`AuditSink::append_batch`]: the batch is durable, all of it, or an
+    /// error says it is not (after one re-open and one more try).
+    pub fn finish_batch(&self, pending: PendingBatch) -> Result<Vec<Receipt>, StoreError> {
+        let PendingBatch {
+            entries,
+            generation,
+            submitted,
+        } = pending;
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let (handle, generation) = match self.current() {
-            Some(c) => (c.0, Some(c.1)),
-            None => {
-                self.reopen(None)?;
-                let c = self.current().ok_or(StoreError::Closed)?;
-                (c.0, Some(c.1))
-            }
-        };
-        match handle.append_batch(entries.clone()) {
+        match submitted.and_then(PendingAppend::wait) {
             Err(StoreError::Poisoned | StoreError::Closed)
             | Err(StoreError::Io { .. })
             | Err(StoreError::DiskFull { .. }) => {

@@ -44,7 +44,7 @@ use cardgate_audit::record::{
 };
 use cardgate_audit::{Entry, Event};
 use cardgate_card::cert::{CardSerial, Certificate};
-use cardgate_card::login::{authenticate, check_certificate, LoginError, LoginPolicy};
+use cardgate_card::login::{authenticate, check_certificate_memo, LoginError, LoginPolicy};
 use cardgate_card::policy::{check_new_pin, PolicyError};
 use cardgate_card::revocation::RevocationReason;
 use cardgate_card::secret::SecretFormatError;
@@ -129,6 +129,9 @@ pub struct Engine {
     config: Config,
     offset: UtcOffset,
     issuer: IssuerPublicKey,
+    /// Certificates whose issuer signature already verified (the same card's every login
+    /// after its first skips that Ed25519 check; revocation and dates are checked each time).
+    verified: cardgate_card::VerifiedCertificates,
     cards: Arc<dyn CardAccess>,
     audit: Arc<AuditSink>,
     keeper: Arc<SessionKeeper>,
@@ -202,6 +205,7 @@ impl Engine {
             register: RegisterFile::new(&parts.config.daemon.state_dir),
             offset,
             issuer: parts.issuer,
+            verified: cardgate_card::VerifiedCertificates::new(parts.issuer),
             cards: parts.cards,
             keeper: SessionKeeper::new(
                 parts.sessions,

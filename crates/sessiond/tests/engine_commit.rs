@@ -88,7 +88,15 @@ fn a_pin_change_whose_card_left_mid_change_is_recorded() {
     w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
     w.cards.transcript.clear();
     assert_eq!(reason(&change_pin(&w, "Wrong999", "Kappa77x")), "wrong_pin");
-    let apdus = w.cards.transcript.len();
+    // The transaction seam's re-select (a SELECT) follows the change's own APDUs: the one that
+    // spends the try is the last before it.
+    let sent = w.cards.transcript.instructions();
+    assert_eq!(
+        sent.last(),
+        Some(&cardgate_card::commands::ins::SELECT),
+        "{sent:02X?}"
+    );
+    let apdus = sent.len() - 1;
     w.cards.pull(READER);
     // Again, the card pulled right after it processed that last APDU.
     w.cards.insert_with_faults(

@@ -11,6 +11,7 @@
 //! removal is recorded after, so that the lock never waits for the disk.
 
 use super::*;
+use crate::audit_sink::PendingBatch;
 
 /// What a decision wants done, in the order [`Engine::commit`] does it.
 #[must_use = "a decision does nothing until it is committed"]
@@ -21,6 +22,9 @@ pub(super) struct Decision {
     pub then: Option<Box<Then>>,
     /// Then the answer.
     pub answer: Answer,
+    /// The records, already handed to the audit writer ([`Decision::submitted`]) while the
+    /// card transaction ends; `commit` waits for them instead of writing `records`.
+    pub pending: Option<Box<PendingBatch>>,
 }
 
 /// What follows a decision's records.
@@ -46,6 +50,7 @@ impl Decision {
             records: Vec::new(),
             then: None,
             answer,
+            pending: None,
         }
     }
 
@@ -55,7 +60,23 @@ impl Decision {
             records,
             then: None,
             answer,
+            pending: None,
         }
+    }
+}
+
+impl Decision {
+    /// Hands the records to the audit writer now, so that their fdatasync runs while the
+    /// caller ends the card transaction (the re-select, the end, the disconnect: all after the
+    /// card did what the records say). Nothing else of the decision happens before
+    /// [`Engine::commit`] has seen them durable.
+    pub fn submitted(mut self, audit: &AuditSink) -> Self {
+        if self.pending.is_none() {
+            self.pending = Some(Box::new(
+                audit.submit_batch(std::mem::take(&mut self.records)),
+            ));
+        }
+        self
     }
 }
 
@@ -73,8 +94,13 @@ impl Engine {
             records,
             then,
             answer,
+            pending,
         } = decision;
-        if let Err(e) = self.audit.append_batch(records) {
+        let written = match pending {
+            Some(pending) => self.audit.finish_batch(*pending),
+            None => self.audit.append_batch(records),
+        };
+        if let Err(e) = written {
             tracing::error!(error = %e, "a decision's records could not be written; refused");
             return audit_down();
         }

@@ -106,7 +106,12 @@ impl Engine {
         }
         let mut decision = None;
         let result = self.cards.exclusive(reader, &mut |t| {
-            decision = Some(self.login_on_card(t, terminal, asker, pin, &list));
+            // The card has done all it will do for this login: its records go to the disk
+            // now, and their fdatasync overlaps the re-select and the end of the transaction.
+            decision = Some(
+                self.login_on_card(t, terminal, asker, pin, &list)
+                    .submitted(&self.audit),
+            );
         });
         match (result, decision) {
             (Ok(()), Some(d)) => d,

@@ -56,7 +56,11 @@ impl Engine {
         }
         let mut decision = None;
         let result = self.cards.exclusive(reader, &mut |t| {
-            decision = Some(self.change_pin_on_card(t, terminal, asker, old, new, &list));
+            // As for a login: the records' fdatasync overlaps the end of the transaction.
+            decision = Some(
+                self.change_pin_on_card(t, terminal, asker, old, new, &list)
+                    .submitted(&self.audit),
+            );
         });
         match (result, decision) {
             // When the card left right after its last answer, only the clean-up after the

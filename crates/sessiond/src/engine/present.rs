@@ -69,7 +69,7 @@ impl Engine {
             revocation: list,
             today: self.today(),
         };
-        match check_certificate(&cert, &policy) {
+        match check_certificate_memo(&cert, &policy, &self.verified) {
             Ok(()) => Ok(cert),
             Err(e) => {
                 let named = base
