@@ -26,7 +26,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 const TERMINALS: usize = 16;
-const SEQUENTIAL_LOGINS: usize = 100;
+const SEQUENTIAL_LOGINS: usize = 300;
 const LOGINS_PER_TERMINAL: usize = 25;
 const REMOVALS: usize = 30;
 
