@@ -68,6 +68,24 @@ pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// `cargo doc --workspace --no-deps` with warnings as errors.
+fn rustdoc_strict() -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let shown = "RUSTDOCFLAGS='-D warnings' cargo doc --workspace --no-deps";
+    eprintln!("\n$ {shown}");
+    let status = Command::new(&cargo)
+        .args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("could not start {cargo}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{shown}` failed ({status})"))
+    }
+}
+
 fn cargo(args: &[&str]) -> Result<(), String> {
     run(
         &std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
@@ -91,6 +109,8 @@ fn test(_args: &[String]) -> Result<(), String> {
     cargo(&["build", "--workspace", "--bins", "--lib"])?;
     // nextest does not run doctests.
     cargo(&["test", "--workspace", "--doc"])?;
+    // Every public item's rustdoc, with its links resolving (a broken link is an error).
+    rustdoc_strict()?;
     // A short fuzzing run of every parser (the stable engine; any crash fails the run).
     fuzz::run(false)?;
     // Last, so that the run closes on the test summary. One process per test: PC/SC tests

@@ -7,7 +7,7 @@
 //! * [`secret`] and [`policy`]: PINs and PUKs as zeroizing, redacted types, and the PIN policy
 //!   of art. 5.5;
 //! * [`revocation`]: the signed revocation list of art. 5.4;
-//! * [`login`]: the four steps of the contract's login.
+//! * [`login`](mod@login): the four steps of the contract's login.
 #![forbid(unsafe_code)]
 
 pub mod apdu;

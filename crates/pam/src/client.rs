@@ -2,7 +2,7 @@
 //! line back, both in the types of `cardgate-protocol`.
 //!
 //! A request that carries a PIN is written by [`cardgate_protocol::encode_request`] into a
-//! [`Zeroizing`] buffer reserved at exactly the line's size, so that it never reallocates (a
+//! [`Zeroizing`](zeroize::Zeroizing) buffer reserved at exactly the line's size, so that it never reallocates (a
 //! reallocation would leave a copy of the PIN in freed memory); the buffer is wiped when it
 //! drops, right after the socket write.
 
