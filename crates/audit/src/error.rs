@@ -117,6 +117,19 @@ pub enum StoreError {
         #[source]
         source: Arc<ParseError>,
     },
+    /// A write or fdatasync failed and the unacknowledged records it left in the segment could
+    /// not be cut off: a re-open would read them as written, so they must not be written a
+    /// second time (the request they belong to stays refused).
+    #[error("audit log {path}: {op} failed, and the unacknowledged records could not be cut off")]
+    NotCutOff {
+        /// What was being done.
+        op: &'static str,
+        /// The segment file.
+        path: PathBuf,
+        /// The OS error of the write or fdatasync.
+        #[source]
+        source: Arc<io::Error>,
+    },
     /// A field of the entry was refused.
     #[error("audit entry field {field}: {source}")]
     Field {

@@ -787,6 +787,11 @@ impl Writer {
                 .is_err()
             {
                 self.poisoned = true;
+                return Err(StoreError::NotCutOff {
+                    op: "appending",
+                    path: path(),
+                    source: std::sync::Arc::new(e),
+                });
             }
             return Err(StoreError::io("appending", path(), e));
         }
@@ -797,11 +802,14 @@ impl Writer {
             // as granted. (Not synced: the open that heals the log reads the same page cache.)
             let cut = self.segment.truncate(self.segment_len);
             self.poisoned = true;
-            let what = match cut {
-                Ok(()) => "syncing",
-                Err(_) => "syncing (the unacknowledged records could not be cut off)",
-            };
-            return Err(StoreError::io(what, path(), e));
+            return Err(match cut {
+                Ok(()) => StoreError::io("syncing", path(), e),
+                Err(_) => StoreError::NotCutOff {
+                    op: "syncing",
+                    path: path(),
+                    source: std::sync::Arc::new(e),
+                },
+            });
         }
         self.segment_len += buf.len() as u64;
         self.segment_day.get_or_insert(now.utc_day());

@@ -37,6 +37,10 @@ impl std::fmt::Debug for PendingBatch {
 /// The audit log as the daemon uses it.
 pub struct AuditSink {
     config: AuditConfig,
+    /// Set by [`AuditSink::close`]: after the daemon's stop is recorded and the log sealed,
+    /// nothing may open it again (a request that outlived the shutdown grace is refused, not
+    /// written after `daemon_stopped`).
+    closed: std::sync::atomic::AtomicBool,
     open: RwLock<Option<Open>>,
     reopen: Mutex<u64>,
 }
@@ -56,6 +60,7 @@ impl AuditSink {
         let handle = log.handle();
         let sink = AuditSink {
             config,
+            closed: std::sync::atomic::AtomicBool::new(false),
             open: RwLock::new(Some(Open {
                 log,
                 handle,
@@ -74,6 +79,9 @@ impl AuditSink {
     /// Re-opens the log unless someone already did since `failed_generation`.
     fn reopen(&self, failed_generation: Option<u64>) -> Result<(), StoreError> {
         let mut counter = self.reopen.lock().unwrap_or_else(|p| p.into_inner());
+        if self.is_closed() {
+            return Err(StoreError::Closed);
+        }
         if let (Some((_, now)), Some(failed)) = (self.current(), failed_generation) {
             if now != failed {
                 return Ok(());
@@ -161,8 +169,17 @@ impl AuditSink {
         }
     }
 
-    /// Seals and closes the log (daemon shutdown).
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Seals and closes the log (daemon shutdown). Every append after this fails with
+    /// [`StoreError::Closed`]: the log is not opened again.
     pub fn close(&self) -> Result<(), StoreError> {
+        // Under the re-open lock, so that no re-open in progress can open the log again
+        // after this.
+        let _no_reopen = self.reopen.lock().unwrap_or_else(|p| p.into_inner());
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
         let old = self.open.write().unwrap_or_else(|p| p.into_inner()).take();
         match old {
             Some(o) => o.log.close().map(drop),
@@ -186,12 +203,15 @@ mod tests {
     struct Flaky {
         fail: Arc<AtomicU64>,
         syncs: Arc<AtomicU64>,
+        /// Truncation fails too (the cut after a failed fdatasync cannot be made).
+        no_cut: Arc<std::sync::atomic::AtomicBool>,
     }
 
     struct FlakySegment {
         inner: Box<dyn SegmentFile>,
         fail: Arc<AtomicU64>,
         syncs: Arc<AtomicU64>,
+        no_cut: Arc<std::sync::atomic::AtomicBool>,
     }
 
     impl SegmentFile for FlakySegment {
@@ -210,6 +230,9 @@ mod tests {
             self.inner.sync_data()
         }
         fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+            if self.no_cut.load(Ordering::SeqCst) {
+                return Err(std::io::Error::from_raw_os_error(5));
+            }
             self.inner.truncate(len)
         }
         fn len(&self) -> std::io::Result<u64> {
@@ -223,6 +246,7 @@ mod tests {
                 inner: DiskStorage.open_segment(path)?,
                 fail: self.fail.clone(),
                 syncs: self.syncs.clone(),
+                no_cut: self.no_cut.clone(),
             }))
         }
     }
@@ -261,6 +285,96 @@ mod tests {
         assert_eq!(sink.append_batch(entries(1)).unwrap().len(), 1);
         assert!(sink.append_batch(Vec::new()).unwrap().is_empty());
         sink.close().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn fresh_log(name: &str) -> (std::path::PathBuf, Label) {
+        let dir = std::env::temp_dir().join(format!("cardgate-sink-{name}-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        let terminal = Label::new("juki-01").unwrap();
+        AuditLog::init(&dir, terminal.clone(), &cardgate_office::SystemClock).unwrap();
+        (dir, terminal)
+    }
+
+    /// Every file of the log directory, by name, with its bytes.
+    fn snapshot(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().unwrap().is_file())
+            .map(|e| (e.file_name(), std::fs::read(e.path()).unwrap()))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// How many records of `kind` the log holds, read back by a fresh open.
+    fn count(dir: &Path, terminal: &Label, event: &str) -> usize {
+        let (log, _) = AuditLog::open(AuditConfig::new(dir, terminal.clone())).unwrap();
+        log.close().unwrap();
+        snapshot(dir)
+            .iter()
+            .filter(|(name, _)| name.to_string_lossy().ends_with(".jsonl"))
+            .flat_map(|(_, bytes)| {
+                String::from_utf8_lossy(bytes)
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|line| line.contains(&format!("\"{event}\"")))
+            .count()
+    }
+
+    // A request that outlived the shutdown grace reached the log after `close`: the sink
+    // opened the sealed log again and wrote after `daemon_stopped`.
+    #[test]
+    fn nothing_is_written_once_the_log_is_closed() {
+        let (dir, terminal) = fresh_log("closed");
+        let (sink, _) = AuditSink::open(AuditConfig::new(&dir, terminal)).unwrap();
+        sink.append_batch(entries(2)).unwrap();
+        sink.close().unwrap();
+        let sealed = snapshot(&dir);
+        assert!(matches!(
+            sink.append_batch(entries(1)),
+            Err(StoreError::Closed)
+        ));
+        assert!(matches!(
+            sink.append(Entry::new(Event::CardInserted)),
+            Err(StoreError::Closed)
+        ));
+        assert_eq!(snapshot(&dir), sealed, "the closed log was written to");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    // After a failed fdatasync whose unacknowledged records could not be cut off, the re-open
+    // read them back as written and the retry wrote the same batch a second time.
+    #[test]
+    fn a_batch_that_could_not_be_cut_off_is_not_written_twice() {
+        let (dir, terminal) = fresh_log("uncut");
+        let storage = Flaky::default();
+        let (fail, no_cut) = (storage.fail.clone(), storage.no_cut.clone());
+        let mut config = AuditConfig::new(&dir, terminal.clone());
+        config.storage = Arc::new(storage);
+        let (sink, _) = AuditSink::open(config).unwrap();
+        sink.append_batch(vec![Entry::new(Event::DaemonStopped {
+            reason: cardgate_audit::record::StopReason::Signal,
+            unfinished: None,
+        })])
+        .unwrap();
+        fail.store(1, Ordering::SeqCst);
+        no_cut.store(true, Ordering::SeqCst);
+        let batch: Vec<Entry> = (0..3).map(|_| Entry::new(Event::PinBlocked)).collect();
+        let err = sink.append_batch(batch).unwrap_err();
+        assert!(matches!(err, StoreError::NotCutOff { .. }), "{err}");
+        no_cut.store(false, Ordering::SeqCst);
+        // The writer stopped after the failed fdatasync: closing it says so.
+        assert!(matches!(sink.close(), Err(StoreError::Poisoned)));
+        assert!(
+            count(&dir, &terminal, "pin_blocked") <= 3,
+            "the batch was written twice"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

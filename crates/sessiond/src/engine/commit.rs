@@ -97,7 +97,12 @@ impl Engine {
             pending,
         } = decision;
         let written = match pending {
-            Some(pending) => self.audit.finish_batch(*pending),
+            // Records added after the batch was handed over (none today) are not lost: they
+            // follow it, and the decision stands only if both are durable.
+            Some(pending) => self
+                .audit
+                .finish_batch(*pending)
+                .and_then(|_| self.audit.append_batch(records)),
             None => self.audit.append_batch(records),
         };
         if let Err(e) = written {
