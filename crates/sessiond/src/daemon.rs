@@ -20,7 +20,7 @@ pub const TICK: Duration = Duration::from_secs(1);
 /// How long [`run`] waits, once it stops accepting, for the requests already being served. A
 /// card operation that hangs (a reader that stopped answering) must not hold the daemon
 /// forever; those still running after this are named in the log and in the stop record.
-/// Well inside `TimeoutStopSec=10` of `dist/cardgated.service`, so that the stop is recorded
+/// Well inside `TimeoutStopSec=15` of `dist/cardgated.service`, so that the stop is recorded
 /// before systemd kills the daemon.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 

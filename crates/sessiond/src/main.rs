@@ -20,8 +20,9 @@ use cardgate_sessiond::sessions::SessionTable;
 /// grace ([`daemon::SHUTDOWN_GRACE`]) it must leave time, inside the unit's `TimeoutStopSec`,
 /// to record `daemon_stopped` and seal the log: systemd kills the daemon after that, and a
 /// stop that is not recorded reads in the review like a crash. (It was 60 s, six times the
-/// unit's 10 s.)
-const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// unit's stop timeout.) It is longer than one `loginctl` attempt at the default
+/// `session.action_timeout_ms` (5 s), so that a lock under way at the stop is recorded.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
 use cardgate_sessiond::{daemon, users};
 use std::error::Error;
 use std::os::unix::fs::PermissionsExt;
