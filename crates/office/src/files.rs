@@ -30,12 +30,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
         std::fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()
     })();
-    if result.is_err() {
+    match result {
+        Ok(()) => Ok(()),
         // The write's own error is what the caller must hear; the temporary file is ours
-        // (created afresh above) and is gone already if the rename happened.
-        let _ = std::fs::remove_file(&tmp);
+        // (created afresh above) and is gone already if the rename happened. One that cannot
+        // be removed is named in that error, so that nobody has to find it by its disk use.
+        Err(e) => match std::fs::remove_file(&tmp) {
+            Ok(()) => Err(e),
+            Err(gone) if gone.kind() == io::ErrorKind::NotFound => Err(e),
+            Err(stuck) => Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "{e} (and the temporary file {} could not be removed: {stuck})",
+                    tmp.display()
+                ),
+            )),
+        },
     }
-    result
 }
 
 /// How many temporary names one write tries before it gives up.

@@ -88,51 +88,67 @@ impl Engine {
         terminal: &str,
         pin: Option<&SecretString>,
     ) -> Decision {
-        let reader = asker.reader;
-        if self.outside_hours() {
-            let code = DenyCode::OutsideBusinessHours;
-            return self.refuse_at_reader(
-                asker,
-                code,
-                denied(code, "logins are not allowed outside business hours"),
-            );
-        }
-        let list = match self.current_list() {
-            Ok(l) => l,
-            Err((code, answer)) => return self.refuse_at_reader(asker, code, answer),
-        };
-        if let Err(d) = self.check_terminal_backoff(terminal) {
-            return d;
-        }
-        let mut decision = None;
-        let result = self.cards.exclusive(reader, &mut |t| {
-            // The card has done all it will do for this login: its records go to the disk
-            // now, and their fdatasync overlaps the re-select and the end of the transaction.
-            decision = Some(
-                self.login_on_card(t, terminal, asker, pin, &list)
-                    .submitted(&self.audit),
-            );
-        });
-        match (result, decision) {
-            (Ok(()), Some(d)) => d,
+        let ran = self.on_card(
+            asker,
+            terminal,
+            "logins are not allowed outside business hours",
+            &mut |t, list| self.login_on_card(t, terminal, asker, pin, list),
+        );
+        match ran {
+            Err(refused) => refused,
+            Ok((d, None)) => d,
             // The login ran to its end; only the clean-up after it failed (the card or the
             // service left right after its last answer). Its records stand (the card did
             // what they say); a refusal is answered with what PC/SC said (the protocol layer
             // calls every loss "card removed"); a grant stands (its session still needs the
             // card at `open_session`).
-            (Err(e), Some(mut d)) => {
-                tracing::info!(reader = %reader, error = %error_chain(&e), "the card exchange failed at the end of the login");
+            Ok((mut d, Some(e))) => {
+                tracing::info!(reader = %asker.reader, error = %error_chain(&e), "the card exchange failed at the end of the login");
                 if matches!(d.answer, Answer::Denied { .. }) {
                     d.answer = transport_refusal(&e).1;
                 }
                 d
             }
+        }
+    }
+
+    /// What a login and a PIN change share: the gates before the card (business hours, the
+    /// list in force, the terminal's back-off), then `operation` in one transaction on the
+    /// terminal's card, its records handed to the audit writer as soon as the card is done
+    /// (their fdatasync overlaps the re-select and the end of the transaction). `Err` is a
+    /// refusal before or instead of the operation; `Ok` is the operation's decision, with the
+    /// error of the transaction's ending when only that failed.
+    pub(super) fn on_card(
+        &self,
+        asker: &Asker<'_>,
+        terminal: &str,
+        outside_hours: &str,
+        operation: &mut dyn FnMut(&mut dyn CardTransport, &RevocationList) -> Decision,
+    ) -> Result<(Decision, Option<TransportError>), Decision> {
+        if self.outside_hours() {
+            let code = DenyCode::OutsideBusinessHours;
+            return Err(self.refuse_at_reader(asker, code, denied(code, outside_hours)));
+        }
+        let list = match self.current_list() {
+            Ok(l) => l,
+            Err((code, answer)) => return Err(self.refuse_at_reader(asker, code, answer)),
+        };
+        self.check_terminal_backoff(terminal)?;
+        let mut decision = None;
+        let result = self.cards.exclusive(asker.reader, &mut |t| {
+            decision = Some(operation(t, &list).submitted(&self.audit));
+        });
+        match (result, decision) {
+            (Ok(()), Some(d)) => Ok((d, None)),
+            (Err(e), Some(d)) => Ok((d, Some(e))),
             (Err(e), None) => {
-                tracing::warn!(reader = %reader, error = %error_chain(&e), "card operation failed");
+                tracing::warn!(reader = %asker.reader, error = %error_chain(&e), "card operation failed");
                 let (code, answer) = transport_refusal(&e);
-                self.refuse_at_reader(asker, code, answer)
+                Err(self.refuse_at_reader(asker, code, answer))
             }
-            (Ok(()), None) => denied(DenyCode::Internal, "the card operation did not run").into(),
+            (Ok(()), None) => {
+                Err(denied(DenyCode::Internal, "the card operation did not run").into())
+            }
         }
     }
 

@@ -38,40 +38,17 @@ impl Engine {
         old: &SecretString,
         new: &SecretString,
     ) -> Decision {
-        let reader = asker.reader;
-        if self.outside_hours() {
-            let code = DenyCode::OutsideBusinessHours;
-            return self.refuse_at_reader(
-                asker,
-                code,
-                denied(code, "the PIN cannot be changed outside business hours"),
-            );
-        }
-        let list = match self.current_list() {
-            Ok(l) => l,
-            Err((code, answer)) => return self.refuse_at_reader(asker, code, answer),
-        };
-        if let Err(d) = self.check_terminal_backoff(terminal) {
-            return d;
-        }
-        let mut decision = None;
-        let result = self.cards.exclusive(reader, &mut |t| {
-            // As for a login: the records' fdatasync overlaps the end of the transaction.
-            decision = Some(
-                self.change_pin_on_card(t, terminal, asker, old, new, &list)
-                    .submitted(&self.audit),
-            );
-        });
-        match (result, decision) {
+        let ran = self.on_card(
+            asker,
+            terminal,
+            "the PIN cannot be changed outside business hours",
+            &mut |t, list| self.change_pin_on_card(t, terminal, asker, old, new, list),
+        );
+        match ran {
+            Err(refused) => refused,
             // When the card left right after its last answer, only the clean-up after the
             // change failed: the card did change the PIN, and the answer must say so.
-            (_, Some(d)) => d,
-            (Err(e), None) => {
-                tracing::warn!(reader = %reader, error = %error_chain(&e), "card operation failed");
-                let (code, answer) = super::login::transport_refusal(&e);
-                self.refuse_at_reader(asker, code, answer)
-            }
-            (Ok(()), None) => denied(DenyCode::Internal, "the card operation did not run").into(),
+            Ok((d, _)) => d,
         }
     }
 
