@@ -341,11 +341,45 @@ pub fn utc_offset(minutes: i16) -> Option<UtcOffset> {
     UtcOffset::from_whole_seconds(i32::from(minutes) * 60).ok()
 }
 
+/// `at` as a person in the office reads it: `2026-11-03 10:00:05 +09:00`, in the office's
+/// offset (the one format for times that `cardgatectl` and the review show; the log itself
+/// keeps UTC).
+pub fn format_local(at: OffsetDateTime, offset: UtcOffset) -> String {
+    let t = at.to_offset(offset);
+    let (h, m, _) = offset.as_hms();
+    let sign = if offset.is_negative() { '-' } else { '+' };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {sign}{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        h.unsigned_abs(),
+        m.unsigned_abs()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn local_times_are_shown_in_the_office_offset() {
+        let jst = utc_offset(540).unwrap();
+        assert_eq!(
+            format_local(datetime!(2026-11-30 15:00:05 UTC), jst),
+            "2026-12-01 00:00:05 +09:00"
+        );
+        let west = utc_offset(-330).unwrap();
+        assert_eq!(
+            format_local(datetime!(2026-11-30 00:00:00 UTC), west),
+            "2026-11-29 18:30:00 -05:30"
+        );
+    }
 
     fn jst() -> UtcOffset {
         utc_offset(540).unwrap()

@@ -1,0 +1,1 @@
+# Messages of ctl-audit (prefix: ctl-audit-).

@@ -1,0 +1,1 @@
+# Messages of ctl-card (prefix: ctl-card-).

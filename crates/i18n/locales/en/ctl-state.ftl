@@ -1,0 +1,1 @@
+# Messages of ctl-state (prefix: ctl-state-).

@@ -1,0 +1,1 @@
+# Messages of daemon (prefix: daemon-).

@@ -1,0 +1,1 @@
+# Messages of pam (prefix: pam-).

@@ -1,0 +1,1 @@
+# Messages of review (prefix: review-).

@@ -1,0 +1,1 @@
+# ctl-audit のメッセージ(ID の接頭辞: ctl-audit-)。

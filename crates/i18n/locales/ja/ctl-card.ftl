@@ -1,0 +1,1 @@
+# ctl-card のメッセージ(ID の接頭辞: ctl-card-)。

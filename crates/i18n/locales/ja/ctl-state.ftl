@@ -1,0 +1,1 @@
+# ctl-state のメッセージ(ID の接頭辞: ctl-state-)。

@@ -1,0 +1,1 @@
+# daemon のメッセージ(ID の接頭辞: daemon-)。

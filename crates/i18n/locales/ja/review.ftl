@@ -1,0 +1,1 @@
+# review のメッセージ(ID の接頭辞: review-)。
