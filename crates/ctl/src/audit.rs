@@ -1,6 +1,7 @@
 //! `cardgatectl audit …`: init, verify, report, note. The work is done in
 //! `cardgate_audit::cli`; this module parses arguments and prints.
 
+use crate::ui::Ui;
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -260,7 +261,8 @@ fn progress_bar() -> indicatif::ProgressBar {
 
 /// Runs one `audit` subcommand. Exit status: 0 success (for `verify`: intact), 1 the log is
 /// not intact, 2 any other error.
-pub fn run(cmd: AuditCommand, config_path: &std::path::Path) -> ExitCode {
+pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &std::path::Path) -> ExitCode {
+    let _unused = ui;
     match run_inner(cmd, config_path) {
         Ok(code) => code,
         Err(e) => fail(&e),

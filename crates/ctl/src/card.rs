@@ -7,6 +7,7 @@
 
 use crate::client;
 use crate::files::{read_secret_line, CmdError};
+use crate::ui::Ui;
 use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, Label};
 use cardgate_card::cert::{parse_iso_date, CardSerial, Certificate, Role};
 use cardgate_card::issue::{issue_card, unblock, IssueError, IssueRequest};
@@ -230,7 +231,7 @@ fn revoke(
 }
 
 /// Runs a card command.
-pub fn run(config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
+pub fn run(_ui: &Ui, config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
     let config = Config::load(config_path)?;
     match cmd {
         CardCommand::Issue {

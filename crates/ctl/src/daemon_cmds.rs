@@ -2,6 +2,7 @@
 
 use crate::client;
 use crate::files::{read_capped, read_secret_line, write_atomic, CmdError};
+use crate::ui::Ui;
 use cardgate_audit::seal::write_key_file;
 use cardgate_audit::segments::{list_segments, parse_segment_name};
 use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, NoteKind, Text};
@@ -37,7 +38,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// The daemon's state.
-pub fn status(config: &Config) -> Result<ExitCode, CmdError> {
+pub fn status(_ui: &Ui, config: &Config) -> Result<ExitCode, CmdError> {
     match client::expect_ok(client::ask(
         &config.daemon.admin_socket,
         &AdminRequest::Status,
@@ -56,7 +57,7 @@ fn unexpected(request: &str, answer: &Answer) -> CmdError {
 }
 
 /// The open sessions.
-pub fn sessions(config: &Config) -> Result<ExitCode, CmdError> {
+pub fn sessions(_ui: &Ui, config: &Config) -> Result<ExitCode, CmdError> {
     let list = match client::expect_ok(client::ask(
         &config.daemon.admin_socket,
         &AdminRequest::Sessions,
@@ -86,7 +87,7 @@ pub fn sessions(config: &Config) -> Result<ExitCode, CmdError> {
 
 /// Authenticates a user on a terminal through the daemon (PIN on stdin). Exit 0 when granted,
 /// 1 when refused.
-pub fn login(config: &Config, terminal: &str, user: &str) -> Result<ExitCode, CmdError> {
+pub fn login(_ui: &Ui, config: &Config, terminal: &str, user: &str) -> Result<ExitCode, CmdError> {
     let pin = read_secret_line()?;
     // Checked here too, so that a mistyped PIN is not sent (nor counted against the card).
     cardgate_card::secret::check_pin_format(&pin)
@@ -249,6 +250,7 @@ fn private_dir(path: &Path) -> Result<(), CmdError> {
 /// Copies every state file into `to/cardgate-backup-<time>/` (`config/`, `state/`, `audit/`),
 /// with a SHA-256 manifest signed by the issuer key in `issuer_dir`.
 pub fn backup(
+    _ui: &Ui,
     config: &Config,
     config_path: &Path,
     to: &Path,
@@ -386,6 +388,7 @@ fn note(log: &AuditLog, text: &str) -> Result<u64, CmdError> {
 /// Checks a backup (signature, names, checksums) and puts its files back where this machine's
 /// configuration says. Refuses while the daemon runs. Records what it did in the audit log.
 pub fn restore(
+    _ui: &Ui,
     config: &Config,
     config_path: &Path,
     from: &Path,

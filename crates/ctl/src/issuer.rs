@@ -1,6 +1,7 @@
 //! `cardgatectl issuer init`: the access manager's Ed25519 key.
 
 use crate::files::{write_atomic, CmdError};
+use crate::ui::Ui;
 use cardgate_card::IssuerKey;
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -18,7 +19,7 @@ pub enum IssuerCommand {
 }
 
 /// Runs an issuer command.
-pub fn run(cmd: IssuerCommand) -> Result<ExitCode, CmdError> {
+pub fn run(_ui: &Ui, cmd: IssuerCommand) -> Result<ExitCode, CmdError> {
     match cmd {
         IssuerCommand::Init { dir } => {
             let key_path = dir.join("issuer.key");

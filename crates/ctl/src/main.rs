@@ -8,10 +8,14 @@ mod audit;
 mod card;
 mod client;
 mod daemon_cmds;
+#[allow(dead_code)] // Until every command reports through it (issue 14, in progress).
+mod exit;
 mod files;
 mod issuer;
 mod pin;
 mod revocation;
+#[allow(dead_code)] // Until every command reports through it (issue 14, in progress).
+mod ui;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -24,6 +28,16 @@ struct Cli {
     /// The daemon's configuration (socket and state locations).
     #[arg(long, global = true, default_value = "/etc/cardgate/cardgated.toml")]
     config: PathBuf,
+    /// The language of messages: ja or en [default: from LC_ALL, LC_MESSAGES or LANG].
+    #[arg(long, global = true, value_parser = cardgate_i18n::Lang::from_arg)]
+    lang: Option<cardgate_i18n::Lang>,
+    /// Print data as JSON on stdout (see docs/cli.md for each command's shape).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Do not ask before an irreversible step (revoke, return, restore, unblock); what it will
+    /// do is still printed.
+    #[arg(long, global = true)]
+    yes: bool,
     #[command(subcommand)]
     command: Top,
 }
@@ -102,25 +116,40 @@ enum Top {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let lang = cli.lang.unwrap_or_else(cardgate_i18n::Lang::from_env);
+    // The office's offset, for every time shown; JST when the configuration cannot be read
+    // (commands that need it report that themselves, naming the file).
+    let offset = cardgate_office::config::Config::load_if_present(&cli.config)
+        .ok()
+        .flatten()
+        .and_then(|c| cardgate_office::hours::utc_offset(c.daemon.utc_offset_minutes))
+        .or_else(|| cardgate_office::hours::utc_offset(540))
+        .unwrap_or(time::UtcOffset::UTC);
+    let ui = ui::Ui {
+        lang,
+        json: cli.json,
+        yes: cli.yes,
+        offset,
+    };
     let load = || cardgate_office::config::Config::load(&cli.config);
     let result = match cli.command {
-        Top::Issuer { cmd } => issuer::run(cmd),
-        Top::Card { cmd } => card::run(&cli.config, cmd),
-        Top::Pin { cmd } => pin::run(cmd),
-        Top::Revocation { cmd } => revocation::run(cmd),
-        Top::Audit { cmd } => return audit::run(cmd, &cli.config),
+        Top::Issuer { cmd } => issuer::run(&ui, cmd),
+        Top::Card { cmd } => card::run(&ui, &cli.config, cmd),
+        Top::Pin { cmd } => pin::run(&ui, cmd),
+        Top::Revocation { cmd } => revocation::run(&ui, cmd),
+        Top::Audit { cmd } => return audit::run(&ui, cmd, &cli.config),
         Top::Status => load()
             .map_err(Into::into)
-            .and_then(|c| daemon_cmds::status(&c)),
+            .and_then(|c| daemon_cmds::status(&ui, &c)),
         Top::Sessions => load()
             .map_err(Into::into)
-            .and_then(|c| daemon_cmds::sessions(&c)),
+            .and_then(|c| daemon_cmds::sessions(&ui, &c)),
         Top::Login { terminal, user } => load()
             .map_err(Into::into)
-            .and_then(|c| daemon_cmds::login(&c, &terminal, &user)),
+            .and_then(|c| daemon_cmds::login(&ui, &c, &terminal, &user)),
         Top::Backup { to, issuer_dir } => load()
             .map_err(Into::into)
-            .and_then(|c| daemon_cmds::backup(&c, &cli.config, &to, &issuer_dir)),
+            .and_then(|c| daemon_cmds::backup(&ui, &c, &cli.config, &to, &issuer_dir)),
         Top::Restore {
             from,
             issuer_pub,
@@ -136,14 +165,28 @@ fn main() -> ExitCode {
             };
             load()
                 .map_err(Into::into)
-                .and_then(|c| daemon_cmds::restore(&c, &cli.config, &from, options))
+                .and_then(|c| daemon_cmds::restore(&ui, &c, &cli.config, &from, options))
         }),
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("cardgatectl: {}", files::chain(&*e));
-            ExitCode::from(2)
+        Err(e) => report_failure(lang, &*e),
+    }
+}
+
+/// Prints a command's failure on stderr, in the user's language, and picks the exit status: a
+/// [`exit::Failure`] says its own; anything else is [`exit::Exit::Failed`].
+fn report_failure(lang: cardgate_i18n::Lang, e: &(dyn std::error::Error + 'static)) -> ExitCode {
+    use cardgate_i18n::tr;
+    let message = files::chain(e);
+    eprintln!("{}", tr!(lang, "ctl-error", message = message));
+    match e.downcast_ref::<exit::Failure>() {
+        Some(f) => {
+            if let Some(hint) = &f.hint {
+                eprintln!("{}", tr!(lang, "ctl-error-hint", hint = hint.as_str()));
+            }
+            f.exit.into()
         }
+        None => exit::Exit::Failed.into(),
     }
 }

@@ -1,6 +1,7 @@
 //! `cardgatectl pin check`: the PIN policy of art. 5.5, for scripts and for people.
 
 use crate::files::{read_secret_line, CmdError};
+use crate::ui::Ui;
 use cardgate_card::policy::check_new_pin;
 use clap::Subcommand;
 use std::process::ExitCode;
@@ -18,7 +19,7 @@ pub enum PinCommand {
 }
 
 /// Runs a PIN command.
-pub fn run(cmd: PinCommand) -> Result<ExitCode, CmdError> {
+pub fn run(_ui: &Ui, cmd: PinCommand) -> Result<ExitCode, CmdError> {
     match cmd {
         PinCommand::Check { operator } => {
             let candidate = read_secret_line()?;

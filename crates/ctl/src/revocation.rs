@@ -4,6 +4,7 @@
 //! register) build on them.
 
 use crate::files::{read_capped, write_atomic, CmdError};
+use crate::ui::Ui;
 use cardgate_card::cert::CardSerial;
 use cardgate_card::revocation::{
     Revocation, RevocationListBuilder, RevocationReason, MAX_FILE_LEN,
@@ -103,7 +104,7 @@ pub fn next_version(
 }
 
 /// Runs a revocation command.
-pub fn run(cmd: RevocationCommand) -> Result<ExitCode, CmdError> {
+pub fn run(_ui: &Ui, cmd: RevocationCommand) -> Result<ExitCode, CmdError> {
     match cmd {
         RevocationCommand::Revoke {
             issuer_dir,

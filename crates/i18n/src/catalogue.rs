@@ -130,7 +130,10 @@ impl Catalogue {
             None => {
                 // Every ID used in code is a literal; the test suites of the crates that speak
                 // run their messages, so a missing one is a programming error caught there.
-                debug_assert!(false, "message {id:?} (attribute {attr:?}) is in no catalogue");
+                debug_assert!(
+                    false,
+                    "message {id:?} (attribute {attr:?}) is in no catalogue"
+                );
                 match self.lang {
                     Lang::Ja => catalogue(Lang::En).format_inner(id, attr, args),
                     Lang::En => id.to_owned(),
@@ -209,7 +212,10 @@ mod tests {
                         variables(v, &mut vars);
                     }
                     let id = m.id.name.to_owned();
-                    assert!(shape.insert(id.clone(), vars).is_none(), "{name}: {id} twice");
+                    assert!(
+                        shape.insert(id.clone(), vars).is_none(),
+                        "{name}: {id} twice"
+                    );
                     for a in &m.attributes {
                         let mut vars = BTreeSet::new();
                         variables(&a.value, &mut vars);
@@ -235,7 +241,12 @@ mod tests {
                 r.name
             );
             for (id, vars) in &en {
-                assert_eq!(Some(vars), ja.get(id), "{}: {id} takes other arguments", r.name);
+                assert_eq!(
+                    Some(vars),
+                    ja.get(id),
+                    "{}: {id} takes other arguments",
+                    r.name
+                );
                 if !id.contains('.') {
                     assert!(seen.insert(id.clone()), "{id} is defined in two files");
                 }
@@ -273,7 +284,9 @@ mod tests {
                 return String::new();
             };
             let mut errors = Vec::new();
-            self.bundle.format_pattern(p, None, &mut errors).into_owned()
+            self.bundle
+                .format_pattern(p, None, &mut errors)
+                .into_owned()
         }
     }
 }
