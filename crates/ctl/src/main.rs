@@ -13,6 +13,7 @@ mod exit;
 mod files;
 mod issuer;
 mod pin;
+mod readers;
 mod revocation;
 #[allow(dead_code)] // Until every command reports through it (issue 14, in progress).
 mod ui;
@@ -73,6 +74,8 @@ enum Top {
     Status,
     /// The open sessions.
     Sessions,
+    /// Every PC/SC reader, whether a card is in it, and its ATR (--json: see docs/cli.md).
+    Readers,
     /// Authenticate USER on TERMINAL with the card in its reader (PIN on stdin).
     Login {
         /// The terminal ID.
@@ -144,6 +147,7 @@ fn main() -> ExitCode {
         Top::Sessions => load()
             .map_err(Into::into)
             .and_then(|c| daemon_cmds::sessions(&ui, &c)),
+        Top::Readers => readers::run(&ui),
         Top::Login { terminal, user } => load()
             .map_err(Into::into)
             .and_then(|c| daemon_cmds::login(&ui, &c, &terminal, &user)),
