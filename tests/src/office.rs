@@ -565,6 +565,7 @@ impl Office {
                 reason,
                 "--issuer-dir",
                 &issuer,
+                "--yes",
             ],
             "",
         )

@@ -139,6 +139,7 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
             "lost",
             "--issuer-dir",
             office.dir.join("issuer").to_str().unwrap(),
+            "--yes",
         ],
         "",
     ));
@@ -319,6 +320,7 @@ fn return_then_backup_and_restore_every_piece_of_state() {
             &serial,
             "--issuer-dir",
             &office.path("issuer"),
+            "--yes",
         ],
         "",
     ));

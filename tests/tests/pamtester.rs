@@ -243,6 +243,9 @@ fn revoked_expired_and_foreign_cards_are_refused_before_the_pin() {
             "lost",
             "--issuer-dir",
             issuer_dir.to_str().unwrap(),
+            // The test's card is made in place, not issued through this register.
+            "--not-in-register",
+            "--yes",
         ],
     );
     // The daemon picks the new list up on its tick.

@@ -950,8 +950,9 @@ fn unblock_card(
     let lang = ui.lang;
     check_reader(lang, &reader)?;
     check_reader(lang, &manager_reader)?;
-    // The card first, without any secret: the plan names it, and nothing is asked of the
-    // manager's card for an unblocking nobody confirmed.
+    // The manager's card first, as before any other step: a refusal is recorded whatever
+    // the other card is. Then the card, without any secret, for the plan to name it.
+    let manager = manager::authenticate(lang, config, &manager_reader, &reader)?;
     let seen = {
         let ran = readers()
             .run(&reader, cardgate_card::reselect(), |t| {
@@ -980,10 +981,9 @@ fn unblock_card(
     plan.push_str(&tr!(
         lang,
         "ctl-card-plan-by",
-        by = cardgate_audit::caller::label().to_string()
+        by = manager::by(cardgate_audit::caller::label(), Some(&manager)).to_string()
     ));
     ui.confirm(&plan)?;
-    let manager = manager::authenticate(lang, config, &manager_reader, &reader)?;
     let puk = read_puk(lang)?;
     let (cert, unblocked) = {
         let ran = readers()
