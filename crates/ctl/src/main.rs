@@ -11,14 +11,16 @@ mod daemon_cmds;
 #[allow(dead_code)] // Until every command reports through it (issue 14, in progress).
 mod exit;
 mod files;
+mod help;
 mod issuer;
+mod man;
 mod pin;
 mod readers;
 mod revocation;
 #[allow(dead_code)] // Until every command reports through it (issue 14, in progress).
 mod ui;
 
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -115,11 +117,23 @@ enum Top {
         #[arg(long)]
         allow_revocation_rollback: bool,
     },
+    /// Print this manual page (roff, in the chosen language), with the exit statuses:
+    /// `cardgatectl man | man -l -`.
+    Man,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let lang = cli.lang.unwrap_or_else(cardgate_i18n::Lang::from_env);
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The language is needed before clap parses: its help and usage errors are in it.
+    let early_lang = help::lang_from_args(&args);
+    let parsed = help::command(early_lang)
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => return usage_failure(early_lang, &e),
+    };
+    let lang = cli.lang.unwrap_or(early_lang);
     // The office's offset, for every time shown; JST when the configuration cannot be read
     // (commands that need it report that themselves, naming the file).
     let offset = cardgate_office::config::Config::load_if_present(&cli.config)
@@ -136,6 +150,7 @@ fn main() -> ExitCode {
     };
     let load = || cardgate_office::config::Config::load(&cli.config);
     let result = match cli.command {
+        Top::Man => man::print(lang),
         Top::Issuer { cmd } => issuer::run(&ui, cmd),
         Top::Card { cmd } => card::run(&ui, &cli.config, cmd),
         Top::Pin { cmd } => pin::run(&ui, cmd),
@@ -175,6 +190,29 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => report_failure(lang, &*e),
+    }
+}
+
+/// `--help` and `--version` go to stdout with status 0; a usage error is one sentence in the
+/// user's language on stderr, with status 2.
+fn usage_failure(lang: cardgate_i18n::Lang, e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => match e.print() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => exit::Exit::Failed.into(),
+        },
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // clap renders the help of the command that is missing its subcommand.
+            if e.print().is_err() {
+                return exit::Exit::Failed.into();
+            }
+            exit::Exit::Usage.into()
+        }
+        _ => {
+            eprint!("{}", help::usage_error(lang, e));
+            exit::Exit::Usage.into()
+        }
     }
 }
 
