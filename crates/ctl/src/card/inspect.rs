@@ -14,7 +14,7 @@ use crate::readers::hex;
 use crate::ui::Ui;
 use cardgate_card::commands::{atr_is_operator_card, CardError};
 use cardgate_card::revocation::MAX_FILE_LEN;
-use cardgate_card::{Certificate, OperatorCard, RevocationList, Verification};
+use cardgate_card::{Certificate, OperatorCard, RevocationList, StatusWord, Verification};
 use cardgate_i18n::table::Table;
 use cardgate_i18n::{tr, Lang};
 use cardgate_office::config::Config;
@@ -88,6 +88,8 @@ pub struct CertificateInfo {
 /// The PIN as VERIFY with no data reports it.
 #[derive(Debug, Serialize)]
 pub struct PinInfo {
+    /// The card has a PIN (false on a blank card, which answers `6A88`).
+    pub set: bool,
     /// Tries left before the PIN blocks; `null` when the card did not say.
     pub tries_left: Option<u8>,
     /// The PIN is blocked (the PUK unblocks it: `card unblock`).
@@ -99,7 +101,8 @@ enum Seen {
     Unknown,
     Operator {
         cert: Option<Box<Certificate>>,
-        pin: Verification,
+        /// `None`: no PIN is set (a blank card).
+        pin: Option<Verification>,
     },
 }
 
@@ -111,7 +114,14 @@ fn read_card(t: &mut dyn cardgate_reader::CardTransport) -> Result<Seen, CardErr
         Err(e) => return Err(e),
     };
     // Never a PIN: VERIFY without data answers whether it is verified, with the tries left.
-    let pin = card.pin_status()?;
+    let pin = match card.pin_status() {
+        Ok(v) => Some(v),
+        Err(CardError::Unexpected {
+            status: StatusWord::DataNotFound,
+            ..
+        }) => None,
+        Err(e) => return Err(e),
+    };
     Ok(Seen::Operator {
         cert: cert.map(Box::new),
         pin,
@@ -242,17 +252,25 @@ pub fn run(ui: &Ui, config: Result<&Config, &String>, reader: &str) -> Result<()
             personalised: cert.is_some(),
             certificate: cert.as_deref().map(|c| checks(config, c, today)),
             pin: Some(match pin {
-                Verification::Wrong { remaining } => PinInfo {
+                None => PinInfo {
+                    set: false,
+                    tries_left: None,
+                    blocked: false,
+                },
+                Some(Verification::Wrong { remaining }) => PinInfo {
+                    set: true,
                     tries_left: Some(remaining),
                     blocked: remaining == 0,
                 },
-                Verification::Blocked => PinInfo {
+                Some(Verification::Blocked) => PinInfo {
+                    set: true,
                     tries_left: Some(0),
                     blocked: true,
                 },
                 // Verified in this session cannot be after the SELECT; the card did not
                 // say how many tries are left.
-                Verification::Verified => PinInfo {
+                Some(Verification::Verified) => PinInfo {
+                    set: true,
                     tries_left: None,
                     blocked: false,
                 },
@@ -358,6 +376,7 @@ fn text(lang: Lang, ui: &Ui, i: &Inspection, atr: &[u8]) -> String {
     }
     if let Some(p) = &i.pin {
         let tries = match (p.blocked, p.tries_left) {
+            _ if !p.set => tr!(lang, "ctl-card-pin-not-set"),
             (true, _) => tr!(lang, "ctl-card-pin-blocked"),
             (false, Some(n)) => tr!(lang, "ctl-card-pin-tries", tries = u64::from(n)),
             (false, None) => tr!(lang, "ctl-card-pin-tries-unknown"),

@@ -126,6 +126,7 @@ ctl-card-inspect-not-in-register = not in this register
 ctl-card-inspect-returned = returned
 ctl-card-inspect-pin = PIN
 ctl-card-pin-tries = { $tries } tries left
+ctl-card-pin-not-set = not set (blank card)
 ctl-card-pin-tries-unknown = the card did not say
 ctl-card-pin-blocked = BLOCKED (unblock it with `cardgatectl card unblock`)
 

@@ -126,6 +126,7 @@ ctl-card-inspect-not-in-register = この台帳には登録なし
 ctl-card-inspect-returned = 返却
 ctl-card-inspect-pin = 暗証番号
 ctl-card-pin-tries = 残り{ $tries }回
+ctl-card-pin-not-set = 未設定(未発行カード)
 ctl-card-pin-tries-unknown = カードから回答がありません
 ctl-card-pin-blocked = ロック中(`cardgatectl card unblock` で解除してください)
 
