@@ -488,6 +488,8 @@ fn check_withdrawal(
     let path = &config.revocation.list;
     match crate::files::read_capped(path, MAX_FILE_LEN as u64) {
         Ok(bytes) => {
+            // Only a pre-check: a key or list that does not verify fails the signing step
+            // itself (`next_version` verifies the previous list), loudly, before any write.
             if let Ok(public) = public_key(config) {
                 if let Ok(list) = RevocationList::verify(&bytes, &public) {
                     if let Some(r) = list.lookup(&serial) {
@@ -550,7 +552,13 @@ fn withdrawal_plan(lang: Lang, ui: &Ui, w: &Withdrawal, by: &Label) -> String {
         None => tr!(lang, "ctl-card-plan-unknown-card", serial = serial.clone()),
     };
     plan.push('\n');
-    plan.push_str(&if w.reason == RevocationReason::Returned {
+    plan.push_str(&if w.entry.is_none() {
+        tr!(
+            lang,
+            "ctl-card-plan-list-only",
+            reason = list::reason_text(lang, w.reason)
+        )
+    } else if w.reason == RevocationReason::Returned {
         tr!(lang, "ctl-card-plan-return", serial = serial.clone())
     } else {
         tr!(

@@ -29,6 +29,7 @@ ctl-card-already-listed = card { $serial } is already on the revocation list { $
 ctl-card-list-unreadable = cannot read the revocation list { $path }: { $error }
 ctl-card-plan-card = Card { $serial }: { $operator } ({ $role }), lent on { $lent }.
 ctl-card-plan-unknown-card = Card { $serial }: NOT in this card register (issued elsewhere).
+ctl-card-plan-list-only = It will be put on a newly signed revocation list (reason: { $reason }); the register is not changed, as it does not know the card.
 ctl-card-plan-return = It will be taken back: revoked with reason "returned" on a newly signed revocation list, and marked returned in the register.
 ctl-card-plan-revoke = It will be revoked ({ $reason }) on a newly signed revocation list, and marked revoked in the register.
 ctl-card-plan-meaning = From then on the card logs in on no terminal, and an open session of it ends. This cannot be undone: the operator needs a new card.

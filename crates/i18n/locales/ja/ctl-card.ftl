@@ -29,6 +29,7 @@ ctl-card-already-listed = カード { $serial } は失効リスト { $path } に
 ctl-card-list-unreadable = 失効リスト { $path } を読み込めません: { $error }
 ctl-card-plan-card = カード { $serial }: { $operator }({ $role })、{ $lent } に貸与。
 ctl-card-plan-unknown-card = カード { $serial }: このカード管理台帳には登録されていません(他所で発行されたカード)。
+ctl-card-plan-list-only = 新しく署名した失効リストに載せます(理由: { $reason })。台帳にはないカードのため、台帳は変更しません。
 ctl-card-plan-return = このカードを返却として処理します。新しく署名した失効リストに理由「返却」で載せ、台帳では返却済みとします。
 ctl-card-plan-revoke = このカードを失効させます(理由: { $reason })。新しく署名した失効リストに載せ、台帳では失効済みとします。
 ctl-card-plan-meaning = 以後、このカードではどの端末にもログインできず、使用中のセッションは終了します。この操作は取り消せません。操作者には新しいカードの発行が必要です。
