@@ -239,6 +239,19 @@ fn revoke_asks_and_without_a_terminal_or_yes_refuses_with_exit_4() {
     assert!(err.contains("cannot be undone"), "{err}");
     assert!(err.contains("--yes"), "{err}");
     assert_eq!(office.snapshot(), before);
+    let issuer = office.path("issuer");
+    let ret = office.ctl(&["card", "return", KNOWN, "--issuer-dir", &issuer]);
+    assert_eq!(code(&ret), Some(4), "{}", stderr(&ret));
+    assert!(stderr(&ret).contains("taken back"), "{}", stderr(&ret));
+    assert_eq!(office.snapshot(), before);
+}
+
+#[test]
+fn an_overlong_reader_name_is_a_usage_error() {
+    let long = "r".repeat(300);
+    let out = run(&["card", "inspect", "--reader", &long], "C.UTF-8", "", &[]);
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 to 256 bytes"), "{}", stderr(&out));
 }
 
 #[test]
