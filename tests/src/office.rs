@@ -220,6 +220,11 @@ impl Office {
             .arg(&self.config)
             .args(args)
             .env("PCSCLITE_CSOCK_NAME", self.lab.client_socket())
+            // English, whatever the locale of the machine running the tests: tests read its
+            // output (a Japanese run asks for it with `--lang ja`).
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
