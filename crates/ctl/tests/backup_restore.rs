@@ -15,6 +15,10 @@ use cardgate_card::IssuerKey;
 fn ctl(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardgatectl"))
         .args(args)
+        // English, whatever the machine's locale (the Japanese output has its own tests).
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -91,8 +95,10 @@ impl Site {
         self.dir.join(relative).to_string_lossy().into_owned()
     }
 
+    /// `cardgatectl --config … --yes ARGS` (a restore asks first; `--yes` still prints what it
+    /// does; `restore_asks_first_and_shows_its_plan` runs one without it).
     fn ctl(&self, args: &[&str], stdin: &str) -> Output {
-        let mut all = vec!["--config", self.config.to_str().unwrap()];
+        let mut all = vec!["--config", self.config.to_str().unwrap(), "--yes"];
         all.extend_from_slice(args);
         ctl(&all, stdin)
     }

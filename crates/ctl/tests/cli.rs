@@ -9,6 +9,10 @@ use std::process::{Command, Output, Stdio};
 fn ctl(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardgatectl"))
         .args(args)
+        // English, whatever the machine's locale (the Japanese output has its own tests).
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -78,8 +82,10 @@ fn issuer_init_writes_keys_and_refuses_to_overwrite() {
     assert_eq!(public.trim(), issuer.public_key().to_hex());
     assert_eq!(public.trim().len(), 64);
 
+    // Refused (4), naming the directory.
     let again = ctl(&["issuer", "init", "--dir", dir.to_str().unwrap()], "");
-    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(again.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&again.stderr).contains(dir.to_str().unwrap()));
     assert_eq!(
         std::fs::read(dir.join("issuer.key")).unwrap(),
         key,
