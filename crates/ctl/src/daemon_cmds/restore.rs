@@ -89,7 +89,7 @@ fn note(lang: Lang, log: &AuditLog, text: &str) -> Result<u64, CmdError> {
 fn refused(lang: Lang, exit: Exit, message: String) -> CmdError {
     Box::new(Failure::new(
         exit,
-        format!("{message}; {}", tr!(lang, "ctl-state-restore-nothing")),
+        tr!(lang, "ctl-state-restore-nothing", message = message),
     ))
 }
 
@@ -104,7 +104,7 @@ fn nothing(lang: Lang, e: CmdError) -> CmdError {
             } = *f;
             let f = Failure::new(
                 exit,
-                format!("{message}; {}", tr!(lang, "ctl-state-restore-nothing")),
+                tr!(lang, "ctl-state-restore-nothing", message = message),
             );
             Box::new(match hint {
                 Some(h) => f.hint(h),
@@ -250,17 +250,17 @@ pub fn restore(
                         return Err(Box::new(
                             Failure::new(
                                 Exit::Refused,
-                                format!(
-                                    "{}; {}",
-                                    tr!(
+                                tr!(
+                                    lang,
+                                    "ctl-state-restore-nothing",
+                                    message = tr!(
                                         lang,
                                         "ctl-state-restore-rollback",
                                         path = p.target.display().to_string(),
                                         current = current_version
                                             .map_or_else(|| "?".to_owned(), |c| c.to_string()),
                                         version = backup_version
-                                    ),
-                                    tr!(lang, "ctl-state-restore-nothing")
+                                    )
                                 ),
                             )
                             .hint(tr!(lang, "ctl-state-restore-rollback-hint")),
@@ -295,14 +295,14 @@ pub fn restore(
             return Err(Box::new(
                 Failure::new(
                     Exit::Refused,
-                    format!(
-                        "{}; {}",
-                        tr!(
+                    tr!(
+                        lang,
+                        "ctl-state-restore-nothing",
+                        message = tr!(
                             lang,
                             "ctl-state-restore-audit-exists",
                             path = audit_dir.display().to_string()
-                        ),
-                        tr!(lang, "ctl-state-restore-nothing")
+                        )
                     ),
                 )
                 .hint(tr!(lang, "ctl-state-restore-audit-exists-hint")),

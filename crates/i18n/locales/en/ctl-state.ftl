@@ -107,7 +107,7 @@ ctl-state-backup-verify-failed = the backup { $path } does not verify: { $count 
 ctl-state-backup-verify-failed-hint = do not restore from it; use another backup
 
 ## restore.
-ctl-state-restore-nothing = nothing was restored
+ctl-state-restore-nothing = { $message }; nothing was restored
 ctl-state-restore-daemon-running = cardgated is running (its socket { $socket } answers); a restore needs it stopped
 ctl-state-restore-daemon-running-hint = stop it with: systemctl stop cardgated
 ctl-state-restore-bad-name = MANIFEST.sha256 line { $line }: { $name } is not a file a backup can hold (only { $allowed } and audit/ segments)

@@ -107,7 +107,7 @@ ctl-state-backup-verify-failed = バックアップ { $path } の検証に失敗
 ctl-state-backup-verify-failed-hint = このバックアップからは復元せず、別のバックアップを使ってください
 
 ## restore。
-ctl-state-restore-nothing = 何も復元していません
+ctl-state-restore-nothing = { $message }。何も復元していません
 ctl-state-restore-daemon-running = cardgated が動作中です(ソケット { $socket } が応答します)。復元するには停止が必要です
 ctl-state-restore-daemon-running-hint = 次のコマンドで停止してください: systemctl stop cardgated
 ctl-state-restore-bad-name = MANIFEST.sha256 の { $line } 行目: { $name } はバックアップに含められるファイルではありません({ $allowed } と audit/ のセグメントのみ)
