@@ -382,7 +382,9 @@ fn return_then_backup_and_restore_every_piece_of_state() {
     // The audit directory is gone too: it comes back only on request, checked with k(0).
     ok(&ctl(
         &office,
-        &["--yes", "restore", "--from", &backup, "--audit", "--key", "-"],
+        &[
+            "--yes", "restore", "--from", &backup, "--audit", "--key", "-",
+        ],
         &format!("{}\n", office.audit_key_hex),
     ));
     let list = ok(&ctl(&office, &["card", "list"], ""));
