@@ -35,14 +35,14 @@ pub fn read_secret_line() -> io::Result<Zeroizing<String>> {
     Ok(Zeroizing::new(text.to_owned()))
 }
 
-/// A Unix time as RFC 3339 in the office's offset, for JSON (`null` when out of range): a
-/// script reads the same instant a person reads in the text output.
-pub fn json_time(offset: time::UtcOffset, unix: i64) -> serde_json::Value {
+/// A Unix time as RFC 3339 in UTC (`2026-12-01T00:30:00Z`), for JSON (`null` when out of
+/// range): the one form docs/cli.md gives for every time in a JSON shape, next to its Unix
+/// seconds; the text output shows the same instant in the office's zone (`Ui::time`).
+pub fn json_time(unix: i64) -> serde_json::Value {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
         .and_then(|t| {
-            t.to_offset(offset)
-                .format(&time::format_description::well_known::Rfc3339)
+            t.format(&time::format_description::well_known::Rfc3339)
                 .ok()
         })
         .map_or(serde_json::Value::Null, serde_json::Value::String)

@@ -256,7 +256,7 @@ fn show(ui: &Ui, issuer_pub: &Path, path: &Path) -> Result<ExitCode, CmdError> {
                 serde_json::json!({
                     "serial": serial.to_string(),
                     "reason": r.reason.as_str(),
-                    "revoked_at": json_time(ui.offset, r.revoked_at),
+                    "revoked_at": json_time(r.revoked_at),
                     "revoked_at_unix": r.revoked_at,
                 })
             })
@@ -264,9 +264,9 @@ fn show(ui: &Ui, issuer_pub: &Path, path: &Path) -> Result<ExitCode, CmdError> {
         ui.print_json(&serde_json::json!({
             "list": path,
             "version": l.version(),
-            "issued_at": json_time(ui.offset, l.issued_at()),
+            "issued_at": json_time(l.issued_at()),
             "issued_at_unix": l.issued_at(),
-            "next_update": json_time(ui.offset, l.next_update()),
+            "next_update": json_time(l.next_update()),
             "next_update_unix": l.next_update(),
             "freshness": freshness.as_str(),
             "stale": freshness == Freshness::Stale,

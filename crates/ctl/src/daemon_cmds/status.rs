@@ -135,7 +135,7 @@ struct SessionOut {
     verified_at_unix: i64,
 }
 
-fn session_out(ui: &Ui, s: &SessionInfo) -> SessionOut {
+fn session_out(s: &SessionInfo) -> SessionOut {
     SessionOut {
         session_id: s.session_id.clone(),
         terminal: s.terminal.clone(),
@@ -144,9 +144,9 @@ fn session_out(ui: &Ui, s: &SessionInfo) -> SessionOut {
         operator_id: s.operator_id.clone(),
         serial: s.serial.clone(),
         state: s.state.as_str(),
-        opened_at: json_time(ui.offset, s.opened_at),
+        opened_at: json_time(s.opened_at),
         opened_at_unix: s.opened_at,
-        verified_at: json_time(ui.offset, s.verified_at),
+        verified_at: json_time(s.verified_at),
         verified_at_unix: s.verified_at,
     }
 }
@@ -205,7 +205,7 @@ fn ask_status(ui: &Ui, config: &Config) -> Result<Status, CmdError> {
 pub fn sessions(ui: &Ui, config: &Config) -> Result<ExitCode, CmdError> {
     let list = ask_sessions(ui, config)?;
     if ui.json {
-        let out: Vec<SessionOut> = list.iter().map(|s| session_out(ui, s)).collect();
+        let out: Vec<SessionOut> = list.iter().map(session_out).collect();
         ui.print_json(&out)?;
     } else if list.is_empty() {
         println!("{}", tr!(ui.lang, "ctl-state-no-sessions"));
@@ -257,8 +257,8 @@ fn list_part(ui: &Ui, config: &Config, in_force: Option<u64>) -> ListPart {
     match list {
         Ok(l) => {
             part.version = Some(l.version());
-            part.issued_at = json_time(ui.offset, l.issued_at());
-            part.next_update = json_time(ui.offset, l.next_update());
+            part.issued_at = json_time(l.issued_at());
+            part.next_update = json_time(l.next_update());
             part.next_update_unix = Some(l.next_update());
             part.entries = Some(l.len());
             part.freshness = Some(Freshness::of(&l, now()).as_str());
@@ -322,7 +322,7 @@ fn audit_part(ui: &Ui, config: &Config) -> AuditPart {
         if part.last_record.is_none() {
             part.last_record = records.last().map(|r| RecordRef {
                 seq: r.seq,
-                time: json_time(ui.offset, r.time.unix_ms().div_euclid(1000)),
+                time: json_time(r.time.unix_ms().div_euclid(1000)),
             });
         }
         let seal = records.iter().rev().find_map(|r| match &r.event {
@@ -330,7 +330,7 @@ fn audit_part(ui: &Ui, config: &Config) -> AuditPart {
                 epoch: s.epoch,
                 last_seq: s.last_seq,
                 seq: r.seq,
-                time: json_time(ui.offset, r.time.unix_ms().div_euclid(1000)),
+                time: json_time(r.time.unix_ms().div_euclid(1000)),
             }),
             _ => None,
         });
@@ -525,7 +525,7 @@ pub fn status(ui: &Ui, config: &Config) -> Result<ExitCode, CmdError> {
         Some(
             ask_sessions(ui, config)?
                 .iter()
-                .map(|s| session_out(ui, s))
+                .map(session_out)
                 .collect::<Vec<_>>(),
         )
     } else {
