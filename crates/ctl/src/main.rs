@@ -82,7 +82,7 @@ enum Top {
         #[arg(long)]
         user: String,
     },
-    /// Copy every piece of state into TO/cardgate-backup-<date>T<time> (the office's time; art.
+    /// Copy every piece of state into TO/cardgate-backup-YYYY-MM-DDTHHMM (the office's time; art.
     /// 8), with MANIFEST.sha256 (`sha256sum -c` checks it) signed by the issuer key. The audit
     /// log's sealing key is never copied. `--verify DIR` checks a backup instead.
     Backup {
