@@ -749,3 +749,53 @@ fn restore_messages_follow_a_japanese_locale() {
         text(&out)
     );
 }
+
+/// Runs `cardgatectl ARGS` on a pseudo-terminal (`script`, util-linux), typing `answer`.
+fn on_a_terminal(site: &Site, args: &[&str], answer: &str) -> Output {
+    let mut line = format!(
+        "{} --config {}",
+        env!("CARGO_BIN_EXE_cardgatectl"),
+        site.config.display()
+    );
+    for a in args {
+        line.push(' ');
+        line.push_str(a);
+    }
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // The question comes after the checks: wait for it as a person would.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    input.write_all(answer.as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn restore_on_a_terminal_goes_ahead_only_on_yes() {
+    let site = Site::new("tty");
+    let backup = site.backup();
+    let b = backup.to_str().unwrap();
+    let target = site.dir.join("state/cards.json");
+    std::fs::write(&target, b"{\"cards\":[],\"later\":2}\n").unwrap();
+    let later = std::fs::read(&target).unwrap();
+
+    let no = on_a_terminal(&site, &["restore", "--from", b], "n\n");
+    assert_eq!(no.status.code(), Some(4), "{}", text(&no));
+    assert!(text(&no).contains("Go ahead?"), "{}", text(&no));
+    assert!(text(&no).contains("Nothing was done"), "{}", text(&no));
+    assert_eq!(std::fs::read(&target).unwrap(), later);
+
+    let yes = on_a_terminal(&site, &["restore", "--from", b], "y\n");
+    assert_eq!(yes.status.code(), Some(0), "{}", text(&yes));
+    assert!(text(&yes).contains("restored"), "{}", text(&yes));
+    assert_ne!(std::fs::read(&target).unwrap(), later);
+}
