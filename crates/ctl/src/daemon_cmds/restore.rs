@@ -380,7 +380,18 @@ pub fn restore(
             write_atomic(&p.target, &p.bytes, 0o600)
                 .map_err(|e| io_failure(lang, &p.target, &e))?;
         }
-        write_key_file(audit_dir, *epoch, key)?;
+        let key_path = cardgate_audit::seal::key_file_path(audit_dir);
+        write_key_file(audit_dir, *epoch, key).map_err(|e| {
+            Failure::new(
+                Exit::Failed,
+                tr!(
+                    lang,
+                    "ctl-state-io",
+                    path = key_path.display().to_string(),
+                    error = e.to_string()
+                ),
+            )
+        })?;
         audit_note = Some(format!(
             "audit log restored from the backup ({records} records, {} files), sealing continues at epoch {epoch} (--audit)",
             audit_files.len()
