@@ -87,15 +87,24 @@ enum Top {
         #[arg(long)]
         user: String,
     },
-    /// Copy every piece of state into DIR (art. 8), signed with the issuer key. The audit
-    /// log's sealing key is never copied.
+    /// Copy every piece of state into TO/cardgate-backup-YYYY-MM-DDTHHMM (the office's time; art.
+    /// 8), with MANIFEST.sha256 (`sha256sum -c` checks it) signed by the issuer key. The audit
+    /// log's sealing key is never copied. `--verify DIR` checks a backup instead.
     Backup {
-        /// Where to put the backup.
-        #[arg(long)]
-        to: PathBuf,
+        /// Where to put the backup (must exist: the backup medium, mounted).
+        #[arg(long, required_unless_present = "verify")]
+        to: Option<PathBuf>,
         /// The issuer directory (issuer.key) that signs the backup's manifest.
-        #[arg(long, value_name = "DIR")]
-        issuer_dir: PathBuf,
+        #[arg(long, value_name = "DIR", required_unless_present = "verify")]
+        issuer_dir: Option<PathBuf>,
+        /// Check the backup in DIR: the manifest's signature and every file's SHA-256 (exit 6
+        /// naming the file when one fails).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["to", "issuer_dir"])]
+        verify: Option<PathBuf>,
+        /// With --verify: check the signature with this issuer public key [default: the
+        /// configured one].
+        #[arg(long, value_name = "PATH", requires = "verify")]
+        issuer_pub: Option<PathBuf>,
     },
     /// Put a backup back (the daemon must be stopped): only a backup signed by the issuer key,
     /// only the fixed set of files, only where this machine's configuration says.
@@ -166,9 +175,26 @@ fn main() -> ExitCode {
         Top::Login { terminal, user } => load()
             .map_err(Into::into)
             .and_then(|c| daemon_cmds::login(&ui, &c, &terminal, &user)),
-        Top::Backup { to, issuer_dir } => load()
+        Top::Backup {
+            to,
+            issuer_dir,
+            verify,
+            issuer_pub,
+        } => load()
             .map_err(Into::into)
-            .and_then(|c| daemon_cmds::backup(&ui, &c, &cli.config, &to, &issuer_dir)),
+            .and_then(|c| match (verify, to, issuer_dir) {
+                (Some(dir), _, _) => {
+                    daemon_cmds::verify_backup(&ui, &c, &dir, issuer_pub.as_deref())
+                }
+                (None, Some(to), Some(issuer_dir)) => {
+                    daemon_cmds::backup(&ui, &c, &cli.config, &to, &issuer_dir)
+                }
+                // clap requires --to and --issuer-dir without --verify.
+                _ => Err(Box::new(exit::Failure::new(
+                    exit::Exit::Usage,
+                    "--to --issuer-dir",
+                ))),
+            }),
         Top::Restore {
             from,
             issuer_pub,
