@@ -157,7 +157,18 @@ pub fn usage_error(lang: Lang, e: &clap::Error) -> String {
             "ctl-usage-unknown-command",
             command = context(ContextKind::InvalidSubcommand)
         ),
-        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+        ErrorKind::ValueValidation => match std::error::Error::source(e) {
+            // The validator's own sentence says which bound or form was broken.
+            Some(reason) => tr!(
+                lang,
+                "ctl-usage-invalid-value-because",
+                arg = arg,
+                value = value,
+                reason = reason.to_string()
+            ),
+            None => tr!(lang, "ctl-usage-invalid-value", arg = arg, value = value),
+        },
+        ErrorKind::InvalidValue => {
             tr!(lang, "ctl-usage-invalid-value", arg = arg, value = value)
         }
         ErrorKind::MissingRequiredArgument => {

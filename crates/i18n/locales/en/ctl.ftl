@@ -11,6 +11,7 @@ ctl-config-load = cannot read the configuration { $path }
 ctl-usage-unknown-argument = unknown argument { $arg }
 ctl-usage-unknown-command = unknown command { $command }
 ctl-usage-invalid-value = the value { $value } is not valid for { $arg }
+ctl-usage-invalid-value-because = the value { $value } is not valid for { $arg }: { $reason }
 ctl-usage-missing-argument = a required argument is missing: { $arg }
 ctl-usage-missing-command = a command is needed
 ctl-usage-conflict = { $arg } cannot be used with the other options given

@@ -10,6 +10,7 @@ ctl-config-load = 設定ファイル { $path } を読み込めません
 ctl-usage-unknown-argument = 不明な引数 { $arg } が指定されました
 ctl-usage-unknown-command = 不明なコマンド { $command } が指定されました
 ctl-usage-invalid-value = { $arg } に値 { $value } は指定できません
+ctl-usage-invalid-value-because = { $arg } に値 { $value } は指定できません: { $reason }
 ctl-usage-missing-argument = 必須の引数がありません: { $arg }
 ctl-usage-missing-command = コマンドを指定してください
 ctl-usage-conflict = { $arg } は、指定された他のオプションと同時には使えません
