@@ -8,7 +8,6 @@ mod audit;
 mod card;
 mod client;
 mod daemon_cmds;
-#[allow(dead_code)] // Until every command reports through it (issue 14, in progress).
 mod exit;
 mod files;
 mod help;
@@ -17,7 +16,6 @@ mod man;
 mod pin;
 mod readers;
 mod revocation;
-#[allow(dead_code)] // Until every command reports through it (issue 14, in progress).
 mod ui;
 
 use clap::{FromArgMatches, Parser, Subcommand};
