@@ -212,6 +212,25 @@ fn revoke(
     reason: RevocationReason,
 ) -> Result<u64, CmdError> {
     let issuer = load_issuer(issuer_dir)?;
+    if cardgate_audit::caller::real_uid() != Some(0) {
+        // The access manager is not root: the daemon installs the signed list and marks the
+        // register (it checks the signature, that the version is newer and that nothing is
+        // dropped), since neither file is the manager's group's to write.
+        let (version, _, bytes) = crate::revocation::sign_next(
+            &issuer,
+            &config.revocation.list,
+            7,
+            Some((serial, reason)),
+        )?;
+        let answer = client::ask(
+            &config.daemon.admin_socket,
+            &AdminRequest::PublishRevocationList {
+                list: hex::encode(bytes),
+            },
+        )?;
+        client::expect_ok(answer)?;
+        return Ok(version);
+    }
     let (version, _) = crate::revocation::next_version(
         &issuer,
         &config.revocation.list,

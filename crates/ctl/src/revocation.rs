@@ -76,6 +76,21 @@ pub fn next_version(
     next_update_days: u32,
     add: Option<(CardSerial, RevocationReason)>,
 ) -> Result<(u64, usize), CmdError> {
+    let (version, count, bytes) = sign_next(issuer, list, next_update_days, add)?;
+    write_atomic(list, &bytes, 0o644)?;
+    Ok((version, count))
+}
+
+/// The next version of the list in `list` (with `add`), signed, but not written: the access
+/// manager, who is not root, hands it to the daemon to install
+/// (`AdminRequest::PublishRevocationList`). Returns the version, the entry count and the
+/// signed bytes.
+pub fn sign_next(
+    issuer: &IssuerKey,
+    list: &Path,
+    next_update_days: u32,
+    add: Option<(CardSerial, RevocationReason)>,
+) -> Result<(u64, usize, Vec<u8>), CmdError> {
     let now = now();
     let previous = match read_capped(list, MAX_FILE_LEN as u64) {
         Ok(bytes) => Some(RevocationList::verify(&bytes, &issuer.public_key())?),
@@ -99,8 +114,7 @@ pub fn next_version(
     }
     let bytes = builder.sign(issuer)?;
     let count = RevocationList::verify(&bytes, &issuer.public_key())?.len();
-    write_atomic(list, &bytes, 0o644)?;
-    Ok((version, count))
+    Ok((version, count, bytes))
 }
 
 /// Runs a revocation command.

@@ -190,6 +190,75 @@ fn bind(path: &Path, mode: u32, group: Option<u32>) -> Result<UnixListener, BoxE
     Ok(listener)
 }
 
+/// The gid of a configured group; `None` (with a warning) when there is none or the name
+/// service cannot say, which leaves its role without access (fail closed).
+fn group_gid(group: &str, role: &str) -> Option<u32> {
+    match users::group_id(group) {
+        Ok(Some(gid)) => Some(gid),
+        Ok(None) => {
+            tracing::warn!(%group, "the {role} group does not exist: that role has no access");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(%group, error = %e, "the {role} group cannot be looked up: that role has no access");
+            None
+        }
+    }
+}
+
+fn manager_group_gid(config: &Config) -> Option<u32> {
+    group_gid(&config.daemon.manager_group, "access manager's")
+}
+
+/// Lets the access manager's group read what that role reviews and consults, and write
+/// nothing (art. 7: the manager analyses the operation history; the log must not be theirs
+/// to change): the state directory and the audit directory become `root:<manager_group>`
+/// mode 2750 (setgid, so that every segment the log starts later is the group's too), and
+/// the audit segments, the seal key file and the card register `root:<manager_group>` 0640.
+/// The lock file and quarantined tails stay root's alone. (The seal key file is readable so
+/// that `cardgatectl audit verify` can check the log's tail against it, as it does for root;
+/// the forward-sealing key only seals what comes after, and only the daemon can append.)
+///
+/// Idempotent, at every start. A failure is logged with its path and the daemon goes on: the
+/// manager's review is then unavailable, nothing is opened wider.
+fn share_with_manager(config: &Config, gid: u32) {
+    use std::os::unix::fs::chown;
+    let set = |path: &Path, mode: u32| {
+        if let Err(e) = chown(path, Some(0), Some(gid))
+            .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
+        {
+            tracing::warn!(path = %path.display(), error = %e, "cannot share with the access manager's group");
+        }
+    };
+    let state = &config.daemon.state_dir;
+    set(state, 0o2750);
+    let register = state.join(cardgate_office::register::REGISTER_FILE);
+    if register.exists() {
+        set(&register, 0o640);
+    }
+    let audit = &config.audit.dir;
+    if !audit.is_dir() {
+        return;
+    }
+    set(audit, 0o2750);
+    match std::fs::read_dir(audit) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if cardgate_audit::segments::parse_segment_name(&name).is_some()
+                    || name == cardgate_audit::seal::KEY_FILE
+                {
+                    set(&entry.path(), 0o640);
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(dir = %audit.display(), error = %e, "cannot list the audit log to share it")
+        }
+    }
+}
+
 /// `sd_notify(READY=1)` without libsystemd: one datagram to `$NOTIFY_SOCKET`.
 fn notify_ready() {
     let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
@@ -235,29 +304,29 @@ async fn run(config: Config) -> Result<(), BoxError> {
     if config.audit.syslog {
         audit_config.syslog = Some(PathBuf::from("/dev/log"));
     }
+    // Before the log opens, so that a segment it starts is created in the shared directory.
+    let manager_gid = manager_group_gid(&config);
+    if let Some(gid) = manager_gid {
+        share_with_manager(&config, gid);
+    }
     let (audit, report) = AuditSink::open(audit_config)?;
     let audit = Arc::new(audit);
     if !report.quarantined.is_empty() {
         tracing::warn!(files = ?report.quarantined, "a torn audit tail was quarantined");
     }
 
-    let admin_gid = match users::group_id(&config.daemon.admin_group) {
-        Ok(Some(gid)) => Some(gid),
-        Ok(None) => {
-            tracing::warn!(group = %config.daemon.admin_group, "admin group not found; the admin socket is root-only");
-            None
-        }
-        Err(e) => {
-            tracing::warn!(group = %config.daemon.admin_group, error = %e, "admin group unknown; the admin socket is root-only");
-            None
-        }
-    };
+    let admin_gid = group_gid(&config.daemon.admin_group, "admin");
     let login = bind(&config.daemon.login_socket, 0o666, None)?;
-    let admin = bind(
-        &config.daemon.admin_socket,
-        if admin_gid.is_some() { 0o660 } else { 0o600 },
-        admin_gid,
-    )?;
+    // With the access manager's group, members of two groups must reach the admin socket,
+    // which one file group cannot say: the socket is then open to every uid, like the login
+    // socket, and the daemon itself refuses a uid in neither group from its peer
+    // credentials before it reads a byte (`server::roles`).
+    let (admin_mode, admin_group) = match (admin_gid, manager_gid) {
+        (_, Some(_)) => (0o666, admin_gid),
+        (Some(gid), None) => (0o660, Some(gid)),
+        (None, None) => (0o600, None),
+    };
+    let admin = bind(&config.daemon.admin_socket, admin_mode, admin_group)?;
 
     let (monitor, monitor_events) = CardMonitor::start(MonitorOptions::default())?;
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();

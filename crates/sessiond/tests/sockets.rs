@@ -235,7 +235,10 @@ async fn admin_requests_need_the_admin_group_and_are_attributed_to_the_uid() {
     // socket's permissions to show that the daemon's own check holds.
     std::fs::set_permissions(&r.admin, std::fs::Permissions::from_mode(0o666)).unwrap();
     let text = as_nobody(&r.admin, r#"{"op":"status"}"#).await;
-    assert!(text.contains("not a member of cardgate-admin"), "{text}");
+    assert!(
+        text.contains("member of neither cardgate-admin nor cardgate-manager"),
+        "{text}"
+    );
 
     // On the login socket, nobody may not act for alice.
     let text = as_nobody(
