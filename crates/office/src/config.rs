@@ -114,9 +114,10 @@ pub enum StalePolicy {
 pub struct DaemonSection {
     /// The login socket, for the PAM module and `cardgatectl login`.
     pub login_socket: PathBuf,
-    /// The admin socket (mode 0660, group `admin_group`).
+    /// The admin socket: mode 0666 when `manager_group` exists (the daemon checks each
+    /// caller's role), 0660 group `admin_group` when only that exists, 0600 otherwise.
     pub admin_socket: PathBuf,
-    /// The group allowed on the admin socket.
+    /// The system administrator's group: every admin request (see `manager_group`).
     pub admin_group: String,
     /// Where the daemon keeps its state (card register, accepted list version, …).
     pub state_dir: PathBuf,
