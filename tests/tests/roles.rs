@@ -231,6 +231,32 @@ fn the_access_manager_revokes_and_writes_notes_without_root_under_their_own_uid(
         &format!("{}\n", office.audit_key_hex),
     );
     ok(&out);
+    // ... and reviews it (art. 7): the report names the revocation the manager made.
+    let report = ok(&ctl_as(
+        KANRI,
+        &office,
+        &[
+            "audit",
+            "report",
+            "--dir",
+            &office.path("audit"),
+            "--format",
+            "json",
+        ],
+        "",
+    ));
+    assert!(!report.trim().is_empty());
+    // The directories the daemon shared: root's, the group's to read, setgid.
+    for dir in ["state", "audit"] {
+        let meta = std::fs::metadata(office.dir.join(dir)).unwrap();
+        assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 0, "{dir}");
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::gid(&meta),
+            MANAGER_GID,
+            "{dir}"
+        );
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o2750, "{dir}");
+    }
     // ... and cannot write it: no segment opens for append, no file can be made beside them.
     let audit = office.dir.join("audit");
     let segment = cardgate_audit::segments::list_segments(&audit)
