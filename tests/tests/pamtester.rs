@@ -189,7 +189,7 @@ fn wrong_pins_show_the_tries_left_then_the_card_is_blocked() {
     let run = pamtester(&svc, USER, &[], &["authenticate"], &["Wrong9999"]);
     run.assert_failed("Authentication failure");
     assert!(
-        run.stderr.contains("Wrong PIN. 1 tries left"),
+        run.stderr.contains("Wrong PIN. 1 try left"),
         "{}",
         run.stderr
     );

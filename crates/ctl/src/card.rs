@@ -586,6 +586,26 @@ fn revoke(
     serial: CardSerial,
     reason: RevocationReason,
 ) -> Result<u64, CmdError> {
+    if cardgate_audit::caller::real_uid() != Some(0) {
+        // The access manager is not root: the daemon installs the signed list and marks the
+        // register (it checks the signature, that the version is newer and that nothing is
+        // dropped), since neither file is the manager's group's to write.
+        let (version, _, bytes) = crate::revocation::sign_next(
+            issuer,
+            &config.revocation.list,
+            NEXT_UPDATE_DAYS,
+            Some((serial, reason)),
+        )?;
+        let answer = client::call(
+            cardgate_i18n::Lang::from_env(),
+            &config.daemon.admin_socket,
+            &AdminRequest::PublishRevocationList {
+                list: hex::encode(bytes),
+            },
+        )?;
+        client::expect_ok(answer)?;
+        return Ok(version);
+    }
     let (version, _) = crate::revocation::next_version(
         issuer,
         &config.revocation.list,

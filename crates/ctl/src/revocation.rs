@@ -162,6 +162,22 @@ pub fn next_version(
     next_update_days: u32,
     add: Option<(CardSerial, RevocationReason)>,
 ) -> Result<(u64, usize), CmdError> {
+    let (version, count, bytes) = sign_next(issuer, list, next_update_days, add)?;
+    let lang = Lang::from_env();
+    write_atomic(list, &bytes, 0o644).map_err(|e| io_failure(lang, list, &e))?;
+    Ok((version, count))
+}
+
+/// The next version of the list in `list` (with `add`), signed, but not written: the access
+/// manager, who is not root, hands it to the daemon to install
+/// (`AdminRequest::PublishRevocationList`). Returns the version, the entry count and the
+/// signed bytes.
+pub fn sign_next(
+    issuer: &IssuerKey,
+    list: &Path,
+    next_update_days: u32,
+    add: Option<(CardSerial, RevocationReason)>,
+) -> Result<(u64, usize, Vec<u8>), CmdError> {
     // Checked here as well as on the command line, for every caller.
     if !(1..=MAX_NEXT_UPDATE_DAYS).contains(&next_update_days) {
         return Err(Box::new(Failure::new(
@@ -198,8 +214,7 @@ pub fn next_version(
     }
     let bytes = builder.sign(issuer)?;
     let count = RevocationList::verify(&bytes, &issuer.public_key())?.len();
-    write_atomic(list, &bytes, 0o644).map_err(|e| io_failure(lang, list, &e))?;
-    Ok((version, count))
+    Ok((version, count, bytes))
 }
 
 /// A revocation reason in the user's language (the wire word stays in JSON).
