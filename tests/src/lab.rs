@@ -254,6 +254,27 @@ impl PcscLab {
         Ok(command)
     }
 
+    /// A command that runs `program` inside the lab's mount and network namespaces, where
+    /// pcscd's socket is `/run/pcscd/pcscd.comm` itself: for a program run as another uid,
+    /// which may not follow the `/proc/<pid>/root` link that root's clients use.
+    pub fn in_lab_namespaces(
+        &self,
+        program: impl AsRef<std::ffi::OsStr>,
+    ) -> Result<Command, HarnessError> {
+        let mut command = guarded("nsenter");
+        command
+            .args([
+                "-t",
+                &self.holder_pid()?.to_string(),
+                "--mount",
+                "--net",
+                "--",
+            ])
+            .arg(program)
+            .env("PCSCLITE_CSOCK_NAME", "/run/pcscd/pcscd.comm");
+        Ok(command)
+    }
+
     /// Starts (again) pcscd in the lab and waits until its readers are listed.
     pub fn start_pcscd(&mut self) -> Result<(), HarnessError> {
         if self.pcscd.is_some() {

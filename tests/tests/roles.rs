@@ -95,6 +95,44 @@ fn ctl_as((uid, gid): (u32, u32), office: &Office, args: &[&str], stdin: &str) -
     child.wait_with_output().unwrap()
 }
 
+/// [`ctl_as`] for commands that talk to cards: run inside the lab's namespaces (a uid that is
+/// not root cannot reach pcscd through root's link to its socket), as `(uid, gid)` with no
+/// supplementary groups, through `setpriv`.
+fn ctl_with_cards_as(
+    (uid, gid): (u32, u32),
+    office: &Office,
+    args: &[&str],
+    stdin: &str,
+) -> Output {
+    let program = cardgate_tests::paths::workspace_artifact("cardgatectl", "cardgatectl").unwrap();
+    let mut child = office
+        .lab
+        .in_lab_namespaces("setpriv")
+        .unwrap()
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .arg("--clear-groups")
+        .arg(program)
+        .arg("--config")
+        .arg(&office.config)
+        .args(args)
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        // A command that fails before reading closes the pipe; its status tells.
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    child.wait_with_output().unwrap()
+}
+
 fn both(out: &Output) -> String {
     format!(
         "{}{}",
@@ -169,6 +207,7 @@ fn the_access_manager_revokes_and_writes_notes_without_root_under_their_own_uid(
             "lost",
             "--issuer-dir",
             &usb,
+            "--yes",
         ],
         "",
     );
@@ -233,9 +272,17 @@ fn the_access_manager_revokes_and_writes_notes_without_root_under_their_own_uid(
     let verified = ok(&out);
     // Every seal was checked from k(0); the live sealing key itself is not the manager's to
     // read (a copy kept would outlive its erasure and could reseal a rewritten log).
-    assert!(verified.contains("seal key file is root's alone"), "{verified}");
+    assert!(
+        verified.contains("seal key file is root's alone"),
+        "{verified}"
+    );
     let read_key = Command::new("cat")
-        .arg(office.dir.join("audit").join(cardgate_audit::seal::KEY_FILE))
+        .arg(
+            office
+                .dir
+                .join("audit")
+                .join(cardgate_audit::seal::KEY_FILE),
+        )
         .uid(KANRI.0)
         .gid(KANRI.1)
         .output()
@@ -395,4 +442,114 @@ fn what_is_the_administrators_is_refused_to_the_manager_and_a_stranger_gets_noth
         ),
         "ermission denied",
     );
+}
+
+#[test]
+fn the_access_manager_lends_and_unblocks_a_card_without_root() {
+    use cardgate_tests::fixtures::{MANAGER_PIN, NEW_PIN};
+    let office = Office::standard(PcscLab::with_readers(2).unwrap(), "").unwrap();
+    let _daemon = start_daemon(&office);
+    let usb = managers_issuer_dir(&office);
+    // The office's public key, which the manager's tool checks the manager's card against, is
+    // world-readable where it is installed (/etc/cardgate/issuer.pub); the lab keeps it beside
+    // the key, in a directory only root may list, so let others reach the file (the key
+    // itself stays 0600).
+    std::fs::set_permissions(
+        office.dir.join("issuer"),
+        std::fs::Permissions::from_mode(0o711),
+    )
+    .unwrap();
+    let manager_reader = office.manager_reader().unwrap();
+    let blank = SoftCardFile::blank(&office.lab, "blank", PUK).unwrap();
+    let _card = office.lab.insert_card(0, &blank).unwrap();
+    let reader = office.lab.reader(0).unwrap().to_owned();
+    let register = || -> Value {
+        serde_json::from_slice(&std::fs::read(office.dir.join("state").join("cards.json")).unwrap())
+            .unwrap()
+    };
+
+    // Lending (art. 5.1): the card is personalised by the manager's tool, the daemon lends
+    // it in the register (not the manager's to write), and the record names the manager.
+    let out = ctl_with_cards_as(
+        KANRI,
+        &office,
+        &[
+            "card",
+            "issue",
+            "--reader",
+            &reader,
+            "--operator",
+            "op-0042",
+            "--issuer-dir",
+            &usb,
+            "--manager-reader",
+            &manager_reader,
+        ],
+        &format!("{MANAGER_PIN}\n{PUK}\n{INITIAL_PIN}\n"),
+    );
+    let text = ok(&out);
+    let serial = text.split_whitespace().nth(2).unwrap().to_owned();
+    let entry = register()["cards"][&serial].clone();
+    assert_eq!(entry["operator_id"], "op-0042", "{entry}");
+    assert_eq!(entry["must_change_pin"], true, "{entry}");
+    let issued = records(&office, "card_issued");
+    let issued = issued
+        .iter()
+        .find(|r| r["card"] == serial.as_str())
+        .unwrap();
+    assert!(
+        issued["event"]["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("uid 4400 (kanri), manager card"),
+        "{issued}"
+    );
+
+    // Unblocking (art. 5.1): the daemon marks the register, the record names the manager.
+    let out = ctl_with_cards_as(
+        KANRI,
+        &office,
+        &[
+            "card",
+            "unblock",
+            "--reader",
+            &reader,
+            "--manager-reader",
+            &manager_reader,
+            "--yes",
+        ],
+        &format!("{MANAGER_PIN}\n{PUK}\n{NEW_PIN}\n"),
+    );
+    ok(&out);
+    assert!(register()["cards"][&serial]["unblocked_at"].is_i64());
+    let unblocked = records(&office, "pin_unblocked");
+    assert_eq!(unblocked.len(), 1, "{unblocked:?}");
+    assert!(
+        unblocked[0]["event"]["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("uid 4400 (kanri), manager card"),
+        "{}",
+        unblocked[0]
+    );
+
+    // Without the manager's card, nothing is lent by a uid that is not root: the first
+    // manager card is root's to issue.
+    let out = ctl_with_cards_as(
+        KANRI,
+        &office,
+        &[
+            "card",
+            "issue",
+            "--reader",
+            &reader,
+            "--operator",
+            "op-0099",
+            "--issuer-dir",
+            &usb,
+        ],
+        &format!("{PUK}\n{INITIAL_PIN}\n"),
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", both(&out));
+    assert!(both(&out).contains("first manager card"), "{}", both(&out));
 }

@@ -847,6 +847,34 @@ fn read_puk(lang: Lang) -> Result<Puk, CmdError> {
     })
 }
 
+/// Whether the register is written by the daemon for this caller: the access manager is not
+/// root, and the register is not the manager's group's to write (see
+/// `engine/register_requests.rs` in the daemon). Decided before any card is touched: without
+/// root, the daemon must be up (and a manager's card must authorise the step), or nothing
+/// is done.
+fn daemon_writes_register(
+    lang: Lang,
+    config: &Config,
+    by_manager_card: bool,
+) -> Result<bool, CmdError> {
+    if cardgate_audit::caller::real_uid() == Some(0) {
+        return Ok(false);
+    }
+    if !by_manager_card {
+        return Err(fail_hint(
+            Exit::Refused,
+            tr!(lang, "ctl-card-bootstrap-needs-root"),
+            tr!(lang, "ctl-card-bootstrap-needs-root-hint"),
+        ));
+    }
+    client::expect_ok(client::call(
+        lang,
+        &config.daemon.admin_socket,
+        &AdminRequest::Status,
+    )?)?;
+    Ok(true)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn issue(
     ui: &Ui,
@@ -869,6 +897,7 @@ fn issue(
     let valid_until = parse_valid_until(lang, valid_until, today)?;
     // The medium before the manager's PIN: nothing is asked of a card for a key not there.
     let issuer = load_issuer(lang, issuer_dir)?;
+    let through_daemon = daemon_writes_register(lang, config, manager_reader.is_some())?;
     let manager = match manager_reader {
         Some(m) => Some(manager::authenticate(lang, config, &m, &reader)?),
         None => {
@@ -907,12 +936,28 @@ fn issue(
         }
     };
     let serial = cert.body.serial;
-    RegisterFile::new(&config.daemon.state_dir).update(|r| {
-        r.cards.insert(
-            serial.to_string(),
-            CardEntry::lent(&operator, role, now(), valid_until),
-        );
-    })?;
+    match (&manager, through_daemon) {
+        (Some(m), true) => {
+            client::expect_ok(client::call(
+                lang,
+                &config.daemon.admin_socket,
+                &AdminRequest::LendInRegister {
+                    serial: client::serial(serial),
+                    operator: operator.clone(),
+                    role: client::role(role),
+                    reader: reader.clone(),
+                    manager: client::serial(m.serial),
+                    manager_reader: m.reader.clone(),
+                },
+            )?)?;
+        }
+        _ => RegisterFile::new(&config.daemon.state_dir).update(|r| {
+            r.cards.insert(
+                serial.to_string(),
+                CardEntry::lent(&operator, role, now(), valid_until),
+            );
+        })?,
+    }
     record(
         config,
         AdminRequest::CardIssued {
@@ -980,6 +1025,7 @@ fn unblock_card(
     check_reader(lang, &manager_reader)?;
     // The manager's card first, as before any other step: a refusal is recorded whatever
     // the other card is. Then the card, without any secret, for the plan to name it.
+    let through_daemon = daemon_writes_register(lang, config, true)?;
     let manager = manager::authenticate(lang, config, &manager_reader, &reader)?;
     let seen = {
         let ran = readers()
@@ -1053,12 +1099,25 @@ fn unblock_card(
         return Err(issue_failure(lang, &reader, e));
     }
     let serial = cert.body.serial;
-    RegisterFile::new(&config.daemon.state_dir).update(|r| {
-        if let Some(e) = r.get_mut(&serial) {
-            e.must_change_pin = true;
-            e.unblocked_at = Some(now());
-        }
-    })?;
+    if through_daemon {
+        client::expect_ok(client::call(
+            lang,
+            &config.daemon.admin_socket,
+            &AdminRequest::MarkUnblockedInRegister {
+                serial: client::serial(serial),
+                reader: reader.clone(),
+                manager: client::serial(manager.serial),
+                manager_reader: manager.reader.clone(),
+            },
+        )?)?;
+    } else {
+        RegisterFile::new(&config.daemon.state_dir).update(|r| {
+            if let Some(e) = r.get_mut(&serial) {
+                e.must_change_pin = true;
+                e.unblocked_at = Some(now());
+            }
+        })?;
+    }
     record(
         config,
         AdminRequest::PinUnblocked {

@@ -188,4 +188,39 @@ pub enum AdminRequest {
         /// The signed list, in hex.
         list: String,
     },
+    /// Lend a just-issued card in the register (`cardgatectl card issue` run by the access
+    /// manager, who is not root and may not write the register). The daemon lends it only if
+    /// the card in `reader` carries the office issuer's certificate for that serial, operator
+    /// and role, the access manager's card is in `manager_reader`, the card is on no list in
+    /// force, and the register does not know the card yet. Nothing is recorded: the
+    /// `card_issued` request that follows is, with this entry as its evidence.
+    LendInRegister {
+        /// The card.
+        serial: Serial,
+        /// The operator it is lent to.
+        operator: String,
+        /// The holder's role.
+        role: Role,
+        /// The PC/SC reader holding the card.
+        reader: String,
+        /// The access manager's card that authorises it.
+        manager: Serial,
+        /// The reader holding the access manager's card.
+        manager_reader: String,
+    },
+    /// Mark a card's PIN as unblocked in the register, so that its holder must choose a new
+    /// one (`cardgatectl card unblock` run by the access manager, who is not root). The
+    /// daemon marks it only if the card in `reader` is that card, lent, its PIN is not
+    /// blocked, and the access manager's card is in `manager_reader`. Nothing is recorded:
+    /// the `pin_unblocked` request that follows is.
+    MarkUnblockedInRegister {
+        /// The card.
+        serial: Serial,
+        /// The PC/SC reader holding the card.
+        reader: String,
+        /// The access manager's card that authorises it.
+        manager: Serial,
+        /// The reader holding the access manager's card.
+        manager_reader: String,
+    },
 }

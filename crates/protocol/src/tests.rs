@@ -73,6 +73,20 @@ fn admin_requests() -> Vec<AdminRequest> {
         AdminRequest::PublishRevocationList {
             list: "00ff".into(),
         },
+        AdminRequest::LendInRegister {
+            serial: S1,
+            operator: "op-0042".into(),
+            role: Role::Operator,
+            reader: "r".into(),
+            manager: S1,
+            manager_reader: "m".into(),
+        },
+        AdminRequest::MarkUnblockedInRegister {
+            serial: S1,
+            reader: "r".into(),
+            manager: S1,
+            manager_reader: "m".into(),
+        },
     ];
     all.extend(
         RevocationReason::ALL

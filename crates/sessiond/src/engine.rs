@@ -35,6 +35,7 @@ pub mod deny;
 mod login;
 mod pin_change;
 mod present;
+mod register_requests;
 mod removal;
 mod revocation;
 mod session_requests;

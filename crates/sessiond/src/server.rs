@@ -299,6 +299,8 @@ fn request_op(request: &AdminRequest) -> &'static str {
         AdminRequest::ManagerRefused { .. } => "manager_refused",
         AdminRequest::PukBlocked { .. } => "puk_blocked",
         AdminRequest::PublishRevocationList { .. } => "publish_revocation_list",
+        AdminRequest::LendInRegister { .. } => "lend_in_register",
+        AdminRequest::MarkUnblockedInRegister { .. } => "mark_unblocked_in_register",
     }
 }
 
@@ -358,11 +360,63 @@ async fn admin_request(
     }
     tracing::info!(uid, ?role, ?request, "admin request");
     let name = name_of(uid).await.ok();
+    let caller = match &name {
+        Some(n) => format!("uid {uid} ({n})"),
+        None => format!("uid {uid}"),
+    };
     match request {
         AdminRequest::Status => status(engine),
         AdminRequest::Sessions => Answer::Info {
             data: Info::Sessions(engine.sessions().into_iter().map(session_info).collect()),
         },
+        AdminRequest::LendInRegister {
+            serial,
+            operator,
+            role,
+            reader,
+            manager,
+            manager_reader,
+        } => {
+            let engine = engine.clone();
+            tokio::task::spawn_blocking(move || {
+                match engine.lend_in_register(
+                    &caller,
+                    serial,
+                    &operator,
+                    role,
+                    &reader,
+                    manager,
+                    manager_reader,
+                ) {
+                    Ok(()) => status(&engine),
+                    Err(why) => error(why),
+                }
+            })
+            .await
+            .unwrap_or_else(|_| error("internal error"))
+        }
+        AdminRequest::MarkUnblockedInRegister {
+            serial,
+            reader,
+            manager,
+            manager_reader,
+        } => {
+            let engine = engine.clone();
+            tokio::task::spawn_blocking(move || {
+                match engine.mark_unblocked_in_register(
+                    &caller,
+                    serial,
+                    &reader,
+                    manager,
+                    manager_reader,
+                ) {
+                    Ok(()) => status(&engine),
+                    Err(why) => error(why),
+                }
+            })
+            .await
+            .unwrap_or_else(|_| error("internal error"))
+        }
         other => {
             let engine = engine.clone();
             tokio::task::spawn_blocking(move || -> Answer {

@@ -142,3 +142,5 @@ ctl-card-pin-operator-id = the PIN must not contain your operator ID
 ctl-card-pin-run = the PIN must not be a repeated character or a keyboard, alphabet or number run, alone or two of them together
 ctl-card-pin-blocklisted = the PIN is on the list of commonly used passwords
 ctl-card-pin-same = the new PIN must differ from the current PIN
+ctl-card-bootstrap-needs-root = Without root, a card is lent only on the access manager's card (--manager-reader): the very first manager card is issued by root.
+ctl-card-bootstrap-needs-root-hint = Issue the first access manager's card as root (sudo), then issue every other card with --manager-reader.

@@ -142,3 +142,5 @@ ctl-card-pin-operator-id = 暗証番号に操作者IDを含めることはでき
 ctl-card-pin-run = 同じ文字の繰り返しや、キーボード・アルファベット・数字の並び(またはその2つの組み合わせ)は暗証番号にできません
 ctl-card-pin-blocklisted = この暗証番号はよく使われるパスワードの一覧に含まれています
 ctl-card-pin-same = 新しい暗証番号は現在の暗証番号と異なるものにしてください
+ctl-card-bootstrap-needs-root = root 以外の利用者は、アクセス管理者カード(--manager-reader)の承認があるときだけカードを貸与できます。最初のアクセス管理者カードは root が発行します。
+ctl-card-bootstrap-needs-root-hint = 最初のアクセス管理者カードを root(sudo)で発行し、その後のカードは --manager-reader を付けて発行してください。

@@ -50,12 +50,12 @@ pub(super) struct CardSeen {
 }
 
 /// The wire's serial, as the card crate names it.
-fn card_serial(serial: wire::Serial) -> CardSerial {
+pub(super) fn card_serial(serial: wire::Serial) -> CardSerial {
     CardSerial(serial.0)
 }
 
 /// The wire's role, as the card crate names it.
-fn card_role(role: wire::Role) -> Role {
+pub(super) fn card_role(role: wire::Role) -> Role {
     match role {
         wire::Role::Operator => Role::Operator,
         wire::Role::Manager => Role::AccessManager,
@@ -270,7 +270,9 @@ impl Engine {
             }
             AdminRequest::Status
             | AdminRequest::Sessions
-            | AdminRequest::PublishRevocationList { .. } => return bad("request"),
+            | AdminRequest::PublishRevocationList { .. }
+            | AdminRequest::LendInRegister { .. }
+            | AdminRequest::MarkUnblockedInRegister { .. } => return bad("request"),
         };
         match self.audit.append(entry) {
             Ok(receipt) => Answer::recorded(receipt.seq),
@@ -286,7 +288,7 @@ impl Engine {
     /// serial in the role `manager`, not revoked or withdrawn. Without one, only the very
     /// first manager card may be issued (`bootstrap`: the issuance being recorded is of a
     /// manager card, and the register lends no other).
-    fn authorised_by(
+    pub(super) fn authorised_by(
         &self,
         caller: &str,
         manager: Option<wire::Serial>,
@@ -393,7 +395,12 @@ impl Engine {
     }
 
     /// The card in `reader` with an issuer-signed certificate for `serial`.
-    fn signed_card(&self, serial: CardSerial, reader: &str, pin: bool) -> Result<CardSeen, String> {
+    pub(super) fn signed_card(
+        &self,
+        serial: CardSerial,
+        reader: &str,
+        pin: bool,
+    ) -> Result<CardSeen, String> {
         let seen = self.look_at_card(reader, pin)?;
         let Some(cert) = &seen.cert else {
             return Err(format!("the card in {reader:?} is blank"));
@@ -584,7 +591,7 @@ impl Engine {
         }
     }
 
-    fn list_in_force(&self) -> Option<std::sync::Arc<RevocationList>> {
+    pub(super) fn list_in_force(&self) -> Option<std::sync::Arc<RevocationList>> {
         super::locked(&self.revocation).list.clone()
     }
 }

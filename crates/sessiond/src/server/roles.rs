@@ -3,7 +3,7 @@
 //! | role | who | may |
 //! | --- | --- | --- |
 //! | system administrator (システム管理者) | root, members of `daemon.admin_group` | every request |
-//! | access manager (アクセス管理責任者) | members of `daemon.manager_group` | status; lending, return, revocation, PIN unblocking and their PUK refusals (art. 5); a new revocation list (art. 5.4); notes of the media, resident-card and other registers (arts. 4, 19) |
+//! | access manager (アクセス管理責任者) | members of `daemon.manager_group` | status; lending, return, revocation, PIN unblocking and their PUK refusals (art. 5), with the register changes the daemon makes for them (`lend_in_register`, `mark_unblocked_in_register`); a new revocation list (art. 5.4); notes of the media, resident-card and other registers (arts. 4, 19) |
 //!
 //! What stays the administrator's: the open sessions (the running of the terminals) and the
 //! server-room entry log (art. 3: entry is the administrator's to permit). The role is looked
@@ -93,7 +93,9 @@ pub(super) fn allowed(role: Role, request: &AdminRequest) -> Result<(), &'static
         | AdminRequest::PukRejected { .. }
         | AdminRequest::ManagerRefused { .. }
         | AdminRequest::PukBlocked { .. }
-        | AdminRequest::PublishRevocationList { .. } => Ok(()),
+        | AdminRequest::PublishRevocationList { .. }
+        | AdminRequest::LendInRegister { .. }
+        | AdminRequest::MarkUnblockedInRegister { .. } => Ok(()),
     }
 }
 
