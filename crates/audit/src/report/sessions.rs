@@ -206,22 +206,28 @@ impl<'a> Reviewer<'a> {
         let Some(card) = r.card.map(|c| c.to_string()) else {
             return;
         };
-        let Some((how, when, record)) = self.withdrawn.get(&card).cloned() else {
-            return;
+        let withdrawn = self.withdrawn.get(&card).cloned();
+        let (how, when, record) = match withdrawn {
+            Some((how, when, record)) => (how, Some(when), Some(record)),
+            // Refused as returned, with the return in no log reviewed (the register says so).
+            None if refused => (Withdrawal::Returned, None, None),
+            None => return,
         };
         let mut f = Self::finding(
             FindingKind::UseAfterReturn,
             Detail::AfterWithdrawal {
                 how,
-                at: Some(when),
-                record: Some(record.clone()),
+                at: when,
+                record: record.clone(),
                 refused,
             },
             terminal,
             r,
             at.clone(),
         );
-        f.records.insert(0, record);
+        if let Some(record) = record {
+            f.records.insert(0, record);
+        }
         self.flag(f);
     }
 
@@ -380,24 +386,21 @@ impl<'a> Reviewer<'a> {
                 }
             }
             Event::PinBlocked => self.count(&terminal, operator.as_deref(), t, |c| c.lockouts += 1),
+            // A returned card presented: the daemon refused it; an attempt at use after
+            // return all the same.
+            Event::RevokedCardPresented {
+                reason: RevocationReason::Returned,
+            } if r.card.is_some() => self.after_withdrawal(&terminal, r, &at, true),
             Event::RevokedCardPresented { reason } => {
-                let returned = *reason == RevocationReason::Returned;
-                let known = r
-                    .card
-                    .is_some_and(|c| self.withdrawn.contains_key(&c.to_string()));
-                if returned && known {
-                    self.after_withdrawal(&terminal, r, &at, true);
-                } else {
-                    self.flag(Self::finding(
-                        FindingKind::RevokedCardPresented,
-                        Detail::Revoked {
-                            reason: reason.as_str().to_owned(),
-                        },
-                        &terminal,
-                        r,
-                        at,
-                    ));
-                }
+                self.flag(Self::finding(
+                    FindingKind::RevokedCardPresented,
+                    Detail::Revoked {
+                        reason: reason.as_str().to_owned(),
+                    },
+                    &terminal,
+                    r,
+                    at,
+                ));
             }
             Event::CertificateRejected { reason } => self.flag(Self::finding(
                 FindingKind::UnknownCardPresented,
