@@ -19,6 +19,8 @@ use common::*;
 use time::{Date, Duration, Month, OffsetDateTime, Weekday};
 
 const READER2: &str = "Virtual PCD 00 01";
+/// A second card lent to op-alice.
+const ALICE2: CardSerial = CardSerial([0xA2, 0, 0, 0, 0, 0, 0, 3]);
 /// A card lent to no one: not in the register.
 const STRAY: CardSerial = CardSerial([0xDD, 0, 0, 0, 0, 0, 0, 4]);
 
@@ -83,7 +85,7 @@ fn lend(w: &World) -> RegisterFile {
     let register = RegisterFile::new(&w.dir);
     register
         .update(|r| {
-            for (serial, op) in [(ALICE, "op-alice"), (BOB, "op-bob")] {
+            for (serial, op) in [(ALICE, "op-alice"), (BOB, "op-bob"), (ALICE2, "op-alice")] {
                 let until = time::macros::date!(2099 - 03 - 31);
                 let mut e = CardEntry::lent(op, Role::Operator, 0, until);
                 e.must_change_pin = false;
@@ -402,4 +404,99 @@ fn scripted_days_give_exactly_their_findings() {
     let report = review(&[w.dir.join("audit").as_path()], &options).unwrap();
     let found: Vec<_> = report.findings.iter().map(|f| f.kind).collect();
     assert_eq!(found, [FindingKind::OnNationalHoliday]);
+}
+
+// One operator with two cards on two terminals; a card tried by the wrong user again and
+// again; and, on one terminal, another operator's session while the first one's is locked
+// (no finding: the card that opened a session is the one that ends it).
+#[test]
+fn an_operator_on_two_terminals_and_a_burst_of_denials_are_found() {
+    let w = world_with(&format!(
+        "[[terminal]]\nid = \"juki-02\"\nreader = \"{READER2}\"\n"
+    ));
+    let now = w.clock_now();
+    write_list(&w.dir, &w.issuer, 2, &[], now + 400 * 86_400);
+    w.engine.reload_revocation_if_changed();
+    let register = lend(&w);
+    let day = Day { w: &w };
+    let d = working_day_from(
+        OffsetDateTime::from_unix_timestamp(now).unwrap().date() + Duration::days(7),
+    );
+    let alice2 = ALICE2.to_string();
+    let alice = ALICE.to_string();
+
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    w.cards.insert(READER2, card(&w.issuer, ALICE2, "op-alice"));
+    day.at(d, 9, 0);
+    day.login("juki-01", "alice", "o1");
+    day.at(d, 9, 10);
+    day.login("juki-02", "alice", "o2");
+    day.at(d, 9, 20);
+    day.logout("alice", "o2");
+    day.logout("alice", "o1");
+    w.cards.pull(READER2);
+
+    // Five refusals, each after the refusal gate's window (60 s), within ten minutes.
+    let card_a = w.cards.pull(READER);
+    w.cards.insert(READER2, card_a);
+    for i in 0..5u8 {
+        day.at(d, 10, i * 2);
+        assert_eq!(day.refused("juki-02", "bob", PIN), "wrong_user", "{i}");
+    }
+    let card_a = w.cards.pull(READER2);
+
+    day.at(d, 11, 0);
+    w.cards.insert(READER, card_a);
+    day.login("juki-01", "alice", "l1");
+    let card_a = w.cards.pull(READER);
+    w.engine.card_removed(READER);
+    w.settle();
+    w.cards.insert(READER, card(&w.issuer, BOB, "op-bob"));
+    day.at(d, 11, 5);
+    day.login("juki-01", "bob", "l2");
+    day.at(d, 11, 30);
+    day.logout("bob", "l2");
+    w.cards.pull(READER);
+    w.cards.insert(READER, card_a);
+    day.at(d, 11, 35);
+    let a = w.auth("alice", PIN);
+    assert!(matches!(a, Answer::Granted { .. }), "{a:?}");
+    day.at(d, 12, 0);
+    day.logout("alice", "l1");
+    w.settle();
+
+    let options = ReportOptions::from_config(&w.config)
+        .unwrap()
+        .with_register(&register.read().unwrap());
+    let report = review(&[w.dir.join("audit").as_path()], &options).unwrap();
+    let found: Vec<_> = report.findings.iter().map(summary).collect();
+    assert_eq!(
+        found,
+        [
+            (
+                FindingKind::OperatorOnTwoTerminals,
+                Some("juki-02"),
+                Some(alice2.as_str()),
+                Some("op-alice")
+            ),
+            (
+                FindingKind::DenialBurst,
+                Some("juki-02"),
+                Some(alice.as_str()),
+                Some("op-alice")
+            ),
+        ],
+        "{:#?}",
+        report.findings
+    );
+    assert!(matches!(
+        report.findings[1].detail,
+        Detail::Burst {
+            scope: BurstScope::Card,
+            count: 5,
+            ..
+        }
+    ));
+    assert_eq!(report.per_operator["op-alice"].logins, 3);
+    assert_eq!(report.per_operator["op-bob"].logins, 1);
 }
