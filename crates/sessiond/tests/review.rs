@@ -391,6 +391,21 @@ fn scripted_days_give_exactly_their_findings() {
         .iter()
         .all(|f| !f.records.is_empty() && f.records.iter().all(|r| r.log == log)));
 
+    // The JSON carries each finding's stable kind and its data.
+    let json = cardgate_audit::report::render::json(&report);
+    for kind in [
+        "\"kind\":\"on_national_holiday\"",
+        "\"kind\":\"card_on_two_terminals\"",
+        "\"type\":\"holiday\"",
+        &format!("\"date\":\"{holiday_day}\""),
+    ] {
+        assert!(
+            json.replace(": ", ":").contains(kind),
+            "{kind} not in {json}"
+        );
+    }
+    assert!(report.checkpoint.as_ref().unwrap().logs.len() == 1);
+
     // A period of the holiday alone, in JST dates, holds its finding only.
     let options = ReportOptions {
         from: Some(
