@@ -51,9 +51,10 @@ pub const BUSINESS_HOURS: &str = "[business_hours]\nstart = \"08:30\"\nend = \"1
 /// What kind of finding the review must report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FindingKind {
-    /// A session outside business hours: started outside them, or ran past their end. (An
-    /// attempt out of hours is refused by the daemon and recorded with its reason,
-    /// `outside_business_hours`; the review counts it as a denial, not as a finding.)
+    /// Use outside business hours: a session that started outside them or ran past their end,
+    /// or an attempt the daemon refused out of hours (recorded with its reason,
+    /// `outside_business_hours`, and the card); a weekend counts (the office works Monday to
+    /// Friday).
     OutsideHours,
     /// A login on a national holiday.
     Holiday,
@@ -600,8 +601,8 @@ impl Script {
 ///   at the end of business hours, A logs out at 17:25: **a session outside business
 ///   hours**.
 /// * 17:00 B's card is taken out and returned to the access manager.
-/// * 19:30 A tries to log in on juki-01: refused (`outside_business_hours`), a denial but no
-///   finding: nothing was used.
+/// * 19:30 A tries to log in on juki-01: refused by the daemon (`outside_business_hours`):
+///   **an attempt outside business hours**.
 pub fn scripted_day() -> Result<Scripted, HarnessError> {
     let day = |h, m| jst(2026, 11, 25, h, m);
     let mut s = Script::start(day(8, 0))?;
@@ -680,6 +681,7 @@ pub fn scripted_day() -> Result<Scripted, HarnessError> {
 
     s.at(day(19, 30))?;
     s.pam_refused(TERMINAL, USER, &["authenticate"], &[NEW_PIN])?;
+    s.expect(FindingKind::OutsideHours, TERMINAL, "a", OPERATOR);
     s.pull(&mut a_in)?;
     s.at(day(19, 40))?;
     s.finish()
@@ -693,7 +695,7 @@ pub fn scripted_day() -> Result<Scripted, HarnessError> {
 /// * Tue 11-10 A works until 17:45 (the daemon locks the session at 17:15): **a session
 ///   outside business hours**.
 /// * Sat 11-14 B tries to log in on juki-02 at 10:00: refused by the daemon
-///   (`outside_business_hours`), a denial but no finding.
+///   (`outside_business_hours`): **an attempt outside business hours** (a weekend).
 /// * Fri 11-20 17:10 B's card is returned.
 /// * Mon 11-23 (勤労感謝の日) A logs in on juki-01 at 10:00: **a login on a national
 ///   holiday**.
@@ -763,6 +765,7 @@ pub fn scripted_month() -> Result<Scripted, HarnessError> {
 
     s.at(on(14, 10, 0))?;
     s.pam_refused(TERMINAL_2, USER_2, &["authenticate"], &[NEW_PIN])?;
+    s.expect(FindingKind::OutsideHours, TERMINAL_2, "b", OPERATOR_2);
 
     s.at(on(16, 7, 55))?;
     s.refresh_list()?;

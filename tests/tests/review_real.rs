@@ -126,7 +126,14 @@ fn findings_are_in_the_log(s: &Scripted, records: &[Record]) {
 
 fn is_evidence(f: &Expected, r: &Record) -> bool {
     match f.kind {
-        FindingKind::OutsideHours | FindingKind::Holiday | FindingKind::TwoTerminals => {
+        FindingKind::OutsideHours => {
+            matches!(r.event, Event::LoginGranted { .. })
+                || r.event
+                    == Event::LoginDenied {
+                        reason: DenyReason::OutsideBusinessHours,
+                    }
+        }
+        FindingKind::Holiday | FindingKind::TwoTerminals => {
             matches!(r.event, Event::LoginGranted { .. })
         }
         FindingKind::PinBurst => matches!(r.event, Event::PinBlocked),
@@ -153,6 +160,8 @@ fn the_scripted_day_is_recorded_as_it_happened() {
             FindingKind::TwoTerminals,
             FindingKind::RevokedCard,
             FindingKind::PinBurst,
+            // A's session 16:55-17:25, then A's attempt at 19:30.
+            FindingKind::OutsideHours,
             FindingKind::OutsideHours
         ]
     );
@@ -262,6 +271,8 @@ fn the_scripted_month_is_recorded_as_it_happened() {
         kinds,
         [
             FindingKind::Holiday,
+            // A's session past 17:15 on 11-10, then B's attempt on Saturday 11-14.
+            FindingKind::OutsideHours,
             FindingKind::OutsideHours,
             FindingKind::Holiday,
             FindingKind::UseAfterReturn
