@@ -7,7 +7,7 @@ use cardgate_office::config::{Config, LoadError};
 
 use crate::error::{FieldError, StoreError};
 use crate::record::{Entry, Event, Label, NoteKind, Text};
-use crate::report::{render, Report, ReportError, ReportOptions};
+use crate::report::{render, Checkpoint, CheckpointError, Report, ReportError, ReportOptions};
 use crate::seal::SealKey;
 use crate::verify::{verify_dir, VerifyOutcome};
 use crate::writer::{AuditConfig, AuditLog, Receipt, SystemClock};
@@ -48,6 +48,12 @@ pub enum CliError {
     /// The daemon configuration was refused (the error names the file).
     #[error(transparent)]
     Config(#[from] LoadError),
+    /// The card register could not be read (the error names the file).
+    #[error(transparent)]
+    Register(#[from] cardgate_office::register::RegisterError),
+    /// The checkpoint file (the error names the file).
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 fn field(field: &'static str) -> impl FnOnce(FieldError) -> CliError {
@@ -147,9 +153,51 @@ pub enum ReportFormat {
     Html,
 }
 
-/// `audit report` over one or more log directories.
+/// `audit report` over one or more log directories (each read once, however often or by
+/// whichever path it is given): verification first (with `options.key`), the previous
+/// checkpoint's check (`options.previous`), the findings, and the new checkpoint.
 pub fn report(dirs: &[&Path], options: ReportOptions) -> Result<Report, CliError> {
-    Ok(crate::report::report_dirs(dirs, options)?)
+    Ok(crate::report::review(dirs, &options)?)
+}
+
+/// What `audit report` reviews against, from the daemon's configuration (`None`: no
+/// configuration file, the defaults: Japan time, Monday to Friday 08:30–17:15, national
+/// holidays and the year-end closure): its `[business_hours]`, `daemon.utc_offset_minutes`,
+/// `[calendar]`, `[review]` and terminals; `from`/`to` (local dates `YYYY-MM-DD` in the
+/// office's offset, or UTC times), refused when `from` is not before `to`; and the card
+/// register of `daemon.state_dir`, when it is there.
+pub fn review_options(
+    config: Option<&Config>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<ReportOptions, CliError> {
+    let mut options = match config {
+        Some(c) => ReportOptions::from_config(c)?,
+        None => ReportOptions::default(),
+    };
+    let (from, to) = crate::report::parse_period(from, to, options.utc_offset)?;
+    options.from = from;
+    options.to = to;
+    if let Some(c) = config {
+        let file = cardgate_office::register::RegisterFile::new(&c.daemon.state_dir);
+        if file.path().exists() {
+            options = options.with_register(&file.read()?);
+        }
+    }
+    Ok(options)
+}
+
+/// Reads the previous review's checkpoint file.
+pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, CliError> {
+    Ok(Checkpoint::read(path)?)
+}
+
+/// Writes the report's checkpoint (for the next review) to `path`, atomically.
+pub fn write_checkpoint(report: &Report, path: &Path) -> Result<(), CliError> {
+    match &report.checkpoint {
+        Some(c) => Ok(c.write(path)?),
+        None => Ok(()),
+    }
 }
 
 /// Renders a report.
@@ -185,4 +233,49 @@ pub fn note(
     let receipt = log.append(Entry::new(event))?;
     log.close()?;
     Ok(receipt)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        Config::parse(&format!(
+            "[daemon]\nstate_dir = \"/nonexistent/cardgate\"\n{extra}\n[[terminal]]\nid = \"T01\"\nreader = \"r\"\n"
+        ))
+        .unwrap()
+    }
+
+    // Point 6: `--from 2026-11-01` is midnight in the office's zone (the configuration's
+    // offset), and a period that ends before it starts is refused.
+    #[test]
+    fn review_options_read_dates_in_the_offices_zone_and_refuse_an_empty_period() {
+        let jst =
+            review_options(Some(&config("")), Some("2026-11-01"), Some("2026-11-30")).unwrap();
+        assert_eq!(
+            jst.from.unwrap().to_string(),
+            "2026-10-31T15:00:00.000Z",
+            "JST, the default"
+        );
+        assert_eq!(jst.to.unwrap().to_string(), "2026-11-30T15:00:00.000Z");
+        let utc = config("utc_offset_minutes = 0");
+        let utc = review_options(Some(&utc), Some("2026-11-01"), None).unwrap();
+        assert_eq!(utc.from.unwrap().to_string(), "2026-11-01T00:00:00.000Z");
+        assert!(matches!(
+            review_options(Some(&config("")), Some("2026-11-30"), Some("2026-11-01")),
+            Err(CliError::Report(ReportError::EmptyPeriod { .. }))
+        ));
+        assert!(matches!(
+            review_options(None, Some("2026-11-31"), None),
+            Err(CliError::Report(ReportError::Time(_)))
+        ));
+        // The configuration's terminals and calendar are the review's.
+        let c =
+            config("[calendar]\nclosed_days = [\"2026-08-14\"]\n[review]\ndenial_burst_count = 7");
+        let o = review_options(Some(&c), None, None).unwrap();
+        assert_eq!(o.terminals["r"], "T01");
+        assert_eq!(o.calendar.closed_days.len(), 1);
+        assert_eq!(o.denial_burst.count, 7);
+    }
 }

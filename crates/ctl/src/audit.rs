@@ -339,6 +339,7 @@ fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCod
                 to: bound(to, "--to", true)?,
                 hours,
                 utc_offset: offset,
+                ..ReportOptions::default()
             };
             let dir_refs: Vec<&std::path::Path> = dirs.iter().map(PathBuf::as_path).collect();
             let report = cli::report(&dir_refs, options)?;

@@ -55,6 +55,14 @@ pub enum ConfigError {
     /// Limits that make no sense.
     #[error("{0}")]
     BadValue(&'static str),
+    /// A date that is not `YYYY-MM-DD`.
+    #[error("{key}: {value:?} is not a date (YYYY-MM-DD)")]
+    BadDate {
+        /// Which key.
+        key: &'static str,
+        /// What it said.
+        value: String,
+    },
 }
 
 /// Why a configuration file was refused: the file, and what is wrong with it.
@@ -350,6 +358,96 @@ pub struct Config {
     /// person it was lent to).
     #[serde(default)]
     pub operators: BTreeMap<String, String>,
+    /// `[review]`: the thresholds of the access manager's review.
+    #[serde(default)]
+    pub review: ReviewSection,
+    /// `[calendar]`: the office's days off, for the review.
+    #[serde(default)]
+    pub calendar: CalendarSection,
+}
+
+/// Most closed days `[calendar] closed_days` may list.
+pub const MAX_CLOSED_DAYS: usize = 1000;
+
+/// `[review]`: what the access manager's review calls a burst (the first sign of a found card
+/// being tried): `*_count` events within `*_minutes`, per card and per terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReviewSection {
+    /// Wrong PINs that make a burst.
+    pub failed_pin_burst_count: u32,
+    /// Within this many minutes.
+    pub failed_pin_burst_minutes: u32,
+    /// Denied logins that make a burst.
+    pub denial_burst_count: u32,
+    /// Within this many minutes.
+    pub denial_burst_minutes: u32,
+}
+
+impl Default for ReviewSection {
+    /// Three wrong PINs within ten minutes; five denials within ten minutes.
+    fn default() -> Self {
+        ReviewSection {
+            failed_pin_burst_count: 3,
+            failed_pin_burst_minutes: 10,
+            denial_burst_count: 5,
+            denial_burst_minutes: 10,
+        }
+    }
+}
+
+/// `[calendar]`: the office's days off. National holidays are computed
+/// ([`crate::calendar`]); the office adds its own.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarSection {
+    /// National holidays are days off (default true).
+    pub national_holidays: bool,
+    /// 29 December to 3 January is closed (default true).
+    pub year_end_closure: bool,
+    /// Other closed days, `YYYY-MM-DD` (at most [`MAX_CLOSED_DAYS`]).
+    pub closed_days: Vec<String>,
+}
+
+impl Default for CalendarSection {
+    fn default() -> Self {
+        CalendarSection {
+            national_holidays: true,
+            year_end_closure: true,
+            closed_days: Vec::new(),
+        }
+    }
+}
+
+fn parse_date(text: &str) -> Option<time::Date> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, format).ok()
+}
+
+impl CalendarSection {
+    /// The calendar this section describes (checked when the configuration was parsed).
+    pub fn office_calendar(&self) -> Result<crate::calendar::OfficeCalendar, ConfigError> {
+        if self.closed_days.len() > MAX_CLOSED_DAYS {
+            return Err(ConfigError::BadValue(
+                "calendar.closed_days may list at most 1000 dates",
+            ));
+        }
+        let closed_days = self
+            .closed_days
+            .iter()
+            .map(|d| {
+                parse_date(d).ok_or_else(|| ConfigError::BadDate {
+                    key: "calendar.closed_days",
+                    value: d.clone(),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(crate::calendar::OfficeCalendar {
+            national_holidays: self.national_holidays,
+            year_end_closure: self.year_end_closure,
+            closed_days,
+        })
+    }
 }
 
 fn local_path(key: &'static str, p: &Path) -> Result<(), ConfigError> {
@@ -525,6 +623,17 @@ impl Config {
                 "audit.seal_every_records and seal_every_seconds must be positive",
             ));
         }
+        let r = &self.review;
+        if !(2..=1000).contains(&r.failed_pin_burst_count)
+            || !(2..=1000).contains(&r.denial_burst_count)
+            || !(1..=1440).contains(&r.failed_pin_burst_minutes)
+            || !(1..=1440).contains(&r.denial_burst_minutes)
+        {
+            return Err(ConfigError::BadValue(
+                "review.*_burst_count must be within 2..=1000 and review.*_burst_minutes within 1..=1440",
+            ));
+        }
+        self.calendar.office_calendar()?;
         Ok(())
     }
 
@@ -745,5 +854,78 @@ reader = "Virtual PCD 00 00"
         assert!(same.to_string().contains("must differ"), "{same}");
         let same = set("admin_group = \"cardgate-manager\"").unwrap_err();
         assert!(same.to_string().contains("must differ"), "{same}");
+    }
+
+    #[test]
+    fn review_and_calendar_take_defaults_and_are_checked() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!(c.review, ReviewSection::default());
+        assert_eq!(c.review.failed_pin_burst_count, 3);
+        let calendar = c.calendar.office_calendar().unwrap();
+        assert_eq!(calendar, crate::calendar::OfficeCalendar::default());
+        assert!(calendar.national_holidays && calendar.year_end_closure);
+        let set = format!(
+            "[review]\nfailed_pin_burst_count = 4\nfailed_pin_burst_minutes = 5\n[calendar]\nyear_end_closure = false\nclosed_days = [\"2026-08-14\", \"2026-08-13\"]\n{MINIMAL}"
+        );
+        let c = Config::parse(&set).unwrap();
+        assert_eq!(c.review.failed_pin_burst_count, 4);
+        assert_eq!(c.review.failed_pin_burst_minutes, 5);
+        assert_eq!(c.review.denial_burst_count, 5);
+        let calendar = c.calendar.office_calendar().unwrap();
+        assert!(!calendar.year_end_closure);
+        assert_eq!(
+            calendar
+                .closed_days
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["2026-08-13", "2026-08-14"]
+        );
+        for bad in [
+            "[review]\nfailed_pin_burst_count = 1",
+            "[review]\ndenial_burst_minutes = 0",
+            "[review]\ndenial_burst_minutes = 1441",
+        ] {
+            let text = format!("{bad}\n{MINIMAL}");
+            assert!(
+                matches!(Config::parse(&text), Err(ConfigError::BadValue(_))),
+                "{bad}"
+            );
+        }
+        for bad in ["2026-02-30", "2026/08/14", "tomorrow"] {
+            let text = format!("[calendar]\nclosed_days = [\"{bad}\"]\n{MINIMAL}");
+            let err = Config::parse(&text).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::BadDate { value, .. } if value == bad),
+                "{err}"
+            );
+            assert!(err.to_string().contains(bad), "{err}");
+        }
+        let many = (0..1001)
+            .map(|i| format!("\"2026-01-01\"{}", if i < 1000 { "," } else { "" }))
+            .collect::<String>();
+        let text = format!("[calendar]\nclosed_days = [{many}]\n{MINIMAL}");
+        assert!(matches!(
+            Config::parse(&text),
+            Err(ConfigError::BadValue(_))
+        ));
+        let typo = format!("[calendar]\nholidays = false\n{MINIMAL}");
+        assert!(matches!(Config::parse(&typo), Err(ConfigError::Parse(_))));
+    }
+
+    // The example of docs/configuration.md is a configuration the daemon takes, new sections
+    // included.
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let example = doc
+            .rsplit_once("## Example")
+            .and_then(|(_, rest)| rest.split_once("```toml\n"))
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .map(|(toml, _)| toml)
+            .unwrap();
+        let c = Config::parse(example).unwrap();
+        assert_eq!(c.review.failed_pin_burst_count, 3);
+        assert_eq!(c.calendar.office_calendar().unwrap().closed_days.len(), 1);
     }
 }

@@ -4,7 +4,41 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{AnomalyKind, Counts, Report};
+use super::{Counts, Finding, FindingKind, Report};
+
+// Until the presentation is rewritten (issue 12, point 4): the typed findings as the old
+// columns showed them.
+fn first_seq(a: &Finding) -> String {
+    a.records
+        .first()
+        .map_or_else(|| "-".to_owned(), |r| r.seq.to_string())
+}
+
+fn when(a: &Finding) -> String {
+    a.time.map_or_else(|| "-".to_owned(), |t| t.to_string())
+}
+
+fn place(a: &Finding) -> &str {
+    a.terminal.as_deref().or(a.log.as_deref()).unwrap_or("-")
+}
+
+fn detail(a: &Finding) -> String {
+    match &a.detail {
+        super::Detail::Puk {
+            by,
+            tries_left: Some(0),
+        } => format!("wrong PUK by {by}; the PUK is now blocked"),
+        super::Detail::Puk {
+            by,
+            tries_left: Some(n),
+        } => format!("wrong PUK by {by}; {n} tries left"),
+        super::Detail::Puk {
+            by,
+            tries_left: None,
+        } => format!("PUK offered by {by} to a card whose PUK is blocked"),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
 
 const COLUMNS: [&str; 9] = [
     "logins",
@@ -68,21 +102,21 @@ pub fn table(report: &Report) -> String {
     );
     table_section(&mut out, "operator", &report.per_operator);
     table_section(&mut out, "terminal", &report.per_terminal);
-    if report.anomalies.is_empty() {
+    if report.findings.is_empty() {
         out.push_str("Findings: none\n");
     } else {
-        let _ = writeln!(out, "Findings ({}):", report.anomalies.len());
-        for a in &report.anomalies {
+        let _ = writeln!(out, "Findings ({}):", report.findings.len());
+        for a in &report.findings {
             let _ = writeln!(
                 out,
                 "  #{:<8} {}  {:<30}  terminal {}  operator {}  card {}  {}",
-                a.seq,
-                a.time,
-                a.kind.label(),
-                a.terminal,
+                first_seq(a),
+                when(a),
+                a.kind.as_str(),
+                place(a),
                 a.operator.as_deref().unwrap_or("-"),
                 a.card.as_deref().unwrap_or("-"),
-                a.detail
+                detail(a)
             );
         }
     }
@@ -142,17 +176,17 @@ pub fn csv(report: &Report) -> String {
     out.push_str(
         "\r\n\"finding\",\"seq\",\"time\",\"terminal\",\"operator\",\"card\",\"detail\"\r\n",
     );
-    for a in &report.anomalies {
+    for a in &report.findings {
         let _ = write!(
             out,
             "{},{},{},{},{},{},{}\r\n",
-            csv_field(a.kind.label()),
-            a.seq,
-            csv_field(&a.time.to_string()),
-            csv_field(&a.terminal),
+            csv_field(a.kind.as_str()),
+            first_seq(a),
+            csv_field(&when(a)),
+            csv_field(place(a)),
             csv_field(a.operator.as_deref().unwrap_or("")),
             csv_field(a.card.as_deref().unwrap_or("")),
-            csv_field(&a.detail)
+            csv_field(&detail(a))
         );
     }
     out.push_str("\r\n\"note\",\"seq\",\"time\",\"who\",\"escort\",\"text\",\"by\"\r\n");
@@ -241,7 +275,7 @@ pub fn html(report: &Report) -> String {
         "<h1>cardgate audit review</h1><p>Period: {}. Records: {}. Findings: {}.</p>",
         esc(&period(report)),
         report.records,
-        report.anomalies.len()
+        report.findings.len()
     );
     let logins: Vec<(String, u64)> = report
         .per_operator
@@ -255,13 +289,13 @@ pub fn html(report: &Report) -> String {
         .map(|(k, c)| (k.clone(), c.failed_pins))
         .collect();
     out.push_str(&bar_chart("Failed PINs per operator", &failed, "#c0504d"));
-    let mut by_kind: BTreeMap<AnomalyKind, u64> = BTreeMap::new();
-    for a in &report.anomalies {
+    let mut by_kind: BTreeMap<FindingKind, u64> = BTreeMap::new();
+    for a in &report.findings {
         *by_kind.entry(a.kind).or_default() += 1;
     }
     let kinds: Vec<(String, u64)> = by_kind
         .iter()
-        .map(|(k, v)| (k.label().to_owned(), *v))
+        .map(|(k, v)| (k.as_str().to_owned(), *v))
         .collect();
     out.push_str(&bar_chart("Findings by kind", &kinds, "#d08c2a"));
     let days: Vec<(String, u64)> = report
@@ -273,17 +307,17 @@ pub fn html(report: &Report) -> String {
     out.push_str(&html_table("operator", &report.per_operator));
     out.push_str(&html_table("terminal", &report.per_terminal));
     out.push_str("<h2>Findings</h2><table><tr><th>record</th><th>time</th><th>finding</th><th>terminal</th><th>operator</th><th>card</th><th>detail</th></tr>");
-    for a in &report.anomalies {
+    for a in &report.findings {
         let _ = write!(
             out,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            a.seq,
-            a.time,
-            esc(a.kind.label()),
-            esc(&a.terminal),
+            first_seq(a),
+            when(a),
+            esc(a.kind.as_str()),
+            esc(place(a)),
             esc(a.operator.as_deref().unwrap_or("-")),
             esc(a.card.as_deref().unwrap_or("-")),
-            esc(&a.detail)
+            esc(&detail(a))
         );
     }
     out.push_str("</table><h2>Register notes</h2><table><tr><th>record</th><th>time</th><th>register</th><th>who</th><th>escort</th><th>text</th><th>by</th></tr>");
