@@ -1,1 +1,135 @@
-# review のメッセージ(ID の接頭辞: review-)。
+# review のメッセージ(ID の接頭辞: review-)。アクセス管理者による操作履歴の点検(第7条・第12条)。
+
+review-title = 端末操作履歴 点検結果報告書(セキュリティ規程 第7条)
+review-period = 対象期間: { $from } ～ { $to }
+review-period-log-start = ログの先頭
+review-period-log-end = ログの末尾
+review-records = 点検した記録: { $count } 件
+review-times-in = 時刻はすべて庁舎の現地時刻(UTC{ $offset })で表示しています。
+review-footer = cardgatectl audit report により作成。ログは協定世界時(UTC)で記録され、本報告書では庁舎の現地時刻で表示しています。押印した本報告書は、今回の点検のチェックポイントと共に保管してください。
+
+## 検証結果(冒頭)
+review-verification = ログの検証結果
+review-verify-not-run = 今回の点検ではログを検証していません。
+review-verify-intact-key = { $dir }: 改ざんなし。記録 { $records } 件・封印 { $seals } 件、すべての封印を k(0) で認証しました。
+review-verify-intact-no-key = { $dir }: 連鎖に異常はありません(記録 { $records } 件・封印 { $seals } 件)が、k(0) の指定がないため封印は認証していません。ログ全体を書き換えられた場合は検出できません。
+review-verify-broken = { $dir }: 記録 { $seq } 以降に改ざんまたは破損があります: { $problem }
+review-verify-unsealed = 末尾の { $count } 件(記録 { $first } ～ { $last })はまだ封印されていません。
+review-key-fingerprint = 使用した鍵: k(0)(指紋 { $fingerprint })
+review-key-none = 使用した鍵: なし(封印を認証するには --key - または --key-file で k(0) を指定してください)
+
+## `cardgatectl audit verify` の表示
+review-verify-summary-intact = 改ざんなし: 記録 { $records } 件、封印 { $seals } 件、{ $bytes } バイト
+review-verify-key-checked = 封印を k(0) で認証しました(指紋 { $fingerprint })
+review-verify-key-unchecked = 封印は認証していません(k(0) の指定なし。--key - または --key-file で指定してください)。連鎖と封印の構造だけを検査しました
+review-verify-summary-broken = 記録 { $seq } で改ざんまたは破損を検出: { $problem }
+review-verify-summary-unsealed = 未封印の末尾: { $count } 件(記録 { $first } ～ { $last }、{ $since } 以降)。まだ封印で保護されていません
+review-verify-key-update-pending = 注記: 最後の封印と鍵の更新の間で書き込みが止まっています。次に開いたときに完了します
+
+## 所見
+review-critical = ログ自体が信頼できません
+review-findings = 所見
+review-findings-none = 所見: なし
+review-findings-count = 所見: { $count } 件(重大なものから順に、同じ区分の中では時刻順)
+review-severity-critical = 重大
+review-severity-high = 要調査
+review-severity-normal = 要確認
+
+review-kind-log-not-intact = ログの検証不合格
+review-action-log-not-intact = この点検結果には依拠しないでください。ログのディレクトリをそのまま複製して保全し、端末に触れた者を確認のうえ、セキュリティ責任者に報告してください。
+review-kind-log-replaced = 前回点検以降のログの置換・切り詰め・巻き戻し
+review-action-log-replaced = ログが前回点検のチェックポイントに続いていません。記録が削除されたか、ログが置き換えられています。両方の複製を保全し、直ちにセキュリティ責任者に報告してください。
+review-kind-sequence-gap = 記録番号の欠落
+review-action-sequence-gap = 記録が削除または消失しています。k(0) でログを検証し、複製を保全して報告してください。
+review-kind-revoked-card-presented = 失効したカードの使用
+review-action-revoked-card-presented = カードを所持していた者を確認してください。紛失・盗難カードが第三者の手にある可能性があります。届出の有無も確認してください。
+review-kind-unknown-card-presented = 不明なカードの使用
+review-action-unknown-card-presented = 当庁が発行していないカード(または有効期限切れのカード)が使われました。誰のカードか、なぜ使われたかを確認してください。
+review-kind-card-never-issued = 発行記録のないカード
+review-action-card-never-issued = 管理簿にないカードです。出所を確認し、当庁のカードであれば失効させてください。
+review-kind-outside-business-hours = 業務時間外の使用
+review-action-outside-business-hours = 操作者に作業の理由と、時間外勤務の承認の有無を確認してください。
+review-kind-national-holiday = 祝日の使用
+review-action-national-holiday = 操作者に祝日に作業した理由と、承認の有無を確認してください。
+review-kind-closed-day = 閉庁日の使用
+review-action-closed-day = 操作者に閉庁日(年末年始または庁舎独自の閉庁日)に作業した理由と、承認の有無を確認してください。
+review-kind-card-on-two-terminals = 同一カードの複数端末での同時使用
+review-action-card-on-two-terminals = 1 枚のカードが同時に 2 台の読取装置にあることはありません。証明書の複製またはログの改ざんの可能性があります。カードを失効させ、調査してください。
+review-kind-operator-on-two-terminals = 同一操作者の複数端末での同時ログイン
+review-action-operator-on-two-terminals = 同じ操作者が 2 台の端末に同時にログインしていました。本人以外がセッションやカードを使っていないか確認してください。
+review-kind-use-after-withdrawal = 返却・失効後のカードの使用
+review-action-use-after-withdrawal = 使用できないはずのカードです。カードを回収し、すべての端末の失効リストを確認してください。
+review-kind-failed-pin-burst = 短時間の暗証番号誤入力の集中
+review-action-failed-pin-burst = 短時間に多数の誤入力があるのは、拾得されたカードが試されている兆候です。カードの貸与者にカードを所持しているか確認してください。
+review-kind-denial-burst = 短時間のログイン拒否の集中
+review-action-denial-burst = 1 台の端末または 1 枚のカードで、短時間に多数のログインが拒否されています。その時刻に端末の前にいた者を確認してください。
+review-kind-session-never-ended = 終了していないセッション
+review-action-session-never-ended = ログアウトの記録がありません(デーモンの再起動、停電、またはログイン中のまま)。端末が放置されていなかったか確認してください。
+review-kind-puk-rejected = PUK の誤入力
+review-action-puk-rejected = 誤った PUK でカードのロック解除または再発行が試みられました。記録に残る実行者を確認してください。
+review-kind-manager-refused = アクセス管理者カードの認証失敗
+review-action-manager-refused = 有効なアクセス管理者カードなしでカードの発行またはロック解除が試みられました。実行者を確認してください。
+
+## 件数
+review-per-operator = 操作者別
+review-per-terminal = 端末別
+review-col-logins = ログイン
+review-col-denied = 拒否
+review-col-failed-pins = 暗証番号誤り
+review-col-lockouts = 暗証番号ロック
+review-col-bad-cards = 不正カード
+review-col-outside-hours = 時間外
+review-col-two-terminals = 複数端末
+review-col-after-return = 返却後
+review-col-never-ended = 未終了
+
+## 列
+review-col-severity = 区分
+review-col-time = 日時
+review-col-finding = 所見
+review-col-kind-code = 種別コード
+review-col-terminal = 端末
+review-col-operator = 操作者
+review-col-card = カード
+review-col-records = 記録番号
+review-col-detail = 詳細
+review-col-date = 日付
+review-col-day-off = 休日等
+review-col-findings = 所見数
+review-col-register = 管理簿
+review-col-who = 氏名
+review-col-escort = 立会者
+review-col-by = 記入者
+review-col-text = 内容
+review-col-problem = 異常
+review-col-count = 件数
+review-col-action = 対応
+
+## 日別
+review-day-weekend = 週休日
+review-day-year-end = 年末年始の閉庁日
+review-day-closed = 閉庁日
+review-days-off-with-logins = 休日等のログイン
+review-chart-days = 日別ログイン数
+review-chart-no-days = 対象期間にログインはありません。
+review-chart-logins = ログイン { $count } 件
+review-chart-findings = 所見 { $count } 件
+review-chart-legend-logins = ログイン数
+review-chart-legend-wrong = 所見のある日、または休日等のログイン
+review-chart-legend-off = 週休日・祝日・閉庁日
+
+## 管理簿
+review-notes = 管理簿の記録
+review-notes-count = 管理簿の記録: { $count } 件
+review-register-room-entry = サーバ室入退室
+review-register-media = 媒体管理
+review-register-resident-card = 住民基本台帳カード
+review-register-other = その他
+
+## 確認欄
+review-signoff = 確認欄
+review-signoff-reviewer = 確認者
+review-signoff-date = 確認日
+review-signoff-date-blank = 令和　　年　　月　　日
+review-signoff-seal = 印
+review-signoff-remarks = 所見・指示事項
