@@ -7,7 +7,7 @@ use cardgate_office::config::{Config, LoadError};
 
 use crate::error::{FieldError, StoreError};
 use crate::record::{Entry, Event, Label, NoteKind, Text};
-use crate::report::{render, Report, ReportError, ReportOptions};
+use crate::report::{render, Checkpoint, CheckpointError, Report, ReportError, ReportOptions};
 use crate::seal::SealKey;
 use crate::verify::{verify_dir, VerifyOutcome};
 use crate::writer::{AuditConfig, AuditLog, Receipt, SystemClock};
@@ -48,6 +48,12 @@ pub enum CliError {
     /// The daemon configuration was refused (the error names the file).
     #[error(transparent)]
     Config(#[from] LoadError),
+    /// The card register could not be read (the error names the file).
+    #[error(transparent)]
+    Register(#[from] cardgate_office::register::RegisterError),
+    /// The checkpoint file (the error names the file).
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
 fn field(field: &'static str) -> impl FnOnce(FieldError) -> CliError {
@@ -144,9 +150,51 @@ pub enum ReportFormat {
     Html,
 }
 
-/// `audit report` over one or more log directories.
+/// `audit report` over one or more log directories (each read once, however often or by
+/// whichever path it is given): verification first (with `options.key`), the previous
+/// checkpoint's check (`options.previous`), the findings, and the new checkpoint.
 pub fn report(dirs: &[&Path], options: ReportOptions) -> Result<Report, CliError> {
-    Ok(crate::report::report_dirs(dirs, options)?)
+    Ok(crate::report::review(dirs, &options)?)
+}
+
+/// What `audit report` reviews against, from the daemon's configuration (`None`: no
+/// configuration file, the defaults: Japan time, Monday to Friday 08:30–17:15, national
+/// holidays and the year-end closure): its `[business_hours]`, `daemon.utc_offset_minutes`,
+/// `[calendar]`, `[review]` and terminals; `from`/`to` (local dates `YYYY-MM-DD` in the
+/// office's offset, or UTC times), refused when `from` is not before `to`; and the card
+/// register of `daemon.state_dir`, when it is there.
+pub fn review_options(
+    config: Option<&Config>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<ReportOptions, CliError> {
+    let mut options = match config {
+        Some(c) => ReportOptions::from_config(c)?,
+        None => ReportOptions::default(),
+    };
+    let (from, to) = crate::report::parse_period(from, to, options.utc_offset)?;
+    options.from = from;
+    options.to = to;
+    if let Some(c) = config {
+        let file = cardgate_office::register::RegisterFile::new(&c.daemon.state_dir);
+        if file.path().exists() {
+            options = options.with_register(&file.read()?);
+        }
+    }
+    Ok(options)
+}
+
+/// Reads the previous review's checkpoint file.
+pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, CliError> {
+    Ok(Checkpoint::read(path)?)
+}
+
+/// Writes the report's checkpoint (for the next review) to `path`, atomically.
+pub fn write_checkpoint(report: &Report, path: &Path) -> Result<(), CliError> {
+    match &report.checkpoint {
+        Some(c) => Ok(c.write(path)?),
+        None => Ok(()),
+    }
 }
 
 /// Renders a report.

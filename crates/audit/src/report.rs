@@ -1,21 +1,43 @@
-//! The access manager's review (art. 7, art. 12): per operator and per terminal, logins,
-//! failed PINs, lockouts; and the anomalies: revoked or unknown cards presented, sessions
-//! outside business hours, one card on two terminals at once, use after return or
-//! revocation, sessions never ended. Hand-written register notes (art. 3, 4, 19) are listed.
+//! The access manager's review (art. 7, art. 12) of the logs the daemon wrote: first whether
+//! each log verifies (and with which key), and whether it still extends the previous review's
+//! checkpoint; then per operator and per terminal, logins, failed PINs, lockouts; and the
+//! findings, each a typed [`Finding`], in time order across terminals. Hand-written register
+//! notes (art. 3, 4, 19) are listed. The review ends with a [`Checkpoint`] for the next one.
+//!
+//! * [`findings`]: what a finding is ([`Finding`], [`FindingKind`], [`Detail`]);
+//! * `sessions`: the walk over the records (sessions, when, who was where, which cards);
+//! * [`bursts`]: bursts of wrong PINs and denials;
+//! * [`checkpoint`]: the checkpoint file and its check;
+//! * [`render`]: the presentation.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::error::{FieldError, ParseError, StoreError};
-use crate::record::{Event, Record, Timestamp, MAX_LINE_LEN};
+use crate::record::{Digest, Event, Record, Timestamp, MAX_LINE_LEN};
+use crate::seal::SealKey;
 use crate::segments::list_segments;
+use crate::verify::{verify_dir, ProblemKind, VerifyOutcome};
 
+pub mod bursts;
+pub mod checkpoint;
+pub mod findings;
 pub mod render;
+mod sessions;
 
+pub use bursts::Threshold;
+pub use checkpoint::{Checkpoint, CheckpointError, LogCheckpoint, CHECKPOINT_FORMAT};
+pub use findings::{
+    Break, BurstScope, Detail, Finding, FindingKind, NeverEnded, NeverIssuedBasis, RecordRef,
+    Severity, Withdrawal,
+};
+
+/// The office's days off.
+pub use cardgate_office::calendar::OfficeCalendar;
 /// Business hours: the one type and parser, shared with `cardgated` (`[business_hours]`).
 pub use cardgate_office::hours::{BusinessHours, HoursError};
 
@@ -24,32 +46,102 @@ fn jst() -> time::UtcOffset {
     cardgate_office::hours::utc_offset(9 * 60).unwrap_or(time::UtcOffset::UTC)
 }
 
-/// What to review.
+/// What to review, and against what.
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
     /// From (inclusive).
     pub from: Option<Timestamp>,
     /// To (exclusive).
     pub to: Option<Timestamp>,
-    /// Business hours.
+    /// Business hours (`[business_hours]` of `cardgated.toml`).
     pub hours: BusinessHours,
-    /// The local offset from UTC, in which business hours and days are read.
+    /// The office's offset from UTC (`daemon.utc_offset_minutes`), in which business hours,
+    /// days and dates are read.
     pub utc_offset: time::UtcOffset,
+    /// National holidays and the office's closed days (`[calendar]`).
+    pub calendar: OfficeCalendar,
+    /// What makes a burst of wrong PINs (`[review]`).
+    pub pin_burst: Threshold,
+    /// What makes a burst of denied logins (`[review]`).
+    pub denial_burst: Threshold,
+    /// Reader name → terminal ID (`[[terminal]]`), for records that name the host rather
+    /// than the terminal.
+    pub terminals: BTreeMap<String, String>,
+    /// The serials (hex) of the card register, when the review is given it: a card used that
+    /// is not in it was never issued. Without it, a card never issued in the logs reviewed is.
+    pub register: Option<BTreeSet<String>>,
+    /// k(0), to authenticate the seals; without it the report says it is unverified.
+    pub key: Option<SealKey>,
+    /// The previous review's checkpoint, to prove the logs still extend it.
+    pub previous: Option<Checkpoint>,
+    /// When the review runs (the new checkpoint's time); the system clock when absent.
+    pub now: Option<Timestamp>,
 }
 
 impl Default for ReportOptions {
-    /// The whole log; Monday to Friday, 08:30–17:15, Japan time (+09:00).
+    /// The whole log; Monday to Friday, 08:30–17:15, Japan time (+09:00); national holidays
+    /// and the year-end closure; the default `[review]` thresholds; no key, no checkpoint.
     fn default() -> Self {
+        let review = cardgate_office::config::ReviewSection::default();
         ReportOptions {
             from: None,
             to: None,
             hours: BusinessHours::default(),
             utc_offset: jst(),
+            calendar: OfficeCalendar::default(),
+            pin_burst: Threshold {
+                count: review.failed_pin_burst_count,
+                minutes: review.failed_pin_burst_minutes,
+            },
+            denial_burst: Threshold {
+                count: review.denial_burst_count,
+                minutes: review.denial_burst_minutes,
+            },
+            terminals: BTreeMap::new(),
+            register: None,
+            key: None,
+            previous: None,
+            now: None,
         }
     }
 }
 
 impl ReportOptions {
+    /// The options a daemon configuration gives: its business hours (none configured: the
+    /// review's default, Monday to Friday 08:30–17:15), offset, calendar, thresholds and
+    /// terminals.
+    pub fn from_config(config: &cardgate_office::config::Config) -> Result<Self, ReportError> {
+        let utc_offset = cardgate_office::hours::utc_offset(config.daemon.utc_offset_minutes)
+            .ok_or(ReportError::Offset(config.daemon.utc_offset_minutes))?;
+        let hours = config.business_hours.clone().unwrap_or_default();
+        let r = &config.review;
+        Ok(ReportOptions {
+            hours,
+            utc_offset,
+            calendar: config.calendar.office_calendar()?,
+            pin_burst: Threshold {
+                count: r.failed_pin_burst_count,
+                minutes: r.failed_pin_burst_minutes,
+            },
+            denial_burst: Threshold {
+                count: r.denial_burst_count,
+                minutes: r.denial_burst_minutes,
+            },
+            terminals: config
+                .terminals
+                .iter()
+                .map(|t| (t.reader.clone(), t.id.clone()))
+                .collect(),
+            ..ReportOptions::default()
+        })
+    }
+
+    /// Sets the card register the review checks cards against.
+    pub fn with_register(mut self, register: &cardgate_office::register::Register) -> Self {
+        self.register = Some(register.cards.keys().cloned().collect());
+        self
+    }
+
     /// True when `t` is within business hours.
     fn inside(&self, t: Timestamp) -> bool {
         t.to_datetime()
@@ -63,12 +155,26 @@ impl ReportOptions {
             _ => false,
         }
     }
+
+    /// The terminal a record is about: the configured terminal it names, else the terminal
+    /// of its reader (records of daemons that named the host), else what it names.
+    fn place(&self, r: &Record) -> String {
+        let named = r.terminal.as_str();
+        if self.terminals.values().any(|t| t == named) {
+            return named.to_owned();
+        }
+        r.reader
+            .as_ref()
+            .and_then(|reader| self.terminals.get(reader.as_str()))
+            .cloned()
+            .unwrap_or_else(|| named.to_owned())
+    }
 }
 
 /// Counts for one operator or terminal.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
-    /// Logins granted.
+    /// Logins granted (unlocks are not logins).
     pub logins: u64,
     /// Logins denied.
     pub denied: u64,
@@ -76,73 +182,18 @@ pub struct Counts {
     pub failed_pins: u64,
     /// PINs blocked.
     pub lockouts: u64,
-    /// Revoked or unknown cards presented.
+    /// Revoked, unknown or never issued cards presented.
     pub bad_cards: u64,
     /// Sessions outside business hours.
     pub outside_hours: u64,
-    /// Logins with a card already in use on another terminal.
+    /// Sessions with the card or operator in a session on another terminal.
     pub on_two_terminals: u64,
     /// Uses after the card was returned or revoked.
     pub after_withdrawal: u64,
     /// Sessions never ended.
     pub never_ended: u64,
-}
-
-/// A kind of anomaly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AnomalyKind {
-    /// A card on the revocation list was presented.
-    RevokedCardPresented,
-    /// A card whose certificate was rejected (unknown issuer, expired, …) was presented.
-    UnknownCardPresented,
-    /// A session started or ran outside business hours.
-    OutsideBusinessHours,
-    /// A card logged in on a terminal while its session on another was still open.
-    CardOnTwoTerminals,
-    /// A card was used after it was returned or revoked.
-    UseAfterWithdrawal,
-    /// A session was never ended (superseded, daemon restarted, or still open at the end).
-    SessionNeverEnded,
-    /// A card refused a PUK, or was offered one while its PUK was blocked.
-    PukRejected,
-    /// An issuance or unblock was refused: no access manager's card authenticated.
-    ManagerRefused,
-}
-
-impl AnomalyKind {
-    /// A short English label.
-    pub fn label(self) -> &'static str {
-        match self {
-            AnomalyKind::RevokedCardPresented => "revoked card presented",
-            AnomalyKind::UnknownCardPresented => "unknown card presented",
-            AnomalyKind::OutsideBusinessHours => "session outside business hours",
-            AnomalyKind::CardOnTwoTerminals => "card on two terminals at once",
-            AnomalyKind::UseAfterWithdrawal => "use after return or revocation",
-            AnomalyKind::SessionNeverEnded => "session never ended",
-            AnomalyKind::PukRejected => "wrong PUK",
-            AnomalyKind::ManagerRefused => "access manager's card refused",
-        }
-    }
-}
-
-/// One finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Anomaly {
-    /// What.
-    pub kind: AnomalyKind,
-    /// The record that shows it (for sessions, the login).
-    pub seq: u64,
-    /// When.
-    pub time: Timestamp,
-    /// Where.
-    pub terminal: String,
-    /// Who.
-    pub operator: Option<String>,
-    /// Which card.
-    pub card: Option<String>,
-    /// More.
-    pub detail: String,
+    /// Sessions on national holidays or the office's closed days.
+    pub on_days_off: u64,
 }
 
 /// A hand-written register entry.
@@ -150,6 +201,8 @@ pub struct Anomaly {
 pub struct NoteRow {
     /// Its record.
     pub seq: u64,
+    /// Its log.
+    pub log: String,
     /// When.
     pub time: Timestamp,
     /// Which register.
@@ -164,13 +217,117 @@ pub struct NoteRow {
     pub by: Option<String>,
 }
 
+/// Whether a log verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerificationStatus {
+    /// Chain and seals verified with k(0).
+    Intact,
+    /// Something is wrong (the first bad record is named).
+    NotIntact,
+    /// No k(0) was given: the chain was checked, the seals were not authenticated.
+    Unverified,
+}
+
+/// The verification of one log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    /// The result.
+    pub status: VerificationStatus,
+    /// Whether the seals were authenticated with k(0).
+    pub key_checked: bool,
+    /// Records read.
+    pub records: u64,
+    /// Seals checked.
+    pub seals: u64,
+    /// The last record that verified.
+    pub intact_up_to: Option<u64>,
+    /// The first bad record.
+    pub first_bad: Option<u64>,
+    /// What is wrong (the verifier's words).
+    pub problem: Option<String>,
+    /// The first seal failed with the key given: the key may be wrong.
+    pub key_may_be_wrong: bool,
+    /// The first record after the last seal (not yet protected by a seal).
+    pub unsealed_from: Option<u64>,
+}
+
+impl Verification {
+    fn of(outcome: &VerifyOutcome) -> Self {
+        let problem = outcome.problem.as_ref();
+        let key_may_be_wrong = outcome.key_checked
+            && outcome.seals == 0
+            && problem
+                .is_some_and(|p| matches!(p.kind, ProblemKind::SealMac | ProblemKind::KeyFileKey));
+        Verification {
+            status: match (problem, outcome.key_checked) {
+                (Some(_), _) => VerificationStatus::NotIntact,
+                (None, true) => VerificationStatus::Intact,
+                (None, false) => VerificationStatus::Unverified,
+            },
+            key_checked: outcome.key_checked,
+            records: outcome.records,
+            seals: outcome.seals,
+            intact_up_to: match problem {
+                Some(p) => p.seq.checked_sub(1),
+                None => outcome.last_seq,
+            },
+            first_bad: problem.map(|p| p.seq),
+            problem: problem.map(ToString::to_string),
+            key_may_be_wrong,
+            unsealed_from: outcome.unsealed_tail.as_ref().map(|t| t.first_seq),
+        }
+    }
+}
+
+/// One log reviewed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogSummary {
+    /// Its directory (canonical path).
+    pub dir: String,
+    /// Its identity (genesis `log_id`).
+    pub log_id: Option<String>,
+    /// The host that wrote it (genesis terminal).
+    pub host: Option<String>,
+    /// The terminals its records are about.
+    pub terminals: Vec<String>,
+    /// Records read.
+    pub records: u64,
+    /// The last record read.
+    pub last_seq: Option<u64>,
+    /// The last seal's epoch.
+    pub seal_epoch: Option<u64>,
+    /// Whether it verified.
+    pub verification: Verification,
+}
+
+/// What the previous checkpoint showed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreviousCheckpoint {
+    /// When the previous review ran.
+    pub made: Timestamp,
+    /// Every log extends it (otherwise see the `log_not_extended` findings).
+    pub extended: bool,
+}
+
 /// The review.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     /// Period start.
     pub from: Option<Timestamp>,
-    /// Period end.
+    /// Period end (exclusive).
     pub to: Option<Timestamp>,
+    /// The office's offset from UTC, in minutes: every time shown is shown in it.
+    pub utc_offset_minutes: i16,
+    /// All logs verified with k(0) and intact (`Intact`), one is not (`NotIntact`), or no
+    /// key was given (`Unverified`).
+    pub verification: Option<VerificationStatus>,
+    /// A fingerprint of the k(0) used (never the key): see [`key_fingerprint`].
+    pub key_fingerprint: Option<String>,
+    /// The logs, in the order given (each once).
+    pub logs: Vec<LogSummary>,
+    /// The previous checkpoint's check, when one was given.
+    pub previous_checkpoint: Option<PreviousCheckpoint>,
     /// Records in the period.
     pub records: u64,
     /// Per operator ID (`-` for events without one).
@@ -179,10 +336,19 @@ pub struct Report {
     pub per_terminal: BTreeMap<String, Counts>,
     /// Logins per local day (`YYYY-MM-DD`).
     pub logins_per_day: BTreeMap<String, u64>,
-    /// Findings, in log order.
-    pub anomalies: Vec<Anomaly>,
+    /// Findings: those about whole logs first, then in time order across terminals.
+    pub findings: Vec<Finding>,
     /// Register notes.
     pub notes: Vec<NoteRow>,
+    /// The checkpoint for the next review.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+impl Report {
+    /// The findings of one kind.
+    pub fn of_kind(&self, kind: FindingKind) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.kind == kind)
+    }
 }
 
 /// Why a report could not be made.
@@ -209,357 +375,75 @@ pub enum ReportError {
     /// A bad time option.
     #[error("bad time option: {0}")]
     Time(#[from] FieldError),
+    /// `from` is not before `to`.
+    #[error("the period is empty: from {from} is not before to {to}")]
+    EmptyPeriod {
+        /// From.
+        from: Timestamp,
+        /// To.
+        to: Timestamp,
+    },
+    /// No log directory was given.
+    #[error("no log directory to review")]
+    NoLogs,
+    /// A log directory cannot be found.
+    #[error("{dir}: {source}")]
+    Dir {
+        /// The directory as given.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration's calendar or offset.
+    #[error(transparent)]
+    Config(#[from] cardgate_office::config::ConfigError),
+    /// A UTC offset out of range.
+    #[error("UTC offset {0} minutes is out of range")]
+    Offset(i16),
+    /// The checkpoint file.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
 }
 
-struct Session {
-    seq: u64,
-    start: Timestamp,
-    operator: Option<String>,
-    card: Option<String>,
+/// A short fingerprint of k(0) (16 hex digits of SHA-256 over a label and the key), so that
+/// the report can say which key verified it without holding the key.
+pub fn key_fingerprint(key: &SealKey) -> String {
+    let hex = key.to_hex();
+    let mut input = b"cardgate k(0) fingerprint v1\0".to_vec();
+    input.extend_from_slice(hex.as_bytes());
+    let digest = Digest::sha256(&input);
+    zeroize::Zeroize::zeroize(&mut input);
+    digest.to_string()[..16].to_owned()
 }
 
-/// Builds the report while reading records in log order.
-pub struct Reviewer {
-    options: ReportOptions,
-    report: Report,
-    sessions: HashMap<String, Session>,
-    withdrawn: HashMap<String, (u64, &'static str)>,
+/// One log as read.
+struct LogRead {
+    state: checkpoint::LogState,
+    records: Vec<Record>,
 }
 
-impl Reviewer {
-    /// A reviewer for `options`.
-    pub fn new(options: ReportOptions) -> Self {
-        Reviewer {
-            report: Report {
-                from: options.from,
-                to: options.to,
-                ..Report::default()
-            },
-            options,
-            sessions: HashMap::new(),
-            withdrawn: HashMap::new(),
-        }
-    }
-
-    fn in_period(&self, t: Timestamp) -> bool {
-        self.options.from.is_none_or(|f| t >= f) && self.options.to.is_none_or(|to| t < to)
-    }
-
-    fn count(
-        &mut self,
-        terminal: &str,
-        operator: Option<&str>,
-        t: Timestamp,
-        f: impl Fn(&mut Counts),
-    ) {
-        if !self.in_period(t) {
-            return;
-        }
-        f(self
-            .report
-            .per_terminal
-            .entry(terminal.to_owned())
-            .or_default());
-        f(self
-            .report
-            .per_operator
-            .entry(operator.unwrap_or("-").to_owned())
-            .or_default());
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn flag(
-        &mut self,
-        kind: AnomalyKind,
-        seq: u64,
-        time: Timestamp,
-        terminal: &str,
-        operator: Option<String>,
-        card: Option<String>,
-        detail: String,
-    ) {
-        if !self.in_period(time) {
-            return;
-        }
-        let bump = |c: &mut Counts| match kind {
-            AnomalyKind::RevokedCardPresented | AnomalyKind::UnknownCardPresented => {
-                c.bad_cards += 1
-            }
-            AnomalyKind::OutsideBusinessHours => c.outside_hours += 1,
-            AnomalyKind::CardOnTwoTerminals => c.on_two_terminals += 1,
-            AnomalyKind::UseAfterWithdrawal => c.after_withdrawal += 1,
-            AnomalyKind::SessionNeverEnded => c.never_ended += 1,
-            // A finding line of its own; the counters are about card use at terminals.
-            AnomalyKind::PukRejected | AnomalyKind::ManagerRefused => {}
-        };
-        bump(
-            self.report
-                .per_terminal
-                .entry(terminal.to_owned())
-                .or_default(),
-        );
-        bump(
-            self.report
-                .per_operator
-                .entry(operator.clone().unwrap_or_else(|| "-".into()))
-                .or_default(),
-        );
-        self.report.anomalies.push(Anomaly {
-            kind,
-            seq,
-            time,
-            terminal: terminal.to_owned(),
-            operator,
-            card,
-            detail,
-        });
-    }
-
-    fn close_session(&mut self, terminal: &str, end: Option<Timestamp>, why: &str) {
-        let Some(s) = self.sessions.remove(terminal) else {
-            return;
-        };
-        match end {
-            Some(end) => {
-                if !self.options.covers(s.start, end) {
-                    self.flag(
-                        AnomalyKind::OutsideBusinessHours,
-                        s.seq,
-                        s.start,
-                        terminal,
-                        s.operator,
-                        s.card,
-                        format!("session {} – {}", s.start, end),
-                    );
-                }
-            }
-            None => {
-                if !self.options.inside(s.start) {
-                    self.flag(
-                        AnomalyKind::OutsideBusinessHours,
-                        s.seq,
-                        s.start,
-                        terminal,
-                        s.operator.clone(),
-                        s.card.clone(),
-                        format!("session started {}", s.start),
-                    );
-                }
-                self.flag(
-                    AnomalyKind::SessionNeverEnded,
-                    s.seq,
-                    s.start,
-                    terminal,
-                    s.operator,
-                    s.card,
-                    why.to_owned(),
-                );
-            }
-        }
-    }
-
-    /// Takes the next record.
-    pub fn feed(&mut self, r: &Record) {
-        let t = r.time;
-        let terminal = r.terminal.as_str().to_owned();
-        let operator = r.operator.as_ref().map(|o| o.as_str().to_owned());
-        let card = r.card.map(|c| c.to_string());
-        if self.in_period(t) {
-            self.report.records += 1;
-        }
-        match &r.event {
-            Event::LoginGranted { .. } => {
-                self.close_session(&terminal, None, "another login on the same terminal");
-                self.count(&terminal, operator.as_deref(), t, |c| c.logins += 1);
-                if self.in_period(t) {
-                    let day = t
-                        .to_datetime()
-                        .map(|d| d.to_offset(self.options.utc_offset).date().to_string())
-                        .unwrap_or_default();
-                    *self.report.logins_per_day.entry(day).or_default() += 1;
-                }
-                if let Some(c) = &card {
-                    if let Some((seq, what)) = self.withdrawn.get(c).copied() {
-                        self.flag(
-                            AnomalyKind::UseAfterWithdrawal,
-                            r.seq,
-                            t,
-                            &terminal,
-                            operator.clone(),
-                            card.clone(),
-                            format!("login after the card was {what} (record {seq})"),
-                        );
-                    }
-                    let elsewhere = self
-                        .sessions
-                        .iter()
-                        .filter(|(_, s)| s.card.as_deref() == Some(c))
-                        .map(|(term, s)| (term.clone(), s.seq))
-                        .min();
-                    if let Some((other, seq)) = elsewhere {
-                        self.flag(
-                            AnomalyKind::CardOnTwoTerminals,
-                            r.seq,
-                            t,
-                            &terminal,
-                            operator.clone(),
-                            card.clone(),
-                            format!("still logged in on {other} since record {seq}"),
-                        );
-                    }
-                }
-                self.sessions.insert(
-                    terminal,
-                    Session {
-                        seq: r.seq,
-                        start: t,
-                        operator,
-                        card,
-                    },
-                );
-            }
-            Event::SessionUnlocked => {
-                if let Some(c) = &card {
-                    if let Some((seq, what)) = self.withdrawn.get(c).copied() {
-                        self.flag(
-                            AnomalyKind::UseAfterWithdrawal,
-                            r.seq,
-                            t,
-                            &terminal,
-                            operator,
-                            card.clone(),
-                            format!("unlock after the card was {what} (record {seq})"),
-                        );
-                    }
-                }
-            }
-            Event::SessionEnded { .. } => self.close_session(&terminal, Some(t), ""),
-            Event::DaemonStarted { .. } => {
-                self.close_session(&terminal, None, "daemon restarted during the session")
-            }
-            Event::LoginDenied { .. } => {
-                self.count(&terminal, operator.as_deref(), t, |c| c.denied += 1)
-            }
-            Event::PinVerified { correct: false, .. } => {
-                self.count(&terminal, operator.as_deref(), t, |c| c.failed_pins += 1)
-            }
-            Event::PinBlocked => self.count(&terminal, operator.as_deref(), t, |c| c.lockouts += 1),
-            Event::RevokedCardPresented { reason } => self.flag(
-                AnomalyKind::RevokedCardPresented,
-                r.seq,
-                t,
-                &terminal,
-                operator,
-                card,
-                format!("revoked: {reason}"),
-            ),
-            Event::CertificateRejected { reason } => self.flag(
-                AnomalyKind::UnknownCardPresented,
-                r.seq,
-                t,
-                &terminal,
-                operator,
-                card,
-                format!("certificate rejected: {reason:?}"),
-            ),
-            Event::CardReturned { .. } => {
-                if let Some(c) = card {
-                    self.withdrawn.insert(c, (r.seq, "returned"));
-                }
-            }
-            Event::CardRevoked { .. } => {
-                if let Some(c) = card {
-                    self.withdrawn.insert(c, (r.seq, "revoked"));
-                }
-            }
-            Event::CardIssued { .. } => {
-                if let Some(c) = card {
-                    self.withdrawn.remove(&c);
-                }
-            }
-            Event::Note {
-                note,
-                text,
-                who,
-                escort,
-                by,
-            } if self.in_period(t) => {
-                self.report.notes.push(NoteRow {
-                    seq: r.seq,
-                    time: t,
-                    register: note.as_str(),
-                    text: text.as_str().to_owned(),
-                    who: who.as_ref().map(|w| w.as_str().to_owned()),
-                    escort: escort.as_ref().map(|w| w.as_str().to_owned()),
-                    by: by.as_ref().map(|b| b.as_str().to_owned()),
-                });
-            }
-            Event::PukRejected { by, tries_left } => self.flag(
-                AnomalyKind::PukRejected,
-                r.seq,
-                t,
-                &terminal,
-                operator,
-                card,
-                match tries_left {
-                    0 => format!("wrong PUK by {by}; the PUK is now blocked"),
-                    n => format!("wrong PUK by {by}; {n} tries left"),
-                },
-            ),
-            Event::ManagerRefused {
-                by,
-                reason,
-                tries_left,
-            } => self.flag(
-                AnomalyKind::ManagerRefused,
-                r.seq,
-                t,
-                &terminal,
-                operator,
-                card,
-                match tries_left {
-                    Some(n) => {
-                        format!("card issue/unblock by {by} refused: {reason:?}, {n} tries left")
-                    }
-                    None => format!("card issue/unblock by {by} refused: {reason:?}"),
-                },
-            ),
-            Event::PukBlocked { by } => self.flag(
-                AnomalyKind::PukRejected,
-                r.seq,
-                t,
-                &terminal,
-                operator,
-                card,
-                format!("PUK offered by {by} to a card whose PUK is blocked"),
-            ),
-            _ => {}
-        }
-    }
-
-    /// Ends the review: sessions still open are reported as never ended.
-    pub fn finish(mut self) -> Report {
-        let mut open: Vec<String> = self.sessions.keys().cloned().collect();
-        open.sort();
-        for terminal in open {
-            self.close_session(&terminal, None, "still open at the end of the log");
-        }
-        self.report.anomalies.sort_by_key(|a| (a.seq, a.kind));
-        self.report
-    }
-}
-
-fn read_records(dir: &Path, out: &mut Vec<Record>) -> Result<(), ReportError> {
+fn read_log(dir: &Path, name: &str) -> Result<LogRead, ReportError> {
     let segments =
         list_segments(dir).map_err(|e| StoreError::io("listing the log directory", dir, e))?;
-    for (number, path) in segments {
+    let mut read = LogRead {
+        state: checkpoint::LogState {
+            dir: name.to_owned(),
+            log_id: None,
+            host: None,
+            terminals: Vec::new(),
+            hashes: Vec::new(),
+            seal_epoch: None,
+            intact: false,
+        },
+        records: Vec::new(),
+    };
+    'segments: for (_, path) in segments {
         let file = File::open(&path).map_err(|e| StoreError::io("opening a segment", &path, e))?;
         let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut line = Vec::new();
-        let mut line_no = 0;
         loop {
             line.clear();
-            line_no += 1;
             let n = (&mut reader)
                 .take(MAX_LINE_LEN as u64 + 2)
                 .read_until(b'\n', &mut line)
@@ -571,39 +455,211 @@ fn read_records(dir: &Path, out: &mut Vec<Record>) -> Result<(), ReportError> {
             let Some(body) = line.strip_suffix(b"\n") else {
                 break;
             };
-            let record = Record::parse(body).map_err(|source| ReportError::Unreadable {
-                file: format!(
-                    "{}/{}",
-                    dir.display(),
-                    crate::segments::segment_name(number)
-                ),
-                line: line_no,
-                source,
-            })?;
-            out.push(record);
+            // What cannot be read stops the review of this log there: the verification
+            // (always run) names the line, as a finding at the top.
+            let Ok(record) = Record::parse(body) else {
+                break 'segments;
+            };
+            match &record.event {
+                Event::Genesis { log_id, .. } if record.seq == 0 => {
+                    read.state.log_id = Some(*log_id);
+                    read.state.host = Some(record.terminal.as_str().to_owned());
+                }
+                Event::LogSealed(seal) => read.state.seal_epoch = Some(seal.epoch),
+                _ => {}
+            }
+            read.state
+                .hashes
+                .push((record.seq, Digest::sha256(body), record.time));
+            read.records.push(record);
         }
     }
-    Ok(())
+    Ok(read)
 }
 
-/// Reads the logs in `dirs` (one per terminal, say, as collected on the CS), merges them in
-/// time order and reviews them. Run `verify` first: the report trusts what it reads.
-pub fn report_dirs(dirs: &[&Path], options: ReportOptions) -> Result<Report, ReportError> {
-    let mut records = Vec::new();
+/// Record numbers missing in a log (between two records read, or before the first).
+fn gaps(read: &LogRead, name: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut expected = 0u64;
+    for r in &read.records {
+        if r.seq > expected {
+            let mut f = Finding::new(
+                FindingKind::RecordGap,
+                Detail::RecordGap {
+                    first_missing: expected,
+                    last_missing: r.seq - 1,
+                },
+            );
+            f.log = Some(name.to_owned());
+            f.time = Some(r.time);
+            f.records = vec![RecordRef {
+                log: name.to_owned(),
+                seq: r.seq,
+            }];
+            out.push(f);
+        }
+        expected = expected.max(r.seq.saturating_add(1));
+    }
+    out
+}
+
+/// The directories to review, each once: a directory given twice, or by two paths, is read
+/// once. A directory that is gone is skipped when a previous checkpoint will say so.
+fn unique_dirs(dirs: &[&Path], tolerate_missing: bool) -> Result<Vec<PathBuf>, ReportError> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
     for dir in dirs {
-        read_records(dir, &mut records)?;
+        let canonical = match std::fs::canonicalize(dir) {
+            Ok(c) => c,
+            Err(e) if tolerate_missing && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(ReportError::Dir {
+                    dir: dir.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        if seen.insert(canonical.clone()) {
+            out.push(canonical);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a period: `from` must be before `to`.
+pub fn check_period(from: Option<Timestamp>, to: Option<Timestamp>) -> Result<(), ReportError> {
+    match (from, to) {
+        (Some(from), Some(to)) if from >= to => Err(ReportError::EmptyPeriod { from, to }),
+        _ => Ok(()),
+    }
+}
+
+/// Reviews the logs in `dirs` (one per host, as collected on the CS): verifies each (with
+/// `options.key` when given), checks `options.previous`, merges the records in time order
+/// and reviews them.
+pub fn review(dirs: &[&Path], options: &ReportOptions) -> Result<Report, ReportError> {
+    check_period(options.from, options.to)?;
+    if dirs.is_empty() {
+        return Err(ReportError::NoLogs);
+    }
+    let unique = unique_dirs(dirs, options.previous.is_some())?;
+    let mut reads = Vec::new();
+    let mut logs = Vec::new();
+    for dir in &unique {
+        let name = dir.display().to_string();
+        let outcome = verify_dir(dir, options.key.as_ref(), &mut |_, _| {})?;
+        let mut read = read_log(dir, &name)?;
+        read.state.intact = outcome.is_intact();
+        let verification = Verification::of(&outcome);
+        logs.push((name.clone(), verification));
+        reads.push(read);
+    }
+    let mut reviewer = sessions::Reviewer::new(options);
+    for read in &mut reads {
+        let mut terminals = BTreeSet::new();
+        for r in &read.records {
+            if r.card.is_some() || r.reader.is_some() {
+                terminals.insert(options.place(r));
+            }
+            if let (Event::CardIssued { .. }, Some(card)) = (&r.event, r.card) {
+                reviewer.issued(card.to_string());
+            }
+        }
+        read.state.terminals = terminals.into_iter().collect();
     }
     // Stable: records of one log keep their order (their times never go backwards).
-    records.sort_by_key(|r| r.time);
-    let mut reviewer = Reviewer::new(options);
-    for record in &records {
-        reviewer.feed(record);
+    let mut merged: Vec<(&str, &Record)> = reads
+        .iter()
+        .flat_map(|read| {
+            read.records
+                .iter()
+                .map(move |r| (read.state.dir.as_str(), r))
+        })
+        .collect();
+    merged.sort_by_key(|(_, r)| r.time);
+    for (log, record) in merged {
+        reviewer.feed(log, record);
     }
-    Ok(reviewer.finish())
+    for read in &reads {
+        for gap in gaps(read, &read.state.dir) {
+            reviewer.push(gap);
+        }
+    }
+    for (name, v) in &logs {
+        if v.status == VerificationStatus::NotIntact {
+            let mut f = Finding::new(
+                FindingKind::LogNotIntact,
+                Detail::LogNotIntact {
+                    intact_up_to: v.intact_up_to,
+                    first_bad: v.first_bad.unwrap_or(0),
+                    problem: v.problem.clone().unwrap_or_default(),
+                    key_may_be_wrong: v.key_may_be_wrong,
+                },
+            );
+            f.log = Some(name.clone());
+            reviewer.push(f);
+        }
+    }
+    let states: Vec<checkpoint::LogState> = reads.iter().map(|r| r.state.clone()).collect();
+    let previous = options.previous.as_ref().map(|p| {
+        let broken = checkpoint::check(p, &states);
+        let extended = broken.is_empty();
+        for f in broken {
+            reviewer.push(f);
+        }
+        PreviousCheckpoint {
+            made: p.made,
+            extended,
+        }
+    });
+    let (mut report, mut findings) = reviewer.finish();
+    findings.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    report.findings = findings;
+    report.from = options.from;
+    report.to = options.to;
+    report.utc_offset_minutes = options.utc_offset.whole_minutes();
+    report.key_fingerprint = options.key.as_ref().map(key_fingerprint);
+    report.verification = Some(
+        if logs
+            .iter()
+            .any(|(_, v)| v.status == VerificationStatus::NotIntact)
+        {
+            VerificationStatus::NotIntact
+        } else if options.key.is_some() {
+            VerificationStatus::Intact
+        } else {
+            VerificationStatus::Unverified
+        },
+    );
+    report.previous_checkpoint = previous;
+    report.logs = reads
+        .iter()
+        .zip(logs)
+        .map(|(read, (dir, verification))| LogSummary {
+            dir,
+            log_id: read.state.log_id.map(|l| l.to_string()),
+            host: read.state.host.clone(),
+            terminals: read.state.terminals.clone(),
+            records: read.records.len() as u64,
+            last_seq: read.records.last().map(|r| r.seq),
+            seal_epoch: read.state.seal_epoch,
+            verification,
+        })
+        .collect();
+    let now = options
+        .now
+        .unwrap_or_else(|| Timestamp::from_datetime(time::OffsetDateTime::now_utc()));
+    report.checkpoint = Some(checkpoint::make(&states, now));
+    Ok(report)
 }
 
-/// Parses a `--from`/`--to` bound: a local date `YYYY-MM-DD` (at `offset`; as an end bound it
-/// means the end of that day) or a full `YYYY-MM-DDThh:mm:ss.mmmZ`.
+/// [`review`] with options by value (what `cardgatectl audit report` called before).
+pub fn report_dirs(dirs: &[&Path], options: ReportOptions) -> Result<Report, ReportError> {
+    review(dirs, &options)
+}
+
+/// Parses a `--from`/`--to` bound: a local date `YYYY-MM-DD` (at `offset`, the office's; as
+/// an end bound it means the end of that day) or a full `YYYY-MM-DDThh:mm:ss.mmmZ`.
 pub fn parse_bound(
     text: &str,
     offset: time::UtcOffset,
@@ -624,6 +680,18 @@ pub fn parse_bound(
             .assume_offset(offset)
             .to_offset(time::UtcOffset::UTC),
     ))
+}
+
+/// Parses a period `--from`/`--to` in the office's offset, refusing `from` after `to`.
+pub fn parse_period(
+    from: Option<&str>,
+    to: Option<&str>,
+    offset: time::UtcOffset,
+) -> Result<(Option<Timestamp>, Option<Timestamp>), ReportError> {
+    let from = from.map(|t| parse_bound(t, offset, false)).transpose()?;
+    let to = to.map(|t| parse_bound(t, offset, true)).transpose()?;
+    check_period(from, to)?;
+    Ok((from, to))
 }
 
 #[cfg(test)]
@@ -650,58 +718,6 @@ mod tests {
         );
     }
 
-    fn login_at(seq: u64, time: &str) -> Record {
-        Record {
-            seq,
-            time: Timestamp::parse(time).unwrap(),
-            terminal: crate::record::Label::new("T01").unwrap(),
-            reader: None,
-            card: None,
-            operator: None,
-            uid: None,
-            event: Event::LoginGranted {
-                role: cardgate_card::cert::Role::Operator,
-            },
-            prev: crate::record::Digest::default(),
-        }
-    }
-
-    // The daemon refuses a login outside `[business_hours]` and the review flags a session
-    // that starts outside them: with the daemon's own configuration, read by the one parser,
-    // the two agree on the boundary minutes (08:30 in, 17:15 out).
-    #[test]
-    fn the_review_and_the_daemon_agree_on_the_boundary_minutes() {
-        let config = cardgate_office::config::Config::parse(
-            "[daemon]\nutc_offset_minutes = 540\n[business_hours]\nstart = \"08:30\"\nend = \"17:15\"\n[[terminal]]\nid = \"T01\"\nreader = \"r\"\n",
-        )
-        .unwrap();
-        let hours = config.business_hours.clone().unwrap();
-        let offset = cardgate_office::hours::utc_offset(config.daemon.utc_offset_minutes).unwrap();
-        // Monday 2026-06-01 in Japan: 08:29, 08:30, 17:14, 17:15.
-        for (time, inside) in [
-            ("2026-05-31T23:29:59.999Z", false),
-            ("2026-05-31T23:30:00.000Z", true),
-            ("2026-06-01T08:14:59.999Z", true),
-            ("2026-06-01T08:15:00.000Z", false),
-        ] {
-            let t = Timestamp::parse(time).unwrap();
-            let daemon_allows = hours.contains(t.to_datetime().unwrap(), offset);
-            assert_eq!(daemon_allows, inside, "{time}");
-            let mut reviewer = Reviewer::new(ReportOptions {
-                hours: hours.clone(),
-                utc_offset: offset,
-                ..ReportOptions::default()
-            });
-            reviewer.feed(&login_at(1, time));
-            let flagged = reviewer
-                .finish()
-                .anomalies
-                .iter()
-                .any(|a| a.kind == AnomalyKind::OutsideBusinessHours);
-            assert_eq!(flagged, !daemon_allows, "{time}");
-        }
-    }
-
     #[test]
     fn period_bounds_are_local_dates_or_utc_times() {
         let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap();
@@ -715,5 +731,43 @@ mod tests {
         );
         assert!(parse_bound("2026-13-01", jst, false).is_err());
         assert!(parse_bound("yesterday", jst, false).is_err());
+    }
+
+    // `--from` after `--to` was accepted and gave an empty report.
+    #[test]
+    fn a_period_that_ends_before_it_starts_is_refused() {
+        let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap();
+        assert!(matches!(
+            parse_period(Some("2026-11-30"), Some("2026-11-01"), jst),
+            Err(ReportError::EmptyPeriod { .. })
+        ));
+        let (from, to) = parse_period(Some("2026-11-01"), Some("2026-11-01"), jst).unwrap();
+        assert_eq!(
+            from,
+            Some(Timestamp::parse("2026-10-31T15:00:00.000Z").unwrap())
+        );
+        assert_eq!(
+            to,
+            Some(Timestamp::parse("2026-11-01T15:00:00.000Z").unwrap())
+        );
+        let options = ReportOptions {
+            from: to,
+            to: from,
+            ..ReportOptions::default()
+        };
+        assert!(matches!(
+            review(&[Path::new("/nonexistent")], &options),
+            Err(ReportError::EmptyPeriod { .. })
+        ));
+    }
+
+    #[test]
+    fn the_key_fingerprint_names_the_key_without_holding_it() {
+        let key = SealKey::from_bytes([7; 32]);
+        let f = key_fingerprint(&key);
+        assert_eq!(f.len(), 16);
+        assert_eq!(f, key_fingerprint(&SealKey::from_bytes([7; 32])));
+        assert_ne!(f, key_fingerprint(&SealKey::from_bytes([8; 32])));
+        assert!(!key.to_hex().contains(&f));
     }
 }

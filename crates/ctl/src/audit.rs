@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cardgate_audit::cli::{self, CliError};
-use cardgate_audit::report::{parse_bound, render, BusinessHours, ReportError, ReportOptions};
+use cardgate_audit::report::{parse_bound, parse_period, render, BusinessHours, ReportError};
 use cardgate_audit::{NoteKind, StoreError};
 use cardgate_i18n::{tr, Lang};
 use cardgate_office::config::Config;
@@ -107,6 +107,15 @@ pub enum AuditCommand {
         utc_offset: Option<String>,
         #[command(flatten)]
         key: KeyArgs,
+        /// The checkpoint the previous review wrote (--write-checkpoint): the review proves
+        /// that every log still extends it; a log replaced, truncated or rolled back since is
+        /// a critical finding.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Write this review's checkpoint to FILE, for the next review. Keep it off this
+        /// machine (removable media the access manager keeps).
+        #[arg(long, value_name = "FILE")]
+        write_checkpoint: Option<PathBuf>,
     },
     /// Record work done by hand (server-room entry, media, resident cards) in the log.
     Note {
@@ -385,6 +394,27 @@ fn cli_failure(lang: Lang, dir: &Path, e: CliError) -> CmdError {
     Box::new(failure)
 }
 
+fn checkpoint_failure(lang: Lang, id: &str, path: &Path, e: &CliError) -> CmdError {
+    let not_found = matches!(
+        e,
+        CliError::Checkpoint(cardgate_audit::report::CheckpointError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound
+    );
+    Box::new(Failure::new(
+        if not_found {
+            Exit::NotFound
+        } else {
+            Exit::Failed
+        },
+        tr!(
+            lang,
+            id,
+            path = path.display().to_string(),
+            error = crate::files::chain(e)
+        ),
+    ))
+}
+
 fn usage(lang: Lang, option: &str, error: impl std::fmt::Display) -> CmdError {
     Box::new(Failure::new(
         Exit::Usage,
@@ -457,7 +487,7 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
             })
             .map_err(|e| cli_failure(lang, &dir, e))?;
             bar.finish_and_clear();
-            let fingerprint = key.as_ref().map(render::key_fingerprint);
+            let fingerprint = key.as_ref().map(cardgate_audit::report::key_fingerprint);
             write_stdout(
                 render::verify_text(&outcome, fingerprint.as_deref(), lang, ui.offset).as_bytes(),
             )?;
@@ -469,6 +499,20 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
                 write_stdout(
                     format!("{}\n", tr!(lang, "ctl-audit-verify-tail-unsealed")).as_bytes(),
                 )?;
+            }
+            // A k(0) refused at the very first seal is most likely the wrong key, not a
+            // forged log (issue 12, point 6).
+            let first_seal_refused = outcome.key_checked
+                && outcome.seals == 0
+                && outcome.problem.as_ref().is_some_and(|p| {
+                    matches!(
+                        p.kind,
+                        cardgate_audit::ProblemKind::SealMac
+                            | cardgate_audit::ProblemKind::KeyFileKey
+                    )
+                });
+            if first_seal_refused {
+                write_stdout(format!("{}\n", tr!(lang, "ctl-audit-key-maybe-wrong")).as_bytes())?;
             }
             Err(Box::new(
                 Failure::new(
@@ -492,6 +536,8 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
             business_days,
             utc_offset,
             key,
+            checkpoint,
+            write_checkpoint,
         } => {
             let config = load_config(lang, config_path)?;
             let dirs = if dirs.is_empty() {
@@ -499,6 +545,7 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
             } else {
                 dirs
             };
+            let first_dir = dirs.first().cloned().unwrap_or_default();
             let format = if ui.json { FormatArg::Json } else { format };
             if format == FormatArg::Csv && out.is_none() {
                 return Err(Box::new(
@@ -506,84 +553,70 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
                         .hint(tr!(lang, "ctl-audit-report-csv-needs-out-hint")),
                 ));
             }
-            // The office's offset: the option, else the daemon's, else Japan's.
-            let offset = match &utc_offset {
-                Some(text) => parse_utc_offset(text).map_err(|e| usage(lang, "--utc-offset", e))?,
-                None => ui.offset,
-            };
-            let hours = review_hours(lang, config.as_ref(), &business_hours, &business_days)?;
-            let calendar = match &config {
-                Some(c) => c.calendar.office_calendar().map_err(|e| -> CmdError {
-                    Box::new(
-                        Failure::new(
-                            Exit::Failed,
-                            tr!(
-                                lang,
-                                "ctl-audit-config",
-                                path = config_path.display().to_string(),
-                                error = e.to_string()
-                            ),
-                        )
-                        .hint(tr!(lang, "ctl-audit-config-hint")),
-                    )
-                })?,
-                None => Default::default(),
-            };
-            let bound = |text: &Option<String>, option, end| {
-                text.as_deref()
-                    .map(|t| parse_bound(t, offset, end))
-                    .transpose()
-                    .map_err(|e| usage(lang, option, e))
-            };
-            let (from_t, to_t) = (bound(&from, "--from", false)?, bound(&to, "--to", true)?);
-            if let (Some(f), Some(t), Some(fs), Some(ts)) = (from_t, to_t, &from, &to) {
-                if f >= t {
+            // What the configuration says (hours, offset, calendar, thresholds, register);
+            // the options only override.
+            let mut options = cli::review_options(config.as_ref(), None, None)
+                .map_err(|e| cli_failure(lang, &first_dir, e))?;
+            if let Some(text) = &utc_offset {
+                options.utc_offset =
+                    parse_utc_offset(text).map_err(|e| usage(lang, "--utc-offset", e))?;
+            }
+            options.hours = review_hours(lang, &options.hours, &business_hours, &business_days)?;
+            match parse_period(from.as_deref(), to.as_deref(), options.utc_offset) {
+                Ok((f, t)) => {
+                    options.from = f;
+                    options.to = t;
+                }
+                Err(ReportError::EmptyPeriod { .. }) => {
                     return Err(Box::new(
                         Failure::new(
                             Exit::Usage,
                             tr!(
                                 lang,
                                 "ctl-audit-report-period-order",
-                                from = fs.clone(),
-                                to = ts.clone()
+                                from = from.unwrap_or_default(),
+                                to = to.unwrap_or_default()
                             ),
                         )
                         .hint(tr!(lang, "ctl-audit-report-period-order-hint")),
-                    ));
+                    ))
                 }
+                Err(ReportError::Time(e)) => {
+                    let option = if from
+                        .as_deref()
+                        .is_some_and(|f| parse_bound(f, options.utc_offset, false).is_err())
+                    {
+                        "--from"
+                    } else {
+                        "--to"
+                    };
+                    return Err(usage(lang, option, e));
+                }
+                Err(e) => return Err(cli_failure(lang, &first_dir, CliError::Report(e))),
             }
-            let k0 = key.read_for(lang)?;
-            let options = ReportOptions {
-                from: from_t,
-                to: to_t,
-                hours: hours.clone(),
-                utc_offset: offset,
-            };
+            options.key = key.read_for(lang)?;
+            if let Some(path) = &checkpoint {
+                options.previous = Some(cli::read_checkpoint(path).map_err(|e| {
+                    checkpoint_failure(lang, "ctl-audit-checkpoint-read", path, &e)
+                })?);
+            }
+            let view = render::View::of(lang, &options);
             let bar = progress_bar(&tr!(lang, "ctl-audit-report-progress"), false);
-            // Verification at the top of the report: every log, with k(0) when given.
-            let mut verifications = Vec::new();
-            for dir in &dirs {
-                let outcome = cli::verify(dir, k0.as_ref(), &mut |_, _| {})
-                    .map_err(|e| cli_failure(lang, dir, e))?;
-                verifications.push(render::DirVerification {
-                    dir: dir.display().to_string(),
-                    outcome,
-                });
-            }
             let dir_refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
-            let report = cli::report(&dir_refs, options).map_err(|e| {
-                cli_failure(lang, dir_refs.first().copied().unwrap_or(Path::new("")), e)
-            })?;
+            let report =
+                cli::report(&dir_refs, options).map_err(|e| cli_failure(lang, &first_dir, e));
             bar.finish_and_clear();
-            let view = render::View {
-                lang,
-                offset,
-                hours,
-                calendar,
-                verification: verifications,
-                key_fingerprint: k0.as_ref().map(render::key_fingerprint),
+            let report = report?;
+            let written = |path: &Path| {
+                eprintln!(
+                    "{}",
+                    tr!(
+                        lang,
+                        "ctl-audit-report-written",
+                        path = path.display().to_string()
+                    )
+                )
             };
-            let trusted = view.is_trusted();
             match (format, &out) {
                 (FormatArg::Csv, Some(dir)) => {
                     std::fs::create_dir_all(dir).map_err(|e| write_failure(lang, dir, &e))?;
@@ -591,14 +624,7 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
                         let path = dir.join(file.name);
                         cardgate_office::files::write_atomic(&path, &file.bytes, 0o600)
                             .map_err(|e| write_failure(lang, &path, &e))?;
-                        eprintln!(
-                            "{}",
-                            tr!(
-                                lang,
-                                "ctl-audit-report-written",
-                                path = path.display().to_string()
-                            )
-                        );
+                        written(&path);
                     }
                 }
                 (format, out) => {
@@ -611,26 +637,35 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
                         Some(path) => {
                             cardgate_office::files::write_atomic(path, text.as_bytes(), 0o600)
                                 .map_err(|e| write_failure(lang, path, &e))?;
-                            eprintln!(
-                                "{}",
-                                tr!(
-                                    lang,
-                                    "ctl-audit-report-written",
-                                    path = path.display().to_string()
-                                )
-                            );
+                            written(path);
                         }
                         None => write_stdout(text.as_bytes())?,
                     }
                 }
             }
-            if trusted {
+            if let Some(path) = &write_checkpoint {
+                cli::write_checkpoint(&report, path).map_err(|e| {
+                    checkpoint_failure(lang, "ctl-audit-checkpoint-write", path, &e)
+                })?;
+                eprintln!(
+                    "{}",
+                    tr!(
+                        lang,
+                        "ctl-audit-report-checkpoint-written",
+                        path = path.display().to_string()
+                    )
+                );
+            }
+            if render::is_trusted(&report) {
                 Ok(ExitCode::SUCCESS)
             } else {
-                Err(Box::new(Failure::new(
-                    Exit::VerificationFailed,
-                    tr!(lang, "ctl-audit-report-not-verified"),
-                )))
+                Err(Box::new(
+                    Failure::new(
+                        Exit::VerificationFailed,
+                        tr!(lang, "ctl-audit-report-not-verified"),
+                    )
+                    .hint(tr!(lang, "ctl-audit-verify-failed-hint")),
+                ))
             }
         }
         AuditCommand::Note {
@@ -671,18 +706,15 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
     }
 }
 
-/// The business hours the review applies: `[business_hours]` of the configuration (the ones
-/// `cardgated` enforces), else Monday to Friday 08:30–17:15; `--business-hours` replaces the
-/// windows and `--business-days` the days.
+/// The business hours the review applies: `base` (`[business_hours]` of the configuration,
+/// the ones `cardgated` enforces, else Monday to Friday 08:30–17:15), its windows replaced by
+/// `--business-hours` and its days by `--business-days` when given.
 fn review_hours(
     lang: Lang,
-    config: Option<&Config>,
+    base: &BusinessHours,
     windows: &[String],
     days: &Option<String>,
 ) -> Result<BusinessHours, CmdError> {
-    let base = config
-        .and_then(|c| c.business_hours.clone())
-        .unwrap_or_default();
     let windows = if windows.is_empty() {
         base.windows().to_vec()
     } else {

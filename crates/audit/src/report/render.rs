@@ -10,14 +10,15 @@
 //! every form.
 
 use cardgate_i18n::{tr, Lang};
-use cardgate_office::calendar::{DayOff, OfficeCalendar};
+use cardgate_office::calendar::{ClosedReason, DayOff, OfficeCalendar};
 use cardgate_office::hours::BusinessHours;
 use time::{Date, UtcOffset};
 
-use super::{AnomalyKind, Counts, Report};
+use super::{
+    Break, BurstScope, Counts, Detail, Finding, NeverEnded, NeverIssuedBasis, RecordRef, Report,
+    Severity, VerificationStatus, Withdrawal,
+};
 use crate::record::Timestamp;
-use crate::seal::SealKey;
-use crate::verify::VerifyOutcome;
 
 mod csv;
 mod html;
@@ -27,47 +28,23 @@ pub use csv::{csv_files, CsvFile};
 pub use html::page;
 pub use text::{text, verify_text};
 
-/// How bad a finding is; the report lists the most severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
-    /// The log itself cannot be trusted (replaced, rolled back, truncated, did not verify):
-    /// at the top, in red.
-    Critical,
-    /// A sign of misuse: a revoked, unknown or returned card, one card in two places, a burst
-    /// of wrong PINs.
-    High,
-    /// Worth a look: outside business hours, a holiday, a session never ended.
-    Normal,
-}
-
-impl Severity {
-    /// Its message ID in `review.ftl`.
-    fn id(self) -> &'static str {
-        match self {
-            Severity::Critical => "review-severity-critical",
-            Severity::High => "review-severity-high",
-            Severity::Normal => "review-severity-normal",
-        }
-    }
-
-    /// Its name in `lang`.
-    pub fn label(self, lang: Lang) -> String {
-        tr!(lang, self.id())
+/// The message ID of a severity in `review.ftl`.
+fn severity_id(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "review-severity-critical",
+        Severity::High => "review-severity-high",
+        Severity::Medium => "review-severity-medium",
     }
 }
 
-/// One log's verification, as the review made it before reading the log.
-#[derive(Debug)]
-pub struct DirVerification {
-    /// The log directory.
-    pub dir: String,
-    /// What `verify` found.
-    pub outcome: VerifyOutcome,
+/// A severity's name in `lang`.
+pub fn severity_label(s: Severity, lang: Lang) -> String {
+    tr!(lang, severity_id(s))
 }
 
-/// What the presentation needs besides the report: the reader's language, the office's time
-/// zone and calendar (to shade days off), and the verification at the top.
-#[derive(Debug)]
+/// What the presentation needs besides the report: the reader's language, and the office's
+/// time zone, business days and calendar (to shade the days off in the day chart).
+#[derive(Debug, Clone)]
 pub struct View {
     /// The language of every label.
     pub lang: Lang,
@@ -77,34 +54,47 @@ pub struct View {
     pub hours: BusinessHours,
     /// The office's calendar: national holidays and closed days are shaded.
     pub calendar: OfficeCalendar,
-    /// Each log's verification, in the order the logs were given.
-    pub verification: Vec<DirVerification>,
-    /// The fingerprint of the k(0) the seals were checked with (never the key itself).
-    pub key_fingerprint: Option<String>,
 }
 
 impl View {
-    /// English, JST, Monday to Friday 08:30–17:15, national holidays and the year-end closure,
-    /// nothing verified.
+    /// `lang`, Japan time, Monday to Friday, national holidays and the year-end closure.
     pub fn new(lang: Lang) -> View {
         View {
             lang,
             offset: UtcOffset::from_hms(9, 0, 0).unwrap_or(UtcOffset::UTC),
             hours: BusinessHours::default(),
             calendar: OfficeCalendar::default(),
-            verification: Vec::new(),
-            key_fingerprint: None,
         }
     }
 
-    /// True when every log verified: the review may be signed off as resting on an intact log.
-    pub fn is_trusted(&self) -> bool {
-        self.verification.iter().all(|v| v.outcome.is_intact())
+    /// `lang`, and the time zone, hours and calendar the review was made with.
+    pub fn of(lang: Lang, options: &super::ReportOptions) -> View {
+        View {
+            lang,
+            offset: options.utc_offset,
+            hours: options.hours.clone(),
+            calendar: options.calendar.clone(),
+        }
     }
 
     fn time(&self, t: Timestamp) -> String {
         local_time(t, self.offset)
     }
+
+    fn time_or_dash(&self, t: Option<Timestamp>) -> String {
+        t.map(|t| self.time(t)).unwrap_or_else(|| "—".to_owned())
+    }
+}
+
+/// True when the review rests on a log that can be trusted: no log failed verification and
+/// every log extends the previous checkpoint (no critical finding). A review without k(0) is
+/// trusted as far as it goes; it says so at its top.
+pub fn is_trusted(report: &Report) -> bool {
+    !report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Critical)
+        && report.verification != Some(VerificationStatus::NotIntact)
 }
 
 /// `t` as the office reads it: `2026-11-03 10:00:05 +09:00`.
@@ -114,26 +104,13 @@ pub fn local_time(t: Timestamp, offset: UtcOffset) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
-/// The fingerprint of k(0) that the report shows so the access manager can tell which key was
-/// used: the first 16 hex digits of SHA-256 over a fixed label and the key, in four groups.
-/// It says nothing about the key (a one-way hash of 256 random bits).
-pub fn key_fingerprint(key: &SealKey) -> String {
-    let hex = key.to_hex();
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(b"cardgate-k0-fingerprint-v1\0");
-    ctx.update(hex.as_bytes());
-    let digest = ctx.finish();
-    let h = hex::encode(&digest.as_ref()[..8]);
-    format!("{}-{}-{}-{}", &h[0..4], &h[4..8], &h[8..12], &h[12..16])
-}
-
 /// One finding as every form shows it.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
     pub severity: Severity,
     /// The kind's stable name (`snake_case`, as in the JSON); `review-kind-<name>` labels it.
     pub kind: &'static str,
-    pub time: Timestamp,
+    pub time: Option<Timestamp>,
     pub terminal: String,
     pub operator: String,
     pub card: String,
@@ -148,9 +125,13 @@ impl Row {
     }
 }
 
-/// The finding kind `kind` (`snake_case`) in `lang`.
+fn id_of(prefix: &str, name: &str) -> String {
+    format!("{prefix}{}", name.replace('_', "-"))
+}
+
+/// The finding kind `kind` (its `snake_case` name) in `lang`.
 pub fn kind_label(kind: &str, lang: Lang) -> String {
-    let id = format!("review-kind-{}", kind.replace('_', "-"));
+    let id = id_of("review-kind-", kind);
     if cardgate_i18n::catalogue(lang).has(&id) {
         tr!(lang, &id)
     } else {
@@ -160,7 +141,7 @@ pub fn kind_label(kind: &str, lang: Lang) -> String {
 
 /// What the access manager should do about a finding of kind `kind`, in `lang`.
 pub fn kind_action(kind: &str, lang: Lang) -> String {
-    let id = format!("review-action-{}", kind.replace('_', "-"));
+    let id = id_of("review-action-", kind);
     if cardgate_i18n::catalogue(lang).has(&id) {
         tr!(lang, &id)
     } else {
@@ -168,78 +149,246 @@ pub fn kind_action(kind: &str, lang: Lang) -> String {
     }
 }
 
-fn kind_name(kind: AnomalyKind) -> &'static str {
-    match kind {
-        AnomalyKind::RevokedCardPresented => "revoked_card_presented",
-        AnomalyKind::UnknownCardPresented => "unknown_card_presented",
-        AnomalyKind::OutsideBusinessHours => "outside_business_hours",
-        AnomalyKind::CardOnTwoTerminals => "card_on_two_terminals",
-        AnomalyKind::UseAfterWithdrawal => "use_after_withdrawal",
-        AnomalyKind::SessionNeverEnded => "session_never_ended",
-        AnomalyKind::PukRejected => "puk_rejected",
-        AnomalyKind::ManagerRefused => "manager_refused",
+/// A closed-set reason from the log (`lost`, `wrong_pin`, …) in `lang`; unknown ones as
+/// written.
+fn reason_label(reason: &str, lang: Lang) -> String {
+    let id = id_of("review-reason-", reason);
+    if cardgate_i18n::catalogue(lang).has(&id) {
+        tr!(lang, &id)
+    } else {
+        reason.to_owned()
     }
 }
 
-fn severity(kind: AnomalyKind) -> Severity {
-    match kind {
-        AnomalyKind::RevokedCardPresented
-        | AnomalyKind::UnknownCardPresented
-        | AnomalyKind::CardOnTwoTerminals
-        | AnomalyKind::UseAfterWithdrawal
-        | AnomalyKind::PukRejected
-        | AnomalyKind::ManagerRefused => Severity::High,
-        AnomalyKind::OutsideBusinessHours | AnomalyKind::SessionNeverEnded => Severity::Normal,
+fn seq_or_dash(seq: Option<u64>) -> String {
+    seq.map(|s| s.to_string()).unwrap_or_else(|| "—".to_owned())
+}
+
+fn record_text(r: &RecordRef, several_logs: bool) -> String {
+    if several_logs {
+        format!("{} #{}", r.log, r.seq)
+    } else {
+        r.seq.to_string()
     }
 }
 
-/// The findings as rows, the most severe first, each severity in time order across terminals
-/// (a tie in time keeps the terminal, then the record number, in order).
-pub(crate) fn rows(report: &Report, view: &View) -> Vec<Row> {
-    let mut rows: Vec<Row> = Vec::new();
-    for v in &view.verification {
-        if let Some(p) = &v.outcome.problem {
-            rows.push(Row {
-                severity: Severity::Critical,
-                kind: "log_not_intact",
-                time: report
-                    .to
-                    .or(report.from)
-                    .unwrap_or_else(|| Timestamp::from_datetime(time::OffsetDateTime::UNIX_EPOCH)),
-                terminal: v.dir.clone(),
-                operator: String::new(),
-                card: String::new(),
-                records: p.seq.to_string(),
-                detail: p.to_string(),
-            });
+/// The finding's detail as a sentence in the reader's language.
+fn detail(f: &Finding, view: &View, several_logs: bool) -> String {
+    let lang = view.lang;
+    match &f.detail {
+        Detail::None => String::new(),
+        Detail::LogNotExtended {
+            how,
+            checkpoint_seq,
+            checkpoint_epoch,
+            found_seq,
+            found_epoch,
+        } => {
+            let how = match how {
+                Break::Missing => "review-break-missing",
+                Break::Replaced => "review-break-replaced",
+                Break::Truncated => "review-break-truncated",
+                Break::Rewritten => "review-break-rewritten",
+                Break::RolledBack => "review-break-rolled-back",
+            };
+            tr!(
+                lang,
+                "review-detail-log-not-extended",
+                how = tr!(lang, how),
+                checkpoint_seq = *checkpoint_seq,
+                checkpoint_epoch = seq_or_dash(*checkpoint_epoch),
+                found_seq = seq_or_dash(*found_seq),
+                found_epoch = seq_or_dash(*found_epoch)
+            )
+        }
+        Detail::LogNotIntact {
+            first_bad,
+            problem,
+            key_may_be_wrong,
+            ..
+        } => {
+            let mut text = tr!(
+                lang,
+                "review-detail-log-not-intact",
+                first_bad = *first_bad,
+                problem = problem.clone()
+            );
+            if *key_may_be_wrong {
+                text.push(' ');
+                text.push_str(&tr!(lang, "review-detail-key-may-be-wrong"));
+            }
+            text
+        }
+        Detail::RecordGap {
+            first_missing,
+            last_missing,
+        } => tr!(
+            lang,
+            "review-detail-record-gap",
+            first = *first_missing,
+            last = *last_missing
+        ),
+        Detail::Revoked { reason } => tr!(
+            lang,
+            "review-detail-revoked",
+            reason = reason_label(reason, lang)
+        ),
+        Detail::CertificateRejected { reason } => tr!(
+            lang,
+            "review-detail-certificate-rejected",
+            reason = reason_label(reason, lang)
+        ),
+        Detail::NeverIssued { basis } => tr!(
+            lang,
+            match basis {
+                NeverIssuedBasis::NotInRegister => "review-detail-not-in-register",
+                NeverIssuedBasis::NoIssueRecord => "review-detail-no-issue-record",
+            }
+        ),
+        Detail::AfterWithdrawal {
+            how,
+            at,
+            record,
+            refused,
+        } => {
+            let id = match how {
+                Withdrawal::Returned => "review-detail-after-returned",
+                Withdrawal::Revoked => "review-detail-after-revoked",
+            };
+            let mut text = tr!(
+                lang,
+                id,
+                at = view.time_or_dash(*at),
+                record = record
+                    .as_ref()
+                    .map(|r| record_text(r, several_logs))
+                    .unwrap_or_else(|| "—".to_owned())
+            );
+            if *refused {
+                text.push(' ');
+                text.push_str(&tr!(lang, "review-detail-refused"));
+            }
+            text
+        }
+        Detail::TwoTerminals {
+            other_terminal,
+            other_since,
+            other_record,
+            ..
+        } => tr!(
+            lang,
+            "review-detail-two-terminals",
+            terminal = other_terminal.clone(),
+            since = view.time(*other_since),
+            record = record_text(other_record, several_logs)
+        ),
+        Detail::Burst {
+            scope,
+            count,
+            window_minutes,
+        } => tr!(
+            lang,
+            match scope {
+                BurstScope::Card => "review-detail-burst-card",
+                BurstScope::Terminal => "review-detail-burst-terminal",
+            },
+            count = *count,
+            minutes = *window_minutes
+        ),
+        Detail::Holiday { holiday } => match lang {
+            Lang::Ja => holiday.name_ja.to_owned(),
+            Lang::En => holiday.name_en.to_owned(),
+        },
+        Detail::ClosedDay { date, reason } => format!(
+            "{} {}",
+            date_label(*date, lang),
+            match reason {
+                ClosedReason::YearEnd => tr!(lang, "review-day-year-end"),
+                ClosedReason::Configured => tr!(lang, "review-day-closed"),
+            }
+        ),
+        Detail::Hours { ended } => match ended {
+            Some(end) => tr!(
+                lang,
+                "review-detail-hours-until",
+                start = view.time_or_dash(f.time),
+                end = view.time(*end)
+            ),
+            None => tr!(lang, "review-detail-hours-open"),
+        },
+        Detail::NeverEnded { why } => tr!(
+            lang,
+            match why {
+                NeverEnded::Superseded => "review-detail-superseded",
+                NeverEnded::DaemonRestarted => "review-detail-daemon-restarted",
+                NeverEnded::OpenAtEnd => "review-detail-open-at-end",
+            }
+        ),
+        Detail::Puk { by, tries_left } => match tries_left {
+            Some(0) => tr!(lang, "review-detail-puk-blocked-now", by = by.clone()),
+            Some(n) => tr!(lang, "review-detail-puk", by = by.clone(), tries = *n),
+            None => tr!(lang, "review-detail-puk-was-blocked", by = by.clone()),
+        },
+        Detail::ManagerRefused {
+            by,
+            reason,
+            tries_left,
+        } => {
+            let mut text = tr!(
+                lang,
+                "review-detail-manager-refused",
+                by = by.clone(),
+                reason = reason_label(reason, lang)
+            );
+            if let Some(n) = tries_left {
+                text.push(' ');
+                text.push_str(&tr!(lang, "review-detail-tries-left", tries = *n));
+            }
+            text
         }
     }
-    for a in &report.anomalies {
-        rows.push(Row {
-            severity: severity(a.kind),
-            kind: kind_name(a.kind),
-            time: a.time,
-            terminal: a.terminal.clone(),
-            operator: a.operator.clone().unwrap_or_default(),
-            card: a.card.clone().unwrap_or_default(),
-            records: a.seq.to_string(),
-            detail: a.detail.clone(),
-        });
-    }
-    rows.sort_by(|a, b| {
-        (a.severity, a.time, &a.terminal, &a.records).cmp(&(
+}
+
+/// The findings as rows: the most severe first, each severity in time order across
+/// terminals (ties by record).
+pub(crate) fn rows(report: &Report, view: &View) -> Vec<Row> {
+    let several_logs = report.logs.len() > 1;
+    let mut findings: Vec<&Finding> = report.findings.iter().collect();
+    findings.sort_by(|a, b| {
+        (a.severity, a.time, a.records.first(), a.kind).cmp(&(
             b.severity,
             b.time,
-            &b.terminal,
-            &b.records,
+            b.records.first(),
+            b.kind,
         ))
     });
-    rows
+    findings
+        .into_iter()
+        .map(|f| Row {
+            severity: f.severity,
+            kind: f.kind.as_str(),
+            time: f.time,
+            terminal: f
+                .terminal
+                .clone()
+                .or_else(|| f.log.clone())
+                .unwrap_or_default(),
+            operator: f.operator.clone().unwrap_or_default(),
+            card: f.card.clone().unwrap_or_default(),
+            records: f
+                .records
+                .iter()
+                .map(|r| record_text(r, several_logs))
+                .collect::<Vec<_>>()
+                .join(", "),
+            detail: detail(f, view, several_logs),
+        })
+        .collect()
 }
 
 /// The count columns of the per-operator and per-terminal tables: message ID, whether a
 /// non-zero value is something wrong (shown in red), and the value.
-pub(crate) fn count_columns(c: &Counts) -> [(&'static str, bool, u64); 9] {
+pub(crate) fn count_columns(c: &Counts) -> [(&'static str, bool, u64); 10] {
     [
         ("review-col-logins", false, c.logins),
         ("review-col-denied", false, c.denied),
@@ -247,6 +396,7 @@ pub(crate) fn count_columns(c: &Counts) -> [(&'static str, bool, u64); 9] {
         ("review-col-lockouts", true, c.lockouts),
         ("review-col-bad-cards", true, c.bad_cards),
         ("review-col-outside-hours", true, c.outside_hours),
+        ("review-col-days-off", true, c.on_days_off),
         ("review-col-two-terminals", true, c.on_two_terminals),
         ("review-col-after-return", true, c.after_withdrawal),
         ("review-col-never-ended", true, c.never_ended),
@@ -254,7 +404,7 @@ pub(crate) fn count_columns(c: &Counts) -> [(&'static str, bool, u64); 9] {
 }
 
 /// The message IDs of the count columns, in order.
-pub(crate) fn count_headers() -> [&'static str; 9] {
+pub(crate) fn count_headers() -> [&'static str; 10] {
     count_columns(&Counts::default()).map(|(id, _, _)| id)
 }
 
@@ -288,8 +438,8 @@ pub(crate) fn days(report: &Report, view: &View) -> Vec<DayRow> {
         }
     }
     let mut findings = std::collections::BTreeMap::<Date, u64>::new();
-    for a in &report.anomalies {
-        if let Some(d) = local_date(a.time, view.offset) {
+    for f in &report.findings {
+        if let Some(d) = f.time.and_then(|t| local_date(t, view.offset)) {
             *findings.entry(d).or_default() += 1;
         }
     }
@@ -384,59 +534,79 @@ pub(crate) fn period(report: &Report, view: &View) -> (String, String) {
     )
 }
 
-/// The verification summary lines, in `lang`: one per log, then the key.
-pub(crate) fn verification_lines(view: &View) -> Vec<(bool, String)> {
+/// The verification summary lines, in `lang`, each marked when it is something wrong: one per
+/// log, the key used, and the previous checkpoint.
+pub(crate) fn verification_lines(report: &Report, view: &View) -> Vec<(bool, String)> {
     let lang = view.lang;
     let mut out = Vec::new();
-    if view.verification.is_empty() {
-        out.push((false, tr!(lang, "review-verify-not-run")));
-    }
-    for v in &view.verification {
-        let o = &v.outcome;
-        let line = match &o.problem {
-            None if o.key_checked => tr!(
+    for log in &report.logs {
+        let v = &log.verification;
+        let dir = log.dir.clone();
+        let line = match v.status {
+            VerificationStatus::Intact => tr!(
                 lang,
                 "review-verify-intact-key",
-                dir = v.dir.clone(),
-                records = o.records,
-                seals = o.seals
+                dir = dir,
+                records = v.records,
+                seals = v.seals
             ),
-            None => tr!(
+            VerificationStatus::Unverified => tr!(
                 lang,
                 "review-verify-intact-no-key",
-                dir = v.dir.clone(),
-                records = o.records,
-                seals = o.seals
+                dir = dir,
+                records = v.records,
+                seals = v.seals
             ),
-            Some(p) => tr!(
-                lang,
-                "review-verify-broken",
-                dir = v.dir.clone(),
-                seq = p.seq,
-                problem = p.to_string()
-            ),
+            VerificationStatus::NotIntact => {
+                let mut text = tr!(
+                    lang,
+                    "review-verify-broken",
+                    dir = dir,
+                    seq = seq_or_dash(v.first_bad),
+                    problem = v.problem.clone().unwrap_or_default()
+                );
+                if v.key_may_be_wrong {
+                    text.push(' ');
+                    text.push_str(&tr!(lang, "review-detail-key-may-be-wrong"));
+                }
+                text
+            }
         };
-        out.push((o.problem.is_some(), line));
-        if let Some(tail) = &o.unsealed_tail {
+        out.push((v.status == VerificationStatus::NotIntact, line));
+        if let (Some(first), Some(last)) = (v.unsealed_from, log.last_seq) {
             out.push((
                 false,
                 tr!(
                     lang,
                     "review-verify-unsealed",
-                    count = tail.count(),
-                    first = tail.first_seq,
-                    last = tail.last_seq
+                    count = last.saturating_sub(first) + 1,
+                    first = first,
+                    last = last
                 ),
             ));
         }
     }
+    if report.logs.is_empty() {
+        out.push((false, tr!(lang, "review-verify-not-run")));
+    }
     out.push((
         false,
-        match &view.key_fingerprint {
+        match &report.key_fingerprint {
             Some(f) => tr!(lang, "review-key-fingerprint", fingerprint = f.clone()),
             None => tr!(lang, "review-key-none"),
         },
     ));
+    out.push(match &report.previous_checkpoint {
+        None => (false, tr!(lang, "review-checkpoint-none")),
+        Some(p) if p.extended => (
+            false,
+            tr!(lang, "review-checkpoint-extended", made = view.time(p.made)),
+        ),
+        Some(p) => (
+            true,
+            tr!(lang, "review-checkpoint-broken", made = view.time(p.made)),
+        ),
+    });
     out
 }
 
@@ -471,40 +641,40 @@ pub fn csv(report: &Report) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::report::FindingKind;
+
+    const KINDS: [FindingKind; 17] = [
+        FindingKind::LogNotExtended,
+        FindingKind::LogNotIntact,
+        FindingKind::RecordGap,
+        FindingKind::RevokedCardPresented,
+        FindingKind::UnknownCardPresented,
+        FindingKind::CardNeverIssued,
+        FindingKind::UseAfterReturn,
+        FindingKind::CardOnTwoTerminals,
+        FindingKind::OperatorOnTwoTerminals,
+        FindingKind::FailedPinBurst,
+        FindingKind::DenialBurst,
+        FindingKind::OnNationalHoliday,
+        FindingKind::OnClosedDay,
+        FindingKind::OutsideBusinessHours,
+        FindingKind::SessionNeverEnded,
+        FindingKind::PukRejected,
+        FindingKind::ManagerRefused,
+    ];
 
     #[test]
     fn every_finding_kind_and_severity_has_a_label_and_an_action_in_both_languages() {
-        let kinds = [
-            AnomalyKind::RevokedCardPresented,
-            AnomalyKind::UnknownCardPresented,
-            AnomalyKind::OutsideBusinessHours,
-            AnomalyKind::CardOnTwoTerminals,
-            AnomalyKind::UseAfterWithdrawal,
-            AnomalyKind::SessionNeverEnded,
-            AnomalyKind::PukRejected,
-            AnomalyKind::ManagerRefused,
-        ];
         for lang in Lang::ALL {
             let c = cardgate_i18n::catalogue(lang);
-            for k in kinds.map(kind_name).into_iter().chain(["log_not_intact"]) {
-                let id = k.replace('_', "-");
-                assert!(c.has(&format!("review-kind-{id}")), "{lang}: {k}");
-                assert!(c.has(&format!("review-action-{id}")), "{lang}: {k}");
+            for k in KINDS {
+                assert!(c.has(&id_of("review-kind-", k.as_str())), "{lang}: {k:?}");
+                assert!(c.has(&id_of("review-action-", k.as_str())), "{lang}: {k:?}");
             }
-            for s in [Severity::Critical, Severity::High, Severity::Normal] {
-                assert!(c.has(s.id()), "{lang}: {s:?}");
+            for s in [Severity::Critical, Severity::High, Severity::Medium] {
+                assert!(c.has(severity_id(s)), "{lang}: {s:?}");
             }
         }
-    }
-
-    #[test]
-    fn the_fingerprint_names_the_key_without_showing_it() {
-        let key = SealKey::generate().unwrap();
-        let f = key_fingerprint(&key);
-        assert_eq!(f.len(), 19, "{f}");
-        assert!(!key.to_hex().contains(&f.replace('-', "")));
-        assert_eq!(f, key_fingerprint(&key));
-        assert_ne!(f, key_fingerprint(&SealKey::generate().unwrap()));
     }
 
     #[test]
@@ -512,5 +682,50 @@ mod tests {
         let d = Date::from_calendar_date(2026, time::Month::November, 3).unwrap();
         assert_eq!(date_label(d, Lang::Ja), "2026-11-03 (火)");
         assert_eq!(date_label(d, Lang::En), "2026-11-03 (Tue)");
+    }
+
+    #[test]
+    fn the_most_severe_come_first_then_time_order_across_terminals() {
+        let t = |s: &str| Some(Timestamp::parse(s).unwrap());
+        let mut report = Report::default();
+        let finding = |kind, time, terminal: &str| {
+            let mut f = Finding::new(kind, Detail::None);
+            f.time = time;
+            f.terminal = Some(terminal.to_owned());
+            f
+        };
+        report.findings = vec![
+            finding(
+                FindingKind::OutsideBusinessHours,
+                t("2026-11-02T10:00:00.000Z"),
+                "juki-02",
+            ),
+            finding(
+                FindingKind::OutsideBusinessHours,
+                t("2026-11-02T09:00:00.000Z"),
+                "juki-01",
+            ),
+            finding(
+                FindingKind::RevokedCardPresented,
+                t("2026-11-05T00:00:00.000Z"),
+                "juki-01",
+            ),
+            finding(FindingKind::LogNotExtended, None, "juki-01"),
+        ];
+        let view = View::new(Lang::En);
+        let order: Vec<(&str, String)> = rows(&report, &view)
+            .into_iter()
+            .map(|r| (r.kind, r.terminal))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("log_not_extended", "juki-01".to_owned()),
+                ("revoked_card_presented", "juki-01".to_owned()),
+                ("outside_business_hours", "juki-01".to_owned()),
+                ("outside_business_hours", "juki-02".to_owned()),
+            ]
+        );
+        assert!(!is_trusted(&report));
     }
 }

@@ -86,8 +86,8 @@ pub fn csv_files(report: &Report, view: &View) -> Vec<CsvFile> {
     ]);
     for r in rows(report, view) {
         findings.row([
-            r.severity.label(lang),
-            view.time(r.time),
+            super::severity_label(r.severity, lang),
+            view.time_or_dash(r.time),
             r.label(lang),
             r.kind.to_owned(),
             r.terminal,
@@ -141,7 +141,7 @@ pub fn csv_files(report: &Report, view: &View) -> Vec<CsvFile> {
         tr!(lang, "review-col-problem"),
         tr!(lang, "review-col-detail"),
     ]);
-    for (bad, line) in verification_lines(view) {
+    for (bad, line) in verification_lines(report, view) {
         verification.row([
             if bad {
                 tr!(lang, "review-severity-critical")

@@ -111,14 +111,14 @@ fn findings_table(view: &View, rows: &[Row]) -> String {
         let class = match r.severity {
             Severity::Critical => "critical",
             Severity::High => "high",
-            Severity::Normal => "normal",
+            Severity::Medium => "medium",
         };
         let _ = write!(
             out,
             "<tr class=\"{class}\" data-kind=\"{}\"><td class=\"sev\">{}</td><td class=\"time\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"detail\">{}</td></tr>",
             esc(r.kind),
-            esc(&r.severity.label(lang)),
-            esc(&view.time(r.time)),
+            esc(&super::severity_label(r.severity, lang)),
+            esc(&view.time_or_dash(r.time)),
             esc(&r.label(lang)),
             esc(&r.terminal),
             esc(&r.operator),
@@ -340,7 +340,7 @@ pub fn page(report: &Report, view: &View) -> String {
         esc(&tr!(lang, "review-times-in", offset = offset_text(view.offset)))
     );
 
-    let lines = verification_lines(view);
+    let lines = verification_lines(report, view);
     let any_bad = lines.iter().any(|(bad, _)| *bad);
     let _ = write!(
         out,

@@ -48,7 +48,7 @@ pub fn text(report: &Report, view: &View) -> String {
     );
     out.push('\n');
     let _ = writeln!(out, "{}", tr!(lang, "review-verification"));
-    for (bad, line) in verification_lines(view) {
+    for (bad, line) in verification_lines(report, view) {
         let mark = if bad { "!! " } else { "   " };
         let _ = writeln!(out, "{mark}{line}");
     }
@@ -75,8 +75,8 @@ pub fn text(report: &Report, view: &View) -> String {
         ]);
         for r in &rows {
             t.row([
-                r.severity.label(lang),
-                view.time(r.time),
+                super::severity_label(r.severity, lang),
+                view.time_or_dash(r.time),
                 r.label(lang),
                 r.terminal.clone(),
                 r.operator.clone(),
