@@ -156,18 +156,16 @@ impl ReportOptions {
         }
     }
 
-    /// The terminal a record is about: the configured terminal it names, else the terminal
-    /// of its reader (records of daemons that named the host), else what it names.
+    /// The terminal a record is about: the terminal of its reader (`[[terminal]]`), else
+    /// the terminal it names. Daemons before issue 12 named their host in every record,
+    /// whichever reader it was about: the reader is what tells two terminals of one host
+    /// apart.
     fn place(&self, r: &Record) -> String {
-        let named = r.terminal.as_str();
-        if self.terminals.values().any(|t| t == named) {
-            return named.to_owned();
-        }
         r.reader
             .as_ref()
             .and_then(|reader| self.terminals.get(reader.as_str()))
             .cloned()
-            .unwrap_or_else(|| named.to_owned())
+            .unwrap_or_else(|| r.terminal.as_str().to_owned())
     }
 }
 

@@ -290,3 +290,40 @@ fn a_log_given_twice_or_by_two_paths_is_read_once() {
     ));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+// Records cut from the middle of a log: the numbers missing are a finding of their own, with
+// the log's verification failing there.
+#[test]
+fn records_missing_from_the_middle_are_a_gap() {
+    let root = temp("gap");
+    let dir = root.join("audit");
+    let _key = log_with(&dir, 9);
+    let (_, segment) = cardgate_audit::segments::list_segments(&dir)
+        .unwrap()
+        .pop()
+        .unwrap();
+    let text = std::fs::read_to_string(&segment).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.starts_with("{\"seq\":3,") && !l.starts_with("{\"seq\":4,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(kept.lines().count() + 2, text.lines().count());
+    std::fs::write(&segment, kept).unwrap();
+    let report = review(&[dir.as_path()], &ReportOptions::default()).unwrap();
+    let kinds: Vec<_> = report.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, [FindingKind::LogNotIntact, FindingKind::RecordGap]);
+    assert_eq!(
+        report.findings[1].detail,
+        Detail::RecordGap {
+            first_missing: 3,
+            last_missing: 4
+        }
+    );
+    assert_eq!(report.findings[1].records[0].seq, 5);
+    assert!(matches!(
+        report.findings[0].detail,
+        Detail::LogNotIntact { first_bad: 5, .. }
+    ));
+    std::fs::remove_dir_all(&root).unwrap();
+}

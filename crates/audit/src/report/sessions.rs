@@ -31,12 +31,25 @@ pub(crate) struct Reviewer<'a> {
     options: &'a ReportOptions,
     pub report: Report,
     findings: Vec<Finding>,
-    sessions: BTreeMap<String, Session>,
+    /// Open sessions by (terminal, card): the card that opened a session is the one that
+    /// locks, unlocks and ends it, and one terminal may hold a locked session of one card
+    /// and an active one of another.
+    sessions: BTreeMap<(String, String), Session>,
     withdrawn: HashMap<String, (Withdrawal, Timestamp, RecordRef)>,
     issued_in_log: BTreeSet<String>,
     never_issued_seen: BTreeSet<String>,
     pin_bursts: Bursts,
     denial_bursts: Bursts,
+}
+
+/// A session's key: its terminal and its card (the operator, for a record without a card).
+fn session_key(terminal: &str, r: &Record) -> (String, String) {
+    let who = match (&r.card, &r.operator) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(o)) => format!("operator {o}"),
+        (None, None) => "-".to_owned(),
+    };
+    (terminal.to_owned(), who)
 }
 
 fn text<T: serde::Serialize>(v: &T) -> String {
@@ -182,10 +195,11 @@ impl<'a> Reviewer<'a> {
         }
     }
 
-    fn close(&mut self, terminal: &str, end: Result<(Timestamp, RecordRef), NeverEnded>) {
-        let Some(s) = self.sessions.remove(terminal) else {
+    fn close(&mut self, key: &(String, String), end: Result<(Timestamp, RecordRef), NeverEnded>) {
+        let Some(s) = self.sessions.remove(key) else {
             return;
         };
+        let terminal = key.0.as_str();
         match end {
             Ok(end) => self.when(terminal, &s, Some(end)),
             Err(why) => {
@@ -206,22 +220,28 @@ impl<'a> Reviewer<'a> {
         let Some(card) = r.card.map(|c| c.to_string()) else {
             return;
         };
-        let Some((how, when, record)) = self.withdrawn.get(&card).cloned() else {
-            return;
+        let withdrawn = self.withdrawn.get(&card).cloned();
+        let (how, when, record) = match withdrawn {
+            Some((how, when, record)) => (how, Some(when), Some(record)),
+            // Refused as returned, with the return in no log reviewed (the register says so).
+            None if refused => (Withdrawal::Returned, None, None),
+            None => return,
         };
         let mut f = Self::finding(
             FindingKind::UseAfterReturn,
             Detail::AfterWithdrawal {
                 how,
-                at: Some(when),
-                record: Some(record.clone()),
+                at: when,
+                record: record.clone(),
                 refused,
             },
             terminal,
             r,
             at.clone(),
         );
-        f.records.insert(0, record);
+        if let Some(record) = record {
+            f.records.insert(0, record);
+        }
         self.flag(f);
     }
 
@@ -258,8 +278,8 @@ impl<'a> Reviewer<'a> {
         let elsewhere = |same: &dyn Fn(&Session) -> bool| {
             self.sessions
                 .iter()
-                .filter(|(t, s)| t.as_str() != terminal && same(s))
-                .map(|(t, s)| (t.clone(), s.start, s.login.clone(), s.card.clone()))
+                .filter(|((t, _), s)| t.as_str() != terminal && same(s))
+                .map(|((t, _), s)| (t.clone(), s.start, s.login.clone(), s.card.clone()))
                 .min_by_key(|x| x.1)
         };
         let by_card = card
@@ -296,14 +316,15 @@ impl<'a> Reviewer<'a> {
         let card = r.card.map(|c| c.to_string());
         // The daemon once recorded an unlock as a login of the same card: the locked
         // session goes on.
-        if let Some(s) = self.sessions.get_mut(&terminal) {
-            if s.locked && card.is_some() && s.card == card {
+        let key = session_key(&terminal, r);
+        if let Some(s) = self.sessions.get_mut(&key) {
+            if s.locked && card.is_some() {
                 s.locked = false;
                 self.after_withdrawal(&terminal, r, &at, false);
                 return;
             }
         }
-        self.close(&terminal, Err(NeverEnded::Superseded));
+        self.close(&key, Err(NeverEnded::Superseded));
         let operator = r.operator.as_ref().map(|o| o.as_str().to_owned());
         self.count(&terminal, operator.as_deref(), r.time, |c| c.logins += 1);
         if self.in_period(r.time) {
@@ -316,7 +337,7 @@ impl<'a> Reviewer<'a> {
         self.after_withdrawal(&terminal, r, &at, false);
         self.two_terminals(&terminal, r, &at);
         self.sessions.insert(
-            terminal,
+            key,
             Session {
                 login: at,
                 start: r.time,
@@ -352,17 +373,17 @@ impl<'a> Reviewer<'a> {
         match &r.event {
             Event::LoginGranted { .. } => self.login(terminal, r, at),
             Event::SessionLocked { .. } => {
-                if let Some(s) = self.sessions.get_mut(&terminal) {
+                if let Some(s) = self.sessions.get_mut(&session_key(&terminal, r)) {
                     s.locked = true;
                 }
             }
             Event::SessionUnlocked => {
-                if let Some(s) = self.sessions.get_mut(&terminal) {
+                if let Some(s) = self.sessions.get_mut(&session_key(&terminal, r)) {
                     s.locked = false;
                 }
                 self.after_withdrawal(&terminal, r, &at, false);
             }
-            Event::SessionEnded { .. } => self.close(&terminal, Ok((t, at))),
+            Event::SessionEnded { .. } => self.close(&session_key(&terminal, r), Ok((t, at))),
             Event::LoginDenied { reason } => {
                 self.count(&terminal, operator.as_deref(), t, |c| c.denied += 1);
                 // A wrong PIN is a burst of wrong PINs; counted once.
@@ -380,24 +401,21 @@ impl<'a> Reviewer<'a> {
                 }
             }
             Event::PinBlocked => self.count(&terminal, operator.as_deref(), t, |c| c.lockouts += 1),
+            // A returned card presented: the daemon refused it; an attempt at use after
+            // return all the same.
+            Event::RevokedCardPresented {
+                reason: RevocationReason::Returned,
+            } if r.card.is_some() => self.after_withdrawal(&terminal, r, &at, true),
             Event::RevokedCardPresented { reason } => {
-                let returned = *reason == RevocationReason::Returned;
-                let known = r
-                    .card
-                    .is_some_and(|c| self.withdrawn.contains_key(&c.to_string()));
-                if returned && known {
-                    self.after_withdrawal(&terminal, r, &at, true);
-                } else {
-                    self.flag(Self::finding(
-                        FindingKind::RevokedCardPresented,
-                        Detail::Revoked {
-                            reason: reason.as_str().to_owned(),
-                        },
-                        &terminal,
-                        r,
-                        at,
-                    ));
-                }
+                self.flag(Self::finding(
+                    FindingKind::RevokedCardPresented,
+                    Detail::Revoked {
+                        reason: reason.as_str().to_owned(),
+                    },
+                    &terminal,
+                    r,
+                    at,
+                ));
             }
             Event::CertificateRejected { reason } => self.flag(Self::finding(
                 FindingKind::UnknownCardPresented,
@@ -489,9 +507,9 @@ impl<'a> Reviewer<'a> {
 
     /// Ends the review: sessions still open are never ended; findings in report order.
     pub fn finish(mut self) -> (Report, Vec<Finding>) {
-        let open: Vec<String> = self.sessions.keys().cloned().collect();
-        for terminal in open {
-            self.close(&terminal, Err(NeverEnded::OpenAtEnd));
+        let open: Vec<(String, String)> = self.sessions.keys().cloned().collect();
+        for key in open {
+            self.close(&key, Err(NeverEnded::OpenAtEnd));
         }
         let pin = std::mem::replace(
             &mut self.pin_bursts,
