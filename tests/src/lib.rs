@@ -56,6 +56,7 @@ mod office;
 pub mod pamtester;
 pub mod paths;
 mod process;
+pub mod scripted;
 
 pub use cards::{issuer_key, SoftCardFile};
 pub use error::HarnessError;

@@ -64,6 +64,9 @@ pub struct Office {
     pub issuer: IssuerKey,
     /// k(0), the audit log's verification key, as `audit init` printed it.
     pub audit_key_hex: String,
+    /// Environment given to every `cardgatectl` and `cardgated` this office runs, its own
+    /// set-up included (a shifted wall clock: libfaketime, see `crate::scripted`).
+    env: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Office {
@@ -86,6 +89,19 @@ impl Office {
         extra: &str,
     ) -> Result<Office, HarnessError> {
         Self::with_setup(lab, terminals, operators, extra, |_| {})
+    }
+
+    /// [`Office::new`], with `env` (`NAME`, `value`) given to every `cardgatectl` and
+    /// `cardgated` the office runs, from its own set-up on: the office lives by the clock
+    /// that `env` gives them (libfaketime's `LD_PRELOAD`, say).
+    pub fn with_env(
+        lab: PcscLab,
+        terminals: &[TerminalSpec],
+        operators: &[(&str, &str)],
+        extra: &str,
+        env: Vec<(String, String)>,
+    ) -> Result<Office, HarnessError> {
+        Self::set_up(lab, terminals, operators, extra, |_| {}, env)
     }
 
     /// The standard office on `lab`: terminal [`TERMINAL`] on slot 0, operator [`OPERATOR`] =
@@ -130,6 +146,17 @@ impl Office {
         operators: &[(&str, &str)],
         extra: &str,
         before_init: impl FnOnce(&Path),
+    ) -> Result<Office, HarnessError> {
+        Self::set_up(lab, terminals, operators, extra, before_init, Vec::new())
+    }
+
+    fn set_up(
+        lab: PcscLab,
+        terminals: &[TerminalSpec],
+        operators: &[(&str, &str)],
+        extra: &str,
+        before_init: impl FnOnce(&Path),
+        env: Vec<(String, String)>,
     ) -> Result<Office, HarnessError> {
         let dir = lab.work_dir().join("office");
         std::fs::create_dir_all(dir.join("state")).map_err(io("cannot create", &dir))?;
@@ -184,6 +211,7 @@ impl Office {
             config,
             issuer: crate::issuer_key()?,
             audit_key_hex: String::new(),
+            env,
         };
         let d = office.dir.clone();
         let path = |p: &str| d.join(p).to_string_lossy().into_owned();
@@ -219,6 +247,7 @@ impl Office {
             .arg("--config")
             .arg(&self.config)
             .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("PCSCLITE_CSOCK_NAME", self.lab.client_socket())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -340,6 +369,7 @@ impl Office {
         let child = command
             .arg("--config")
             .arg(&self.config)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("PCSCLITE_CSOCK_NAME", self.lab.client_socket())
             .stdout(Stdio::null())
             .stderr(log)

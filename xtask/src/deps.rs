@@ -7,7 +7,9 @@ use std::process::Command;
 /// PC/SC peer, vsmartcard's Python card for the side-by-side benchmark, Linux-PAM and
 /// `pamtester` for the login tests, the namespace tools for the private pcscd, and
 /// `mkfs.ext4` (e2fsprogs) with `losetup`, `mount` and `umount` (Debian's `mount`, built from
-/// util-linux) for the tests that check erasure on a real ext4 block device.
+/// util-linux) for the tests that check erasure on a real ext4 block device, and libfaketime
+/// (`faketime`) for the scripted days and month of the review's tests (`cardgated` and
+/// `cardgatectl` on a shifted wall clock).
 pub const PACKAGES: &[&str] = &[
     "pcscd",
     "vsmartcard-vpcd",
@@ -23,6 +25,7 @@ pub const PACKAGES: &[&str] = &[
     "procps",
     "e2fsprogs",
     "mount",
+    "faketime",
 ];
 
 fn installed(package: &str) -> bool {
