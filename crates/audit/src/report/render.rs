@@ -509,6 +509,56 @@ pub(crate) fn date_label(date: Date, lang: Lang) -> String {
     )
 }
 
+/// The rules the review applied, in `lang`: business days and hours, and the days off.
+pub(crate) fn rules_line(view: &View) -> String {
+    let lang = view.lang;
+    let names = match lang {
+        Lang::Ja => ["月", "火", "水", "木", "金", "土", "日"],
+        Lang::En => ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    };
+    let days: Vec<&str> = cardgate_office::hours::Day::ALL
+        .into_iter()
+        .zip(names)
+        .filter(|(d, _)| view.hours.is_working_day(*d))
+        .map(|(_, n)| n)
+        .collect();
+    let windows: Vec<String> = view
+        .hours
+        .windows()
+        .iter()
+        .map(|w| format!("{}–{}", w.start(), w.end()))
+        .collect();
+    let mut off = Vec::new();
+    if view.calendar.national_holidays {
+        off.push(tr!(lang, "review-rules-holidays"));
+    }
+    if view.calendar.year_end_closure {
+        off.push(tr!(lang, "review-day-year-end"));
+    }
+    if !view.calendar.closed_days.is_empty() {
+        off.push(tr!(
+            lang,
+            "review-rules-closed-days",
+            count = view.calendar.closed_days.len()
+        ));
+    }
+    let sep = match lang {
+        Lang::Ja => "・",
+        Lang::En => ", ",
+    };
+    tr!(
+        lang,
+        "review-rules",
+        days = days.join(sep),
+        hours = windows.join(sep),
+        off = if off.is_empty() {
+            tr!(lang, "review-rules-no-days-off")
+        } else {
+            off.join(sep)
+        }
+    )
+}
+
 /// A register's name (`room_entry`, `media`, …) in `lang`.
 pub(crate) fn register_label(register: &str, lang: Lang) -> String {
     let id = format!("review-register-{}", register.replace('_', "-"));

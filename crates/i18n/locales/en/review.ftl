@@ -190,3 +190,9 @@ review-checkpoint-none = Previous checkpoint: none given; a log deleted or repla
 review-checkpoint-extended = Previous checkpoint (review of { $made }): every log still extends it.
 review-checkpoint-broken = Previous checkpoint (review of { $made }): NOT extended; see the critical findings.
 review-col-days-off = days off
+
+## The rules applied
+review-rules = Business days { $days }, { $hours }; days off: { $off }.
+review-rules-holidays = national holidays
+review-rules-closed-days = { $count } closed day(s) of the office
+review-rules-no-days-off = none

@@ -190,3 +190,9 @@ review-checkpoint-none = 前回のチェックポイント: 指定なし。前�
 review-checkpoint-extended = 前回のチェックポイント({ $made } の点検): すべてのログが前回から続いています。
 review-checkpoint-broken = 前回のチェックポイント({ $made } の点検): ログが前回から続いていません。重大な所見を確認してください。
 review-col-days-off = 休日等
+
+## 適用した基準
+review-rules = 業務日 { $days }曜日、業務時間 { $hours }。休日等: { $off }。
+review-rules-holidays = 国民の祝日
+review-rules-closed-days = 庁舎の閉庁日 { $count } 日
+review-rules-no-days-off = なし

@@ -66,6 +66,7 @@ svg text{font-family:inherit}
 .signoff td.seal{width:26mm;height:26mm}
 .signoff td.remarks{height:22mm}
 footer{margin-top:4mm;font-size:8.5pt;color:#444}
+@media screen{body{max-width:1120px;padding:16px 24px}}
 @media print{body{padding:0;max-width:none}}
 "#;
 
@@ -333,10 +334,11 @@ pub fn page(report: &Report, view: &View) -> String {
     );
     let _ = write!(
         out,
-        "<header><h1>{}</h1><p class=\"meta\">{}</p><p class=\"meta\">{}</p><p class=\"meta\">{}</p></header>",
+        "<header><h1>{}</h1><p class=\"meta\">{}</p><p class=\"meta\">{}</p><p class=\"meta\">{}</p><p class=\"meta\">{}</p></header>",
         esc(&title),
         esc(&tr!(lang, "review-period", from = from, to = to)),
         esc(&tr!(lang, "review-records", count = report.records)),
+        esc(&super::rules_line(view)),
         esc(&tr!(lang, "review-times-in", offset = offset_text(view.offset)))
     );
 

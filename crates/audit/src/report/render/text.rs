@@ -46,6 +46,7 @@ pub fn text(report: &Report, view: &View) -> String {
         "{}",
         tr!(lang, "review-records", count = report.records)
     );
+    let _ = writeln!(out, "{}", super::rules_line(view));
     out.push('\n');
     let _ = writeln!(out, "{}", tr!(lang, "review-verification"));
     for (bad, line) in verification_lines(report, view) {
