@@ -569,17 +569,32 @@ pub(crate) fn register_label(register: &str, lang: Lang) -> String {
     }
 }
 
-/// The period in the office's time zone.
+/// The period in the office's time zone: a bound at local midnight as a date (the end
+/// inclusive, as `--to` takes it: `2026-11-01 ～ 2026-11-30`), any other as a full time.
 pub(crate) fn period(report: &Report, view: &View) -> (String, String) {
     let lang = view.lang;
+    let show = |t: Timestamp, end: bool| {
+        let Some(local) = t.to_datetime().map(|d| d.to_offset(view.offset)) else {
+            return t.to_string();
+        };
+        if local.time() != time::Time::MIDNIGHT {
+            return view.time(t);
+        }
+        let date = if end {
+            local.date().previous_day().unwrap_or(local.date())
+        } else {
+            local.date()
+        };
+        date_label(date, lang)
+    };
     (
         report
             .from
-            .map(|t| view.time(t))
+            .map(|t| show(t, false))
             .unwrap_or_else(|| tr!(lang, "review-period-log-start")),
         report
             .to
-            .map(|t| view.time(t))
+            .map(|t| show(t, true))
             .unwrap_or_else(|| tr!(lang, "review-period-log-end")),
     )
 }

@@ -43,7 +43,7 @@ table{border-collapse:collapse;width:100%;margin:1.5mm 0 3mm}
 th,td{border:1px solid #888;padding:0.8mm 1.5mm;vertical-align:top;text-align:left}
 th{background:#eee;font-weight:bold;white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.time{white-space:nowrap}
+td.time,td.sev,td.nowrap{white-space:nowrap}
 td.detail{overflow-wrap:anywhere}
 td.bad{color:#b00000;font-weight:bold}
 tr.critical td{background:#fde8e8;color:#8a0000}
@@ -51,6 +51,7 @@ tr.high td.sev{color:#b00000;font-weight:bold}
 .box{border:1px solid #555;padding:2mm 3mm;margin:2mm 0}
 .box.bad,.alert{border:2px solid #c00000;background:#fde8e8;color:#8a0000}
 .box ul,.alert ul{margin:0;padding-left:5mm}
+.box h2{margin-top:0}
 .alert{padding:2mm 3mm;margin:3mm 0;font-weight:bold}
 .alert h2{color:#b00000;border-color:#c00000;margin-top:0}
 thead{display:table-header-group}
@@ -116,7 +117,7 @@ fn findings_table(view: &View, rows: &[Row]) -> String {
         };
         let _ = write!(
             out,
-            "<tr class=\"{class}\" data-kind=\"{}\"><td class=\"sev\">{}</td><td class=\"time\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"detail\">{}</td></tr>",
+            "<tr class=\"{class}\" data-kind=\"{}\"><td class=\"sev\">{}</td><td class=\"time\">{}</td><td>{}</td><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td class=\"num\">{}</td><td class=\"detail\">{}</td></tr>",
             esc(r.kind),
             esc(&super::severity_label(r.severity, lang)),
             esc(&view.time_or_dash(r.time)),
