@@ -231,3 +231,48 @@ pub fn note(
     log.close()?;
     Ok(receipt)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn config(extra: &str) -> Config {
+        Config::parse(&format!(
+            "[daemon]\nstate_dir = \"/nonexistent/cardgate\"\n{extra}\n[[terminal]]\nid = \"T01\"\nreader = \"r\"\n"
+        ))
+        .unwrap()
+    }
+
+    // Point 6: `--from 2026-11-01` is midnight in the office's zone (the configuration's
+    // offset), and a period that ends before it starts is refused.
+    #[test]
+    fn review_options_read_dates_in_the_offices_zone_and_refuse_an_empty_period() {
+        let jst =
+            review_options(Some(&config("")), Some("2026-11-01"), Some("2026-11-30")).unwrap();
+        assert_eq!(
+            jst.from.unwrap().to_string(),
+            "2026-10-31T15:00:00.000Z",
+            "JST, the default"
+        );
+        assert_eq!(jst.to.unwrap().to_string(), "2026-11-30T15:00:00.000Z");
+        let utc = config("utc_offset_minutes = 0");
+        let utc = review_options(Some(&utc), Some("2026-11-01"), None).unwrap();
+        assert_eq!(utc.from.unwrap().to_string(), "2026-11-01T00:00:00.000Z");
+        assert!(matches!(
+            review_options(Some(&config("")), Some("2026-11-30"), Some("2026-11-01")),
+            Err(CliError::Report(ReportError::EmptyPeriod { .. }))
+        ));
+        assert!(matches!(
+            review_options(None, Some("2026-11-31"), None),
+            Err(CliError::Report(ReportError::Time(_)))
+        ));
+        // The configuration's terminals and calendar are the review's.
+        let c =
+            config("[calendar]\nclosed_days = [\"2026-08-14\"]\n[review]\ndenial_burst_count = 7");
+        let o = review_options(Some(&c), None, None).unwrap();
+        assert_eq!(o.terminals["r"], "T01");
+        assert_eq!(o.calendar.closed_days.len(), 1);
+        assert_eq!(o.denial_burst.count, 7);
+    }
+}

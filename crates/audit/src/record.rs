@@ -445,6 +445,15 @@ pub enum PinRule {
     BadCharacter,
     /// Same as the old PIN.
     SameAsOld,
+    // Recorded as `bad_character` before each rule named its own (issue 12).
+    /// Contains the operator ID.
+    ContainsOperatorId,
+    /// A repeated character or a keyboard, alphabet or number run.
+    RepeatOrRun,
+    /// On the list of commonly used passwords.
+    Blocklisted,
+    /// A rule this version does not name.
+    Other,
 }
 
 /// Why card authentication (challenge signature) failed.
@@ -487,6 +496,34 @@ pub enum DenyReason {
     CardRemoved,
     /// Anything else.
     Other,
+    // The reasons below were recorded as one of the above before each refusal named its own
+    // (issue 12): `outside_business_hours`, `wrong_user` and `other_card` were
+    // `not_authorised_here`; `card_returned` was `card_revoked`; `malformed_pin` was
+    // `wrong_pin` (although no try was spent); `no_card` and `reader_unavailable` were
+    // `card_removed`; `revocation_list_unavailable` was `revocation_list_stale`;
+    // `not_operator_card`, `register_unavailable` and `card_error` were `other`.
+    /// Outside business hours (`[business_hours]`): refused before the card was asked.
+    OutsideBusinessHours,
+    /// The card is lent to another person than the user asking (art. 5.3).
+    WrongUser,
+    /// The user's session is locked and another card than the one that opened it was used.
+    OtherCard,
+    /// The card was returned to the access manager (art. 5.2).
+    CardReturned,
+    /// The PIN was not a PIN the card could take (too short, a bad character): no try spent.
+    MalformedPin,
+    /// No card in the reader.
+    NoCard,
+    /// The reader (or pcscd) was not available.
+    ReaderUnavailable,
+    /// No valid revocation list is in force (missing, unreadable or refused), fail closed.
+    RevocationListUnavailable,
+    /// Not an operator card (another application, or a blank card).
+    NotOperatorCard,
+    /// The card register could not be read (fail closed).
+    RegisterUnavailable,
+    /// The card did not answer as the contract says.
+    CardError,
 }
 
 /// Why a session was locked.

@@ -854,4 +854,20 @@ reader = "Virtual PCD 00 00"
         let typo = format!("[calendar]\nholidays = false\n{MINIMAL}");
         assert!(matches!(Config::parse(&typo), Err(ConfigError::Parse(_))));
     }
+
+    // The example of docs/configuration.md is a configuration the daemon takes, new sections
+    // included.
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let example = doc
+            .rsplit_once("## Example")
+            .and_then(|(_, rest)| rest.split_once("```toml\n"))
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .map(|(toml, _)| toml)
+            .unwrap();
+        let c = Config::parse(example).unwrap();
+        assert_eq!(c.review.failed_pin_burst_count, 3);
+        assert_eq!(c.calendar.office_calendar().unwrap().closed_days.len(), 1);
+    }
 }

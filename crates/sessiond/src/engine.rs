@@ -81,6 +81,17 @@ pub(crate) struct Asker<'a> {
     pub user: &'a str,
     /// The terminal's reader.
     pub reader: &'a str,
+    /// The terminal, as configured (`[[terminal]]` id): every record of the request names it.
+    pub terminal: &'a str,
+}
+
+impl Asker<'_> {
+    /// A record of this request, at its terminal and reader.
+    pub(crate) fn entry(&self, event: Event) -> Entry {
+        Entry::new(event)
+            .terminal(label(self.terminal))
+            .reader(label(self.reader))
+    }
 }
 
 /// A record cannot be made durable: the decision is refused (fail closed).
@@ -112,15 +123,20 @@ fn audit_down() -> Answer {
     )
 }
 
-fn pin_rule(e: &PolicyError) -> Option<PinRule> {
+/// The rule a refused new PIN broke, as the record names it.
+fn pin_rule(e: &PolicyError) -> PinRule {
     match e {
-        PolicyError::Format(SecretFormatError::TooShort { .. }) => Some(PinRule::TooShort),
-        PolicyError::Format(SecretFormatError::TooLong { .. }) => Some(PinRule::TooLong),
-        PolicyError::Format(SecretFormatError::NoLetter) => Some(PinRule::NoLetter),
-        PolicyError::Format(SecretFormatError::NoDigit) => Some(PinRule::NoDigit),
-        PolicyError::Format(SecretFormatError::BadCharacter) => Some(PinRule::BadCharacter),
-        PolicyError::SameAsCurrent => Some(PinRule::SameAsOld),
-        _ => None,
+        PolicyError::Format(SecretFormatError::TooShort { .. }) => PinRule::TooShort,
+        PolicyError::Format(SecretFormatError::TooLong { .. }) => PinRule::TooLong,
+        PolicyError::Format(SecretFormatError::NoLetter) => PinRule::NoLetter,
+        PolicyError::Format(SecretFormatError::NoDigit) => PinRule::NoDigit,
+        PolicyError::Format(SecretFormatError::BadCharacter) => PinRule::BadCharacter,
+        PolicyError::SameAsCurrent => PinRule::SameAsOld,
+        PolicyError::ContainsOperatorId => PinRule::ContainsOperatorId,
+        PolicyError::RepeatOrRun => PinRule::RepeatOrRun,
+        PolicyError::Blocklisted => PinRule::Blocklisted,
+        // A rule added to the policy later: not called by another rule's name.
+        _ => PinRule::Other,
     }
 }
 
@@ -345,10 +361,9 @@ impl Engine {
 
     /// Refuses at the asker's reader before any card was read: one `login_denied`, gated.
     fn refuse_at_reader(&self, asker: &Asker<'_>, code: DenyCode, answer: Answer) -> Decision {
-        let entry = Entry::new(Event::LoginDenied {
+        let entry = asker.entry(Event::LoginDenied {
             reason: deny_reason(code),
-        })
-        .reader(label(asker.reader));
+        });
         self.refuse(asker, None, code, vec![entry], answer)
     }
 
@@ -403,6 +418,16 @@ impl Engine {
             .ok_or_else(|| Answer::Error {
                 message: format!("unknown terminal {terminal:?}"),
             })
+    }
+
+    /// A record of a card event at `reader`: it names the terminal whose reader it is (the
+    /// writer's own label only for a reader no terminal uses, the access manager's desk).
+    fn at_reader(&self, event: Event, reader: &str) -> Entry {
+        let entry = Entry::new(event).reader(label(reader));
+        match self.config.terminal_for_reader(reader) {
+            Some(t) => entry.terminal(label(&t.id)),
+            None => entry,
+        }
     }
 
     fn outside_hours(&self) -> bool {

@@ -219,9 +219,10 @@ fn error_label(error: &str) -> Label {
     label(&tail)
 }
 
-/// The entry for an event about `s`.
+/// The entry for an event about `s`, at its terminal (as configured) and reader.
 pub(crate) fn session_entry(s: &Session, event: Event) -> Entry {
     let mut e = Entry::new(event)
+        .terminal(label(&s.terminal))
         .reader(label(&s.reader))
         .operator(label(&s.operator_id));
     if let Some(serial) = CardSerial::from_hex(&s.serial) {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use cardgate_audit::record::DenyReason;
 use cardgate_audit::Event;
 use cardgate_card::cert::Role;
 use cardgate_card::commands::ins;
@@ -399,11 +400,33 @@ fn outside_business_hours_logins_are_refused_and_open_sessions_lock() {
     w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
     assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
 
-    // Open on no day at all: refused before the card is touched, and open sessions lock.
+    // Open on no day at all: refused before the PIN reaches the card, and open sessions
+    // lock. The record says why (not "not authorised here"), at which terminal, and whose
+    // card it was (its certificate read without a PIN, signed by this office's issuer).
     let w = world_with("[business_hours]\ndays = []\nstart = \"08:30\"\nend = \"17:15\"\n");
     w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
     assert_eq!(reason(&w.auth("alice", PIN)), "outside_business_hours");
-    assert!(!w.cards.transcript.contains_ins(ins::SELECT));
+    assert!(!w.cards.transcript.contains_ins(ins::VERIFY));
+    let denied = w.records().into_iter().last().unwrap();
+    assert_eq!(
+        denied.event,
+        Event::LoginDenied {
+            reason: DenyReason::OutsideBusinessHours
+        }
+    );
+    assert_eq!(denied.terminal.as_str(), "juki-01");
+    assert_eq!(denied.card, Some(ALICE));
+    assert_eq!(
+        denied.operator.as_ref().map(|o| o.as_str()),
+        Some("op-alice")
+    );
+    // A card of another issuer is not named: it could claim anyone's operator ID.
+    let stranger = cardgate_card::IssuerKey::generate().unwrap();
+    w.cards.pull(READER);
+    w.cards.insert(READER, card(&stranger, BOB, "op-alice"));
+    assert_eq!(reason(&w.auth("alice", PIN)), "outside_business_hours");
+    let denied = w.records().into_iter().last().unwrap();
+    assert_eq!((denied.card, denied.operator), (None, None));
     let mut sessions = cardgate_sessiond::sessions::SessionTable::load(&w.dir).unwrap();
     sessions
         .open(cardgate_sessiond::sessions::Session {
@@ -693,4 +716,66 @@ fn manager_request(serial: cardgate_card::CardSerial) -> cardgate_card::issue::I
         valid_from: date!(2025 - 04 - 01),
         valid_until: date!(2099 - 03 - 31),
     }
+}
+
+// Issue 12: every record about a terminal named the host (the writer's label), and an unlock
+// after a pull and reinsert was recorded as a second `login_granted`: the review counted two
+// logins and a session that never ended.
+#[test]
+fn records_name_the_terminal_and_an_unlock_is_not_a_login() {
+    let w = world();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    assert!(matches!(
+        w.engine.open_session("juki-01", "alice", "c5"),
+        Answer::Granted { .. }
+    ));
+    let image = w.cards.pull(READER);
+    w.engine.card_removed(READER);
+    w.settle();
+    w.cards.insert(READER, image);
+    w.engine.card_inserted(READER);
+    assert_eq!(reason(&w.auth("alice", "Wrong9999")), "wrong_pin");
+    assert!(matches!(w.auth("alice", PIN), Answer::Granted { .. }));
+    w.settle();
+    assert_eq!(w.calls().last().unwrap(), "unlock-session c5");
+    // The unlock opened no session: an `open_session` now has no login to go with.
+    assert_eq!(
+        reason(&w.engine.open_session("juki-01", "alice", "c6")),
+        "not_authenticated"
+    );
+    assert!(matches!(
+        w.engine.close_session("alice", "c5"),
+        Answer::Granted { .. }
+    ));
+    let records = w.records();
+    let kinds: Vec<&str> = records.iter().map(|r| r.event.kind_name()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "login_granted").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "session_unlocked").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "session_ended").count(),
+        1,
+        "{kinds:?}"
+    );
+    for r in &records {
+        let about_terminal = r.reader.is_some() || r.card.is_some();
+        let expected = if about_terminal { "juki-01" } else { HOST };
+        assert_eq!(r.terminal.as_str(), expected, "{r:?}");
+    }
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.terminal.as_str() == "juki-01")
+            .count()
+            >= 10,
+        "{kinds:?}"
+    );
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use cardgate_audit::record::DenyReason;
+use cardgate_audit::record::{DenyReason, PinRule};
 use cardgate_audit::Event;
 use cardgate_card::SecretString;
 use cardgate_protocol::Answer;
@@ -69,13 +69,14 @@ fn a_pin_change_refused_for_a_stale_list_is_recorded() {
 }
 
 // A PIN change with no card in the reader was answered `no_card` and not recorded (a login
-// was).
+// was). Its record names its own reason, `no_card` (issue 12: it was `card_removed`, as if a
+// card had been pulled).
 #[test]
 fn a_pin_change_without_a_card_is_recorded() {
     let w = world();
     let start = w.events().len();
     assert_eq!(reason(&change_pin(&w, PIN, "Kappa77x")), "no_card");
-    assert_eq!(denials(&w, start), [DenyReason::CardRemoved]);
+    assert_eq!(denials(&w, start), [DenyReason::NoCard]);
 }
 
 // The card took the current PIN (and, when wrong, a try) and was pulled before it answered:
@@ -147,4 +148,28 @@ fn a_grant_that_cannot_be_recorded_unlocks_nothing_and_reads_as_refused() {
         .filter(|e| matches!(e, Event::LoginGranted { .. }))
         .count();
     assert_eq!(granted_after, granted_before);
+}
+
+// Issue 12: a new PIN on the list of common passwords (or with a run, or the operator ID) was
+// recorded as `bad_character`, a rule it did not break. Each refusal names its own rule.
+#[test]
+fn a_refused_new_pin_is_recorded_with_the_rule_it_broke() {
+    let w = world();
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    for (new, rule) in [
+        ("trustno1", PinRule::Blocklisted),
+        ("abcdef12", PinRule::RepeatOrRun),
+        ("Tanuki", PinRule::NoDigit),
+    ] {
+        let start = w.events().len();
+        assert_eq!(reason(&change_pin(&w, PIN, new)), "pin_policy", "{new}");
+        let recorded: Vec<PinRule> = w.events()[start..]
+            .iter()
+            .filter_map(|e| match e {
+                Event::PinRefusedByPolicy { rule } => Some(*rule),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(recorded, [rule], "{new}");
+    }
 }

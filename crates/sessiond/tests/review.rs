@@ -391,6 +391,21 @@ fn scripted_days_give_exactly_their_findings() {
         .iter()
         .all(|f| !f.records.is_empty() && f.records.iter().all(|r| r.log == log)));
 
+    // The JSON carries each finding's stable kind and its data.
+    let json = cardgate_audit::report::render::json(&report);
+    for kind in [
+        "\"kind\":\"on_national_holiday\"",
+        "\"kind\":\"card_on_two_terminals\"",
+        "\"type\":\"holiday\"",
+        &format!("\"date\":\"{holiday_day}\""),
+    ] {
+        assert!(
+            json.replace(": ", ":").contains(kind),
+            "{kind} not in {json}"
+        );
+    }
+    assert!(report.checkpoint.as_ref().unwrap().logs.len() == 1);
+
     // A period of the holiday alone, in JST dates, holds its finding only.
     let options = ReportOptions {
         from: Some(
@@ -499,4 +514,48 @@ fn an_operator_on_two_terminals_and_a_burst_of_denials_are_found() {
     ));
     assert_eq!(report.per_operator["op-alice"].logins, 3);
     assert_eq!(report.per_operator["op-bob"].logins, 1);
+}
+
+// With `[business_hours]` the daemon refuses an attempt out of hours: no session, but the
+// attempt is the finding (the record names the card in the reader).
+#[test]
+fn an_attempt_the_daemon_refused_out_of_hours_is_a_finding() {
+    let w = world_with("[business_hours]\nstart = \"08:30\"\nend = \"17:15\"\n");
+    let now = w.clock_now();
+    write_list(&w.dir, &w.issuer, 2, &[], now + 400 * 86_400);
+    w.engine.reload_revocation_if_changed();
+    let register = lend(&w);
+    let day = Day { w: &w };
+    let d = working_day_from(
+        OffsetDateTime::from_unix_timestamp(now).unwrap().date() + Duration::days(7),
+    );
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    day.at(d, 9, 0);
+    day.login("juki-01", "alice", "e1");
+    day.at(d, 12, 0);
+    day.logout("alice", "e1");
+    day.at(d, 19, 30);
+    assert_eq!(
+        day.refused("juki-01", "alice", PIN),
+        "outside_business_hours"
+    );
+    let options = ReportOptions::from_config(&w.config)
+        .unwrap()
+        .with_register(&register.read().unwrap());
+    let report = review(&[w.dir.join("audit").as_path()], &options).unwrap();
+    let alice = ALICE.to_string();
+    let found: Vec<_> = report.findings.iter().map(summary).collect();
+    assert_eq!(
+        found,
+        [(
+            FindingKind::OutsideBusinessHours,
+            Some("juki-01"),
+            Some(alice.as_str()),
+            Some("op-alice")
+        )],
+        "{:#?}",
+        report.findings
+    );
+    assert_eq!(report.findings[0].detail, Detail::None);
+    assert_eq!(report.per_operator["op-alice"].denied, 1);
 }

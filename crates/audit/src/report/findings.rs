@@ -55,7 +55,9 @@ pub enum FindingKind {
     OnNationalHoliday,
     /// A session started on a day the office is closed.
     OnClosedDay,
-    /// A session outside business hours (started outside them, or ran past them).
+    /// A session outside business hours (started outside them, or ran past them:
+    /// [`Detail::Hours`]), or an attempt the daemon refused because it came outside them
+    /// ([`Detail::None`], the record is the refusal).
     OutsideBusinessHours,
     /// A session that was never ended.
     SessionNeverEnded,
@@ -188,7 +190,8 @@ pub enum NeverIssuedBasis {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Detail {
-    /// Nothing more than the common fields.
+    /// Nothing more than the common fields (for [`FindingKind::OutsideBusinessHours`]: an
+    /// attempt the daemon refused for the hours; its record is the refusal).
     None,
     /// [`FindingKind::LogNotExtended`].
     LogNotExtended {

@@ -386,6 +386,18 @@ impl<'a> Reviewer<'a> {
             Event::SessionEnded { .. } => self.close(&session_key(&terminal, r), Ok((t, at))),
             Event::LoginDenied { reason } => {
                 self.count(&terminal, operator.as_deref(), t, |c| c.denied += 1);
+                // An attempt the daemon refused for the hours (`[business_hours]`): someone
+                // tried to work then. The record names the card when the daemon could read
+                // its certificate.
+                if *reason == DenyReason::OutsideBusinessHours {
+                    self.flag(Self::finding(
+                        FindingKind::OutsideBusinessHours,
+                        Detail::None,
+                        &terminal,
+                        r,
+                        at.clone(),
+                    ));
+                }
                 // A wrong PIN is a burst of wrong PINs; counted once.
                 if *reason != DenyReason::WrongPin && self.in_period(t) {
                     let e = self.burst_event(&terminal, r, &at);

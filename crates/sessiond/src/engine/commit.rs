@@ -37,6 +37,9 @@ pub(super) enum Then {
         serial: CardSerial,
         operator_id: String,
         must_change_pin: bool,
+        /// The PIN unlocked a locked session (no login was recorded, none waits for a
+        /// session).
+        unlock: bool,
     },
     /// The PIN was changed: the register and the pending logins stop asking for a change.
     PinChanged(CardSerial),
@@ -117,7 +120,15 @@ impl Engine {
                 serial,
                 operator_id,
                 must_change_pin,
-            }) => self.after_grant(&terminal, &user, serial, &operator_id, must_change_pin),
+                unlock,
+            }) => self.after_grant(
+                &terminal,
+                &user,
+                serial,
+                &operator_id,
+                must_change_pin,
+                unlock,
+            ),
             Some(Then::PinChanged(serial)) => self.after_pin_change(serial),
         }
         answer

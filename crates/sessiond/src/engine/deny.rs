@@ -7,25 +7,31 @@ pub use cardgate_protocol::DenyCode;
 
 /// The audit record's reason for a refusal answered with `code` (the `login_denied` record).
 pub fn deny_reason(code: DenyCode) -> DenyReason {
+    // Each refusal names its own reason: the review tells a found card being tried (wrong
+    // PINs) from a typing slip that spent no try (malformed), a returned card from a revoked
+    // one, an attempt out of hours from a card lent to someone else.
     match code {
-        DenyCode::WrongPin | DenyCode::MalformedPin => DenyReason::WrongPin,
+        DenyCode::WrongPin => DenyReason::WrongPin,
+        DenyCode::MalformedPin => DenyReason::MalformedPin,
         DenyCode::PinBlocked => DenyReason::PinBlocked,
-        DenyCode::Revoked | DenyCode::Returned => DenyReason::CardRevoked,
+        DenyCode::Revoked => DenyReason::CardRevoked,
+        DenyCode::Returned => DenyReason::CardReturned,
         DenyCode::Expired
         | DenyCode::NotYetValid
         | DenyCode::UnknownIssuer
         | DenyCode::BadCertificate => DenyReason::CertificateRejected,
+        DenyCode::NotOperatorCard => DenyReason::NotOperatorCard,
         DenyCode::CardAuthenticationFailed => DenyReason::CardAuthenticationFailed,
-        DenyCode::WrongUser | DenyCode::OtherCard | DenyCode::OutsideBusinessHours => {
-            DenyReason::NotAuthorisedHere
-        }
-        // The card, or the way to it, went away while the request needed it.
-        DenyCode::NoCard | DenyCode::CardRemoved | DenyCode::ReaderUnavailable => {
-            DenyReason::CardRemoved
-        }
-        DenyCode::RevocationListStale | DenyCode::RevocationListUnavailable => {
-            DenyReason::RevocationListStale
-        }
+        DenyCode::WrongUser => DenyReason::WrongUser,
+        DenyCode::OtherCard => DenyReason::OtherCard,
+        DenyCode::OutsideBusinessHours => DenyReason::OutsideBusinessHours,
+        DenyCode::NoCard => DenyReason::NoCard,
+        DenyCode::CardRemoved => DenyReason::CardRemoved,
+        DenyCode::ReaderUnavailable => DenyReason::ReaderUnavailable,
+        DenyCode::RevocationListStale => DenyReason::RevocationListStale,
+        DenyCode::RevocationListUnavailable => DenyReason::RevocationListUnavailable,
+        DenyCode::RegisterUnavailable => DenyReason::RegisterUnavailable,
+        DenyCode::CardError => DenyReason::CardError,
         DenyCode::AuditUnavailable => DenyReason::AuditUnavailable,
         _ => DenyReason::Other,
     }
@@ -38,6 +44,11 @@ pub fn login_error_code(e: &LoginError) -> DenyCode {
         LoginError::NotOperatorCard | LoginError::NotPersonalised => DenyCode::NotOperatorCard,
         LoginError::BadCertificate(_) => DenyCode::BadCertificate,
         LoginError::UnknownIssuer => DenyCode::UnknownIssuer,
+        // A returned card is on the list with reason `returned` (art. 5.2): said as such.
+        LoginError::Revoked {
+            reason: RevocationReason::Returned,
+            ..
+        } => DenyCode::Returned,
         LoginError::Revoked { .. } => DenyCode::Revoked,
         LoginError::Expired { .. } => DenyCode::Expired,
         LoginError::NotYetValid { .. } => DenyCode::NotYetValid,
@@ -71,24 +82,45 @@ pub(super) fn denied_with_tries(
 mod tests {
     use super::*;
 
+    // Before issue 12 these refusals were recorded with another refusal's reason: a PIN
+    // that spent no try as a wrong PIN, a returned card as revoked, an attempt out of hours
+    // as "not authorised here", a missing card as pulled, a missing list as stale.
     #[test]
-    fn every_code_has_one_record_reason_and_the_card_errors_their_code() {
-        // The reasons the records carried before the one mapping, code by code.
-        assert_eq!(deny_reason(DenyCode::Returned), DenyReason::CardRevoked);
-        assert_eq!(deny_reason(DenyCode::MalformedPin), DenyReason::WrongPin);
-        assert_eq!(
-            deny_reason(DenyCode::OutsideBusinessHours),
-            DenyReason::NotAuthorisedHere
-        );
-        assert_eq!(
-            deny_reason(DenyCode::RevocationListUnavailable),
-            DenyReason::RevocationListStale
-        );
-        assert_eq!(
-            deny_reason(DenyCode::RegisterUnavailable),
-            DenyReason::Other
-        );
-        assert_eq!(deny_reason(DenyCode::NotOperatorCard), DenyReason::Other);
+    fn every_refusal_is_recorded_with_its_own_reason() {
+        for (code, reason) in [
+            (DenyCode::WrongPin, DenyReason::WrongPin),
+            (DenyCode::MalformedPin, DenyReason::MalformedPin),
+            (DenyCode::PinBlocked, DenyReason::PinBlocked),
+            (DenyCode::Revoked, DenyReason::CardRevoked),
+            (DenyCode::Returned, DenyReason::CardReturned),
+            (DenyCode::Expired, DenyReason::CertificateRejected),
+            (DenyCode::NotOperatorCard, DenyReason::NotOperatorCard),
+            (DenyCode::WrongUser, DenyReason::WrongUser),
+            (DenyCode::OtherCard, DenyReason::OtherCard),
+            (
+                DenyCode::OutsideBusinessHours,
+                DenyReason::OutsideBusinessHours,
+            ),
+            (DenyCode::NoCard, DenyReason::NoCard),
+            (DenyCode::CardRemoved, DenyReason::CardRemoved),
+            (DenyCode::ReaderUnavailable, DenyReason::ReaderUnavailable),
+            (
+                DenyCode::RevocationListStale,
+                DenyReason::RevocationListStale,
+            ),
+            (
+                DenyCode::RevocationListUnavailable,
+                DenyReason::RevocationListUnavailable,
+            ),
+            (
+                DenyCode::RegisterUnavailable,
+                DenyReason::RegisterUnavailable,
+            ),
+            (DenyCode::CardError, DenyReason::CardError),
+            (DenyCode::AuditUnavailable, DenyReason::AuditUnavailable),
+        ] {
+            assert_eq!(deny_reason(code), reason, "{code:?}");
+        }
         assert_eq!(
             login_error_code(&LoginError::WrongPin { remaining: 0 }),
             DenyCode::PinBlocked
@@ -102,5 +134,17 @@ mod tests {
             DenyCode::NotOperatorCard
         );
         assert_eq!(login_error_code(&LoginError::Random), DenyCode::CardError);
+        let revoked = |reason| LoginError::Revoked {
+            reason,
+            revoked_at: 0,
+        };
+        assert_eq!(
+            login_error_code(&revoked(RevocationReason::Returned)),
+            DenyCode::Returned
+        );
+        assert_eq!(
+            login_error_code(&revoked(RevocationReason::Lost)),
+            DenyCode::Revoked
+        );
     }
 }

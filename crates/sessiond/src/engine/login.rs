@@ -77,6 +77,7 @@ impl Engine {
             uid,
             user,
             reader: &reader,
+            terminal,
         };
         let decision = self.decide_card_request(&asker, terminal, pin);
         self.commit(decision)
@@ -126,8 +127,7 @@ impl Engine {
         operation: &mut dyn FnMut(&mut dyn CardTransport, &RevocationList) -> Decision,
     ) -> Result<(Decision, Option<TransportError>), Decision> {
         if self.outside_hours() {
-            let code = DenyCode::OutsideBusinessHours;
-            return Err(self.refuse_at_reader(asker, code, denied(code, outside_hours)));
+            return Err(self.refuse_outside_hours(asker, outside_hours));
         }
         let list = match self.current_list() {
             Ok(l) => l,
@@ -152,6 +152,32 @@ impl Engine {
         }
     }
 
+    /// Refuses out of hours, before any PIN or request reaches the card. The record names the
+    /// card in the reader (read without a PIN) when its certificate is signed by this office's
+    /// issuer, so that the review can say whose card was tried out of hours; a card of any
+    /// other issuer is not named (it could claim anyone's operator ID).
+    fn refuse_outside_hours(&self, asker: &Asker<'_>, message: &str) -> Decision {
+        let code = DenyCode::OutsideBusinessHours;
+        let mut entry = asker.entry(Event::LoginDenied {
+            reason: deny_reason(code),
+        });
+        let mut card = None;
+        match self.look_at_card(asker.reader, false) {
+            Ok(seen) => {
+                if let Some(cert) = seen.cert.filter(|c| c.verify_issuer(&self.issuer).is_ok()) {
+                    entry = entry
+                        .card(cert.body.serial)
+                        .operator(label(&cert.body.operator_id));
+                    card = Some(cert.body.serial);
+                }
+            }
+            Err(why) => {
+                tracing::info!(reader = %asker.reader, %why, "out of hours: no card to name")
+            }
+        }
+        self.refuse(asker, card, code, vec![entry], denied(code, message))
+    }
+
     fn login_on_card(
         &self,
         transport: &mut dyn CardTransport,
@@ -169,8 +195,8 @@ impl Engine {
         let serial = cert.body.serial;
         let operator = label(&cert.body.operator_id);
         let who = |event| {
-            Entry::new(event)
-                .reader(label(asker.reader))
+            asker
+                .entry(event)
                 .card(serial)
                 .operator(operator.clone())
                 .uid(asker.uid)
@@ -332,15 +358,30 @@ impl Engine {
         let e = match authenticate(card, cert, pin) {
             Ok(_) => {
                 self.right_pin_seen(terminal, serial);
+                // The card put back into a terminal whose session it locked by leaving: the
+                // PIN unlocks that session, and the unlock is recorded as such (by the keeper,
+                // once logind did it), not as a login: no session starts here. Recorded as a
+                // login, every pull and unlock counted a login twice and left a "session"
+                // that never ended in the review.
+                let serial_hex = serial.to_string();
+                let unlock = self.keeper.table().any(|s| {
+                    s.terminal == terminal
+                        && s.user == asker.user
+                        && s.serial == serial_hex
+                        && s.state == SessionState::Locked
+                });
+                let mut events = vec![
+                    Event::PinVerified {
+                        correct: true,
+                        tries_left: None,
+                    },
+                    Event::CardAuthPassed,
+                ];
+                if !unlock {
+                    events.push(Event::LoginGranted { role });
+                }
                 let mut d = after(
-                    vec![
-                        Event::PinVerified {
-                            correct: true,
-                            tries_left: None,
-                        },
-                        Event::CardAuthPassed,
-                        Event::LoginGranted { role },
-                    ],
+                    events,
                     Answer::Granted {
                         operator: operator_id.clone(),
                         serial: Serial(serial.0),
@@ -353,6 +394,7 @@ impl Engine {
                     serial,
                     operator_id,
                     must_change_pin,
+                    unlock,
                 }));
                 return d;
             }
@@ -414,7 +456,8 @@ impl Engine {
     }
 
     /// After a grant's records are durable: the card holder's sessions on this terminal are
-    /// verified now, a locked one is unlocked, and the grant waits for its `open_session`.
+    /// verified now, a locked one is unlocked, and a login (not an `unlock`) waits for its
+    /// `open_session`. An unlock opens no session: no `login_granted` was recorded for one.
     pub(super) fn after_grant(
         &self,
         terminal: &str,
@@ -422,6 +465,7 @@ impl Engine {
         serial: CardSerial,
         operator_id: &str,
         must_change_pin: bool,
+        unlock: bool,
     ) {
         let now = self.clock.wall().unix_timestamp();
         let serial_hex = serial.to_string();
@@ -443,6 +487,9 @@ impl Engine {
         // The keeper unlocks, checks that logind did, and records it (or that it failed).
         for s in to_unlock {
             self.keeper.unlock(s);
+        }
+        if unlock {
+            return;
         }
         locked(&self.pending).insert(
             (terminal.to_owned(), user.to_owned()),

@@ -26,6 +26,7 @@ impl Engine {
             uid,
             user,
             reader: &reader,
+            terminal,
         };
         let decision = self.decide_pin_change(&asker, terminal, old, new);
         self.commit(decision)
@@ -68,8 +69,8 @@ impl Engine {
         };
         let serial = cert.body.serial;
         let who = |event| {
-            Entry::new(event)
-                .reader(label(asker.reader))
+            asker
+                .entry(event)
                 .card(serial)
                 .operator(label(&cert.body.operator_id))
                 .uid(asker.uid)
@@ -101,7 +102,7 @@ impl Engine {
         let new_pin = match check_new_pin(new.expose(), Some(&cert.body.operator_id)) {
             Ok(p) => p,
             Err(e) => {
-                let rule = pin_rule(&e).unwrap_or(PinRule::BadCharacter);
+                let rule = pin_rule(&e);
                 return policy_refusal(rule, e.to_string());
             }
         };

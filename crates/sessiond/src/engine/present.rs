@@ -3,10 +3,36 @@
 
 use super::*;
 
+/// Why a certificate that did not parse or verify was rejected (a malformed one is not a
+/// forged signature).
+fn cert_rejection(e: &cardgate_card::cert::CertError) -> CertRejection {
+    use cardgate_card::cert::CertError;
+    match e {
+        CertError::BadSignature => CertRejection::BadSignature,
+        CertError::UnknownIssuer(_) => CertRejection::UnknownIssuer,
+        CertError::InvertedValidity
+        | CertError::BadDate
+        | CertError::BadRole(_)
+        | CertError::BadOperatorId
+        | CertError::BadCardKey
+        | CertError::Structure(_) => CertRejection::Malformed,
+        _ => CertRejection::Other,
+    }
+}
+
 /// What to record and say when the card crate refused a presented card before any PIN.
 fn presented_refusal(e: &LoginError) -> (Option<Event>, Answer) {
     let code = login_error_code(e);
     match e {
+        LoginError::Revoked {
+            reason: RevocationReason::Returned,
+            ..
+        } => (
+            Some(Event::RevokedCardPresented {
+                reason: RevocationReason::Returned,
+            }),
+            denied(code, "this card has been returned to the access manager"),
+        ),
         LoginError::Revoked { reason, .. } => (
             Some(Event::RevokedCardPresented { reason: *reason }),
             denied(code, format!("this card has been revoked ({reason})")),
@@ -29,9 +55,9 @@ fn presented_refusal(e: &LoginError) -> (Option<Event>, Answer) {
             }),
             denied(code, "this card was not issued for this office"),
         ),
-        LoginError::BadCertificate(_) => (
+        LoginError::BadCertificate(e) => (
             Some(Event::CertificateRejected {
-                reason: CertRejection::BadSignature,
+                reason: cert_rejection(e),
             }),
             denied(code, "this card's certificate is invalid"),
         ),
@@ -56,7 +82,7 @@ impl Engine {
         asker: &Asker<'_>,
         list: &RevocationList,
     ) -> Result<Certificate, Decision> {
-        let base = Entry::new(Event::CardInserted).reader(label(asker.reader));
+        let base = asker.entry(Event::CardInserted);
         let cert = match card.select() {
             Ok(Some(cert)) => cert,
             Ok(None) => {

@@ -38,7 +38,7 @@ impl Engine {
                 "removal: session action started"
             );
         }
-        if let Err(AuditDown) = self.record(Entry::new(Event::CardRemoved).reader(label(reader))) {
+        if let Err(AuditDown) = self.record(self.at_reader(Event::CardRemoved, reader)) {
             tracing::error!(reader, "the card removal could not be recorded");
         }
     }
@@ -88,7 +88,7 @@ impl Engine {
 
     /// A card was inserted into `reader`.
     pub fn card_inserted(&self, reader: &str) {
-        if let Err(AuditDown) = self.record(Entry::new(Event::CardInserted).reader(label(reader))) {
+        if let Err(AuditDown) = self.record(self.at_reader(Event::CardInserted, reader)) {
             tracing::error!(reader, "the card insertion could not be recorded");
         }
     }

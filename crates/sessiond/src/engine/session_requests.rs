@@ -83,15 +83,13 @@ impl Engine {
         let closed = self.keeper.table().close(session_id);
         match closed {
             Ok(Some(s)) => {
-                let mut entry = Entry::new(Event::SessionEnded {
-                    reason: EndReason::Logout,
-                })
-                .reader(label(&s.reader))
-                .operator(label(&s.operator_id));
+                let entry = crate::session_actions::session_entry(
+                    &s,
+                    Event::SessionEnded {
+                        reason: EndReason::Logout,
+                    },
+                );
                 let serial = CardSerial::from_hex(&s.serial);
-                if let Some(serial) = serial {
-                    entry = entry.card(serial);
-                }
                 // The session table holds what this daemon wrote; a serial it cannot read back
                 // still ends the session (and is recorded), and is answered as an error.
                 let answer = match serial {

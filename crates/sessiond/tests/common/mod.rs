@@ -295,17 +295,22 @@ pub fn world_cfg(stale: &str, extra_config: &str) -> World {
 }
 
 /// `daemon_extra` goes into `[daemon]`, `extra_config` after `[revocation]`.
+/// The writer's own label in the test world: the host name, as `cardgated` gives it.
+pub const HOST: &str = "office-host";
+
 pub fn world_full(daemon_extra: &str, stale: &str, extra_config: &str) -> World {
     let dir = temp_dir("engine");
     let issuer = IssuerKey::generate().unwrap();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     write_list(&dir, &issuer, 1, &[], now + 86_400);
     let audit_dir = dir.join("audit");
-    AuditLog::init(&audit_dir, Label::new("juki-01").unwrap(), &SystemClock).unwrap();
+    // The writer's own label is the host's, as in the daemon (not the terminal's ID): the
+    // records about a terminal must name the terminal themselves.
+    AuditLog::init(&audit_dir, Label::new(HOST).unwrap(), &SystemClock).unwrap();
     let faults = FaultPlan::new();
     // One clock for the engine and its audit log, as in the daemon.
     let clock = Arc::new(ManualClock::default());
-    let mut audit_config = AuditConfig::new(&audit_dir, Label::new("juki-01").unwrap());
+    let mut audit_config = AuditConfig::new(&audit_dir, Label::new(HOST).unwrap());
     audit_config.clock = clock.clone();
     let syncs = Arc::new(AtomicU64::new(0));
     audit_config.storage = Arc::new(CountingStorage {
