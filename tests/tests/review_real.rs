@@ -1,9 +1,19 @@
 //! The access manager's review on logs that only the real daemon wrote: the scripted day and
-//! month (`cardgate_tests::scripted`) through the real stack, and what the records say.
+//! month (`cardgate_tests::scripted`) run through the real stack (pcscd, vpcd, software cards,
+//! `cardgated` and `cardgatectl` on a shifted wall clock, pamtester), and what their records
+//! say: each names its terminal as configured, an unlock is not a login, every refusal has its
+//! real reason, and every finding the script contains is in the log where and when the script
+//! did it.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use cardgate_audit::record::{DenyReason, Outcome};
 use cardgate_audit::{Event, Record};
-use cardgate_tests::scripted::{scripted_day, scripted_month, Scripted};
+use cardgate_card::RevocationReason;
+use cardgate_tests::fixtures::{OPERATOR, OPERATOR_2, TERMINAL, TERMINAL_2};
+use cardgate_tests::scripted::{
+    scripted_day, scripted_month, Expected, FindingKind, Scripted, SLACK,
+};
+use std::collections::HashMap;
 
 fn records(s: &Scripted) -> Vec<Record> {
     s.office
@@ -13,23 +23,285 @@ fn records(s: &Scripted) -> Vec<Record> {
         .collect()
 }
 
-#[test]
-fn the_scripted_day_runs() {
-    let day = scripted_day().unwrap();
-    for line in day.office.audit_lines() {
-        eprintln!("{line}");
-    }
-    let records = records(&day);
-    assert!(records
+fn card_of(r: &Record) -> String {
+    r.card.map(|c| c.to_string()).unwrap_or_default()
+}
+
+/// The records of `kind` at `terminal`.
+fn at<'r>(records: &'r [Record], terminal: &str, kind: &str) -> Vec<&'r Record> {
+    records
         .iter()
-        .any(|r| matches!(r.event, Event::LoginGranted { .. })));
-    eprintln!("{:#?}", day.findings);
+        .filter(|r| r.terminal.as_str() == terminal && r.event.kind_name() == kind)
+        .collect()
+}
+
+/// What every scripted log must say, whatever the script: it verifies with k(0); each record
+/// at a terminal's reader, and each session record, names the terminal as configured; every
+/// login has its logout, and an unlock is its own record, never a login.
+fn common_checks(s: &Scripted, records: &[Record]) {
+    s.office.verify_audit();
+    let config = std::fs::read_to_string(&s.office.config).unwrap();
+    let reader_of = |terminal: &str| {
+        let at = config.find(&format!("id = \"{terminal}\"")).unwrap();
+        let rest = &config[at..];
+        let start = rest.find("reader = \"").unwrap() + "reader = \"".len();
+        rest[start..start + rest[start..].find('"').unwrap()].to_owned()
+    };
+    let readers: HashMap<String, &str> = [TERMINAL, TERMINAL_2]
+        .into_iter()
+        .map(|t| (reader_of(t), t))
+        .collect();
+    let host = records[0].terminal.as_str().to_owned();
+    assert!(!readers.values().any(|t| *t == host), "{host}");
+    for r in records {
+        let expected = match r.reader.as_ref() {
+            Some(reader) => readers.get(reader.as_str()).copied().unwrap_or(&host),
+            None if r.event.kind_name().starts_with("session_") => {
+                panic!("a session record without its reader: {r:?}")
+            }
+            None => &host,
+        };
+        assert_eq!(r.terminal.as_str(), expected, "{r:?}");
+    }
+    // Sessions: each opened one has one login and one logout on its terminal with its card,
+    // in that order, and no other login_granted is in the log (the unlocks are not).
+    let grants: Vec<&Record> = records
+        .iter()
+        .filter(|r| matches!(r.event, Event::LoginGranted { .. }))
+        .collect();
+    let ends: Vec<&Record> = records
+        .iter()
+        .filter(|r| matches!(r.event, Event::SessionEnded { .. }))
+        .collect();
+    assert_eq!(grants.len(), s.sessions.len(), "{grants:#?}");
+    assert_eq!(ends.len(), s.sessions.len(), "{ends:#?}");
+    for g in &grants {
+        assert!(
+            ends.iter()
+                .any(|e| e.terminal == g.terminal && e.card == g.card && e.seq > g.seq),
+            "a login that never ended: {g:?}"
+        );
+    }
+    let unlocks: Vec<&Record> = records
+        .iter()
+        .filter(|r| matches!(r.event, Event::SessionUnlocked))
+        .collect();
+    assert_eq!(unlocks.len(), s.unlocks, "{unlocks:#?}");
+    for u in &unlocks {
+        // The PIN that unlocked it is recorded just before, and no login with it.
+        let before: Vec<&str> = records
+            .iter()
+            .filter(|r| r.seq < u.seq && r.terminal == u.terminal && r.card == u.card)
+            .map(|r| r.event.kind_name())
+            .collect();
+        assert_eq!(
+            before[before.len() - 2..],
+            ["pin_verified", "card_auth_passed"],
+            "{u:?}: {before:?}"
+        );
+    }
+}
+
+/// Each expected finding is in the log: a record of it at its terminal, with its card and
+/// operator, at the scripted time (to within the time a step takes).
+fn findings_are_in_the_log(s: &Scripted, records: &[Record]) {
+    for f in &s.findings {
+        let matching = |r: &&Record| {
+            let t = r.time.to_datetime().unwrap();
+            r.terminal.as_str() == f.terminal
+                && card_of(r) == f.card
+                && r.operator.as_ref().map(|o| o.as_str()) == Some(f.operator.as_str())
+                && t >= f.at - std::time::Duration::from_secs(1)
+                && t <= f.at + SLACK
+                && is_evidence(f, r)
+        };
+        assert!(
+            records.iter().any(|r| matching(&r)),
+            "no record of {f:?} in the log"
+        );
+    }
+}
+
+fn is_evidence(f: &Expected, r: &Record) -> bool {
+    match f.kind {
+        FindingKind::OutsideHours => {
+            r.event
+                == Event::LoginDenied {
+                    reason: DenyReason::OutsideBusinessHours,
+                }
+        }
+        FindingKind::Holiday | FindingKind::TwoTerminals => {
+            matches!(r.event, Event::LoginGranted { .. })
+        }
+        FindingKind::PinBurst => matches!(r.event, Event::PinBlocked),
+        FindingKind::UseAfterReturn => {
+            r.event
+                == Event::RevokedCardPresented {
+                    reason: RevocationReason::Returned,
+                }
+        }
+        FindingKind::RevokedCard => matches!(r.event, Event::RevokedCardPresented { .. }),
+    }
 }
 
 #[test]
-fn the_scripted_month_runs() {
+fn the_scripted_day_is_recorded_as_it_happened() {
+    let day = scripted_day().unwrap();
+    let records = records(&day);
+    common_checks(&day, &records);
+    findings_are_in_the_log(&day, &records);
+    let kinds: Vec<FindingKind> = day.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            FindingKind::TwoTerminals,
+            FindingKind::RevokedCard,
+            FindingKind::PinBurst,
+            FindingKind::OutsideHours
+        ]
+    );
+    let (a, a_old, b) = (
+        day.card("a").unwrap(),
+        day.card("a-old").unwrap(),
+        day.card("b").unwrap(),
+    );
+    // Two unlocks of c1 on juki-01 (after the trip to juki-02 and after the pull at 11:00).
+    let unlocks = at(&records, TERMINAL, "session_unlocked");
+    assert_eq!(unlocks.len(), 2);
+    assert!(unlocks.iter().all(|u| card_of(u) == a));
+    // Logins: A on juki-01 once (c1) and on juki-02 once (c3); B on juki-02 twice.
+    let logins = |t: &str, card: &str| {
+        at(&records, t, "login_granted")
+            .into_iter()
+            .filter(|r| card_of(r) == card)
+            .count()
+    };
+    assert_eq!(
+        (
+            logins(TERMINAL, a),
+            logins(TERMINAL_2, a),
+            logins(TERMINAL_2, b)
+        ),
+        (1, 1, 2)
+    );
+    // The refusals, each with its real reason.
+    let denials: Vec<(String, String, DenyReason)> = records
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::LoginDenied { reason } => {
+                Some((r.terminal.as_str().to_owned(), card_of(r), reason))
+            }
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(String, String, DenyReason)> = [
+        (TERMINAL, a, DenyReason::WrongPin),
+        (TERMINAL_2, b, DenyReason::WrongPin),
+        (TERMINAL, a_old, DenyReason::CardRevoked),
+        (TERMINAL_2, b, DenyReason::WrongPin),
+        (TERMINAL_2, b, DenyReason::WrongPin),
+        (TERMINAL_2, b, DenyReason::PinBlocked),
+        (TERMINAL, a, DenyReason::OutsideBusinessHours),
+    ]
+    .into_iter()
+    .map(|(t, c, r)| (t.to_owned(), c.to_owned(), r))
+    .collect();
+    assert_eq!(denials, expected);
+    let revoked: Vec<&Record> = at(&records, TERMINAL, "revoked_card_presented");
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(
+        revoked[0].event,
+        Event::RevokedCardPresented {
+            reason: RevocationReason::Lost
+        }
+    );
+    // The burst: three wrong PINs on B's card within seconds, the third blocks it.
+    let wrong: Vec<&Record> = at(&records, TERMINAL_2, "pin_verified")
+        .into_iter()
+        .filter(|r| r.event.outcome() == Outcome::Failure)
+        .collect();
+    assert_eq!(wrong.len(), 4, "one slip at 13:00, three at 16:00");
+    let burst = &wrong[1..];
+    let span = burst[2].time.unix_ms() - burst[0].time.unix_ms();
+    assert!(span < 30_000, "{span} ms");
+    assert!(burst
+        .iter()
+        .all(|r| card_of(r) == b && r.operator.as_ref().unwrap().as_str() == OPERATOR_2));
+    assert_eq!(at(&records, TERMINAL_2, "pin_blocked").len(), 1);
+    // The operators' records carry their operator IDs.
+    assert!(at(&records, TERMINAL, "login_granted").iter().all(|r| r
+        .operator
+        .as_ref()
+        .unwrap()
+        .as_str()
+        == OPERATOR));
+    // The access manager's work at the desk: issued, revoked, returned.
+    for (kind, n) in [
+        ("card_issued", 3),
+        ("card_revoked", 1),
+        ("card_returned", 1),
+    ] {
+        assert_eq!(
+            records
+                .iter()
+                .filter(|r| r.event.kind_name() == kind)
+                .count(),
+            n,
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn the_scripted_month_is_recorded_as_it_happened() {
+    let started = std::time::Instant::now();
     let month = scripted_month().unwrap();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(120), "{took:?}");
     let records = records(&month);
-    eprintln!("{} records", records.len());
-    eprintln!("{:#?}", month.findings);
+    common_checks(&month, &records);
+    findings_are_in_the_log(&month, &records);
+    let kinds: Vec<FindingKind> = month.findings.iter().map(|f| f.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            FindingKind::Holiday,
+            FindingKind::OutsideHours,
+            FindingKind::Holiday,
+            FindingKind::UseAfterReturn
+        ]
+    );
+    // The daemon's clock went through the month: records on each scripted day, in JST.
+    let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap();
+    let mut days: Vec<u8> = records
+        .iter()
+        .filter(|r| matches!(r.event, Event::LoginGranted { .. }))
+        .map(|r| r.time.to_datetime().unwrap().to_offset(jst).day())
+        .collect();
+    days.dedup();
+    assert_eq!(days, [2, 3, 4, 10, 16, 20, 23, 24, 30]);
+    // The returned card was refused as returned, not as revoked.
+    let b = month.card("b").unwrap();
+    let refused: Vec<DenyReason> = at(&records, TERMINAL_2, "login_denied")
+        .into_iter()
+        .filter(|r| card_of(r) == b)
+        .map(|r| match r.event {
+            Event::LoginDenied { reason } => reason,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        [DenyReason::OutsideBusinessHours, DenyReason::CardReturned]
+    );
+    assert!(at(&records, TERMINAL, "login_granted").iter().all(|r| r
+        .operator
+        .as_ref()
+        .unwrap()
+        .as_str()
+        == OPERATOR));
+    // The list was refreshed every Monday and never went stale at a login.
+    assert!(!records
+        .iter()
+        .any(|r| matches!(r.event, Event::LoginDenied { reason } if reason == DenyReason::RevocationListStale)));
 }
