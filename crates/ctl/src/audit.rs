@@ -354,6 +354,10 @@ fn cli_failure(lang: Lang, dir: &Path, e: CliError) -> CmdError {
             Failure::new(Exit::NotFound, tr!(lang, "ctl-audit-no-log", dir = dir_s))
                 .hint(tr!(lang, "ctl-audit-no-log-hint"))
         }
+        CliError::Store(StoreError::AlreadyInitialised(_)) => {
+            Failure::new(Exit::Refused, tr!(lang, "ctl-audit-already", dir = dir_s))
+                .hint(tr!(lang, "ctl-audit-already-hint"))
+        }
         CliError::Store(StoreError::Locked(_)) => {
             Failure::new(Exit::Refused, tr!(lang, "ctl-audit-locked", dir = dir_s))
         }

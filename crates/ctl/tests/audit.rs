@@ -248,6 +248,9 @@ fn exit_statuses_say_what_happened() {
         "2026-11-01",
     ]);
     assert!(all(&order).contains("より後"), "{}", all(&order));
+    // Refused: 4 (a log is never overwritten).
+    let again = ctl(&["--config", c, "audit", "init"]);
+    assert_eq!(again.status.code(), Some(4), "{}", all(&again));
     // Not found: 3.
     let missing = site.dir.join("nope");
     let out = ctl(&[

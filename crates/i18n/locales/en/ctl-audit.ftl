@@ -29,6 +29,8 @@ ctl-audit-note-daemon-refused = cardgated refused the note: { $message }
 ctl-audit-note-daemon-answer = cardgated answered the note with something unexpected: { $answer }
 
 ## errors
+ctl-audit-already = { $dir } already holds an audit log; it is never overwritten.
+ctl-audit-already-hint = To start a new log, give an empty directory with --dir (keep the old one and its k(0)).
 ctl-audit-config = The configuration { $path } cannot be used: { $error }
 ctl-audit-config-hint = Fix the file (cardgated refuses it too), or name another with --config.
 ctl-audit-no-log = There is no audit log in { $dir }.

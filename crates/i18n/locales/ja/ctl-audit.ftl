@@ -29,6 +29,8 @@ ctl-audit-note-daemon-refused = cardgated が記録を拒否しました: { $mes
 ctl-audit-note-daemon-answer = cardgated から想定外の応答がありました: { $answer }
 
 ## errors
+ctl-audit-already = { $dir } にはすでに監査ログがあります。既存のログは上書きしません。
+ctl-audit-already-hint = 新しいログを作成する場合は、--dir で空のディレクトリを指定してください(既存のログと k(0) は保管してください)。
 ctl-audit-config = 設定ファイル { $path } を使用できません: { $error }
 ctl-audit-config-hint = ファイルを修正するか(cardgated も起動を拒否します)、--config で別のファイルを指定してください。
 ctl-audit-no-log = { $dir } に監査ログがありません。
