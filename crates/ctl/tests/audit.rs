@@ -334,3 +334,82 @@ fn csv_is_one_table_per_file_for_japanese_excel() {
         "{notes}"
     );
 }
+
+// Issue 12, point 5, as the access manager runs it: the review writes a checkpoint; a log
+// replaced by a fresh one before the next review is a critical finding at the top of the
+// report, in red in the HTML, and the command exits 6 (verification failed).
+#[test]
+fn a_log_replaced_between_two_reviews_is_at_the_top_in_red() {
+    let site = Site::new("checkpoint", "");
+    let c = site.c();
+    let checkpoint = site.dir.join("checkpoint-2026-11.json");
+    let cp = checkpoint.to_str().unwrap();
+    let key = site.key_file();
+    let first = ctl(&[
+        "--config",
+        c,
+        "audit",
+        "report",
+        "--key-file",
+        key.to_str().unwrap(),
+        "--write-checkpoint",
+        cp,
+    ]);
+    assert_eq!(first.status.code(), Some(0), "{}", all(&first));
+    assert!(checkpoint.is_file());
+    // Nothing but the review's own lines on stderr: no progress bar without a terminal.
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(cp), "{stderr}");
+
+    // The same log reviewed again extends the checkpoint.
+    let again = ctl(&["--config", c, "audit", "report", "--checkpoint", cp]);
+    assert_eq!(again.status.code(), Some(0), "{}", all(&again));
+
+    // Replaced: a fresh log where the old one was.
+    std::fs::remove_dir_all(&site.log).unwrap();
+    let init = ctl(&["--config", c, "audit", "init"]);
+    assert_eq!(init.status.code(), Some(0), "{}", all(&init));
+    let html = site.dir.join("review.html");
+    let out = ctl(&[
+        "--config",
+        c,
+        "--lang",
+        "ja",
+        "audit",
+        "report",
+        "--format",
+        "html",
+        "--out",
+        html.to_str().unwrap(),
+        "--checkpoint",
+        cp,
+    ]);
+    assert_eq!(out.status.code(), Some(6), "{}", all(&out));
+    let page = std::fs::read_to_string(&html).unwrap();
+    let alert = page
+        .find("<section class=\"alert\" id=\"critical\">")
+        .expect(&page);
+    let findings = page.find("id=\"findings\"").unwrap();
+    assert!(
+        alert < findings,
+        "the critical finding comes before the others"
+    );
+    assert!(
+        page.contains("前回点検以降のログの置換・切り詰め・巻き戻し"),
+        "{page}"
+    );
+    assert!(page.contains("<tr class=\"critical\" data-kind=\"log_not_extended\">"));
+    assert!(page.contains(".alert{border:2px solid #c00000"), "red");
+
+    // A checkpoint file that is not there: not found.
+    let missing = ctl(&[
+        "--config",
+        c,
+        "audit",
+        "report",
+        "--checkpoint",
+        site.dir.join("nope.json").to_str().unwrap(),
+    ]);
+    assert_eq!(missing.status.code(), Some(3), "{}", all(&missing));
+}
