@@ -492,14 +492,35 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
             .map_err(|e| cli_failure(lang, &dir, e))?;
             bar.finish_and_clear();
             let fingerprint = key.as_ref().map(cardgate_audit::report::key_fingerprint);
-            write_stdout(
-                render::verify_text(&outcome, fingerprint.as_deref(), lang, ui.offset).as_bytes(),
-            )?;
+            if ui.json {
+                ui.print_json(&serde_json::json!({
+                    "dir": dir.display().to_string(),
+                    "intact": outcome.is_intact(),
+                    "records": outcome.records,
+                    "seals": outcome.seals,
+                    "bytes": outcome.bytes,
+                    "last_seq": outcome.last_seq,
+                    "key_checked": outcome.key_checked,
+                    "key_fingerprint": fingerprint,
+                    "first_bad": outcome.problem.as_ref().map(|p| p.seq),
+                    "problem": outcome.problem.as_ref().map(ToString::to_string),
+                    "unsealed_tail": outcome.unsealed_tail.as_ref().map(|t| serde_json::json!({
+                        "first_seq": t.first_seq,
+                        "last_seq": t.last_seq,
+                        "since": t.since.to_string(),
+                    })),
+                }))?;
+            } else {
+                write_stdout(
+                    render::verify_text(&outcome, fingerprint.as_deref(), lang, ui.offset)
+                        .as_bytes(),
+                )?;
+            }
             let sealed_ok = !require_sealed || outcome.unsealed_tail.is_none();
             if outcome.is_intact() && sealed_ok {
                 return Ok(ExitCode::SUCCESS);
             }
-            if outcome.is_intact() {
+            if outcome.is_intact() && !ui.json {
                 write_stdout(
                     format!("{}\n", tr!(lang, "ctl-audit-verify-tail-unsealed")).as_bytes(),
                 )?;
@@ -515,7 +536,7 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
                             | cardgate_audit::ProblemKind::KeyFileKey
                     )
                 });
-            if first_seal_refused {
+            if first_seal_refused && !ui.json {
                 write_stdout(format!("{}\n", tr!(lang, "ctl-audit-key-maybe-wrong")).as_bytes())?;
             }
             Err(Box::new(

@@ -215,6 +215,21 @@ fn exit_statuses_say_what_happened() {
     assert_eq!(ok.status.code(), Some(0), "{}", all(&ok));
     assert!(all(&ok).contains("fingerprint"), "{}", all(&ok));
     assert!(!all(&ok).contains(&site.k0));
+    let json = ctl(&[
+        "--config",
+        c,
+        "--json",
+        "audit",
+        "verify",
+        "--key-file",
+        key,
+    ]);
+    assert_eq!(json.status.code(), Some(0), "{}", all(&json));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["intact"], true);
+    assert_eq!(v["records"], 4);
+    assert_eq!(v["key_checked"], true);
+    assert_eq!(v["key_fingerprint"].as_str().unwrap().len(), 16);
     // Usage: 2.
     for args in [
         &["audit", "report", "--from", "2026-11-31"][..],
