@@ -51,8 +51,9 @@ pub const BUSINESS_HOURS: &str = "[business_hours]\nstart = \"08:30\"\nend = \"1
 /// What kind of finding the review must report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FindingKind {
-    /// A login, or an attempt, outside business hours (a weekend counts: the office works
-    /// Monday to Friday).
+    /// A session outside business hours: started outside them, or ran past their end. (An
+    /// attempt out of hours is refused by the daemon and recorded with its reason,
+    /// `outside_business_hours`; the review counts it as a denial, not as a finding.)
     OutsideHours,
     /// A login on a national holiday.
     Holiday,
@@ -322,12 +323,25 @@ impl Script {
     }
 
     fn expect(&mut self, kind: FindingKind, terminal: &str, card: &str, operator: &str) {
+        let at = self.clock.fake;
+        self.expect_at(kind, terminal, card, operator, at);
+    }
+
+    /// A finding at a time before now (a session's start, known once it ran past hours).
+    fn expect_at(
+        &mut self,
+        kind: FindingKind,
+        terminal: &str,
+        card: &str,
+        operator: &str,
+        at: OffsetDateTime,
+    ) {
         let finding = Expected {
             kind,
             terminal: terminal.to_owned(),
             card: self.serial(card),
             operator: operator.to_owned(),
-            at: self.clock.fake,
+            at,
         };
         self.findings.push(finding);
     }
@@ -582,8 +596,12 @@ impl Script {
 /// * 14:00 A's revoked old card is presented on juki-01: **a revoked card presented**.
 /// * 16:00 three wrong PINs on B's card on juki-02 in a few seconds, the card blocks:
 ///   **a burst of wrong PINs**.
+/// * 16:55 A logs in on juki-01 (c5) and works on past 17:15: the daemon locks the session
+///   at the end of business hours, A logs out at 17:25: **a session outside business
+///   hours**.
 /// * 17:00 B's card is taken out and returned to the access manager.
-/// * 19:30 A tries to log in on juki-01: refused, **outside business hours**.
+/// * 19:30 A tries to log in on juki-01: refused (`outside_business_hours`), a denial but no
+///   finding: nothing was used.
 pub fn scripted_day() -> Result<Scripted, HarnessError> {
     let day = |h, m| jst(2026, 11, 25, h, m);
     let mut s = Script::start(day(8, 0))?;
@@ -648,14 +666,20 @@ pub fn scripted_day() -> Result<Scripted, HarnessError> {
     }
     s.expect(FindingKind::PinBurst, TERMINAL_2, "b", OPERATOR_2);
 
+    s.at(day(16, 55))?;
+    let mut a_in = s.insert(TERMINAL, &a)?;
+    s.login(TERMINAL, USER, "c5")?;
+    s.expect(FindingKind::OutsideHours, TERMINAL, "a", OPERATOR);
     s.at(day(17, 0))?;
     s.pull(&mut b_in)?;
     s.give_back("b")?;
+    s.at(day(17, 20))?;
+    s.wait_calls("lock-session c5", 1)?;
+    s.at(day(17, 25))?;
+    s.logout(TERMINAL, USER, "c5")?;
 
     s.at(day(19, 30))?;
-    let mut a_in = s.insert(TERMINAL, &a)?;
     s.pam_refused(TERMINAL, USER, &["authenticate"], &[NEW_PIN])?;
-    s.expect(FindingKind::OutsideHours, TERMINAL, "a", OPERATOR);
     s.pull(&mut a_in)?;
     s.at(day(19, 40))?;
     s.finish()
@@ -666,7 +690,10 @@ pub fn scripted_day() -> Result<Scripted, HarnessError> {
 /// Monday at 07:55, and:
 ///
 /// * Tue 11-03 (文化の日) A logs in on juki-01 at 10:00: **a login on a national holiday**.
-/// * Sat 11-14 B tries to log in on juki-02 at 10:00: refused, **outside business hours**.
+/// * Tue 11-10 A works until 17:45 (the daemon locks the session at 17:15): **a session
+///   outside business hours**.
+/// * Sat 11-14 B tries to log in on juki-02 at 10:00: refused by the daemon
+///   (`outside_business_hours`), a denial but no finding.
 /// * Fri 11-20 17:10 B's card is returned.
 /// * Mon 11-23 (勤労感謝の日) A logs in on juki-01 at 10:00: **a login on a national
 ///   holiday**.
@@ -694,21 +721,26 @@ pub fn scripted_month() -> Result<Scripted, HarnessError> {
     s.logout(TERMINAL, USER, &ca)?;
     s.logout(TERMINAL_2, USER_2, &cb)?;
 
-    // An ordinary working day: both log in at 09:00 and out at 17:00.
-    let workday = |s: &mut Script, d: u8, next: &mut dyn FnMut() -> String, both: bool| {
-        s.at(on(d, 9, 0))?;
-        let (ca, cb) = (next(), next());
-        s.login(TERMINAL, USER, &ca)?;
-        if both {
-            s.login(TERMINAL_2, USER_2, &cb)?;
-        }
-        s.at(on(d, 17, 0))?;
-        s.logout(TERMINAL, USER, &ca)?;
-        if both {
-            s.logout(TERMINAL_2, USER_2, &cb)?;
-        }
-        Ok::<(), HarnessError>(())
-    };
+    // An ordinary working day: both log in at 09:00 and out at 17:00 (A at `a_out`).
+    let workday =
+        |s: &mut Script, d: u8, next: &mut dyn FnMut() -> String, both: bool, a_out: (u8, u8)| {
+            s.at(on(d, 9, 0))?;
+            let (ca, cb) = (next(), next());
+            s.login(TERMINAL, USER, &ca)?;
+            if both {
+                s.login(TERMINAL_2, USER_2, &cb)?;
+            }
+            s.at(on(d, a_out.0, a_out.1))?;
+            if a_out > (17, 15) {
+                // The daemon locks the session at the end of business hours.
+                s.wait_calls(&format!("lock-session {ca}"), 1)?;
+            }
+            s.logout(TERMINAL, USER, &ca)?;
+            if both {
+                s.logout(TERMINAL_2, USER_2, &cb)?;
+            }
+            Ok::<(), HarnessError>(())
+        };
 
     s.at(on(3, 10, 0))?;
     let c = next();
@@ -717,19 +749,25 @@ pub fn scripted_month() -> Result<Scripted, HarnessError> {
     s.at(on(3, 11, 0))?;
     s.logout(TERMINAL, USER, &c)?;
 
-    workday(&mut s, 4, &mut next, true)?;
+    workday(&mut s, 4, &mut next, true, (17, 0))?;
     s.at(on(9, 7, 55))?;
     s.refresh_list()?;
-    workday(&mut s, 10, &mut next, false)?;
+    workday(&mut s, 10, &mut next, false, (17, 45))?;
+    s.expect_at(
+        FindingKind::OutsideHours,
+        TERMINAL,
+        "a",
+        OPERATOR,
+        on(10, 9, 0),
+    );
 
     s.at(on(14, 10, 0))?;
     s.pam_refused(TERMINAL_2, USER_2, &["authenticate"], &[NEW_PIN])?;
-    s.expect(FindingKind::OutsideHours, TERMINAL_2, "b", OPERATOR_2);
 
     s.at(on(16, 7, 55))?;
     s.refresh_list()?;
-    workday(&mut s, 16, &mut next, true)?;
-    workday(&mut s, 20, &mut next, true)?;
+    workday(&mut s, 16, &mut next, true, (17, 0))?;
+    workday(&mut s, 20, &mut next, true, (17, 0))?;
     s.at(on(20, 17, 10))?;
     s.give_back("b")?;
 
@@ -758,7 +796,7 @@ pub fn scripted_month() -> Result<Scripted, HarnessError> {
 
     s.at(on(30, 7, 55))?;
     s.refresh_list()?;
-    workday(&mut s, 30, &mut next, true)?;
+    workday(&mut s, 30, &mut next, true, (17, 0))?;
     s.at(on(30, 17, 30))?;
     s.finish()
 }
