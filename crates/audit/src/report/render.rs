@@ -176,6 +176,10 @@ fn record_text(r: &RecordRef, several_logs: bool) -> String {
 fn detail(f: &Finding, view: &View, several_logs: bool) -> String {
     let lang = view.lang;
     match &f.detail {
+        // The one finding without data of its own: an attempt the daemon refused out of hours.
+        Detail::None if f.kind == super::FindingKind::OutsideBusinessHours => {
+            tr!(lang, "review-detail-refused-out-of-hours")
+        }
         Detail::None => String::new(),
         Detail::LogNotExtended {
             how,

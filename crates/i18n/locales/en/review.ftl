@@ -155,6 +155,7 @@ review-detail-two-terminals = also logged in on { $terminal } since { $since } (
 review-detail-burst-card = { $count } with this card within { $minutes } minutes
 review-detail-burst-terminal = { $count } at this terminal within { $minutes } minutes
 review-detail-hours-until = session { $start } to { $end }
+review-detail-refused-out-of-hours = an attempt outside business hours, refused by the daemon
 review-detail-hours-open = the session started outside business hours and has no end
 review-detail-superseded = another login on the same terminal came first
 review-detail-daemon-restarted = the daemon restarted during the session

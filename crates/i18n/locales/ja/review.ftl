@@ -155,6 +155,7 @@ review-detail-two-terminals = { $since } から { $terminal } にもログイン
 review-detail-burst-card = このカードで { $minutes } 分以内に { $count } 回
 review-detail-burst-terminal = この端末で { $minutes } 分以内に { $count } 回
 review-detail-hours-until = セッション { $start } ～ { $end }
+review-detail-refused-out-of-hours = 業務時間外の試行(デーモンが拒否)
 review-detail-hours-open = 業務時間外に開始し、終了の記録がありません
 review-detail-superseded = 同じ端末で次のログインが先に行われました
 review-detail-daemon-restarted = セッション中にデーモンが再起動しました
