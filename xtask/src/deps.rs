@@ -9,7 +9,9 @@ use std::process::Command;
 /// `mkfs.ext4` (e2fsprogs) with `losetup`, `mount` and `umount` (Debian's `mount`, built from
 /// util-linux) for the tests that check erasure on a real ext4 block device, and libfaketime
 /// (`faketime`) for the scripted days and month of the review's tests (`cardgated` and
-/// `cardgatectl` on a shifted wall clock).
+/// `cardgatectl` on a shifted wall clock), and headless Chromium with a Japanese font (IPA
+/// Gothic, the font of Japan's Information-technology Promotion Agency) to render the HTML
+/// review to PNG in `tests/tests/review_html.rs` (the screenshot in docs/audit.md).
 pub const PACKAGES: &[&str] = &[
     "pcscd",
     "vsmartcard-vpcd",
@@ -26,6 +28,8 @@ pub const PACKAGES: &[&str] = &[
     "e2fsprogs",
     "mount",
     "faketime",
+    "chromium",
+    "fonts-ipafont-gothic",
 ];
 
 fn installed(package: &str) -> bool {

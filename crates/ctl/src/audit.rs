@@ -1,22 +1,23 @@
 //! `cardgatectl audit …`: init, verify, report, note. The work is done in
-//! `cardgate_audit::cli`; this module parses arguments and prints.
+//! `cardgate_audit::cli` and the review's presentation in `cardgate_audit::report::render`;
+//! this module parses arguments, takes what the daemon's configuration (`--config`) says,
+//! speaks the user's language (`--lang`, `LANG`) and picks the exit status (`crate::exit`).
 
+use crate::exit::{Exit, Failure};
+use crate::files::CmdError;
 use crate::ui::Ui;
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use cardgate_audit::cli::{self, CliError, ReportFormat};
-use cardgate_audit::report::{parse_bound, BusinessHours, ReportOptions};
-use cardgate_audit::NoteKind;
-use cardgate_office::hours::parse_utc_offset;
+use cardgate_audit::cli::{self, CliError};
+use cardgate_audit::report::{parse_bound, parse_period, render, BusinessHours, ReportError};
+use cardgate_audit::{NoteKind, StoreError};
+use cardgate_i18n::{tr, Lang};
+use cardgate_office::config::Config;
+use cardgate_office::hours::{parse_utc_offset, Day, Window};
 use clap::{Args, Subcommand, ValueEnum};
 use zeroize::Zeroizing;
-
-/// Exit status when the log is not intact (`verify`).
-const EXIT_NOT_INTACT: u8 = 1;
-/// Exit status for any other failure (bad arguments, unreadable log).
-const EXIT_ERROR: u8 = 2;
 
 /// The log directory option shared by every subcommand.
 #[derive(Debug, Clone, Args)]
@@ -27,25 +28,17 @@ pub struct DirArg {
     dir: Option<PathBuf>,
 }
 
-impl DirArg {
-    fn resolve(&self, config_path: &std::path::Path) -> Result<PathBuf, CliError> {
-        match &self.dir {
-            Some(d) => Ok(d.clone()),
-            None => cli::default_dir_in(config_path),
-        }
-    }
-}
-
 /// Report formats.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
-    /// A table for the terminal.
+    /// Text for the terminal, in the user's language.
+    #[value(alias = "text")]
     Table,
-    /// JSON.
+    /// JSON (the report's data, not translated).
     Json,
-    /// CSV.
+    /// CSV: one file per table in --out DIR (UTF-8 with a BOM, CRLF, every field quoted).
     Csv,
-    /// Self-contained HTML with inline SVG charts.
+    /// A self-contained HTML page (inline CSS and SVG, no scripts), printable on A4.
     Html,
 }
 
@@ -72,7 +65,7 @@ pub enum AuditCommand {
         dir: DirArg,
     },
     /// Check every chain link, every seal, sequence gaps, time order and the tail after the
-    /// last seal; name the first bad record. Exit 0 only when intact.
+    /// last seal; name the first bad record. Exit 0 only when intact (6 when not).
     Verify {
         #[command(flatten)]
         dir: DirArg,
@@ -82,7 +75,8 @@ pub enum AuditCommand {
         #[arg(long)]
         require_sealed: bool,
     },
-    /// The access manager's review (art. 7, art. 12).
+    /// The access manager's review (art. 7, art. 12). Business hours, the UTC offset and the
+    /// review's settings come from the --config file; the options below override them.
     Report {
         /// The log directory; repeat to review several terminals' logs together [default: as
         /// for the other subcommands]
@@ -97,19 +91,31 @@ pub enum AuditCommand {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: FormatArg,
-        /// Business hours, local time; repeat for several ranges.
-        #[arg(long = "business-hours", value_name = "HH:MM-HH:MM", default_values = ["08:30-17:15"])]
+        /// Write the report to this file (for csv: into this directory, one file per table)
+        /// instead of stdout.
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Business hours, local time; repeat for several ranges [default: `[business_hours]`
+        /// of the configuration, else 08:30-17:15].
+        #[arg(long = "business-hours", value_name = "HH:MM-HH:MM")]
         business_hours: Vec<String>,
-        /// Business days.
-        #[arg(long = "business-days", default_value = "mon-fri")]
-        business_days: String,
-        /// Local time's offset from UTC.
-        #[arg(
-            long = "utc-offset",
-            default_value = "+09:00",
-            allow_hyphen_values = true
-        )]
-        utc_offset: String,
+        /// Business days [default: `[business_hours] days`, else mon-fri].
+        #[arg(long = "business-days", value_name = "DAYS")]
+        business_days: Option<String>,
+        /// The office's offset from UTC [default: `daemon.utc_offset_minutes`, else +09:00].
+        #[arg(long = "utc-offset", value_name = "+HH:MM", allow_hyphen_values = true)]
+        utc_offset: Option<String>,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The checkpoint the previous review wrote (--write-checkpoint): the review proves
+        /// that every log still extends it; a log replaced, truncated or rolled back since is
+        /// a critical finding.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// Write this review's checkpoint to FILE, for the next review. Keep it off this
+        /// machine (removable media the access manager keeps).
+        #[arg(long, value_name = "FILE")]
+        write_checkpoint: Option<PathBuf>,
     },
     /// Record work done by hand (server-room entry, media, resident cards) in the log.
     Note {
@@ -128,17 +134,6 @@ pub enum AuditCommand {
         #[arg(long)]
         escort: Option<String>,
     },
-}
-
-fn fail(error: &dyn std::error::Error) -> ExitCode {
-    let mut message = format!("cardgatectl audit: {error}");
-    let mut source = error.source();
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    eprintln!("{message}");
-    ExitCode::from(EXIT_ERROR)
 }
 
 /// Where k(0) comes from: stdin or a file, never the command line (where the process list and
@@ -182,6 +177,10 @@ pub enum KeyError {
     Parse(#[from] CliError),
 }
 
+const NOT_REGULAR: &str = "not a regular file; k(0) must come from a file";
+const READABLE_BY_ALL: &str =
+    "readable or writable by every user; refusing it as k(0) (chmod 600 it)";
+
 /// The most a key source is read: 64 hex digits, a line ending and some blanks.
 const MAX_KEY_TEXT: u64 = 256;
 
@@ -206,11 +205,58 @@ impl KeyArgs {
         };
         Ok(Some(cli::parse_key(&text)?))
     }
+
+    /// [`KeyArgs::read`], its failure said in the user's language with the exit status for a
+    /// usage error (the key is the user's input) or a file that cannot be read.
+    fn read_for(&self, lang: Lang) -> Result<Option<cardgate_audit::SealKey>, CmdError> {
+        self.read().map_err(|e| -> CmdError {
+            Box::new(match e {
+                KeyError::OnCommandLine => {
+                    Failure::new(Exit::Usage, tr!(lang, "ctl-audit-key-on-command-line"))
+                        .hint(tr!(lang, "ctl-audit-key-on-command-line-hint"))
+                }
+                KeyError::Unsafe { path, why } if why == NOT_REGULAR => Failure::new(
+                    Exit::Refused,
+                    tr!(
+                        lang,
+                        "ctl-audit-key-unsafe-kind",
+                        path = path.display().to_string()
+                    ),
+                ),
+                KeyError::Unsafe { path, .. } => {
+                    let path = path.display().to_string();
+                    Failure::new(
+                        Exit::Refused,
+                        tr!(lang, "ctl-audit-key-unsafe-mode", path = path.clone()),
+                    )
+                    .hint(tr!(
+                        lang,
+                        "ctl-audit-key-unsafe-mode-hint",
+                        path = path
+                    ))
+                }
+                KeyError::Io { what, source } => Failure::new(
+                    if source.kind() == std::io::ErrorKind::NotFound {
+                        Exit::NotFound
+                    } else {
+                        Exit::Failed
+                    },
+                    tr!(
+                        lang,
+                        "ctl-audit-key-read",
+                        source = what,
+                        error = source.to_string()
+                    ),
+                ),
+                KeyError::Parse(_) => Failure::new(Exit::Usage, tr!(lang, "ctl-audit-key-bad")),
+            })
+        })
+    }
 }
 
 /// Reads a key file after checking that it is a regular file that neither others nor (with a
 /// warning only, for removable media mounted with a group mask) the group can read.
-fn read_key_file_checked(path: &std::path::Path) -> Result<Zeroizing<String>, KeyError> {
+fn read_key_file_checked(path: &Path) -> Result<Zeroizing<String>, KeyError> {
     use std::os::unix::fs::PermissionsExt;
     let io = |source| KeyError::Io {
         what: path.display().to_string(),
@@ -223,20 +269,20 @@ fn read_key_file_checked(path: &std::path::Path) -> Result<Zeroizing<String>, Ke
         why,
     };
     if !meta.file_type().is_file() {
-        return Err(unsafe_file(
-            "not a regular file; k(0) must come from a file",
-        ));
+        return Err(unsafe_file(NOT_REGULAR));
     }
     let mode = meta.permissions().mode();
     if mode & 0o006 != 0 {
-        return Err(unsafe_file(
-            "readable or writable by every user; refusing it as k(0) (chmod 600 it)",
-        ));
+        return Err(unsafe_file(READABLE_BY_ALL));
     }
     if mode & 0o060 != 0 {
         eprintln!(
-            "cardgatectl: warning: {} is readable by its group; k(0) should be readable by its owner only",
-            path.display()
+            "cardgatectl: {}",
+            tr!(
+                Lang::from_env(),
+                "ctl-audit-key-group-readable",
+                path = path.display().to_string()
+            )
         );
     }
     let mut text = Zeroizing::new(String::new());
@@ -246,42 +292,188 @@ fn read_key_file_checked(path: &std::path::Path) -> Result<Zeroizing<String>, Ke
     Ok(text)
 }
 
-fn progress_bar() -> indicatif::ProgressBar {
+/// A progress bar on stderr, only when stderr is a terminal (a script or a pipe gets nothing).
+fn progress_bar(label: &str, bytes: bool) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "verifying {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-    ) {
+    let template = if bytes {
+        format!("{label} {{bar:40}} {{bytes}}/{{total_bytes}} ({{bytes_per_sec}}, {{eta}})")
+    } else {
+        format!("{label} {{spinner}} {{elapsed}}")
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
         bar.set_style(style);
+    }
+    if !bytes {
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
     }
     bar
 }
 
-/// Runs one `audit` subcommand. Exit status: 0 success (for `verify`: intact), 1 the log is
-/// not intact, 2 any other error.
-pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &std::path::Path) -> ExitCode {
-    let _unused = ui;
-    match run_inner(cmd, config_path) {
-        Ok(code) => code,
-        Err(e) => fail(&e),
-    }
+/// The daemon's configuration as `--config` names it; `None` when there is no such file (the
+/// review on the access manager's own machine). A file `cardgated` would refuse is refused.
+fn load_config(lang: Lang, path: &Path) -> Result<Option<Config>, CmdError> {
+    Config::load_if_present(path).map_err(|e| -> CmdError {
+        Box::new(
+            Failure::new(
+                Exit::Failed,
+                tr!(
+                    lang,
+                    "ctl-audit-config",
+                    path = path.display().to_string(),
+                    error = crate::files::chain(&e.error)
+                ),
+            )
+            .hint(tr!(lang, "ctl-audit-config-hint")),
+        )
+    })
 }
 
-fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCode, CliError> {
+fn log_dir(given: Option<PathBuf>, config: Option<&Config>) -> PathBuf {
+    given
+        .or_else(|| config.map(|c| c.audit.dir.clone()))
+        .unwrap_or_else(|| PathBuf::from(cli::DEFAULT_DIR))
+}
+
+/// A library failure as the user reads it, with its exit status: a missing log is "not
+/// found", a bad option a usage error, anything else a failure naming the directory.
+fn cli_failure(lang: Lang, dir: &Path, e: CliError) -> CmdError {
+    let dir_s = dir.display().to_string();
+    let detail = crate::files::chain(&e);
+    let failure = match &e {
+        CliError::Store(StoreError::NotInitialised(_)) => {
+            Failure::new(Exit::NotFound, tr!(lang, "ctl-audit-no-log", dir = dir_s))
+                .hint(tr!(lang, "ctl-audit-no-log-hint"))
+        }
+        CliError::Store(StoreError::Io { source, .. })
+        | CliError::Report(ReportError::Store(StoreError::Io { source, .. }))
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Failure::new(Exit::NotFound, tr!(lang, "ctl-audit-no-log", dir = dir_s))
+                .hint(tr!(lang, "ctl-audit-no-log-hint"))
+        }
+        CliError::Store(StoreError::AlreadyInitialised(_)) => {
+            Failure::new(Exit::Refused, tr!(lang, "ctl-audit-already", dir = dir_s))
+                .hint(tr!(lang, "ctl-audit-already-hint"))
+        }
+        CliError::Store(StoreError::Locked(_)) => {
+            Failure::new(Exit::Refused, tr!(lang, "ctl-audit-locked", dir = dir_s))
+        }
+        CliError::Field { field, source } => Failure::new(
+            Exit::Usage,
+            tr!(
+                lang,
+                "ctl-audit-option",
+                option = *field,
+                error = source.to_string()
+            ),
+        ),
+        CliError::Report(ReportError::Hours(h)) => Failure::new(
+            Exit::Usage,
+            tr!(
+                lang,
+                "ctl-audit-option",
+                option = "--business-hours",
+                error = h.to_string()
+            ),
+        ),
+        CliError::Config(c) => Failure::new(
+            Exit::Failed,
+            tr!(
+                lang,
+                "ctl-audit-config",
+                path = c.path.display().to_string(),
+                error = crate::files::chain(&c.error)
+            ),
+        )
+        .hint(tr!(lang, "ctl-audit-config-hint")),
+        _ => Failure::new(
+            Exit::Failed,
+            tr!(lang, "ctl-audit-read", dir = dir_s, error = detail),
+        )
+        .hint(tr!(lang, "ctl-audit-read-hint")),
+    };
+    Box::new(failure)
+}
+
+fn checkpoint_failure(lang: Lang, id: &str, path: &Path, e: &CliError) -> CmdError {
+    let not_found = matches!(
+        e,
+        CliError::Checkpoint(cardgate_audit::report::CheckpointError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound
+    );
+    Box::new(Failure::new(
+        if not_found {
+            Exit::NotFound
+        } else {
+            Exit::Failed
+        },
+        tr!(
+            lang,
+            id,
+            path = path.display().to_string(),
+            error = crate::files::chain(e)
+        ),
+    ))
+}
+
+fn usage(lang: Lang, option: &str, error: impl std::fmt::Display) -> CmdError {
+    Box::new(Failure::new(
+        Exit::Usage,
+        tr!(
+            lang,
+            "ctl-audit-option",
+            option = option.to_owned(),
+            error = error.to_string()
+        ),
+    ))
+}
+
+fn write_failure(lang: Lang, path: &Path, e: &dyn std::fmt::Display) -> CmdError {
+    Box::new(Failure::new(
+        Exit::Failed,
+        tr!(
+            lang,
+            "ctl-audit-write",
+            path = path.display().to_string(),
+            error = e.to_string()
+        ),
+    ))
+}
+
+/// Writes `bytes` to stdout; a closed pipe or a full disk is an error the user sees.
+fn write_stdout(bytes: &[u8]) -> Result<(), CmdError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Runs one `audit` subcommand. Exit status (crate::exit): 0 done (for `verify`: intact), 2 a
+/// bad option, 3 no log where it was looked for, 4 refused, 6 the log did not verify, 1 any
+/// other failure.
+pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, CmdError> {
+    let lang = ui.lang;
     match cmd {
         AuditCommand::Init { dir } => {
-            let dir = dir.resolve(config_path)?;
-            let key = cli::init(&dir)?;
+            let config = load_config(lang, config_path)?;
+            let dir = log_dir(dir.dir, config.as_ref());
+            let key = cli::init(&dir).map_err(|e| cli_failure(lang, &dir, e))?;
             let hex = key.to_hex();
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "created an audit log in {}", dir.display());
-            let _ = writeln!(
-                out,
-                "verification key k(0) follows; keep it off this machine, it is shown only once:"
-            );
-            let _ = writeln!(out, "{}", hex.as_str());
+            let mut text = Zeroizing::new(String::new());
+            text.push_str(&tr!(
+                lang,
+                "ctl-audit-init-created",
+                dir = dir.display().to_string()
+            ));
+            text.push('\n');
+            text.push_str(&tr!(lang, "ctl-audit-init-key-follows"));
+            text.push('\n');
+            text.push_str(hex.as_str());
+            text.push('\n');
+            write_stdout(text.as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify {
@@ -289,70 +481,217 @@ fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCod
             key,
             require_sealed,
         } => {
-            let dir = dir.resolve(config_path)?;
-            let key = match key.read() {
-                Ok(k) => k,
-                Err(e) => return Ok(fail(&e)),
-            };
-            let bar = progress_bar();
+            let config = load_config(lang, config_path)?;
+            let dir = log_dir(dir.dir, config.as_ref());
+            let key = key.read_for(lang)?;
+            let bar = progress_bar(&tr!(lang, "ctl-audit-verify-progress"), true);
             let outcome = cli::verify(&dir, key.as_ref(), &mut |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
-            })?;
+            })
+            .map_err(|e| cli_failure(lang, &dir, e))?;
             bar.finish_and_clear();
-            print!("{}", cli::verify_summary(&outcome));
+            let fingerprint = key.as_ref().map(cardgate_audit::report::key_fingerprint);
+            if ui.json {
+                ui.print_json(&serde_json::json!({
+                    "dir": dir.display().to_string(),
+                    "intact": outcome.is_intact(),
+                    "records": outcome.records,
+                    "seals": outcome.seals,
+                    "bytes": outcome.bytes,
+                    "last_seq": outcome.last_seq,
+                    "key_checked": outcome.key_checked,
+                    "key_fingerprint": fingerprint,
+                    "first_bad": outcome.problem.as_ref().map(|p| p.seq),
+                    "problem": outcome.problem.as_ref().map(ToString::to_string),
+                    "unsealed_tail": outcome.unsealed_tail.as_ref().map(|t| serde_json::json!({
+                        "first_seq": t.first_seq,
+                        "last_seq": t.last_seq,
+                        "since": t.since.to_string(),
+                    })),
+                }))?;
+            } else {
+                write_stdout(
+                    render::verify_text(&outcome, fingerprint.as_deref(), lang, ui.offset)
+                        .as_bytes(),
+                )?;
+            }
             let sealed_ok = !require_sealed || outcome.unsealed_tail.is_none();
             if outcome.is_intact() && sealed_ok {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                if outcome.is_intact() {
-                    println!("NOT INTACT: --require-sealed and the tail is unsealed");
-                }
-                Ok(ExitCode::from(EXIT_NOT_INTACT))
+                return Ok(ExitCode::SUCCESS);
             }
+            if outcome.is_intact() && !ui.json {
+                write_stdout(
+                    format!("{}\n", tr!(lang, "ctl-audit-verify-tail-unsealed")).as_bytes(),
+                )?;
+            }
+            // A k(0) refused at the very first seal is most likely the wrong key, not a
+            // forged log (issue 12, point 6).
+            let first_seal_refused = outcome.key_checked
+                && outcome.seals == 0
+                && outcome.problem.as_ref().is_some_and(|p| {
+                    matches!(
+                        p.kind,
+                        cardgate_audit::ProblemKind::SealMac
+                            | cardgate_audit::ProblemKind::KeyFileKey
+                    )
+                });
+            if first_seal_refused && !ui.json {
+                write_stdout(format!("{}\n", tr!(lang, "ctl-audit-key-maybe-wrong")).as_bytes())?;
+            }
+            Err(Box::new(
+                Failure::new(
+                    Exit::VerificationFailed,
+                    tr!(
+                        lang,
+                        "ctl-audit-verify-failed",
+                        dir = dir.display().to_string()
+                    ),
+                )
+                .hint(tr!(lang, "ctl-audit-verify-failed-hint")),
+            ))
         }
         AuditCommand::Report {
             dirs,
             from,
             to,
             format,
+            out,
             business_hours,
             business_days,
             utc_offset,
+            key,
+            checkpoint,
+            write_checkpoint,
         } => {
+            let config = load_config(lang, config_path)?;
             let dirs = if dirs.is_empty() {
-                vec![cli::default_dir_in(config_path)?]
+                vec![log_dir(None, config.as_ref())]
             } else {
                 dirs
             };
-            let report_err = |e| CliError::Report(cardgate_audit::report::ReportError::Hours(e));
-            let offset = parse_utc_offset(&utc_offset).map_err(report_err)?;
-            let hours =
-                BusinessHours::parse(&business_days, &business_hours).map_err(report_err)?;
-            let bound = |text: Option<String>, field, end| {
-                text.map(|t| parse_bound(&t, offset, end))
-                    .transpose()
-                    .map_err(|source| CliError::Field { field, source })
+            let first_dir = dirs.first().cloned().unwrap_or_default();
+            let format = if ui.json { FormatArg::Json } else { format };
+            if format == FormatArg::Csv && out.is_none() {
+                return Err(Box::new(
+                    Failure::new(Exit::Usage, tr!(lang, "ctl-audit-report-csv-needs-out"))
+                        .hint(tr!(lang, "ctl-audit-report-csv-needs-out-hint")),
+                ));
+            }
+            // What the configuration says (hours, offset, calendar, thresholds, register);
+            // the options only override.
+            let mut options = cli::review_options(config.as_ref(), None, None)
+                .map_err(|e| cli_failure(lang, &first_dir, e))?;
+            if let Some(text) = &utc_offset {
+                options.utc_offset =
+                    parse_utc_offset(text).map_err(|e| usage(lang, "--utc-offset", e))?;
+            }
+            options.hours = review_hours(lang, &options.hours, &business_hours, &business_days)?;
+            match parse_period(from.as_deref(), to.as_deref(), options.utc_offset) {
+                Ok((f, t)) => {
+                    options.from = f;
+                    options.to = t;
+                }
+                Err(ReportError::EmptyPeriod { .. }) => {
+                    return Err(Box::new(
+                        Failure::new(
+                            Exit::Usage,
+                            tr!(
+                                lang,
+                                "ctl-audit-report-period-order",
+                                from = from.unwrap_or_default(),
+                                to = to.unwrap_or_default()
+                            ),
+                        )
+                        .hint(tr!(lang, "ctl-audit-report-period-order-hint")),
+                    ))
+                }
+                Err(ReportError::Time(e)) => {
+                    let option = if from
+                        .as_deref()
+                        .is_some_and(|f| parse_bound(f, options.utc_offset, false).is_err())
+                    {
+                        "--from"
+                    } else {
+                        "--to"
+                    };
+                    return Err(usage(lang, option, e));
+                }
+                Err(e) => return Err(cli_failure(lang, &first_dir, CliError::Report(e))),
+            }
+            options.key = key.read_for(lang)?;
+            if let Some(path) = &checkpoint {
+                options.previous = Some(cli::read_checkpoint(path).map_err(|e| {
+                    checkpoint_failure(lang, "ctl-audit-checkpoint-read", path, &e)
+                })?);
+            }
+            let view = render::View::of(lang, &options);
+            let bar = progress_bar(&tr!(lang, "ctl-audit-report-progress"), false);
+            let dir_refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+            let report =
+                cli::report(&dir_refs, options).map_err(|e| cli_failure(lang, &first_dir, e));
+            bar.finish_and_clear();
+            let report = report?;
+            let written = |path: &Path| {
+                eprintln!(
+                    "{}",
+                    tr!(
+                        lang,
+                        "ctl-audit-report-written",
+                        path = path.display().to_string()
+                    )
+                )
             };
-            let options = ReportOptions {
-                from: bound(from, "--from", false)?,
-                to: bound(to, "--to", true)?,
-                hours,
-                utc_offset: offset,
-                ..ReportOptions::default()
-            };
-            let dir_refs: Vec<&std::path::Path> = dirs.iter().map(PathBuf::as_path).collect();
-            let report = cli::report(&dir_refs, options)?;
-            let format = match format {
-                FormatArg::Table => ReportFormat::Table,
-                FormatArg::Json => ReportFormat::Json,
-                FormatArg::Csv => ReportFormat::Csv,
-                FormatArg::Html => ReportFormat::Html,
-            };
-            let _ = std::io::stdout()
-                .lock()
-                .write_all(cli::render_report(&report, format).as_bytes());
-            Ok(ExitCode::SUCCESS)
+            match (format, &out) {
+                (FormatArg::Csv, Some(dir)) => {
+                    std::fs::create_dir_all(dir).map_err(|e| write_failure(lang, dir, &e))?;
+                    for file in render::csv_files(&report, &view) {
+                        let path = dir.join(file.name);
+                        cardgate_office::files::write_atomic(&path, &file.bytes, 0o600)
+                            .map_err(|e| write_failure(lang, &path, &e))?;
+                        written(&path);
+                    }
+                }
+                (format, out) => {
+                    let text = match format {
+                        FormatArg::Json => render::json(&report) + "\n",
+                        FormatArg::Html => render::page(&report, &view),
+                        _ => render::text(&report, &view),
+                    };
+                    match out {
+                        Some(path) => {
+                            cardgate_office::files::write_atomic(path, text.as_bytes(), 0o600)
+                                .map_err(|e| write_failure(lang, path, &e))?;
+                            written(path);
+                        }
+                        None => write_stdout(text.as_bytes())?,
+                    }
+                }
+            }
+            if let Some(path) = &write_checkpoint {
+                cli::write_checkpoint(&report, path).map_err(|e| {
+                    checkpoint_failure(lang, "ctl-audit-checkpoint-write", path, &e)
+                })?;
+                eprintln!(
+                    "{}",
+                    tr!(
+                        lang,
+                        "ctl-audit-report-checkpoint-written",
+                        path = path.display().to_string()
+                    )
+                );
+            }
+            if render::is_trusted(&report) {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(Box::new(
+                    Failure::new(
+                        Exit::VerificationFailed,
+                        tr!(lang, "ctl-audit-report-not-verified"),
+                    )
+                    .hint(tr!(lang, "ctl-audit-verify-failed-hint")),
+                ))
+            }
         }
         AuditCommand::Note {
             dir,
@@ -361,30 +700,34 @@ fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCod
             who,
             escort,
         } => {
-            let dir = dir.resolve(config_path)?;
+            let config = load_config(lang, config_path)?;
+            let dir = log_dir(dir.dir, config.as_ref());
             let kind = match kind {
                 NoteKindArg::RoomEntry => NoteKind::RoomEntry,
                 NoteKindArg::Media => NoteKind::Media,
                 NoteKindArg::ResidentCard => NoteKind::ResidentCard,
                 NoteKindArg::Other => NoteKind::Other,
             };
-            match cli::note(&dir, kind, &text, who.as_deref(), escort.as_deref()) {
-                Ok(receipt) => println!("recorded as record {}", receipt.seq),
+            let line = match cli::note(&dir, kind, &text, who.as_deref(), escort.as_deref()) {
+                Ok(receipt) => tr!(lang, "ctl-audit-note-recorded", seq = receipt.seq),
                 // cardgated holds the log, or the log is not ours to write (the access
                 // manager's group only reads it): hand the note to the daemon, which
                 // attributes it to our uid.
                 Err(CliError::Store(e)) if for_the_daemon(&e) => {
                     let seq = note_through_daemon(
+                        lang,
                         config_path,
+                        config.as_ref(),
                         kind,
                         &text,
                         who.as_deref(),
                         escort.as_deref(),
                     )?;
-                    println!("recorded by cardgated as record {seq}");
+                    tr!(lang, "ctl-audit-note-recorded-by-daemon", seq = seq)
                 }
-                Err(e) => return Err(e),
-            }
+                Err(e) => return Err(cli_failure(lang, &dir, e)),
+            };
+            write_stdout(format!("{line}\n").as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -402,27 +745,71 @@ fn for_the_daemon(e: &cardgate_audit::StoreError) -> bool {
     }
 }
 
+/// The business hours the review applies: `base` (`[business_hours]` of the configuration,
+/// the ones `cardgated` enforces, else Monday to Friday 08:30–17:15), its windows replaced by
+/// `--business-hours` and its days by `--business-days` when given.
+fn review_hours(
+    lang: Lang,
+    base: &BusinessHours,
+    windows: &[String],
+    days: &Option<String>,
+) -> Result<BusinessHours, CmdError> {
+    let windows = if windows.is_empty() {
+        base.windows().to_vec()
+    } else {
+        windows
+            .iter()
+            .map(|w| Window::parse(w))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| usage(lang, "--business-hours", e))?
+    };
+    let working: Vec<Day> = match days {
+        None => Day::ALL
+            .into_iter()
+            .filter(|d| base.is_working_day(*d))
+            .collect(),
+        Some(text) => {
+            // The one parser of day lists (it wants a window too: any will do).
+            let parsed = BusinessHours::parse(text, &["00:00-24:00".to_owned()])
+                .map_err(|e| usage(lang, "--business-days", e))?;
+            Day::ALL
+                .into_iter()
+                .filter(|d| parsed.is_working_day(*d))
+                .collect()
+        }
+    };
+    Ok(BusinessHours::new(working, windows))
+}
+
 /// Sends a note to the running daemon's admin socket.
 fn note_through_daemon(
-    config_path: &std::path::Path,
+    lang: Lang,
+    config_path: &Path,
+    config: Option<&Config>,
     kind: NoteKind,
     text: &str,
     who: Option<&str>,
     escort: Option<&str>,
-) -> Result<u64, CliError> {
-    let unavailable = |what: String| CliError::ConfigIo {
-        path: config_path.to_owned(),
-        source: std::io::Error::other(what),
+) -> Result<u64, CmdError> {
+    let config = match config {
+        Some(c) => c.clone(),
+        None => Config::load(config_path).map_err(|e| -> CmdError {
+            Box::new(Failure::new(
+                Exit::Failed,
+                tr!(
+                    lang,
+                    "ctl-audit-config",
+                    path = config_path.display().to_string(),
+                    error = crate::files::chain(&e.error)
+                ),
+            ))
+        })?,
     };
-    let config = cardgate_office::config::Config::load(config_path).map_err(|e| {
-        unavailable(format!(
-            "the log is held by cardgated, and its configuration cannot be read: {e}"
-        ))
-    })?;
+    let socket = config.daemon.admin_socket.display().to_string();
     let kind = kind
         .as_str()
         .parse()
-        .map_err(|e| unavailable(format!("the note cannot be sent to cardgated: {e}")))?;
+        .map_err(|e: cardgate_protocol::UnknownValue| usage(lang, "--kind", e))?;
     let request = cardgate_protocol::AdminRequest::Note {
         kind,
         text: text.to_owned(),
@@ -430,20 +817,32 @@ fn note_through_daemon(
         escort: escort.map(str::to_owned),
     };
     let answer = crate::client::ask(&config.daemon.admin_socket, &request).map_err(|e| {
-        unavailable(format!(
-            "the log is held by cardgated, which cannot be reached: {e}"
-        ))
+        Box::new(Failure::new(
+            Exit::DaemonDown,
+            tr!(
+                lang,
+                "ctl-audit-note-daemon-unreachable",
+                socket = socket.clone(),
+                error = crate::files::chain(&e)
+            ),
+        )) as CmdError
     })?;
     match answer {
         cardgate_protocol::Answer::Info {
             data: cardgate_protocol::Info::Recorded(r),
         } => Ok(r.recorded),
         cardgate_protocol::Answer::Error { message }
-        | cardgate_protocol::Answer::Denied { message, .. } => Err(unavailable(format!(
-            "cardgated refused the note: {message}"
+        | cardgate_protocol::Answer::Denied { message, .. } => Err(Box::new(Failure::new(
+            Exit::Refused,
+            tr!(lang, "ctl-audit-note-daemon-refused", message = message),
         ))),
-        other => Err(unavailable(format!(
-            "cardgated answered the note with something else: {other:?}"
+        other => Err(Box::new(Failure::new(
+            Exit::Failed,
+            tr!(
+                lang,
+                "ctl-audit-note-daemon-answer",
+                answer = format!("{other:?}")
+            ),
         ))),
     }
 }

@@ -162,7 +162,7 @@ fn main() -> ExitCode {
         Top::Card { cmd } => card::run(&ui, &cli.config, cmd),
         Top::Pin { cmd } => pin::run(&ui, cmd),
         Top::Revocation { cmd } => revocation::run(&ui, cmd),
-        Top::Audit { cmd } => return audit::run(&ui, cmd, &cli.config),
+        Top::Audit { cmd } => audit::run(&ui, cmd, &cli.config),
         Top::Status => load()
             .map_err(Into::into)
             .and_then(|c| daemon_cmds::status(&ui, &c)),

@@ -454,7 +454,8 @@ fn k0_on_the_command_line_is_refused_and_never_echoed() {
         ],
         "",
     );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    // Exit 4 (refused): a safety rail, not a usage error.
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(text(&out).contains("every user"), "{}", text(&out));
     assert!(!text(&out).contains(&site.k0));
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();

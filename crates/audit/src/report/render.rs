@@ -1,339 +1,800 @@
-//! The report as a terminal table, JSON, CSV, or a self-contained HTML page with inline SVG
-//! charts (no scripts, no external resources).
+//! The review as the access manager reads it: text for a terminal ([`text`]), a
+//! self-contained HTML page to print and sign ([`html`]), CSV for a spreadsheet, one table
+//! per file ([`csv_files`]), and the data as JSON ([`json`]).
+//!
+//! Everything a person reads is in their language (`review.ftl`, Japanese or English) and
+//! every time is in the office's legal time zone (JST by default), in the one format
+//! `cardgate_office::hours::format_local`. The findings come first, the most severe at the
+//! top (a log replaced or rolled back between two reviews, a log that did not verify), each
+//! group in time order across terminals; the verification result and the key used head
+//! every form.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use cardgate_i18n::{tr, Lang};
+use cardgate_office::calendar::{ClosedReason, DayOff, OfficeCalendar};
+use cardgate_office::hours::BusinessHours;
+use time::{Date, UtcOffset};
 
-use super::{Counts, Finding, FindingKind, Report};
+use super::{
+    Break, BurstScope, Counts, Detail, Finding, NeverEnded, NeverIssuedBasis, RecordRef, Report,
+    Severity, VerificationStatus, Withdrawal,
+};
+use crate::record::Timestamp;
 
-// Until the presentation is rewritten (issue 12, point 4): the typed findings as the old
-// columns showed them.
-fn first_seq(a: &Finding) -> String {
-    a.records
-        .first()
-        .map_or_else(|| "-".to_owned(), |r| r.seq.to_string())
-}
+mod csv;
+mod html;
+mod text;
 
-fn when(a: &Finding) -> String {
-    a.time.map_or_else(|| "-".to_owned(), |t| t.to_string())
-}
+pub use csv::{csv_files, CsvFile};
+pub use html::page;
+pub use text::{text, verify_text};
 
-fn place(a: &Finding) -> &str {
-    a.terminal.as_deref().or(a.log.as_deref()).unwrap_or("-")
-}
-
-fn detail(a: &Finding) -> String {
-    match &a.detail {
-        super::Detail::Puk {
-            by,
-            tries_left: Some(0),
-        } => format!("wrong PUK by {by}; the PUK is now blocked"),
-        super::Detail::Puk {
-            by,
-            tries_left: Some(n),
-        } => format!("wrong PUK by {by}; {n} tries left"),
-        super::Detail::Puk {
-            by,
-            tries_left: None,
-        } => format!("PUK offered by {by} to a card whose PUK is blocked"),
-        other => serde_json::to_string(other).unwrap_or_default(),
+/// The message ID of a severity in `review.ftl`.
+fn severity_id(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "review-severity-critical",
+        Severity::High => "review-severity-high",
+        Severity::Medium => "review-severity-medium",
     }
 }
 
-const COLUMNS: [&str; 9] = [
-    "logins",
-    "denied",
-    "failed PINs",
-    "lockouts",
-    "bad cards",
-    "outside hours",
-    "two terminals",
-    "after return",
-    "never ended",
-];
+/// A severity's name in `lang`.
+pub fn severity_label(s: Severity, lang: Lang) -> String {
+    tr!(lang, severity_id(s))
+}
 
-fn values(c: &Counts) -> [u64; 9] {
+/// What the presentation needs besides the report: the reader's language, and the office's
+/// time zone, business days and calendar (to shade the days off in the day chart).
+#[derive(Debug, Clone)]
+pub struct View {
+    /// The language of every label.
+    pub lang: Lang,
+    /// The office's legal time zone: every time is shown in it.
+    pub offset: UtcOffset,
+    /// Business hours (working days are not shaded in the day chart).
+    pub hours: BusinessHours,
+    /// The office's calendar: national holidays and closed days are shaded.
+    pub calendar: OfficeCalendar,
+}
+
+impl View {
+    /// `lang`, Japan time, Monday to Friday, national holidays and the year-end closure.
+    pub fn new(lang: Lang) -> View {
+        View {
+            lang,
+            offset: UtcOffset::from_hms(9, 0, 0).unwrap_or(UtcOffset::UTC),
+            hours: BusinessHours::default(),
+            calendar: OfficeCalendar::default(),
+        }
+    }
+
+    /// `lang`, and the time zone, hours and calendar the review was made with.
+    pub fn of(lang: Lang, options: &super::ReportOptions) -> View {
+        View {
+            lang,
+            offset: options.utc_offset,
+            hours: options.hours.clone(),
+            calendar: options.calendar.clone(),
+        }
+    }
+
+    fn time(&self, t: Timestamp) -> String {
+        local_time(t, self.offset)
+    }
+
+    fn time_or_dash(&self, t: Option<Timestamp>) -> String {
+        t.map(|t| self.time(t)).unwrap_or_else(|| "—".to_owned())
+    }
+}
+
+/// True when the review rests on a log that can be trusted: no log failed verification and
+/// every log extends the previous checkpoint (no critical finding). A review without k(0) is
+/// trusted as far as it goes; it says so at its top.
+pub fn is_trusted(report: &Report) -> bool {
+    !report
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Critical)
+        && report.verification != Some(VerificationStatus::NotIntact)
+}
+
+/// `t` as the office reads it: `2026-11-03 10:00:05 +09:00`.
+pub fn local_time(t: Timestamp, offset: UtcOffset) -> String {
+    t.to_datetime()
+        .map(|d| cardgate_office::hours::format_local(d, offset))
+        .unwrap_or_else(|| t.to_string())
+}
+
+/// One finding as every form shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub severity: Severity,
+    /// The kind's stable name (`snake_case`, as in the JSON); `review-kind-<name>` labels it.
+    pub kind: &'static str,
+    pub time: Option<Timestamp>,
+    pub terminal: String,
+    pub operator: String,
+    pub card: String,
+    /// The records that show it.
+    pub records: String,
+    pub detail: String,
+}
+
+impl Row {
+    pub fn label(&self, lang: Lang) -> String {
+        kind_label(self.kind, lang)
+    }
+}
+
+fn id_of(prefix: &str, name: &str) -> String {
+    format!("{prefix}{}", name.replace('_', "-"))
+}
+
+/// The finding kind `kind` (its `snake_case` name) in `lang`.
+pub fn kind_label(kind: &str, lang: Lang) -> String {
+    let id = id_of("review-kind-", kind);
+    if cardgate_i18n::catalogue(lang).has(&id) {
+        tr!(lang, &id)
+    } else {
+        kind.to_owned()
+    }
+}
+
+/// What the access manager should do about a finding of kind `kind`, in `lang`.
+pub fn kind_action(kind: &str, lang: Lang) -> String {
+    let id = id_of("review-action-", kind);
+    if cardgate_i18n::catalogue(lang).has(&id) {
+        tr!(lang, &id)
+    } else {
+        String::new()
+    }
+}
+
+/// A closed-set reason from the log (`lost`, `wrong_pin`, …) in `lang`; unknown ones as
+/// written.
+fn reason_label(reason: &str, lang: Lang) -> String {
+    let id = id_of("review-reason-", reason);
+    if cardgate_i18n::catalogue(lang).has(&id) {
+        tr!(lang, &id)
+    } else {
+        reason.to_owned()
+    }
+}
+
+fn seq_or_dash(seq: Option<u64>) -> String {
+    seq.map(|s| s.to_string()).unwrap_or_else(|| "—".to_owned())
+}
+
+fn record_text(r: &RecordRef, several_logs: bool) -> String {
+    if several_logs {
+        format!("{} #{}", r.log, r.seq)
+    } else {
+        r.seq.to_string()
+    }
+}
+
+/// The finding's detail as a sentence in the reader's language.
+fn detail(f: &Finding, view: &View, several_logs: bool) -> String {
+    let lang = view.lang;
+    match &f.detail {
+        // The one finding without data of its own: an attempt the daemon refused out of hours.
+        Detail::None if f.kind == super::FindingKind::OutsideBusinessHours => {
+            tr!(lang, "review-detail-refused-out-of-hours")
+        }
+        Detail::None => String::new(),
+        Detail::LogNotExtended {
+            how,
+            checkpoint_seq,
+            checkpoint_epoch,
+            found_seq,
+            found_epoch,
+        } => {
+            let how = match how {
+                Break::Missing => "review-break-missing",
+                Break::Replaced => "review-break-replaced",
+                Break::Truncated => "review-break-truncated",
+                Break::Rewritten => "review-break-rewritten",
+                Break::RolledBack => "review-break-rolled-back",
+            };
+            tr!(
+                lang,
+                "review-detail-log-not-extended",
+                how = tr!(lang, how),
+                checkpoint_seq = *checkpoint_seq,
+                checkpoint_epoch = seq_or_dash(*checkpoint_epoch),
+                found_seq = seq_or_dash(*found_seq),
+                found_epoch = seq_or_dash(*found_epoch)
+            )
+        }
+        Detail::LogNotIntact {
+            first_bad,
+            problem,
+            key_may_be_wrong,
+            ..
+        } => {
+            let mut text = tr!(
+                lang,
+                "review-detail-log-not-intact",
+                first_bad = *first_bad,
+                problem = problem.clone()
+            );
+            if *key_may_be_wrong {
+                text.push(' ');
+                text.push_str(&tr!(lang, "review-detail-key-may-be-wrong"));
+            }
+            text
+        }
+        Detail::RecordGap {
+            first_missing,
+            last_missing,
+        } => tr!(
+            lang,
+            "review-detail-record-gap",
+            first = *first_missing,
+            last = *last_missing
+        ),
+        Detail::Revoked { reason } => tr!(
+            lang,
+            "review-detail-revoked",
+            reason = reason_label(reason, lang)
+        ),
+        Detail::CertificateRejected { reason } => tr!(
+            lang,
+            "review-detail-certificate-rejected",
+            reason = reason_label(reason, lang)
+        ),
+        Detail::NeverIssued { basis } => tr!(
+            lang,
+            match basis {
+                NeverIssuedBasis::NotInRegister => "review-detail-not-in-register",
+                NeverIssuedBasis::NoIssueRecord => "review-detail-no-issue-record",
+            }
+        ),
+        Detail::AfterWithdrawal {
+            how,
+            at,
+            record,
+            refused,
+        } => {
+            let id = match how {
+                Withdrawal::Returned => "review-detail-after-returned",
+                Withdrawal::Revoked => "review-detail-after-revoked",
+            };
+            let mut text = tr!(
+                lang,
+                id,
+                at = view.time_or_dash(*at),
+                record = record
+                    .as_ref()
+                    .map(|r| record_text(r, several_logs))
+                    .unwrap_or_else(|| "—".to_owned())
+            );
+            if *refused {
+                text.push(' ');
+                text.push_str(&tr!(lang, "review-detail-refused"));
+            }
+            text
+        }
+        Detail::TwoTerminals {
+            other_terminal,
+            other_since,
+            other_record,
+            ..
+        } => tr!(
+            lang,
+            "review-detail-two-terminals",
+            terminal = other_terminal.clone(),
+            since = view.time(*other_since),
+            record = record_text(other_record, several_logs)
+        ),
+        Detail::Burst {
+            scope,
+            count,
+            window_minutes,
+        } => tr!(
+            lang,
+            match scope {
+                BurstScope::Card => "review-detail-burst-card",
+                BurstScope::Terminal => "review-detail-burst-terminal",
+            },
+            count = *count,
+            minutes = *window_minutes
+        ),
+        Detail::Holiday { holiday } => match lang {
+            Lang::Ja => holiday.name_ja.to_owned(),
+            Lang::En => holiday.name_en.to_owned(),
+        },
+        Detail::ClosedDay { date, reason } => format!(
+            "{} {}",
+            date_label(*date, lang),
+            match reason {
+                ClosedReason::YearEnd => tr!(lang, "review-day-year-end"),
+                ClosedReason::Configured => tr!(lang, "review-day-closed"),
+            }
+        ),
+        Detail::Hours { ended } => match ended {
+            Some(end) => tr!(
+                lang,
+                "review-detail-hours-until",
+                start = view.time_or_dash(f.time),
+                end = view.time(*end)
+            ),
+            None => tr!(lang, "review-detail-hours-open"),
+        },
+        Detail::NeverEnded { why } => tr!(
+            lang,
+            match why {
+                NeverEnded::Superseded => "review-detail-superseded",
+                NeverEnded::DaemonRestarted => "review-detail-daemon-restarted",
+                NeverEnded::OpenAtEnd => "review-detail-open-at-end",
+            }
+        ),
+        Detail::Puk { by, tries_left } => match tries_left {
+            Some(0) => tr!(lang, "review-detail-puk-blocked-now", by = by.clone()),
+            Some(n) => tr!(lang, "review-detail-puk", by = by.clone(), tries = *n),
+            None => tr!(lang, "review-detail-puk-was-blocked", by = by.clone()),
+        },
+        Detail::ManagerRefused {
+            by,
+            reason,
+            tries_left,
+        } => {
+            let mut text = tr!(
+                lang,
+                "review-detail-manager-refused",
+                by = by.clone(),
+                reason = reason_label(reason, lang)
+            );
+            if let Some(n) = tries_left {
+                text.push(' ');
+                text.push_str(&tr!(lang, "review-detail-tries-left", tries = *n));
+            }
+            text
+        }
+    }
+}
+
+/// The findings as rows: the most severe first, each severity in time order across
+/// terminals (ties by record).
+pub(crate) fn rows(report: &Report, view: &View) -> Vec<Row> {
+    let several_logs = report.logs.len() > 1;
+    let mut findings: Vec<&Finding> = report.findings.iter().collect();
+    findings.sort_by(|a, b| {
+        (a.severity, a.time, a.records.first(), a.kind).cmp(&(
+            b.severity,
+            b.time,
+            b.records.first(),
+            b.kind,
+        ))
+    });
+    findings
+        .into_iter()
+        .map(|f| Row {
+            severity: f.severity,
+            kind: f.kind.as_str(),
+            time: f.time,
+            terminal: f
+                .terminal
+                .clone()
+                .or_else(|| f.log.clone())
+                .unwrap_or_default(),
+            operator: f.operator.clone().unwrap_or_default(),
+            card: f.card.clone().unwrap_or_default(),
+            records: f
+                .records
+                .iter()
+                .map(|r| record_text(r, several_logs))
+                .collect::<Vec<_>>()
+                .join(", "),
+            detail: detail(f, view, several_logs),
+        })
+        .collect()
+}
+
+/// The count columns of the per-operator and per-terminal tables: message ID, whether a
+/// non-zero value is something wrong (shown in red), and the value.
+pub(crate) fn count_columns(c: &Counts) -> [(&'static str, bool, u64); 10] {
     [
-        c.logins,
-        c.denied,
-        c.failed_pins,
-        c.lockouts,
-        c.bad_cards,
-        c.outside_hours,
-        c.on_two_terminals,
-        c.after_withdrawal,
-        c.never_ended,
+        ("review-col-logins", false, c.logins),
+        ("review-col-denied", false, c.denied),
+        ("review-col-failed-pins", false, c.failed_pins),
+        ("review-col-lockouts", true, c.lockouts),
+        ("review-col-bad-cards", true, c.bad_cards),
+        ("review-col-outside-hours", true, c.outside_hours),
+        ("review-col-days-off", true, c.on_days_off),
+        ("review-col-two-terminals", true, c.on_two_terminals),
+        ("review-col-after-return", true, c.after_withdrawal),
+        ("review-col-never-ended", true, c.never_ended),
     ]
 }
 
-fn period(report: &Report) -> String {
-    let show = |t: Option<crate::record::Timestamp>| t.map_or("…".to_owned(), |t| t.to_string());
-    format!("{} to {}", show(report.from), show(report.to))
+/// The message IDs of the count columns, in order.
+pub(crate) fn count_headers() -> [&'static str; 10] {
+    count_columns(&Counts::default()).map(|(id, _, _)| id)
 }
 
-fn table_section(out: &mut String, title: &str, rows: &BTreeMap<String, Counts>) {
-    let name_width = rows
-        .keys()
-        .map(|k| k.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(title.len());
-    let _ = write!(out, "{title:<name_width$}");
-    for c in COLUMNS {
-        let _ = write!(out, "  {c:>w$}", w = c.len().max(5));
-    }
-    out.push('\n');
-    for (name, counts) in rows {
-        let _ = write!(out, "{name:<name_width$}");
-        for (c, v) in COLUMNS.iter().zip(values(counts)) {
-            let _ = write!(out, "  {v:>w$}", w = c.len().max(5));
-        }
-        out.push('\n');
-    }
-    out.push('\n');
+/// One day of the period, for the day chart and days.csv.
+#[derive(Debug, Clone)]
+pub(crate) struct DayRow {
+    pub date: Date,
+    pub logins: u64,
+    /// Findings on that day.
+    pub findings: u64,
+    /// Why no one is expected at work, if so: the weekend, a holiday's name, a closed day.
+    pub off: Option<String>,
 }
 
-/// A plain-text table for a terminal.
-pub fn table(report: &Report) -> String {
-    let mut out = format!(
-        "Audit review, {}: {} records\n\n",
-        period(report),
-        report.records
-    );
-    table_section(&mut out, "operator", &report.per_operator);
-    table_section(&mut out, "terminal", &report.per_terminal);
-    if report.findings.is_empty() {
-        out.push_str("Findings: none\n");
-    } else {
-        let _ = writeln!(out, "Findings ({}):", report.findings.len());
-        for a in &report.findings {
-            let _ = writeln!(
-                out,
-                "  #{:<8} {}  {:<30}  terminal {}  operator {}  card {}  {}",
-                first_seq(a),
-                when(a),
-                a.kind.as_str(),
-                place(a),
-                a.operator.as_deref().unwrap_or("-"),
-                a.card.as_deref().unwrap_or("-"),
-                detail(a)
-            );
+fn local_date(t: Timestamp, offset: UtcOffset) -> Option<Date> {
+    t.to_datetime().map(|d| d.to_offset(offset).date())
+}
+
+/// Most days one chart shows (a review of more than about three years is split by period).
+const MAX_DAYS: usize = 1200;
+
+/// Every day of the period, days without logins included. The period is the report's
+/// `from`/`to` when given, else the first and last day that has a login or a finding.
+pub(crate) fn days(report: &Report, view: &View) -> Vec<DayRow> {
+    let lang = view.lang;
+    let mut logins = std::collections::BTreeMap::<Date, u64>::new();
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    for (day, n) in &report.logins_per_day {
+        if let Ok(d) = Date::parse(day, format) {
+            *logins.entry(d).or_default() += n;
         }
     }
-    if !report.notes.is_empty() {
-        let _ = writeln!(out, "\nRegister notes ({}):", report.notes.len());
-        for n in &report.notes {
-            let _ = writeln!(
-                out,
-                "  #{:<8} {}  {:<13}  who {}  escort {}  by {}  {}",
-                n.seq,
-                n.time,
-                n.register,
-                n.who.as_deref().unwrap_or("-"),
-                n.escort.as_deref().unwrap_or("-"),
-                n.by.as_deref().unwrap_or("-"),
-                n.text.replace('\n', " / ")
-            );
+    let mut findings = std::collections::BTreeMap::<Date, u64>::new();
+    for f in &report.findings {
+        if let Some(d) = f.time.and_then(|t| local_date(t, view.offset)) {
+            *findings.entry(d).or_default() += 1;
+        }
+    }
+    let known = logins.keys().chain(findings.keys());
+    let first = report
+        .from
+        .and_then(|t| local_date(t, view.offset))
+        .or_else(|| known.clone().min().copied());
+    // `to` is exclusive: the last day is the one before the instant it names.
+    let last = report
+        .to
+        .and_then(Timestamp::to_datetime)
+        .map(|d| {
+            (d - time::Duration::milliseconds(1))
+                .to_offset(view.offset)
+                .date()
+        })
+        .or_else(|| known.max().copied());
+    let (Some(first), Some(last)) = (first, last) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut day = first;
+    while day <= last && out.len() < MAX_DAYS {
+        let weekday =
+            cardgate_office::hours::Day::ALL[usize::from(day.weekday().number_days_from_monday())];
+        let off = match view.calendar.day_off(day) {
+            Some(DayOff::Holiday(h)) => Some(match lang {
+                Lang::Ja => h.name_ja.to_owned(),
+                Lang::En => h.name_en.to_owned(),
+            }),
+            Some(DayOff::Closed { reason, .. }) => Some(match reason {
+                cardgate_office::calendar::ClosedReason::YearEnd => {
+                    tr!(lang, "review-day-year-end")
+                }
+                _ => tr!(lang, "review-day-closed"),
+            }),
+            None if !view.hours.is_working_day(weekday) => Some(tr!(lang, "review-day-weekend")),
+            None => None,
+        };
+        out.push(DayRow {
+            date: day,
+            logins: logins.get(&day).copied().unwrap_or(0),
+            findings: findings.get(&day).copied().unwrap_or(0),
+            off,
+        });
+        match day.next_day() {
+            Some(d) => day = d,
+            None => break,
         }
     }
     out
 }
 
-/// JSON (pretty).
+/// A date with its weekday: `2026-11-03 (火)`, `2026-11-03 (Tue)`.
+pub(crate) fn date_label(date: Date, lang: Lang) -> String {
+    let i = usize::from(date.weekday().number_days_from_monday());
+    let name = match lang {
+        Lang::Ja => ["月", "火", "水", "木", "金", "土", "日"][i],
+        Lang::En => ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][i],
+    };
+    format!(
+        "{:04}-{:02}-{:02} ({name})",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// The rules the review applied, in `lang`: business days and hours, and the days off.
+pub(crate) fn rules_line(view: &View) -> String {
+    let lang = view.lang;
+    let names = match lang {
+        Lang::Ja => ["月", "火", "水", "木", "金", "土", "日"],
+        Lang::En => ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    };
+    let days: Vec<&str> = cardgate_office::hours::Day::ALL
+        .into_iter()
+        .zip(names)
+        .filter(|(d, _)| view.hours.is_working_day(*d))
+        .map(|(_, n)| n)
+        .collect();
+    let windows: Vec<String> = view
+        .hours
+        .windows()
+        .iter()
+        .map(|w| format!("{}–{}", w.start(), w.end()))
+        .collect();
+    let mut off = Vec::new();
+    if view.calendar.national_holidays {
+        off.push(tr!(lang, "review-rules-holidays"));
+    }
+    if view.calendar.year_end_closure {
+        off.push(tr!(lang, "review-day-year-end"));
+    }
+    if !view.calendar.closed_days.is_empty() {
+        off.push(tr!(
+            lang,
+            "review-rules-closed-days",
+            count = view.calendar.closed_days.len()
+        ));
+    }
+    let sep = match lang {
+        Lang::Ja => "・",
+        Lang::En => ", ",
+    };
+    tr!(
+        lang,
+        "review-rules",
+        days = days.join(sep),
+        hours = windows.join(sep),
+        off = if off.is_empty() {
+            tr!(lang, "review-rules-no-days-off")
+        } else {
+            off.join(sep)
+        }
+    )
+}
+
+/// A register's name (`room_entry`, `media`, …) in `lang`.
+pub(crate) fn register_label(register: &str, lang: Lang) -> String {
+    let id = format!("review-register-{}", register.replace('_', "-"));
+    if cardgate_i18n::catalogue(lang).has(&id) {
+        tr!(lang, &id)
+    } else {
+        register.to_owned()
+    }
+}
+
+/// The period in the office's time zone: a bound at local midnight as a date (the end
+/// inclusive, as `--to` takes it: `2026-11-01 ～ 2026-11-30`), any other as a full time.
+pub(crate) fn period(report: &Report, view: &View) -> (String, String) {
+    let lang = view.lang;
+    let show = |t: Timestamp, end: bool| {
+        let Some(local) = t.to_datetime().map(|d| d.to_offset(view.offset)) else {
+            return t.to_string();
+        };
+        if local.time() != time::Time::MIDNIGHT {
+            return view.time(t);
+        }
+        let date = if end {
+            local.date().previous_day().unwrap_or(local.date())
+        } else {
+            local.date()
+        };
+        date_label(date, lang)
+    };
+    (
+        report
+            .from
+            .map(|t| show(t, false))
+            .unwrap_or_else(|| tr!(lang, "review-period-log-start")),
+        report
+            .to
+            .map(|t| show(t, true))
+            .unwrap_or_else(|| tr!(lang, "review-period-log-end")),
+    )
+}
+
+/// The verification summary lines, in `lang`, each marked when it is something wrong: one per
+/// log, the key used, and the previous checkpoint.
+pub(crate) fn verification_lines(report: &Report, view: &View) -> Vec<(bool, String)> {
+    let lang = view.lang;
+    let mut out = Vec::new();
+    for log in &report.logs {
+        let v = &log.verification;
+        let dir = log.dir.clone();
+        let line = match v.status {
+            VerificationStatus::Intact => tr!(
+                lang,
+                "review-verify-intact-key",
+                dir = dir,
+                records = v.records,
+                seals = v.seals
+            ),
+            VerificationStatus::Unverified => tr!(
+                lang,
+                "review-verify-intact-no-key",
+                dir = dir,
+                records = v.records,
+                seals = v.seals
+            ),
+            VerificationStatus::NotIntact => {
+                let mut text = tr!(
+                    lang,
+                    "review-verify-broken",
+                    dir = dir,
+                    seq = seq_or_dash(v.first_bad),
+                    problem = v.problem.clone().unwrap_or_default()
+                );
+                if v.key_may_be_wrong {
+                    text.push(' ');
+                    text.push_str(&tr!(lang, "review-detail-key-may-be-wrong"));
+                }
+                text
+            }
+        };
+        out.push((v.status == VerificationStatus::NotIntact, line));
+        if let (Some(first), Some(last)) = (v.unsealed_from, log.last_seq) {
+            out.push((
+                false,
+                tr!(
+                    lang,
+                    "review-verify-unsealed",
+                    count = last.saturating_sub(first) + 1,
+                    first = first,
+                    last = last
+                ),
+            ));
+        }
+    }
+    if report.logs.is_empty() {
+        out.push((false, tr!(lang, "review-verify-not-run")));
+    }
+    out.push((
+        false,
+        match &report.key_fingerprint {
+            Some(f) => tr!(lang, "review-key-fingerprint", fingerprint = f.clone()),
+            None => tr!(lang, "review-key-none"),
+        },
+    ));
+    out.push(match &report.previous_checkpoint {
+        None => (false, tr!(lang, "review-checkpoint-none")),
+        Some(p) if p.extended => (
+            false,
+            tr!(lang, "review-checkpoint-extended", made = view.time(p.made)),
+        ),
+        Some(p) => (
+            true,
+            tr!(lang, "review-checkpoint-broken", made = view.time(p.made)),
+        ),
+    });
+    out
+}
+
+/// The report's data as pretty JSON (times in UTC as the log keeps them; not translated, for
+/// programs).
 pub fn json(report: &Report) -> String {
     serde_json::to_string_pretty(report).unwrap_or_default()
 }
 
-fn csv_field(text: &str) -> String {
-    // Quote everything; a leading = + - @ is neutralised so spreadsheets do not run formulas.
-    let guarded = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    format!("\"{}\"", guarded.replace('"', "\"\""))
+/// The text form in English with Japan time (kept for callers without a [`View`]).
+pub fn table(report: &Report) -> String {
+    text(report, &View::new(Lang::En))
 }
 
-/// CSV: one section per table, each row `section,name,columns…` or a finding/note row.
-pub fn csv(report: &Report) -> String {
-    let mut out = String::from("\"section\",\"name\"");
-    for c in COLUMNS {
-        let _ = write!(out, ",{}", csv_field(c));
-    }
-    out.push_str("\r\n");
-    for (section, rows) in [
-        ("operator", &report.per_operator),
-        ("terminal", &report.per_terminal),
-    ] {
-        for (name, counts) in rows {
-            let _ = write!(out, "{},{}", csv_field(section), csv_field(name));
-            for v in values(counts) {
-                let _ = write!(out, ",{v}");
-            }
-            out.push_str("\r\n");
-        }
-    }
-    out.push_str(
-        "\r\n\"finding\",\"seq\",\"time\",\"terminal\",\"operator\",\"card\",\"detail\"\r\n",
-    );
-    for a in &report.findings {
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{},{}\r\n",
-            csv_field(a.kind.as_str()),
-            first_seq(a),
-            csv_field(&when(a)),
-            csv_field(place(a)),
-            csv_field(a.operator.as_deref().unwrap_or("")),
-            csv_field(a.card.as_deref().unwrap_or("")),
-            csv_field(&detail(a))
-        );
-    }
-    out.push_str("\r\n\"note\",\"seq\",\"time\",\"who\",\"escort\",\"text\",\"by\"\r\n");
-    for n in &report.notes {
-        let _ = write!(
-            out,
-            "{},{},{},{},{},{},{}\r\n",
-            csv_field(n.register),
-            n.seq,
-            csv_field(&n.time.to_string()),
-            csv_field(n.who.as_deref().unwrap_or("")),
-            csv_field(n.escort.as_deref().unwrap_or("")),
-            csv_field(&n.text),
-            csv_field(n.by.as_deref().unwrap_or(""))
-        );
-    }
-    out
-}
-
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A horizontal bar chart as inline SVG.
-fn bar_chart(title: &str, bars: &[(String, u64)], colour: &str) -> String {
-    let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1);
-    let row = 22;
-    let height = 30 + row * bars.len().max(1);
-    let mut svg = format!(
-        "<figure><figcaption>{}</figcaption><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"{height}\" role=\"img\" aria-label=\"{}\">",
-        esc(title),
-        esc(title)
-    );
-    for (i, (label, value)) in bars.iter().enumerate() {
-        let y = 10 + i * row;
-        let width = (*value as f64 / max as f64 * 400.0).round() as u64;
-        let _ = write!(
-            svg,
-            "<text x=\"0\" y=\"{}\" font-size=\"12\">{}</text><rect x=\"180\" y=\"{y}\" width=\"{width}\" height=\"16\" fill=\"{colour}\"/><text x=\"{}\" y=\"{}\" font-size=\"12\">{value}</text>",
-            y + 13,
-            esc(label),
-            186 + width,
-            y + 13
-        );
-    }
-    svg.push_str("</svg></figure>");
-    svg
-}
-
-fn html_table(title: &str, rows: &BTreeMap<String, Counts>) -> String {
-    let mut out = format!("<h2>{}</h2><table><tr><th>{}</th>", esc(title), esc(title));
-    for c in COLUMNS {
-        let _ = write!(out, "<th>{}</th>", esc(c));
-    }
-    out.push_str("</tr>");
-    for (name, counts) in rows {
-        let _ = write!(out, "<tr><td>{}</td>", esc(name));
-        for v in values(counts) {
-            let class = if v > 0 { " class=\"n\"" } else { "" };
-            let _ = write!(out, "<td{class}>{v}</td>");
-        }
-        out.push_str("</tr>");
-    }
-    out.push_str("</table>");
-    out
-}
-
-/// A self-contained HTML page: tables, findings, notes and inline SVG charts. No scripts.
+/// The HTML page in English with Japan time (kept for callers without a [`View`]).
 pub fn html(report: &Report) -> String {
-    let mut out = String::from(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>cardgate audit review</title><style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #999;padding:2px 6px;text-align:right}td:first-child,th:first-child{text-align:left}.n{background:#fdd}figure{margin:1em 0}</style></head><body>",
-    );
-    let _ = write!(
-        out,
-        "<h1>cardgate audit review</h1><p>Period: {}. Records: {}. Findings: {}.</p>",
-        esc(&period(report)),
-        report.records,
-        report.findings.len()
-    );
-    let logins: Vec<(String, u64)> = report
-        .per_operator
-        .iter()
-        .map(|(k, c)| (k.clone(), c.logins))
-        .collect();
-    out.push_str(&bar_chart("Logins per operator", &logins, "#4a7bb7"));
-    let failed: Vec<(String, u64)> = report
-        .per_operator
-        .iter()
-        .map(|(k, c)| (k.clone(), c.failed_pins))
-        .collect();
-    out.push_str(&bar_chart("Failed PINs per operator", &failed, "#c0504d"));
-    let mut by_kind: BTreeMap<FindingKind, u64> = BTreeMap::new();
-    for a in &report.findings {
-        *by_kind.entry(a.kind).or_default() += 1;
+    page(report, &View::new(Lang::En))
+}
+
+/// The findings table as CSV, in English with Japan time (kept for callers without a
+/// [`View`]; [`csv_files`] gives every table).
+pub fn csv(report: &Report) -> String {
+    let files = csv_files(report, &View::new(Lang::En));
+    files
+        .into_iter()
+        .find(|f| f.name == "findings.csv")
+        .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::report::FindingKind;
+
+    const KINDS: [FindingKind; 17] = [
+        FindingKind::LogNotExtended,
+        FindingKind::LogNotIntact,
+        FindingKind::RecordGap,
+        FindingKind::RevokedCardPresented,
+        FindingKind::UnknownCardPresented,
+        FindingKind::CardNeverIssued,
+        FindingKind::UseAfterReturn,
+        FindingKind::CardOnTwoTerminals,
+        FindingKind::OperatorOnTwoTerminals,
+        FindingKind::FailedPinBurst,
+        FindingKind::DenialBurst,
+        FindingKind::OnNationalHoliday,
+        FindingKind::OnClosedDay,
+        FindingKind::OutsideBusinessHours,
+        FindingKind::SessionNeverEnded,
+        FindingKind::PukRejected,
+        FindingKind::ManagerRefused,
+    ];
+
+    #[test]
+    fn every_finding_kind_and_severity_has_a_label_and_an_action_in_both_languages() {
+        for lang in Lang::ALL {
+            let c = cardgate_i18n::catalogue(lang);
+            for k in KINDS {
+                assert!(c.has(&id_of("review-kind-", k.as_str())), "{lang}: {k:?}");
+                assert!(c.has(&id_of("review-action-", k.as_str())), "{lang}: {k:?}");
+            }
+            for s in [Severity::Critical, Severity::High, Severity::Medium] {
+                assert!(c.has(severity_id(s)), "{lang}: {s:?}");
+            }
+        }
     }
-    let kinds: Vec<(String, u64)> = by_kind
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), *v))
-        .collect();
-    out.push_str(&bar_chart("Findings by kind", &kinds, "#d08c2a"));
-    let days: Vec<(String, u64)> = report
-        .logins_per_day
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect();
-    out.push_str(&bar_chart("Logins per day", &days, "#6a9f58"));
-    out.push_str(&html_table("operator", &report.per_operator));
-    out.push_str(&html_table("terminal", &report.per_terminal));
-    out.push_str("<h2>Findings</h2><table><tr><th>record</th><th>time</th><th>finding</th><th>terminal</th><th>operator</th><th>card</th><th>detail</th></tr>");
-    for a in &report.findings {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            first_seq(a),
-            when(a),
-            esc(a.kind.as_str()),
-            esc(place(a)),
-            esc(a.operator.as_deref().unwrap_or("-")),
-            esc(a.card.as_deref().unwrap_or("-")),
-            esc(&detail(a))
+
+    #[test]
+    fn dates_carry_their_weekday() {
+        let d = Date::from_calendar_date(2026, time::Month::November, 3).unwrap();
+        assert_eq!(date_label(d, Lang::Ja), "2026-11-03 (火)");
+        assert_eq!(date_label(d, Lang::En), "2026-11-03 (Tue)");
+    }
+
+    #[test]
+    fn the_most_severe_come_first_then_time_order_across_terminals() {
+        let t = |s: &str| Some(Timestamp::parse(s).unwrap());
+        let mut report = Report::default();
+        let finding = |kind, time, terminal: &str| {
+            let mut f = Finding::new(kind, Detail::None);
+            f.time = time;
+            f.terminal = Some(terminal.to_owned());
+            f
+        };
+        report.findings = vec![
+            finding(
+                FindingKind::OutsideBusinessHours,
+                t("2026-11-02T10:00:00.000Z"),
+                "juki-02",
+            ),
+            finding(
+                FindingKind::OutsideBusinessHours,
+                t("2026-11-02T09:00:00.000Z"),
+                "juki-01",
+            ),
+            finding(
+                FindingKind::RevokedCardPresented,
+                t("2026-11-05T00:00:00.000Z"),
+                "juki-01",
+            ),
+            finding(FindingKind::LogNotExtended, None, "juki-01"),
+        ];
+        let view = View::new(Lang::En);
+        let order: Vec<(&str, String)> = rows(&report, &view)
+            .into_iter()
+            .map(|r| (r.kind, r.terminal))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("log_not_extended", "juki-01".to_owned()),
+                ("revoked_card_presented", "juki-01".to_owned()),
+                ("outside_business_hours", "juki-01".to_owned()),
+                ("outside_business_hours", "juki-02".to_owned()),
+            ]
         );
+        assert!(!is_trusted(&report));
     }
-    out.push_str("</table><h2>Register notes</h2><table><tr><th>record</th><th>time</th><th>register</th><th>who</th><th>escort</th><th>text</th><th>by</th></tr>");
-    for n in &report.notes {
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            n.seq,
-            n.time,
-            esc(n.register),
-            esc(n.who.as_deref().unwrap_or("-")),
-            esc(n.escort.as_deref().unwrap_or("-")),
-            esc(&n.text),
-            esc(n.by.as_deref().unwrap_or("-"))
-        );
-    }
-    out.push_str("</table></body></html>\n");
-    out
 }
