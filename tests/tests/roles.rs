@@ -222,6 +222,25 @@ fn the_access_manager_revokes_and_writes_notes_without_root_under_their_own_uid(
         revoked[0]
     );
     assert!(office.list_version().unwrap() > before);
+    // The weekly refresh (art. 5.4: the list must stay fresh on every terminal) is the
+    // manager's too: the configured list is handed to the daemon, which installs it.
+    let revoked_version = office.list_version().unwrap();
+    // (`[revocation] list` of the office's configuration.)
+    let configured = office.path("state/revoked.crl");
+    ok(&ctl_as(
+        KANRI,
+        &office,
+        &[
+            "revocation",
+            "refresh",
+            "--issuer-dir",
+            &usb,
+            "--list",
+            &configured,
+        ],
+        "",
+    ));
+    assert_eq!(office.list_version().unwrap(), revoked_version + 1);
     // The register says so, and the manager can read it.
     let list = ok(&ctl_as(KANRI, &office, &["card", "list"], ""));
     let line = list
@@ -249,7 +268,11 @@ fn the_access_manager_revokes_and_writes_notes_without_root_under_their_own_uid(
         ],
         "",
     );
-    assert!(ok(&out).contains("recorded by cardgated"), "{}", both(&out));
+    assert!(
+        ok(&out).to_lowercase().contains("recorded by cardgated"),
+        "{}",
+        both(&out)
+    );
     let notes = records(&office, "note");
     let note = notes.last().unwrap();
     assert_eq!(note["event"]["by"], "uid 4400 (kanri)", "{note:?}");

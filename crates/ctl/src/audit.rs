@@ -501,6 +501,7 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
                     "bytes": outcome.bytes,
                     "last_seq": outcome.last_seq,
                     "key_checked": outcome.key_checked,
+                    "key_file_compared": !outcome.key_file_not_readable_here,
                     "key_fingerprint": fingerprint,
                     "first_bad": outcome.problem.as_ref().map(|p| p.seq),
                     "problem": outcome.problem.as_ref().map(ToString::to_string),

@@ -161,7 +161,7 @@ fn main() -> ExitCode {
         Top::Issuer { cmd } => issuer::run(&ui, cmd),
         Top::Card { cmd } => card::run(&ui, &cli.config, cmd),
         Top::Pin { cmd } => pin::run(&ui, cmd),
-        Top::Revocation { cmd } => revocation::run(&ui, cmd),
+        Top::Revocation { cmd } => revocation::run(&ui, &cli.config, cmd),
         Top::Audit { cmd } => audit::run(&ui, cmd, &cli.config),
         Top::Status => load()
             .map_err(Into::into)

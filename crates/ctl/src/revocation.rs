@@ -324,8 +324,47 @@ fn show(ui: &Ui, issuer_pub: &Path, path: &Path) -> Result<ExitCode, CmdError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Signs the next version of `list` and puts it in place: written by this process, or, for
+/// the access manager who is not root and signs the list the daemon enforces (the configured
+/// one), handed to the daemon to install (`AdminRequest::PublishRevocationList`), since that
+/// file is not the manager's group's to write.
+fn sign_and_place(
+    ui: &Ui,
+    config_path: &Path,
+    issuer: &IssuerKey,
+    list: &Path,
+    next_update_days: u32,
+    add: Option<(CardSerial, RevocationReason)>,
+) -> Result<(u64, usize), CmdError> {
+    let enforced = || -> Option<cardgate_office::config::Config> {
+        let config = cardgate_office::config::Config::load_if_present(config_path).ok()??;
+        let same = match (
+            std::fs::canonicalize(&config.revocation.list),
+            std::fs::canonicalize(list),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => config.revocation.list == list,
+        };
+        same.then_some(config)
+    };
+    if cardgate_audit::caller::real_uid() != Some(0) {
+        if let Some(config) = enforced() {
+            let (version, count, bytes) = sign_next(issuer, list, next_update_days, add)?;
+            crate::client::expect_ok(crate::client::call(
+                ui.lang,
+                &config.daemon.admin_socket,
+                &cardgate_protocol::AdminRequest::PublishRevocationList {
+                    list: hex::encode(bytes),
+                },
+            )?)?;
+            return Ok((version, count));
+        }
+    }
+    next_version(issuer, list, next_update_days, add)
+}
+
 /// Runs a revocation command.
-pub fn run(ui: &Ui, cmd: RevocationCommand) -> Result<ExitCode, CmdError> {
+pub fn run(ui: &Ui, config_path: &Path, cmd: RevocationCommand) -> Result<ExitCode, CmdError> {
     match cmd {
         RevocationCommand::Revoke {
             issuer_dir,
@@ -341,8 +380,14 @@ pub fn run(ui: &Ui, cmd: RevocationCommand) -> Result<ExitCode, CmdError> {
                 )
             })?;
             let issuer = load_issuer(ui.lang, &issuer_dir)?;
-            let (version, count) =
-                next_version(&issuer, &list, next_update_days, Some((serial, reason)))?;
+            let (version, count) = sign_and_place(
+                ui,
+                config_path,
+                &issuer,
+                &list,
+                next_update_days,
+                Some((serial, reason)),
+            )?;
             println!(
                 "{}",
                 tr!(
@@ -361,7 +406,8 @@ pub fn run(ui: &Ui, cmd: RevocationCommand) -> Result<ExitCode, CmdError> {
             next_update_days,
         } => {
             let issuer = load_issuer(ui.lang, &issuer_dir)?;
-            let (version, count) = next_version(&issuer, &list, next_update_days, None)?;
+            let (version, count) =
+                sign_and_place(ui, config_path, &issuer, &list, next_update_days, None)?;
             println!(
                 "{}",
                 tr!(

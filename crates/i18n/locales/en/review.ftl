@@ -25,6 +25,7 @@ review-verify-key-unchecked = seals NOT authenticated (no k(0): give --key - or 
 review-verify-summary-broken = NOT INTACT at record { $seq }: { $problem }
 review-verify-summary-unsealed = unsealed tail: { $count } record(s), { $first } to { $last }, since { $since } (not yet protected by a seal)
 review-verify-key-update-pending = note: the writer stopped between the last seal and the key update; the next open finishes it
+review-verify-key-file-not-readable = note: the seal key file is root's alone and was not compared with the log (run as root for that check); every seal was checked from k(0)
 
 ## Findings
 review-critical = The log itself cannot be trusted

@@ -25,6 +25,7 @@ review-verify-key-unchecked = 封印は認証していません(k(0) の指定�
 review-verify-summary-broken = 記録 { $seq } で改ざんまたは破損を検出: { $problem }
 review-verify-summary-unsealed = 未封印の末尾: { $count } 件(記録 { $first } ～ { $last }、{ $since } 以降)。まだ封印で保護されていません
 review-verify-key-update-pending = 注記: 最後の封印と鍵の更新の間で書き込みが止まっています。次に開いたときに完了します
+review-verify-key-file-not-readable = 注記: 封印鍵のファイルは root だけが読めるため、ログとの照合はしていません(照合は root で実行してください)。封印はすべて k(0) から検証しました
 
 ## 所見
 review-critical = ログ自体が信頼できません

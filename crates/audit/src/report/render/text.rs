@@ -230,5 +230,8 @@ pub fn verify_text(
     if outcome.key_update_pending {
         let _ = writeln!(out, "{}", tr!(lang, "review-verify-key-update-pending"));
     }
+    if outcome.key_file_not_readable_here {
+        let _ = writeln!(out, "{}", tr!(lang, "review-verify-key-file-not-readable"));
+    }
     out
 }
