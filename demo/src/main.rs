@@ -136,7 +136,7 @@ fn run() -> Result<(), HarnessError> {
         "The access manager unblocks the card with the PUK and sets a new PIN",
     );
     let out = office.ctl_as_manager(
-        &["card", "unblock", "--reader", &reader],
+        &["card", "unblock", "--reader", &reader, "--yes"],
         &format!("{PUK}\n{}\n", fixtures::PIN),
     )?;
     print!("   {}", String::from_utf8_lossy(&out.stderr));

@@ -249,6 +249,11 @@ impl Office {
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("PCSCLITE_CSOCK_NAME", self.lab.client_socket())
+            // English, whatever the locale of the machine running the tests: tests read its
+            // output (a Japanese run asks for it with `--lang ja`).
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -595,6 +600,7 @@ impl Office {
                 reason,
                 "--issuer-dir",
                 &issuer,
+                "--yes",
             ],
             "",
         )

@@ -190,6 +190,7 @@ fn admin_group_members_cannot_record_operations_that_never_happened() {
                 &serial,
                 "--issuer-dir",
                 &office.path("issuer"),
+                "--yes",
             ],
             "",
         )
@@ -287,7 +288,7 @@ fn wrong_puks_are_recorded_through_the_daemon_and_without_it() {
     let unblock = |puk: &str| {
         office
             .ctl_as_manager(
-                &["card", "unblock", "--reader", &reader],
+                &["card", "unblock", "--reader", &reader, "--yes"],
                 &format!("{puk}\n{INITIAL_PIN}\n"),
             )
             .unwrap()

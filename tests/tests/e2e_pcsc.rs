@@ -139,6 +139,7 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
             "lost",
             "--issuer-dir",
             office.dir.join("issuer").to_str().unwrap(),
+            "--yes",
         ],
         "",
     ));
@@ -319,6 +320,7 @@ fn return_then_backup_and_restore_every_piece_of_state() {
             &serial,
             "--issuer-dir",
             &office.path("issuer"),
+            "--yes",
         ],
         "",
     ));
@@ -347,7 +349,7 @@ fn return_then_backup_and_restore_every_piece_of_state() {
     ));
     let backup = made.trim().to_owned();
     assert!(
-        !ctl(&office, &["restore", "--from", &backup], "")
+        !ctl(&office, &["--yes", "restore", "--from", &backup], "")
             .status
             .success(),
         "restore ran under a live daemon"
@@ -371,7 +373,7 @@ fn return_then_backup_and_restore_every_piece_of_state() {
     let victim = Path::new(&backup).join(&first);
     let original = std::fs::read(&victim).unwrap();
     std::fs::write(&victim, b"tampered").unwrap();
-    assert!(!ctl(&office, &["restore", "--from", &backup], "")
+    assert!(!ctl(&office, &["--yes", "restore", "--from", &backup], "")
         .status
         .success());
     assert!(
@@ -382,7 +384,9 @@ fn return_then_backup_and_restore_every_piece_of_state() {
     // The audit directory is gone too: it comes back only on request, checked with k(0).
     ok(&ctl(
         &office,
-        &["restore", "--from", &backup, "--audit", "--key", "-"],
+        &[
+            "--yes", "restore", "--from", &backup, "--audit", "--key", "-",
+        ],
         &format!("{}\n", office.audit_key_hex),
     ));
     let list = ok(&ctl(&office, &["card", "list"], ""));

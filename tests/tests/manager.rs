@@ -123,6 +123,9 @@ fn issuance_and_unblock_need_the_access_managers_card() {
                 "stolen",
                 "--issuer-dir",
                 &issuer_dir,
+                // A card made for the test, not issued through this register.
+                "--not-in-register",
+                "--yes",
             ],
             "",
         )
@@ -204,6 +207,7 @@ fn issuance_and_unblock_need_the_access_managers_card() {
                     &reader,
                     "--manager-reader",
                     manager,
+                    "--yes",
                 ],
                 &format!("{pin}\n{PUK}\n{NEW_PIN}\n"),
             )

@@ -189,7 +189,7 @@ fn wrong_pins_show_the_tries_left_then_the_card_is_blocked() {
     let run = pamtester(&svc, USER, &[], &["authenticate"], &["Wrong9999"]);
     run.assert_failed("Authentication failure");
     assert!(
-        run.stderr.contains("Wrong PIN. 1 tries left"),
+        run.stderr.contains("Wrong PIN. 1 try left"),
         "{}",
         run.stderr
     );
@@ -243,6 +243,9 @@ fn revoked_expired_and_foreign_cards_are_refused_before_the_pin() {
             "lost",
             "--issuer-dir",
             issuer_dir.to_str().unwrap(),
+            // The test's card is made in place, not issued through this register.
+            "--not-in-register",
+            "--yes",
         ],
     );
     // The daemon picks the new list up on its tick.

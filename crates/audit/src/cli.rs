@@ -131,6 +131,9 @@ pub fn verify_summary(outcome: &VerifyOutcome) -> String {
             tail.since
         ));
     }
+    if outcome.key_file_not_readable_here {
+        out.push_str("note: the seal key file is root's alone and was not compared with the log (run as root for that check)\n");
+    }
     if outcome.key_update_pending {
         out.push_str("note: the writer stopped between the last seal and the key update; the next open finishes it\n");
     }

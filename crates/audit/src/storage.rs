@@ -27,7 +27,10 @@ pub trait SegmentFile: Send {
 
 /// Opens segment files.
 pub trait Storage: Send + Sync + fmt::Debug {
-    /// Opens `path` for appending, creating it (mode 0600, directory fsynced) when missing.
+    /// Opens `path` for appending, creating it (mode 0640, directory fsynced) when missing.
+    /// Group-readable so that the access manager's group reads the log it reviews (art. 7)
+    /// when the daemon shares the directory with it (setgid, `root:<manager_group>` 2750);
+    /// in a directory that is root's alone (0700) the group bit gives nothing.
     fn open_segment(&self, path: &Path) -> io::Result<Box<dyn SegmentFile>>;
 }
 
@@ -58,7 +61,7 @@ impl Storage for DiskStorage {
         let file = OpenOptions::new()
             .append(true)
             .create(true)
-            .mode(0o600)
+            .mode(0o640)
             .open(path)?;
         if !existed {
             file.sync_all()?;

@@ -228,6 +228,12 @@ pub struct VerifyOutcome {
     /// The writer stopped between writing the last seal and evolving the key; the next open
     /// finishes it. Not a problem.
     pub key_update_pending: bool,
+    /// The seal key file exists but this user may not read it: the log is being verified by
+    /// the access manager, who is not root. The key file stays root's alone (a copy of the
+    /// live sealing key kept by anyone else would outlive its erasure and reseal a rewritten
+    /// log); with k(0) every seal is still checked, only the file's agreement with the log is
+    /// not. Not a problem.
+    pub key_file_not_readable_here: bool,
     /// The first problem, if any.
     pub problem: Option<Problem>,
 }
@@ -405,6 +411,11 @@ impl Verifier {
             kind,
         };
         match key_file {
+            Err(StoreError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                outcome.key_file_not_readable_here = true;
+            }
             Err(e) => outcome.problem = Some(end_problem(ProblemKind::KeyFileUnreadable(e))),
             Ok(None) => outcome.problem = Some(end_problem(ProblemKind::KeyFileMissing)),
             Ok(Some(kf)) => {
@@ -461,6 +472,7 @@ impl Verifier {
             key_checked: self.k0.is_some(),
             unsealed_tail,
             key_update_pending: false,
+            key_file_not_readable_here: false,
             problem,
         }
     }

@@ -370,8 +370,10 @@ fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCod
             };
             match cli::note(&dir, kind, &text, who.as_deref(), escort.as_deref()) {
                 Ok(receipt) => println!("recorded as record {}", receipt.seq),
-                // cardgated holds the log: hand the note to it, attributed to our uid.
-                Err(CliError::Store(cardgate_audit::StoreError::Locked(_))) => {
+                // cardgated holds the log, or the log is not ours to write (the access
+                // manager's group only reads it): hand the note to the daemon, which
+                // attributes it to our uid.
+                Err(CliError::Store(e)) if for_the_daemon(&e) => {
                     let seq = note_through_daemon(
                         config_path,
                         kind,
@@ -385,6 +387,18 @@ fn run_inner(cmd: AuditCommand, config_path: &std::path::Path) -> Result<ExitCod
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Whether a note the log refused goes to the daemon instead: the log is held by it, or this
+/// user may read it but not write it (the access manager, who is not root).
+fn for_the_daemon(e: &cardgate_audit::StoreError) -> bool {
+    match e {
+        cardgate_audit::StoreError::Locked(_) => true,
+        cardgate_audit::StoreError::Io { source, .. } => {
+            source.kind() == std::io::ErrorKind::PermissionDenied
+        }
+        _ => false,
     }
 }
 

@@ -4,16 +4,30 @@
 //! manager's tool writes; `cardgated` watches the list, so a revocation takes effect on the
 //! terminal within a second. Each action is also recorded in the audit log, attributed to
 //! the caller's uid: through the daemon's admin socket when it runs, directly otherwise.
+//!
+//! The safety rails (issue 14): `return` and `revoke` act only on serials the register knows
+//! (`--not-in-register` for a card issued elsewhere, itself recorded in the audit log before
+//! anything is done); a card already returned or revoked is said to be so; the issuer
+//! directory is always named (the issuer key belongs on removable media, not on the
+//! terminal); every number and date has bounds; `return`, `revoke` and `unblock` show what
+//! they will do and ask (`Ui::confirm`) unless `--yes`.
+
+mod inspect;
+mod list;
+mod manager;
 
 use crate::client;
+use crate::exit::{Exit, Failure};
 use crate::files::{read_secret_line, CmdError};
 use crate::ui::Ui;
-use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, Label};
-use cardgate_card::cert::{parse_iso_date, CardSerial, Certificate, Role};
+use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, Label, NoteKind, Text};
+use cardgate_card::cert::{parse_iso_date, CardSerial, Certificate, Role, MAX_OPERATOR_ID_LEN};
+use cardgate_card::commands::CardError;
 use cardgate_card::issue::{issue_card, unblock, IssueError, IssueRequest};
 use cardgate_card::policy::check_new_pin;
-use cardgate_card::revocation::RevocationReason;
-use cardgate_card::{IssuerKey, OperatorCard, Puk};
+use cardgate_card::revocation::{RevocationReason, MAX_FILE_LEN};
+use cardgate_card::{IssuerKey, OperatorCard, Puk, RevocationList};
+use cardgate_i18n::{tr, Lang};
 use cardgate_office::config::Config;
 use cardgate_office::register::{CardEntry, CardState, RegisterFile};
 use cardgate_protocol::AdminRequest;
@@ -23,6 +37,17 @@ use clap::Subcommand;
 use ring::rand::{SecureRandom, SystemRandom};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// How far ahead `card issue --valid-until` may reach: five years, the longest a municipal
+/// office keeps an operator's appointment without review. A longer date is a typo (a year
+/// 2062 for 2026) more often than an intent.
+pub const MAX_VALIDITY_YEARS: i32 = 5;
+
+/// The longest reader name accepted on the command line (pcsc-lite's own limit is 128).
+pub const MAX_READER_NAME_LEN: usize = 256;
+
+/// Days until the revocation list that `card revoke|return` signs is due again.
+const NEXT_UPDATE_DAYS: u32 = 7;
 
 /// Card commands.
 #[derive(Debug, Subcommand)]
@@ -37,17 +62,19 @@ pub enum CardCommand {
         /// The PC/SC reader holding the blank card.
         #[arg(long)]
         reader: String,
-        /// The operator the card is lent to.
+        /// The operator the card is lent to (1 to 32 bytes).
         #[arg(long)]
         operator: String,
         /// operator or manager.
         #[arg(long, default_value = "operator")]
         role: String,
-        /// Last day of validity, YYYY-MM-DD [default: one year from today].
+        /// Last day of validity, YYYY-MM-DD, from today to five years ahead [default: one
+        /// year from today].
         #[arg(long)]
         valid_until: Option<String>,
-        /// The issuer directory (issuer.key).
-        #[arg(long, default_value = "/etc/cardgate/issuer")]
+        /// The issuer directory holding issuer.key (the issuer medium, mounted; there is no
+        /// default: the key does not belong on the terminal).
+        #[arg(long, value_name = "DIR")]
         issuer_dir: PathBuf,
         /// The PC/SC reader holding the access manager's own card, which must authenticate
         /// (certificate, revocation, dates, PIN, card key) before anything is done; its PIN
@@ -56,30 +83,40 @@ pub enum CardCommand {
         #[arg(long)]
         manager_reader: Option<String>,
     },
-    /// The card came back (art. 5.2): it is revoked with reason `returned`.
+    /// The card came back (art. 5.2): it is revoked with reason `returned`. Only a card the
+    /// register lends; asks first unless --yes.
     Return {
         /// The card serial, 16 hex digits.
         serial: String,
-        /// The issuer directory (issuer.key).
-        #[arg(long, default_value = "/etc/cardgate/issuer")]
+        /// The issuer directory holding issuer.key (no default).
+        #[arg(long, value_name = "DIR")]
         issuer_dir: PathBuf,
+        /// The card is not in this register (issued elsewhere): return it anyway. The
+        /// override is recorded in the audit log.
+        #[arg(long)]
+        not_in_register: bool,
     },
-    /// Revoke a card at once (art. 5.4).
+    /// Revoke a card at once (art. 5.4). Only a card the register knows; asks first unless
+    /// --yes.
     Revoke {
         /// The card serial, 16 hex digits.
         serial: String,
         /// lost, stolen, returned, transferred, damaged or other.
         #[arg(long)]
         reason: RevocationReason,
-        /// The issuer directory (issuer.key).
-        #[arg(long, default_value = "/etc/cardgate/issuer")]
+        /// The issuer directory holding issuer.key (no default).
+        #[arg(long, value_name = "DIR")]
         issuer_dir: PathBuf,
+        /// The card is not in this register (issued elsewhere): revoke it anyway. The
+        /// override is recorded in the audit log.
+        #[arg(long)]
+        not_in_register: bool,
     },
     /// Unblock the PIN of the card in READER, authorised by the access manager's card in
     /// MANAGER_READER. Reads, one per line from stdin: the access manager's PIN, the card's
     /// PUK, the new PIN. A PUK the card refuses is recorded in the audit log (`puk_rejected`,
     /// `puk_blocked`) before the command fails. Leave the card in READER until the command
-    /// ends: the daemon reads it before it records the unblocking.
+    /// ends: the daemon reads it before it records the unblocking. Asks first unless --yes.
     Unblock {
         /// The PC/SC reader holding the card.
         #[arg(long)]
@@ -90,8 +127,17 @@ pub enum CardCommand {
         #[arg(long)]
         manager_reader: String,
     },
-    /// The card register: serial, operator, lent on, returned or revoked on, state.
+    /// The card register: serial, operator, role, lent on, valid until, returned or revoked
+    /// on, state (--json: see docs/cli.md).
     List,
+    /// What card is in READER, without its PIN: ATR, profile, serial, operator, role,
+    /// validity, issuer signature, revoked, returned, PIN tries left (--json: see
+    /// docs/cli.md). Spends no PIN try.
+    Inspect {
+        /// The PC/SC reader.
+        #[arg(long)]
+        reader: String,
+    },
 }
 
 fn now() -> i64 {
@@ -104,9 +150,100 @@ fn day(unix: i64) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-fn load_issuer(dir: &Path) -> Result<IssuerKey, CmdError> {
-    let der = zeroize::Zeroizing::new(crate::files::read_capped(&dir.join("issuer.key"), 4096)?);
-    Ok(IssuerKey::from_pkcs8(&der)?)
+/// A boxed [`Failure`].
+fn fail(exit: Exit, message: String) -> CmdError {
+    Box::new(Failure::new(exit, message))
+}
+
+/// A boxed [`Failure`] with what to do.
+fn fail_hint(exit: Exit, message: String, hint: String) -> CmdError {
+    Box::new(Failure::new(exit, message).hint(hint))
+}
+
+/// A serial from the command line; the error names what was typed.
+fn parse_serial(lang: Lang, text: &str) -> Result<CardSerial, CmdError> {
+    CardSerial::from_hex(text).ok_or_else(|| {
+        fail_hint(
+            Exit::Usage,
+            tr!(lang, "ctl-card-bad-serial", input = text.to_owned()),
+            tr!(lang, "ctl-card-bad-serial-hint"),
+        )
+    })
+}
+
+/// A reader name from the command line: not empty, not longer than pcsc-lite would keep.
+fn check_reader(lang: Lang, reader: &str) -> Result<(), CmdError> {
+    if reader.is_empty() || reader.len() > MAX_READER_NAME_LEN || reader.contains('\0') {
+        return Err(fail(
+            Exit::Usage,
+            tr!(
+                lang,
+                "ctl-card-bad-reader-name",
+                max = MAX_READER_NAME_LEN as u64
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The issuer key from `dir/issuer.key`. A missing directory or key is the issuer medium not
+/// being mounted: the error says so and names the path.
+fn load_issuer(lang: Lang, dir: &Path) -> Result<IssuerKey, CmdError> {
+    let mount = || {
+        tr!(
+            lang,
+            "ctl-card-issuer-mount",
+            dir = dir.display().to_string()
+        )
+    };
+    if !dir.is_dir() {
+        return Err(fail_hint(
+            Exit::NotFound,
+            tr!(
+                lang,
+                "ctl-card-issuer-dir-missing",
+                dir = dir.display().to_string()
+            ),
+            mount(),
+        ));
+    }
+    let path = dir.join("issuer.key");
+    let der = match crate::files::read_capped(&path, 4096) {
+        Ok(der) => zeroize::Zeroizing::new(der),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(fail_hint(
+                Exit::NotFound,
+                tr!(
+                    lang,
+                    "ctl-card-issuer-key-missing",
+                    path = path.display().to_string()
+                ),
+                mount(),
+            ))
+        }
+        Err(e) => {
+            return Err(fail(
+                Exit::Failed,
+                tr!(
+                    lang,
+                    "ctl-card-issuer-key-unreadable",
+                    path = path.display().to_string(),
+                    error = e.to_string()
+                ),
+            ))
+        }
+    };
+    IssuerKey::from_pkcs8(&der).map_err(|e| {
+        fail(
+            Exit::Failed,
+            tr!(
+                lang,
+                "ctl-card-issuer-key-bad",
+                path = path.display().to_string(),
+                error = e.to_string()
+            ),
+        )
+    })
 }
 
 /// The PC/SC readers, behind the reader crate's transaction seam: each card operation runs
@@ -117,9 +254,14 @@ fn readers() -> PcscReaders {
     PcscReaders::new(ConnectOptions::default())
 }
 
+/// A reader error as a [`Failure`]: which reader, and what to do.
+fn reader_failure(lang: Lang, e: &ReaderError) -> CmdError {
+    crate::readers::transport_failure(lang, e.reader(), e.error())
+}
+
 /// Checks how a card operation ended. A card that left right after its last answer needed
 /// no clearing: what it did is done, and the register and the audit log must still say so.
-fn ended(end: Result<(), ReaderError>) -> Result<(), CmdError> {
+fn ended(lang: Lang, end: Result<(), ReaderError>) -> Result<(), CmdError> {
     match end {
         Err(e)
             if matches!(
@@ -129,7 +271,8 @@ fn ended(end: Result<(), ReaderError>) -> Result<(), CmdError> {
         {
             Ok(())
         }
-        other => Ok(other?),
+        Err(e) => Err(reader_failure(lang, &e)),
+        Ok(()) => Ok(()),
     }
 }
 
@@ -141,20 +284,42 @@ fn record(
     entry: impl FnOnce(Label) -> Entry,
 ) -> Result<(), CmdError> {
     match client::ask(&config.daemon.admin_socket, &request) {
-        Ok(answer) => client::expect_ok(answer).map(drop),
+        Ok(answer) => client::expect_ok(answer).map(drop).map_err(|e| {
+            fail(
+                Exit::Refused,
+                format!(
+                    "cardgated ({}) refused the record: {e}",
+                    config.daemon.admin_socket.display()
+                ),
+            )
+        }),
         Err(client::ClientError::Unreachable { .. }) => {
             // The real uid (not the effective one, which `/proc/self`'s owner shows): the
             // person who ran the command, named as the daemon would name them.
             let by = cardgate_audit::caller::label();
-            let (log, _) = AuditLog::open(AuditConfig::new(
-                &config.audit.dir,
-                cardgate_audit::cli::terminal_name(),
-            ))?;
-            log.append(entry(by))?;
-            log.close()?;
-            Ok(())
+            let direct = || -> Result<(), CmdError> {
+                let (log, _) = AuditLog::open(AuditConfig::new(
+                    &config.audit.dir,
+                    cardgate_audit::cli::terminal_name(),
+                ))?;
+                log.append(entry(by))?;
+                log.close()?;
+                Ok(())
+            };
+            direct().map_err(|e| {
+                fail(
+                    Exit::DaemonDown,
+                    format!(
+                        "cardgated is not running at {} and the audit log {} cannot be written \
+                         directly: {}",
+                        config.daemon.admin_socket.display(),
+                        config.audit.dir.display(),
+                        crate::files::chain(&*e)
+                    ),
+                )
+            })
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(fail(Exit::DaemonDown, crate::files::chain(&e))),
     }
 }
 
@@ -205,17 +370,246 @@ fn record_puk_refusal(
     })
 }
 
+/// A card's failure to issue or unblock, as the person reads it: a refused PUK is a refusal.
+fn issue_failure(lang: Lang, reader: &str, e: IssueError) -> CmdError {
+    let exit = match e {
+        IssueError::WrongPuk { .. } | IssueError::PukBlocked => Exit::Refused,
+        _ => Exit::Failed,
+    };
+    fail(
+        exit,
+        tr!(
+            lang,
+            "ctl-card-card-failed",
+            reader = reader.to_owned(),
+            error = crate::files::chain(&e)
+        ),
+    )
+}
+
+/// A card error while reading a card for a plan.
+fn card_failure(lang: Lang, reader: &str, e: &CardError) -> CmdError {
+    match e {
+        CardError::Transport(t) => crate::readers::transport_failure(lang, reader, t),
+        CardError::ApplicationNotFound => fail(
+            Exit::NotFound,
+            tr!(
+                lang,
+                "ctl-card-not-operator-card",
+                reader = reader.to_owned()
+            ),
+        ),
+        other => fail(
+            Exit::Failed,
+            tr!(
+                lang,
+                "ctl-card-card-failed",
+                reader = reader.to_owned(),
+                error = crate::files::chain(other)
+            ),
+        ),
+    }
+}
+
+/// A new PIN the policy refuses, in the user's language.
+fn pin_refused(lang: Lang, e: &cardgate_card::policy::PolicyError) -> CmdError {
+    fail(Exit::Refused, crate::pin::policy_message(lang, e))
+}
+
+/// What `return` and `revoke` will do.
+struct Withdrawal {
+    serial: CardSerial,
+    reason: RevocationReason,
+    /// The register's entry; `None` with `--not-in-register`.
+    entry: Option<CardEntry>,
+}
+
+/// The safety rails of `return` and `revoke`: the register must know the card (or
+/// `--not-in-register` says it was issued elsewhere), and a card already taken back or
+/// already on the revocation list is said to be so, with nothing done.
+fn check_withdrawal(
+    lang: Lang,
+    ui: &Ui,
+    config: &Config,
+    serial: CardSerial,
+    reason: RevocationReason,
+    not_in_register: bool,
+) -> Result<Withdrawal, CmdError> {
+    let register_file = RegisterFile::new(&config.daemon.state_dir);
+    let register = register_file.read()?;
+    let serial_text = serial.to_string();
+    let entry = register.get(&serial).cloned();
+    match &entry {
+        None if !not_in_register => {
+            return Err(fail_hint(
+                Exit::NotFound,
+                tr!(
+                    lang,
+                    "ctl-card-not-in-register",
+                    serial = serial_text.clone(),
+                    path = register_file.path().display().to_string()
+                ),
+                tr!(lang, "ctl-card-not-in-register-hint"),
+            ))
+        }
+        Some(CardEntry {
+            state: CardState::Returned { at },
+            ..
+        }) => {
+            return Err(fail(
+                Exit::Refused,
+                tr!(
+                    lang,
+                    "ctl-card-already-returned",
+                    serial = serial_text,
+                    at = ui.unix_time(*at)
+                ),
+            ))
+        }
+        Some(CardEntry {
+            state: CardState::Revoked { at, reason: r },
+            ..
+        }) => {
+            return Err(fail(
+                Exit::Refused,
+                tr!(
+                    lang,
+                    "ctl-card-already-revoked",
+                    serial = serial_text,
+                    at = ui.unix_time(*at),
+                    reason = list::reason_text(lang, *r)
+                ),
+            ))
+        }
+        _ => {}
+    }
+    // The list may already name it (a card issued elsewhere, revoked before; or a register
+    // restored from an older backup): signing it again would change nothing but its date.
+    let path = &config.revocation.list;
+    match crate::files::read_capped(path, MAX_FILE_LEN as u64) {
+        Ok(bytes) => {
+            // Only a pre-check: a key or list that does not verify fails the signing step
+            // itself (`next_version` verifies the previous list), loudly, before any write.
+            if let Ok(public) = public_key(config) {
+                if let Ok(list) = RevocationList::verify(&bytes, &public) {
+                    if let Some(r) = list.lookup(&serial) {
+                        return Err(fail(
+                            Exit::Refused,
+                            tr!(
+                                lang,
+                                "ctl-card-already-listed",
+                                serial = serial.to_string(),
+                                path = path.display().to_string(),
+                                at = ui.unix_time(r.revoked_at),
+                                reason = list::reason_text(lang, r.reason)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(fail(
+                Exit::Failed,
+                tr!(
+                    lang,
+                    "ctl-card-list-unreadable",
+                    path = path.display().to_string(),
+                    error = e.to_string()
+                ),
+            ))
+        }
+    }
+    Ok(Withdrawal {
+        serial,
+        reason,
+        entry,
+    })
+}
+
+/// The configured issuer public key (`issuer.public_key`).
+fn public_key(config: &Config) -> Result<cardgate_card::IssuerPublicKey, String> {
+    let path = &config.issuer.public_key;
+    let bytes =
+        crate::files::read_capped(path, 256).map_err(|e| format!("{}: {e}", path.display()))?;
+    cardgate_card::IssuerPublicKey::from_hex(&String::from_utf8_lossy(&bytes))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// What the step will do, for [`Ui::confirm`].
+fn withdrawal_plan(lang: Lang, ui: &Ui, w: &Withdrawal, by: &Label) -> String {
+    let serial = w.serial.to_string();
+    let mut plan = match &w.entry {
+        Some(e) => tr!(
+            lang,
+            "ctl-card-plan-card",
+            serial = serial.clone(),
+            operator = e.operator_id.clone(),
+            role = list::role_text(lang, &e.role),
+            lent = ui.unix_time(e.lent_at)
+        ),
+        None => tr!(lang, "ctl-card-plan-unknown-card", serial = serial.clone()),
+    };
+    plan.push('\n');
+    plan.push_str(&if w.entry.is_none() {
+        tr!(
+            lang,
+            "ctl-card-plan-list-only",
+            reason = list::reason_text(lang, w.reason)
+        )
+    } else if w.reason == RevocationReason::Returned {
+        tr!(lang, "ctl-card-plan-return", serial = serial.clone())
+    } else {
+        tr!(
+            lang,
+            "ctl-card-plan-revoke",
+            serial = serial.clone(),
+            reason = list::reason_text(lang, w.reason)
+        )
+    });
+    plan.push('\n');
+    plan.push_str(&tr!(lang, "ctl-card-plan-meaning"));
+    plan.push('\n');
+    plan.push_str(&tr!(lang, "ctl-card-plan-by", by = by.to_string()));
+    if w.entry.is_none() {
+        plan.push('\n');
+        plan.push_str(&tr!(lang, "ctl-card-plan-override"));
+    }
+    plan
+}
+
+/// Signs the next revocation list with the card on it and updates the register.
 fn revoke(
     config: &Config,
-    issuer_dir: &Path,
+    issuer: &IssuerKey,
     serial: CardSerial,
     reason: RevocationReason,
 ) -> Result<u64, CmdError> {
-    let issuer = load_issuer(issuer_dir)?;
+    if cardgate_audit::caller::real_uid() != Some(0) {
+        // The access manager is not root: the daemon installs the signed list and marks the
+        // register (it checks the signature, that the version is newer and that nothing is
+        // dropped), since neither file is the manager's group's to write.
+        let (version, _, bytes) = crate::revocation::sign_next(
+            issuer,
+            &config.revocation.list,
+            NEXT_UPDATE_DAYS,
+            Some((serial, reason)),
+        )?;
+        let answer = client::call(
+            cardgate_i18n::Lang::from_env(),
+            &config.daemon.admin_socket,
+            &AdminRequest::PublishRevocationList {
+                list: hex::encode(bytes),
+            },
+        )?;
+        client::expect_ok(answer)?;
+        return Ok(version);
+    }
     let (version, _) = crate::revocation::next_version(
-        &issuer,
+        issuer,
         &config.revocation.list,
-        7,
+        NEXT_UPDATE_DAYS,
         Some((serial, reason)),
     )?;
     RegisterFile::new(&config.daemon.state_dir).update(|r| {
@@ -230,9 +624,505 @@ fn revoke(
     Ok(version)
 }
 
+/// Records the `--not-in-register` override, before the card is put on the list: an
+/// override that cannot be recorded is not taken.
+fn record_override(config: &Config, command: &str, w: &Withdrawal) -> Result<(), CmdError> {
+    let text = format!(
+        "cardgatectl card {command} {} --not-in-register: the card register {} does not know \
+         this card (issued elsewhere); put on the revocation list anyway, reason {}",
+        w.serial,
+        RegisterFile::new(&config.daemon.state_dir).path().display(),
+        w.reason
+    );
+    let note = Text::new(text.clone()).map_err(|e| format!("the override note: {e}"))?;
+    record(
+        config,
+        AdminRequest::Note {
+            kind: cardgate_protocol::NoteKind::Other,
+            text,
+            who: None,
+            escort: None,
+        },
+        |by| {
+            Entry::new(Event::Note {
+                note: NoteKind::Other,
+                text: note,
+                who: None,
+                escort: None,
+                by: Some(by),
+            })
+            .card(w.serial)
+        },
+    )
+}
+
+/// `card return` and `card revoke`.
+fn withdraw(
+    ui: &Ui,
+    config: &Config,
+    serial: &str,
+    reason: RevocationReason,
+    issuer_dir: &Path,
+    not_in_register: bool,
+) -> Result<(), CmdError> {
+    let lang = ui.lang;
+    let serial = parse_serial(lang, serial)?;
+    let w = check_withdrawal(lang, ui, config, serial, reason, not_in_register)?;
+    // The medium before the question: a missing key is found before anyone says yes.
+    let issuer = load_issuer(lang, issuer_dir)?;
+    let by = cardgate_audit::caller::label();
+    ui.confirm(&withdrawal_plan(lang, ui, &w, &by))?;
+    let returned = reason == RevocationReason::Returned;
+    let command = if returned { "return" } else { "revoke" };
+    if w.entry.is_none() {
+        record_override(config, command, &w).map_err(|e| {
+            fail(
+                Exit::Failed,
+                tr!(
+                    lang,
+                    "ctl-card-override-unrecorded",
+                    serial = serial.to_string(),
+                    error = crate::files::chain(&*e)
+                ),
+            )
+        })?;
+    }
+    let version = revoke(config, &issuer, serial, reason)?;
+    let recorded = if returned {
+        record(
+            config,
+            AdminRequest::CardReturned {
+                serial: client::serial(serial),
+            },
+            |by| Entry::new(Event::CardReturned { by }).card(serial),
+        )
+    } else {
+        record(
+            config,
+            AdminRequest::CardRevoked {
+                serial: client::serial(serial),
+                reason: client::revocation_reason(reason),
+            },
+            |by| Entry::new(Event::CardRevoked { by, reason }).card(serial),
+        )
+    };
+    recorded.map_err(|e| {
+        fail_hint(
+            Exit::Failed,
+            tr!(
+                lang,
+                "ctl-card-withdrawn-unrecorded",
+                serial = serial.to_string(),
+                version = version,
+                error = crate::files::chain(&*e)
+            ),
+            tr!(lang, "ctl-card-tell-administrator"),
+        )
+    })?;
+    if ui.json {
+        ui.print_json(&serde_json::json!({
+            "serial": serial.to_string(),
+            "state": if returned { "returned" } else { "revoked" },
+            "reason": reason.as_str(),
+            "revocation_list_version": version,
+            "not_in_register": w.entry.is_none(),
+        }))?;
+    } else if returned {
+        println!(
+            "{}",
+            tr!(
+                lang,
+                "ctl-card-returned",
+                serial = serial.to_string(),
+                version = version
+            )
+        );
+    } else {
+        println!(
+            "{}",
+            tr!(
+                lang,
+                "ctl-card-revoked",
+                serial = serial.to_string(),
+                reason = list::reason_text(lang, reason),
+                version = version
+            )
+        );
+    }
+    Ok(())
+}
+
+/// The role named on the command line.
+fn parse_role(lang: Lang, role: &str) -> Result<Role, CmdError> {
+    match role {
+        "operator" => Ok(Role::Operator),
+        "manager" => Ok(Role::AccessManager),
+        other => Err(fail(
+            Exit::Usage,
+            tr!(lang, "ctl-card-bad-role", input = other.to_owned()),
+        )),
+    }
+}
+
+/// `--valid-until`: a date from `today` to [`MAX_VALIDITY_YEARS`] ahead.
+fn parse_valid_until(
+    lang: Lang,
+    text: Option<&str>,
+    today: time::Date,
+) -> Result<time::Date, CmdError> {
+    let years_ahead = |years: i32| {
+        today
+            .replace_year(today.year() + years)
+            // 29 February: the 28th of that year.
+            .or_else(|_| {
+                today
+                    .previous_day()
+                    .unwrap_or(today)
+                    .replace_year(today.year() + years)
+            })
+            .unwrap_or(today)
+    };
+    let latest = years_ahead(MAX_VALIDITY_YEARS);
+    let Some(text) = text else {
+        return Ok(years_ahead(1));
+    };
+    let date = parse_iso_date(text).ok_or_else(|| {
+        fail(
+            Exit::Usage,
+            tr!(lang, "ctl-card-bad-date", input = text.to_owned()),
+        )
+    })?;
+    if date < today {
+        return Err(fail(
+            Exit::Usage,
+            tr!(
+                lang,
+                "ctl-card-date-past",
+                input = text.to_owned(),
+                today = today.to_string()
+            ),
+        ));
+    }
+    if date > latest {
+        return Err(fail(
+            Exit::Usage,
+            tr!(
+                lang,
+                "ctl-card-date-far",
+                input = text.to_owned(),
+                years = i64::from(MAX_VALIDITY_YEARS),
+                latest = latest.to_string()
+            ),
+        ));
+    }
+    Ok(date)
+}
+
+/// The operator ID: 1 to 32 bytes of UTF-8 (the certificate's `5F20`), no control character.
+fn check_operator(lang: Lang, operator: &str) -> Result<(), CmdError> {
+    if operator.is_empty()
+        || operator.len() > MAX_OPERATOR_ID_LEN
+        || operator.chars().any(char::is_control)
+    {
+        return Err(fail(
+            Exit::Usage,
+            tr!(
+                lang,
+                "ctl-card-bad-operator",
+                input = operator.to_owned(),
+                max = MAX_OPERATOR_ID_LEN as u64
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the PUK (one stdin line).
+fn read_puk(lang: Lang) -> Result<Puk, CmdError> {
+    Puk::parse(&read_secret_line()?).map_err(|e| {
+        fail(
+            Exit::Usage,
+            tr!(lang, "ctl-card-bad-puk", error = e.to_string()),
+        )
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn issue(
+    ui: &Ui,
+    config: &Config,
+    reader: String,
+    operator: String,
+    role: &str,
+    valid_until: Option<&str>,
+    issuer_dir: &Path,
+    manager_reader: Option<String>,
+) -> Result<(), CmdError> {
+    let lang = ui.lang;
+    check_reader(lang, &reader)?;
+    if let Some(m) = &manager_reader {
+        check_reader(lang, m)?;
+    }
+    check_operator(lang, &operator)?;
+    let role = parse_role(lang, role)?;
+    let today = time::OffsetDateTime::now_utc().to_offset(ui.offset).date();
+    let valid_until = parse_valid_until(lang, valid_until, today)?;
+    // The medium before the manager's PIN: nothing is asked of a card for a key not there.
+    let issuer = load_issuer(lang, issuer_dir)?;
+    let manager = match manager_reader {
+        Some(m) => Some(manager::authenticate(lang, config, &m, &reader)?),
+        None => {
+            manager::bootstrap_allowed(lang, config, role, &reader)?;
+            None
+        }
+    };
+    let puk = read_puk(lang)?;
+    let pin =
+        check_new_pin(&read_secret_line()?, Some(&operator)).map_err(|e| pin_refused(lang, &e))?;
+    let mut serial = [0u8; 8];
+    SystemRandom::new()
+        .fill(&mut serial)
+        .map_err(|_| "no randomness")?;
+    let request = IssueRequest {
+        serial: CardSerial(serial),
+        operator_id: operator.clone(),
+        role,
+        valid_from: today,
+        valid_until,
+    };
+    let issued = {
+        let ran = readers()
+            .run(&reader, cardgate_card::reselect(), |t| {
+                issue_card(&mut OperatorCard::new(t), &issuer, &puk, &request, &pin)
+            })
+            .map_err(|e| reader_failure(lang, &e))?;
+        ended(lang, ran.end)?;
+        ran.value
+    };
+    let cert = match issued {
+        Ok(cert) => cert,
+        Err(e) => {
+            record_puk_refusal(config, &reader, None, &e)?;
+            return Err(issue_failure(lang, &reader, e));
+        }
+    };
+    let serial = cert.body.serial;
+    RegisterFile::new(&config.daemon.state_dir).update(|r| {
+        r.cards.insert(
+            serial.to_string(),
+            CardEntry::lent(&operator, role, now(), valid_until),
+        );
+    })?;
+    record(
+        config,
+        AdminRequest::CardIssued {
+            serial: client::serial(serial),
+            operator: operator.clone(),
+            role: client::role(role),
+            reader: reader.clone(),
+            manager: manager.as_ref().map(|m| client::serial(m.serial)),
+            manager_reader: manager.as_ref().map(|m| m.reader.clone()),
+        },
+        |by| {
+            let by = manager::by(by, manager.as_ref());
+            Entry::new(Event::CardIssued { by, role })
+                .card(serial)
+                .operator(cardgate_audit::record::label(&operator))
+                .reader(cardgate_audit::record::label(&reader))
+        },
+    )
+    .map_err(|e| {
+        fail_hint(
+            Exit::Failed,
+            tr!(
+                lang,
+                "ctl-card-issued-unrecorded",
+                serial = serial.to_string(),
+                operator = operator.clone(),
+                error = crate::files::chain(&*e)
+            ),
+            tr!(lang, "ctl-card-tell-administrator"),
+        )
+    })?;
+    if ui.json {
+        ui.print_json(&serde_json::json!({
+            "serial": serial.to_string(),
+            "operator": operator,
+            "role": role.as_str(),
+            "valid_from": today.to_string(),
+            "valid_until": valid_until.to_string(),
+            "must_change_pin": true,
+        }))?;
+    } else {
+        println!(
+            "{}",
+            tr!(
+                lang,
+                "ctl-card-issued",
+                serial = serial.to_string(),
+                operator = operator,
+                role = list::role_text(lang, role.as_str()),
+                until = valid_until.to_string()
+            )
+        );
+    }
+    Ok(())
+}
+
+fn unblock_card(
+    ui: &Ui,
+    config: &Config,
+    reader: String,
+    manager_reader: String,
+) -> Result<(), CmdError> {
+    let lang = ui.lang;
+    check_reader(lang, &reader)?;
+    check_reader(lang, &manager_reader)?;
+    // The manager's card first, as before any other step: a refusal is recorded whatever
+    // the other card is. Then the card, without any secret, for the plan to name it.
+    let manager = manager::authenticate(lang, config, &manager_reader, &reader)?;
+    let seen = {
+        let ran = readers()
+            .run(&reader, cardgate_card::reselect(), |t| {
+                OperatorCard::new(t).select()
+            })
+            .map_err(|e| reader_failure(lang, &e))?;
+        ended(lang, ran.end)?;
+        ran.value
+            .map_err(|e| card_failure(lang, &reader, &e))?
+            .ok_or_else(|| {
+                fail(
+                    Exit::NotFound,
+                    tr!(lang, "ctl-card-blank", reader = reader.clone()),
+                )
+            })?
+    };
+    let target = seen.body.serial;
+    let mut plan = tr!(
+        lang,
+        "ctl-card-plan-unblock",
+        serial = target.to_string(),
+        operator = seen.body.operator_id.clone(),
+        reader = reader.clone()
+    );
+    plan.push('\n');
+    plan.push_str(&tr!(
+        lang,
+        "ctl-card-plan-by",
+        by = manager::by(cardgate_audit::caller::label(), Some(&manager)).to_string()
+    ));
+    ui.confirm(&plan)?;
+    let puk = read_puk(lang)?;
+    let (cert, unblocked) = {
+        let ran = readers()
+            .run(&reader, cardgate_card::reselect(), |t| {
+                let mut host = OperatorCard::new(t);
+                let cert = host
+                    .select()
+                    .map_err(|e| card_failure(lang, &reader, &e))?
+                    .ok_or_else(|| {
+                        fail(
+                            Exit::NotFound,
+                            tr!(lang, "ctl-card-blank", reader = reader.clone()),
+                        )
+                    })?;
+                // The card confirmed is the card unblocked.
+                if cert.body.serial != target {
+                    return Err(fail(
+                        Exit::Refused,
+                        tr!(
+                            lang,
+                            "ctl-card-card-changed",
+                            reader = reader.clone(),
+                            serial = target.to_string()
+                        ),
+                    ));
+                }
+                let pin = check_new_pin(&read_secret_line()?, Some(&cert.body.operator_id))
+                    .map_err(|e| pin_refused(lang, &e))?;
+                let unblocked = unblock(&mut host, &puk, &pin);
+                Ok::<_, CmdError>((cert, unblocked))
+            })
+            .map_err(|e| reader_failure(lang, &e))?;
+        let value = ran.value?;
+        ended(lang, ran.end)?;
+        value
+    };
+    if let Err(e) = unblocked {
+        record_puk_refusal(config, &reader, Some(&cert), &e)?;
+        return Err(issue_failure(lang, &reader, e));
+    }
+    let serial = cert.body.serial;
+    RegisterFile::new(&config.daemon.state_dir).update(|r| {
+        if let Some(e) = r.get_mut(&serial) {
+            e.must_change_pin = true;
+            e.unblocked_at = Some(now());
+        }
+    })?;
+    record(
+        config,
+        AdminRequest::PinUnblocked {
+            serial: client::serial(serial),
+            reader: reader.clone(),
+            manager: Some(client::serial(manager.serial)),
+            manager_reader: Some(manager.reader.clone()),
+        },
+        |by| {
+            let by = manager::by(by, Some(&manager));
+            Entry::new(Event::PinUnblocked { by: Some(by) })
+                .card(serial)
+                .operator(cardgate_audit::record::label(&cert.body.operator_id))
+                .reader(cardgate_audit::record::label(&reader))
+        },
+    )
+    .map_err(|e| {
+        fail_hint(
+            Exit::Failed,
+            tr!(
+                lang,
+                "ctl-card-unblocked-unrecorded",
+                serial = serial.to_string(),
+                error = crate::files::chain(&*e)
+            ),
+            tr!(lang, "ctl-card-tell-administrator"),
+        )
+    })?;
+    if ui.json {
+        ui.print_json(&serde_json::json!({
+            "serial": serial.to_string(),
+            "operator": cert.body.operator_id,
+            "must_change_pin": true,
+        }))?;
+    } else {
+        println!(
+            "{}",
+            tr!(lang, "ctl-card-unblocked", serial = serial.to_string())
+        );
+    }
+    Ok(())
+}
+
 /// Runs a card command.
-pub fn run(_ui: &Ui, config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
-    let config = Config::load(config_path)?;
+pub fn run(ui: &Ui, config_path: &Path, cmd: CardCommand) -> Result<ExitCode, CmdError> {
+    let lang = ui.lang;
+    let load = || {
+        Config::load(config_path).map_err(|e| {
+            let path = config_path.display().to_string();
+            if config_path.exists() {
+                fail_hint(
+                    Exit::Failed,
+                    crate::files::chain(&e),
+                    tr!(lang, "ctl-card-config-fix", path = path),
+                )
+            } else {
+                fail_hint(
+                    Exit::NotFound,
+                    crate::files::chain(&e),
+                    tr!(lang, "ctl-card-config-hint", path = path),
+                )
+            }
+        })
+    };
     match cmd {
         CardCommand::Issue {
             reader,
@@ -241,488 +1131,45 @@ pub fn run(_ui: &Ui, config_path: &Path, cmd: CardCommand) -> Result<ExitCode, C
             valid_until,
             issuer_dir,
             manager_reader,
-        } => {
-            let role = match role.as_str() {
-                "operator" => Role::Operator,
-                "manager" => Role::AccessManager,
-                _ => return Err("--role must be operator or manager".into()),
-            };
-            let manager = match manager_reader {
-                Some(m) => Some(manager::authenticate(&config, &m, &reader)?),
-                None => {
-                    manager::bootstrap_allowed(&config, role, &reader)?;
-                    None
-                }
-            };
-            let today = time::OffsetDateTime::now_utc().date();
-            let valid_until = match valid_until {
-                Some(d) => parse_iso_date(&d).ok_or("--valid-until must be YYYY-MM-DD")?,
-                None => today.replace_year(today.year() + 1).unwrap_or(today),
-            };
-            let issuer = load_issuer(&issuer_dir)?;
-            let puk = Puk::parse(&read_secret_line()?).map_err(|e| format!("the PUK {e}"))?;
-            let pin = check_new_pin(&read_secret_line()?, Some(&operator))?;
-            let mut serial = [0u8; 8];
-            SystemRandom::new()
-                .fill(&mut serial)
-                .map_err(|_| "no randomness")?;
-            let request = IssueRequest {
-                serial: CardSerial(serial),
-                operator_id: operator.clone(),
-                role,
-                valid_from: today,
-                valid_until,
-            };
-            let issued = {
-                let ran = readers().run(&reader, cardgate_card::reselect(), |t| {
-                    issue_card(&mut OperatorCard::new(t), &issuer, &puk, &request, &pin)
-                })?;
-                ended(ran.end)?;
-                ran.value
-            };
-            let cert = match issued {
-                Ok(cert) => cert,
-                Err(e) => {
-                    record_puk_refusal(&config, &reader, None, &e)?;
-                    return Err(e.into());
-                }
-            };
-            let serial = cert.body.serial;
-            RegisterFile::new(&config.daemon.state_dir).update(|r| {
-                r.cards.insert(
-                    serial.to_string(),
-                    CardEntry::lent(&operator, role, now(), valid_until),
-                );
-            })?;
-            record(
-                &config,
-                AdminRequest::CardIssued {
-                    serial: client::serial(serial),
-                    operator: operator.clone(),
-                    role: client::role(role),
-                    reader: reader.clone(),
-                    manager: manager.as_ref().map(|m| client::serial(m.serial)),
-                    manager_reader: manager.as_ref().map(|m| m.reader.clone()),
-                },
-                |by| {
-                    let by = manager::by(by, manager.as_ref());
-                    Entry::new(Event::CardIssued { by, role })
-                        .card(serial)
-                        .operator(cardgate_audit::record::label(&operator))
-                        .reader(cardgate_audit::record::label(&reader))
-                },
-            )
-            .map_err(|e| {
-                format!(
-                    "card {serial} WAS issued to {operator} and the register lends it, but the \
-                     issuance could not be recorded ({e}); leave the cards in their readers \
-                     and tell the administrator"
-                )
-            })?;
-            println!("issued card {serial} to {operator} ({role}), valid until {valid_until}; the PIN must be changed at first use");
-        }
-        CardCommand::Return { serial, issuer_dir } => {
-            let serial = CardSerial::from_hex(&serial).ok_or("the serial must be 16 hex digits")?;
-            let version = revoke(&config, &issuer_dir, serial, RevocationReason::Returned)?;
-            record(
-                &config,
-                AdminRequest::CardReturned {
-                    serial: client::serial(serial),
-                },
-                |by| Entry::new(Event::CardReturned { by }).card(serial),
-            )?;
-            println!("card {serial} returned; revocation list version {version}");
-        }
+        } => issue(
+            ui,
+            &load()?,
+            reader,
+            operator,
+            &role,
+            valid_until.as_deref(),
+            &issuer_dir,
+            manager_reader,
+        )?,
+        CardCommand::Return {
+            serial,
+            issuer_dir,
+            not_in_register,
+        } => withdraw(
+            ui,
+            &load()?,
+            &serial,
+            RevocationReason::Returned,
+            &issuer_dir,
+            not_in_register,
+        )?,
         CardCommand::Revoke {
             serial,
             reason,
             issuer_dir,
-        } => {
-            let serial = CardSerial::from_hex(&serial).ok_or("the serial must be 16 hex digits")?;
-            let version = revoke(&config, &issuer_dir, serial, reason)?;
-            record(
-                &config,
-                AdminRequest::CardRevoked {
-                    serial: client::serial(serial),
-                    reason: client::revocation_reason(reason),
-                },
-                |by| Entry::new(Event::CardRevoked { by, reason }).card(serial),
-            )?;
-            println!("card {serial} revoked ({reason}); revocation list version {version}");
-        }
+            not_in_register,
+        } => withdraw(ui, &load()?, &serial, reason, &issuer_dir, not_in_register)?,
         CardCommand::Unblock {
             reader,
             manager_reader,
-        } => {
-            let manager = manager::authenticate(&config, &manager_reader, &reader)?;
-            let puk = Puk::parse(&read_secret_line()?).map_err(|e| format!("the PUK {e}"))?;
-            let (cert, unblocked) = {
-                let ran = readers().run(&reader, cardgate_card::reselect(), |t| {
-                    let mut host = OperatorCard::new(t);
-                    let cert = host.select()?.ok_or("the card is not personalised")?;
-                    let pin = check_new_pin(&read_secret_line()?, Some(&cert.body.operator_id))?;
-                    let unblocked = unblock(&mut host, &puk, &pin);
-                    Ok::<_, CmdError>((cert, unblocked))
-                })?;
-                let value = ran.value?;
-                ended(ran.end)?;
-                value
-            };
-            if let Err(e) = unblocked {
-                record_puk_refusal(&config, &reader, Some(&cert), &e)?;
-                return Err(e.into());
-            }
-            let serial = cert.body.serial;
-            RegisterFile::new(&config.daemon.state_dir).update(|r| {
-                if let Some(e) = r.get_mut(&serial) {
-                    e.must_change_pin = true;
-                    e.unblocked_at = Some(now());
-                }
-            })?;
-            record(
-                &config,
-                AdminRequest::PinUnblocked {
-                    serial: client::serial(serial),
-                    reader: reader.clone(),
-                    manager: Some(client::serial(manager.serial)),
-                    manager_reader: Some(manager.reader.clone()),
-                },
-                |by| {
-                    let by = manager::by(by, Some(&manager));
-                    Entry::new(Event::PinUnblocked { by: Some(by) })
-                        .card(serial)
-                        .operator(cardgate_audit::record::label(&cert.body.operator_id))
-                        .reader(cardgate_audit::record::label(&reader))
-                },
-            )
-            .map_err(|e| {
-                format!(
-                    "card {serial} WAS unblocked, but the unblocking could not be recorded \
-                     ({e}); tell the administrator"
-                )
-            })?;
-            println!("card {serial} unblocked; the new PIN must be changed at first use");
-        }
-        CardCommand::List => {
-            let register = RegisterFile::new(&config.daemon.state_dir).read()?;
-            println!(
-                "{:<16}  {:<20}  {:<10}  {:<10}  {:<12}  state",
-                "serial", "operator", "lent on", "valid to", "ended on"
-            );
-            for (serial, e) in &register.cards {
-                let (ended, state) = match e.state {
-                    CardState::Lent => (
-                        String::from("-"),
-                        String::from(if e.must_change_pin {
-                            "lent (initial PIN)"
-                        } else {
-                            "lent"
-                        }),
-                    ),
-                    CardState::Returned { at } => (day(at), "returned".into()),
-                    CardState::Revoked { at, reason } => (day(at), format!("revoked ({reason})")),
-                };
-                println!(
-                    "{serial:<16}  {:<20}  {:<10}  {:<10}  {ended:<12}  {state}",
-                    e.operator_id,
-                    day(e.lent_at),
-                    e.valid_until
-                );
-            }
+        } => unblock_card(ui, &load()?, reader, manager_reader)?,
+        CardCommand::List => list::run(ui, &load()?)?,
+        CardCommand::Inspect { reader } => {
+            check_reader(lang, &reader)?;
+            // A diagnostic works without a configuration: what it cannot check it says.
+            let config = Config::load(config_path).map_err(|e| crate::files::chain(&e));
+            inspect::run(ui, config.as_ref(), &reader)?
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The access manager's card: `card issue` and `card unblock` act only after it logs in, in
-/// full, as the contract's login runs it (certificate, issuer signature, revocation list,
-/// dates, PIN VERIFY, INTERNAL AUTHENTICATE), and only when its certificate's role is
-/// `manager`. A refusal is recorded (`manager_refused`) before the command fails, and nothing
-/// is done to the other card.
-mod manager {
-    use super::{client, day, now, read_secret_line, record, CmdError, Config};
-    use cardgate_audit::record::DenyReason;
-    use cardgate_audit::{Entry, Event, Label};
-    use cardgate_card::cert::{CardSerial, Certificate, Role};
-    use cardgate_card::login::{authenticate as login, check_certificate, LoginError, LoginPolicy};
-    use cardgate_card::{IssuerPublicKey, OperatorCard, RevocationList, SecretString};
-    use cardgate_office::config::StalePolicy;
-    use cardgate_office::register::{CardState, RegisterFile};
-    use cardgate_protocol::{AdminRequest, ManagerRefusal};
-    use cardgate_reader::{CardReadersExt, TransportError};
-
-    /// The access manager who authorised the action.
-    pub struct Manager {
-        /// The manager's card.
-        pub serial: CardSerial,
-        /// Its holder.
-        pub operator_id: String,
-        /// The reader it is in.
-        pub reader: String,
-    }
-
-    /// The record's `by`: the caller, and the manager's card that authorised the action (or
-    /// that this was the bootstrap).
-    pub fn by(caller: Label, manager: Option<&Manager>) -> Label {
-        let text = match manager {
-            Some(m) => format!("{caller}, manager card {}", m.serial),
-            None => format!("{caller}, bootstrap (first manager card)"),
-        };
-        Label::new(text).unwrap_or(caller)
-    }
-
-    /// Without a manager's card, only the first manager card may be issued, while the
-    /// register lends no manager card.
-    pub fn bootstrap_allowed(config: &Config, role: Role, reader: &str) -> Result<(), CmdError> {
-        if role != Role::AccessManager {
-            return refused(
-                config,
-                reader,
-                refusal(
-                    DenyReason::NotAuthorisedHere,
-                    None,
-                    "card issue needs the access manager's card: --manager-reader READER, \
-                     with its PIN on the first line of stdin"
-                        .into(),
-                ),
-            );
-        }
-        let register = RegisterFile::new(&config.daemon.state_dir).read()?;
-        let lent = register
-            .cards
-            .iter()
-            .find(|(_, e)| e.role == Role::AccessManager.as_str() && e.state == CardState::Lent);
-        if let Some((serial, e)) = lent {
-            let message = format!(
-                "the register lends manager card {serial} to {} (since {}): issue further \
-                 cards with it (--manager-reader READER)",
-                e.operator_id,
-                day(e.lent_at)
-            );
-            return refused(
-                config,
-                reader,
-                refusal(DenyReason::NotAuthorisedHere, None, message),
-            );
-        }
-        Ok(())
-    }
-
-    struct Refusal {
-        reason: DenyReason,
-        tries_left: Option<u8>,
-        cert: Option<Box<Certificate>>,
-        message: String,
-    }
-
-    fn refusal(reason: DenyReason, cert: Option<Certificate>, message: String) -> Refusal {
-        Refusal {
-            reason,
-            tries_left: None,
-            cert: cert.map(Box::new),
-            message,
-        }
-    }
-
-    fn reason_name(r: DenyReason) -> ManagerRefusal {
-        match r {
-            DenyReason::CertificateRejected => ManagerRefusal::CertificateRejected,
-            DenyReason::CardRevoked => ManagerRefusal::CardRevoked,
-            DenyReason::RevocationListStale => ManagerRefusal::RevocationListStale,
-            DenyReason::WrongPin => ManagerRefusal::WrongPin,
-            DenyReason::PinBlocked => ManagerRefusal::PinBlocked,
-            DenyReason::CardAuthenticationFailed => ManagerRefusal::CardAuthenticationFailed,
-            DenyReason::NotAuthorisedHere => ManagerRefusal::NotAuthorisedHere,
-            DenyReason::CardRemoved => ManagerRefusal::CardRemoved,
-            _ => ManagerRefusal::Other,
-        }
-    }
-
-    fn from_login(e: LoginError, cert: Option<Certificate>, reader: &str) -> Refusal {
-        let message = format!("the card in {reader:?}: {e}");
-        let reason = match e {
-            LoginError::CardRemoved => DenyReason::CardRemoved,
-            LoginError::Revoked { .. } => DenyReason::CardRevoked,
-            LoginError::WrongPin { remaining } => {
-                return Refusal {
-                    reason: DenyReason::WrongPin,
-                    tries_left: Some(remaining),
-                    cert: cert.map(Box::new),
-                    message,
-                }
-            }
-            LoginError::PinBlocked => DenyReason::PinBlocked,
-            LoginError::CardAuthenticationFailed => DenyReason::CardAuthenticationFailed,
-            LoginError::NotOperatorCard
-            | LoginError::NotPersonalised
-            | LoginError::BadCertificate(_)
-            | LoginError::UnknownIssuer
-            | LoginError::Expired { .. }
-            | LoginError::NotYetValid { .. } => DenyReason::CertificateRejected,
-            _ => DenyReason::Other,
-        };
-        refusal(reason, cert, message)
-    }
-
-    fn trust(config: &Config) -> Result<(IssuerPublicKey, RevocationList), Refusal> {
-        let other = |m: String| refusal(DenyReason::Other, None, m);
-        let path = &config.issuer.public_key;
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            other(format!(
-                "cannot read the issuer key {}: {e}",
-                path.display()
-            ))
-        })?;
-        let issuer = IssuerPublicKey::from_hex(&text)
-            .map_err(|e| other(format!("the issuer key {}: {e}", path.display())))?;
-        let path = &config.revocation.list;
-        let bytes = crate::files::read_capped(path, cardgate_card::revocation::MAX_FILE_LEN as u64)
-            .map_err(|e| {
-                refusal(
-                    DenyReason::RevocationListStale,
-                    None,
-                    format!("cannot read the revocation list {}: {e}", path.display()),
-                )
-            })?;
-        let list = RevocationList::verify(&bytes, &issuer).map_err(|e| {
-            refusal(
-                DenyReason::RevocationListStale,
-                None,
-                format!("the revocation list {}: {e}", path.display()),
-            )
-        })?;
-        if list.is_stale(now()) && config.revocation.stale == StalePolicy::Refuse {
-            return Err(refusal(
-                DenyReason::RevocationListStale,
-                None,
-                format!("the revocation list {} is out of date", path.display()),
-            ));
-        }
-        Ok((issuer, list))
-    }
-
-    fn log_in(config: &Config, reader: &str, pin: &SecretString) -> Result<Manager, Refusal> {
-        let (issuer, list) = trust(config)?;
-        let offset =
-            time::UtcOffset::from_whole_seconds(i32::from(config.daemon.utc_offset_minutes) * 60)
-                .unwrap_or(time::UtcOffset::UTC);
-        let policy = LoginPolicy {
-            issuer: &issuer,
-            revocation: &list,
-            today: time::OffsetDateTime::now_utc().to_offset(offset).date(),
-        };
-        let card_error = |e: &TransportError| {
-            let gone = matches!(e, TransportError::NoCard | TransportError::CardRemoved);
-            refusal(
-                if gone {
-                    DenyReason::CardRemoved
-                } else {
-                    DenyReason::Other
-                },
-                None,
-                format!("no access manager's card can be read in {reader:?}: {e}"),
-            )
-        };
-        let ran = super::readers()
-            .run(reader, cardgate_card::reselect(), |t| {
-                let mut card = OperatorCard::new(t);
-                let cert = card
-                    .select()
-                    .map_err(|e| from_login(e.into(), None, reader))?
-                    .ok_or_else(|| from_login(LoginError::NotPersonalised, None, reader))?;
-                check_certificate(&cert, &policy)
-                    .map_err(|e| from_login(e, Some(cert.clone()), reader))?;
-                // The PIN goes only to a manager's card, and only to one the register has not
-                // taken back.
-                if cert.body.role != Role::AccessManager {
-                    return Err(refusal(
-                        DenyReason::NotAuthorisedHere,
-                        Some(cert.clone()),
-                        format!(
-                            "card {} in {reader:?} is {}'s operator card, not an access manager's",
-                            cert.body.serial, cert.body.operator_id
-                        ),
-                    ));
-                }
-                let withdrawn = RegisterFile::new(&config.daemon.state_dir)
-                    .read()
-                    .map(|r| {
-                        r.get(&cert.body.serial)
-                            .is_some_and(|e| e.state != CardState::Lent)
-                    })
-                    .map_err(|e| refusal(DenyReason::Other, Some(cert.clone()), e.to_string()))?;
-                if withdrawn {
-                    return Err(refusal(
-                        DenyReason::CardRevoked,
-                        Some(cert.clone()),
-                        format!("manager card {} is no longer lent", cert.body.serial),
-                    ));
-                }
-                let keep = cert.clone();
-                let who =
-                    login(&mut card, cert, pin).map_err(|e| from_login(e, Some(keep), reader))?;
-                Ok(Manager {
-                    serial: who.serial,
-                    operator_id: who.operator_id,
-                    reader: reader.to_owned(),
-                })
-            })
-            .map_err(|e| card_error(e.error()))?;
-        // The seam's re-select (or reset) cleared the manager's verified PIN; a card that
-        // could not be cleared fails the command.
-        super::ended(ran.end).map_err(|e| refusal(DenyReason::Other, None, e.to_string()))?;
-        ran.value
-    }
-
-    /// Reads the manager's PIN (the first stdin line) and logs the manager's card in `reader`
-    /// in. A refusal is recorded, then returned as the error.
-    pub fn authenticate(config: &Config, reader: &str, target: &str) -> Result<Manager, CmdError> {
-        if reader == target {
-            return Err("the access manager's card needs its own reader (--manager-reader)".into());
-        }
-        let pin = SecretString::new(read_secret_line()?.as_str().to_owned());
-        match log_in(config, reader, &pin) {
-            Ok(m) => {
-                eprintln!(
-                    "access manager {} authenticated (card {} in {reader})",
-                    m.operator_id, m.serial
-                );
-                Ok(m)
-            }
-            Err(r) => refused(config, reader, r),
-        }
-    }
-
-    /// Records a refusal (through the daemon or straight into the log), then fails with it.
-    fn refused<T>(config: &Config, reader: &str, r: Refusal) -> Result<T, CmdError> {
-        let request = AdminRequest::ManagerRefused {
-            serial: r.cert.as_ref().map(|c| client::serial(c.body.serial)),
-            reader: reader.to_owned(),
-            reason: reason_name(r.reason),
-            tries_left: r.tries_left,
-        };
-        let label = cardgate_audit::record::label;
-        let (reason, tries_left, cert) = (r.reason, r.tries_left, r.cert.clone());
-        record(config, request, |by| {
-            let entry = Entry::new(Event::ManagerRefused {
-                by,
-                reason,
-                tries_left,
-            })
-            .reader(label(reader));
-            match &cert {
-                Some(c) => entry
-                    .card(c.body.serial)
-                    .operator(label(&c.body.operator_id)),
-                None => entry,
-            }
-        })
-        .map_err(|e| {
-            format!(
-                "refused: {}; and the refusal could not be recorded: {e}",
-                r.message
-            )
-        })?;
-        Err(format!("refused: {}", r.message).into())
-    }
 }

@@ -1,7 +1,9 @@
 //! Talking to `cardgated` over its local sockets: one request line, one answer line, both in
 //! the types of `cardgate-protocol` (no JSON is written or read here by hand).
 
+use crate::exit::{Exit, Failure};
 use crate::files::CmdError;
+use cardgate_i18n::{tr, Lang};
 use cardgate_protocol::{
     encode_request, parse_answer, AdminRequest, Answer, AnswerError, EncodeError, LoginRequest,
     WireRequest, MAX_ADMIN_ANSWER_BYTES,
@@ -32,6 +34,61 @@ pub enum ClientError {
     /// I/O after connecting.
     #[error("talking to cardgated failed")]
     Io(#[source] std::io::Error),
+}
+
+impl ClientError {
+    /// The failure a person reads, in `lang`: the daemon down is [`Exit::DaemonDown`] naming
+    /// the socket, with `systemctl status cardgated` as what to do; a socket that is there but
+    /// not ours to use is [`Exit::Refused`] (the admin group); anything else names the socket
+    /// and exits [`Exit::Failed`].
+    pub fn failure(&self, lang: Lang, socket: &Path) -> Failure {
+        let path = socket.display().to_string();
+        match self {
+            ClientError::Unreachable { source, .. }
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Failure::new(
+                    Exit::Refused,
+                    tr!(lang, "ctl-state-daemon-forbidden", socket = path),
+                )
+                .hint(tr!(lang, "ctl-state-daemon-forbidden-hint"))
+            }
+            ClientError::Unreachable { source, .. } => Failure::new(
+                Exit::DaemonDown,
+                tr!(
+                    lang,
+                    "ctl-state-daemon-down",
+                    socket = path,
+                    error = source.to_string()
+                ),
+            )
+            .hint(tr!(lang, "ctl-state-daemon-down-hint")),
+            other => Failure::new(
+                Exit::Failed,
+                tr!(
+                    lang,
+                    "ctl-state-daemon-talk",
+                    socket = path,
+                    error = crate::files::chain(other)
+                ),
+            )
+            .hint(tr!(lang, "ctl-state-daemon-down-hint")),
+        }
+    }
+}
+
+/// Sends one request on the admin socket; a failure to reach the daemon is the
+/// [`ClientError::failure`] a person reads (exit 5 when it is down, naming the socket), and an
+/// `error` or `denied` answer is [`Exit::Refused`] with the daemon's message.
+pub fn call(lang: Lang, socket: &Path, request: &AdminRequest) -> Result<Answer, CmdError> {
+    let answer = ask(socket, request).map_err(|e| e.failure(lang, socket))?;
+    expect_ok(answer)
+}
+
+/// Sends one request on the login socket, the daemon's absence reported as by [`call`]; the
+/// answer is returned as it is (a denial is the caller's business).
+pub fn call_login(lang: Lang, socket: &Path, request: &LoginRequest) -> Result<Answer, CmdError> {
+    Ok(ask_login(socket, request).map_err(|e| e.failure(lang, socket))?)
 }
 
 /// Sends one request on the admin socket and returns the answer.
@@ -65,14 +122,18 @@ fn exchange<R: WireRequest>(socket: &Path, request: &R) -> Result<Answer, Client
     parse_answer(&out, MAX_ADMIN_ANSWER_BYTES).map_err(ClientError::BadAnswer)
 }
 
-/// The daemon's answer as a result: `error` and `denied` become errors with their message.
+/// The daemon's answer as a result: `error` and `denied` become [`Exit::Refused`] failures
+/// with the daemon's message (which names the serial, reader or user it refused).
 pub fn expect_ok(answer: Answer) -> Result<Answer, CmdError> {
     match answer {
-        Answer::Error { message } | Answer::Denied { message, .. } => Err(if message.is_empty() {
-            "refused".into()
-        } else {
-            message.into()
-        }),
+        Answer::Error { message } | Answer::Denied { message, .. } => Err(Box::new(Failure::new(
+            Exit::Refused,
+            if message.is_empty() {
+                "refused".to_owned()
+            } else {
+                message
+            },
+        ))),
         other => Ok(other),
     }
 }
@@ -135,5 +196,29 @@ mod tests {
             "refused"
         );
         assert!(expect_ok(Answer::recorded(3)).is_ok());
+        let refused = expect_ok(Answer::error("no")).unwrap_err();
+        assert_eq!(
+            refused.downcast_ref::<Failure>().map(|f| f.exit),
+            Some(Exit::Refused)
+        );
+    }
+
+    #[test]
+    fn a_daemon_that_is_down_is_exit_5_naming_the_socket() {
+        let dir = std::env::temp_dir().join(format!("cardgatectl-client-{}", std::process::id()));
+        let socket = dir.join("admin.sock");
+        let e = call(Lang::En, &socket, &AdminRequest::Status).unwrap_err();
+        let f = e.downcast_ref::<Failure>().unwrap();
+        assert_eq!(f.exit, Exit::DaemonDown);
+        assert!(
+            f.message.contains(&socket.display().to_string()),
+            "{}",
+            f.message
+        );
+        assert!(f
+            .hint
+            .as_deref()
+            .unwrap()
+            .contains("systemctl status cardgated"));
     }
 }

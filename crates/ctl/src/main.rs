@@ -8,16 +8,17 @@ mod audit;
 mod card;
 mod client;
 mod daemon_cmds;
-#[allow(dead_code)] // Until every command reports through it (issue 14, in progress).
 mod exit;
 mod files;
+mod help;
 mod issuer;
+mod man;
 mod pin;
+mod readers;
 mod revocation;
-#[allow(dead_code)] // Until every command reports through it (issue 14, in progress).
 mod ui;
 
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -73,6 +74,8 @@ enum Top {
     Status,
     /// The open sessions.
     Sessions,
+    /// Every PC/SC reader, whether a card is in it, and its ATR (--json: see docs/cli.md).
+    Readers,
     /// Authenticate USER on TERMINAL with the card in its reader (PIN on stdin).
     Login {
         /// The terminal ID.
@@ -82,15 +85,24 @@ enum Top {
         #[arg(long)]
         user: String,
     },
-    /// Copy every piece of state into DIR (art. 8), signed with the issuer key. The audit
-    /// log's sealing key is never copied.
+    /// Copy every piece of state into TO/cardgate-backup-YYYY-MM-DDTHHMM (the office's time; art.
+    /// 8), with MANIFEST.sha256 (`sha256sum -c` checks it) signed by the issuer key. The audit
+    /// log's sealing key is never copied. `--verify DIR` checks a backup instead.
     Backup {
-        /// Where to put the backup.
-        #[arg(long)]
-        to: PathBuf,
+        /// Where to put the backup (must exist: the backup medium, mounted).
+        #[arg(long, required_unless_present = "verify")]
+        to: Option<PathBuf>,
         /// The issuer directory (issuer.key) that signs the backup's manifest.
-        #[arg(long, value_name = "DIR")]
-        issuer_dir: PathBuf,
+        #[arg(long, value_name = "DIR", required_unless_present = "verify")]
+        issuer_dir: Option<PathBuf>,
+        /// Check the backup in DIR: the manifest's signature and every file's SHA-256 (exit 6
+        /// naming the file when one fails).
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["to", "issuer_dir"])]
+        verify: Option<PathBuf>,
+        /// With --verify: check the signature with this issuer public key [default: the
+        /// configured one].
+        #[arg(long, value_name = "PATH", requires = "verify")]
+        issuer_pub: Option<PathBuf>,
     },
     /// Put a backup back (the daemon must be stopped): only a backup signed by the issuer key,
     /// only the fixed set of files, only where this machine's configuration says.
@@ -112,11 +124,23 @@ enum Top {
         #[arg(long)]
         allow_revocation_rollback: bool,
     },
+    /// Print this manual page (roff, in the chosen language), with the exit statuses:
+    /// `cardgatectl man | man -l -`.
+    Man,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let lang = cli.lang.unwrap_or_else(cardgate_i18n::Lang::from_env);
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The language is needed before clap parses: its help and usage errors are in it.
+    let early_lang = help::lang_from_args(&args);
+    let parsed = help::command(early_lang)
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => return usage_failure(early_lang, &e),
+    };
+    let lang = cli.lang.unwrap_or(early_lang);
     // The office's offset, for every time shown; JST when the configuration cannot be read
     // (commands that need it report that themselves, naming the file).
     let offset = cardgate_office::config::Config::load_if_present(&cli.config)
@@ -133,6 +157,7 @@ fn main() -> ExitCode {
     };
     let load = || cardgate_office::config::Config::load(&cli.config);
     let result = match cli.command {
+        Top::Man => man::print(lang),
         Top::Issuer { cmd } => issuer::run(&ui, cmd),
         Top::Card { cmd } => card::run(&ui, &cli.config, cmd),
         Top::Pin { cmd } => pin::run(&ui, cmd),
@@ -144,12 +169,30 @@ fn main() -> ExitCode {
         Top::Sessions => load()
             .map_err(Into::into)
             .and_then(|c| daemon_cmds::sessions(&ui, &c)),
+        Top::Readers => readers::run(&ui),
         Top::Login { terminal, user } => load()
             .map_err(Into::into)
             .and_then(|c| daemon_cmds::login(&ui, &c, &terminal, &user)),
-        Top::Backup { to, issuer_dir } => load()
+        Top::Backup {
+            to,
+            issuer_dir,
+            verify,
+            issuer_pub,
+        } => load()
             .map_err(Into::into)
-            .and_then(|c| daemon_cmds::backup(&ui, &c, &cli.config, &to, &issuer_dir)),
+            .and_then(|c| match (verify, to, issuer_dir) {
+                (Some(dir), _, _) => {
+                    daemon_cmds::verify_backup(&ui, &c, &dir, issuer_pub.as_deref())
+                }
+                (None, Some(to), Some(issuer_dir)) => {
+                    daemon_cmds::backup(&ui, &c, &cli.config, &to, &issuer_dir)
+                }
+                // clap requires --to and --issuer-dir without --verify.
+                _ => Err(Box::new(exit::Failure::new(
+                    exit::Exit::Usage,
+                    "--to --issuer-dir",
+                ))),
+            }),
         Top::Restore {
             from,
             issuer_pub,
@@ -171,6 +214,29 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => report_failure(lang, &*e),
+    }
+}
+
+/// `--help` and `--version` go to stdout with status 0; a usage error is one sentence in the
+/// user's language on stderr, with status 2.
+fn usage_failure(lang: cardgate_i18n::Lang, e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => match e.print() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => exit::Exit::Failed.into(),
+        },
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // clap renders the help of the command that is missing its subcommand.
+            if e.print().is_err() {
+                return exit::Exit::Failed.into();
+            }
+            exit::Exit::Usage.into()
+        }
+        _ => {
+            eprint!("{}", help::usage_error(lang, e));
+            exit::Exit::Usage.into()
+        }
     }
 }
 

@@ -15,6 +15,10 @@ use cardgate_card::IssuerKey;
 fn ctl(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardgatectl"))
         .args(args)
+        // English, whatever the machine's locale (the Japanese output has its own tests).
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -91,8 +95,10 @@ impl Site {
         self.dir.join(relative).to_string_lossy().into_owned()
     }
 
+    /// `cardgatectl --config … --yes ARGS` (a restore asks first; `--yes` still prints what it
+    /// does; `restore_asks_first_and_shows_its_plan` runs one without it).
     fn ctl(&self, args: &[&str], stdin: &str) -> Output {
-        let mut all = vec!["--config", self.config.to_str().unwrap()];
+        let mut all = vec!["--config", self.config.to_str().unwrap(), "--yes"];
         all.extend_from_slice(args);
         ctl(&all, stdin)
     }
@@ -483,4 +489,313 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The backup's name: `cardgate-backup-YYYY-MM-DDTHHMM` in the office's zone (JST here), at
+/// the minute it was made.
+fn expected_names(before: time::OffsetDateTime, after: time::OffsetDateTime) -> Vec<String> {
+    let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap();
+    let mut names = Vec::new();
+    let mut t = before.to_offset(jst);
+    while t <= after.to_offset(jst) + time::Duration::minutes(1) {
+        names.push(format!(
+            "cardgate-backup-{:04}-{:02}-{:02}T{:02}{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ));
+        t += time::Duration::minutes(1);
+    }
+    names
+}
+
+#[test]
+fn a_backup_is_named_by_the_offices_date_and_sha256sum_checks_it() {
+    let site = Site::new("named");
+    site.note("before the backup");
+    let before = time::OffsetDateTime::now_utc();
+    let backup = site.backup();
+    let after = time::OffsetDateTime::now_utc();
+    let name = backup.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(
+        expected_names(before, after).contains(&name),
+        "{name} is not the office's date and time"
+    );
+    // A second backup in the same minute gets its own directory.
+    let second = site.backup();
+    assert_ne!(second, backup);
+    assert!(second
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("cardgate-backup-"));
+    // The real sha256sum, strict, from inside the backup: two columns, relative names.
+    for dir in [&backup, &second] {
+        let check = Command::new("sha256sum")
+            .args(["-c", "--strict", "MANIFEST.sha256"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{}", text(&check));
+        let listed = String::from_utf8_lossy(&check.stdout).lines().count();
+        assert!(listed >= 4, "{}", text(&check));
+    }
+    let manifest = std::fs::read_to_string(backup.join("MANIFEST.sha256")).unwrap();
+    for line in manifest.lines() {
+        let (hash, name) = line.split_once("  ").unwrap();
+        assert_eq!(hash.len(), 64, "{line}");
+        assert!(!name.starts_with('/') && !name.contains("  "), "{line}");
+    }
+    // --json: where and how much.
+    let to = site.dir.join("backups");
+    let out = ok(site.ctl(
+        &[
+            "--json",
+            "backup",
+            "--to",
+            to.to_str().unwrap(),
+            "--issuer-dir",
+            &site.path("issuer"),
+        ],
+        "",
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(Path::new(v["backup"].as_str().unwrap())
+        .join("MANIFEST.sig")
+        .is_file());
+    assert!(v["files"].as_u64().unwrap() >= 4);
+}
+
+#[test]
+fn a_backup_onto_a_missing_medium_is_refused_and_creates_nothing() {
+    let site = Site::new("nomedium");
+    let to = site.dir.join("usb-not-mounted");
+    let out = site.ctl(
+        &[
+            "backup",
+            "--to",
+            to.to_str().unwrap(),
+            "--issuer-dir",
+            &site.path("issuer"),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains(to.to_str().unwrap()), "{}", text(&out));
+    assert!(!to.exists(), "the missing backup directory was created");
+}
+
+#[test]
+fn backup_verify_checks_the_signature_and_every_file() {
+    let site = Site::new("verify");
+    site.note("before the backup");
+    let backup = site.backup();
+    let b = backup.to_str().unwrap();
+    let good = ok(site.ctl(&["backup", "--verify", b], ""));
+    assert!(good.contains("signature good"), "{good}");
+    let json = ok(site.ctl(&["--json", "backup", "--verify", b], ""));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["intact"], true);
+    assert_eq!(v["signature"], "ok");
+
+    // One file changed: exit 6, naming it.
+    let victim = backup.join("state/cards.json");
+    let original = std::fs::read(&victim).unwrap();
+    std::fs::write(&victim, b"{\"cards\":[],\"changed\":true}\n").unwrap();
+    let out = site.ctl(&["backup", "--verify", b], "");
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(text(&out).contains("state/cards.json"), "{}", text(&out));
+    let json = site.ctl(&["--json", "backup", "--verify", b], "");
+    assert_eq!(json.status.code(), Some(6));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["intact"], false);
+    assert_eq!(v["problems"][0]["file"], "state/cards.json");
+    std::fs::write(&victim, &original).unwrap();
+
+    // One file gone: named too.
+    let segment = std::fs::read_dir(backup.join("audit"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let kept = std::fs::read(&segment).unwrap();
+    std::fs::remove_file(&segment).unwrap();
+    let out = site.ctl(&["backup", "--verify", b], "");
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    let gone = segment.file_name().unwrap().to_str().unwrap();
+    assert!(text(&out).contains(gone), "{}", text(&out));
+    std::fs::write(&segment, kept).unwrap();
+
+    // The manifest changed to match a changed file: the signature catches it, naming it.
+    std::fs::write(&victim, b"forged\n").unwrap();
+    let manifest = std::fs::read_to_string(backup.join("MANIFEST.sha256")).unwrap();
+    let forged: String = manifest
+        .lines()
+        .map(|l| {
+            if l.ends_with("  state/cards.json") {
+                format!("{}  state/cards.json\n", sha256_hex(b"forged\n"))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(backup.join("MANIFEST.sha256"), forged).unwrap();
+    let out = site.ctl(&["backup", "--verify", b], "");
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(text(&out).contains("MANIFEST.sig"), "{}", text(&out));
+    assert!(
+        text(&out).contains("not signed by the issuer key"),
+        "{}",
+        text(&out)
+    );
+
+    // A missing backup: not found.
+    let out = site.ctl(&["backup", "--verify", &site.path("no-such-backup")], "");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+}
+
+#[test]
+fn restore_shows_its_plan_and_asks_first() {
+    let site = Site::new("asks");
+    site.note("before the backup");
+    let backup = site.backup();
+    std::fs::write(
+        site.dir.join("state/cards.json"),
+        b"{\"cards\":[],\"later\":1}\n",
+    )
+    .unwrap();
+    let before = std::fs::read(site.dir.join("state/cards.json")).unwrap();
+    // No --yes and no terminal to ask on (a new session has no controlling terminal).
+    let out = Command::new("setsid")
+        .arg("--wait")
+        .arg(env!("CARGO_BIN_EXE_cardgatectl"))
+        .args([
+            "--config",
+            site.config.to_str().unwrap(),
+            "restore",
+            "--from",
+            backup.to_str().unwrap(),
+        ])
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let all = text(&out);
+    // The plan names what goes where.
+    assert!(all.contains("will write"), "{all}");
+    assert!(
+        all.contains(&format!(
+            "state/cards.json  ->  {}",
+            site.dir.join("state/cards.json").display()
+        )),
+        "{all}"
+    );
+    assert!(all.contains("--yes"), "{all}");
+    assert_eq!(
+        std::fs::read(site.dir.join("state/cards.json")).unwrap(),
+        before,
+        "the restore wrote without asking"
+    );
+    assert!(
+        !site.audit_text().contains("restore from"),
+        "a restore that did not happen was recorded"
+    );
+    // With --yes it goes ahead, and the plan is still printed.
+    let out = site.ctl(&["restore", "--from", backup.to_str().unwrap()], "");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("will write"), "{}", text(&out));
+    assert_ne!(
+        std::fs::read(site.dir.join("state/cards.json")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn restore_messages_follow_a_japanese_locale() {
+    let site = Site::new("ja");
+    let backup = site.backup();
+    std::fs::write(backup.join("state/cards.json"), b"changed\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cardgatectl"))
+        .args([
+            "--config",
+            site.config.to_str().unwrap(),
+            "--yes",
+            "restore",
+            "--from",
+            backup.to_str().unwrap(),
+        ])
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "ja_JP.UTF-8")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out));
+    assert!(
+        text(&out).contains("何も復元していません"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("チェックサムと一致しません"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Runs `cardgatectl ARGS` on a pseudo-terminal (`script`, util-linux), typing `answer`.
+fn on_a_terminal(site: &Site, args: &[&str], answer: &str) -> Output {
+    let mut line = format!(
+        "{} --config {}",
+        env!("CARGO_BIN_EXE_cardgatectl"),
+        site.config.display()
+    );
+    for a in args {
+        line.push(' ');
+        line.push_str(a);
+    }
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // The question comes after the checks: wait for it as a person would.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    input.write_all(answer.as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn restore_on_a_terminal_goes_ahead_only_on_yes() {
+    let site = Site::new("tty");
+    let backup = site.backup();
+    let b = backup.to_str().unwrap();
+    let target = site.dir.join("state/cards.json");
+    std::fs::write(&target, b"{\"cards\":[],\"later\":2}\n").unwrap();
+    let later = std::fs::read(&target).unwrap();
+
+    let no = on_a_terminal(&site, &["restore", "--from", b], "n\n");
+    assert_eq!(no.status.code(), Some(4), "{}", text(&no));
+    assert!(text(&no).contains("Go ahead?"), "{}", text(&no));
+    assert!(text(&no).contains("Nothing was done"), "{}", text(&no));
+    assert_eq!(std::fs::read(&target).unwrap(), later);
+
+    let yes = on_a_terminal(&site, &["restore", "--from", b], "y\n");
+    assert_eq!(yes.status.code(), Some(0), "{}", text(&yes));
+    assert!(text(&yes).contains("restored"), "{}", text(&yes));
+    assert_ne!(std::fs::read(&target).unwrap(), later);
 }

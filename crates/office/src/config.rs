@@ -122,9 +122,10 @@ pub enum StalePolicy {
 pub struct DaemonSection {
     /// The login socket, for the PAM module and `cardgatectl login`.
     pub login_socket: PathBuf,
-    /// The admin socket (mode 0660, group `admin_group`).
+    /// The admin socket: mode 0666 when `manager_group` exists (the daemon checks each
+    /// caller's role), 0660 group `admin_group` when only that exists, 0600 otherwise.
     pub admin_socket: PathBuf,
-    /// The group allowed on the admin socket.
+    /// The system administrator's group: every admin request (see `manager_group`).
     pub admin_group: String,
     /// Where the daemon keeps its state (card register, accepted list version, …).
     pub state_dir: PathBuf,
@@ -147,6 +148,12 @@ pub struct DaemonSection {
     /// The terminal's legal time zone, as a UTC offset in minutes (JST: 540). Certificate
     /// validity dates and business hours are read in it.
     pub utc_offset_minutes: i16,
+    /// The access manager's group (アクセス管理責任者): its members may, on the admin socket,
+    /// record what the regulation gives that role (lending, return, revocation, PIN
+    /// unblocking, notes of the registers; arts. 4, 5, 7, 19) and read the daemon's status,
+    /// and read the audit log to review it, but nothing that is the system administrator's
+    /// (`admin_group`). It must not be `admin_group`. See docs/configuration.md, "Roles".
+    pub manager_group: String,
 }
 
 impl Default for DaemonSection {
@@ -163,6 +170,7 @@ impl Default for DaemonSection {
             max_connections_per_uid: 4,
             root_connections: 16,
             utc_offset_minutes: 540,
+            manager_group: "cardgate-manager".into(),
         }
     }
 }
@@ -463,6 +471,15 @@ fn local_path(key: &'static str, p: &Path) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// A group name as `groupadd` accepts it (Debian's default `NAME_REGEX`, with upper case).
+fn is_group_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && !name.starts_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
 impl Config {
     /// Parses and checks a configuration text.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
@@ -582,6 +599,18 @@ impl Config {
         if !UTC_OFFSET_MINUTES.contains(&self.daemon.utc_offset_minutes) {
             return Err(ConfigError::BadValue(
                 "daemon.utc_offset_minutes must be within -720..=840",
+            ));
+        }
+        if !is_group_name(&self.daemon.manager_group) || !is_group_name(&self.daemon.admin_group) {
+            return Err(ConfigError::BadValue(
+                "daemon.admin_group and daemon.manager_group must be group names (1 to 32 of a-z, A-Z, 0-9, '_', '-', '.', not starting with '-')",
+            ));
+        }
+        // One group for both roles would give the access manager the administrator's rights
+        // (and the administrator the manager's review without the separation art. 7 implies).
+        if self.daemon.manager_group == self.daemon.admin_group {
+            return Err(ConfigError::BadValue(
+                "daemon.manager_group must differ from daemon.admin_group",
             ));
         }
         if self.rate_limit.base_delay_ms > self.rate_limit.max_delay_ms {
@@ -796,6 +825,35 @@ reader = "Virtual PCD 00 00"
         assert_eq!(config.audit.dir, PathBuf::from("/var/lib/cardgate/audit"));
         assert!(Config::load_if_present(&path).unwrap().is_some());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_manager_group_has_a_default_must_be_a_name_and_must_not_be_the_admin_group() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!(c.daemon.manager_group, "cardgate-manager");
+        assert_eq!(c.daemon.admin_group, "cardgate-admin");
+        let set = |line: &str| Config::parse(&format!("[daemon]\n{line}\n{MINIMAL}"));
+        assert_eq!(
+            set("manager_group = \"juki-managers\"")
+                .unwrap()
+                .daemon
+                .manager_group,
+            "juki-managers"
+        );
+        for bad in [
+            "\"\"",
+            "\"-x\"",
+            "\"a b\"",
+            "\"a:b\"",
+            &format!("{:?}", "m".repeat(33)),
+        ] {
+            let err = set(&format!("manager_group = {bad}")).unwrap_err();
+            assert!(err.to_string().contains("manager_group"), "{bad}: {err}");
+        }
+        let same = set("manager_group = \"cardgate-admin\"").unwrap_err();
+        assert!(same.to_string().contains("must differ"), "{same}");
+        let same = set("admin_group = \"cardgate-manager\"").unwrap_err();
+        assert!(same.to_string().contains("must differ"), "{same}");
     }
 
     #[test]

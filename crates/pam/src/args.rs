@@ -126,7 +126,7 @@ impl Settings {
                     }
                 }
                 "lang" => {
-                    s.lang = Some(Lang::from_arg(value).ok_or(ArgError::BadValue {
+                    s.lang = Some(Lang::from_arg(value).map_err(|_| ArgError::BadValue {
                         key: "lang",
                         problem: "use ja or en",
                     })?)

@@ -177,4 +177,15 @@ pub enum AdminRequest {
         /// The PC/SC reader holding the card.
         reader: String,
     },
+    /// Install a new revocation list, signed with the issuer key, in place of the daemon's
+    /// (`cardgatectl card revoke|return` run by the access manager, who holds the issuer key
+    /// but is not root). The daemon writes the list only if the issuer signed it, its
+    /// version is newer than the one in force and it still lists every card the list in
+    /// force lists; then it marks the cards it newly lists as revoked or returned in the
+    /// register. Nothing is recorded: the `card_revoked` or `card_returned` request that
+    /// follows is, with this list as its evidence. The answer is the daemon's status.
+    PublishRevocationList {
+        /// The signed list, in hex.
+        list: String,
+    },
 }

@@ -70,6 +70,9 @@ fn admin_requests() -> Vec<AdminRequest> {
             serial: Some(S1),
             reader: "r".into(),
         },
+        AdminRequest::PublishRevocationList {
+            list: "00ff".into(),
+        },
     ];
     all.extend(
         RevocationReason::ALL

@@ -45,19 +45,30 @@ fn chain(e: &(dyn Error + 'static)) -> String {
     out
 }
 
+/// The daemon's command line. clap (already the workspace's parser, for `cardgatectl`)
+/// prints `--help` and `--version` to stdout with exit status 0, and a usage error to
+/// stderr with exit status 2, as every Debian tool does.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "cardgated",
+    version,
+    about = "The cardgate session daemon: terminal login gated on the operator IC card.",
+    long_about = None
+)]
+struct Args {
+    /// The configuration file to run with.
+    #[arg(long, value_name = "FILE", default_value = cardgate_sessiond::config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// Check this configuration file and exit (0: valid, 2: not), without starting.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    check_config: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (check_only, path) = match args.as_slice() {
-        [] => (
-            false,
-            PathBuf::from(cardgate_sessiond::config::DEFAULT_PATH),
-        ),
-        [flag, file] if flag == "--config" => (false, PathBuf::from(file)),
-        [flag, file] if flag == "--check-config" => (true, PathBuf::from(file)),
-        _ => {
-            eprintln!("usage: cardgated [--config FILE] | --check-config FILE");
-            return ExitCode::from(2);
-        }
+    let args = <Args as clap::Parser>::parse();
+    let (check_only, path) = match args.check_config {
+        Some(file) => (true, file),
+        None => (false, args.config),
     };
     let config = match Config::load(&path) {
         Ok(c) => c,
@@ -179,6 +190,77 @@ fn bind(path: &Path, mode: u32, group: Option<u32>) -> Result<UnixListener, BoxE
     Ok(listener)
 }
 
+/// The gid of a configured group; `None` (with a warning) when there is none or the name
+/// service cannot say, which leaves its role without access (fail closed).
+fn group_gid(group: &str, role: &str) -> Option<u32> {
+    match users::group_id(group) {
+        Ok(Some(gid)) => Some(gid),
+        Ok(None) => {
+            tracing::warn!(%group, "the {role} group does not exist: that role has no access");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(%group, error = %e, "the {role} group cannot be looked up: that role has no access");
+            None
+        }
+    }
+}
+
+fn manager_group_gid(config: &Config) -> Option<u32> {
+    group_gid(&config.daemon.manager_group, "access manager's")
+}
+
+/// Lets the access manager's group read what that role reviews and consults, and write
+/// nothing (art. 7: the manager analyses the operation history; the log must not be theirs
+/// to change): the state directory and the audit directory become `root:<manager_group>`
+/// mode 2750 (setgid, so that every segment the log starts later is the group's too), and
+/// the audit segments and the card register `root:<manager_group>` 0640. The lock file,
+/// quarantined tails and the seal key file stay root's alone: a copy of the live sealing key
+/// kept by anyone would outlive its erasure on disk and could reseal a rewritten log, which is
+/// what forward sealing exists to prevent. The manager verifies every seal from k(0), which
+/// the manager keeps; only the key file's agreement with the log is root's to check.
+///
+/// Idempotent, at every start. A failure is logged with its path and the daemon goes on: the
+/// manager's review is then unavailable, nothing is opened wider.
+fn share_with_manager(config: &Config, gid: u32) {
+    use std::os::unix::fs::chown;
+    let set = |path: &Path, mode: u32| {
+        if let Err(e) = chown(path, Some(0), Some(gid))
+            .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
+        {
+            tracing::warn!(path = %path.display(), error = %e, "cannot share with the access manager's group");
+        }
+    };
+    let state = &config.daemon.state_dir;
+    set(state, 0o2750);
+    let register = state.join(cardgate_office::register::REGISTER_FILE);
+    if register.exists() {
+        set(&register, 0o640);
+    }
+    let audit = &config.audit.dir;
+    if !audit.is_dir() {
+        return;
+    }
+    set(audit, 0o2750);
+    match std::fs::read_dir(audit) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if cardgate_audit::segments::parse_segment_name(&name).is_some() {
+                    set(&entry.path(), 0o640);
+                } else if name == cardgate_audit::seal::KEY_FILE {
+                    // Undo a share made by an earlier version.
+                    set(&entry.path(), 0o600);
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(dir = %audit.display(), error = %e, "cannot list the audit log to share it")
+        }
+    }
+}
+
 /// `sd_notify(READY=1)` without libsystemd: one datagram to `$NOTIFY_SOCKET`.
 fn notify_ready() {
     let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
@@ -224,29 +306,29 @@ async fn run(config: Config) -> Result<(), BoxError> {
     if config.audit.syslog {
         audit_config.syslog = Some(PathBuf::from("/dev/log"));
     }
+    // Before the log opens, so that a segment it starts is created in the shared directory.
+    let manager_gid = manager_group_gid(&config);
+    if let Some(gid) = manager_gid {
+        share_with_manager(&config, gid);
+    }
     let (audit, report) = AuditSink::open(audit_config)?;
     let audit = Arc::new(audit);
     if !report.quarantined.is_empty() {
         tracing::warn!(files = ?report.quarantined, "a torn audit tail was quarantined");
     }
 
-    let admin_gid = match users::group_id(&config.daemon.admin_group) {
-        Ok(Some(gid)) => Some(gid),
-        Ok(None) => {
-            tracing::warn!(group = %config.daemon.admin_group, "admin group not found; the admin socket is root-only");
-            None
-        }
-        Err(e) => {
-            tracing::warn!(group = %config.daemon.admin_group, error = %e, "admin group unknown; the admin socket is root-only");
-            None
-        }
-    };
+    let admin_gid = group_gid(&config.daemon.admin_group, "admin");
     let login = bind(&config.daemon.login_socket, 0o666, None)?;
-    let admin = bind(
-        &config.daemon.admin_socket,
-        if admin_gid.is_some() { 0o660 } else { 0o600 },
-        admin_gid,
-    )?;
+    // With the access manager's group, members of two groups must reach the admin socket,
+    // which one file group cannot say: the socket is then open to every uid, like the login
+    // socket, and the daemon itself refuses a uid in neither group from its peer
+    // credentials before it reads a byte (`server::roles`).
+    let (admin_mode, admin_group) = match (admin_gid, manager_gid) {
+        (_, Some(_)) => (0o666, admin_gid),
+        (Some(gid), None) => (0o660, Some(gid)),
+        (None, None) => (0o600, None),
+    };
+    let admin = bind(&config.daemon.admin_socket, admin_mode, admin_group)?;
 
     let (monitor, monitor_events) = CardMonitor::start(MonitorOptions::default())?;
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();

@@ -22,6 +22,7 @@ use tokio::net::{UnixListener, UnixStream};
 use zeroize::Zeroizing;
 
 mod admission;
+mod roles;
 
 /// Which socket a connection came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,6 +143,26 @@ async fn serve_connection(engine: Arc<Engine>, mut stream: UnixStream, socket: S
             Duration::from_millis(d.request_timeout_ms),
         )
     };
+    // On the admin socket the caller's role is known before a byte is read: a uid in
+    // neither group is refused without sending anything, and only members may send the
+    // larger requests (a revocation list).
+    let (role, limit) = match socket {
+        Socket::Login => (None, limit),
+        Socket::Admin => {
+            let config = engine.clone();
+            let role = tokio::task::spawn_blocking(move || roles::role_of(uid, config.config()))
+                .await
+                .unwrap_or(Err(roles::NoRole::Neither));
+            match role {
+                Ok(role) => (Some(role), limit.max(roles::MEMBER_REQUEST_BYTES)),
+                Err(why) => {
+                    tracing::warn!(uid, ?why, "admin connection refused: no role");
+                    answer(&mut stream, &why.answer(uid, engine.config())).await;
+                    return;
+                }
+            }
+        }
+    };
     let line = match read_request(&mut stream, limit, idle, timeout).await {
         Ok(line) => line,
         Err(message) => {
@@ -150,9 +171,9 @@ async fn serve_connection(engine: Arc<Engine>, mut stream: UnixStream, socket: S
             return;
         }
     };
-    let reply = match socket {
-        Socket::Login => login_request(&engine, uid, line.bytes(), limit).await,
-        Socket::Admin => admin_request(&engine, uid, line.bytes(), limit).await,
+    let reply = match role {
+        None => login_request(&engine, uid, line.bytes(), limit).await,
+        Some(role) => admin_request(&engine, uid, role, line.bytes(), limit).await,
     };
     drop(line);
     answer(&mut stream, &reply).await;
@@ -264,50 +285,81 @@ fn session_info(s: Session) -> SessionInfo {
     }
 }
 
-async fn admin_request(engine: &Arc<Engine>, uid: u32, line: &[u8], limit: usize) -> Answer {
-    let group = engine.config().daemon.admin_group.clone();
-    let member = {
-        let group = group.clone();
-        tokio::task::spawn_blocking(move || users::in_group(uid, &group))
-            .await
-            .unwrap_or(Ok(false))
-    };
-    match member {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(uid, "admin request refused: not in the admin group");
-            return error(format!("uid {uid} is not a member of {group}"));
-        }
-        Err(e) => {
-            // Fail closed: a name service that cannot answer grants nothing.
-            tracing::warn!(uid, error = %e, "admin request refused: membership unknown");
-            return error(format!(
-                "cannot check whether uid {uid} is a member of {group}: {e}"
-            ));
-        }
+/// The wire name of an admin request, for the log.
+fn request_op(request: &AdminRequest) -> &'static str {
+    match request {
+        AdminRequest::Status => "status",
+        AdminRequest::Sessions => "sessions",
+        AdminRequest::CardIssued { .. } => "card_issued",
+        AdminRequest::PinUnblocked { .. } => "pin_unblocked",
+        AdminRequest::CardReturned { .. } => "card_returned",
+        AdminRequest::CardRevoked { .. } => "card_revoked",
+        AdminRequest::Note { .. } => "note",
+        AdminRequest::PukRejected { .. } => "puk_rejected",
+        AdminRequest::ManagerRefused { .. } => "manager_refused",
+        AdminRequest::PukBlocked { .. } => "puk_blocked",
+        AdminRequest::PublishRevocationList { .. } => "publish_revocation_list",
     }
+}
+
+/// The daemon's state (the answer to `status`, and to a published revocation list).
+fn status(engine: &Engine) -> Answer {
+    Answer::Info {
+        data: Info::Status(Status {
+            revocation_list_version: engine.revocation_version(),
+            sessions: engine.sessions().len() as u64,
+            terminals: engine
+                .config()
+                .terminals
+                .iter()
+                .map(|t| TerminalInfo {
+                    id: t.id.clone(),
+                    reader: t.reader.clone(),
+                })
+                .collect(),
+        }),
+    }
+}
+
+async fn admin_request(
+    engine: &Arc<Engine>,
+    uid: u32,
+    role: roles::Role,
+    line: &[u8],
+    limit: usize,
+) -> Answer {
     let request: AdminRequest = match parse_request(line, limit) {
         Ok(r) => r,
         Err(e) => return error(format!("{e}: {}", e.describe())),
     };
-    tracing::info!(uid, ?request, "admin request");
+    if let Err(why) = roles::allowed(role, &request) {
+        tracing::warn!(
+            uid,
+            op = request_op(&request),
+            why,
+            "admin request refused for the access manager's role"
+        );
+        return error(format!(
+            "uid {uid} is the access manager ({}), and {why}: refused",
+            engine.config().daemon.manager_group
+        ));
+    }
+    if let AdminRequest::PublishRevocationList { list } = &request {
+        tracing::info!(
+            uid,
+            ?role,
+            bytes = list.len() / 2,
+            "admin request: publish a revocation list"
+        );
+        let (engine, list) = (engine.clone(), list.clone());
+        return tokio::task::spawn_blocking(move || roles::publish_list(&engine, uid, &list))
+            .await
+            .unwrap_or_else(|_| error("internal error"));
+    }
+    tracing::info!(uid, ?role, ?request, "admin request");
     let name = name_of(uid).await.ok();
     match request {
-        AdminRequest::Status => Answer::Info {
-            data: Info::Status(Status {
-                revocation_list_version: engine.revocation_version(),
-                sessions: engine.sessions().len() as u64,
-                terminals: engine
-                    .config()
-                    .terminals
-                    .iter()
-                    .map(|t| TerminalInfo {
-                        id: t.id.clone(),
-                        reader: t.reader.clone(),
-                    })
-                    .collect(),
-            }),
-        },
+        AdminRequest::Status => status(engine),
         AdminRequest::Sessions => Answer::Info {
             data: Info::Sessions(engine.sessions().into_iter().map(session_info).collect()),
         },

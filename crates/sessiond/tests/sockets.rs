@@ -24,11 +24,15 @@ struct Running {
 }
 
 async fn start() -> Running {
-    let world = world_full(
+    start_with(world_full(
         "request_timeout_ms = 300\nmax_connections = 16\n",
         "refuse",
         "",
-    );
+    ))
+    .await
+}
+
+async fn start_with(world: World) -> Running {
     let login = world.dir.join("login.sock");
     let admin = world.dir.join("admin.sock");
     let login_l = UnixListener::bind(&login).unwrap();
@@ -235,7 +239,10 @@ async fn admin_requests_need_the_admin_group_and_are_attributed_to_the_uid() {
     // socket's permissions to show that the daemon's own check holds.
     std::fs::set_permissions(&r.admin, std::fs::Permissions::from_mode(0o666)).unwrap();
     let text = as_nobody(&r.admin, r#"{"op":"status"}"#).await;
-    assert!(text.contains("not a member of cardgate-admin"), "{text}");
+    assert!(
+        text.contains("member of neither cardgate-admin nor cardgate-manager"),
+        "{text}"
+    );
 
     // On the login socket, nobody may not act for alice.
     let text = as_nobody(
@@ -289,5 +296,113 @@ async fn removal_events_lock_the_session() {
         r.world.actions.0.lock().unwrap().as_slice(),
         ["lock-session c3"]
     );
+    r.stop.send(()).unwrap();
+}
+
+/// A signed list of `revoked` (reason lost, now), version `version`, in hex.
+fn list_hex(
+    issuer: &cardgate_card::IssuerKey,
+    version: u64,
+    revoked: &[cardgate_card::cert::CardSerial],
+) -> String {
+    use cardgate_card::revocation::{Revocation, RevocationListBuilder, RevocationReason};
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut b = RevocationListBuilder::new(version, now - 10, now + 86_400);
+    for s in revoked {
+        b.revoke(
+            *s,
+            Revocation {
+                revoked_at: now,
+                reason: RevocationReason::Lost,
+            },
+        );
+    }
+    hex::encode(b.sign(issuer).unwrap())
+}
+
+/// `publish_revocation_list`: the daemon installs the access manager's list only when the
+/// issuer signed it, it is newer than the one in force and drops nothing; then it marks the
+/// register. Each refusal leaves the list in force untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_list_must_be_the_issuers_newer_and_drop_nothing() {
+    let key_dir = temp_dir("publish-key");
+    let key_path = key_dir.join("issuer.pub");
+    let r = {
+        let world = world_full(
+            "request_timeout_ms = 300\n",
+            "refuse",
+            &format!("[issuer]\npublic_key = {:?}\n", key_path.to_str().unwrap()),
+        );
+        std::fs::write(&key_path, world.issuer.public_key().to_hex()).unwrap();
+        start_with(world).await
+    };
+    let list_path = r.world.dir.join("revoked.crl");
+    let publish = |hex: String| {
+        let admin = r.admin.clone();
+        async move {
+            ask(
+                &admin,
+                format!("{{\"op\":\"publish_revocation_list\",\"list\":\"{hex}\"}}\n").as_bytes(),
+            )
+            .await
+        }
+    };
+    // The register lends ALICE's card.
+    cardgate_office::register::RegisterFile::new(&r.world.dir)
+        .update(|reg| {
+            reg.cards.insert(
+                ALICE.to_string(),
+                cardgate_office::register::CardEntry::lent(
+                    "op-alice",
+                    cardgate_card::Role::Operator,
+                    0,
+                    time::macros::date!(2099 - 03 - 31),
+                ),
+            );
+        })
+        .unwrap();
+    let in_force = std::fs::read(&list_path).unwrap();
+    let unchanged = |v: &Value, why: &str| {
+        assert_eq!(result(v), "error", "{why}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(why), "{why}: {v}");
+        assert_eq!(std::fs::read(&list_path).unwrap(), in_force, "{why}");
+    };
+    unchanged(&publish("zz".into()).await, "in hex");
+    let stranger = cardgate_card::IssuerKey::generate().unwrap();
+    unchanged(
+        &publish(list_hex(&stranger, 2, &[ALICE])).await,
+        "does not verify with the issuer key",
+    );
+    // Version 1 is in force.
+    unchanged(
+        &publish(list_hex(&r.world.issuer, 1, &[ALICE])).await,
+        "is not newer than the one in force (1)",
+    );
+
+    let v = publish(list_hex(&r.world.issuer, 2, &[ALICE])).await;
+    assert_eq!(v["data"]["revocation_list_version"], 2, "{v}");
+    let reg = cardgate_office::register::RegisterFile::new(&r.world.dir)
+        .read()
+        .unwrap();
+    assert!(
+        matches!(
+            reg.get(&ALICE).unwrap().state,
+            cardgate_office::register::CardState::Revoked { .. }
+        ),
+        "{:?}",
+        reg.get(&ALICE)
+    );
+    // A later list that no longer lists ALICE would un-revoke her card: refused.
+    let in_force = std::fs::read(&list_path).unwrap();
+    let v = publish(list_hex(&r.world.issuer, 3, &[BOB])).await;
+    assert_eq!(result(&v), "error", "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("no longer lists card {ALICE}")),
+        "{v}"
+    );
+    assert_eq!(std::fs::read(&list_path).unwrap(), in_force);
     r.stop.send(()).unwrap();
 }

@@ -268,7 +268,9 @@ impl Engine {
                     by: Some(by),
                 })
             }
-            AdminRequest::Status | AdminRequest::Sessions => return bad("request"),
+            AdminRequest::Status
+            | AdminRequest::Sessions
+            | AdminRequest::PublishRevocationList { .. } => return bad("request"),
         };
         match self.audit.append(entry) {
             Ok(receipt) => Answer::recorded(receipt.seq),

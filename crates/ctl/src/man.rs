@@ -1,0 +1,96 @@
+//! `cardgatectl man`: the manual page, generated from the same clap definitions as `--help`
+//! (so the two cannot disagree), with the sections clap knows nothing of: the exit statuses
+//! and the files.
+
+use crate::exit::Exit;
+use crate::files::CmdError;
+use cardgate_i18n::{tr, Lang};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Every exit status, with its catalogue ID.
+pub const EXIT_STATUSES: [(Exit, &str); 7] = [
+    (Exit::Success, "ctl-exit-success"),
+    (Exit::Failed, "ctl-exit-failed"),
+    (Exit::Usage, "ctl-exit-usage"),
+    (Exit::NotFound, "ctl-exit-not-found"),
+    (Exit::Refused, "ctl-exit-refused"),
+    (Exit::DaemonDown, "ctl-exit-daemon-down"),
+    (Exit::VerificationFailed, "ctl-exit-verification-failed"),
+];
+
+/// Roff-escapes one line of text (a leading `.` or `'` would be read as a request).
+fn roff(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('-', "\\-");
+    if escaped.starts_with(['.', '\'']) {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
+}
+
+/// The manual page in `lang`, as roff.
+pub fn render(lang: Lang) -> Result<Vec<u8>, CmdError> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(crate::help::command(lang)).render(&mut page)?;
+    writeln!(page, ".SH \"{}\"", roff(&tr!(lang, "ctl-man-exit-heading")))?;
+    for (exit, id) in EXIT_STATUSES {
+        writeln!(page, ".TP\n{}\n{}", exit.code(), roff(&tr!(lang, id)))?;
+    }
+    writeln!(
+        page,
+        ".SH \"{}\"",
+        roff(&tr!(lang, "ctl-man-files-heading"))
+    )?;
+    for (path, id) in [
+        ("/etc/cardgate/cardgated.toml", "ctl-man-file-config"),
+        ("/var/lib/cardgate", "ctl-man-file-state"),
+        ("/var/lib/cardgate/audit", "ctl-man-file-audit"),
+    ] {
+        writeln!(page, ".TP\n{}\n{}", roff(path), roff(&tr!(lang, id)))?;
+    }
+    Ok(page)
+}
+
+/// Prints the manual page on stdout.
+pub fn print(lang: Lang) -> Result<ExitCode, CmdError> {
+    let page = render(lang)?;
+    std::io::stdout().lock().write_all(&page)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_manual_lists_every_exit_status_in_both_languages() {
+        for lang in Lang::ALL {
+            let page = String::from_utf8(render(lang).unwrap()).unwrap();
+            for (exit, id) in EXIT_STATUSES {
+                assert!(
+                    page.contains(&format!(".TP\n{}\n", exit.code())),
+                    "{lang}: {id}"
+                );
+                assert!(page.contains(&roff(&tr!(lang, id))), "{lang}: {id}");
+            }
+        }
+        let ja = String::from_utf8(render(Lang::Ja).unwrap()).unwrap();
+        assert!(ja.contains("終了ステータス"), "{ja}");
+    }
+
+    #[test]
+    fn docs_cli_md_documents_every_exit_status() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md"))
+                .unwrap_or_default();
+        for (exit, id) in EXIT_STATUSES {
+            let row = format!("| {} |", exit.code());
+            assert!(
+                doc.contains(&row),
+                "docs/cli.md has no row for exit {} ({id})",
+                exit.code()
+            );
+        }
+    }
+}
