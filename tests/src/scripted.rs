@@ -403,7 +403,10 @@ impl Script {
         let serial = self.serial(name);
         self.new_list(|o| {
             let issuer = o.path("issuer");
-            o.ctl_ok(&["card", "return", &serial, "--issuer-dir", &issuer], "")
+            o.ctl_ok(
+                &["card", "return", &serial, "--issuer-dir", &issuer, "--yes"],
+                "",
+            )
         })
     }
 
