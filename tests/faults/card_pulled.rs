@@ -169,7 +169,7 @@ fn unblock_through_cardgatectl_pulled_at_every_apdu() {
         let (out, after) = pulled_after(&office, &format!("unblock-{n}"), &image, n, || {
             office
                 .ctl_as_manager(
-                    &["card", "unblock", "--reader", &reader],
+                    &["card", "unblock", "--reader", &reader, "--yes"],
                     &format!("{PUK}\n{NEW_PIN}\n"),
                 )
                 .unwrap()

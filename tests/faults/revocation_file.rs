@@ -55,6 +55,9 @@ fn a_torn_older_or_foreign_list_is_refused_and_the_list_in_force_stays() {
                 "lost",
                 "--issuer-dir",
                 &office.path("issuer"),
+                // A card made for the test, not issued through this register.
+                "--not-in-register",
+                "--yes",
             ],
             "",
         )

@@ -171,7 +171,10 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
         ],
         "",
     ));
-    assert!(note.contains("recorded by cardgated"), "{note}");
+    assert!(
+        note.to_lowercase().contains("recorded by cardgated"),
+        "{note}"
+    );
 
     // The daemon opened no network socket at all (art. 15, 17).
     assert_no_inet_sockets(daemon.pid().unwrap());
