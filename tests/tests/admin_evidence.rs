@@ -264,7 +264,7 @@ fn notes_name_their_writer_through_the_daemon_and_without_it() {
         .unwrap());
     let lines: Vec<&str> = report
         .lines()
-        .filter(|l| l.contains("by uid 0 (root)"))
+        .filter(|l| l.contains("server-room entry") && l.contains("uid 0 (root)"))
         .collect();
     assert_eq!(lines.len(), 2, "{report}");
 }
@@ -364,7 +364,9 @@ fn wrong_puks_are_recorded_through_the_daemon_and_without_it() {
     assert_eq!(
         report
             .lines()
-            .filter(|l| l.contains("wrong PUK") && l.contains("by uid 0 (root)"))
+            .filter(|l| {
+                l.contains("wrong PUK") && l.contains("by uid 0 (root)") && l.contains("tries left")
+            })
             .count(),
         3,
         "{report}"
