@@ -76,9 +76,14 @@ fn main() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        // The kill must land mid-append, not before the child opened the log: a loaded
+        // machine can take longer than the random delay to start it. So the delay runs from
+        // its first acknowledged record.
+        let mut lines = BufReader::new(stdout).lines();
+        let first = lines.next();
         let reader = std::thread::spawn(move || {
             let mut seen = Vec::new();
-            for line in BufReader::new(stdout).lines() {
+            for line in first.into_iter().chain(lines) {
                 let Ok(line) = line else { break };
                 let (seq, hash) = line.split_once(' ').unwrap();
                 seen.push((seq.parse::<u64>().unwrap(), hash.to_owned()));

@@ -323,6 +323,21 @@ fn status(engine: &Engine) -> Answer {
     }
 }
 
+/// A register change made for the access manager (blocking: it reads the cards), answered
+/// with the daemon's status when made, with the refusal otherwise.
+async fn register_change(
+    engine: &Arc<Engine>,
+    change: impl FnOnce(&Engine) -> Result<(), String> + Send + 'static,
+) -> Answer {
+    let engine = engine.clone();
+    tokio::task::spawn_blocking(move || match change(&engine) {
+        Ok(()) => status(&engine),
+        Err(why) => error(why),
+    })
+    .await
+    .unwrap_or_else(|_| error("internal error"))
+}
+
 async fn admin_request(
     engine: &Arc<Engine>,
     uid: u32,
@@ -377,9 +392,8 @@ async fn admin_request(
             manager,
             manager_reader,
         } => {
-            let engine = engine.clone();
-            tokio::task::spawn_blocking(move || {
-                match engine.lend_in_register(
+            register_change(engine, move |e| {
+                e.lend_in_register(
                     &caller,
                     serial,
                     &operator,
@@ -387,13 +401,9 @@ async fn admin_request(
                     &reader,
                     manager,
                     manager_reader,
-                ) {
-                    Ok(()) => status(&engine),
-                    Err(why) => error(why),
-                }
+                )
             })
             .await
-            .unwrap_or_else(|_| error("internal error"))
         }
         AdminRequest::MarkUnblockedInRegister {
             serial,
@@ -401,21 +411,10 @@ async fn admin_request(
             manager,
             manager_reader,
         } => {
-            let engine = engine.clone();
-            tokio::task::spawn_blocking(move || {
-                match engine.mark_unblocked_in_register(
-                    &caller,
-                    serial,
-                    &reader,
-                    manager,
-                    manager_reader,
-                ) {
-                    Ok(()) => status(&engine),
-                    Err(why) => error(why),
-                }
+            register_change(engine, move |e| {
+                e.mark_unblocked_in_register(&caller, serial, &reader, manager, manager_reader)
             })
             .await
-            .unwrap_or_else(|_| error("internal error"))
         }
         other => {
             let engine = engine.clone();
