@@ -10,7 +10,7 @@
 //! script itself: the records are the daemon's (and `cardgatectl`'s, through the daemon).
 //!
 //! The dates are those of the script, not of the machine: `cardgated` and `cardgatectl` run
-//! under libfaketime (Debian package `faketime`), `LD_PRELOAD=libfaketime.so.1` with
+//! under libfaketime (Debian package `faketime`), `LD_PRELOAD=libfaketimeMT.so.1` with
 //! `FAKETIME_TIMESTAMP_FILE` naming a file that holds `@YYYY-MM-DD hh:mm:ss` (UTC),
 //! `FAKETIME_NO_CACHE=1` so that each change of the file is seen at once, and
 //! `FAKETIME_DONT_FAKE_MONOTONIC=1` so that the monotonic clock (tokio's timers, back-offs,
@@ -35,11 +35,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
-/// Where Debian puts libfaketime (package `faketime`, through `libfaketime`).
+/// Where Debian puts libfaketime (package `faketime`, through `libfaketime`): its threaded
+/// build, `libfaketimeMT`. `cardgated` reads the clock from several threads at once, and the
+/// plain build's unsynchronised cache of the timestamp file then now and then answers the
+/// real time: one record of the scripted day came out dated the real day, and every later
+/// one with it (the log's times never go back), under the load of the whole suite.
 const LIBFAKETIME: &[&str] = &[
-    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/faketime/libfaketime.so.1",
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/faketime/libfaketimeMT.so.1",
 ];
 
 /// The office's legal time: Japan Standard Time (the daemon's default `utc_offset_minutes`).
@@ -164,7 +168,7 @@ impl ScriptClock {
     pub fn env(&self) -> Result<Vec<(String, String)>, HarnessError> {
         let lib = LIBFAKETIME.iter().find(|p| Path::new(p).is_file()).ok_or(
             HarnessError::MissingProgram {
-                program: "libfaketime.so.1",
+                program: "libfaketimeMT.so.1",
                 package: "faketime",
             },
         )?;
