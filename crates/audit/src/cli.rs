@@ -7,7 +7,7 @@ use cardgate_office::config::{Config, LoadError};
 
 use crate::error::{FieldError, StoreError};
 use crate::record::{Entry, Event, Label, NoteKind, Text};
-use crate::report::{render, Checkpoint, CheckpointError, Report, ReportError, ReportOptions};
+use crate::report::{Checkpoint, CheckpointError, Report, ReportError, ReportOptions};
 use crate::seal::SealKey;
 use crate::verify::{verify_dir, VerifyOutcome};
 use crate::writer::{AuditConfig, AuditLog, Receipt, SystemClock};
@@ -73,11 +73,6 @@ pub fn default_dir_in(config: &Path) -> Result<PathBuf, CliError> {
     Ok(dir_from_config(config)?.unwrap_or_else(|| PathBuf::from(DEFAULT_DIR)))
 }
 
-/// The default log directory: `audit.dir` of [`DEFAULT_CONFIG`], else [`DEFAULT_DIR`].
-pub fn default_dir() -> Result<PathBuf, CliError> {
-    default_dir_in(Path::new(DEFAULT_CONFIG))
-}
-
 /// This machine's name, used as the terminal of records written from the command line.
 pub fn terminal_name() -> Label {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -103,54 +98,6 @@ pub fn verify(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyOutcome, CliError> {
     Ok(verify_dir(dir, key, progress)?)
-}
-
-/// What `verify` prints.
-pub fn verify_summary(outcome: &VerifyOutcome) -> String {
-    let mut out = String::new();
-    match &outcome.problem {
-        None => out.push_str(&format!(
-            "intact: {} records, {} seals, {} bytes{}\n",
-            outcome.records,
-            outcome.seals,
-            outcome.bytes,
-            if outcome.key_checked {
-                ", seals authenticated with k(0)"
-            } else {
-                "; seals NOT authenticated (no k(0): --key - or --key-file): only the chain and seal structure were checked"
-            }
-        )),
-        Some(p) => out.push_str(&format!("NOT INTACT: {p}\n")),
-    }
-    if let Some(tail) = &outcome.unsealed_tail {
-        out.push_str(&format!(
-            "unsealed tail: {} record(s), {}..={}, since {} (not yet protected by a seal)\n",
-            tail.count(),
-            tail.first_seq,
-            tail.last_seq,
-            tail.since
-        ));
-    }
-    if outcome.key_file_not_readable_here {
-        out.push_str("note: the seal key file is root's alone and was not compared with the log (run as root for that check)\n");
-    }
-    if outcome.key_update_pending {
-        out.push_str("note: the writer stopped between the last seal and the key update; the next open finishes it\n");
-    }
-    out
-}
-
-/// Output formats of `report`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportFormat {
-    /// Terminal table.
-    Table,
-    /// JSON.
-    Json,
-    /// CSV.
-    Csv,
-    /// Self-contained HTML.
-    Html,
 }
 
 /// `audit report` over one or more log directories (each read once, however often or by
@@ -197,16 +144,6 @@ pub fn write_checkpoint(report: &Report, path: &Path) -> Result<(), CliError> {
     match &report.checkpoint {
         Some(c) => Ok(c.write(path)?),
         None => Ok(()),
-    }
-}
-
-/// Renders a report.
-pub fn render_report(report: &Report, format: ReportFormat) -> String {
-    match format {
-        ReportFormat::Table => render::table(report),
-        ReportFormat::Json => render::json(report) + "\n",
-        ReportFormat::Csv => render::csv(report),
-        ReportFormat::Html => render::html(report),
     }
 }
 

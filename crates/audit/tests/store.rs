@@ -583,19 +583,30 @@ fn the_command_line_functions_work_end_to_end() {
     .unwrap();
     assert!(calls >= 2);
     assert!(outcome.is_intact());
-    assert!(cli::verify_summary(&outcome).starts_with("intact: 4 records, 2 seals"));
+    let summary = |outcome| {
+        cardgate_audit::report::render::verify_text(
+            outcome,
+            None,
+            cardgate_i18n::Lang::En,
+            time::UtcOffset::UTC,
+        )
+    };
+    assert!(summary(&outcome).starts_with("intact: 4 records, 2 seals"));
     let report = cli::report(&[t.log().as_path()], Default::default()).unwrap();
     assert_eq!(report.notes.len(), 1);
-    let html = cli::render_report(&report, cli::ReportFormat::Html);
+    let html = cardgate_audit::report::render::page(
+        &report,
+        &cardgate_audit::report::render::View::new(cardgate_i18n::Lang::En),
+    );
     assert!(html.contains("UPS battery replaced"));
     // Tampered: the summary names the record.
     let mut l = lines(&t.log());
     l.swap(2, 3);
     write_lines(&t.log(), &l);
     let outcome = cli::verify(&t.log(), Some(&key), &mut |_, _| {}).unwrap();
-    let summary = cli::verify_summary(&outcome);
+    let summary = summary(&outcome);
     assert!(
-        summary.starts_with("NOT INTACT: record 3 (audit-00000001.jsonl line 3)"),
+        summary.starts_with("NOT INTACT at record 3: record 3 (audit-00000001.jsonl line 3)"),
         "{summary}"
     );
     assert!(cli::parse_key("xyz").is_err());

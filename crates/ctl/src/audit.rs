@@ -655,7 +655,14 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
                 }
                 (format, out) => {
                     let text = match format {
-                        FormatArg::Json => render::json(&report) + "\n",
+                        FormatArg::Json => {
+                            render::json(&report).map_err(|e| {
+                                Failure::new(
+                                    Exit::Failed,
+                                    tr!(lang, "ctl-audit-json-failed", error = e.to_string()),
+                                )
+                            })? + "\n"
+                        }
                         FormatArg::Html => render::page(&report, &view),
                         _ => render::text(&report, &view),
                     };

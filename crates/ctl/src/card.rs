@@ -186,66 +186,6 @@ fn check_reader(lang: Lang, reader: &str) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// The issuer key from `dir/issuer.key`. A missing directory or key is the issuer medium not
-/// being mounted: the error says so and names the path.
-fn load_issuer(lang: Lang, dir: &Path) -> Result<IssuerKey, CmdError> {
-    let mount = || {
-        tr!(
-            lang,
-            "ctl-card-issuer-mount",
-            dir = dir.display().to_string()
-        )
-    };
-    if !dir.is_dir() {
-        return Err(fail_hint(
-            Exit::NotFound,
-            tr!(
-                lang,
-                "ctl-card-issuer-dir-missing",
-                dir = dir.display().to_string()
-            ),
-            mount(),
-        ));
-    }
-    let path = dir.join("issuer.key");
-    let der = match crate::files::read_capped(&path, 4096) {
-        Ok(der) => zeroize::Zeroizing::new(der),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(fail_hint(
-                Exit::NotFound,
-                tr!(
-                    lang,
-                    "ctl-card-issuer-key-missing",
-                    path = path.display().to_string()
-                ),
-                mount(),
-            ))
-        }
-        Err(e) => {
-            return Err(fail(
-                Exit::Failed,
-                tr!(
-                    lang,
-                    "ctl-card-issuer-key-unreadable",
-                    path = path.display().to_string(),
-                    error = e.to_string()
-                ),
-            ))
-        }
-    };
-    IssuerKey::from_pkcs8(&der).map_err(|e| {
-        fail(
-            Exit::Failed,
-            tr!(
-                lang,
-                "ctl-card-issuer-key-bad",
-                path = path.display().to_string(),
-                error = e.to_string()
-            ),
-        )
-    })
-}
-
 /// The PC/SC readers, behind the reader crate's transaction seam: each card operation runs
 /// in one PC/SC transaction and ends with the operator-card application re-selected
 /// ([`cardgate_card::reselect`]; the card is reset when that fails), so that a PIN or PUK
@@ -669,7 +609,7 @@ fn withdraw(
     let serial = parse_serial(lang, serial)?;
     let w = check_withdrawal(lang, ui, config, serial, reason, not_in_register)?;
     // The medium before the question: a missing key is found before anyone says yes.
-    let issuer = load_issuer(lang, issuer_dir)?;
+    let issuer = crate::issuer::load_key(lang, issuer_dir)?;
     let by = cardgate_audit::caller::label();
     ui.confirm(&withdrawal_plan(lang, ui, &w, &by))?;
     let returned = reason == RevocationReason::Returned;
@@ -896,7 +836,7 @@ fn issue(
     let today = time::OffsetDateTime::now_utc().to_offset(ui.offset).date();
     let valid_until = parse_valid_until(lang, valid_until, today)?;
     // The medium before the manager's PIN: nothing is asked of a card for a key not there.
-    let issuer = load_issuer(lang, issuer_dir)?;
+    let issuer = crate::issuer::load_key(lang, issuer_dir)?;
     let through_daemon = daemon_writes_register(lang, config, manager_reader.is_some())?;
     let manager = match manager_reader {
         Some(m) => Some(manager::authenticate(lang, config, &m, &reader)?),

@@ -147,3 +147,58 @@ pub fn run(ui: &Ui, cmd: IssuerCommand) -> Result<ExitCode, CmdError> {
         }
     }
 }
+
+/// The issuer key from `dir/issuer.key`, for every command that signs (card issue, return,
+/// revoke, the revocation list, backup). A missing directory or key is the issuer medium not
+/// being mounted: the error says so and names the path; any other failure names the file.
+pub fn load_key(lang: cardgate_i18n::Lang, dir: &Path) -> Result<IssuerKey, CmdError> {
+    let mount = || {
+        tr!(
+            lang,
+            "ctl-card-issuer-mount",
+            dir = dir.display().to_string()
+        )
+    };
+    if !dir.is_dir() {
+        return Err(Box::new(
+            Failure::new(
+                Exit::NotFound,
+                tr!(
+                    lang,
+                    "ctl-card-issuer-dir-missing",
+                    dir = dir.display().to_string()
+                ),
+            )
+            .hint(mount()),
+        ));
+    }
+    let path = dir.join("issuer.key");
+    let der = match crate::files::read_capped(&path, 4096) {
+        Ok(der) => zeroize::Zeroizing::new(der),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Box::new(
+                Failure::new(
+                    Exit::NotFound,
+                    tr!(
+                        lang,
+                        "ctl-card-issuer-key-missing",
+                        path = path.display().to_string()
+                    ),
+                )
+                .hint(mount()),
+            ))
+        }
+        Err(e) => return Err(Box::new(crate::files::io_failure(lang, &path, &e))),
+    };
+    IssuerKey::from_pkcs8(&der).map_err(|e| {
+        Box::new(Failure::new(
+            Exit::Failed,
+            tr!(
+                lang,
+                "ctl-card-issuer-key-bad",
+                path = path.display().to_string(),
+                error = e.to_string()
+            ),
+        )) as CmdError
+    })
+}

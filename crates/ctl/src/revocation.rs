@@ -88,31 +88,6 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// The issuer key in `dir`, every failure naming the file (a missing one most likely means
-/// the issuer medium is not mounted).
-pub fn load_issuer(lang: Lang, dir: &Path) -> Result<IssuerKey, CmdError> {
-    let path = dir.join("issuer.key");
-    let der = zeroize::Zeroizing::new(read_capped(&path, 4096).map_err(|e| {
-        let f = io_failure(lang, &path, &e);
-        if e.kind() == std::io::ErrorKind::NotFound {
-            f.hint(tr!(lang, "ctl-state-issuer-key-missing-hint"))
-        } else {
-            f
-        }
-    })?);
-    IssuerKey::from_pkcs8(&der).map_err(|e| {
-        Box::new(Failure::new(
-            Exit::Failed,
-            tr!(
-                lang,
-                "ctl-state-bad-file",
-                path = path.display().to_string(),
-                error = e.to_string()
-            ),
-        )) as CmdError
-    })
-}
-
 /// The issuer public key in `path` (`issuer.pub`, hex), every failure naming the file.
 pub fn load_public(lang: Lang, path: &Path) -> Result<IssuerPublicKey, CmdError> {
     let bytes = read_capped(path, 4096).map_err(|e| io_failure(lang, path, &e))?;
@@ -379,7 +354,7 @@ pub fn run(ui: &Ui, config_path: &Path, cmd: RevocationCommand) -> Result<ExitCo
                     tr!(ui.lang, "ctl-state-bad-serial", serial = serial.clone()),
                 )
             })?;
-            let issuer = load_issuer(ui.lang, &issuer_dir)?;
+            let issuer = crate::issuer::load_key(ui.lang, &issuer_dir)?;
             let (version, count) = sign_and_place(
                 ui,
                 config_path,
@@ -405,7 +380,7 @@ pub fn run(ui: &Ui, config_path: &Path, cmd: RevocationCommand) -> Result<ExitCo
             list,
             next_update_days,
         } => {
-            let issuer = load_issuer(ui.lang, &issuer_dir)?;
+            let issuer = crate::issuer::load_key(ui.lang, &issuer_dir)?;
             let (version, count) =
                 sign_and_place(ui, config_path, &issuer, &list, next_update_days, None)?;
             println!(

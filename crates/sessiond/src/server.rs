@@ -375,10 +375,6 @@ async fn admin_request(
     }
     tracing::info!(uid, ?role, ?request, "admin request");
     let name = name_of(uid).await.ok();
-    let caller = match &name {
-        Some(n) => format!("uid {uid} ({n})"),
-        None => format!("uid {uid}"),
-    };
     match request {
         AdminRequest::Status => status(engine),
         AdminRequest::Sessions => Answer::Info {
@@ -394,7 +390,8 @@ async fn admin_request(
         } => {
             register_change(engine, move |e| {
                 e.lend_in_register(
-                    &caller,
+                    uid,
+                    name.as_deref(),
                     serial,
                     &operator,
                     role,
@@ -412,7 +409,14 @@ async fn admin_request(
             manager_reader,
         } => {
             register_change(engine, move |e| {
-                e.mark_unblocked_in_register(&caller, serial, &reader, manager, manager_reader)
+                e.mark_unblocked_in_register(
+                    uid,
+                    name.as_deref(),
+                    serial,
+                    &reader,
+                    manager,
+                    manager_reader,
+                )
             })
             .await
         }

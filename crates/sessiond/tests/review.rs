@@ -392,7 +392,7 @@ fn scripted_days_give_exactly_their_findings() {
         .all(|f| !f.records.is_empty() && f.records.iter().all(|r| r.log == log)));
 
     // The JSON carries each finding's stable kind and its data.
-    let json = cardgate_audit::report::render::json(&report);
+    let json = cardgate_audit::report::render::json(&report).unwrap();
     for kind in [
         "\"kind\":\"on_national_holiday\"",
         "\"kind\":\"card_on_two_terminals\"",

@@ -681,29 +681,8 @@ pub(crate) fn verification_lines(report: &Report, view: &View) -> Vec<(bool, Str
 
 /// The report's data as pretty JSON (times in UTC as the log keeps them; not translated, for
 /// programs).
-pub fn json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).unwrap_or_default()
-}
-
-/// The text form in English with Japan time (kept for callers without a [`View`]).
-pub fn table(report: &Report) -> String {
-    text(report, &View::new(Lang::En))
-}
-
-/// The HTML page in English with Japan time (kept for callers without a [`View`]).
-pub fn html(report: &Report) -> String {
-    page(report, &View::new(Lang::En))
-}
-
-/// The findings table as CSV, in English with Japan time (kept for callers without a
-/// [`View`]; [`csv_files`] gives every table).
-pub fn csv(report: &Report) -> String {
-    let files = csv_files(report, &View::new(Lang::En));
-    files
-        .into_iter()
-        .find(|f| f.name == "findings.csv")
-        .map(|f| String::from_utf8_lossy(&f.bytes).into_owned())
-        .unwrap_or_default()
+pub fn json(report: &Report) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(report)
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use crate::exit::{Exit, Failure};
 use crate::files::{io_failure, read_capped, write_atomic, CmdError};
-use crate::revocation::{load_issuer, load_public};
+use crate::issuer::load_key;
+use crate::revocation::load_public;
 use crate::ui::Ui;
 use cardgate_audit::segments::parse_segment_name;
 use cardgate_card::IssuerPublicKey;
@@ -235,7 +236,7 @@ pub fn backup(
     to: &Path,
     issuer_dir: &Path,
 ) -> Result<ExitCode, CmdError> {
-    let issuer = load_issuer(ui.lang, issuer_dir)?;
+    let issuer = load_key(ui.lang, issuer_dir)?;
     // A backup this machine could not check is no backup: the signing key must be the one the
     // machine trusts.
     let configured = load_public(ui.lang, &config.issuer.public_key)?;

@@ -50,3 +50,4 @@ ctl-audit-key-bad = k(0) must be 64 hexadecimal digits (the last line `cardgatec
 ctl-audit-checkpoint-read = Cannot read the checkpoint { $path }: { $error }
 ctl-audit-checkpoint-write = Cannot write the checkpoint { $path }: { $error }
 ctl-audit-write = Cannot write { $path }: { $error }
+ctl-audit-json-failed = the report could not be written as JSON: { $error }

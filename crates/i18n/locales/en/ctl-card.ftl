@@ -16,7 +16,6 @@ ctl-card-config-hint = name the configuration with --config (now { $path })
 ## The issuer medium
 ctl-card-issuer-dir-missing = the issuer directory { $dir } does not exist
 ctl-card-issuer-key-missing = the issuer key { $path } does not exist
-ctl-card-issuer-key-unreadable = cannot read the issuer key { $path }: { $error }
 ctl-card-issuer-key-bad = the issuer key { $path } is not an issuer key: { $error }
 ctl-card-issuer-mount = mount the issuer medium (the removable drive holding issuer.key) and name its directory with --issuer-dir (now { $dir })
 

@@ -24,7 +24,6 @@ ctl-state-issuer-no-parent = { $parent } does not exist, so { $path } was not ma
 ctl-state-issuer-no-parent-hint = mount the issuer medium (the USB key kept by the access manager) and run it again; cardgatectl never creates it
 ctl-state-issuer-not-dir = { $path } exists and is not a directory
 ctl-state-issuer-dir-hint = give --dir a directory on the issuer medium
-ctl-state-issuer-key-missing-hint = is the issuer medium mounted? --issuer-dir names the directory made by issuer init
 ctl-state-issuer-made =
     issuer key:  { $key }
     public key:  { $public } ({ $hex })

@@ -50,3 +50,4 @@ ctl-audit-key-bad = k(0) は 16 進数 64 桁です(`cardgatectl audit init` が
 ctl-audit-checkpoint-read = チェックポイント { $path } を読み込めません: { $error }
 ctl-audit-checkpoint-write = チェックポイント { $path } を書き出せません: { $error }
 ctl-audit-write = { $path } に書き出せません: { $error }
+ctl-audit-json-failed = 報告を JSON として出力できませんでした: { $error }

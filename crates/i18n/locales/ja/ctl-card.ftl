@@ -16,7 +16,6 @@ ctl-card-config-hint = 設定ファイルを --config で指定してくださ�
 ## 発行者の媒体
 ctl-card-issuer-dir-missing = 発行者ディレクトリ { $dir } がありません
 ctl-card-issuer-key-missing = 発行者鍵 { $path } がありません
-ctl-card-issuer-key-unreadable = 発行者鍵 { $path } を読み込めません: { $error }
 ctl-card-issuer-key-bad = { $path } は発行者鍵ではありません: { $error }
 ctl-card-issuer-mount = 発行者の媒体(issuer.key を保管した外部記録媒体)を接続してマウントし、そのディレクトリを --issuer-dir で指定してください(現在の指定: { $dir })
 

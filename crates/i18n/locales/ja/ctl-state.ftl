@@ -24,7 +24,6 @@ ctl-state-issuer-no-parent = { $parent } がないため、{ $path } を作成�
 ctl-state-issuer-no-parent-hint = 発行者鍵の媒体(アクセス管理者が保管する USB メモリ)を接続してから再実行してください。cardgatectl がこのディレクトリを作ることはありません
 ctl-state-issuer-not-dir = { $path } は存在しますが、ディレクトリではありません
 ctl-state-issuer-dir-hint = --dir には発行者鍵の媒体上のディレクトリを指定してください
-ctl-state-issuer-key-missing-hint = 発行者鍵の媒体は接続されていますか。--issuer-dir には issuer init で作成したディレクトリを指定します
 ctl-state-issuer-made =
     発行者鍵:  { $key }
     公開鍵:    { $public }({ $hex })

@@ -50,6 +50,14 @@ pub(super) struct CardSeen {
 }
 
 /// The wire's serial, as the card crate names it.
+/// How a record names the local user who asked: `uid 1001 (yamada)`.
+pub(super) fn caller(uid: u32, user: Option<&str>) -> String {
+    match user {
+        Some(name) => format!("uid {uid} ({name})"),
+        None => format!("uid {uid}"),
+    }
+}
+
 pub(super) fn card_serial(serial: wire::Serial) -> CardSerial {
     CardSerial(serial.0)
 }
@@ -103,10 +111,7 @@ impl Engine {
     /// Records an administrative action, attributed to the caller's uid (SO_PEERCRED), once
     /// its evidence is seen (see the module documentation).
     pub fn admin_record(&self, uid: u32, user: Option<&str>, request: AdminRequest) -> Answer {
-        let caller = match user {
-            Some(name) => format!("uid {uid} ({name})"),
-            None => format!("uid {uid}"),
-        };
+        let caller = caller(uid, user);
         let by = label(&caller);
         let bad = |what: &str| Answer::Error {
             message: format!("invalid {what}"),

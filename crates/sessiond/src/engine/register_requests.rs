@@ -7,7 +7,7 @@
 //! against the entry as it is for root's own writes: the engine's evidence model is unchanged.
 //! A refusal is `Err` with the sentence to answer, naming the card.
 
-use super::admin::{card_role, card_serial};
+use super::admin::{caller, card_role, card_serial};
 use super::Engine;
 use crate::register::{CardEntry, CardState};
 use cardgate_card::Verification;
@@ -18,7 +18,8 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     pub fn lend_in_register(
         &self,
-        caller: &str,
+        uid: u32,
+        user: Option<&str>,
         serial: wire::Serial,
         operator: &str,
         role: wire::Role,
@@ -26,6 +27,7 @@ impl Engine {
         manager: wire::Serial,
         manager_reader: String,
     ) -> Result<(), String> {
+        let caller = &caller(uid, user);
         let (serial, role) = (card_serial(serial), card_role(role));
         let refuse = |why: String| {
             tracing::warn!(caller, serial = %serial, reason = %why, "lending in the register refused");
@@ -89,12 +91,14 @@ impl Engine {
     /// Marks the PIN of a lent card as unblocked just now: its holder must choose a new one.
     pub fn mark_unblocked_in_register(
         &self,
-        caller: &str,
+        uid: u32,
+        user: Option<&str>,
         serial: wire::Serial,
         reader: &str,
         manager: wire::Serial,
         manager_reader: String,
     ) -> Result<(), String> {
+        let caller = &caller(uid, user);
         let serial = card_serial(serial);
         let refuse = |why: String| {
             tracing::warn!(caller, serial = %serial, reason = %why, "marking an unblock refused");

@@ -3,6 +3,9 @@
 //! opens it may have no network, and a page that fetched something would tell someone that
 //! the review was read). Colour only where something is wrong: red for the findings that
 //! need action and the days someone worked who should not have; days off are shaded grey.
+//!
+//! Everything is written into a `String` with `write!`, whose `fmt::Write` cannot fail; the
+//! `let _ =` on those writes drops a `Result` that is always `Ok`.
 
 use std::fmt::Write as _;
 

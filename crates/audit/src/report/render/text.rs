@@ -1,5 +1,8 @@
 //! The review as text for a terminal, columns aligned by display width (Japanese takes two
 //! columns a character).
+//!
+//! Everything is written into a `String` with `write!`, whose `fmt::Write` cannot fail; the
+//! `let _ =` on those writes drops a `Result` that is always `Ok`.
 
 use std::fmt::Write as _;
 
