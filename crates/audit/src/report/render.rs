@@ -1,5 +1,5 @@
 //! The review as the access manager reads it: text for a terminal ([`text`]), a
-//! self-contained HTML page to print and sign ([`html`]), CSV for a spreadsheet, one table
+//! self-contained HTML page to print and sign ([`page`]), CSV for a spreadsheet, one table
 //! per file ([`csv_files`]), and the data as JSON ([`json`]).
 //!
 //! Everything a person reads is in their language (`review.ftl`, Japanese or English) and
