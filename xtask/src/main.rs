@@ -3,6 +3,7 @@
 //! * `cargo xtask test`  — every check CI runs: format, lints, build, all tests.
 //! * `cargo xtask demo`  — the story of one operator card, told step by step.
 //! * `cargo xtask bench` — the benchmarks behind `docs/performance.md`.
+//! * `cargo xtask vm`    — the end-to-end test in a booted Debian 12 guest (also in `test`).
 //!
 //! Both `test` and `demo` install the Debian packages they need when run as root, and
 //! otherwise print the exact `apt-get install` line and stop.
@@ -11,12 +12,13 @@
 mod demo;
 mod deps;
 mod fuzz;
+mod vm;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask <test|demo|bench> [options]");
+    eprintln!("usage: cargo xtask <test|demo|bench|fuzz|vm> [options]");
     eprintln!("  test           format, clippy, build and every test (what CI runs)");
     eprintln!("  demo           the operator-card story, step by step");
     eprintln!(
@@ -24,6 +26,7 @@ fn usage() -> ExitCode {
     );
     eprintln!("                 e.g. -p cardgate-sessiond --bench daemon)");
     eprintln!("  fuzz [--long]  fuzz every parser (a short run; --long for a campaign)");
+    eprintln!("  vm             the end-to-end test in a booted Debian 12 guest (QEMU)");
     ExitCode::from(2)
 }
 
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
         Some("demo") => deps::ensure().and_then(|()| demo::run()),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz::run(args.iter().any(|a| a == "--long")),
+        Some("vm") => vm::run(),
         _ => return usage(),
     };
     match result {
@@ -113,6 +117,10 @@ fn test(_args: &[String]) -> Result<(), String> {
     rustdoc_strict()?;
     // A short fuzzing run of every parser (the stable engine; any crash fails the run).
     fuzz::run(false)?;
+    // The end-to-end test on a real booted Debian 12: the package installed with apt, the
+    // shipped unit under systemd, login through PAM, logind's sessions (docs/testing.md).
+    // Before nextest, so that the run still closes on nextest's summary line.
+    vm::run()?;
     // Last, so that the run closes on the test summary. One process per test: PC/SC tests
     // each talk to their own private pcscd, and libpcsclite picks its socket once per process.
     cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
