@@ -2,10 +2,14 @@
 //! and the record of what really happened.
 //!
 //! A session action is never assumed: its exit status is read, it runs under a timeout, it
-//! is tried a bounded number of times, and the record says what logind did — the session
-//! locked, or the lock failed (and then the session is ended instead, art. 6.2: nothing stays
-//! usable without the card), or the end failed (and then the daemon keeps trying, and the
-//! session stays in the table, across restarts, until it is gone).
+//! is tried a bounded number of times, and what logind then reports of the session is read
+//! back (`loginctl show-session`): the record says what logind did. A lock holds only when
+//! a screen locker obeys logind's `Lock` and says so by setting `LockedHint`: a text console
+//! has none (`Type=tty`), so its session is ended instead, and a graphical session whose
+//! locker does not set the hint within `session.lock_confirm_ms` is ended too (art. 6.2:
+//! nothing stays usable without the card). An end counts once logind reports the session
+//! closing or gone; until then the daemon keeps trying, and the session stays in the table,
+//! across restarts.
 //!
 //! Actions run on their own threads, one queue per session, so that a hung `loginctl` holds
 //! up only its own session: card events, other sessions and requests go on. Removal's lock is
@@ -15,7 +19,7 @@
 use crate::audit_sink::AuditSink;
 use crate::engine::label;
 use crate::sessions::{Session, SessionState, SessionTable};
-use cardgate_audit::record::{EndReason, LockReason};
+use cardgate_audit::record::{EndReason, LockReason, LogindState, SessionType};
 use cardgate_audit::{Entry, Event, Label};
 use cardgate_card::cert::CardSerial;
 use std::collections::{HashMap, VecDeque};
@@ -25,6 +29,17 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+/// What logind reports of a session (`loginctl show-session -p Type -p State -p LockedHint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogindSession {
+    /// `Type`: tty, x11, wayland, mir, unspecified.
+    pub session_type: SessionType,
+    /// `State` is `closing`: the session is being ended.
+    pub closing: bool,
+    /// `LockedHint`: a screen locker says the session is locked.
+    pub locked_hint: bool,
+}
+
 /// What the daemon does to a login session (logind, through `loginctl`).
 pub trait SessionActions: Send + Sync {
     /// Lock the session.
@@ -33,9 +48,12 @@ pub trait SessionActions: Send + Sync {
     fn unlock(&self, session_id: &str) -> Result<(), String>;
     /// End the session.
     fn terminate(&self, session_id: &str) -> Result<(), String>;
+    /// What logind reports of the session now; `Ok(None)` when it knows no such session.
+    fn show(&self, session_id: &str) -> Result<Option<LogindSession>, String>;
 }
 
-/// `loginctl lock-session|unlock-session|terminate-session -- ID`, each under a timeout.
+/// `loginctl lock-session|unlock-session|terminate-session|show-session … -- ID`, each
+/// under a timeout.
 #[derive(Debug, Clone)]
 pub struct Loginctl {
     program: PathBuf,
@@ -44,6 +62,24 @@ pub struct Loginctl {
 
 /// How much of `loginctl`'s error output is kept for the log and the record.
 const STDERR_CAP: u64 = 512;
+/// How much of `show-session`'s answer is read (three short properties).
+const STDOUT_CAP: u64 = 4096;
+
+/// How a `loginctl` call went wrong.
+enum CallError {
+    /// logind knows no such session (`No session 'ID' known`).
+    NoSuchSession(String),
+    /// Anything else: not started, timed out, another failure.
+    Failed(String),
+}
+
+impl CallError {
+    fn into_message(self) -> String {
+        match self {
+            CallError::NoSuchSession(m) | CallError::Failed(m) => m,
+        }
+    }
+}
 
 impl Loginctl {
     /// `program`, killed when a call takes longer than `timeout`.
@@ -51,28 +87,36 @@ impl Loginctl {
         Loginctl { program, timeout }
     }
 
-    fn run(&self, verb: &str, session_id: &str) -> Result<(), String> {
+    /// Runs `loginctl VERB OPTIONS -- ID`; its standard output on success.
+    fn call(&self, verb: &str, options: &[&str], session_id: &str) -> Result<String, CallError> {
         let program = self.program.display();
         // `--`: a session ID is never taken for an option, whatever it says.
         let mut child = Command::new(&self.program)
-            .args([verb, "--", session_id])
+            .arg(verb)
+            .args(options)
+            .args(["--", session_id])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if options.is_empty() {
+                Stdio::null()
+            } else {
+                Stdio::piped()
+            })
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("{program} {verb}: cannot start: {e}"))?;
+            .map_err(|e| CallError::Failed(format!("{program} {verb}: cannot start: {e}")))?;
         // Real time, not the injected clock: this waits on a real process, which a test's
         // manual clock would never let time out.
         let started = Instant::now();
         // Poll with a pause growing to 1 ms: a quick loginctl is seen within a millisecond of
         // its exit (the removal lock waits on it), and a hung one costs a wakeup a millisecond.
+        // (Its answer is a few short lines, far below a pipe's buffer: it never blocks on it.)
         let mut pause = Duration::from_micros(100);
         let status = loop {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if started.elapsed() >= self.timeout => {
                     let killed = child.kill().and_then(|()| child.wait());
-                    return Err(match killed {
+                    return Err(CallError::Failed(match killed {
                         Ok(_) => format!(
                             "{program} {verb} {session_id}: no answer within {} ms (killed)",
                             self.timeout.as_millis()
@@ -81,17 +125,31 @@ impl Loginctl {
                             "{program} {verb} {session_id}: no answer within {} ms, and it could not be killed: {e}",
                             self.timeout.as_millis()
                         ),
-                    });
+                    }));
                 }
                 Ok(None) => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(1));
                 }
-                Err(e) => return Err(format!("{program} {verb} {session_id}: {e}")),
+                Err(e) => {
+                    return Err(CallError::Failed(format!(
+                        "{program} {verb} {session_id}: {e}"
+                    )))
+                }
             }
         };
         if status.success() {
-            return Ok(());
+            let mut out = String::new();
+            if let Some(pipe) = child.stdout.take() {
+                pipe.take(STDOUT_CAP)
+                    .read_to_string(&mut out)
+                    .map_err(|e| {
+                        CallError::Failed(format!(
+                            "{program} {verb} {session_id}: its answer could not be read: {e}"
+                        ))
+                    })?;
+            }
+            return Ok(out);
         }
         let mut stderr = String::new();
         if let Some(pipe) = child.stderr.take() {
@@ -101,11 +159,56 @@ impl Loginctl {
             }
         }
         let said = stderr.trim();
-        Err(if said.is_empty() {
+        let message = if said.is_empty() {
             format!("{program} {verb} {session_id}: {status}")
         } else {
             format!("{program} {verb} {session_id}: {status}: {said}")
-        })
+        };
+        // logind's org.freedesktop.login1.NoSuchSession, as loginctl prints it.
+        if said.contains("No session '") {
+            Err(CallError::NoSuchSession(message))
+        } else {
+            Err(CallError::Failed(message))
+        }
+    }
+
+    fn run(&self, verb: &str, session_id: &str) -> Result<(), String> {
+        self.call(verb, &[], session_id)
+            .map(drop)
+            .map_err(CallError::into_message)
+    }
+}
+
+/// Reads `show-session`'s `Key=Value` lines; every one of the three must be there.
+fn parse_show(session_id: &str, answer: &str) -> Result<LogindSession, String> {
+    let (mut kind, mut state, mut hint) = (None, None, None);
+    for line in answer.lines() {
+        match line.split_once('=') {
+            Some(("Type", v)) => kind = Some(SessionType::from_logind(v.trim())),
+            Some(("State", v)) => state = Some(v.trim() == "closing"),
+            Some(("LockedHint", v)) => {
+                hint = Some(match v.trim() {
+                    "yes" => true,
+                    "no" => false,
+                    other => {
+                        return Err(format!(
+                    "loginctl show-session {session_id}: LockedHint={other} is neither yes nor no"
+                ))
+                    }
+                })
+            }
+            _ => {}
+        }
+    }
+    match (kind, state, hint) {
+        (Some(session_type), Some(closing), Some(locked_hint)) => Ok(LogindSession {
+            session_type,
+            closing,
+            locked_hint,
+        }),
+        _ => Err(format!(
+            "loginctl show-session {session_id}: the answer lacks Type, State or LockedHint"
+        )),
     }
 }
 
@@ -118,6 +221,14 @@ impl SessionActions for Loginctl {
     }
     fn terminate(&self, session_id: &str) -> Result<(), String> {
         self.run("terminate-session", session_id)
+    }
+    fn show(&self, session_id: &str) -> Result<Option<LogindSession>, String> {
+        let options = ["-p", "Type", "-p", "State", "-p", "LockedHint"];
+        match self.call("show-session", &options, session_id) {
+            Ok(answer) => parse_show(session_id, &answer).map(Some),
+            Err(CallError::NoSuchSession(_)) => Ok(None),
+            Err(CallError::Failed(e)) => Err(e),
+        }
     }
 }
 
@@ -242,6 +353,11 @@ pub struct ActionPolicy {
     pub retry_first: Duration,
     /// The longest wait between two tries of a failed end.
     pub retry_max: Duration,
+    /// How long a graphical session's locker has, after `lock-session`, to set logind's
+    /// `LockedHint` before the session is ended instead.
+    pub lock_confirm: Duration,
+    /// How often `LockedHint` is read while waiting for it.
+    pub confirm_poll: Duration,
 }
 
 impl Default for ActionPolicy {
@@ -251,6 +367,8 @@ impl Default for ActionPolicy {
             pause: Duration::from_millis(200),
             retry_first: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
+            lock_confirm: Duration::from_secs(3),
+            confirm_poll: Duration::from_millis(50),
         }
     }
 }
@@ -307,16 +425,16 @@ impl SessionKeeper {
         }
     }
 
-    fn attempt(
+    fn attempt<T>(
         &self,
         what: &str,
         s: &Session,
-        op: &dyn Fn(&str) -> Result<(), String>,
-    ) -> Result<(), (String, u32)> {
+        op: &dyn Fn(&str) -> Result<T, String>,
+    ) -> Result<T, (String, u32)> {
         let mut last = String::new();
         for n in 1..=self.policy.attempts.max(1) {
             match op(&s.session_id) {
-                Ok(()) => return Ok(()),
+                Ok(done) => return Ok(done),
                 Err(e) => {
                     tracing::warn!(session = %s.session_id, user = %s.user, attempt = n, error = %e, "{what} failed");
                     last = e;
@@ -349,35 +467,92 @@ impl SessionKeeper {
     /// log line of the lock done carries the microseconds since.
     pub fn lock_since(self: &Arc<Self>, s: Session, reason: LockReason, seen: Option<Instant>) {
         self.queue(s, move |keeper, s| {
-                let actions = keeper.actions.clone();
-                match keeper.attempt("lock", &s, &|id| actions.lock(id)) {
-                    Ok(()) => {
-                        match seen {
-                            Some(seen) => tracing::info!(
-                                session = %s.session_id,
-                                user = %s.user,
-                                micros = keeper.clock.monotonic().saturating_duration_since(seen).as_micros() as u64,
-                                "removal: session locked"
-                            ),
-                            None => tracing::info!(session = %s.session_id, user = %s.user, ?reason, "session locked"),
-                        }
-                        keeper.record(session_entry(&s, Event::SessionLocked { reason }));
+            let actions = keeper.actions.clone();
+            match keeper.attempt("lock", &s, &|id| actions.lock(id)) {
+                Ok(()) => {
+                    match seen {
+                        Some(seen) => tracing::info!(
+                            session = %s.session_id,
+                            user = %s.user,
+                            micros = keeper.clock.monotonic().saturating_duration_since(seen).as_micros() as u64,
+                            "removal: lock asked of logind"
+                        ),
+                        None => tracing::info!(session = %s.session_id, user = %s.user, ?reason, "lock asked of logind"),
                     }
-                    Err((error, attempts)) => {
-                        tracing::error!(session = %s.session_id, user = %s.user, %error, "the session could not be locked; ending it");
-                        keeper.record(session_entry(
-                            &s,
-                            Event::SessionLockFailed {
-                                reason,
-                                error: error_label(&error),
-                                attempts,
-                            },
-                        ));
-                        keeper.mark_ending(&s.session_id, EndReason::LockFailed);
-                        keeper.end_now(&s, EndReason::LockFailed, true);
-                    }
+                    keeper.confirm_lock(&s, reason);
                 }
+                Err((error, attempts)) => {
+                    tracing::error!(session = %s.session_id, user = %s.user, %error, "the session could not be locked; ending it");
+                    keeper.record(session_entry(
+                        &s,
+                        Event::SessionLockFailed {
+                            reason,
+                            error: error_label(&error),
+                            attempts,
+                        },
+                    ));
+                    keeper.mark_ending(&s.session_id, EndReason::LockFailed);
+                    keeper.end_now(&s, EndReason::LockFailed, true);
+                }
+            }
         });
+    }
+
+    /// After `lock-session` worked: the lock counts only when logind says a locker holds the
+    /// session (`LockedHint`), read back for at most `policy.lock_confirm`. A session with no
+    /// locker (a text console) or whose locker does not confirm is ended instead.
+    fn confirm_lock(&self, s: &Session, reason: LockReason) {
+        // Real time, as for loginctl's own timeout: this waits on logind and a locker.
+        let deadline = Instant::now() + self.policy.lock_confirm;
+        let mut last_error = None;
+        let mut graphical = None;
+        loop {
+            match self.actions.show(&s.session_id) {
+                Ok(Some(shown)) if !shown.session_type.is_graphical() => {
+                    // Nothing listens to `Lock` on a console: the login shell goes on running.
+                    tracing::warn!(session = %s.session_id, user = %s.user, session_type = ?shown.session_type, "the session has no screen locker; ending it");
+                    self.mark_ending(&s.session_id, EndReason::NoLocker);
+                    self.end_now(s, EndReason::NoLocker, true);
+                    return;
+                }
+                Ok(Some(shown)) if shown.locked_hint => {
+                    tracing::info!(session = %s.session_id, user = %s.user, session_type = ?shown.session_type, "session locked: logind confirms (LockedHint)");
+                    self.record(session_entry(
+                        s,
+                        Event::SessionLocked {
+                            reason,
+                            session_type: Some(shown.session_type),
+                            locked_hint: Some(true),
+                        },
+                    ));
+                    return;
+                }
+                Ok(Some(shown)) => graphical = Some(shown.session_type),
+                Ok(None) => {
+                    // Gone from logind (logged out, or ended by someone else): nothing is
+                    // left to lock; the end takes it out of the table with what logind says.
+                    tracing::info!(session = %s.session_id, user = %s.user, "the session to lock is no longer known to logind");
+                    self.mark_ending(&s.session_id, EndReason::Other);
+                    self.end_now(s, EndReason::Other, true);
+                    return;
+                }
+                Err(e) => last_error = Some(e),
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(self.policy.confirm_poll);
+        }
+        tracing::error!(
+            session = %s.session_id,
+            user = %s.user,
+            session_type = ?graphical,
+            waited_ms = self.policy.lock_confirm.as_millis() as u64,
+            error = last_error.as_deref().unwrap_or("LockedHint stayed no"),
+            "the screen locker did not confirm the lock; ending the session"
+        );
+        self.mark_ending(&s.session_id, EndReason::LockNotConfirmed);
+        self.end_now(s, EndReason::LockNotConfirmed, true);
     }
 
     /// Unlocks `s` (already marked active in the table); when logind will not, it stays locked.
@@ -418,24 +593,49 @@ impl SessionKeeper {
         }
     }
 
+    /// Ends `id` and reads back what logind reports: the end counts once logind says the
+    /// session is closing or gone, whatever `terminate-session` answered (a session already
+    /// gone cannot be terminated, and is ended all the same).
+    fn terminate_and_check(&self, id: &str) -> Result<(Option<SessionType>, LogindState), String> {
+        let terminated = self.actions.terminate(id);
+        match (self.actions.show(id), terminated) {
+            (Ok(None), _) => Ok((None, LogindState::Absent)),
+            (Ok(Some(shown)), _) if shown.closing => {
+                Ok((Some(shown.session_type), LogindState::Closing))
+            }
+            (Ok(Some(_)), Err(e)) => Err(e),
+            (Ok(Some(_)), Ok(())) => Err(format!(
+                "terminate-session {id} answered, but logind still reports the session open"
+            )),
+            (Err(_), Err(e)) => Err(e),
+            (Err(e), Ok(())) => Err(format!(
+                "terminate-session {id} answered, but what logind reports could not be read: {e}"
+            )),
+        }
+    }
+
     /// Tries to end `s` now; `first` is the first try since the end was decided (only that
     /// one's failure is recorded: the retries are logged, and the end that works is recorded).
     fn end_now(&self, s: &Session, reason: EndReason, first: bool) {
-        let actions = self.actions.clone();
-        match self.attempt("end", s, &|id| actions.terminate(id)) {
-            Ok(()) => {
+        match self.attempt("end", s, &|id| self.terminate_and_check(id)) {
+            Ok((session_type, logind_state)) => {
                 lock(&self.retries).remove(&s.session_id);
+                let ended = Event::SessionEnded {
+                    reason,
+                    session_type,
+                    logind_state: Some(logind_state),
+                };
                 let closed = self.table().close(&s.session_id);
                 match closed {
                     // Logged out meanwhile: the logout was recorded then.
                     Ok(None) => {}
                     Ok(Some(_)) => {
-                        tracing::info!(session = %s.session_id, user = %s.user, ?reason, "session ended");
-                        self.record(session_entry(s, Event::SessionEnded { reason }));
+                        tracing::info!(session = %s.session_id, user = %s.user, ?reason, ?logind_state, "session ended");
+                        self.record(session_entry(s, ended));
                     }
                     Err(e) => {
                         tracing::error!(session = %s.session_id, error = %e, "the session table could not be saved");
-                        self.record(session_entry(s, Event::SessionEnded { reason }));
+                        self.record(session_entry(s, ended));
                     }
                 }
             }
@@ -500,5 +700,46 @@ impl SessionKeeper {
     /// Waits until every queued action is done (shutdown, tests); false on timeout.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         self.runner.wait_idle(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn show_session_answers_are_read_whatever_their_order() {
+        let shown = parse_show("7", "LockedHint=yes\nType=x11\nState=active\n").unwrap();
+        assert_eq!(
+            shown,
+            LogindSession {
+                session_type: SessionType::X11,
+                closing: false,
+                locked_hint: true
+            }
+        );
+        let console = parse_show("7", "Type=tty\nState=closing\nLockedHint=no\n").unwrap();
+        assert_eq!(console.session_type, SessionType::Tty);
+        assert!(console.closing && !console.locked_hint);
+        assert_eq!(
+            parse_show("7", "Type=gamescope\nState=online\nLockedHint=no\n")
+                .unwrap()
+                .session_type,
+            SessionType::Other
+        );
+    }
+
+    #[test]
+    fn a_show_session_answer_that_lacks_a_property_or_says_something_else_is_an_error() {
+        for bad in [
+            "",
+            "Type=x11\nState=active\n",
+            "Type=x11\nLockedHint=no\n",
+            "Type=x11\nState=active\nLockedHint=maybe\n",
+        ] {
+            let err = parse_show("7", bad).unwrap_err();
+            assert!(err.contains("show-session 7"), "{bad:?}: {err}");
+        }
     }
 }
