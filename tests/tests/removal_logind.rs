@@ -199,3 +199,34 @@ fn an_end_that_logind_does_not_carry_out_is_retried_and_the_session_stays_in_the
     );
     assert!(office.sessions().is_empty());
 }
+
+#[test]
+fn with_on_removal_end_an_end_that_does_not_take_is_not_recorded_as_an_end() {
+    // Before issue 15 `terminate-session`'s exit status alone made the end.
+    let (office, mut card, _daemon) = session(
+        "e5",
+        "x11",
+        "on_removal = \"end\"\naction_attempts = 1\naction_retry_ms = 300\n",
+    );
+    office.logind_session_stays("e5", true);
+    card.remove().unwrap();
+    wait_for_kind(&office, "session_end_failed");
+    assert_eq!(
+        office.count("session_ended"),
+        0,
+        "{:?}",
+        office.audit_kinds()
+    );
+    assert_eq!(office.sessions(), [("e5".to_owned(), "ending".to_owned())]);
+    office.logind_session_stays("e5", false);
+    wait_for_kind(&office, "session_ended");
+    assert_eq!(
+        ended(&office),
+        (
+            EndReason::CardRemoved,
+            Some(SessionType::X11),
+            Some(LogindState::Closing)
+        )
+    );
+    assert!(office.sessions().is_empty());
+}

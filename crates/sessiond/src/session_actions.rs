@@ -504,7 +504,7 @@ impl SessionKeeper {
     fn confirm_lock(&self, s: &Session, reason: LockReason) {
         // Real time, as for loginctl's own timeout: this waits on logind and a locker.
         let deadline = Instant::now() + self.policy.lock_confirm;
-        let mut last_error = None;
+        let mut last_error: Option<String>;
         let mut graphical = None;
         loop {
             match self.actions.show(&s.session_id) {
@@ -527,7 +527,10 @@ impl SessionKeeper {
                     ));
                     return;
                 }
-                Ok(Some(shown)) => graphical = Some(shown.session_type),
+                Ok(Some(shown)) => {
+                    graphical = Some(shown.session_type);
+                    last_error = None;
+                }
                 Ok(None) => {
                     // Gone from logind (logged out, or ended by someone else): nothing is
                     // left to lock; the end takes it out of the table with what logind says.
