@@ -7,6 +7,7 @@
 
 use cardgate_audit::record::{EndReason, LockReason, LogindState, SessionType};
 use cardgate_audit::{Event, Record};
+use cardgate_tests::fixtures::{PIN, USER};
 use cardgate_tests::{CardProcess, Daemon, Office, PcscLab};
 use std::time::{Duration, Instant};
 
@@ -228,5 +229,49 @@ fn with_on_removal_end_an_end_that_does_not_take_is_not_recorded_as_an_end() {
             Some(LogindState::Closing)
         )
     );
+    assert!(office.sessions().is_empty());
+}
+
+#[test]
+fn a_console_login_through_pam_is_ended_when_the_card_is_pulled() {
+    // The integration example: a console `login` with `on_removal = "lock"`, here
+    // through the real PAM stack (pamtester), the session registered by pam_cardgate.
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
+    office.logind_session_type("c9", "tty");
+    let _daemon = office.start_daemon().unwrap();
+    let card = office
+        .personalised_card(cardgate_tests::fixtures::OPERATOR, PIN)
+        .unwrap();
+    let mut inserted = office.lab.insert_card(0, &card).unwrap();
+    let socket = office.login_socket();
+    let service = cardgate_tests::pamtester::service_file(
+        &office.dir,
+        "cardgate-console",
+        &format!("terminal=juki-01 socket={} lang=en", socket.display()),
+    )
+    .unwrap();
+    let run = cardgate_tests::pamtester::pamtester(
+        &service,
+        USER,
+        &["XDG_SESSION_ID=c9"],
+        &["authenticate", "acct_mgmt", "open_session"],
+        &[PIN],
+    )
+    .unwrap();
+    assert!(run.status.success(), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(office.sessions(), [("c9".to_owned(), "active".to_owned())]);
+
+    inserted.remove().unwrap();
+    office.wait_for_call("terminate-session c9").unwrap();
+    wait_for_kind(&office, "session_ended");
+    assert_eq!(
+        ended(&office),
+        (
+            EndReason::NoLocker,
+            Some(SessionType::Tty),
+            Some(LogindState::Closing)
+        )
+    );
+    assert_eq!(office.count("session_locked"), 0);
     assert!(office.sessions().is_empty());
 }
