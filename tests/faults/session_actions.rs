@@ -246,7 +246,8 @@ fn sessions_of_an_earlier_boot_are_dropped_at_start() {
     assert!(records(&office).iter().any(|r| matches!(
         r.event,
         Event::SessionEnded {
-            reason: cardgate_audit::record::EndReason::Shutdown
+            reason: cardgate_audit::record::EndReason::Shutdown,
+            ..
         }
     )));
     // The stale entry is gone: pulling the card acts on no session of another boot.

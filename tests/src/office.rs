@@ -166,13 +166,42 @@ impl Office {
         // logind reads it, without the `--` (`loginctl.calls`). Control files in the office
         // directory make it fail (`loginctl.fail-VERB`, `loginctl.fail-VERB-ID`) or hang
         // (`loginctl.hang-VERB-ID`), as a real loginctl does when logind is wedged.
+        //
+        // `show-session -p … -- ID` answers what logind would, from the session's state
+        // files, and is logged apart (`loginctl.shows`: it reads, it does not act). A session
+        // is of type x11 with a screen locker that obeys `Lock` (`lock-session` sets its
+        // LockedHint, `unlock-session` clears it), unless the test says otherwise: its type
+        // in `loginctl.type-ID` (tty: no locker), `loginctl.nolocker-ID` (the hint is never
+        // set), `loginctl.stays-ID` (`terminate-session` answers but the session stays
+        // active), `loginctl.gone-ID` (logind knows no such session). `terminate-session`
+        // leaves it closing, as logind does while its processes stop.
         let script = format!(
-            "#!/bin/sh\nd={d}\necho \"$(date +%s%N) $*\" >> $d/loginctl.raw\n\
+            "#!/bin/sh\nd={d}\n\
+             if [ \"$1\" = show-session ]; then\n\
+             for a; do id=$a; done\n\
+             echo \"$(date +%s%N) show-session $id\" >> $d/loginctl.shows\n\
+             [ -e \"$d/loginctl.hang-show-session-$id\" ] && exec sleep 600\n\
+             if [ -e \"$d/loginctl.fail-show-session\" ] || [ -e \"$d/loginctl.fail-show-session-$id\" ]; then\n\
+             echo \"Failed to get session path: Connection timed out\" >&2; exit 1; fi\n\
+             if [ -e \"$d/loginctl.gone-$id\" ]; then\n\
+             echo \"Failed to get session path: No session '$id' known\" >&2; exit 1; fi\n\
+             type=x11; [ -e \"$d/loginctl.type-$id\" ] && type=$(cat \"$d/loginctl.type-$id\")\n\
+             state=active; [ -e \"$d/loginctl.closing-$id\" ] && state=closing\n\
+             hint=no; [ -e \"$d/loginctl.locked-$id\" ] && hint=yes\n\
+             printf 'Type=%s\\nState=%s\\nLockedHint=%s\\n' \"$type\" \"$state\" \"$hint\"; exit 0; fi\n\
+             echo \"$(date +%s%N) $*\" >> $d/loginctl.raw\n\
              verb=$1; shift; [ \"$1\" = \"--\" ] && shift\n\
              echo \"$(date +%s%N) $verb $*\" >> $d/loginctl.calls\n\
              [ -e \"$d/loginctl.hang-$verb-$1\" ] && exec sleep 600\n\
              if [ -e \"$d/loginctl.fail-$verb\" ] || [ -e \"$d/loginctl.fail-$verb-$1\" ]; then\n\
-             echo \"Failed to issue method call: No session '$1' known.\" >&2; exit 1; fi\n",
+             echo \"Failed to issue method call: No session '$1' known.\" >&2; exit 1; fi\n\
+             type=x11; [ -e \"$d/loginctl.type-$1\" ] && type=$(cat \"$d/loginctl.type-$1\")\n\
+             case \"$verb:$type\" in\n\
+             lock-session:x11|lock-session:wayland|lock-session:mir)\n\
+             [ -e \"$d/loginctl.nolocker-$1\" ] || : > \"$d/loginctl.locked-$1\" ;;\n\
+             unlock-session:*) rm -f \"$d/loginctl.locked-$1\" ;;\n\
+             terminate-session:*) [ -e \"$d/loginctl.stays-$1\" ] || : > \"$d/loginctl.closing-$1\" ;;\n\
+             esac\n",
             d = dir.display()
         );
         std::fs::write(&loginctl, script).map_err(io("cannot write", &loginctl))?;
@@ -478,6 +507,35 @@ impl Office {
     /// logind does not answer.
     pub fn loginctl_hangs(&self, verb: &str, session: &str, hanging: bool) {
         self.set_control_file(&format!("loginctl.hang-{verb}-{session}"), hanging);
+    }
+
+    /// The stand-in logind's type for `session` (`tty`, `x11`, `wayland`, `unspecified`):
+    /// what `show-session` answers from now on (x11 when never set).
+    pub fn logind_session_type(&self, session: &str, session_type: &str) {
+        let path = self.dir.join(format!("loginctl.type-{session}"));
+        if let Err(e) = std::fs::write(&path, session_type) {
+            panic!("cannot set {}: {e}", path.display());
+        }
+    }
+
+    /// From now on `session`'s screen locker does not set LockedHint on a lock (none
+    /// listens to `Lock`, or it failed).
+    pub fn logind_no_locker(&self, session: &str, none: bool) {
+        self.set_control_file(&format!("loginctl.nolocker-{session}"), none);
+    }
+
+    /// From now on `terminate-session` of `session` answers but the session stays active.
+    pub fn logind_session_stays(&self, session: &str, stays: bool) {
+        self.set_control_file(&format!("loginctl.stays-{session}"), stays);
+    }
+
+    /// How many times the daemon read `session` back (`loginctl show-session`).
+    pub fn logind_reads(&self, session: &str) -> usize {
+        std::fs::read_to_string(self.dir.join("loginctl.shows"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.split_whitespace().nth(2) == Some(session))
+            .count()
     }
 
     fn set_control_file(&self, name: &str, present: bool) {

@@ -29,6 +29,8 @@ fn entry(i: u64) -> Entry {
     } else {
         Event::SessionLocked {
             reason: LockReason::CardRemoved,
+            session_type: None,
+            locked_hint: None,
         }
     };
     Entry::new(event)

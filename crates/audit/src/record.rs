@@ -561,6 +561,65 @@ pub enum EndReason {
     /// The session could not be locked, so it was ended instead (art. 6.2: nothing stays
     /// usable without the card).
     LockFailed,
+    /// A lock was asked for, but logind said the session has no screen locker (a text
+    /// console, a `login` on a pty, or of type `unspecified`): nothing would have held it, so
+    /// it was ended instead.
+    NoLocker,
+    /// A graphical session was asked to lock, but logind's `LockedHint` was not set in time
+    /// (no locker obeys `Lock`, or it failed): it was ended instead.
+    LockNotConfirmed,
+}
+
+/// What kind of session logind says it is (its `Type`), as the daemon read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SessionType {
+    /// A text console, or a `login` on a pty: no screen locker.
+    Tty,
+    /// An X11 session.
+    X11,
+    /// A Wayland session.
+    Wayland,
+    /// A Mir session.
+    Mir,
+    /// logind was not told (a `systemd-run -p PAMName=…` session, cron, …).
+    Unspecified,
+    /// A type this daemon does not know.
+    Other,
+}
+
+impl SessionType {
+    /// From logind's `Type` property (`tty`, `x11`, …).
+    pub fn from_logind(text: &str) -> Self {
+        match text {
+            "tty" => SessionType::Tty,
+            "x11" => SessionType::X11,
+            "wayland" => SessionType::Wayland,
+            "mir" => SessionType::Mir,
+            "unspecified" => SessionType::Unspecified,
+            _ => SessionType::Other,
+        }
+    }
+
+    /// A graphical session, whose screen locker may obey logind's `Lock`.
+    pub fn is_graphical(self) -> bool {
+        matches!(
+            self,
+            SessionType::X11 | SessionType::Wayland | SessionType::Mir
+        )
+    }
+}
+
+/// What logind reported of a session after the daemon ended it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LogindState {
+    /// The session is closing (its processes are being stopped).
+    Closing,
+    /// logind knows no such session any more.
+    Absent,
 }
 
 /// Why the daemon stopped.
@@ -695,6 +754,14 @@ pub enum Event {
     SessionLocked {
         /// Why.
         reason: LockReason,
+        /// The session's type, as logind reported it after the lock (absent in the records
+        /// of daemons that did not read it back).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_type: Option<SessionType>,
+        /// `true`: logind's `LockedHint` was read back set, the screen locker confirmed the
+        /// lock (absent in the records of daemons that did not read it back).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        locked_hint: Option<bool>,
     },
     /// The session was unlocked with the card.
     SessionUnlocked,
@@ -702,6 +769,13 @@ pub enum Event {
     SessionEnded {
         /// Why.
         reason: EndReason,
+        /// The session's type, when logind still reported it after the end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_type: Option<SessionType>,
+        /// What logind reported after the daemon ended the session (closing, or no such
+        /// session): absent when the daemon did not end it (a logout) or did not read it back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        logind_state: Option<LogindState>,
     },
     /// The card holder changed the PIN.
     PinChanged,

@@ -110,6 +110,8 @@ fn an_inserted_record_is_caught_even_when_the_chain_is_rewritten() {
     let mut fake = records[30].clone();
     fake.event = Event::SessionEnded {
         reason: cardgate_audit::record::EndReason::Logout,
+        session_type: None,
+        logind_state: None,
     };
     records.insert(31, fake);
     let rewritten = rechain(&mut records, None);

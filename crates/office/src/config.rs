@@ -276,6 +276,10 @@ pub struct SessionSection {
     /// After an end failed: the first wait before it is tried again, in milliseconds (it
     /// doubles at each failure, up to five minutes).
     pub action_retry_ms: u64,
+    /// After `lock-session`, how long a graphical session's screen locker has to confirm the
+    /// lock by setting logind's `LockedHint`, in milliseconds; a session whose locker does
+    /// not is ended (a text console, which has no locker, is ended at once).
+    pub lock_confirm_ms: u64,
 }
 
 impl Default for SessionSection {
@@ -287,6 +291,7 @@ impl Default for SessionSection {
             action_timeout_ms: 5_000,
             action_attempts: 3,
             action_retry_ms: 5_000,
+            lock_confirm_ms: 3_000,
         }
     }
 }
@@ -588,6 +593,11 @@ impl Config {
                 "session.action_timeout_ms must be within 100..=60000, session.action_attempts within 1..=10 and session.action_retry_ms within 100..=300000",
             ));
         }
+        if !(100..=30_000).contains(&self.session.lock_confirm_ms) {
+            return Err(ConfigError::BadValue(
+                "session.lock_confirm_ms must be within 100..=30000",
+            ));
+        }
         if !(1..=86_400).contains(&self.refusals.window_seconds)
             || !(1..=10_000).contains(&self.refusals.per_user)
             || !(1..=100_000).contains(&self.refusals.total)
@@ -756,6 +766,13 @@ reader = "Virtual PCD 00 00"
             "{}",
             with_cause(&err)
         );
+        for bad in ["lock_confirm_ms = 99", "lock_confirm_ms = 30001"] {
+            let text = format!("[session]\n{bad}\n{MINIMAL}");
+            assert!(
+                matches!(Config::parse(&text), Err(ConfigError::BadValue(_))),
+                "{bad}"
+            );
+        }
         let plus = format!("[business_hours]\nstart = \"+8:30\"\nend = \"17:15\"\n{MINIMAL}");
         assert!(matches!(Config::parse(&plus), Err(ConfigError::Parse(_))));
         let offset = format!("[daemon]\nutc_offset_minutes = 841\n{MINIMAL}");

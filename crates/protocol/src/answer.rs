@@ -159,6 +159,10 @@ pub enum EndReason {
     Other,
     /// The session could not be locked, so it was ended instead.
     LockFailed,
+    /// A lock was asked for, but the session has no screen locker (a text console): ended.
+    NoLocker,
+    /// The screen locker did not confirm the lock (logind's `LockedHint`) in time: ended.
+    LockNotConfirmed,
 }
 
 /// One open login session (answer to `sessions`).

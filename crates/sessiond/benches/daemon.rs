@@ -86,14 +86,22 @@ fn main() {
     let (lab, dir) = (&office.lab, office.dir.clone());
     // A leaner stand-in loginctl than the office's: it only stamps each call, as given. The
     // office's also checks its control files, and those forks would count in the
-    // removal-to-lock figure (the daemon times its loginctl call until it returns).
+    // removal-to-lock figure (the daemon times its loginctl call until it returns). Its
+    // show-session says what a graphical session whose locker has locked says (closing once
+    // terminated), so that the lock is confirmed at the first read back, which comes after
+    // the timed call.
     let calls = dir.join("loginctl.raw");
     let loginctl = dir.join("loginctl");
     std::fs::write(
         &loginctl,
         format!(
-            "#!/bin/sh\necho \"$(date +%s%N) $@\" >> {}\n",
-            calls.display()
+            "#!/bin/sh\nd={d}\nif [ \"$1\" = show-session ]; then for a; do id=$a; done\n\
+             s=active; [ -e $d/closing-$id ] && s=closing\n\
+             exec printf 'Type=x11\\nState=%s\\nLockedHint=yes\\n' $s; fi\n\
+             echo \"$(date +%s%N) $@\" >> {calls}\n\
+             [ \"$1\" = terminate-session ] && : > $d/closing-$3\nexit 0\n",
+            d = dir.display(),
+            calls = calls.display()
         ),
     )
     .unwrap();
@@ -248,7 +256,7 @@ fn main() {
     let log = std::fs::read_to_string(dir.join("cardgated.log")).unwrap();
     let mut removal: Vec<Duration> = log
         .lines()
-        .filter(|l| l.contains("removal: session locked"))
+        .filter(|l| l.contains("removal: lock asked of logind"))
         .filter_map(|l| {
             l.split("micros=")
                 .nth(1)?

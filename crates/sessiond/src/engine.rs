@@ -208,6 +208,7 @@ impl Engine {
         let policy = ActionPolicy {
             attempts: session.action_attempts,
             retry_first: Duration::from_millis(session.action_retry_ms),
+            lock_confirm: Duration::from_millis(session.lock_confirm_ms),
             ..ActionPolicy::default()
         };
         let refusals = &parts.config.refusals;

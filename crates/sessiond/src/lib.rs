@@ -6,6 +6,7 @@ pub mod audit_sink;
 pub mod cards;
 pub mod daemon;
 pub mod engine;
+pub mod loginctl;
 pub mod pcsc_cards;
 pub mod ratelimit;
 pub mod server;

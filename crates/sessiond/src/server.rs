@@ -277,6 +277,8 @@ fn session_info(s: Session) -> SessionInfo {
             Table::Shutdown => EndReason::Shutdown,
             Table::Revoked => EndReason::Revoked,
             Table::LockFailed => EndReason::LockFailed,
+            Table::NoLocker => EndReason::NoLocker,
+            Table::LockNotConfirmed => EndReason::LockNotConfirmed,
             // The audit's enum is non_exhaustive; a reason added there shows as "other"
             // until the protocol names it.
             _ => EndReason::Other,

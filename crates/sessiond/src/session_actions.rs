@@ -2,10 +2,14 @@
 //! and the record of what really happened.
 //!
 //! A session action is never assumed: its exit status is read, it runs under a timeout, it
-//! is tried a bounded number of times, and the record says what logind did — the session
-//! locked, or the lock failed (and then the session is ended instead, art. 6.2: nothing stays
-//! usable without the card), or the end failed (and then the daemon keeps trying, and the
-//! session stays in the table, across restarts, until it is gone).
+//! is tried a bounded number of times, and what logind then reports of the session is read
+//! back (`loginctl show-session`): the record says what logind did. A lock holds only when
+//! a screen locker obeys logind's `Lock` and says so by setting `LockedHint`: a text console
+//! has none (`Type=tty`), so its session is ended instead, and a graphical session whose
+//! locker does not set the hint within `session.lock_confirm_ms` is ended too (art. 6.2:
+//! nothing stays usable without the card). An end counts once logind reports the session
+//! closing or gone; until then the daemon keeps trying, and the session stays in the table,
+//! across restarts.
 //!
 //! Actions run on their own threads, one queue per session, so that a hung `loginctl` holds
 //! up only its own session: card events, other sessions and requests go on. Removal's lock is
@@ -15,15 +19,14 @@
 use crate::audit_sink::AuditSink;
 use crate::engine::label;
 use crate::sessions::{Session, SessionState, SessionTable};
-use cardgate_audit::record::{EndReason, LockReason};
+use cardgate_audit::record::{EndReason, LockReason, LogindState, SessionType};
 use cardgate_audit::{Entry, Event, Label};
 use cardgate_card::cert::CardSerial;
 use std::collections::{HashMap, VecDeque};
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+pub use crate::loginctl::{Loginctl, LogindSession};
 
 /// What the daemon does to a login session (logind, through `loginctl`).
 pub trait SessionActions: Send + Sync {
@@ -33,92 +36,8 @@ pub trait SessionActions: Send + Sync {
     fn unlock(&self, session_id: &str) -> Result<(), String>;
     /// End the session.
     fn terminate(&self, session_id: &str) -> Result<(), String>;
-}
-
-/// `loginctl lock-session|unlock-session|terminate-session -- ID`, each under a timeout.
-#[derive(Debug, Clone)]
-pub struct Loginctl {
-    program: PathBuf,
-    timeout: Duration,
-}
-
-/// How much of `loginctl`'s error output is kept for the log and the record.
-const STDERR_CAP: u64 = 512;
-
-impl Loginctl {
-    /// `program`, killed when a call takes longer than `timeout`.
-    pub fn new(program: PathBuf, timeout: Duration) -> Self {
-        Loginctl { program, timeout }
-    }
-
-    fn run(&self, verb: &str, session_id: &str) -> Result<(), String> {
-        let program = self.program.display();
-        // `--`: a session ID is never taken for an option, whatever it says.
-        let mut child = Command::new(&self.program)
-            .args([verb, "--", session_id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("{program} {verb}: cannot start: {e}"))?;
-        // Real time, not the injected clock: this waits on a real process, which a test's
-        // manual clock would never let time out.
-        let started = Instant::now();
-        // Poll with a pause growing to 1 ms: a quick loginctl is seen within a millisecond of
-        // its exit (the removal lock waits on it), and a hung one costs a wakeup a millisecond.
-        let mut pause = Duration::from_micros(100);
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if started.elapsed() >= self.timeout => {
-                    let killed = child.kill().and_then(|()| child.wait());
-                    return Err(match killed {
-                        Ok(_) => format!(
-                            "{program} {verb} {session_id}: no answer within {} ms (killed)",
-                            self.timeout.as_millis()
-                        ),
-                        Err(e) => format!(
-                            "{program} {verb} {session_id}: no answer within {} ms, and it could not be killed: {e}",
-                            self.timeout.as_millis()
-                        ),
-                    });
-                }
-                Ok(None) => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_millis(1));
-                }
-                Err(e) => return Err(format!("{program} {verb} {session_id}: {e}")),
-            }
-        };
-        if status.success() {
-            return Ok(());
-        }
-        let mut stderr = String::new();
-        if let Some(pipe) = child.stderr.take() {
-            // What loginctl said is only a help for the reader: a read error leaves it out.
-            if pipe.take(STDERR_CAP).read_to_string(&mut stderr).is_err() {
-                stderr.clear();
-            }
-        }
-        let said = stderr.trim();
-        Err(if said.is_empty() {
-            format!("{program} {verb} {session_id}: {status}")
-        } else {
-            format!("{program} {verb} {session_id}: {status}: {said}")
-        })
-    }
-}
-
-impl SessionActions for Loginctl {
-    fn lock(&self, session_id: &str) -> Result<(), String> {
-        self.run("lock-session", session_id)
-    }
-    fn unlock(&self, session_id: &str) -> Result<(), String> {
-        self.run("unlock-session", session_id)
-    }
-    fn terminate(&self, session_id: &str) -> Result<(), String> {
-        self.run("terminate-session", session_id)
-    }
+    /// What logind reports of the session now; `Ok(None)` when it knows no such session.
+    fn show(&self, session_id: &str) -> Result<Option<LogindSession>, String>;
 }
 
 /// Is `id` what logind uses as a session ID? (Letters and digits, as `$XDG_SESSION_ID` is.)
@@ -242,6 +161,11 @@ pub struct ActionPolicy {
     pub retry_first: Duration,
     /// The longest wait between two tries of a failed end.
     pub retry_max: Duration,
+    /// How long a graphical session's locker has, after `lock-session`, to set logind's
+    /// `LockedHint` before the session is ended instead.
+    pub lock_confirm: Duration,
+    /// How often `LockedHint` is read while waiting for it.
+    pub confirm_poll: Duration,
 }
 
 impl Default for ActionPolicy {
@@ -251,6 +175,8 @@ impl Default for ActionPolicy {
             pause: Duration::from_millis(200),
             retry_first: Duration::from_secs(5),
             retry_max: Duration::from_secs(300),
+            lock_confirm: Duration::from_secs(3),
+            confirm_poll: Duration::from_millis(50),
         }
     }
 }
@@ -307,16 +233,16 @@ impl SessionKeeper {
         }
     }
 
-    fn attempt(
+    fn attempt<T>(
         &self,
         what: &str,
         s: &Session,
-        op: &dyn Fn(&str) -> Result<(), String>,
-    ) -> Result<(), (String, u32)> {
+        op: &dyn Fn(&str) -> Result<T, String>,
+    ) -> Result<T, (String, u32)> {
         let mut last = String::new();
         for n in 1..=self.policy.attempts.max(1) {
             match op(&s.session_id) {
-                Ok(()) => return Ok(()),
+                Ok(done) => return Ok(done),
                 Err(e) => {
                     tracing::warn!(session = %s.session_id, user = %s.user, attempt = n, error = %e, "{what} failed");
                     last = e;
@@ -349,35 +275,95 @@ impl SessionKeeper {
     /// log line of the lock done carries the microseconds since.
     pub fn lock_since(self: &Arc<Self>, s: Session, reason: LockReason, seen: Option<Instant>) {
         self.queue(s, move |keeper, s| {
-                let actions = keeper.actions.clone();
-                match keeper.attempt("lock", &s, &|id| actions.lock(id)) {
-                    Ok(()) => {
-                        match seen {
-                            Some(seen) => tracing::info!(
-                                session = %s.session_id,
-                                user = %s.user,
-                                micros = keeper.clock.monotonic().saturating_duration_since(seen).as_micros() as u64,
-                                "removal: session locked"
-                            ),
-                            None => tracing::info!(session = %s.session_id, user = %s.user, ?reason, "session locked"),
-                        }
-                        keeper.record(session_entry(&s, Event::SessionLocked { reason }));
+            let actions = keeper.actions.clone();
+            match keeper.attempt("lock", &s, &|id| actions.lock(id)) {
+                Ok(()) => {
+                    match seen {
+                        Some(seen) => tracing::info!(
+                            session = %s.session_id,
+                            user = %s.user,
+                            micros = keeper.clock.monotonic().saturating_duration_since(seen).as_micros() as u64,
+                            "removal: lock asked of logind"
+                        ),
+                        None => tracing::info!(session = %s.session_id, user = %s.user, ?reason, "lock asked of logind"),
                     }
-                    Err((error, attempts)) => {
-                        tracing::error!(session = %s.session_id, user = %s.user, %error, "the session could not be locked; ending it");
-                        keeper.record(session_entry(
-                            &s,
-                            Event::SessionLockFailed {
-                                reason,
-                                error: error_label(&error),
-                                attempts,
-                            },
-                        ));
-                        keeper.mark_ending(&s.session_id, EndReason::LockFailed);
-                        keeper.end_now(&s, EndReason::LockFailed, true);
-                    }
+                    keeper.confirm_lock(&s, reason);
                 }
+                Err((error, attempts)) => {
+                    tracing::error!(session = %s.session_id, user = %s.user, %error, "the session could not be locked; ending it");
+                    keeper.record(session_entry(
+                        &s,
+                        Event::SessionLockFailed {
+                            reason,
+                            error: error_label(&error),
+                            attempts,
+                        },
+                    ));
+                    keeper.mark_ending(&s.session_id, EndReason::LockFailed);
+                    keeper.end_now(&s, EndReason::LockFailed, true);
+                }
+            }
         });
+    }
+
+    /// After `lock-session` worked: the lock counts only when logind says a locker holds the
+    /// session (`LockedHint`), read back for at most `policy.lock_confirm`. A session with no
+    /// locker (a text console) or whose locker does not confirm is ended instead.
+    fn confirm_lock(&self, s: &Session, reason: LockReason) {
+        // Real time, as for loginctl's own timeout: this waits on logind and a locker.
+        let deadline = Instant::now() + self.policy.lock_confirm;
+        let mut last_error: Option<String>;
+        let mut graphical = None;
+        loop {
+            match self.actions.show(&s.session_id) {
+                Ok(Some(shown)) if !shown.session_type.is_graphical() => {
+                    // Nothing listens to `Lock` on a console: the login shell goes on running.
+                    tracing::warn!(session = %s.session_id, user = %s.user, session_type = ?shown.session_type, "the session has no screen locker; ending it");
+                    self.mark_ending(&s.session_id, EndReason::NoLocker);
+                    self.end_now(s, EndReason::NoLocker, true);
+                    return;
+                }
+                Ok(Some(shown)) if shown.locked_hint => {
+                    tracing::info!(session = %s.session_id, user = %s.user, session_type = ?shown.session_type, "session locked: logind confirms (LockedHint)");
+                    self.record(session_entry(
+                        s,
+                        Event::SessionLocked {
+                            reason,
+                            session_type: Some(shown.session_type),
+                            locked_hint: Some(true),
+                        },
+                    ));
+                    return;
+                }
+                Ok(Some(shown)) => {
+                    graphical = Some(shown.session_type);
+                    last_error = None;
+                }
+                Ok(None) => {
+                    // Gone from logind (logged out, or ended by someone else): nothing is
+                    // left to lock; the end takes it out of the table with what logind says.
+                    tracing::info!(session = %s.session_id, user = %s.user, "the session to lock is no longer known to logind");
+                    self.mark_ending(&s.session_id, EndReason::Other);
+                    self.end_now(s, EndReason::Other, true);
+                    return;
+                }
+                Err(e) => last_error = Some(e),
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(self.policy.confirm_poll);
+        }
+        tracing::error!(
+            session = %s.session_id,
+            user = %s.user,
+            session_type = ?graphical,
+            waited_ms = self.policy.lock_confirm.as_millis() as u64,
+            error = last_error.as_deref().unwrap_or("LockedHint stayed no"),
+            "the screen locker did not confirm the lock; ending the session"
+        );
+        self.mark_ending(&s.session_id, EndReason::LockNotConfirmed);
+        self.end_now(s, EndReason::LockNotConfirmed, true);
     }
 
     /// Unlocks `s` (already marked active in the table); when logind will not, it stays locked.
@@ -418,24 +404,49 @@ impl SessionKeeper {
         }
     }
 
+    /// Ends `id` and reads back what logind reports: the end counts once logind says the
+    /// session is closing or gone, whatever `terminate-session` answered (a session already
+    /// gone cannot be terminated, and is ended all the same).
+    fn terminate_and_check(&self, id: &str) -> Result<(Option<SessionType>, LogindState), String> {
+        let terminated = self.actions.terminate(id);
+        match (self.actions.show(id), terminated) {
+            (Ok(None), _) => Ok((None, LogindState::Absent)),
+            (Ok(Some(shown)), _) if shown.closing => {
+                Ok((Some(shown.session_type), LogindState::Closing))
+            }
+            (Ok(Some(_)), Err(e)) => Err(e),
+            (Ok(Some(_)), Ok(())) => Err(format!(
+                "terminate-session {id} answered, but logind still reports the session open"
+            )),
+            (Err(_), Err(e)) => Err(e),
+            (Err(e), Ok(())) => Err(format!(
+                "terminate-session {id} answered, but what logind reports could not be read: {e}"
+            )),
+        }
+    }
+
     /// Tries to end `s` now; `first` is the first try since the end was decided (only that
     /// one's failure is recorded: the retries are logged, and the end that works is recorded).
     fn end_now(&self, s: &Session, reason: EndReason, first: bool) {
-        let actions = self.actions.clone();
-        match self.attempt("end", s, &|id| actions.terminate(id)) {
-            Ok(()) => {
+        match self.attempt("end", s, &|id| self.terminate_and_check(id)) {
+            Ok((session_type, logind_state)) => {
                 lock(&self.retries).remove(&s.session_id);
+                let ended = Event::SessionEnded {
+                    reason,
+                    session_type,
+                    logind_state: Some(logind_state),
+                };
                 let closed = self.table().close(&s.session_id);
                 match closed {
                     // Logged out meanwhile: the logout was recorded then.
                     Ok(None) => {}
                     Ok(Some(_)) => {
-                        tracing::info!(session = %s.session_id, user = %s.user, ?reason, "session ended");
-                        self.record(session_entry(s, Event::SessionEnded { reason }));
+                        tracing::info!(session = %s.session_id, user = %s.user, ?reason, ?logind_state, "session ended");
+                        self.record(session_entry(s, ended));
                     }
                     Err(e) => {
                         tracing::error!(session = %s.session_id, error = %e, "the session table could not be saved");
-                        self.record(session_entry(s, Event::SessionEnded { reason }));
+                        self.record(session_entry(s, ended));
                     }
                 }
             }

@@ -293,7 +293,8 @@ fn a_newly_revoked_card_ends_its_session_at_once() {
     assert!(w.events().iter().any(|e| matches!(
         e,
         Event::SessionEnded {
-            reason: cardgate_audit::record::EndReason::Revoked
+            reason: cardgate_audit::record::EndReason::Revoked,
+            ..
         }
     )));
     // An older list (rollback) or a torn file does not bring the card back.

@@ -5,7 +5,7 @@
 
 mod common;
 
-use cardgate_audit::record::{EndReason, LockReason};
+use cardgate_audit::record::{EndReason, LockReason, LogindState, SessionType};
 use cardgate_audit::Event;
 use cardgate_card::commands::ins;
 use cardgate_card::SecretString;
@@ -65,7 +65,8 @@ fn a_lock_that_fails_is_recorded_as_failed_and_the_session_is_ended_instead() {
     assert!(events.iter().any(|e| matches!(
         e,
         Event::SessionEnded {
-            reason: EndReason::LockFailed
+            reason: EndReason::LockFailed,
+            ..
         }
     )));
     assert!(w.engine.sessions().is_empty());
@@ -99,7 +100,8 @@ fn an_end_that_fails_is_recorded_kept_and_tried_again_until_it_works() {
     assert!(w.events().iter().any(|e| matches!(
         e,
         Event::SessionEnded {
-            reason: EndReason::Revoked
+            reason: EndReason::Revoked,
+            ..
         }
     )));
 }
@@ -328,4 +330,87 @@ fn a_session_id_that_is_not_logind_s_is_refused() {
             "bad_session_id"
         );
     }
+}
+
+// Issue 15: on a text console `lock-session` locks nothing (nothing listens to logind's
+// `Lock`), yet `session_locked` was recorded. A session logind reports as `tty` is ended.
+#[test]
+fn a_console_session_has_no_locker_and_is_ended_on_removal() {
+    let w = world();
+    open_session(&w, "c3");
+    w.actions.2.lock().unwrap().push("c3".into());
+    w.cards.pull(READER);
+    w.engine.card_removed(READER);
+    assert_eq!(w.calls(), ["lock-session c3", "terminate-session c3"]);
+    let events = w.events();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::SessionLocked { .. })),
+        "a console lock was recorded as a lock"
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::SessionEnded {
+            reason: EndReason::NoLocker,
+            logind_state: Some(LogindState::Absent),
+            ..
+        }
+    )));
+    assert!(w.engine.sessions().is_empty());
+}
+
+// Issue 15: a graphical lock is recorded once logind's `LockedHint` confirms it.
+#[test]
+fn a_graphical_lock_is_recorded_as_confirmed_by_logind() {
+    let w = world();
+    open_session(&w, "c4");
+    w.cards.pull(READER);
+    w.engine.card_removed(READER);
+    assert_eq!(w.calls(), ["lock-session c4"]);
+    assert!(w.events().iter().any(|e| matches!(
+        e,
+        Event::SessionLocked {
+            reason: LockReason::CardRemoved,
+            session_type: Some(SessionType::X11),
+            locked_hint: Some(true),
+        }
+    )));
+    assert_eq!(w.engine.sessions()[0].state, SessionState::Locked);
+}
+
+// Issue 15: when logind's answer cannot be read, the lock is not confirmed: the session is
+// ended, and the end counts only once logind is read back (until then it is retried).
+#[test]
+fn a_lock_logind_cannot_confirm_ends_the_session_once_logind_says_so() {
+    let w = world_with(
+        "[session]\nlock_confirm_ms = 200\naction_retry_ms = 100\naction_attempts = 1\n",
+    );
+    open_session(&w, "c5");
+    w.actions.set_failing("show-session", true);
+    w.cards.pull(READER);
+    w.engine.card_removed(READER);
+    assert_eq!(w.calls(), ["lock-session c5", "terminate-session c5"]);
+    assert_eq!(count(&w, "session_locked"), 0);
+    assert!(w.events().iter().any(|e| matches!(
+        e,
+        Event::SessionEndFailed {
+            reason: EndReason::LockNotConfirmed,
+            ..
+        }
+    )));
+    assert_eq!(w.engine.sessions()[0].state, SessionState::Ending);
+    w.actions.set_failing("show-session", false);
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    w.engine.tick();
+    w.settle();
+    assert!(w.engine.sessions().is_empty());
+    assert!(w.events().iter().any(|e| matches!(
+        e,
+        Event::SessionEnded {
+            reason: EndReason::LockNotConfirmed,
+            logind_state: Some(LogindState::Absent),
+            ..
+        }
+    )));
 }

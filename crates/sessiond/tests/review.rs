@@ -559,3 +559,59 @@ fn an_attempt_the_daemon_refused_out_of_hours_is_a_finding() {
     assert_eq!(report.findings[0].detail, Detail::None);
     assert_eq!(report.per_operator["op-alice"].denied, 1);
 }
+
+// Issue 15: a session ended because its screen would not lock is a finding; a console
+// session ended on removal (it has no locker) is what the daemon is configured to do, not one.
+#[test]
+fn a_screen_that_did_not_lock_is_a_finding_and_a_console_ended_on_removal_is_not() {
+    let w = world_with(&format!(
+        "[session]\nlock_confirm_ms = 100\n[[terminal]]\nid = \"juki-02\"\nreader = \"{READER2}\"\n"
+    ));
+    let now = w.clock_now();
+    write_list(&w.dir, &w.issuer, 2, &[], now + 400 * 86_400);
+    w.engine.reload_revocation_if_changed();
+    let register = lend(&w);
+    let day = Day { w: &w };
+    let d = working_day_from(
+        OffsetDateTime::from_unix_timestamp(now).unwrap().date() + Duration::days(7),
+    );
+    w.cards.insert(READER, card(&w.issuer, ALICE, "op-alice"));
+    w.cards.insert(READER2, card(&w.issuer, BOB, "op-bob"));
+    day.at(d, 9, 0);
+    day.login("juki-01", "alice", "g1");
+    day.login("juki-02", "bob", "t2");
+    // g1's locker cannot be read back (no LockedHint); t2 is a text console.
+    w.actions.2.lock().unwrap().push("t2".into());
+    w.actions.set_failing("show-session", true);
+    day.at(d, 10, 0);
+    w.cards.pull(READER);
+    w.engine.card_removed(READER);
+    w.settle();
+    w.actions.set_failing("show-session", false);
+    w.cards.pull(READER2);
+    w.engine.card_removed(READER2);
+    w.settle();
+    // g1's end is read back on the retry.
+    day.at(d, 10, 1);
+    w.engine.tick();
+    w.settle();
+    assert!(w.engine.sessions().is_empty(), "{:?}", w.engine.sessions());
+
+    let options = ReportOptions::from_config(&w.config)
+        .unwrap()
+        .with_register(&register.read().unwrap());
+    let report = review(&[w.dir.join("audit").as_path()], &options).unwrap();
+    let alice = ALICE.to_string();
+    let found: Vec<_> = report.findings.iter().map(summary).collect();
+    assert_eq!(
+        found,
+        [(
+            FindingKind::LockNotHeld,
+            Some("juki-01"),
+            Some(alice.as_str()),
+            Some("op-alice")
+        )],
+        "{:#?}",
+        report.findings
+    );
+}

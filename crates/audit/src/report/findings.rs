@@ -65,6 +65,10 @@ pub enum FindingKind {
     PukRejected,
     /// An issuance or unblock was refused: no access manager's card authenticated.
     ManagerRefused,
+    /// A lock was asked for (card pulled, idle, hours) but the screen did not lock: logind
+    /// refused it, or the graphical session's locker did not confirm it (`LockedHint`). The
+    /// daemon ended the session instead (a console, which has no locker, is not a finding).
+    LockNotHeld,
 }
 
 impl FindingKind {
@@ -86,7 +90,8 @@ impl FindingKind {
             | FindingKind::OutsideBusinessHours
             | FindingKind::SessionNeverEnded
             | FindingKind::PukRejected
-            | FindingKind::ManagerRefused => Severity::Medium,
+            | FindingKind::ManagerRefused
+            | FindingKind::LockNotHeld => Severity::Medium,
         }
     }
 
@@ -110,6 +115,7 @@ impl FindingKind {
             FindingKind::SessionNeverEnded => "session_never_ended",
             FindingKind::PukRejected => "puk_rejected",
             FindingKind::ManagerRefused => "manager_refused",
+            FindingKind::LockNotHeld => "lock_not_held",
         }
     }
 }

@@ -14,7 +14,7 @@ use super::findings::{
     Detail, Finding, FindingKind, NeverEnded, NeverIssuedBasis, RecordRef, Withdrawal,
 };
 use super::{Counts, NoteRow, Report, ReportOptions};
-use crate::record::{DenyReason, Event, Record, Timestamp};
+use crate::record::{DenyReason, EndReason, Event, Record, Timestamp};
 use cardgate_card::RevocationReason;
 use cardgate_office::calendar::DayOff;
 
@@ -383,7 +383,20 @@ impl<'a> Reviewer<'a> {
                 }
                 self.after_withdrawal(&terminal, r, &at, false);
             }
-            Event::SessionEnded { .. } => self.close(&session_key(&terminal, r), Ok((t, at))),
+            Event::SessionEnded { reason, .. } => {
+                // Ended because its screen would not lock: the operator's work is gone, and
+                // the terminal's locker (or logind) needs looking at.
+                if matches!(reason, EndReason::LockFailed | EndReason::LockNotConfirmed) {
+                    self.flag(Self::finding(
+                        FindingKind::LockNotHeld,
+                        Detail::None,
+                        &terminal,
+                        r,
+                        at.clone(),
+                    ));
+                }
+                self.close(&session_key(&terminal, r), Ok((t, at)))
+            }
             Event::LoginDenied { reason } => {
                 self.count(&terminal, operator.as_deref(), t, |c| c.denied += 1);
                 // An attempt the daemon refused for the hours (`[business_hours]`): someone

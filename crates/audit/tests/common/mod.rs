@@ -98,10 +98,14 @@ pub fn sample_entry(i: u64) -> Entry {
         },
         4 => Event::SessionLocked {
             reason: LockReason::CardRemoved,
+            session_type: None,
+            locked_hint: None,
         },
         5 => Event::SessionUnlocked,
         6 => Event::SessionEnded {
             reason: EndReason::Logout,
+            session_type: None,
+            logind_state: None,
         },
         7 => Event::LoginDenied {
             reason: DenyReason::WrongPin,

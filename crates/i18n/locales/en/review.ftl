@@ -70,6 +70,8 @@ review-kind-puk-rejected = wrong PUK
 review-action-puk-rejected = Someone tried to unblock or reissue the card with a wrong PUK. Check who did it (the record names them).
 review-kind-manager-refused = access manager's card refused
 review-action-manager-refused = An issuance or unblock was tried without a valid access manager's card. Find out who tried it.
+review-kind-lock-not-held = screen did not lock
+review-action-lock-not-held = A lock was asked for, but logind refused it or the screen locker did not confirm it, so the daemon ended the session. Check the terminal's screen locker (it must obey logind's Lock and set LockedHint) and whether the operator lost work.
 
 ## Counts
 review-per-operator = Per operator

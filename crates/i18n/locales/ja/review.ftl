@@ -70,6 +70,8 @@ review-kind-puk-rejected = PUK の誤入力
 review-action-puk-rejected = 誤った PUK でカードのロック解除または再発行が試みられました。記録に残る実行者を確認してください。
 review-kind-manager-refused = アクセス管理者カードの認証失敗
 review-action-manager-refused = 有効なアクセス管理者カードなしでカードの発行またはロック解除が試みられました。実行者を確認してください。
+review-kind-lock-not-held = 画面がロックされなかった
+review-action-lock-not-held = ロックが求められましたが、logind が拒否したか、スクリーンロッカーがロックを確認しなかったため、デーモンがセッションを終了しました。端末のスクリーンロッカー（logind の Lock に従い LockedHint を設定するもの）と、操作者の作業が失われていないかを確認してください。
 
 ## 件数
 review-per-operator = 操作者別

@@ -119,6 +119,8 @@ impl Engine {
                 &s,
                 Event::SessionEnded {
                     reason: EndReason::Shutdown,
+                    session_type: None,
+                    logind_state: None,
                 },
             );
             if let Err(AuditDown) = self.record(entry) {

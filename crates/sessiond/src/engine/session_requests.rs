@@ -87,6 +87,8 @@ impl Engine {
                     &s,
                     Event::SessionEnded {
                         reason: EndReason::Logout,
+                        session_type: None,
+                        logind_state: None,
                     },
                 );
                 let serial = CardSerial::from_hex(&s.serial);

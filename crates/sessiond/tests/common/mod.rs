@@ -2,6 +2,7 @@
 //! whole engine over a real audit log in a temporary directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, dead_code)]
 
+use cardgate_audit::record::SessionType;
 use cardgate_audit::storage::{FaultPlan, FaultyStorage};
 use cardgate_audit::{AuditConfig, AuditLog, Event, Label, Record, SystemClock};
 use cardgate_card::cert::{CardSerial, Role};
@@ -15,6 +16,7 @@ use cardgate_reader::{
 };
 use cardgate_sessiond::config::Config;
 use cardgate_sessiond::engine::{Engine, EngineParts, SessionActions};
+use cardgate_sessiond::session_actions::LogindSession;
 use cardgate_sessiond::sessions::SessionTable;
 use cardgate_sim::transport::Transcript;
 use cardgate_sim::{create_card, CardImage, SimTransport, SoftCard};
@@ -147,9 +149,16 @@ impl cardgate_sessiond::engine::Clock for ManualClock {
     }
 }
 
-/// A recording stand-in for logind: every call is kept; the verbs in `failing` fail.
+/// A recording stand-in for logind: every action is kept (not the `show-session` reads); the
+/// verbs in `failing` fail. Its sessions are graphical, with a locker that sets `LockedHint`
+/// on a lock that worked and clears it on an unlock; a session is gone once a terminate
+/// worked; the sessions in `.2` have no locker (a text console).
 #[derive(Default)]
-pub struct RecordedActions(pub Mutex<Vec<String>>, pub Mutex<Vec<&'static str>>);
+pub struct RecordedActions(
+    pub Mutex<Vec<String>>,
+    pub Mutex<Vec<&'static str>>,
+    pub Mutex<Vec<String>>,
+);
 
 impl RecordedActions {
     fn call(&self, verb: &'static str, id: &str) -> Result<(), String> {
@@ -170,6 +179,27 @@ impl RecordedActions {
             f.push(verb);
         }
     }
+    /// What the calls so far made of `id`: (locked, gone). A call that failed did nothing;
+    /// which calls failed is not kept, so a verb failing now counts as having always failed.
+    fn state(&self, id: &str) -> (bool, bool) {
+        let failing = self.1.lock().unwrap().clone();
+        let (mut locked, mut gone) = (false, false);
+        for call in self.0.lock().unwrap().iter() {
+            let Some((verb, who)) = call.split_once(' ') else {
+                continue;
+            };
+            if who != id || failing.contains(&verb) {
+                continue;
+            }
+            match verb {
+                "lock-session" => locked = true,
+                "unlock-session" => locked = false,
+                "terminate-session" => gone = true,
+                _ => {}
+            }
+        }
+        (locked, gone)
+    }
 }
 
 impl SessionActions for RecordedActions {
@@ -181,6 +211,25 @@ impl SessionActions for RecordedActions {
     }
     fn terminate(&self, id: &str) -> Result<(), String> {
         self.call("terminate-session", id)
+    }
+    fn show(&self, id: &str) -> Result<Option<LogindSession>, String> {
+        if self.1.lock().unwrap().contains(&"show-session") {
+            return Err(format!("show-session {id}: exit status: 1"));
+        }
+        let (locked, gone) = self.state(id);
+        if gone {
+            return Ok(None);
+        }
+        let console = self.2.lock().unwrap().iter().any(|c| c == id);
+        Ok(Some(LogindSession {
+            session_type: if console {
+                SessionType::Tty
+            } else {
+                SessionType::X11
+            },
+            closing: false,
+            locked_hint: locked && !console,
+        }))
     }
 }
 

@@ -470,6 +470,8 @@ fn reference_log(fixture_dir: &Path, fresh: bool) -> Result<()> {
         .operator(op.clone()),
         Entry::new(Event::SessionLocked {
             reason: LockReason::CardRemoved,
+            session_type: None,
+            locked_hint: None,
         })
         .reader(reader.clone())
         .card(card)
@@ -483,6 +485,8 @@ fn reference_log(fixture_dir: &Path, fresh: bool) -> Result<()> {
         .reader(reader.clone()),
         Entry::new(Event::SessionEnded {
             reason: EndReason::Logout,
+            session_type: None,
+            logind_state: None,
         })
         .reader(reader.clone())
         .card(card)
