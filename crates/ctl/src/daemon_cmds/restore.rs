@@ -42,14 +42,12 @@ struct Planned {
     bytes: Vec<u8>,
 }
 
-/// The version in a `revocation.accepted` record (`<version> <digest hex>`).
+/// The list version in a `revocation.accepted` record (either format version).
 fn accepted_version(bytes: &[u8]) -> Option<u64> {
-    std::str::from_utf8(bytes)
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
+    let text = std::str::from_utf8(bytes).ok()?;
+    cardgate_office::files::Accepted::parse(text)
         .ok()
+        .map(|a| a.version)
 }
 
 /// `text` as a note can hold it: control characters (a path may have any) shown as `?`, and
