@@ -5,7 +5,7 @@
 //!    loop mount), with its kernel and initrd beside it; cached under `target/vm/image-HASH/`
 //!    by a hash of everything that goes into it.
 //! 2. The payload: a second, read-only disk carrying the freshly built `cardgate_*.deb`
-//!    (`cargo xtask deb`), the software card `cardgate-sim` (a test tool, not in the package)
+//!    (`cargo xtask deb`, `crate::deb::build`), the software card `cardgate-sim` (a test tool, not in the package)
 //!    and the scenario (`tests/vm/guest/scenario.py`).
 //! 3. The boot (`qemu`): QEMU with KVM where it runs a Debian kernel, software emulation
 //!    (TCG) otherwise, no network (`-nic none`), the root disk as a throw-away snapshot. In
@@ -89,8 +89,8 @@ pub fn run() -> Result<(), String> {
     verdict(&outcome, &boot, &dir)
 }
 
-/// `cargo xtask deb` (the same xtask binary), then the newest `cardgate_*.deb` it left under
-/// `target/`; `CARDGATE_VM_DEB=PATH` takes a package already built instead.
+/// The package as `cargo xtask deb` builds (and checks) it; `CARDGATE_VM_DEB=PATH` takes a
+/// package already built instead.
 fn build_deb() -> Result<PathBuf, String> {
     if let Ok(path) = std::env::var("CARDGATE_VM_DEB") {
         let path = PathBuf::from(path);
@@ -100,34 +100,7 @@ fn build_deb() -> Result<PathBuf, String> {
             Err(format!("CARDGATE_VM_DEB={} is not a file", path.display()))
         };
     }
-    let me = std::env::current_exe().map_err(|e| format!("cannot find xtask itself: {e}"))?;
-    let started = std::time::SystemTime::now();
-    crate::run(&me.to_string_lossy(), &["deb"])
-        .map_err(|e| format!("the booted-guest test installs the package: {e}"))?;
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
-    for dir in ["target/debian", "target/deb", "target"] {
-        let Ok(entries) = std::fs::read_dir(crate::root().join(dir)) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("cardgate_") && name.ends_with(".deb") {
-                if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-                    found.push((modified, path));
-                }
-            }
-        }
-    }
-    found.sort();
-    match found.pop() {
-        Some((modified, path)) if modified >= started - Duration::from_secs(5) => Ok(path),
-        Some((_, path)) => Err(format!(
-            "`cargo xtask deb` wrote no new package (the newest is the older {})",
-            path.display()
-        )),
-        None => Err("`cargo xtask deb` left no cardgate_*.deb under target/".into()),
-    }
+    crate::deb::build().map_err(|e| format!("the booted-guest test installs the package: {e}"))
 }
 
 /// `cardgate-sim`, built in release like the package's binaries; `CARDGATE_VM_SIM=PATH`
