@@ -156,10 +156,17 @@ class Scenario:
              "--ready-file", ready],
             stdout=log, stderr=subprocess.STDOUT,
         )
-        wait_for(f"the card in {reader}", lambda: os.path.exists(ready), within=60)
-        # pcscd sees the card once the driver reports it present: ask PC/SC itself.
-        wait_for(f"pcscd to see the card in {reader}", lambda: self.card_present(reader),
-                 within=30, every=0.5)
+        try:
+            wait_for(f"the card in {reader}", lambda: os.path.exists(ready), within=60)
+            # pcscd sees the card once the driver reports it present: ask PC/SC itself.
+            wait_for(f"pcscd to see the card in {reader}", lambda: self.card_present(reader),
+                     within=30, every=0.5)
+        except StepFailed as e:
+            _, readers = sh(["cardgatectl", "readers", "--json"], check=False)
+            _, pcscd = sh(["journalctl", "-b", "--no-pager", "-u", "pcscd", "-n", "20"], check=False)
+            _, sim = sh(["tail", "-n", "20", f"{WORK}/sim-{reader[-1]}.log"], check=False)
+            raise StepFailed(f"{e}\n--- cardgatectl readers --json\n{readers}\n--- pcscd\n{pcscd}"
+                             f"\n--- cardgate-sim\n{sim}")
 
     def card_present(self, reader):
         status, text = sh(["cardgatectl", "readers", "--json"], check=False)
