@@ -1,0 +1,379 @@
+//! The shipped unit's sandbox against what the real daemon really does (issue 15: the unit
+//! denied `@privileged`, which holds `@chown`, and systemd killed cardgated with SIGSYS at its
+//! first `chown(2)` of the admin socket).
+//!
+//! The real `cardgated` runs under `strace -f` through a real scenario: its groups exist (so
+//! that it shares the state with the access manager's group and gives the admin socket to
+//! its groups, as on a packaged terminal), a login through the real PAM module in
+//! `pamtester`, the card pulled (a lock through `loginctl`), an admin request, a revocation
+//! that ends the session, and SIGTERM. Every system call it and its children made is then
+//! checked against the set that the unit's `SystemCallFilter=` lines allow, computed from
+//! `systemd-analyze syscall-filter` (Debian's systemd: the groups as the systemd that runs
+//! the unit defines them) and applied line by line as systemd does: the first line decides
+//! whether the filter is an allow list (everything else killed, `@default` always allowed)
+//! or a deny list; every later line adds to or takes from that list.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use cardgate_card::CardSerial;
+use cardgate_tests::fixtures::{OPERATOR, PIN, PUK, USER};
+use cardgate_tests::pamtester::{pamtester, service_file};
+use cardgate_tests::{Office, PcscLab, SoftCardFile};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn unit_text() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/cardgated.service"))
+        .unwrap()
+}
+
+/// `Key=value` settings of the unit's `[Service]` section, in order.
+fn service_settings(unit: &str, key: &str) -> Vec<String> {
+    let mut in_service = false;
+    let mut out = Vec::new();
+    for line in unit.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_service = line == "[Service]";
+            continue;
+        }
+        if let Some(value) = line.strip_prefix(key).and_then(|r| r.strip_prefix('=')) {
+            if in_service {
+                out.push(value.trim().to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Every group `systemd-analyze syscall-filter` knows, with its members as it lists them
+/// (system call names and nested `@groups`).
+fn syscall_groups() -> BTreeMap<String, Vec<String>> {
+    let out = Command::new("systemd-analyze")
+        .args(["syscall-filter", "--no-pager"])
+        .output()
+        .expect("systemd-analyze (Debian package systemd)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if line.starts_with('@') {
+            let name = line.trim().to_owned();
+            groups.entry(name.clone()).or_default();
+            current = Some(name);
+        } else if line.trim().is_empty() || !line.starts_with(' ') {
+            // A blank line, or a heading of another section (unlisted system calls).
+            current = None;
+        } else if let Some(group) = &current {
+            let member = line.trim();
+            if !member.starts_with('#') {
+                groups.get_mut(group).unwrap().push(member.to_owned());
+            }
+        }
+    }
+    assert!(
+        groups.contains_key("@system-service") && groups.contains_key("@default"),
+        "systemd-analyze syscall-filter printed no groups"
+    );
+    groups
+}
+
+/// A filter item (a system call, or `@group` expanded recursively) as system call names.
+fn expand(item: &str, groups: &BTreeMap<String, Vec<String>>, out: &mut BTreeSet<String>) {
+    if let Some(members) = groups.get(item) {
+        for m in members {
+            expand(m, groups, out);
+        }
+    } else {
+        assert!(!item.starts_with('@'), "unknown system call group {item}");
+        out.insert(item.to_owned());
+    }
+}
+
+/// What the unit's `SystemCallFilter=` lines do, as systemd applies them.
+#[derive(Debug)]
+struct Filter {
+    /// The first line was an allow list: every call not in `listed` kills the process.
+    allow_list: bool,
+    /// The calls allowed (allow list) or killed (deny list).
+    listed: BTreeSet<String>,
+}
+
+impl Filter {
+    fn of_unit(unit: &str, groups: &BTreeMap<String, Vec<String>>) -> Filter {
+        let mut filter: Option<Filter> = None;
+        for line in service_settings(unit, "SystemCallFilter") {
+            if line.is_empty() {
+                // An empty assignment resets the filter.
+                filter = None;
+                continue;
+            }
+            let (deny, items) = match line.strip_prefix('~') {
+                Some(rest) => (true, rest),
+                None => (false, line.as_str()),
+            };
+            let mut calls = BTreeSet::new();
+            for item in items.split_whitespace() {
+                expand(item, groups, &mut calls);
+            }
+            let f = filter.get_or_insert_with(|| {
+                let mut listed = BTreeSet::new();
+                if !deny {
+                    // systemd: "Accept default syscalls if we are on an allow list".
+                    expand("@default", groups, &mut listed);
+                }
+                Filter {
+                    allow_list: !deny,
+                    listed,
+                }
+            });
+            // Same kind as the first line: the calls join the list; the other: they leave it.
+            if deny != f.allow_list {
+                f.listed.extend(calls);
+            } else {
+                f.listed.retain(|c| !calls.contains(c));
+            }
+        }
+        filter.expect("the unit has a SystemCallFilter")
+    }
+
+    fn kills(&self, call: &str) -> bool {
+        self.listed.contains(call) != self.allow_list
+    }
+}
+
+/// The system call names in an `strace -f -qq` output file.
+fn traced_calls(trace: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(trace).unwrap();
+    let mut calls = BTreeSet::new();
+    for line in text.lines() {
+        // `PID name(args…) = result`; `PID <... name resumed>…`; `PID --- SIGTERM … ---`.
+        let rest = line.split_once(' ').map_or(line, |(_, r)| r).trim_start();
+        let rest = rest.strip_prefix("<... ").unwrap_or(rest);
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let next = rest[name.len()..].chars().next();
+        if !name.is_empty() && matches!(next, Some('(') | Some(' ')) {
+            calls.insert(name);
+        }
+    }
+    calls
+}
+
+/// The host's passwd and group databases plus the daemon's two groups, so that the daemon
+/// finds them as it does on a packaged terminal (sysusers creates them).
+fn databases(dir: &Path) -> (PathBuf, PathBuf) {
+    let passwd_path = dir.join("passwd");
+    std::fs::copy("/etc/passwd", &passwd_path).unwrap();
+    let mut group: String = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("cardgate-"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    group.push_str("cardgate-manager:x:4600:\ncardgate-admin:x:4601:\n");
+    let group_path = dir.join("group");
+    std::fs::write(&group_path, group).unwrap();
+    (passwd_path, group_path)
+}
+
+fn serial_of(operator: &str) -> String {
+    let mut serial = [0u8; 8];
+    for (i, b) in operator.bytes().enumerate() {
+        serial[i % 8] ^= b;
+    }
+    CardSerial(serial).to_string()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < LIMIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The process IDs whose parent is `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+#[test]
+fn every_system_call_of_the_daemon_is_allowed_by_the_units_filter() {
+    let unit = unit_text();
+    let filter = Filter::of_unit(&unit, &syscall_groups());
+
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
+    let (passwd, group) = databases(&office.dir);
+    let trace = office.dir.join("cardgated.strace");
+    let mut daemon = office
+        .start_daemon_in(&[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            "mount --bind \"$1\" /etc/passwd && mount --bind \"$2\" /etc/group && t=$3 && shift 3 \
+             && exec strace -f -qq -e trace=all -o \"$t\" \"$@\"",
+            "sh",
+            passwd.to_str().unwrap(),
+            group.to_str().unwrap(),
+            trace.to_str().unwrap(),
+        ])
+        .unwrap();
+    let strace_pid = daemon.pid().unwrap();
+    let daemon_pid = match children(strace_pid).as_slice() {
+        [pid] => *pid,
+        other => panic!("strace {strace_pid} has children {other:?}"),
+    };
+    // The chowns the filter killed: the admin socket given to its groups.
+    let admin = std::fs::metadata(office.admin_socket()).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&admin), 4601);
+
+    // A login through the real PAM stack, then the card pulled: the session is locked.
+    let card = SoftCardFile::personalised(&office.lab, &office.issuer, OPERATOR, PIN, PUK).unwrap();
+    let mut inserted = office.lab.insert_card(0, &card).unwrap();
+    office.lab.wait_for_card(0).unwrap();
+    let svc = service_file(
+        &office.dir,
+        "cardgate-sandbox",
+        &format!(
+            "terminal=juki-01 socket={} wait=10 lang=en",
+            office.login_socket().display()
+        ),
+    )
+    .unwrap();
+    let run = pamtester(
+        &svc,
+        USER,
+        &["XDG_SESSION_ID=c7"],
+        &["authenticate", "acct_mgmt", "open_session"],
+        &[PIN],
+    )
+    .unwrap();
+    assert!(run.status.success(), "{}{}", run.stdout, run.stderr);
+    inserted.remove().unwrap();
+    wait_until("lock-session c7", || {
+        office
+            .loginctl_calls()
+            .iter()
+            .any(|c| c == "lock-session c7")
+    });
+
+    // An admin request, then the card revoked: its session ends.
+    let status = office.admin(r#"{"op":"status"}"#);
+    assert!(status.get("result").is_some(), "{status}");
+    let issuer_dir = office.path("issuer");
+    office
+        .ctl_ok(
+            &[
+                "card",
+                "revoke",
+                &serial_of(OPERATOR),
+                "--reason",
+                "lost",
+                "--issuer-dir",
+                &issuer_dir,
+                // The test's card is made in place, not issued through this register.
+                "--not-in-register",
+                "--yes",
+            ],
+            "",
+        )
+        .unwrap();
+    wait_until("terminate-session c7", || {
+        office
+            .loginctl_calls()
+            .iter()
+            .any(|c| c == "terminate-session c7")
+    });
+
+    // SIGTERM: the stop is recorded and the log sealed, under the same filter.
+    cardgate_tests::signal(daemon_pid, "TERM");
+    wait_until("cardgated to stop", || !daemon.is_running());
+    assert!(
+        office.audit_kinds().iter().any(|k| k == "daemon_stopped"),
+        "{:?}",
+        office.audit_kinds()
+    );
+
+    let calls = traced_calls(&trace);
+    eprintln!("{} distinct system calls traced: {calls:?}", calls.len());
+    for expected in ["chown", "bind", "mlockall", "execve"] {
+        assert!(calls.contains(expected), "{expected} not traced: {calls:?}");
+    }
+    let killed: Vec<&String> = calls.iter().filter(|c| filter.kills(c)).collect();
+    assert!(
+        killed.is_empty(),
+        "dist/cardgated.service's SystemCallFilter would kill cardgated (SIGSYS) at: {killed:?}"
+    );
+}
+
+/// The other settings the daemon relies on: no core dumps (PINs pass through its memory),
+/// every path it writes writable under ProtectSystem=strict, and the capabilities it uses.
+#[test]
+fn the_unit_keeps_cores_off_and_lets_the_daemon_write_only_its_own_paths() {
+    let unit = unit_text();
+    assert_eq!(service_settings(&unit, "LimitCORE"), ["0"]);
+    assert_eq!(service_settings(&unit, "ProtectSystem"), ["strict"]);
+    // The defaults of cardgated.toml: state, audit, revocation list under the state
+    // directory; both sockets under the runtime directory.
+    let defaults = cardgate_office::config::Config::parse(
+        "[[terminal]]\nid = \"juki-01\"\nreader = \"Virtual PCD 00 00\"\n",
+    )
+    .unwrap();
+    let writable: Vec<PathBuf> = service_settings(&unit, "ReadWritePaths")
+        .iter()
+        .flat_map(|l| l.split_whitespace().map(PathBuf::from).collect::<Vec<_>>())
+        .chain(
+            service_settings(&unit, "StateDirectory")
+                .iter()
+                .map(|d| Path::new("/var/lib").join(d)),
+        )
+        .chain(
+            service_settings(&unit, "RuntimeDirectory")
+                .iter()
+                .map(|d| Path::new("/run").join(d)),
+        )
+        .collect();
+    for path in [
+        defaults.daemon.state_dir.as_path(),
+        defaults.audit.dir.as_path(),
+        defaults.revocation.list.as_path(),
+        defaults.daemon.login_socket.as_path(),
+        defaults.daemon.admin_socket.as_path(),
+    ] {
+        assert!(
+            writable.iter().any(|w| path.starts_with(w)),
+            "{} is not writable under the unit (ReadWritePaths/StateDirectory/RuntimeDirectory: {writable:?})",
+            path.display()
+        );
+    }
+    let caps: Vec<String> = service_settings(&unit, "CapabilityBoundingSet")
+        .iter()
+        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    // chown of the shared state and the admin socket; chmod of files root owns but the
+    // manager's group holds; reading the register whatever its mode; mlockall.
+    for cap in [
+        "CAP_CHOWN",
+        "CAP_FOWNER",
+        "CAP_DAC_OVERRIDE",
+        "CAP_IPC_LOCK",
+    ] {
+        assert!(caps.iter().any(|c| c == cap), "{cap} not in {caps:?}");
+    }
+}
