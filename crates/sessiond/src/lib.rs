@@ -7,6 +7,7 @@ pub mod cards;
 pub mod daemon;
 pub mod engine;
 pub mod pcsc_cards;
+pub mod preflight;
 pub mod ratelimit;
 pub mod server;
 pub mod session_actions;

@@ -23,7 +23,7 @@ use cardgate_sessiond::sessions::SessionTable;
 /// unit's stop timeout.) It is longer than one `loginctl` attempt at the default
 /// `session.action_timeout_ms` (5 s), so that a lock under way at the stop is recorded.
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
-use cardgate_sessiond::{daemon, users};
+use cardgate_sessiond::{daemon, preflight, users};
 use std::error::Error;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -78,9 +78,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Everything start needs, checked the same way for --check-config and for the start
+    // itself (issue 15: --check-config used to pass what start then failed on).
+    let lang = cardgate_i18n::Lang::from_env();
+    let findings = preflight::check(&config, SystemClock.wall().unix_timestamp());
     if check_only {
-        eprintln!("cardgated: {}: configuration is valid", path.display());
-        return ExitCode::SUCCESS;
+        return ExitCode::from(preflight::print(&path, &findings, lang));
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -93,6 +96,10 @@ fn main() -> ExitCode {
         // journald adds its own timestamps.
         .without_time()
         .init();
+    // Before any socket is bound or any record written.
+    if !preflight::log(&path, &findings, lang) {
+        return ExitCode::from(2);
+    }
     if let Err(e) = harden() {
         tracing::error!(error = %e, "cardgated stopped");
         return ExitCode::FAILURE;
