@@ -34,6 +34,8 @@ pub const PACKAGES: &[&str] = &[
     // filter as systemd defines its groups (systemd-analyze syscall-filter).
     "strace",
     "systemd",
+    // tests/tests/nss_users.rs: users and groups that only a name-service module knows.
+    "libnss-extrausers",
 ];
 
 fn installed(package: &str) -> bool {
