@@ -367,13 +367,45 @@ fn the_unit_keeps_cores_off_and_lets_the_daemon_write_only_its_own_paths() {
         .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
         .collect();
     // chown of the shared state and the admin socket; chmod of files root owns but the
-    // manager's group holds; reading the register whatever its mode; mlockall.
+    // manager's group holds; reading the register whatever its mode; mlockall; and for
+    // loginctl, which runs as the daemon's child with its capabilities: systemd 252's logind
+    // lets a caller lock a session with CAP_SYS_ADMIN and end one with CAP_KILL without
+    // asking polkit (which a terminal need not have).
     for cap in [
         "CAP_CHOWN",
         "CAP_FOWNER",
         "CAP_DAC_OVERRIDE",
         "CAP_IPC_LOCK",
+        "CAP_SYS_ADMIN",
+        "CAP_KILL",
     ] {
         assert!(caps.iter().any(|c| c == cap), "{cap} not in {caps:?}");
     }
+}
+
+/// The unit as Debian 12's systemd reads it: `systemd-analyze verify` (offline) names any key
+/// it does not know or any value it cannot parse, which systemd would ignore with a warning
+/// in the journal and run the daemon without.
+#[test]
+fn debians_systemd_reads_every_line_of_the_unit() {
+    let program =
+        cardgate_tests::paths::workspace_artifact("cardgated", "cardgate-sessiond").unwrap();
+    let dir = std::env::temp_dir().join(format!("cardgate-unit-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The unit names the installed binary; verify checks that it is executable.
+    let unit = unit_text().replace("/usr/sbin/cardgated", program.to_str().unwrap());
+    let path = dir.join("cardgated.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze (Debian package systemd)");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
 }
