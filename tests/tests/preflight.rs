@@ -284,3 +284,36 @@ fn a_state_directory_that_cannot_be_made_is_refused() {
         &format!("the state directory {} cannot be used", state.display()),
     );
 }
+
+#[test]
+fn a_stale_revocation_list_is_a_warning_and_the_daemon_still_starts() {
+    let office = office();
+    let list = office.dir.join("state/revoked.crl");
+    // A year on, the list the office published is long past its next update.
+    let out = Command::new("faketime")
+        .args(["-f", "+400d"])
+        .arg(cardgated())
+        .arg("--check-config")
+        .arg(&office.config)
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .output()
+        .unwrap();
+    let text = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let warning = format!(
+        "warning: the revocation list {} (version 1) is past its next update: logins are refused",
+        list.display()
+    );
+    assert!(text.contains(&warning), "{warning:?} not in:\n{text}");
+    // The start goes on (its sessions keep their removal lock), saying the same.
+    let daemon = office
+        .start_daemon_in(&["faketime", "-f", "+400d"])
+        .unwrap();
+    assert!(
+        daemon.log_text().contains("is past its next update"),
+        "{}",
+        daemon.log_text()
+    );
+}

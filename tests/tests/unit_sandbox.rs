@@ -6,7 +6,8 @@
 //! that it shares the state with the access manager's group and gives the admin socket to
 //! its groups, as on a packaged terminal), a login through the real PAM module in
 //! `pamtester`, the card pulled (a lock through `loginctl`), an admin request, a revocation
-//! that ends the session, and SIGTERM. Every system call it and its children made is then
+//! that ends the session, and SIGTERM (and, before it, `--check-config` as the unit's
+//! `ExecStartPre=` runs it). Every system call they and their children made is then
 //! checked against the set that the unit's `SystemCallFilter=` lines allow, computed from
 //! `systemd-analyze syscall-filter` (Debian's systemd: the groups as the systemd that runs
 //! the unit defines them) and applied line by line as systemd does: the first line decides
@@ -218,6 +219,26 @@ fn every_system_call_of_the_daemon_is_allowed_by_the_units_filter() {
     let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
     let (passwd, group) = databases(&office.dir);
     let trace = office.dir.join("cardgated.strace");
+    // The unit's ExecStartPre= (`--check-config`) runs under the same filter: it looks the
+    // groups and users up, probes the log and the list.
+    let check_trace = office.dir.join("check-config.strace");
+    let check = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(
+            "mount --bind \"$1\" /etc/passwd && mount --bind \"$2\" /etc/group && \
+             exec strace -f -qq -e trace=all -o \"$3\" \"$4\" --check-config \"$5\"",
+        )
+        .arg("sh")
+        .args([&passwd, &group, &check_trace])
+        .arg(cardgate_tests::paths::workspace_artifact("cardgated", "cardgate-sessiond").unwrap())
+        .arg(&office.config)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     let mut daemon = office
         .start_daemon_in(&[
             "unshare",
@@ -310,7 +331,8 @@ fn every_system_call_of_the_daemon_is_allowed_by_the_units_filter() {
         office.audit_kinds()
     );
 
-    let calls = traced_calls(&trace);
+    let mut calls = traced_calls(&trace);
+    calls.extend(traced_calls(&check_trace));
     eprintln!("{} distinct system calls traced: {calls:?}", calls.len());
     for expected in ["chown", "bind", "mlockall", "execve"] {
         assert!(calls.contains(expected), "{expected} not traced: {calls:?}");
