@@ -600,3 +600,135 @@ pub fn log(config_path: &Path, findings: &[Finding], lang: Lang) -> bool {
     }
     errors == 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_finding() -> Vec<Finding> {
+        let path = PathBuf::from("/etc/cardgate/x");
+        let error = String::from("E-R-R");
+        vec![
+            Finding::IssuerKeyUnreadable {
+                path: path.clone(),
+                error: error.clone(),
+            },
+            Finding::IssuerKeyInvalid {
+                path: path.clone(),
+                error: error.clone(),
+            },
+            Finding::StateDirUnusable {
+                path: path.clone(),
+                error: error.clone(),
+            },
+            Finding::StateFileBad {
+                path: path.clone(),
+                error: error.clone(),
+            },
+            Finding::AuditNotInitialised { path: path.clone() },
+            Finding::AuditUnusable {
+                path: path.clone(),
+                error: error.clone(),
+            },
+            Finding::RevocationListUnreadable {
+                path: path.clone(),
+                error: error.clone(),
+            },
+            Finding::RevocationListRefused {
+                path: path.clone(),
+                error: error.clone(),
+            },
+            Finding::RevocationListStale {
+                path: path.clone(),
+                version: 7,
+                refused: true,
+            },
+            Finding::RevocationListStale {
+                path: path.clone(),
+                version: 7,
+                refused: false,
+            },
+            Finding::GroupMissing {
+                key: "daemon.admin_group",
+                group: "g-r-p".into(),
+            },
+            Finding::GroupLookupFailed {
+                key: "daemon.manager_group",
+                group: "g-r-p".into(),
+                error: error.clone(),
+            },
+            Finding::OperatorUserMissing {
+                operator: "op-0042".into(),
+                user: "u-s-r".into(),
+            },
+            Finding::OperatorUserLookupFailed {
+                operator: "op-0042".into(),
+                user: "u-s-r".into(),
+                error: error.clone(),
+            },
+            Finding::LoginctlUnusable {
+                path: path.clone(),
+                error: error.clone(),
+            },
+            Finding::SocketDirUnusable {
+                socket: path.clone(),
+                error,
+            },
+            Finding::SocketPathTaken { socket: path },
+        ]
+    }
+
+    /// Every finding reads in both languages with all its arguments in place: the path, group,
+    /// user or operator it names, and why.
+    #[test]
+    fn every_finding_names_what_it_is_about_in_both_languages() {
+        for lang in Lang::ALL {
+            for f in every_finding() {
+                let text = f.message(lang);
+                assert!(
+                    !text.contains('{') && !text.starts_with("daemon-"),
+                    "{f:?}: {text}"
+                );
+                let named = match &f {
+                    Finding::GroupMissing { group, .. } => group.clone(),
+                    Finding::GroupLookupFailed { group, .. } => group.clone(),
+                    Finding::OperatorUserMissing { user, .. }
+                    | Finding::OperatorUserLookupFailed { user, .. } => user.clone(),
+                    _ => "/etc/cardgate/x".into(),
+                };
+                assert!(text.contains(&named), "{lang} {f:?}: {text}");
+                if let Finding::GroupLookupFailed { error, .. }
+                | Finding::OperatorUserLookupFailed { error, .. }
+                | Finding::IssuerKeyUnreadable { error, .. } = &f
+                {
+                    assert!(text.contains(error.as_str()), "{lang} {f:?}: {text}");
+                }
+                if lang == Lang::Ja {
+                    assert!(
+                        text.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c)),
+                        "not Japanese: {text}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_what_opens_nothing_is_a_warning() {
+        let warnings: Vec<Finding> = every_finding()
+            .into_iter()
+            .filter(|f| f.severity() == Severity::Warning)
+            .collect();
+        assert_eq!(warnings.len(), 6, "{warnings:?}");
+        assert!(warnings.iter().all(|f| matches!(
+            f,
+            Finding::RevocationListStale { .. }
+                | Finding::GroupMissing { .. }
+                | Finding::GroupLookupFailed { .. }
+                | Finding::OperatorUserMissing { .. }
+                | Finding::OperatorUserLookupFailed { .. }
+        )));
+        assert!(has_errors(&every_finding()));
+        assert!(!has_errors(&warnings));
+    }
+}
