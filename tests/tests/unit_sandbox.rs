@@ -169,6 +169,83 @@ fn traced_calls(trace: &Path) -> BTreeSet<String> {
     calls
 }
 
+/// The calls of an strace output that set a set-user-ID or set-group-ID bit (chmod, mkdir,
+/// open with O_CREAT, mknod, with a mode of 04000 or 02000): what `RestrictSUIDSGID=yes`
+/// refuses with EPERM.
+fn suid_sgid_calls(trace: &Path) -> Vec<String> {
+    const WITH_MODE: &[&str] = &[
+        "chmod",
+        "fchmod",
+        "fchmodat",
+        "fchmodat2",
+        "mkdir",
+        "mkdirat",
+        "mknod",
+        "mknodat",
+        "open",
+        "openat",
+        "creat",
+    ];
+    let text = std::fs::read_to_string(trace).unwrap();
+    text.lines()
+        .filter(|line| {
+            let Some((_, rest)) = line.split_once(' ') else {
+                return false;
+            };
+            let Some((name, args)) = rest.split_once('(') else {
+                return false;
+            };
+            if !WITH_MODE.contains(&name) || (name.starts_with("open") && !args.contains("O_CREAT"))
+            {
+                return false;
+            }
+            let args = args.split(')').next().unwrap_or("");
+            args.split([',', ' ', '<'])
+                .rev()
+                .find(|t| {
+                    t.len() > 1
+                        && t.starts_with('0')
+                        && t.bytes().all(|b| (b'0'..=b'7').contains(&b))
+                })
+                .and_then(|t| u32::from_str_radix(t, 8).ok())
+                .is_some_and(|mode| mode & 0o6000 != 0)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What systemd does before it starts the unit: every `StateDirectory=` gets
+/// `StateDirectoryMode=` (at every start). The office's state and audit directories stand for
+/// the defaults under `/var/lib`.
+fn make_state_directories_as_systemd_does(unit: &str, office: &Office) {
+    let defaults = cardgate_office::config::Config::parse(
+        "[[terminal]]\nid = \"juki-01\"\nreader = \"Virtual PCD 00 00\"\n",
+    )
+    .unwrap();
+    let mode = service_settings(unit, "StateDirectoryMode")
+        .first()
+        .and_then(|m| u32::from_str_radix(m, 8).ok())
+        .unwrap_or(0o755);
+    for entry in service_settings(unit, "StateDirectory")
+        .iter()
+        .flat_map(|l| l.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+    {
+        let path = Path::new("/var/lib").join(&entry);
+        let office_dir = if path == defaults.daemon.state_dir {
+            office.dir.join("state")
+        } else if path == defaults.audit.dir {
+            office.dir.join("audit")
+        } else {
+            continue;
+        };
+        std::fs::set_permissions(
+            &office_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(mode),
+        )
+        .unwrap();
+    }
+}
+
 /// The host's passwd and group databases plus the daemon's two groups, so that the daemon
 /// finds them as it does on a packaged terminal (sysusers creates them).
 fn databases(dir: &Path) -> (PathBuf, PathBuf) {
@@ -222,6 +299,7 @@ fn every_system_call_of_the_daemon_is_allowed_by_the_units_filter() {
     // The unit's ExecStartPre= (`--check-config`) runs under the same filter: it looks the
     // groups and users up, probes the log and the list.
     let check_trace = office.dir.join("check-config.strace");
+    make_state_directories_as_systemd_does(&unit, &office);
     let check = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c"])
         .arg(
@@ -263,6 +341,16 @@ fn every_system_call_of_the_daemon_is_allowed_by_the_units_filter() {
     // The chowns the filter killed: the admin socket given to its groups.
     let admin = std::fs::metadata(office.admin_socket()).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::gid(&admin), 4601);
+    // The state and the log are the manager's group's to read, setgid (new segments too).
+    for dir in ["state", "audit"] {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let m = std::fs::metadata(office.dir.join(dir)).unwrap();
+        assert_eq!(
+            (m.gid(), m.permissions().mode() & 0o7777),
+            (4600, 0o2750),
+            "{dir}"
+        );
+    }
 
     // A login through the real PAM stack, then the card pulled: the session is locked.
     let card = SoftCardFile::personalised(&office.lab, &office.issuer, OPERATOR, PIN, PUK).unwrap();
@@ -342,6 +430,17 @@ fn every_system_call_of_the_daemon_is_allowed_by_the_units_filter() {
         killed.is_empty(),
         "dist/cardgated.service's SystemCallFilter would kill cardgated (SIGSYS) at: {killed:?}"
     );
+    // RestrictSUIDSGID=yes is a seccomp filter too: it refuses (EPERM) a mode with the setuid
+    // or setgid bit, which the daemon's sharing of the state with the manager's group would
+    // then fail on, unnoticed but for a warning.
+    if service_settings(&unit, "RestrictSUIDSGID") == ["yes"] {
+        let mut refused = suid_sgid_calls(&trace);
+        refused.extend(suid_sgid_calls(&check_trace));
+        assert!(
+            refused.is_empty(),
+            "RestrictSUIDSGID=yes refuses these calls of cardgated with EPERM: {refused:#?}"
+        );
+    }
 }
 
 /// The other settings the daemon relies on: no core dumps (PINs pass through its memory),

@@ -231,10 +231,16 @@ fn manager_group_gid(config: &Config) -> Option<u32> {
 /// manager's review is then unavailable, nothing is opened wider.
 fn share_with_manager(config: &Config, gid: u32) {
     use std::os::unix::fs::chown;
+    // A mode already right is left alone: under the unit's RestrictSUIDSGID=yes, a chmod that
+    // sets the setgid bit is refused (EPERM), and systemd gives the state and audit
+    // directories their 2750 itself (StateDirectory=, StateDirectoryMode=).
     let set = |path: &Path, mode: u32| {
-        if let Err(e) = chown(path, Some(0), Some(gid))
-            .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
-        {
+        if let Err(e) = chown(path, Some(0), Some(gid)).and_then(|()| {
+            if std::fs::metadata(path)?.permissions().mode() & 0o7777 == mode {
+                return Ok(());
+            }
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        }) {
             tracing::warn!(path = %path.display(), error = %e, "cannot share with the access manager's group");
         }
     };
