@@ -214,6 +214,50 @@ fn suid_sgid_calls(trace: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The calls of an strace output that the unit's other seccomp-based settings refuse:
+/// `MemoryDenyWriteExecute=yes` (a mapping both writable and executable, or made executable
+/// later), `RestrictAddressFamilies=AF_UNIX` (a socket of another family), `RestrictNamespaces=yes`
+/// (a new namespace).
+fn refused_by_other_settings(unit: &str, trace: &Path) -> Vec<String> {
+    let on = |key: &str| service_settings(unit, key).iter().any(|v| v == "yes");
+    let families = service_settings(unit, "RestrictAddressFamilies");
+    let text = std::fs::read_to_string(trace).unwrap();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((_, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let Some((name, args)) = rest.split_once('(') else {
+            continue;
+        };
+        let refused = match name {
+            "mmap" => {
+                on("MemoryDenyWriteExecute")
+                    && args.contains("PROT_WRITE")
+                    && args.contains("PROT_EXEC")
+            }
+            "mprotect" | "pkey_mprotect" => {
+                on("MemoryDenyWriteExecute") && args.contains("PROT_EXEC")
+            }
+            "socket" | "socketpair" => {
+                let family = args.split(',').next().unwrap_or("").trim();
+                !families.is_empty()
+                    && !families
+                        .iter()
+                        .any(|f| f.split_whitespace().any(|a| a == family))
+            }
+            "unshare" | "clone" | "clone3" | "setns" => {
+                on("RestrictNamespaces") && args.contains("CLONE_NEW")
+            }
+            _ => false,
+        };
+        if refused {
+            out.push(line.to_owned());
+        }
+    }
+    out
+}
+
 /// What systemd does before it starts the unit: every `StateDirectory=` gets
 /// `StateDirectoryMode=` (at every start). The office's state and audit directories stand for
 /// the defaults under `/var/lib`.
@@ -441,6 +485,12 @@ fn every_system_call_of_the_daemon_is_allowed_by_the_units_filter() {
             "RestrictSUIDSGID=yes refuses these calls of cardgated with EPERM: {refused:#?}"
         );
     }
+    let mut refused = refused_by_other_settings(&unit, &trace);
+    refused.extend(refused_by_other_settings(&unit, &check_trace));
+    assert!(
+        refused.is_empty(),
+        "the unit's MemoryDenyWriteExecute, RestrictAddressFamilies or RestrictNamespaces refuses: {refused:#?}"
+    );
 }
 
 /// The other settings the daemon relies on: no core dumps (PINs pass through its memory),
