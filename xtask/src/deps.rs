@@ -30,6 +30,12 @@ pub const PACKAGES: &[&str] = &[
     "faketime",
     "chromium",
     "fonts-ipafont-gothic",
+    // tests/tests/unit_sandbox.rs: the daemon's system calls (strace) against the unit's
+    // filter as systemd defines its groups (systemd-analyze syscall-filter).
+    "strace",
+    "systemd",
+    // tests/tests/nss_users.rs: users and groups that only a name-service module knows.
+    "libnss-extrausers",
 ];
 
 fn installed(package: &str) -> bool {

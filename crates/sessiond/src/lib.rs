@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod engine;
 pub mod loginctl;
 pub mod pcsc_cards;
+pub mod preflight;
 pub mod ratelimit;
 pub mod server;
 pub mod session_actions;

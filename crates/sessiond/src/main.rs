@@ -23,7 +23,7 @@ use cardgate_sessiond::sessions::SessionTable;
 /// unit's stop timeout.) It is longer than one `loginctl` attempt at the default
 /// `session.action_timeout_ms` (5 s), so that a lock under way at the stop is recorded.
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
-use cardgate_sessiond::{daemon, users};
+use cardgate_sessiond::{daemon, preflight, users};
 use std::error::Error;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -78,9 +78,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Everything start needs, checked the same way for --check-config and for the start
+    // itself (issue 15: --check-config used to pass what start then failed on).
+    let lang = cardgate_i18n::Lang::from_env();
+    let findings = preflight::check(&config, SystemClock.wall().unix_timestamp());
     if check_only {
-        eprintln!("cardgated: {}: configuration is valid", path.display());
-        return ExitCode::SUCCESS;
+        return ExitCode::from(preflight::print(&path, &findings, lang));
     }
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -93,6 +96,10 @@ fn main() -> ExitCode {
         // journald adds its own timestamps.
         .without_time()
         .init();
+    // Before any socket is bound or any record written.
+    if !preflight::log(&path, &findings, lang) {
+        return ExitCode::from(2);
+    }
     if let Err(e) = harden() {
         tracing::error!(error = %e, "cardgated stopped");
         return ExitCode::FAILURE;
@@ -224,10 +231,16 @@ fn manager_group_gid(config: &Config) -> Option<u32> {
 /// manager's review is then unavailable, nothing is opened wider.
 fn share_with_manager(config: &Config, gid: u32) {
     use std::os::unix::fs::chown;
+    // A mode already right is left alone: under the unit's RestrictSUIDSGID=yes, a chmod that
+    // sets the setgid bit is refused (EPERM), and systemd gives the state and audit
+    // directories their 2750 itself (StateDirectory=, StateDirectoryMode=).
     let set = |path: &Path, mode: u32| {
-        if let Err(e) = chown(path, Some(0), Some(gid))
-            .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
-        {
+        if let Err(e) = chown(path, Some(0), Some(gid)).and_then(|()| {
+            if std::fs::metadata(path)?.permissions().mode() & 0o7777 == mode {
+                return Ok(());
+            }
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        }) {
             tracing::warn!(path = %path.display(), error = %e, "cannot share with the access manager's group");
         }
     };
