@@ -9,7 +9,13 @@
 //!   reports [`CardEvent::ServiceRestored`] followed by what changed in the meantime: readers
 //!   gone ([`CardEvent::ReaderDetached`]), cards gone ([`CardEvent::CardRemoved`]), new
 //!   readers, and every card present (re-announced with [`CardEvent::CardInserted`], because
-//!   nobody watched the reader while the service was down, so it may be another card).
+//!   nobody watched the reader while the service was down, so it may be another card). A card
+//!   still present is not first reported removed: [`CardEvent::ServiceLost`] already told the
+//!   consumer that no card could be trusted, and a removal it did not see is not a removal.
+//! * A pcscd that stops cleanly first removes its readers (clients see the reader list empty)
+//!   and only then closes its socket. A reader list that empties is therefore looked at again
+//!   for [`SERVICE_PROBE`] before its readers are reported gone: if the service goes away in
+//!   that time, that is a [`CardEvent::ServiceLost`], not a card removal on every reader.
 //! * At start it reports the readers and cards already present, as attach/insert events.
 
 use crate::{CardEvent, ReaderName, TransportError};
@@ -43,6 +49,30 @@ impl Default for MonitorOptions {
 pub struct CardMonitor {
     control: Arc<Control>,
     thread: Option<JoinHandle<()>>,
+    running: MonitorAlive,
+}
+
+/// Whether a monitor's thread still runs, for a watchdog that must not ping for a daemon
+/// that no longer sees card events. Cheap to clone and to ask.
+#[derive(Debug, Clone)]
+pub struct MonitorAlive(Arc<std::sync::atomic::AtomicBool>);
+
+impl MonitorAlive {
+    /// True until the monitor's thread has returned (stopped, or its receiver gone).
+    pub fn is_running(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Clears the flag when the thread returns, however it returns (a panic included).
+struct ClearOnDrop(MonitorAlive);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        (self.0)
+            .0
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for CardMonitor {
@@ -104,17 +134,28 @@ impl CardMonitor {
         let (sender, receiver) = mpsc::channel();
         let control = Arc::new(Control::default());
         let thread_control = Arc::clone(&control);
+        let running = MonitorAlive(Arc::new(std::sync::atomic::AtomicBool::new(true)));
+        let guard = ClearOnDrop(running.clone());
         let thread = std::thread::Builder::new()
             .name("cardgate-card-monitor".into())
-            .spawn(move || run(&thread_control, &sender, options))
+            .spawn(move || {
+                let _clear_when_done = guard;
+                run(&thread_control, &sender, options)
+            })
             .map_err(|e| TransportError::Backend(Box::new(e)))?;
         Ok((
             CardMonitor {
                 control,
                 thread: Some(thread),
+                running,
             },
             receiver,
         ))
+    }
+
+    /// A handle that tells whether the monitor's thread still runs.
+    pub fn alive_flag(&self) -> MonitorAlive {
+        self.running.clone()
     }
 
     /// Stops the thread and waits for it to end.
@@ -252,6 +293,9 @@ fn watch(
         }
         let first_reader = usize::from(with_pnp);
         let now = snapshot(&states[first_reader..]);
+        if emptied(known, &now) && service_going(context) {
+            return SessionEnd::ServiceLost;
+        }
         if !report_changes(events, known, &now, std::mem::take(&mut reannounce)) {
             return SessionEnd::ReceiverGone;
         }
@@ -280,6 +324,9 @@ fn watch(
             }
             let readers_changed = with_pnp && states[0].event_state().contains(State::CHANGED);
             let now = snapshot(&states[first_reader..]);
+            if emptied(known, &now) && service_going(context) {
+                return SessionEnd::ServiceLost;
+            }
             if !report_changes(events, known, &now, false) {
                 return SessionEnd::ReceiverGone;
             }
@@ -289,6 +336,38 @@ fn watch(
                 break;
             }
         }
+    }
+}
+
+/// How long a reader list that emptied is watched for the service going away (a pcscd
+/// stopping removes its readers, then exits) before its readers are reported gone. A USB
+/// reader unplugged on a one-reader terminal is reported this much later; a card pulled from
+/// a reader that stays is not delayed.
+pub const SERVICE_PROBE: Duration = Duration::from_millis(300);
+
+/// How often the service is asked during [`SERVICE_PROBE`].
+const PROBE_STEP: Duration = Duration::from_millis(30);
+
+/// Did every reader that was known go away at once?
+fn emptied(
+    before: &BTreeMap<ReaderName, ReaderView>,
+    after: &BTreeMap<ReaderName, ReaderView>,
+) -> bool {
+    !before.is_empty() && after.is_empty()
+}
+
+/// Is the service going away? Asks it for its reader list for up to [`SERVICE_PROBE`]: true
+/// as soon as it does not answer, false if it went on answering (the readers were unplugged).
+fn service_going(context: &Context) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        if list_readers(context).is_err() {
+            return true;
+        }
+        if start.elapsed() >= SERVICE_PROBE {
+            return false;
+        }
+        std::thread::sleep(PROBE_STEP);
     }
 }
 
@@ -382,8 +461,11 @@ fn report_changes(
         // A card taken out and put back between two looks shows as a changed event counter.
         let swapped = old.is_some_and(|o| o.events != new.events);
         let replaced = reannounce || swapped || old_card != new.card.as_ref();
+        // After an outage the consumer already treats every card as gone: a card still
+        // present is only re-announced.
+        let reported_gone = !reannounce && replaced;
         if old_card.is_some()
-            && (new.card.is_none() || replaced)
+            && (new.card.is_none() || reported_gone)
             && !send(CardEvent::CardRemoved {
                 reader: reader.clone(),
             })
@@ -488,20 +570,37 @@ mod tests {
     #[test]
     fn after_a_service_loss_cards_still_present_are_reannounced() {
         let atr: &[u8] = &[0x3B, 0x00];
-        // Counters restart with a new pcscd; the card must be re-announced regardless.
+        // Counters restart with a new pcscd; the card must be re-announced regardless, and
+        // is not reported removed (nobody saw it leave: the outage was reported instead).
         assert_eq!(
             changes(
                 &[("r", view(Some(atr), 5))],
                 &[("r", view(Some(atr), 5))],
                 true
             ),
-            vec![
-                CardEvent::CardRemoved { reader: "r".into() },
-                CardEvent::CardInserted {
-                    reader: "r".into(),
-                    atr: atr.to_vec()
-                }
-            ]
+            vec![CardEvent::CardInserted {
+                reader: "r".into(),
+                atr: atr.to_vec()
+            }]
         );
+        // A card that left during the outage is reported gone.
+        assert_eq!(
+            changes(&[("r", view(Some(atr), 5))], &[("r", view(None, 0))], true),
+            vec![CardEvent::CardRemoved { reader: "r".into() }]
+        );
+    }
+
+    #[test]
+    fn only_a_list_that_empties_is_probed() {
+        let atr: &[u8] = &[0x3B, 0x00];
+        let map = |v: &[(&str, ReaderView)]| -> BTreeMap<ReaderName, ReaderView> {
+            v.iter()
+                .map(|(n, r)| ((*n).to_owned(), r.clone()))
+                .collect()
+        };
+        let two = map(&[("r", view(Some(atr), 1)), ("s", view(None, 0))]);
+        assert!(emptied(&two, &map(&[])));
+        assert!(!emptied(&two, &map(&[("s", view(None, 0))])));
+        assert!(!emptied(&map(&[]), &map(&[])));
     }
 }

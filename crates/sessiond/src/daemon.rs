@@ -88,6 +88,8 @@ pub async fn run(
             _ = tick.tick() => {
                 let e = engine.clone();
                 joined("tick", tokio::task::spawn_blocking(move || e.tick()).await);
+                // What the watchdog looks at: the loop and the engine answer.
+                crate::notify::tick_done();
             }
         }
     }
@@ -126,13 +128,27 @@ async fn handle_event(engine: &Arc<Engine>, event: CardEvent) {
         CardEvent::CardRemoved { reader } | CardEvent::ReaderDetached { reader } => {
             vec![reader.clone()]
         }
-        // No service: no card can be trusted to be there (fail closed).
-        CardEvent::ServiceLost => engine
-            .config()
-            .terminals
-            .iter()
-            .map(|t| t.reader.clone())
-            .collect(),
+        // No service: no card can be trusted to be there (fail closed), yet no card was seen
+        // to leave either: the outage is recorded as such and every session locked.
+        CardEvent::ServiceLost => {
+            let e = engine.clone();
+            joined(
+                "smart-card service lost",
+                tokio::task::spawn_blocking(move || {
+                    e.reader_service_lost(seen);
+                })
+                .await,
+            );
+            return;
+        }
+        CardEvent::ServiceRestored => {
+            let e = engine.clone();
+            joined(
+                "smart-card service back",
+                tokio::task::spawn_blocking(move || e.reader_service_back()).await,
+            );
+            return;
+        }
         CardEvent::CardInserted { reader, .. } => {
             let (e, r) = (engine.clone(), reader.clone());
             joined(

@@ -6,6 +6,8 @@ pub mod audit_sink;
 pub mod cards;
 pub mod daemon;
 pub mod engine;
+pub mod logging;
+pub mod notify;
 pub mod pcsc_cards;
 pub mod ratelimit;
 pub mod server;

@@ -65,6 +65,9 @@ pub enum FindingKind {
     PukRejected,
     /// An issuance or unblock was refused: no access manager's card authenticated.
     ManagerRefused,
+    /// The smart-card service (pcscd) went away while the daemon ran: no card presence could
+    /// be known until it came back, and the open sessions were locked.
+    ReaderServiceLost,
 }
 
 impl FindingKind {
@@ -86,7 +89,8 @@ impl FindingKind {
             | FindingKind::OutsideBusinessHours
             | FindingKind::SessionNeverEnded
             | FindingKind::PukRejected
-            | FindingKind::ManagerRefused => Severity::Medium,
+            | FindingKind::ManagerRefused
+            | FindingKind::ReaderServiceLost => Severity::Medium,
         }
     }
 
@@ -110,6 +114,7 @@ impl FindingKind {
             FindingKind::SessionNeverEnded => "session_never_ended",
             FindingKind::PukRejected => "puk_rejected",
             FindingKind::ManagerRefused => "manager_refused",
+            FindingKind::ReaderServiceLost => "reader_service_lost",
         }
     }
 }

@@ -691,7 +691,7 @@ mod tests {
     use super::*;
     use crate::report::FindingKind;
 
-    const KINDS: [FindingKind; 17] = [
+    const KINDS: [FindingKind; 18] = [
         FindingKind::LogNotExtended,
         FindingKind::LogNotIntact,
         FindingKind::RecordGap,
@@ -709,6 +709,7 @@ mod tests {
         FindingKind::SessionNeverEnded,
         FindingKind::PukRejected,
         FindingKind::ManagerRefused,
+        FindingKind::ReaderServiceLost,
     ];
 
     #[test]

@@ -508,6 +508,13 @@ impl<'a> Reviewer<'a> {
                 r,
                 at,
             )),
+            Event::ReaderServiceLost => self.flag(Self::finding(
+                FindingKind::ReaderServiceLost,
+                Detail::None,
+                &terminal,
+                r,
+                at,
+            )),
             _ => {}
         }
     }

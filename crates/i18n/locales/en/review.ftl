@@ -70,6 +70,8 @@ review-kind-puk-rejected = wrong PUK
 review-action-puk-rejected = Someone tried to unblock or reissue the card with a wrong PUK. Check who did it (the record names them).
 review-kind-manager-refused = access manager's card refused
 review-action-manager-refused = An issuance or unblock was tried without a valid access manager's card. Find out who tried it.
+review-kind-reader-service-lost = smart-card service (pcscd) lost
+review-action-reader-service-lost = The card service stopped while the daemon ran; the sessions open then were locked until their card and PIN unlocked them. Find out why pcscd stopped (journalctl -u pcscd) and whether the terminal was attended.
 
 ## Counts
 review-per-operator = Per operator

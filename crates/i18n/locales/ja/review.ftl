@@ -70,6 +70,8 @@ review-kind-puk-rejected = PUK の誤入力
 review-action-puk-rejected = 誤った PUK でカードのロック解除または再発行が試みられました。記録に残る実行者を確認してください。
 review-kind-manager-refused = アクセス管理者カードの認証失敗
 review-action-manager-refused = 有効なアクセス管理者カードなしでカードの発行またはロック解除が試みられました。実行者を確認してください。
+review-kind-reader-service-lost = スマートカードサービス（pcscd）の停止
+review-action-reader-service-lost = デーモンの稼働中にカードサービスが停止しました。その時点で開いていたセッションはロックされ、カードと暗証番号で解除されるまでロックされたままでした。pcscd が停止した理由（journalctl -u pcscd）と、端末に操作者がいたかを確認してください。
 
 ## 件数
 review-per-operator = 操作者別
