@@ -11,7 +11,10 @@
 //!   readers, and every card present (re-announced with [`CardEvent::CardInserted`], because
 //!   nobody watched the reader while the service was down, so it may be another card). A card
 //!   still present is not first reported removed: [`CardEvent::ServiceLost`] already told the
-//!   consumer that no card could be trusted, and a removal it did not see is not a removal.
+//!   consumer that no card could be trusted, and a removal it did not see is not a removal. A
+//!   card that was there before and is not yet seen again is given [`RESTORE_SETTLE`] to show
+//!   (a new pcscd lists its readers before it has read their cards) before it is reported
+//!   removed.
 //! * A pcscd that stops cleanly first removes its readers (clients see the reader list empty)
 //!   and only then closes its socket. A reader list that empties is therefore looked at again
 //!   for [`SERVICE_PROBE`] before its readers are reported gone: if the service goes away in
@@ -209,6 +212,8 @@ enum SessionEnd {
 fn run(control: &Control, events: &Sender<CardEvent>, options: MonitorOptions) {
     let mut known: BTreeMap<ReaderName, ReaderView> = BTreeMap::new();
     let mut backoff = options.initial_backoff;
+    // After an outage: the readers whose card was there before and is not (yet) seen again.
+    let mut held = Held::default();
     // Whether the consumer was told the service is unavailable and has not been told since
     // that it is back.
     let mut lost = false;
@@ -239,7 +244,7 @@ fn run(control: &Control, events: &Sender<CardEvent>, options: MonitorOptions) {
         if reannounce && events.send(CardEvent::ServiceRestored).is_err() {
             return;
         }
-        let end = watch(control, &context, events, &mut known, reannounce);
+        let end = watch(control, &context, events, &mut known, &mut held, reannounce);
         control.publish(None);
         match end {
             SessionEnd::Stopped | SessionEnd::ReceiverGone => return,
@@ -263,6 +268,7 @@ fn watch(
     context: &Context,
     events: &Sender<CardEvent>,
     known: &mut BTreeMap<ReaderName, ReaderView>,
+    held: &mut Held,
     mut reannounce: bool,
 ) -> SessionEnd {
     loop {
@@ -296,7 +302,12 @@ fn watch(
         if emptied(known, &now) && service_going(context) {
             return SessionEnd::ServiceLost;
         }
-        if !report_changes(events, known, &now, std::mem::take(&mut reannounce)) {
+        let back = std::mem::take(&mut reannounce);
+        if back {
+            held.after_outage(known, &now);
+        }
+        held.seen(&now);
+        if !report_changes(events, &held.hide(known, &now), &now, back) {
             return SessionEnd::ReceiverGone;
         }
         *known = now;
@@ -307,8 +318,17 @@ fn watch(
             if control.is_stopped() {
                 return SessionEnd::Stopped;
             }
-            let wait = if with_pnp { None } else { Some(LIST_RECHECK) };
-            match context.get_status_change(wait, &mut states) {
+            let wait = match (held.left(), with_pnp) {
+                (Some(left), true) => Some(left),
+                (Some(left), false) => Some(left.min(LIST_RECHECK)),
+                (None, true) => None,
+                (None, false) => Some(LIST_RECHECK),
+            };
+            let result = context.get_status_change(wait, &mut states);
+            if held.expired() && !held.report_gone(events, known) {
+                return SessionEnd::ReceiverGone;
+            }
+            match result {
                 Ok(()) => {}
                 Err(Error::Timeout) if with_pnp => continue,
                 Err(Error::Timeout) => {
@@ -327,6 +347,7 @@ fn watch(
             if emptied(known, &now) && service_going(context) {
                 return SessionEnd::ServiceLost;
             }
+            held.seen(&now);
             if !report_changes(events, known, &now, false) {
                 return SessionEnd::ReceiverGone;
             }
@@ -336,6 +357,113 @@ fn watch(
                 break;
             }
         }
+    }
+}
+
+/// How long after the service is back a card that was in its reader before the outage may
+/// take to be seen again before it is reported removed. A new pcscd lists its readers before
+/// it has read their cards (a USB reader is enumerated, a vpcd card reconnects within a few
+/// hundred milliseconds): a card left in its reader is not a removal. The sessions are locked
+/// since the loss anyway; only the removal record and `on_removal = "end"` wait this long.
+pub const RESTORE_SETTLE: Duration = Duration::from_secs(2);
+
+/// The readers whose card is not yet seen again after an outage.
+#[derive(Debug, Default)]
+struct Held {
+    readers: std::collections::BTreeSet<ReaderName>,
+    until: Option<std::time::Instant>,
+}
+
+impl Held {
+    /// The service is back: hold the readers that had a card before the outage and show none
+    /// (or are not listed) now, with those still held from an earlier outage, for
+    /// [`RESTORE_SETTLE`] from now.
+    fn after_outage(
+        &mut self,
+        before: &BTreeMap<ReaderName, ReaderView>,
+        now: &BTreeMap<ReaderName, ReaderView>,
+    ) {
+        self.readers.extend(
+            before
+                .iter()
+                .filter(|(name, old)| {
+                    old.card.is_some() && now.get(*name).is_none_or(|v| v.card.is_none())
+                })
+                .map(|(name, _)| name.clone()),
+        );
+        self.until = (!self.readers.is_empty()).then(|| std::time::Instant::now() + RESTORE_SETTLE);
+    }
+
+    /// `before` as the comparison with `now` must see it: nothing is reported for a held
+    /// reader until its card shows or the wait ends (listed now: as known without a card; not
+    /// listed now: as never known).
+    fn hide(
+        &self,
+        before: &BTreeMap<ReaderName, ReaderView>,
+        now: &BTreeMap<ReaderName, ReaderView>,
+    ) -> BTreeMap<ReaderName, ReaderView> {
+        before
+            .iter()
+            .filter_map(|(name, view)| {
+                if !self.readers.contains(name) {
+                    return Some((name.clone(), view.clone()));
+                }
+                now.contains_key(name).then(|| {
+                    (
+                        name.clone(),
+                        ReaderView {
+                            card: None,
+                            events: view.events,
+                        },
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// Readers whose card shows again are no longer held (their card is re-announced).
+    fn seen(&mut self, now: &BTreeMap<ReaderName, ReaderView>) {
+        self.readers
+            .retain(|name| now.get(name).is_none_or(|v| v.card.is_none()));
+        if self.readers.is_empty() {
+            self.until = None;
+        }
+    }
+
+    /// How long the wait still has to run, while readers are held.
+    fn left(&self) -> Option<Duration> {
+        self.until
+            .map(|u| u.saturating_duration_since(std::time::Instant::now()))
+    }
+
+    fn expired(&self) -> bool {
+        self.left().is_some_and(|l| l.is_zero())
+    }
+
+    /// The wait ended: the cards still not seen are removed (and their readers gone, when
+    /// pcscd does not list them). False if the receiver is gone.
+    fn report_gone(
+        &mut self,
+        events: &Sender<CardEvent>,
+        known: &BTreeMap<ReaderName, ReaderView>,
+    ) -> bool {
+        self.until = None;
+        for reader in std::mem::take(&mut self.readers) {
+            if events
+                .send(CardEvent::CardRemoved {
+                    reader: reader.clone(),
+                })
+                .is_err()
+            {
+                return false;
+            }
+            if !known.contains_key(&reader)
+                && events.send(CardEvent::ReaderDetached { reader }).is_err()
+            {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -588,6 +716,49 @@ mod tests {
             changes(&[("r", view(Some(atr), 5))], &[("r", view(None, 0))], true),
             vec![CardEvent::CardRemoved { reader: "r".into() }]
         );
+    }
+
+    #[test]
+    fn a_card_not_yet_seen_after_an_outage_is_held_not_removed() {
+        let atr: &[u8] = &[0x3B, 0x00];
+        let map = |v: &[(&str, ReaderView)]| -> BTreeMap<ReaderName, ReaderView> {
+            v.iter()
+                .map(|(n, r)| ((*n).to_owned(), r.clone()))
+                .collect()
+        };
+        let before = map(&[
+            ("r", view(Some(atr), 4)),
+            ("s", view(Some(atr), 2)),
+            ("t", view(None, 0)),
+        ]);
+        // The new pcscd lists r without its card yet, and not s at all.
+        let now = map(&[("r", view(None, 0)), ("t", view(None, 0))]);
+        let mut held = Held::default();
+        held.after_outage(&before, &now);
+        assert!(held.left().is_some());
+        held.seen(&now);
+        let (tx, rx) = mpsc::channel();
+        assert!(report_changes(&tx, &held.hide(&before, &now), &now, true));
+        drop(tx);
+        assert!(
+            rx.into_iter().next().is_none(),
+            "nothing is reported for a held reader"
+        );
+        // r's card shows: it is no longer held (and is then re-announced as inserted).
+        held.seen(&map(&[("r", view(Some(atr), 1)), ("t", view(None, 0))]));
+        assert_eq!(held.readers.len(), 1);
+        // The wait ends with s still not listed: its card is removed and the reader gone.
+        let (tx, rx) = mpsc::channel();
+        assert!(held.report_gone(&tx, &now));
+        drop(tx);
+        assert_eq!(
+            rx.into_iter().collect::<Vec<_>>(),
+            vec![
+                CardEvent::CardRemoved { reader: "s".into() },
+                CardEvent::ReaderDetached { reader: "s".into() }
+            ]
+        );
+        assert!(held.left().is_none());
     }
 
     #[test]
