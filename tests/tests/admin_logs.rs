@@ -108,12 +108,19 @@ struct JournalDaemon {
 
 impl Drop for JournalDaemon {
     fn drop(&mut self) {
-        cardgate_tests::signal(self.child.id(), "TERM");
+        if matches!(self.child.try_wait(), Ok(None)) {
+            cardgate_tests::signal(self.child.id(), "TERM");
+        }
         let _ = self.child.wait();
     }
 }
 
-fn start_under_journal(office: &Office, journal: &Path, stderr: &Path) -> JournalDaemon {
+fn start_under_journal(
+    office: &Office,
+    config: &Path,
+    journal: &Path,
+    stderr: &Path,
+) -> JournalDaemon {
     let program =
         cardgate_tests::paths::workspace_artifact("cardgated", "cardgate-sessiond").unwrap();
     let child = Command::new("unshare")
@@ -131,7 +138,7 @@ fn start_under_journal(office: &Office, journal: &Path, stderr: &Path) -> Journa
         ])
         .arg(program)
         .arg("--config")
-        .arg(&office.config)
+        .arg(config)
         .env("TEST_JOURNAL", journal)
         .env("PCSCLITE_CSOCK_NAME", office.lab.client_socket())
         .env_remove("CARDGATE_LOG")
@@ -154,7 +161,7 @@ fn cardgated_logs_to_the_journal_with_priorities_and_fields() {
     let card = office.personalised_card(OPERATOR, PIN).unwrap();
     let mut inserted = office.lab.insert_card(0, &card).unwrap();
     let stderr = office.dir.join("cardgated-journal.stderr");
-    let _daemon = start_under_journal(&office, &journal_path, &stderr);
+    let _daemon = start_under_journal(&office, &office.config, &journal_path, &stderr);
     let mut seen = Vec::new();
 
     let ready = entry_where(
@@ -213,6 +220,37 @@ fn cardgated_logs_to_the_journal_with_priorities_and_fields() {
     // Nothing went to standard error as well (journald would have stored it twice).
     let text = std::fs::read_to_string(&stderr).unwrap();
     assert!(!text.contains("cardgated ready"), "{text}");
+}
+
+/// A configuration that cannot be loaded is reported before the log is set up, on standard
+/// error: under the journal with the `<3>` prefix, which journald stores at priority 3
+/// (`journalctl -p err -u cardgated` says why the daemon did not start), plain elsewhere.
+#[test]
+fn a_configuration_error_at_start_is_an_error_in_the_journal() {
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
+    let broken = office.dir.join("broken.toml");
+    std::fs::write(&broken, "[daemon\n").unwrap();
+    let journal_path = office.dir.join("journal.sock");
+    let _journal = bind(&journal_path);
+    let stderr = office.dir.join("broken.stderr");
+    let mut daemon = start_under_journal(&office, &broken, &journal_path, &stderr);
+    let status = daemon.child.wait().unwrap();
+    assert_eq!(status.code(), Some(2));
+    let text = std::fs::read_to_string(&stderr).unwrap();
+    let line = text.lines().next().unwrap_or_default();
+    assert!(line.starts_with("<3>cardgated: "), "{text}");
+    assert!(line.contains(&broken.display().to_string()), "{text}");
+
+    let program =
+        cardgate_tests::paths::workspace_artifact("cardgated", "cardgate-sessiond").unwrap();
+    let plain = Command::new(program)
+        .arg("--config")
+        .arg(&broken)
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&plain.stderr);
+    assert!(text.starts_with("cardgated: "), "{text}");
 }
 
 /// Receives `sd_notify` datagrams for `within`, as text.

@@ -62,6 +62,25 @@ pub fn stderr_is_journal() -> bool {
     }
 }
 
+/// An error from before the log is set up (the configuration cannot be loaded), on standard
+/// error: with the `<3>` prefix (`SD_ERR` of `sd-daemon.h`) when that is the journal, which
+/// then stores it at priority 3 (`SyslogLevelPrefix=`, on by default), so that
+/// `journalctl -p err -u cardgated` shows why the daemon did not start; plain otherwise.
+pub fn early_error(text: &str) {
+    eprintln!("{}", early_error_line(text, stderr_is_journal()));
+}
+
+/// The line [`early_error`] writes.
+pub fn early_error_line(text: &str, to_journal: bool) -> String {
+    // One line: the journal would store a second line at the default priority.
+    let text = text.replace(['\n', '\r'], " ");
+    if to_journal {
+        format!("<3>cardgated: {text}")
+    } else {
+        format!("cardgated: {text}")
+    }
+}
+
 fn filter() -> EnvFilter {
     EnvFilter::try_from_env("CARDGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"))
 }
@@ -107,6 +126,15 @@ pub fn init() -> Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn early_errors_carry_the_error_priority_only_to_the_journal() {
+        assert_eq!(
+            early_error_line("/etc/cardgate/cardgated.toml: bad\nthing", true),
+            "<3>cardgated: /etc/cardgate/cardgated.toml: bad thing"
+        );
+        assert_eq!(early_error_line("x", false), "cardgated: x");
+    }
 
     #[test]
     fn journal_stream_values() {

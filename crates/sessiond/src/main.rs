@@ -74,7 +74,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             // The error names the file itself.
-            eprintln!("cardgated: {}", chain(&e));
+            cardgate_sessiond::logging::early_error(&chain(&e));
             return ExitCode::from(2);
         }
     };
@@ -96,7 +96,7 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("cardgated: cannot start the runtime: {e}");
+            tracing::error!(error = %e, "cannot start the runtime");
             return ExitCode::FAILURE;
         }
     };
