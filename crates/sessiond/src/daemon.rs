@@ -74,14 +74,17 @@ pub async fn run(
             _ = &mut shutdown => break,
             event = events.recv() => match event {
                 Some(event) => handle_event(&engine, event).await,
-                // The monitor is gone: no removal can be seen any more. Fail closed: treat
-                // every reader as emptied, then stop, so that systemd restarts us.
+                // The monitor is gone: no removal can be seen any more, as when the service
+                // is gone (and no card was seen to leave either). Fail closed: lock every
+                // session, then stop, so that systemd restarts us and the resync looks at
+                // every reader.
                 None => {
                     tracing::error!("the card monitor stopped; locking every session");
-                    for t in engine.config().terminals.clone() {
-                        let e = engine.clone();
-                        joined("card removal", tokio::task::spawn_blocking(move || e.card_removed(&t.reader)).await);
-                    }
+                    let e = engine.clone();
+                    let seen = std::time::Instant::now();
+                    joined("card monitor gone", tokio::task::spawn_blocking(move || {
+                        e.reader_service_lost(seen);
+                    }).await);
                     break;
                 }
             },
