@@ -124,6 +124,31 @@ mod tests {
         assert!(!alive(Some(Duration::ZERO), limit, false));
     }
 
+    /// The shipped unit asks for the watchdog, lets only the daemon itself notify, and gives
+    /// the engine's one-second tick room: a ping is due every half `WatchdogSec`, and a tick
+    /// may be up to two ping intervals old.
+    #[test]
+    fn the_unit_asks_for_a_watchdog_the_tick_fits_in() {
+        let unit = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist/cardgated.service"),
+        )
+        .unwrap_or_default();
+        let value = |key: &str| {
+            unit.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(str::trim)
+                .map(str::to_owned)
+        };
+        assert_eq!(value("NotifyAccess=").as_deref(), Some("main"));
+        let watchdog = value("WatchdogSec=")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let Some(watchdog) = watchdog else {
+            panic!("the unit sets WatchdogSec in seconds");
+        };
+        assert!(watchdog / 2 >= crate::daemon::TICK * 5, "{watchdog:?}");
+    }
+
     #[test]
     fn ticks_are_timed() {
         tick_done();
