@@ -306,6 +306,11 @@ fn cardgated_notifies_ready_status_the_watchdog_and_stopping() {
         .position(|m| m.starts_with("STATUS=starting"))
         .unwrap();
     assert!(starting < ready, "{texts:?}");
+    assert!(
+        !daemon.log_text().contains("the daemon is not answering"),
+        "{}",
+        daemon.log_text()
+    );
     let beats = pings(&first);
     assert!(beats.len() >= 3, "pings every 0.5 s: {texts:?}");
     for pair in beats.windows(2) {

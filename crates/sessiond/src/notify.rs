@@ -89,9 +89,11 @@ pub async fn watchdog(interval: Duration, card_events_running: impl Fn() -> bool
     let mut timer = tokio::time::interval(interval);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut warned = false;
+    // Before the loop's first tick, the time since the watchdog started counts instead.
+    let started = Instant::now();
     loop {
         timer.tick().await;
-        let since = since_last_tick();
+        let since = Some(since_last_tick().unwrap_or_else(|| started.elapsed()));
         let running = card_events_running();
         if alive(since, limit, running) {
             send(&[NotifyState::Watchdog]);
