@@ -7,6 +7,8 @@ pub mod cards;
 pub mod daemon;
 pub mod engine;
 pub mod loginctl;
+pub mod logging;
+pub mod notify;
 pub mod pcsc_cards;
 pub mod preflight;
 pub mod ratelimit;
