@@ -22,7 +22,8 @@ const ARCH: &str = "amd64";
 pub const REQUIRED_FILES: &[&str] = &[
     "usr/sbin/cardgated",
     "usr/bin/cardgatectl",
-    "usr/lib/x86_64-linux-gnu/security/pam_cardgate.so",
+    // /lib as libpam-modules ships on bookworm (= /usr/lib/…, merged /usr).
+    "lib/x86_64-linux-gnu/security/pam_cardgate.so",
     "lib/systemd/system/cardgated.service",
     "usr/lib/sysusers.d/cardgate.conf",
     "usr/lib/tmpfiles.d/cardgate.conf",
