@@ -24,6 +24,10 @@ pub const PACKAGES: &[&str] = &[
     "pamtester",
     "libpam0g-dev",
     "pkg-config",
+    // cargo xtask deb: debian/rules binary and its checks.
+    "debhelper",
+    "dpkg-dev",
+    "lintian",
     "iproute2",
     "util-linux",
     "procps",
@@ -32,9 +36,6 @@ pub const PACKAGES: &[&str] = &[
     "faketime",
     "chromium",
     "fonts-ipafont-gothic",
-    "debhelper",
-    "dpkg-dev",
-    "lintian",
 ];
 
 fn installed(package: &str) -> bool {
