@@ -51,7 +51,9 @@ const EXIT_STATUSES: [(&str, &str); 3] = [
     ),
     (
         "2",
-        "A usage error, or a configuration that is not valid (the message names the file).",
+        "A usage error, or a configuration that cannot be used: the file itself, or what the \
+         start needs from it (the checks of --check-config; the message names the file, group \
+         or user).",
     ),
 ];
 
