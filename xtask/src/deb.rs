@@ -235,7 +235,68 @@ pub fn check(deb: &Path) -> Result<(), String> {
     });
     std::fs::remove_dir_all(&control).map_err(|e| format!("{}: {e}", control.display()))?;
     extracted?;
+    check_payload(deb_s)?;
     lintian(deb_s)
+}
+
+/// The six entry points Linux-PAM looks up in a module.
+pub const PAM_ENTRY_POINTS: [&str; 6] = [
+    "pam_sm_authenticate",
+    "pam_sm_setcred",
+    "pam_sm_acct_mgmt",
+    "pam_sm_chauthtok",
+    "pam_sm_open_session",
+    "pam_sm_close_session",
+];
+
+/// The shipped files work: the binaries run and say the package's version, and the PAM
+/// module exports every entry point (`nm -D`, binutils comes with dpkg-dev).
+fn check_payload(deb: &str) -> Result<(), String> {
+    let tree = tempdir("cardgate-deb-payload")?;
+    let tree_s = tree.to_str().ok_or("temporary path is not UTF-8")?;
+    let checked = output("dpkg-deb", &["-x", deb, tree_s]).and_then(|_| {
+        for bin in ["usr/sbin/cardgated", "usr/bin/cardgatectl"] {
+            let path = tree.join(bin);
+            let path = path.to_str().ok_or("temporary path is not UTF-8")?;
+            let said = String::from_utf8_lossy(&output(path, &["--version"])?).into_owned();
+            let name = bin.rsplit('/').next().unwrap_or(bin);
+            if said.trim() != format!("{name} {}", version()) {
+                return Err(format!("{bin} --version says {said:?}"));
+            }
+        }
+        let module = tree.join("lib/x86_64-linux-gnu/security/pam_cardgate.so");
+        let module = module.to_str().ok_or("temporary path is not UTF-8")?;
+        let symbols =
+            String::from_utf8_lossy(&output("nm", &["-D", "--defined-only", module])?).into_owned();
+        check_pam_symbols(&symbols)
+    });
+    std::fs::remove_dir_all(&tree).map_err(|e| format!("{}: {e}", tree.display()))?;
+    checked
+}
+
+/// Every entry point of [`PAM_ENTRY_POINTS`] is a defined text symbol in `nm -D` output.
+pub fn check_pam_symbols(nm: &str) -> Result<(), String> {
+    let defined: BTreeSet<&str> = nm
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, kind, name) = (f.next()?, f.next()?, f.next()?);
+            (kind == "T").then_some(name)
+        })
+        .collect();
+    let missing: Vec<&str> = PAM_ENTRY_POINTS
+        .iter()
+        .copied()
+        .filter(|s| !defined.contains(s))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "pam_cardgate.so does not export {}",
+            missing.join(", ")
+        ))
+    }
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf, String> {
@@ -353,6 +414,19 @@ mod tests {
             let err = check_files(&listing(&rest)).unwrap_err();
             assert!(err.contains(left_out), "{err}");
         }
+    }
+
+    #[test]
+    fn a_module_without_an_entry_point_is_refused() {
+        let all: String = PAM_ENTRY_POINTS
+            .iter()
+            .map(|s| format!("0000000000012340 T {s}\n"))
+            .collect();
+        assert!(check_pam_symbols(&all).is_ok());
+        let undefined = all.replace("T pam_sm_setcred", "U pam_sm_setcred");
+        assert!(check_pam_symbols(&undefined)
+            .unwrap_err()
+            .contains("pam_sm_setcred"));
     }
 
     #[test]
