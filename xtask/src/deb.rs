@@ -472,14 +472,35 @@ cp "$PROFILES"/cardgate "$PROFILES"/cardgate-session "$T/configs/"
 mount --bind "$T/pamd" /etc/pam.d
 mount --bind "$T/configs" /usr/share/pam-configs
 mount --bind "$T/varlib" /var/lib/pam
+# A user with a password, the module where PAM looks, and no cardgated (an empty /run): what
+# the common-auth stack does with a password alone.
+cp /etc/passwd /etc/shadow "$T/"
+echo 'cgtest:x:4242:4242::/nonexistent:/usr/sbin/nologin' >> "$T/passwd"
+echo "cgtest:$(openssl passwd -6 -salt cardgate s3cret-pw):20000:0:99999:7:::" >> "$T/shadow"
+mount --bind "$T/passwd" /etc/passwd
+mount --bind "$T/shadow" /etc/shadow
+mkdir "$T/security"
+cp -a /lib/x86_64-linux-gnu/security/. "$T/security/"
+cp "$MODULE" "$T/security/pam_cardgate.so"
+mount --bind "$T/security" /lib/x86_64-linux-gnu/security
+mount -t tmpfs tmpfs /run
+echo '@include common-auth' > /etc/pam.d/cardgate-common-test
+password_only() {
+  echo "== $1 password-only"
+  if echo s3cret-pw | pamtester cardgate-common-test cgtest authenticate 2>&1; then
+    echo "rc=0"
+  else
+    echo "rc=1"
+  fi
+}
 show() {
   for f in auth account password session session-noninteractive; do
     echo "== $1 common-$f"; grep -v '^#' /etc/pam.d/common-$f | grep -v '^$' || true
   done
 }
 export DEBIAN_FRONTEND=noninteractive
-pam-auth-update --package; show installed
-pam-auth-update --enable cardgate cardgate-session; show enabled
+pam-auth-update --package; show installed; password_only installed
+pam-auth-update --enable cardgate cardgate-session; show enabled; password_only enabled
 pam-auth-update --package --remove cardgate cardgate-session; show removed
 "#;
 
@@ -518,6 +539,10 @@ pam-auth-update --package --remove cardgate cardgate-session; show removed
                 PAM_AUTH_UPDATE,
             ])
             .env("PROFILES", crate::root().join("dist/pam-configs"))
+            .env(
+                "MODULE",
+                crate::root().join("target/debug/libpam_cardgate.so"),
+            )
             .output()
             .expect("unshare");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -527,6 +552,13 @@ pam-auth-update --package --remove cardgate cardgate-session; show removed
             String::from_utf8_lossy(&out.stderr)
         );
         let stacks = pam_stacks(&stdout);
+        // A password alone: it logs in before the profile is enabled (so the user and the
+        // stack are right), and not once it is, with pam_unix never even asked.
+        let installed = stacks[&("installed".to_owned(), "password-only".to_owned())].join("\n");
+        assert!(installed.ends_with("rc=0"), "{installed}");
+        let enabled = stacks[&("enabled".to_owned(), "password-only".to_owned())].join("\n");
+        assert!(enabled.ends_with("rc=1"), "{enabled}");
+        assert!(!enabled.contains("Password:"), "{enabled}");
         let get = |step: &str, file: &str| &stacks[&(step.to_owned(), format!("common-{file}"))];
         // Installed and removed: Default: no, so nobody's login changes.
         for step in ["installed", "removed"] {
