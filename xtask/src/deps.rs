@@ -11,7 +11,9 @@ use std::process::Command;
 /// (`faketime`) for the scripted days and month of the review's tests (`cardgated` and
 /// `cardgatectl` on a shifted wall clock), and headless Chromium with a Japanese font (IPA
 /// Gothic, the font of Japan's Information-technology Promotion Agency) to render the HTML
-/// review to PNG in `tests/tests/review_html.rs` (the screenshot in docs/audit.md).
+/// review to PNG in `tests/tests/review_html.rs` (the screenshot in docs/audit.md), and
+/// debhelper, dpkg-dev and lintian for `cargo xtask deb` (the Debian package, built and
+/// checked).
 pub const PACKAGES: &[&str] = &[
     "pcscd",
     "vsmartcard-vpcd",
@@ -22,6 +24,10 @@ pub const PACKAGES: &[&str] = &[
     "pamtester",
     "libpam0g-dev",
     "pkg-config",
+    // cargo xtask deb: debian/rules binary and its checks.
+    "debhelper",
+    "dpkg-dev",
+    "lintian",
     "iproute2",
     "util-linux",
     "procps",

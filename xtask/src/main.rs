@@ -3,11 +3,13 @@
 //! * `cargo xtask test`  — every check CI runs: format, lints, build, all tests.
 //! * `cargo xtask demo`  — the story of one operator card, told step by step.
 //! * `cargo xtask bench` — the benchmarks behind `docs/performance.md`.
+//! * `cargo xtask deb`   — the Debian package, `target/debian/cardgate_<version>_amd64.deb`.
 //!
 //! Both `test` and `demo` install the Debian packages they need when run as root, and
 //! otherwise print the exact `apt-get install` line and stop.
 #![forbid(unsafe_code)]
 
+mod deb;
 mod demo;
 mod deps;
 mod fuzz;
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: cargo xtask <test|demo|bench> [options]");
+    eprintln!("usage: cargo xtask <test|demo|bench|fuzz|deb> [options]");
     eprintln!("  test           format, clippy, build and every test (what CI runs)");
     eprintln!("  demo           the operator-card story, step by step");
     eprintln!(
@@ -24,6 +26,8 @@ fn usage() -> ExitCode {
     );
     eprintln!("                 e.g. -p cardgate-sessiond --bench daemon)");
     eprintln!("  fuzz [--long]  fuzz every parser (a short run; --long for a campaign)");
+    eprintln!("  deb            the Debian package: target/debian/cardgate_<version>_amd64.deb,");
+    eprintln!("                 checked (files, conffiles, maintainer scripts, lintian)");
     ExitCode::from(2)
 }
 
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
         Some("demo") => deps::ensure().and_then(|()| demo::run()),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz::run(args.iter().any(|a| a == "--long")),
+        Some("deb") => deb::run(),
         _ => return usage(),
     };
     match result {

@@ -127,6 +127,13 @@ enum Top {
     /// Print this manual page (roff, in the chosen language), with the exit statuses:
     /// `cardgatectl man | man -l -`.
     Man,
+    /// Print the shell completion script for SHELL on stdout (the Debian package installs
+    /// the bash and zsh ones): `cardgatectl completions bash > cardgatectl.bash`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -158,6 +165,7 @@ fn main() -> ExitCode {
     let load = || cardgate_office::config::Config::load(&cli.config);
     let result = match cli.command {
         Top::Man => man::print(lang),
+        Top::Completions { shell } => man::completions(lang, shell),
         Top::Issuer { cmd } => issuer::run(&ui, cmd),
         Top::Card { cmd } => card::run(&ui, &cli.config, cmd),
         Top::Pin { cmd } => pin::run(&ui, cmd),

@@ -59,6 +59,16 @@ pub fn print(lang: Lang) -> Result<ExitCode, CmdError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the completion script for `shell` on stdout, generated from the same command tree
+/// as `--help` (so a new command or option is completed as soon as it exists).
+pub fn completions(lang: Lang, shell: clap_complete::Shell) -> Result<ExitCode, CmdError> {
+    let mut cmd = crate::help::command(lang);
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "cardgatectl", &mut script);
+    std::io::stdout().lock().write_all(&script)?;
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +87,23 @@ mod tests {
         }
         let ja = String::from_utf8(render(Lang::Ja).unwrap()).unwrap();
         assert!(ja.contains("終了ステータス"), "{ja}");
+    }
+
+    #[test]
+    fn the_completions_know_every_top_level_command() {
+        for shell in [clap_complete::Shell::Bash, clap_complete::Shell::Zsh] {
+            let mut cmd = crate::help::command(Lang::En);
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "cardgatectl", &mut script);
+            let script = String::from_utf8(script).unwrap();
+            for sub in crate::help::command(Lang::En).get_subcommands() {
+                assert!(
+                    script.contains(sub.get_name()),
+                    "{shell}: {} missing",
+                    sub.get_name()
+                );
+            }
+        }
     }
 
     #[test]

@@ -11,6 +11,72 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// (`cardgated` writes it; `cardgatectl backup` and `restore` carry it).
 pub const ACCEPTED_FILE: &str = "revocation.accepted";
 
+/// The format version written into `revocation.accepted` (its first line, `format 1`), so that
+/// a later cardgate can migrate it on upgrade. A record without one (`<version> <digest>`
+/// alone, as cardgate wrote it before versions) is version 1; a newer one is refused.
+pub const ACCEPTED_FORMAT_VERSION: u32 = 1;
+
+/// What `revocation.accepted` remembers: the newest list accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// The list's version.
+    pub version: u64,
+    /// The SHA-256 of the list's file.
+    pub digest: [u8; 32],
+}
+
+/// Why a `revocation.accepted` record cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcceptedError {
+    /// Not `[format N] <version> <64 hex digits>`.
+    #[error("not a revocation.accepted record")]
+    Malformed,
+    /// A format version this cardgate does not know (written by another version).
+    #[error(
+        "format version {0}; this cardgate reads version {ACCEPTED_FORMAT_VERSION}: it was written by another cardgate version (downgraded?)"
+    )]
+    UnknownFormat(u32),
+}
+
+impl Accepted {
+    /// Parses a record, versioned or not.
+    pub fn parse(text: &str) -> Result<Accepted, AcceptedError> {
+        let mut parts = text.split_whitespace();
+        let mut first = parts.next().ok_or(AcceptedError::Malformed)?;
+        if first == "format" {
+            let format: u32 = parts
+                .next()
+                .and_then(|v| v.parse().ok())
+                .ok_or(AcceptedError::Malformed)?;
+            if format == 0 || format > ACCEPTED_FORMAT_VERSION {
+                return Err(AcceptedError::UnknownFormat(format));
+            }
+            first = parts.next().ok_or(AcceptedError::Malformed)?;
+        }
+        let version: u64 = first.parse().map_err(|_| AcceptedError::Malformed)?;
+        let hex = parts
+            .next()
+            .filter(|h| h.len() == 64 && h.is_ascii())
+            .ok_or(AcceptedError::Malformed)?;
+        if parts.next().is_some() {
+            return Err(AcceptedError::Malformed);
+        }
+        let mut digest = [0u8; 32];
+        for (i, b) in digest.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                .map_err(|_| AcceptedError::Malformed)?;
+        }
+        Ok(Accepted { version, digest })
+    }
+
+    /// The record as written: `format 1`, then `<version> <digest hex>`.
+    pub fn render(&self) -> String {
+        let hex: String = self.digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("format {ACCEPTED_FORMAT_VERSION}\n{} {hex}\n", self.version)
+    }
+}
+
 /// Writes a file atomically: a temporary file in the same directory with `mode` (created
 /// afresh, never an existing file or link), fsync, rename over the target, fsync the
 /// directory. A crash leaves the old file or the new one. Shared by `cardgated` and
@@ -107,6 +173,34 @@ pub fn read_capped(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_accepted_record_carries_its_format_version() {
+        let a = Accepted {
+            version: 7,
+            digest: [0xab; 32],
+        };
+        let text = a.render();
+        assert!(text.starts_with("format 1\n7 abab"), "{text}");
+        assert_eq!(Accepted::parse(&text), Ok(a));
+        // Written before versions: `<version> <digest>` alone is version 1.
+        assert_eq!(Accepted::parse(&format!("7 {}\n", "ab".repeat(32))), Ok(a));
+        for newer in [0, ACCEPTED_FORMAT_VERSION + 1] {
+            assert_eq!(
+                Accepted::parse(&format!("format {newer}\n7 {}\n", "ab".repeat(32))),
+                Err(AcceptedError::UnknownFormat(newer))
+            );
+        }
+        for bad in ["", "format", "format 1", "x y", "7 abab", "format 1\n7"] {
+            assert_eq!(
+                Accepted::parse(bad),
+                Err(AcceptedError::Malformed),
+                "{bad:?}"
+            );
+        }
+        let extra = format!("7 {} 9\n", "ab".repeat(32));
+        assert_eq!(Accepted::parse(&extra), Err(AcceptedError::Malformed));
+    }
     use std::os::unix::fs::PermissionsExt;
 
     fn temp_dir(name: &str) -> std::path::PathBuf {

@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 pub const REGISTER_FILE: &str = "cards.json";
 /// A register larger than this is refused unread.
 pub const MAX_REGISTER_BYTES: u64 = 64 * 1024 * 1024;
+/// The format version written into the register file (`"format_version": 1`), so that a
+/// later cardgate can migrate it on upgrade. A file without one (as cardgate wrote it before
+/// versions) is version 1; a newer version is refused, naming the file, rather than misread.
+pub const REGISTER_FORMAT_VERSION: u32 = 1;
 
 /// What became of a card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +119,39 @@ pub enum RegisterError {
         #[source]
         source: serde_json::Error,
     },
+    /// A format version this cardgate does not know (written by a newer one).
+    #[error(
+        "card register {path} has format version {version}; this cardgate reads version {REGISTER_FORMAT_VERSION}: it was written by another cardgate version (downgraded?)"
+    )]
+    UnknownFormat {
+        /// Where.
+        path: PathBuf,
+        /// The version found.
+        version: u32,
+    },
+}
+
+/// The version alone, read before the rest: a newer format may not parse as this one.
+#[derive(Deserialize)]
+struct VersionProbe {
+    #[serde(default)]
+    format_version: Option<u32>,
+}
+
+/// The file as read (`format_version` absent: version 1).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterIn {
+    #[serde(default, rename = "format_version")]
+    _format_version: Option<u32>,
+    cards: BTreeMap<String, CardEntry>,
+}
+
+/// The file as written.
+#[derive(Serialize)]
+struct RegisterOut<'a> {
+    format_version: u32,
+    cards: &'a BTreeMap<String, CardEntry>,
 }
 
 /// The register's content: card serial (hex) → entry.
@@ -179,10 +216,23 @@ impl RegisterFile {
         }
         let mut bytes = Vec::with_capacity(len as usize);
         f.read_to_end(&mut bytes).map_err(self.io("read"))?;
-        serde_json::from_slice(&bytes).map_err(|source| RegisterError::Malformed {
+        let malformed = |source| RegisterError::Malformed {
             path: self.path.clone(),
             source,
-        })
+        };
+        let probe: VersionProbe = serde_json::from_slice(&bytes).map_err(malformed)?;
+        match probe.format_version {
+            None => {}
+            Some(v) if (1..=REGISTER_FORMAT_VERSION).contains(&v) => {}
+            Some(version) => {
+                return Err(RegisterError::UnknownFormat {
+                    path: self.path.clone(),
+                    version,
+                })
+            }
+        }
+        let file: RegisterIn = serde_json::from_slice(&bytes).map_err(malformed)?;
+        Ok(Register { cards: file.cards })
     }
 
     /// Reads, changes and writes the register under an exclusive lock, atomically.
@@ -197,8 +247,12 @@ impl RegisterFile {
         lock.lock().map_err(self.io("lock"))?;
         let mut register = self.read()?;
         let out = change(&mut register);
+        let file = RegisterOut {
+            format_version: REGISTER_FORMAT_VERSION,
+            cards: &register.cards,
+        };
         let bytes =
-            serde_json::to_vec_pretty(&register).map_err(|source| RegisterError::Malformed {
+            serde_json::to_vec_pretty(&file).map_err(|source| RegisterError::Malformed {
                 path: self.path.clone(),
                 source,
             })?;
@@ -212,6 +266,88 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use time::macros::date;
+
+    fn fresh_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cardgate-{name}-{}", std::process::id()));
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("{}: {e}", dir.display()),
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn lend(file: &RegisterFile, serial: &CardSerial) {
+        file.update(|r| {
+            r.cards.insert(
+                serial.to_string(),
+                CardEntry::lent("op-0042", Role::Operator, 1, date!(2027 - 03 - 31)),
+            )
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn the_register_is_written_with_its_format_version() {
+        let dir = fresh_dir("register-version");
+        let file = RegisterFile::new(&dir);
+        lend(&file, &CardSerial([1; 8]));
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+        assert_eq!(written["format_version"], REGISTER_FORMAT_VERSION);
+        assert!(
+            written["cards"]["0101010101010101"].is_object(),
+            "{written}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unversioned_register_is_read_as_version_1() {
+        // What cardgate wrote before format versions: {"cards": {...}} alone.
+        let dir = fresh_dir("register-unversioned");
+        let file = RegisterFile::new(&dir);
+        let old = r#"{"cards": {"0101010101010101": {"operator_id": "op-0042",
+            "role": "operator", "lent_at": 1, "valid_until": "2027-03-31",
+            "must_change_pin": false, "state": "lent"}}}"#;
+        std::fs::write(file.path(), old).unwrap();
+        let register = file.read().unwrap();
+        let entry = register.get(&CardSerial([1; 8])).unwrap();
+        assert_eq!(entry.operator_id, "op-0042");
+        // The next write migrates it.
+        lend(&file, &CardSerial([2; 8]));
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+        assert_eq!(written["format_version"], 1);
+        assert_eq!(written["cards"].as_object().map(|c| c.len()), Some(2));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_newer_format_version_is_refused_naming_the_file() {
+        let dir = fresh_dir("register-newer");
+        let file = RegisterFile::new(&dir);
+        for version in [0, REGISTER_FORMAT_VERSION + 1] {
+            // A newer format may not even have "cards": the version is what is reported.
+            let newer = format!(r#"{{"format_version": {version}, "entries": []}}"#);
+            std::fs::write(file.path(), newer).unwrap();
+            let err = file.read().unwrap_err();
+            assert!(
+                matches!(&err, RegisterError::UnknownFormat { path, version: v }
+                    if path == file.path() && *v == version),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains(&file.path().display().to_string()));
+            // And an update writes nothing over it.
+            assert!(file.update(|_| ()).is_err());
+            assert_eq!(
+                std::fs::read_to_string(file.path()).unwrap(),
+                format!(r#"{{"format_version": {version}, "entries": []}}"#)
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn update_round_trips_and_refuses_garbage() {

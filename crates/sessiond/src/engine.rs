@@ -486,4 +486,12 @@ pub enum EngineError {
         /// The file.
         path: PathBuf,
     },
+    /// `revocation.accepted` has a format version this cardgated does not know.
+    #[error("{path} has format version {version}; this cardgated reads version {}: it was written by another cardgate version (downgraded?); refusing to start", cardgate_office::files::ACCEPTED_FORMAT_VERSION)]
+    AcceptedFormat {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        version: u32,
+    },
 }

@@ -4,6 +4,7 @@
 
 pub mod audit_sink;
 pub mod cards;
+pub mod cli;
 pub mod daemon;
 pub mod engine;
 pub mod loginctl;

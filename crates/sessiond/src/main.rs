@@ -45,27 +45,8 @@ fn chain(e: &(dyn Error + 'static)) -> String {
     out
 }
 
-/// The daemon's command line. clap (already the workspace's parser, for `cardgatectl`)
-/// prints `--help` and `--version` to stdout with exit status 0, and a usage error to
-/// stderr with exit status 2, as every Debian tool does.
-#[derive(Debug, clap::Parser)]
-#[command(
-    name = "cardgated",
-    version,
-    about = "The cardgate session daemon: terminal login gated on the operator IC card.",
-    long_about = None
-)]
-struct Args {
-    /// The configuration file to run with.
-    #[arg(long, value_name = "FILE", default_value = cardgate_sessiond::config::DEFAULT_PATH)]
-    config: PathBuf,
-    /// Check this configuration file and exit (0: valid, 2: not), without starting.
-    #[arg(long, value_name = "FILE", conflicts_with = "config")]
-    check_config: Option<PathBuf>,
-}
-
 fn main() -> ExitCode {
-    let args = <Args as clap::Parser>::parse();
+    let args = <cardgate_sessiond::cli::Args as clap::Parser>::parse();
     let (check_only, path) = match args.check_config {
         Some(file) => (true, file),
         None => (false, args.config),

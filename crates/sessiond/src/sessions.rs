@@ -13,6 +13,51 @@ use std::path::{Path, PathBuf};
 /// The table's file name in the state directory.
 pub const SESSIONS_FILE: &str = "sessions.json";
 
+/// The format version written into the table (`{"format_version": 1, "sessions": [...]}`), so
+/// that a later cardgate can migrate it on upgrade. A table without one (a bare array, as
+/// cardgate wrote it before versions) is version 1; a newer version is refused, naming the
+/// file, rather than misread.
+pub const SESSIONS_FORMAT_VERSION: u32 = 1;
+
+/// The table as written.
+#[derive(Serialize)]
+struct TableOut<'a> {
+    format_version: u32,
+    sessions: Vec<&'a Session>,
+}
+
+/// The table as read: versioned, or the bare array of version 1.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TableIn {
+    Versioned {
+        format_version: u32,
+        sessions: serde_json::Value,
+    },
+    Unversioned(Vec<Session>),
+}
+
+fn parse_table(path: &Path, bytes: &[u8]) -> Result<Vec<Session>, SessionsError> {
+    let malformed = |e| SessionsError::Malformed(path.to_path_buf(), e);
+    match serde_json::from_slice::<TableIn>(bytes) {
+        Ok(TableIn::Unversioned(list)) => Ok(list),
+        Ok(TableIn::Versioned {
+            format_version,
+            sessions,
+        }) => {
+            if format_version == 0 || format_version > SESSIONS_FORMAT_VERSION {
+                return Err(SessionsError::UnknownFormat(
+                    path.to_path_buf(),
+                    format_version,
+                ));
+            }
+            serde_json::from_value(sessions).map_err(malformed)
+        }
+        // untagged says only "did not match": the bare array's own error names the problem.
+        Err(_) => serde_json::from_slice::<Vec<Session>>(bytes).map_err(malformed),
+    }
+}
+
 /// The state of one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -112,6 +157,11 @@ pub enum SessionsError {
     /// Not a table.
     #[error("session table {0} is malformed")]
     Malformed(PathBuf, #[source] serde_json::Error),
+    /// A format version this cardgated does not know (written by a newer one).
+    #[error(
+        "session table {0} has format version {1}; this cardgated reads version {SESSIONS_FORMAT_VERSION}: it was written by another cardgate version (downgraded?)"
+    )]
+    UnknownFormat(PathBuf, u32),
 }
 
 impl SessionTable {
@@ -124,8 +174,7 @@ impl SessionTable {
     pub fn load(state_dir: &Path) -> Result<Self, SessionsError> {
         let path = state_dir.join(SESSIONS_FILE);
         let sessions = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<Vec<Session>>(&bytes)
-                .map_err(|e| SessionsError::Malformed(path.clone(), e))?
+            Ok(bytes) => parse_table(&path, &bytes)?
                 .into_iter()
                 .map(|s| (s.session_id.clone(), s))
                 .collect(),
@@ -142,8 +191,11 @@ impl SessionTable {
         let Some(path) = &self.path else {
             return Ok(());
         };
-        let list: Vec<&Session> = self.sessions.values().collect();
-        let bytes = serde_json::to_vec_pretty(&list)
+        let table = TableOut {
+            format_version: SESSIONS_FORMAT_VERSION,
+            sessions: self.sessions.values().collect(),
+        };
+        let bytes = serde_json::to_vec_pretty(&table)
             .map_err(|e| SessionsError::Malformed(path.clone(), e))?;
         write_atomic(path, &bytes, 0o600).map_err(|e| SessionsError::Io(path.clone(), e))
     }
@@ -302,6 +354,69 @@ mod tests {
             end_reason: None,
             boot_id: String::new(),
         }
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cardgate-{name}-{}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_table_is_written_with_its_format_version() {
+        let dir = temp_dir("sessions-version");
+        let mut t = SessionTable::load(&dir).unwrap();
+        t.open(session("7", "r0")).unwrap();
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(SESSIONS_FILE)).unwrap()).unwrap();
+        assert_eq!(written["format_version"], SESSIONS_FORMAT_VERSION);
+        assert_eq!(written["sessions"][0]["session_id"], "7");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unversioned_table_is_read_as_version_1() {
+        // What cardgate wrote before format versions: a bare array.
+        let dir = temp_dir("sessions-unversioned");
+        let old = serde_json::to_vec_pretty(&vec![session("7", "r0")]).unwrap();
+        std::fs::write(dir.join(SESSIONS_FILE), old).unwrap();
+        let mut t = SessionTable::load(&dir).unwrap();
+        let all = t.all();
+        assert_eq!(all.len(), 1);
+        assert_eq!(
+            (all[0].session_id.as_str(), all[0].reader.as_str()),
+            ("7", "r0")
+        );
+        // The next write migrates it.
+        t.open(session("8", "r1")).unwrap();
+        let written: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join(SESSIONS_FILE)).unwrap()).unwrap();
+        assert_eq!(written["format_version"], 1);
+        assert_eq!(written["sessions"].as_array().map(Vec::len), Some(2));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_newer_format_version_is_refused_naming_the_file() {
+        let dir = temp_dir("sessions-newer");
+        let path = dir.join(SESSIONS_FILE);
+        for version in [0, SESSIONS_FORMAT_VERSION + 1] {
+            let newer = format!(r#"{{"format_version": {version}, "sessions": {{"x": 1}}}}"#);
+            std::fs::write(&path, newer).unwrap();
+            let err = SessionTable::load(&dir).unwrap_err();
+            assert!(
+                matches!(&err, SessionsError::UnknownFormat(p, v) if p == &path && *v == version),
+                "{err:?}"
+            );
+            assert!(
+                err.to_string().contains(&path.display().to_string()),
+                "{err}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -335,6 +335,27 @@ fn a_user_cannot_end_another_users_session() {
 }
 
 #[test]
+fn the_accepted_record_is_written_versioned_and_a_newer_format_stops_a_restart() {
+    let mut w = world();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    write_list(&w.dir, &w.issuer, 2, &[ALICE], now + 86_400);
+    w.engine.tick();
+    assert_eq!(w.engine.revocation_version(), Some(2));
+    let path = w.dir.join(cardgate_sessiond::engine::ACCEPTED_FILE);
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.starts_with("format 1\n2 "), "{written:?}");
+    // A record from a newer cardgate (after a downgrade) is not misread: the daemon does not
+    // start, and says which file and which version.
+    let newer = written.replacen("format 1", "format 2", 1);
+    std::fs::write(&path, newer).unwrap();
+    let err = w.restart().unwrap_err().to_string();
+    assert!(
+        err.contains(&path.display().to_string()) && err.contains("format version 2"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_older_list_is_refused_even_after_a_restart() {
     let mut w = world();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();

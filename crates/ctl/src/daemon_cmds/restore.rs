@@ -42,14 +42,9 @@ struct Planned {
     bytes: Vec<u8>,
 }
 
-/// The version in a `revocation.accepted` record (`<version> <digest hex>`).
-fn accepted_version(bytes: &[u8]) -> Option<u64> {
-    std::str::from_utf8(bytes)
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// A `revocation.accepted` record (either format version).
+fn accepted_record(bytes: &[u8]) -> Option<cardgate_office::files::Accepted> {
+    cardgate_office::files::Accepted::parse(std::str::from_utf8(bytes).ok()?).ok()
 }
 
 /// `text` as a note can hold it: control characters (a path may have any) shown as `?`, and
@@ -224,7 +219,7 @@ pub fn restore(
     // 3. Rolling revocation.accepted back is a step of its own.
     let mut rollback = None;
     if let Some(p) = plan.iter().find(|p| p.slot == Slot::Accepted) {
-        let backup_version = accepted_version(&p.bytes).ok_or_else(|| {
+        let backup = accepted_record(&p.bytes).ok_or_else(|| {
             refused(
                 lang,
                 Exit::VerificationFailed,
@@ -235,13 +230,19 @@ pub fn restore(
                 ),
             )
         })?;
+        let backup_version = backup.version;
         match std::fs::read(&p.target) {
             Ok(current) => {
-                let current_version = accepted_version(&current);
+                let current = accepted_record(&current);
+                let current_version = current.map(|c| c.version);
                 // The same version with another digest is another list: not a step forward.
-                let back =
-                    |c: u64| backup_version < c || (backup_version == c && current != p.bytes);
-                if current_version.is_none_or(back) {
+                // Compared as records, not bytes: a backup written before the record carried
+                // its format version holds the same list in the older form.
+                let back = |c: cardgate_office::files::Accepted| {
+                    backup_version < c.version
+                        || (backup_version == c.version && backup.digest != c.digest)
+                };
+                if current.is_none_or(back) {
                     let from_version = current_version.map_or_else(
                         || "an unreadable record".to_owned(),
                         |c| format!("version {c}"),

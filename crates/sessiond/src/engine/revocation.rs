@@ -4,6 +4,7 @@
 
 use super::watch::file_stamp;
 use super::*;
+use cardgate_office::files::{Accepted, AcceptedError};
 
 impl Engine {
     /// Reloads the revocation list if its file changed; a newer list takes effect at once and
@@ -68,33 +69,31 @@ impl Engine {
 
 pub(crate) fn load_tracker(state_dir: &std::path::Path) -> Result<RevocationTracker, EngineError> {
     let path = state_dir.join(ACCEPTED_FILE);
-    let bad = || EngineError::AcceptedState { path: path.clone() };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(RevocationTracker::new()),
-        Err(_) => return Err(bad()),
+        Err(_) => return Err(EngineError::AcceptedState { path }),
     };
-    let mut parts = text.split_whitespace();
-    let version: u64 = parts.next().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
-    let hex = parts
-        .next()
-        .filter(|h| h.len() == 64 && h.is_ascii())
-        .ok_or_else(bad)?;
-    let mut digest = [0u8; 32];
-    for (i, b) in digest.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    match Accepted::parse(&text) {
+        Ok(a) => Ok(RevocationTracker::resume(a.version, a.digest)),
+        Err(AcceptedError::UnknownFormat(version)) => {
+            Err(EngineError::AcceptedFormat { path, version })
+        }
+        Err(_) => Err(EngineError::AcceptedState { path }),
     }
-    Ok(RevocationTracker::resume(version, digest))
 }
 
 pub(super) fn save_accepted(
     state_dir: &std::path::Path,
     list: &RevocationList,
 ) -> std::io::Result<()> {
-    let hex: String = list.digest().iter().map(|b| format!("{b:02x}")).collect();
+    let record = Accepted {
+        version: list.version(),
+        digest: list.digest(),
+    };
     cardgate_office::files::write_atomic(
         &state_dir.join(ACCEPTED_FILE),
-        format!("{} {hex}\n", list.version()).as_bytes(),
+        record.render().as_bytes(),
         0o600,
     )
 }
