@@ -201,3 +201,105 @@ fn an_unplugged_reader_locks_its_session_and_refuses_logins_clearly() {
     office.wait_for_call("unlock-session b").unwrap();
     office.verify_audit();
 }
+
+/// Waits until the audit log holds a record of `kind`.
+fn wait_for_record(office: &Office, kind: &str) {
+    let start = Instant::now();
+    while office.count(kind) == 0 {
+        assert!(
+            start.elapsed() < LIMIT,
+            "no {kind} record: {:?}",
+            office.audit_kinds()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `session_locked` records' reasons, in order.
+fn lock_reasons(office: &Office) -> Vec<String> {
+    office
+        .audit_lines()
+        .iter()
+        .filter_map(|line| cardgate_audit::Record::parse(line.as_bytes()).ok())
+        .filter_map(|r| serde_json::to_value(&r.event).ok())
+        .filter(|e| e["kind"] == "session_locked")
+        .map(|e| e["reason"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+/// A pcscd stopped cleanly (`systemctl stop pcscd`, an upgrade) during a session: the outage
+/// is recorded as itself and logged as a warning, never as a card removal (it used to be
+/// `card_removed`, at INFO); the session is locked while presence cannot be known, and stays
+/// locked when the service is back with the card still in the reader, until the card and PIN
+/// unlock it.
+#[test]
+fn a_pcscd_outage_is_recorded_as_such_and_locks_until_card_and_pin() {
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
+    let (mut office, _inserted, daemon) = office.with_open_session("s1").unwrap();
+
+    office.lab.stop_pcscd().unwrap();
+    office.wait_for_call("lock-session s1").unwrap();
+    office.wait_for_session_state("s1", "locked");
+    wait_for_record(&office, "reader_service_lost");
+    let log = daemon.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("smart-card service (pcscd) is gone")),
+        "{log}"
+    );
+
+    office.lab.start_pcscd().unwrap();
+    office.lab.wait_for_card(0).unwrap();
+    wait_for_record(&office, "reader_service_back");
+    // Time for the monitor to have reported a removal, had it taken the card for gone.
+    std::thread::sleep(cardgate_reader::monitor::RESTORE_SETTLE + Duration::from_secs(1));
+    let kinds = office.audit_kinds();
+    assert_eq!(
+        office.count("card_removed"),
+        0,
+        "the outage is not a removal: {kinds:?}"
+    );
+    let at = |kind: &str| kinds.iter().position(|k| k == kind).unwrap();
+    assert!(
+        at("reader_service_lost") < at("session_locked"),
+        "{kinds:?}"
+    );
+    assert!(
+        at("session_locked") < at("reader_service_back"),
+        "{kinds:?}"
+    );
+    assert_eq!(lock_reasons(&office), ["reader_service_lost"]);
+    // Nothing unlocked by itself.
+    office.wait_for_session_state("s1", "locked");
+    assert!(!office
+        .loginctl_calls()
+        .iter()
+        .any(|c| c == "unlock-session s1"));
+    let a = office.authenticate("juki-01", "tanaka", PIN);
+    assert_eq!(a["result"], "granted", "{a}");
+    office.wait_for_call("unlock-session s1").unwrap();
+    office.wait_for_session_state("s1", "active");
+    office.verify_audit();
+}
+
+/// The card pulled while pcscd was down: once the service is back and the card is not, that
+/// is the removal (recorded after `reader_service_back`) and its action: with
+/// `on_removal = "end"`, the session that the outage locked ends.
+#[test]
+fn a_card_pulled_during_a_pcscd_outage_is_a_removal_once_the_service_is_back() {
+    let office = Office::standard(PcscLab::start().unwrap(), "on_removal = \"end\"").unwrap();
+    let (mut office, mut inserted, _daemon) = office.with_open_session("s1").unwrap();
+
+    office.lab.stop_pcscd().unwrap();
+    // Locked, not ended: nobody knows yet whether the card left.
+    office.wait_for_call("lock-session s1").unwrap();
+    office.wait_for_session_state("s1", "locked");
+    inserted.remove().unwrap();
+    office.lab.start_pcscd().unwrap();
+    office.wait_for_call("terminate-session s1").unwrap();
+    let kinds = office.audit_kinds();
+    let at = |kind: &str| kinds.iter().position(|k| k == kind).unwrap();
+    assert_eq!(office.count("card_removed"), 1, "{kinds:?}");
+    assert!(at("reader_service_back") < at("card_removed"), "{kinds:?}");
+    office.verify_audit();
+}

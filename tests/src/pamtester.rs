@@ -126,6 +126,32 @@ impl Pamtester {
         items: &[&str],
         ops: &[&str],
     ) -> Result<Pamtester, HarnessError> {
+        Self::spawn_in(service, user, env, items, ops, None)
+    }
+
+    /// [`Pamtester::spawn`] with `/dev/log` (where syslog(3), and so `pam_syslog`, sends its
+    /// datagrams) being `dev_log`, a socket the test binds: in the private mount namespace
+    /// `/dev` is a fresh tmpfs with the host's `null`, `zero`, `full`, `random`, `urandom`
+    /// and `tty` bound into it and `log` pointing at `dev_log` (the host's `/dev` is not
+    /// written to).
+    pub fn spawn_with_dev_log(
+        service: &Path,
+        user: &str,
+        env: &[&str],
+        ops: &[&str],
+        dev_log: &Path,
+    ) -> Result<Pamtester, HarnessError> {
+        Self::spawn_in(service, user, env, &[], ops, Some(dev_log))
+    }
+
+    fn spawn_in(
+        service: &Path,
+        user: &str,
+        env: &[&str],
+        items: &[&str],
+        ops: &[&str],
+        dev_log: Option<&Path>,
+    ) -> Result<Pamtester, HarnessError> {
         let mut command = Command::new("unshare");
         command
             .args([
@@ -134,9 +160,21 @@ impl Pamtester {
                 "private",
                 "sh",
                 "-c",
-                "mount -t tmpfs -o mode=0755 tmpfs /etc/pam.d && cp \"$0\" /etc/pam.d/cardgate-test && exec stdbuf -o0 pamtester -v \"$@\"",
+                "mount -t tmpfs -o mode=0755 tmpfs /etc/pam.d && cp \"$0\" /etc/pam.d/cardgate-test && \
+                 if [ -n \"$CARDGATE_TEST_DEV_LOG\" ]; then \
+                   s=\"$CARDGATE_TEST_DEV_LOG.dev\" && mkdir -p \"$s\" && mount --rbind /dev \"$s\" && \
+                   mount -t tmpfs -o mode=0755 tmpfs /dev && \
+                   for n in null zero full random urandom tty; do \
+                     touch /dev/$n && mount --bind \"$s/$n\" /dev/$n || exit 1; \
+                   done && \
+                   ln -s /proc/self/fd /dev/fd && ln -s \"$CARDGATE_TEST_DEV_LOG\" /dev/log || exit 1; \
+                 fi && exec stdbuf -o0 pamtester -v \"$@\"",
             ])
             .arg(service);
+        match dev_log {
+            Some(path) => command.env("CARDGATE_TEST_DEV_LOG", path),
+            None => command.env_remove("CARDGATE_TEST_DEV_LOG"),
+        };
         for e in env {
             command.arg(format!("-E{e}"));
         }

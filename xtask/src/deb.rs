@@ -22,7 +22,8 @@ const ARCH: &str = "amd64";
 pub const REQUIRED_FILES: &[&str] = &[
     "usr/sbin/cardgated",
     "usr/bin/cardgatectl",
-    "usr/lib/x86_64-linux-gnu/security/pam_cardgate.so",
+    // /lib as libpam-modules ships on bookworm (= /usr/lib/…, merged /usr).
+    "lib/x86_64-linux-gnu/security/pam_cardgate.so",
     "lib/systemd/system/cardgated.service",
     "usr/lib/sysusers.d/cardgate.conf",
     "usr/lib/tmpfiles.d/cardgate.conf",
@@ -234,7 +235,68 @@ pub fn check(deb: &Path) -> Result<(), String> {
     });
     std::fs::remove_dir_all(&control).map_err(|e| format!("{}: {e}", control.display()))?;
     extracted?;
+    check_payload(deb_s)?;
     lintian(deb_s)
+}
+
+/// The six entry points Linux-PAM looks up in a module.
+pub const PAM_ENTRY_POINTS: [&str; 6] = [
+    "pam_sm_authenticate",
+    "pam_sm_setcred",
+    "pam_sm_acct_mgmt",
+    "pam_sm_chauthtok",
+    "pam_sm_open_session",
+    "pam_sm_close_session",
+];
+
+/// The shipped files work: the binaries run and say the package's version, and the PAM
+/// module exports every entry point (`nm -D`, binutils comes with dpkg-dev).
+fn check_payload(deb: &str) -> Result<(), String> {
+    let tree = tempdir("cardgate-deb-payload")?;
+    let tree_s = tree.to_str().ok_or("temporary path is not UTF-8")?;
+    let checked = output("dpkg-deb", &["-x", deb, tree_s]).and_then(|_| {
+        for bin in ["usr/sbin/cardgated", "usr/bin/cardgatectl"] {
+            let path = tree.join(bin);
+            let path = path.to_str().ok_or("temporary path is not UTF-8")?;
+            let said = String::from_utf8_lossy(&output(path, &["--version"])?).into_owned();
+            let name = bin.rsplit('/').next().unwrap_or(bin);
+            if said.trim() != format!("{name} {}", version()) {
+                return Err(format!("{bin} --version says {said:?}"));
+            }
+        }
+        let module = tree.join("lib/x86_64-linux-gnu/security/pam_cardgate.so");
+        let module = module.to_str().ok_or("temporary path is not UTF-8")?;
+        let symbols =
+            String::from_utf8_lossy(&output("nm", &["-D", "--defined-only", module])?).into_owned();
+        check_pam_symbols(&symbols)
+    });
+    std::fs::remove_dir_all(&tree).map_err(|e| format!("{}: {e}", tree.display()))?;
+    checked
+}
+
+/// Every entry point of [`PAM_ENTRY_POINTS`] is a defined text symbol in `nm -D` output.
+pub fn check_pam_symbols(nm: &str) -> Result<(), String> {
+    let defined: BTreeSet<&str> = nm
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, kind, name) = (f.next()?, f.next()?, f.next()?);
+            (kind == "T").then_some(name)
+        })
+        .collect();
+    let missing: Vec<&str> = PAM_ENTRY_POINTS
+        .iter()
+        .copied()
+        .filter(|s| !defined.contains(s))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "pam_cardgate.so does not export {}",
+            missing.join(", ")
+        ))
+    }
 }
 
 fn tempdir(prefix: &str) -> Result<PathBuf, String> {
@@ -355,6 +417,19 @@ mod tests {
     }
 
     #[test]
+    fn a_module_without_an_entry_point_is_refused() {
+        let all: String = PAM_ENTRY_POINTS
+            .iter()
+            .map(|s| format!("0000000000012340 T {s}\n"))
+            .collect();
+        assert!(check_pam_symbols(&all).is_ok());
+        let undefined = all.replace("T pam_sm_setcred", "U pam_sm_setcred");
+        assert!(check_pam_symbols(&undefined)
+            .unwrap_err()
+            .contains("pam_sm_setcred"));
+    }
+
+    #[test]
     fn the_conffile_must_be_listed() {
         assert!(check_conffiles("/etc/cardgate/cardgated.toml\n").is_ok());
         assert!(check_conffiles("/etc/other\n").is_err());
@@ -397,14 +472,35 @@ cp "$PROFILES"/cardgate "$PROFILES"/cardgate-session "$T/configs/"
 mount --bind "$T/pamd" /etc/pam.d
 mount --bind "$T/configs" /usr/share/pam-configs
 mount --bind "$T/varlib" /var/lib/pam
+# A user with a password, the module where PAM looks, and no cardgated (an empty /run): what
+# the common-auth stack does with a password alone.
+cp /etc/passwd /etc/shadow "$T/"
+echo 'cgtest:x:4242:4242::/nonexistent:/usr/sbin/nologin' >> "$T/passwd"
+echo "cgtest:$(openssl passwd -6 -salt cardgate s3cret-pw):20000:0:99999:7:::" >> "$T/shadow"
+mount --bind "$T/passwd" /etc/passwd
+mount --bind "$T/shadow" /etc/shadow
+mkdir "$T/security"
+cp -a /lib/x86_64-linux-gnu/security/. "$T/security/"
+cp "$MODULE" "$T/security/pam_cardgate.so"
+mount --bind "$T/security" /lib/x86_64-linux-gnu/security
+mount -t tmpfs tmpfs /run
+echo '@include common-auth' > /etc/pam.d/cardgate-common-test
+password_only() {
+  echo "== $1 password-only"
+  if echo s3cret-pw | pamtester cardgate-common-test cgtest authenticate 2>&1; then
+    echo "rc=0"
+  else
+    echo "rc=1"
+  fi
+}
 show() {
   for f in auth account password session session-noninteractive; do
     echo "== $1 common-$f"; grep -v '^#' /etc/pam.d/common-$f | grep -v '^$' || true
   done
 }
 export DEBIAN_FRONTEND=noninteractive
-pam-auth-update --package; show installed
-pam-auth-update --enable cardgate cardgate-session; show enabled
+pam-auth-update --package; show installed; password_only installed
+pam-auth-update --enable cardgate cardgate-session; show enabled; password_only enabled
 pam-auth-update --package --remove cardgate cardgate-session; show removed
 "#;
 
@@ -443,6 +539,10 @@ pam-auth-update --package --remove cardgate cardgate-session; show removed
                 PAM_AUTH_UPDATE,
             ])
             .env("PROFILES", crate::root().join("dist/pam-configs"))
+            .env(
+                "MODULE",
+                crate::root().join("target/debug/libpam_cardgate.so"),
+            )
             .output()
             .expect("unshare");
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -452,6 +552,13 @@ pam-auth-update --package --remove cardgate cardgate-session; show removed
             String::from_utf8_lossy(&out.stderr)
         );
         let stacks = pam_stacks(&stdout);
+        // A password alone: it logs in before the profile is enabled (so the user and the
+        // stack are right), and not once it is, with pam_unix never even asked.
+        let installed = stacks[&("installed".to_owned(), "password-only".to_owned())].join("\n");
+        assert!(installed.ends_with("rc=0"), "{installed}");
+        let enabled = stacks[&("enabled".to_owned(), "password-only".to_owned())].join("\n");
+        assert!(enabled.ends_with("rc=1"), "{enabled}");
+        assert!(!enabled.contains("Password:"), "{enabled}");
         let get = |step: &str, file: &str| &stacks[&(step.to_owned(), format!("common-{file}"))];
         // Installed and removed: Default: no, so nobody's login changes.
         for step in ["installed", "removed"] {

@@ -24,6 +24,10 @@ pub const PACKAGES: &[&str] = &[
     "pamtester",
     "libpam0g-dev",
     "pkg-config",
+    // cargo xtask deb: debian/rules binary and its checks.
+    "debhelper",
+    "dpkg-dev",
+    "lintian",
     "iproute2",
     "util-linux",
     "procps",
@@ -32,9 +36,12 @@ pub const PACKAGES: &[&str] = &[
     "faketime",
     "chromium",
     "fonts-ipafont-gothic",
-    "debhelper",
-    "dpkg-dev",
-    "lintian",
+    // tests/tests/unit_sandbox.rs: the daemon's system calls (strace) against the unit's
+    // filter as systemd defines its groups (systemd-analyze syscall-filter).
+    "strace",
+    "systemd",
+    // tests/tests/nss_users.rs: users and groups that only a name-service module knows.
+    "libnss-extrausers",
 ];
 
 fn installed(package: &str) -> bool {

@@ -539,6 +539,9 @@ pub enum LockReason {
     Requested,
     /// Anything else.
     Other,
+    /// The smart-card service (pcscd) went away: whether the card is still in its reader
+    /// cannot be known until it is back, so the session is locked (fail closed).
+    ReaderServiceLost,
 }
 
 /// Why a session ended.
@@ -941,6 +944,14 @@ pub enum Event {
         /// Its next update (Unix seconds).
         next_update: i64,
     },
+    /// The smart-card service (pcscd) went away (`SCARD_E_NO_SERVICE`, stopped, or crashed):
+    /// no card presence can be known until it is back. The daemon locks every open session
+    /// (their `session_locked` records follow, reason `reader_service_lost`); this is not a
+    /// card removal.
+    ReaderServiceLost,
+    /// The smart-card service is back. Sessions stay locked until their card and PIN unlock
+    /// them; a card no longer in its reader is recorded as `card_removed` after this.
+    ReaderServiceBack,
 }
 
 /// Whether an event is a success, a failure or neither; used for syslog severity and reports.
@@ -993,6 +1004,8 @@ impl Event {
             Event::PukRejected { .. } => "puk_rejected",
             Event::PukBlocked { .. } => "puk_blocked",
             Event::ManagerRefused { .. } => "manager_refused",
+            Event::ReaderServiceLost => "reader_service_lost",
+            Event::ReaderServiceBack => "reader_service_back",
         }
     }
 
@@ -1013,7 +1026,8 @@ impl Event {
             | Event::RevocationListStale { .. }
             | Event::PukRejected { .. }
             | Event::PukBlocked { .. }
-            | Event::ManagerRefused { .. } => Outcome::Failure,
+            | Event::ManagerRefused { .. }
+            | Event::ReaderServiceLost => Outcome::Failure,
             Event::PinVerified { correct, .. } => {
                 if *correct {
                     Outcome::Success

@@ -407,6 +407,33 @@ impl AuditLog {
         self.shutdown()
     }
 
+    /// Checks, without taking the lock or writing anything, that [`AuditLog::open`] would find
+    /// a log in `dir`: initialised, its key file readable, every segment readable, the last
+    /// record and the genesis parse. Returns the sequence number the next record would take.
+    /// `cardgated --check-config` and the daemon's start use it (a running daemon holds the
+    /// lock, and a check must not quarantine a torn tail or seal anything). A torn last line
+    /// is not an error here: the daemon's open quarantines it.
+    pub fn probe(dir: &Path) -> Result<u64, StoreError> {
+        if !dir.is_dir() {
+            return Err(StoreError::NotInitialised(dir.to_owned()));
+        }
+        let segments =
+            list_segments(dir).map_err(|e| StoreError::io("listing the log directory", dir, e))?;
+        let Some((_, last_path)) = segments.last() else {
+            return Err(StoreError::NotInitialised(dir.to_owned()));
+        };
+        read_key_file(dir)?
+            .ok_or_else(|| StoreError::BadKeyFile(crate::seal::key_file_path(dir)))?;
+        for (_, path) in &segments {
+            File::open(path).map_err(|e| StoreError::io("opening a segment", path, e))?;
+        }
+        let mut bytes =
+            fs::read(last_path).map_err(|e| StoreError::io("reading a segment", last_path, e))?;
+        let complete_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        bytes.truncate(complete_len);
+        Ok(read_tail(&segments, &bytes)?.last.seq + 1)
+    }
+
     fn shutdown(&mut self) -> Result<Option<Receipt>, StoreError> {
         let Some(thread) = self.thread.take() else {
             return Ok(None);

@@ -10,6 +10,7 @@
 use crate::args::Settings;
 use crate::codes::code;
 use crate::flows::{self, Host, Kept};
+use crate::syslog::{self, Priority};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use zeroize::{Zeroize, Zeroizing};
@@ -52,8 +53,6 @@ const PAM_CONV: c_int = 5;
 const PAM_PROMPT_ECHO_OFF: c_int = 1;
 const PAM_ERROR_MSG: c_int = 3;
 const PAM_TEXT_INFO: c_int = 4;
-/// `LOG_ERR` of `<syslog.h>`.
-const LOG_ERR: c_int = 3;
 /// PAM_MAX_RESP_SIZE: no PIN is longer.
 const MAX_REPLY: usize = 512;
 
@@ -215,14 +214,14 @@ impl Host for PamHost {
         let _ = self.conversation(PAM_ERROR_MSG, text);
     }
 
-    fn log(&mut self, text: &str) {
+    fn log(&mut self, priority: Priority, text: &str) {
         // A NUL inside would cut the line short: replace it rather than lose the line.
         let Ok(line) = CString::new(text.replace('\0', " ")) else {
             return;
         };
         // SAFETY: live handle; a constant "%s" format with one NUL-terminated string argument,
-        // so nothing in `text` is read as a format directive.
-        unsafe { pam_syslog(self.pamh, LOG_ERR, c"%s".as_ptr(), line.as_ptr()) };
+        // so nothing in `text` is read as a format directive. libpam adds LOG_AUTHPRIV.
+        unsafe { pam_syslog(self.pamh, priority.level(), c"%s".as_ptr(), line.as_ptr()) };
     }
 
     fn keep(&mut self, what: Kept, value: &str) -> Result<(), i32> {
@@ -286,11 +285,15 @@ fn enter(
                 args.extend(arg);
             }
         }
+        let mut host = PamHost { pamh };
         let settings = match Settings::parse(args.iter().map(String::as_str)) {
             Ok(s) => s,
-            Err(_) => return code::SERVICE_ERR,
+            Err(e) => {
+                // The administrator's only clue otherwise is "Error in service module".
+                host.log(Priority::Err, &syslog::bad_arguments(&e));
+                return code::SERVICE_ERR;
+            }
         };
-        let mut host = PamHost { pamh };
         flow(&mut host, &settings, flags as u32)
     };
     catch_unwind(AssertUnwindSafe(run)).unwrap_or(code::SYSTEM_ERR)

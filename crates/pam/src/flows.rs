@@ -5,6 +5,7 @@ use crate::args::{host_terminal, Settings};
 use crate::client::{self, Answer, ClientError, DenyCode, LoginRequest, PinField};
 use crate::codes::{code, denial, flag, Phase};
 use crate::messages::{Lang, Msg};
+use crate::syslog::{self, Priority};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
@@ -47,8 +48,9 @@ pub trait Host {
     fn info(&mut self, text: &str);
     /// Shows an error line (`PAM_ERROR_MSG`).
     fn error(&mut self, text: &str);
-    /// Logs a line for the administrator (`pam_syslog`, LOG_ERR). Never a secret.
-    fn log(&mut self, text: &str);
+    /// Logs a line for the administrator (`pam_syslog`: facility `LOG_AUTHPRIV`). Never a
+    /// secret: the lines are made in [`crate::syslog`].
+    fn log(&mut self, priority: Priority, text: &str);
     /// Keeps a value on the handle.
     fn keep(&mut self, what: Kept, value: &str) -> Result<(), i32>;
     /// A value kept earlier on this handle.
@@ -62,6 +64,8 @@ struct Call<'h, H: Host + ?Sized> {
     lang: Lang,
     silent: bool,
     terminal: String,
+    /// The user, for the log lines.
+    user: String,
 }
 
 impl<H: Host + ?Sized> Call<'_, H> {
@@ -83,8 +87,16 @@ impl<H: Host + ?Sized> Call<'_, H> {
         client::ask(&self.settings.socket, request, self.settings.timeout)
     }
 
-    /// The daemon could not answer: say so and fail closed.
-    fn unreachable(&mut self) -> i32 {
+    /// The daemon could not answer: say so, log it and fail closed.
+    fn unreachable(&mut self, phase: Phase, error: &ClientError) -> i32 {
+        let line = syslog::unreachable(
+            phase,
+            &self.user,
+            &self.terminal,
+            &self.settings.socket,
+            error,
+        );
+        self.host.log(Priority::Err, &line);
         self.error(Msg::DaemonUnreachable);
         code::AUTHINFO_UNAVAIL
     }
@@ -97,6 +109,8 @@ impl<H: Host + ?Sized> Call<'_, H> {
         tries_left: Option<u8>,
         message: &str,
     ) -> i32 {
+        let line = syslog::refusal(phase, &self.user, &self.terminal, reason, tries_left);
+        self.host.log(Priority::Notice, &line);
         let (code, msg) = denial(phase, reason, tries_left, message);
         self.error(msg);
         code
@@ -104,6 +118,8 @@ impl<H: Host + ?Sized> Call<'_, H> {
 
     /// An answer that does not fit the request (`error`, or a kind the request cannot get).
     fn misanswered(&mut self, phase: Phase) -> i32 {
+        let line = syslog::misanswered(phase, &self.user, &self.terminal);
+        self.host.log(Priority::Err, &line);
         self.error(Msg::ServiceUnavailable);
         match phase {
             Phase::Session => code::SESSION_ERR,
@@ -130,7 +146,10 @@ fn start<'h, H: Host + ?Sized>(
     }
     let terminal = match settings.terminal.clone().or_else(host_terminal) {
         Some(t) => t,
-        None => return Err(code::SERVICE_ERR),
+        None => {
+            host.log(Priority::Err, &syslog::no_terminal());
+            return Err(code::SERVICE_ERR);
+        }
     };
     Ok((
         Call {
@@ -139,6 +158,7 @@ fn start<'h, H: Host + ?Sized>(
             lang,
             silent: flags & flag::SILENT != 0,
             terminal,
+            user: user.clone(),
         },
         user,
     ))
@@ -182,7 +202,7 @@ fn wait_for_card<H: Host + ?Sized>(
             Ok(Answer::Error { .. } | Answer::Granted { .. } | Answer::Info { .. }) => {
                 return Err(call.misanswered(phase))
             }
-            Err(_) => return Err(call.unreachable()),
+            Err(e) => return Err(call.unreachable(phase, &e)),
         }
     }
 }
@@ -240,7 +260,7 @@ pub fn authenticate<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: 
         Ok(Answer::Error { .. } | Answer::Ready { .. } | Answer::Info { .. }) => {
             call.misanswered(Phase::Auth)
         }
-        Err(_) => call.unreachable(),
+        Err(e) => call.unreachable(Phase::Auth, &e),
     }
 }
 
@@ -280,7 +300,7 @@ pub fn account<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: u32) 
         Ok(Answer::Error { .. } | Answer::Granted { .. } | Answer::Info { .. }) => {
             call.misanswered(Phase::Account)
         }
-        Err(_) => call.unreachable(),
+        Err(e) => call.unreachable(Phase::Account, &e),
     }
 }
 
@@ -345,7 +365,7 @@ pub fn change_pin<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: u3
         Ok(Answer::Error { .. } | Answer::Ready { .. } | Answer::Info { .. }) => {
             call.misanswered(Phase::Password)
         }
-        Err(_) => call.unreachable(),
+        Err(e) => call.unreachable(Phase::Password, &e),
     }
 }
 
@@ -403,7 +423,7 @@ pub fn open_session<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: 
                 .take(64)
                 .map(|c| if c.is_control() { '?' } else { c })
                 .collect();
-            call.host.log(&format!(
+            call.host.log(Priority::Err, &format!(
                 "open_session refused for user {user} on terminal {} (PAM_TTY {tty}): {}; card removal could not lock this session",
                 call.terminal,
                 no.why()
@@ -427,7 +447,7 @@ pub fn open_session<H: Host + ?Sized>(host: &mut H, settings: &Settings, flags: 
         Ok(Answer::Error { .. } | Answer::Ready { .. } | Answer::Info { .. }) => {
             call.misanswered(Phase::Session)
         }
-        Err(_) => call.unreachable(),
+        Err(e) => call.unreachable(Phase::Session, &e),
     }
 }
 
@@ -436,10 +456,10 @@ pub fn close_session<H: Host + ?Sized>(host: &mut H, settings: &Settings, _flags
     let session = match session_id(&*host) {
         Ok(id) => id,
         Err(no) => {
-            host.log(&format!(
-                "close_session: nothing to unregister: {}",
-                no.why()
-            ));
+            host.log(
+                Priority::Err,
+                &format!("close_session: nothing to unregister: {}", no.why()),
+            );
             return code::SESSION_ERR;
         }
     };
@@ -507,7 +527,7 @@ mod tests {
         fn error(&mut self, text: &str) {
             self.errors.push(text.to_owned());
         }
-        fn log(&mut self, text: &str) {
+        fn log(&mut self, _priority: Priority, text: &str) {
             self.logs.push(text.to_owned());
         }
         fn keep(&mut self, what: Kept, value: &str) -> Result<(), i32> {
@@ -655,6 +675,48 @@ mod tests {
         assert_eq!(authenticate(&mut h, &settings, 0), code::CRED_INSUFFICIENT);
         assert!(h.prompts.is_empty());
         assert_eq!(h.errors, vec!["No operator card was inserted."]);
+    }
+
+    #[test]
+    fn a_refusal_is_logged_with_user_terminal_and_reason_never_the_pin() {
+        let daemon = FakeDaemon::start(
+            "logged",
+            vec![
+                Some(READY),
+                Some(
+                    r#"{"result":"denied","reason":"wrong_pin","tries_left":2,"message":"wrong PIN; 2 tries left"}"#,
+                ),
+            ],
+        );
+        let mut h = host(&["Wrong999"]);
+        assert_eq!(authenticate(&mut h, &daemon.settings(), 0), code::AUTH_ERR);
+        assert_eq!(
+            h.logs,
+            vec!["authentication refused for user tanaka on terminal juki-01: wrong_pin (2 PIN tries left)"]
+        );
+        assert!(!h.logs.iter().any(|l| l.contains("Wrong999")));
+    }
+
+    #[test]
+    fn a_daemon_that_cannot_be_reached_is_logged() {
+        let mut settings = Settings {
+            terminal: Some("juki-01".into()),
+            ..Settings::default()
+        };
+        settings.socket = std::env::temp_dir().join("cardgate-pam-no-such.sock");
+        let mut h = host(&["Tanuki42"]);
+        assert_eq!(authenticate(&mut h, &settings, 0), code::AUTHINFO_UNAVAIL);
+        assert_eq!(h.logs.len(), 1, "{:?}", h.logs);
+        assert!(
+            h.logs[0].contains("tanaka") && h.logs[0].contains("cannot connect to cardgated"),
+            "{:?}",
+            h.logs
+        );
+        assert!(
+            h.logs[0].contains("cardgate-pam-no-such.sock"),
+            "{:?}",
+            h.logs
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! * [`codes`]: the PAM return codes and the reason → code table.
 //! * [`client`]: the daemon's protocol; PINs only in zeroizing buffers.
 //! * [`flows`]: what each `pam_sm_*` function does, testable without libpam.
+//! * [`syslog`]: the lines logged for the administrator (`pam_syslog`, `LOG_AUTHPRIV`).
 //! * `ffi`: the only unsafe code: libpam's declarations and the exported entry points.
 //!
 //! Fail closed: a daemon that cannot be reached, answers garbage or times out, a bad module
@@ -22,6 +23,7 @@ pub mod codes;
 mod ffi;
 pub mod flows;
 pub mod messages;
+pub mod syslog;
 
 pub use ffi::{
     pam_sm_acct_mgmt, pam_sm_authenticate, pam_sm_chauthtok, pam_sm_close_session,

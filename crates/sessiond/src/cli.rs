@@ -51,7 +51,9 @@ const EXIT_STATUSES: [(&str, &str); 3] = [
     ),
     (
         "2",
-        "A usage error, or a configuration that is not valid (the message names the file).",
+        "A usage error, or a configuration that cannot be used: the file itself, or what the \
+         start needs from it (the checks of --check-config; the message names the file, group \
+         or user).",
     ),
 ];
 
@@ -132,6 +134,46 @@ mod tests {
         ] {
             assert!(page.contains(needle), "{needle} missing from:\n{page}");
         }
+    }
+
+    #[test]
+    fn the_packaged_example_configuration_loads_with_the_default_paths() {
+        // dist/cardgated.toml is the Debian package's conffile, /etc/cardgate/cardgated.toml.
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist/cardgated.toml");
+        let config = crate::config::Config::load(&path).unwrap();
+        let defaults =
+            crate::config::Config::parse("[[terminal]]\nid = \"juki-01\"\nreader = \"r\"\n")
+                .unwrap();
+        assert_eq!(config.issuer.public_key, defaults.issuer.public_key);
+        assert_eq!(config.revocation.list, defaults.revocation.list);
+        assert_eq!(config.audit.dir, defaults.audit.dir);
+        assert_eq!(config.daemon.state_dir, defaults.daemon.state_dir);
+        assert_eq!(config.daemon.admin_group, defaults.daemon.admin_group);
+        assert_eq!(config.daemon.manager_group, defaults.daemon.manager_group);
+        // The package creates exactly those groups, and gives the state directory to the
+        // access manager's, as the daemon does at start.
+        let dist = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist");
+        let sysusers = std::fs::read_to_string(dist.join("cardgate.sysusers")).unwrap();
+        let groups: Vec<&str> = sysusers
+            .lines()
+            .filter_map(|l| l.strip_prefix("g "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                defaults.daemon.admin_group.as_str(),
+                defaults.daemon.manager_group.as_str()
+            ]
+        );
+        let tmpfiles = std::fs::read_to_string(dist.join("cardgate.tmpfiles")).unwrap();
+        let state = format!(
+            "d {} 2750 root {} -",
+            defaults.daemon.state_dir.display(),
+            defaults.daemon.manager_group
+        );
+        assert!(tmpfiles.lines().any(|l| l == state), "{tmpfiles}");
     }
 
     #[test]

@@ -74,20 +74,25 @@ pub async fn run(
             _ = &mut shutdown => break,
             event = events.recv() => match event {
                 Some(event) => handle_event(&engine, event).await,
-                // The monitor is gone: no removal can be seen any more. Fail closed: treat
-                // every reader as emptied, then stop, so that systemd restarts us.
+                // The monitor is gone: no removal can be seen any more, as when the service
+                // is gone (and no card was seen to leave either). Fail closed: lock every
+                // session, then stop, so that systemd restarts us and the resync looks at
+                // every reader.
                 None => {
                     tracing::error!("the card monitor stopped; locking every session");
-                    for t in engine.config().terminals.clone() {
-                        let e = engine.clone();
-                        joined("card removal", tokio::task::spawn_blocking(move || e.card_removed(&t.reader)).await);
-                    }
+                    let e = engine.clone();
+                    let seen = std::time::Instant::now();
+                    joined("card monitor gone", tokio::task::spawn_blocking(move || {
+                        e.reader_service_lost(seen);
+                    }).await);
                     break;
                 }
             },
             _ = tick.tick() => {
                 let e = engine.clone();
                 joined("tick", tokio::task::spawn_blocking(move || e.tick()).await);
+                // What the watchdog looks at: the loop and the engine answer.
+                crate::notify::tick_done();
             }
         }
     }
@@ -126,13 +131,27 @@ async fn handle_event(engine: &Arc<Engine>, event: CardEvent) {
         CardEvent::CardRemoved { reader } | CardEvent::ReaderDetached { reader } => {
             vec![reader.clone()]
         }
-        // No service: no card can be trusted to be there (fail closed).
-        CardEvent::ServiceLost => engine
-            .config()
-            .terminals
-            .iter()
-            .map(|t| t.reader.clone())
-            .collect(),
+        // No service: no card can be trusted to be there (fail closed), yet no card was seen
+        // to leave either: the outage is recorded as such and every session locked.
+        CardEvent::ServiceLost => {
+            let e = engine.clone();
+            joined(
+                "smart-card service lost",
+                tokio::task::spawn_blocking(move || {
+                    e.reader_service_lost(seen);
+                })
+                .await,
+            );
+            return;
+        }
+        CardEvent::ServiceRestored => {
+            let e = engine.clone();
+            joined(
+                "smart-card service back",
+                tokio::task::spawn_blocking(move || e.reader_service_back()).await,
+            );
+            return;
+        }
         CardEvent::CardInserted { reader, .. } => {
             let (e, r) = (engine.clone(), reader.clone());
             joined(

@@ -58,7 +58,7 @@ use cardgate_reader::{CardTransport, TransportError};
 use commit::{Decision, Then};
 pub use deny::DenyCode;
 use deny::{denied, denied_with_tries, deny_reason, login_error_code};
-use revocation::{load_tracker, read_capped};
+pub(crate) use revocation::{load_tracker, read_capped};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};

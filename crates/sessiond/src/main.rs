@@ -23,7 +23,7 @@ use cardgate_sessiond::sessions::SessionTable;
 /// unit's stop timeout.) It is longer than one `loginctl` attempt at the default
 /// `session.action_timeout_ms` (5 s), so that a lock under way at the stop is recorded.
 const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
-use cardgate_sessiond::{daemon, users};
+use cardgate_sessiond::{daemon, notify, preflight, users};
 use std::error::Error;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -55,25 +55,25 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             // The error names the file itself.
-            eprintln!("cardgated: {}", chain(&e));
+            cardgate_sessiond::logging::early_error(&chain(&e));
             return ExitCode::from(2);
         }
     };
+    // Everything start needs, checked the same way for --check-config and for the start
+    // itself (issue 15: --check-config used to pass what start then failed on).
+    let lang = cardgate_i18n::Lang::from_env();
+    let findings = preflight::check(&config, SystemClock.wall().unix_timestamp());
     if check_only {
-        eprintln!("cardgated: {}: configuration is valid", path.display());
-        return ExitCode::SUCCESS;
+        return ExitCode::from(preflight::print(&path, &findings, lang));
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CARDGATE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // journald and log files want plain text, not terminal colours.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        // journald adds its own timestamps.
-        .without_time()
-        .init();
+    if let cardgate_sessiond::logging::Sink::Stderr(Some(why)) = cardgate_sessiond::logging::init()
+    {
+        tracing::warn!(%why, "logging to standard error instead of the journal");
+    }
+    // Before any socket is bound or any record written.
+    if !preflight::log(&path, &findings, lang) {
+        return ExitCode::from(2);
+    }
     if let Err(e) = harden() {
         tracing::error!(error = %e, "cardgated stopped");
         return ExitCode::FAILURE;
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("cardgated: cannot start the runtime: {e}");
+            tracing::error!(error = %e, "cannot start the runtime");
             return ExitCode::FAILURE;
         }
     };
@@ -205,10 +205,16 @@ fn manager_group_gid(config: &Config) -> Option<u32> {
 /// manager's review is then unavailable, nothing is opened wider.
 fn share_with_manager(config: &Config, gid: u32) {
     use std::os::unix::fs::chown;
+    // A mode already right is left alone: under the unit's RestrictSUIDSGID=yes, a chmod that
+    // sets the setgid bit is refused (EPERM), and systemd gives the state and audit
+    // directories their 2750 itself (StateDirectory=, StateDirectoryMode=).
     let set = |path: &Path, mode: u32| {
-        if let Err(e) = chown(path, Some(0), Some(gid))
-            .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
-        {
+        if let Err(e) = chown(path, Some(0), Some(gid)).and_then(|()| {
+            if std::fs::metadata(path)?.permissions().mode() & 0o7777 == mode {
+                return Ok(());
+            }
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        }) {
             tracing::warn!(path = %path.display(), error = %e, "cannot share with the access manager's group");
         }
     };
@@ -242,33 +248,13 @@ fn share_with_manager(config: &Config, gid: u32) {
     }
 }
 
-/// `sd_notify(READY=1)` without libsystemd: one datagram to `$NOTIFY_SOCKET`.
-fn notify_ready() {
-    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
-        return;
-    };
-    let Ok(socket) = std::os::unix::net::UnixDatagram::unbound() else {
-        return;
-    };
-    let bytes = target.as_encoded_bytes();
-    let sent = if let Some(abstract_name) = bytes.strip_prefix(b"@") {
-        use std::os::linux::net::SocketAddrExt;
-        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name)
-            .and_then(|addr| socket.send_to_addr(b"READY=1", &addr))
-    } else {
-        socket.send_to(b"READY=1", Path::new(&target))
-    };
-    if let Err(e) = sent {
-        tracing::warn!(error = %e, "could not notify systemd");
-    }
-}
-
 fn host_label() -> Label {
     let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
     cardgate_sessiond::engine::label(name.trim())
 }
 
 async fn run(config: Config) -> Result<(), BoxError> {
+    notify::status("starting: reading the issuer key");
     std::fs::create_dir_all(&config.daemon.state_dir)?;
     let issuer_text = std::fs::read_to_string(&config.issuer.public_key).map_err(|e| {
         format!(
@@ -292,6 +278,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
     if let Some(gid) = manager_gid {
         share_with_manager(&config, gid);
     }
+    notify::status("starting: opening the audit log");
     let (audit, report) = AuditSink::open(audit_config)?;
     let audit = Arc::new(audit);
     if !report.quarantined.is_empty() {
@@ -313,7 +300,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
 
     let (monitor, monitor_events) = CardMonitor::start(MonitorOptions::default())?;
     let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::Builder::new()
+    let card_events = std::thread::Builder::new()
         .name("card-events".into())
         .spawn(move || {
             while let Ok(event) = monitor_events.recv() {
@@ -340,11 +327,21 @@ async fn run(config: Config) -> Result<(), BoxError> {
         return Err("the audit log cannot be written; refusing to start (fail closed)".into());
     }
     {
+        notify::status("starting: resynchronising the sessions");
         let e = engine.clone();
         tokio::task::spawn_blocking(move || e.resync_sessions()).await?;
     }
     tracing::info!("cardgated ready");
-    notify_ready();
+    notify::ready(&notify::ready_text(
+        engine.config().terminals.len(),
+        engine.session_count(),
+    ));
+    if let Some(interval) = notify::watchdog_interval() {
+        let monitor_alive = monitor.alive_flag();
+        tokio::spawn(notify::watchdog(interval, move || {
+            !card_events.is_finished() && monitor_alive.is_running()
+        }));
+    }
 
     let shutdown = async {
         let mut term =
@@ -357,6 +354,7 @@ async fn run(config: Config) -> Result<(), BoxError> {
             _ = tokio::signal::ctrl_c() => {},
         }
         tracing::info!("stopping");
+        notify::stopping("stopping: finishing the requests in flight, then sealing the audit log");
     };
     // Returns once every request accepted has been answered (its records written), or the
     // grace period ran out (issue 16: it used to return at once, and a login still running

@@ -66,6 +66,16 @@ pub fn group_id(group: &str) -> Result<Option<u32>, UserError> {
         })
 }
 
+/// Does the name service know a user of this name (files, SSSD, LDAP alike)?
+pub fn user_exists(name: &str) -> Result<bool, UserError> {
+    User::from_name(name)
+        .map(|u| u.is_some())
+        .map_err(|errno| UserError::Lookup {
+            what: format!("user {name}"),
+            errno,
+        })
+}
+
 /// Is `uid` root, or a member of `group` (as primary group or supplementary, as
 /// `getgrouplist` reports it)? A name-service failure is an error, never a yes.
 pub fn in_group(uid: u32, group: &str) -> Result<bool, UserError> {
@@ -108,6 +118,8 @@ mod tests {
             Err(UserError::UnknownUid { uid: 4_000_000_000 })
         );
         assert_eq!(group_id("root").unwrap(), Some(0));
+        assert!(user_exists("root").unwrap());
+        assert!(!user_exists("no-such-user-cardgate").unwrap());
         assert_eq!(group_id("no-such-group-cardgate").unwrap(), None);
         assert!(in_group(0, "no-such-group-cardgate").unwrap());
         assert!(!in_group(65534, "no-such-group-cardgate").unwrap());

@@ -69,6 +69,9 @@ pub enum FindingKind {
     /// refused it, or the graphical session's locker did not confirm it (`LockedHint`). The
     /// daemon ended the session instead (a console, which has no locker, is not a finding).
     LockNotHeld,
+    /// The smart-card service (pcscd) went away while the daemon ran: no card presence could
+    /// be known until it came back, and the open sessions were locked.
+    ReaderServiceLost,
 }
 
 impl FindingKind {
@@ -91,7 +94,8 @@ impl FindingKind {
             | FindingKind::SessionNeverEnded
             | FindingKind::PukRejected
             | FindingKind::ManagerRefused
-            | FindingKind::LockNotHeld => Severity::Medium,
+            | FindingKind::LockNotHeld
+            | FindingKind::ReaderServiceLost => Severity::Medium,
         }
     }
 
@@ -116,6 +120,7 @@ impl FindingKind {
             FindingKind::PukRejected => "puk_rejected",
             FindingKind::ManagerRefused => "manager_refused",
             FindingKind::LockNotHeld => "lock_not_held",
+            FindingKind::ReaderServiceLost => "reader_service_lost",
         }
     }
 }

@@ -710,6 +710,7 @@ mod tests {
         FindingKind::PukRejected,
         FindingKind::ManagerRefused,
         FindingKind::LockNotHeld,
+        FindingKind::ReaderServiceLost,
     ];
 
     #[test]

@@ -521,6 +521,13 @@ impl<'a> Reviewer<'a> {
                 r,
                 at,
             )),
+            Event::ReaderServiceLost => self.flag(Self::finding(
+                FindingKind::ReaderServiceLost,
+                Detail::None,
+                &terminal,
+                r,
+                at,
+            )),
             _ => {}
         }
     }

@@ -72,6 +72,8 @@ review-kind-manager-refused = access manager's card refused
 review-action-manager-refused = An issuance or unblock was tried without a valid access manager's card. Find out who tried it.
 review-kind-lock-not-held = screen did not lock
 review-action-lock-not-held = A lock was asked for, but logind refused it or the screen locker did not confirm it, so the daemon ended the session. Check the terminal's screen locker (it must obey logind's Lock and set LockedHint) and whether the operator lost work.
+review-kind-reader-service-lost = smart-card service (pcscd) lost
+review-action-reader-service-lost = The card service stopped while the daemon ran; the sessions open then were locked until their card and PIN unlocked them. Find out why pcscd stopped (journalctl -u pcscd) and whether the terminal was attended.
 
 ## Counts
 review-per-operator = Per operator

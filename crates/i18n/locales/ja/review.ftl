@@ -72,6 +72,8 @@ review-kind-manager-refused = アクセス管理者カードの認証失敗
 review-action-manager-refused = 有効なアクセス管理者カードなしでカードの発行またはロック解除が試みられました。実行者を確認してください。
 review-kind-lock-not-held = 画面がロックされなかった
 review-action-lock-not-held = ロックが求められましたが、logind が拒否したか、スクリーンロッカーがロックを確認しなかったため、デーモンがセッションを終了しました。端末のスクリーンロッカー（logind の Lock に従い LockedHint を設定するもの）と、操作者の作業が失われていないかを確認してください。
+review-kind-reader-service-lost = スマートカードサービス（pcscd）の停止
+review-action-reader-service-lost = デーモンの稼働中にカードサービスが停止しました。その時点で開いていたセッションはロックされ、カードと暗証番号で解除されるまでロックされたままでした。pcscd が停止した理由（journalctl -u pcscd）と、端末に操作者がいたかを確認してください。
 
 ## 件数
 review-per-operator = 操作者別

@@ -204,4 +204,61 @@ impl Engine {
     pub fn wait_for_session_actions(&self, timeout: Duration) -> bool {
         self.keeper.wait_idle(timeout)
     }
+
+    /// How many sessions the table holds (active, locked or ending), for the daemon's status.
+    pub fn session_count(&self) -> usize {
+        self.keeper.table().all().len()
+    }
+
+    /// The smart-card service (pcscd) went away: no reader can say whether its card is still
+    /// there until it is back. This is not a card removal (it used to be recorded as one on
+    /// every reader), but it is treated as safely as one: the outage is recorded, logins
+    /// waiting for their session are dropped, and every active session is locked, whatever
+    /// `on_removal` says (fail closed: the card may be pulled during the outage and nobody
+    /// would see it; a lock is undone by the card and PIN, an end would lose the operator's
+    /// work for a pcscd restart). Returns how many sessions were handed to the keeper.
+    pub fn reader_service_lost(&self, seen: Instant) -> usize {
+        locked(&self.pending).clear();
+        if let Err(AuditDown) = self.record(Entry::new(Event::ReaderServiceLost)) {
+            tracing::error!("the loss of the smart-card service could not be recorded");
+        }
+        let to_lock = self
+            .keeper
+            .table()
+            .set_state_unsaved(SessionState::Locked, |s| s.state == SessionState::Active);
+        let n = to_lock.len();
+        for s in to_lock {
+            self.keeper
+                .lock_since(s, LockReason::ReaderServiceLost, Some(seen));
+        }
+        if n > 0 {
+            if let Err(e) = self.keeper.table().persist() {
+                tracing::error!(error = %e, "the session table could not be saved; a restart will not know of these locks");
+            }
+        }
+        crate::notify::status(&format!(
+            "smart-card service (pcscd) lost: {n} session(s) locked until it is back"
+        ));
+        tracing::warn!(
+            sessions_locked = n,
+            "the smart-card service (pcscd) is gone: card presence cannot be known, open sessions are locked until their card and PIN unlock them"
+        );
+        n
+    }
+
+    /// The smart-card service is back. Nothing is unlocked by itself: the sessions locked at
+    /// the loss stay locked until their card and PIN unlock them. The monitor's events that
+    /// follow re-sync the readers: a card no longer in its reader is a removal then
+    /// (`card_removed`, and the removal action, which with `on_removal = "end"` ends its
+    /// session); a card still present is only re-announced.
+    pub fn reader_service_back(&self) {
+        if let Err(AuditDown) = self.record(Entry::new(Event::ReaderServiceBack)) {
+            tracing::error!("the return of the smart-card service could not be recorded");
+        }
+        crate::notify::status(&crate::notify::ready_text(
+            self.config.terminals.len(),
+            self.session_count(),
+        ));
+        tracing::warn!("the smart-card service (pcscd) is back; sessions locked during the outage stay locked until their card and PIN unlock them");
+    }
 }

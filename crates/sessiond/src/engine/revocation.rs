@@ -67,7 +67,7 @@ impl Engine {
     }
 }
 
-pub(super) fn load_tracker(state_dir: &std::path::Path) -> Result<RevocationTracker, EngineError> {
+pub(crate) fn load_tracker(state_dir: &std::path::Path) -> Result<RevocationTracker, EngineError> {
     let path = state_dir.join(ACCEPTED_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -98,7 +98,7 @@ pub(super) fn save_accepted(
     )
 }
 
-pub(super) fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_capped(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let f = std::fs::File::open(path)?;
     let mut out = Vec::new();
