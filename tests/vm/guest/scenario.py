@@ -563,13 +563,35 @@ class Scenario:
         if left and len(left) == len(self.groups):
             added = [l for l in added if l not in left and not group_files.match(l)]
             gone = [l for l in gone if not group_files.match(l)]
+        # What the package's purge says it keeps on purpose (the audit log is evidence,
+        # art. 7, 8: "... were kept: PATH"), with the directories above it that hold nothing
+        # else: named in the evidence, not failed. Anything else left over fails.
+        kept_roots = [p for line in re.findall(r"were kept:(.*)", purged) for p in line.split()
+                      if p.startswith("/")]
+        kept = []
+        if kept_roots:
+            def under(path):
+                return any(path == r or path.startswith(r.rstrip("/") + "/") for r in kept_roots)
+            paths = [l.split()[1] for l in added if l.startswith("file ")]
+            holders = {os.path.dirname(r) for r in kept_roots}
+            for line in list(added):
+                path = line.split()[1] if line.startswith("file ") else None
+                if path is None:
+                    continue
+                only_kept = path in holders and all(
+                    under(q) or q == path for q in paths if q.startswith(path + "/"))
+                if under(path) or only_kept:
+                    kept.append(path)
+                    added.remove(line)
         if added or gone:
             raise StepFailed("after purge, the system differs from before install:\n"
                              + "".join(f"+ {l}\n" for l in added[:60])
                              + "".join(f"- {l}\n" for l in gone[:60])
                              + f"({len(added)} added, {len(gone)} gone)\n--- apt\n{apt_text(purged)[-800:]}")
-        kept = f"; left as Debian leaves system groups: {', '.join(left)}" if left else ""
-        return f"{len(after)} entries, as before install{kept}\n{apt_text(purged)[-600:]}"
+        named = f"; left as Debian leaves system groups: {', '.join(left)}" if left else ""
+        if kept:
+            named += f"; kept on purpose, as the package's purge says: {', '.join(kept)}"
+        return f"{len(after)} entries, as before install{named}\n{apt_text(purged)[-600:]}"
 
     def run(self):
         started = time.monotonic()
