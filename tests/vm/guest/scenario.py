@@ -367,10 +367,11 @@ class Scenario:
         _, text = sh(["cardgatectl", "card", "issue", "--reader", READER, "--manager-reader",
                       MANAGER_READER, "--operator", operator, "--issuer-dir", ISSUER],
                      stdin=f"{MANAGER_PIN}\n{PUK}\n{INITIAL_PIN}\n")
-        serial = text.split()[2] if len(text.split()) > 2 else ""
-        if not re.fullmatch(r"[0-9A-Fa-f]{16}", serial):
+        # `issued card SERIAL to OPERATOR …` (after the manager's authentication line).
+        found = re.search(r"^issued card ([0-9A-Fa-f]{16}) ", text, re.M)
+        if not found:
             raise StepFailed("no serial in: " + text)
-        self.serials[name] = serial
+        self.serials[name] = found.group(1)
         return text
 
     def login(self, user, pins, expect_shell=True):
