@@ -502,9 +502,9 @@ class Scenario:
 
             after, _ = wait_for("systemd to restart cardgated after SIGKILL", restarted, within=60)
             restart_s = time.monotonic() - killed
-            _, daemon = wait_for(f"the restarted cardgated to track session {sid} again",
-                                 lambda: (lambda o: o if sid in o[1] else None)(
-                                     sh(["cardgatectl", "sessions"], check=False)), within=30)
+            (_, daemon), _ = wait_for(f"the restarted cardgated to track session {sid} again",
+                                      lambda: (lambda o: o if sid in o[1] else None)(
+                                          sh(["cardgatectl", "sessions"], check=False)), within=30)
             return (f"SIGKILL: pid {before.get('MainPID')} -> {after.get('MainPID')} in {restart_s:.1f} s "
                     f"(NRestarts={after.get('NRestarts')})\ncardgatectl sessions:\n{daemon}\n"
                     + self.pull_and_watch(sid, pid))
@@ -535,14 +535,28 @@ class Scenario:
             time.sleep(2)
             _, journal = sh(["journalctl", "--no-pager", "-p", "err", "-u", "cardgated",
                              "--since", since], check=False)
+            # The same lines with their priorities, for the evidence of a failure.
+            _, every = sh(["journalctl", "--no-pager", "-u", "cardgated", "--since", since,
+                           "-o", "json", "--output-fields=PRIORITY,MESSAGE"], check=False)
         finally:
             os.rename(WORK + "/issuer.pub.aside", "/etc/cardgate/issuer.pub")
             sh(["systemctl", "stop", "cardgated"], check=False, timeout=60)
             sh(["systemctl", "reset-failed", "cardgated"], check=False)
         entries = [l for l in journal.splitlines() if "issuer.pub" in l]
         if not entries:
+            said = []
+            for line in every.splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                message = entry.get("MESSAGE")
+                if isinstance(message, str) and "issuer.pub" in message:
+                    said.append(f"priority {entry.get('PRIORITY')}: {message}")
             raise StepFailed("cardgated started without /etc/cardgate/issuer.pub and "
-                             f"`journalctl -p err -u cardgated` names nothing about it:\n{journal}")
+                             f"`journalctl -p err -u cardgated` names nothing about it:\n{journal}"
+                             "\n--- what the unit logged about it, with journald's priority (3 = err)\n"
+                             + ("\n".join(said) or "nothing"))
         sh(["systemctl", "start", "cardgated"], timeout=60)
         return "\n".join(entries[-3:])
 
