@@ -330,7 +330,8 @@ fn cardgated_notifies_ready_status_the_watchdog_and_stopping() {
         .status()
         .unwrap()
         .success());
-    // The pings allowed since the last tick that finished (twice the interval), then none.
+    // The pings allowed since the last tick that finished (two ticks, notify::tick_age_limit),
+    // then none.
     notifications(&notify, Duration::from_millis(2500));
     let wedged = notifications(&notify, Duration::from_secs(2));
     assert!(

@@ -81,11 +81,21 @@ pub fn alive(since_tick: Option<Duration>, limit: Duration, card_events_running:
     card_events_running && since_tick.is_some_and(|d| d <= limit)
 }
 
+/// How old the engine's last tick may be while the daemon still counts as alive: the
+/// watchdog's own timeout (`2 × interval`), but never less than two of the engine's ticks. A
+/// tick finishes once a second, so under load one finishing a little late is normal; a
+/// watchdog timeout near one second would otherwise stop the pings of a daemon that is
+/// merely busy (seen: `since_last_tick_ms=1000` with `WATCHDOG_USEC=1000000`). Two ticks
+/// missed in a row is a wedged engine.
+pub fn tick_age_limit(interval: Duration) -> Duration {
+    (interval * 2).max(crate::daemon::TICK * 2)
+}
+
 /// Pings the watchdog every `interval` while [`alive`] says so, with the ticks allowed to be
-/// at most `2 × interval` old (the watchdog's own timeout: one tick of one second must fit
-/// well inside it). Runs until the process ends; `card_events_running` looks at the threads.
+/// at most [`tick_age_limit`] old. Runs until the process ends; `card_events_running` looks
+/// at the threads.
 pub async fn watchdog(interval: Duration, card_events_running: impl Fn() -> bool) {
-    let limit = interval * 2;
+    let limit = tick_age_limit(interval);
     let mut timer = tokio::time::interval(interval);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut warned = false;
@@ -112,6 +122,20 @@ pub async fn watchdog(interval: Duration, card_events_running: impl Fn() -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A watchdog timeout of one second (a ping every 0.5 s) still lets the engine's
+    /// one-second tick be late once; the shipped 30 s leaves the timeout itself.
+    #[test]
+    fn a_short_watchdog_still_allows_two_ticks() {
+        assert_eq!(
+            tick_age_limit(Duration::from_millis(500)),
+            crate::daemon::TICK * 2
+        );
+        assert_eq!(
+            tick_age_limit(Duration::from_secs(15)),
+            Duration::from_secs(30)
+        );
+    }
 
     #[test]
     fn the_watchdog_pings_only_a_live_daemon() {

@@ -547,12 +547,18 @@ fn socket_path(socket: &Path, out: &mut Vec<Finding>) {
 /// `cardgated --check-config`: every finding on stderr, then the verdict. Returns the exit
 /// status: 2 on any error, 0 otherwise (warnings included).
 pub fn print(config_path: &Path, findings: &[Finding], lang: Lang) -> u8 {
+    // As the unit's ExecStartPre=, standard error is the journal: the `<3>`/`<4>` prefixes
+    // (sd-daemon.h's SD_ERR, SD_WARNING) make these lines errors and warnings there, so that
+    // `journalctl -p err -u cardgated` shows why the daemon did not start.
+    let journal = crate::logging::stderr_is_journal();
     for f in findings {
-        let label = match f.severity() {
-            Severity::Error => tr!(lang, "daemon-check-error"),
-            Severity::Warning => tr!(lang, "daemon-check-warning"),
+        let (label, prefix) = match f.severity() {
+            Severity::Error => (tr!(lang, "daemon-check-error"), "<3>"),
+            Severity::Warning => (tr!(lang, "daemon-check-warning"), "<4>"),
         };
-        eprintln!("cardgated: {label}: {}", f.message(lang));
+        let prefix = if journal { prefix } else { "" };
+        let text = f.message(lang).replace(['\n', '\r'], " ");
+        eprintln!("{prefix}cardgated: {label}: {text}");
     }
     let errors = findings
         .iter()
@@ -561,7 +567,8 @@ pub fn print(config_path: &Path, findings: &[Finding], lang: Lang) -> u8 {
     let path = config_path.display().to_string();
     if errors > 0 {
         eprintln!(
-            "cardgated: {}",
+            "{}cardgated: {}",
+            if journal { "<3>" } else { "" },
             tr!(lang, "daemon-check-failed", path = path, errors = errors)
         );
         2

@@ -27,7 +27,7 @@ fn locks(w: &World) -> Vec<LockReason> {
     w.events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::SessionLocked { reason } => Some(reason),
+            Event::SessionLocked { reason, .. } => Some(reason),
             _ => None,
         })
         .collect()

@@ -691,7 +691,7 @@ mod tests {
     use super::*;
     use crate::report::FindingKind;
 
-    const KINDS: [FindingKind; 18] = [
+    const KINDS: [FindingKind; 19] = [
         FindingKind::LogNotExtended,
         FindingKind::LogNotIntact,
         FindingKind::RecordGap,
