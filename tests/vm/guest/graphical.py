@@ -59,6 +59,7 @@ class Graphical:
         self.work = base.WORK
         self.reader = base.READER
         self.user = base.USER
+        self.operator = base.OPERATOR
         self.pin = base.NEW_PIN
         self.units = 0
 
@@ -96,11 +97,17 @@ class Graphical:
         records = self.records()
         return records[-1].get("seq", -1) if records else -1
 
-    def new_events(self, after, uid):
+    def new_events(self, after):
+        """The operator's session records written after seq `after` (no other session of
+        theirs is open then)."""
         return [r for r in self.records()
-                if r.get("seq", -1) > after and r.get("uid") == int(uid)
+                if r.get("seq", -1) > after and r.get("operator") == self.operator
                 and r.get("event", {}).get("kind") in ("session_locked", "session_ended",
                                                       "session_end_failed")]
+
+    def since(self, after):
+        return "\n".join(json.dumps(r, ensure_ascii=False) for r in self.records()
+                         if r.get("seq", -1) > after)
 
     # ---- a graphical session ----
 
@@ -190,7 +197,6 @@ class Graphical:
         unit, sid, evidence = self.start("exec sleep infinity")
         try:
             before = self.last_seq()
-            uid = self.uid()
             pulled = time.monotonic()
             self.sc.remove(self.reader)
 
@@ -201,8 +207,13 @@ class Graphical:
             how, _ = self.wait_for(f"logind to end session {sid} after the card was pulled",
                                    gone, within=LOCK_CONFIRM_MS / 1000 + 60)
             seconds = time.monotonic() - pulled
-            records, _ = self.wait_for(f"cardgated's record for session {sid}",
-                                       lambda: self.new_events(before, uid), within=30)
+            try:
+                records, _ = self.wait_for(f"cardgated's record for session {sid}",
+                                           lambda: self.new_events(before), within=30)
+            except self.StepFailed as e:
+                raise self.StepFailed(f"{e}\nsession {sid} {how} {seconds:.1f} s after the pull; "
+                                      f"records since seq {before} in {AUDIT}:\n"
+                                      f"{self.since(before)}\n{evidence}")
             event = records[0]["event"]
             if event.get("kind") != "session_ended" or event.get("reason") != "lock_not_confirmed" \
                     or len(records) != 1:

@@ -34,8 +34,8 @@ pub const PACKAGES: &[&str] = &[
 /// The x11 session without a screen locker (tests/vm/guest/graphical.py): `xvfb`, the X
 /// server in the session; `pamtester`: the card and PIN through the session's PAM service
 /// before systemd opens the session, as a display manager does. (GNOME Shell, the locker
-/// that sets logind's `LockedHint`, is not here: under emulation it did not come up in 300 s
-/// and tripled the image.)
+/// that sets logind's `LockedHint`, is not here: it locks only with GDM running, and it
+/// alone tripled the image; graphical.py says what was measured.)
 pub const GRAPHICAL_PACKAGES: &[&str] = &["xvfb", "pamtester"];
 
 /// The guest's host name: the terminal ID pam_cardgate uses by default.
