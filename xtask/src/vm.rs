@@ -126,6 +126,7 @@ fn make_payload(dir: &Path, deb: &Path, sim: &Path) -> Result<PathBuf, String> {
     std::fs::create_dir_all(&content)
         .map_err(|e| format!("cannot create {}: {e}", content.display()))?;
     let scenario = crate::root().join("tests/vm/guest/scenario.py");
+    let graphical = crate::root().join("tests/vm/guest/graphical.py");
     let deb_name = deb
         .file_name()
         .ok_or_else(|| format!("{} has no file name", deb.display()))?;
@@ -134,6 +135,7 @@ fn make_payload(dir: &Path, deb: &Path, sim: &Path) -> Result<PathBuf, String> {
         (deb, content.join(deb_name)),
         (sim, content.join("cardgate-sim")),
         (scenario.as_path(), content.join("scenario.py")),
+        (graphical.as_path(), content.join("graphical.py")),
     ] {
         size += std::fs::copy(from, &to)
             .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;

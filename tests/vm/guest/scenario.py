@@ -29,6 +29,8 @@ import sys
 import time
 import traceback
 
+import graphical  # the x11 sessions: GNOME Shell's lock, and none (tests/vm/guest/graphical.py)
+
 PAYLOAD = "/run/cardgate-payload"
 PORT = "/dev/virtio-ports/cardgate.results"
 JOURNAL_PORT = "/dev/virtio-ports/cardgate.journal"
@@ -620,6 +622,7 @@ class Scenario:
         self.step("issue", self.issue, critical=True)
         self.step("first-login", self.first_login, critical=True)
         self.step("pull-card", self.pull)
+        graphical.steps(self)
         self.step("revoke", self.revoke)
         self.step("restart-then-pull", self.restart)
         self.step("kill9-resync", self.kill9)

@@ -31,6 +31,13 @@ pub const PACKAGES: &[&str] = &[
     "procps",
 ];
 
+/// The x11 session without a screen locker (tests/vm/guest/graphical.py): `xvfb`, the X
+/// server in the session; `pamtester`: the card and PIN through the session's PAM service
+/// before systemd opens the session, as a display manager does. (GNOME Shell, the locker
+/// that sets logind's `LockedHint`, is not here: it locks only with GDM running, and it
+/// alone tripled the image; graphical.py says what was measured.)
+pub const GRAPHICAL_PACKAGES: &[&str] = &["xvfb", "pamtester"];
+
 /// The guest's host name: the terminal ID pam_cardgate uses by default.
 const HOSTNAME: &str = "juki-01";
 
@@ -79,6 +86,7 @@ fn mmdebstrap_options() -> Vec<String> {
             INITRAMFS_MODULES.replace('\n', "\\n")
         ),
         format!("--include={}", PACKAGES.join(",")),
+        format!("--include={}", GRAPHICAL_PACKAGES.join(",")),
     ]
 }
 
