@@ -15,8 +15,8 @@ The case with a real locker (GNOME Shell 43, which sets `LockedHint`) is not run
 two measured reasons. GNOME Shell builds its screen shield, and with it its `Lock` handler
 and `org.gnome.ScreenSaver`, only `if (LoginManager.canLock())` (js/ui/main.js), and
 `canLock()` (js/misc/loginManager.js) is false unless GDM answers the `Version` property of
-`org.gnome.DisplayManager.Manager` on the system bus: run on its own, as
-tests/vm/graphical-locker.md proposed, it started (in an x11 session on Xvfb in this guest,
+`org.gnome.DisplayManager.Manager` on the system bus: run on its own (as first
+proposed from the sources), it started (in an x11 session on Xvfb in this guest,
 "GNOME Shell started" about 110 s after its unit, logged 3 minutes after) and never owned
 org.gnome.ScreenSaver in 300 s, so nothing would lock. It needs GDM running as the display
 manager, and already without it its packages grew the image from 340 MB to 999 MB and its
