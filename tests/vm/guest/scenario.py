@@ -189,6 +189,11 @@ class Scenario:
             except subprocess.TimeoutExpired:
                 card.kill()
                 card.wait()
+            # pcscd notices the card gone at its next poll of vpcd: until then it still reports
+            # the old card, and an insert that follows would take that for the new one (seen:
+            # `card issue` then found no card in the reader).
+            wait_for(f"pcscd to see no card in {reader}",
+                     lambda: self.card_present(reader) is False, within=30, every=0.3)
 
     # ---- logind ----
 
