@@ -201,18 +201,9 @@ pub fn build() -> Result<PathBuf, String> {
 /// Runs `debian/rules TARGET`. Without cargo's `LD_LIBRARY_PATH` (set for `cargo xtask`
 /// itself): dpkg-shlibdeps would read it as a private library directory.
 fn rules_target(rules: &str, target: &str) -> Result<(), String> {
-    eprintln!("\n$ debian/rules {target}");
-    let status = Command::new(rules)
-        .arg(target)
-        .env_remove("LD_LIBRARY_PATH")
-        .current_dir(crate::root())
-        .status()
-        .map_err(|e| format!("could not start {rules}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`debian/rules {target}` failed ({status})"))
-    }
+    let mut command = Command::new(rules);
+    command.arg(target).env_remove("LD_LIBRARY_PATH");
+    crate::run_shown(command, &format!("debian/rules {target}"))
 }
 
 /// Checks a built package: its files, conffiles and maintainer scripts, and lintian.

@@ -64,35 +64,38 @@ pub fn root() -> PathBuf {
 
 /// Runs a command in the workspace root, echoing it, and fails on a non-zero exit.
 pub fn run(program: &str, args: &[&str]) -> Result<(), String> {
-    eprintln!("\n$ {program} {}", args.join(" "));
-    let status = Command::new(program)
-        .args(args)
+    let mut command = Command::new(program);
+    command.args(args);
+    run_shown(command, &format!("{program} {}", args.join(" ")))
+}
+
+/// Runs `command` (its environment set by the caller) in the workspace root, echoing it as
+/// `shown`, and fails on a non-zero exit: the one runner behind [`run`], the strict rustdoc
+/// and `debian/rules`.
+pub fn run_shown(mut command: Command, shown: &str) -> Result<(), String> {
+    eprintln!("\n$ {shown}");
+    let status = command
         .current_dir(root())
         .status()
-        .map_err(|e| format!("could not start {program}: {e}"))?;
+        .map_err(|e| format!("could not start `{shown}`: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+        Err(format!("`{shown}` failed ({status})"))
     }
 }
 
 /// `cargo doc --workspace --no-deps` with warnings as errors.
 fn rustdoc_strict() -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let shown = "RUSTDOCFLAGS='-D warnings' cargo doc --workspace --no-deps";
-    eprintln!("\n$ {shown}");
-    let status = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    command
         .args(["doc", "--workspace", "--no-deps"])
-        .env("RUSTDOCFLAGS", "-D warnings")
-        .current_dir(root())
-        .status()
-        .map_err(|e| format!("could not start {cargo}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{shown}` failed ({status})"))
-    }
+        .env("RUSTDOCFLAGS", "-D warnings");
+    run_shown(
+        command,
+        "RUSTDOCFLAGS='-D warnings' cargo doc --workspace --no-deps",
+    )
 }
 
 fn cargo(args: &[&str]) -> Result<(), String> {
