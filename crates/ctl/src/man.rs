@@ -4,6 +4,7 @@
 
 use crate::exit::Exit;
 use crate::files::CmdError;
+use cardgate_i18n::roff::escape as roff;
 use cardgate_i18n::{tr, Lang};
 use std::io::Write;
 use std::process::ExitCode;
@@ -18,16 +19,6 @@ pub const EXIT_STATUSES: [(Exit, &str); 7] = [
     (Exit::DaemonDown, "ctl-exit-daemon-down"),
     (Exit::VerificationFailed, "ctl-exit-verification-failed"),
 ];
-
-/// Roff-escapes one line of text (a leading `.` or `'` would be read as a request).
-fn roff(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('-', "\\-");
-    if escaped.starts_with(['.', '\'']) {
-        format!("\\&{escaped}")
-    } else {
-        escaped
-    }
-}
 
 /// The manual page in `lang`, as roff.
 pub fn render(lang: Lang) -> Result<Vec<u8>, CmdError> {

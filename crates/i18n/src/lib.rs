@@ -16,6 +16,7 @@
 
 mod catalogue;
 mod lang;
+pub mod roff;
 pub mod table;
 
 pub use catalogue::{catalogue, Args, Catalogue, RESOURCES};

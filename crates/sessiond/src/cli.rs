@@ -2,6 +2,7 @@
 //! rendered from the same clap definition as `--help` (`cargo xtask deb` runs the
 //! `cardgated-man` binary), and the two cannot disagree.
 
+use cardgate_i18n::roff::escape as roff;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -22,16 +23,6 @@ pub struct Args {
     /// Check this configuration file and exit (0: valid, 2: not), without starting.
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     pub check_config: Option<PathBuf>,
-}
-
-/// Roff-escapes one line of text (a leading `.` or `'` would be read as a request).
-fn roff(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('-', "\\-");
-    if escaped.starts_with(['.', '\'']) {
-        format!("\\&{escaped}")
-    } else {
-        escaped
-    }
 }
 
 /// The sections clap knows nothing of: what the daemon does, its exit statuses, its files.
