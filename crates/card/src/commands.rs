@@ -5,6 +5,7 @@ use crate::apdu::{ApduBuildError, Command, Response, ResponseParseError, MAX_RES
 use crate::cert::{
     CertError, Certificate, EC_POINT_LEN, TAG_CERTIFICATE, TAG_EC_POINT, TAG_PUBLIC_KEY,
 };
+use crate::openpgp::OpenPgpApplication;
 use crate::secret::{Pin, Puk};
 use crate::status::StatusWord;
 use crate::tlv::{self, TlvError};
@@ -43,6 +44,10 @@ pub mod ins {
     pub const PUT_DATA: u8 = 0xDA;
     /// GET RESPONSE (ISO 7816-4; used only when a card answers `61xx`).
     pub const GET_RESPONSE: u8 = 0xC0;
+    /// TERMINATE DF (OpenPGP card: the first half of a factory reset).
+    pub const TERMINATE_DF: u8 = 0xE6;
+    /// ACTIVATE FILE (OpenPGP card: the second half of a factory reset).
+    pub const ACTIVATE_FILE: u8 = 0x44;
 }
 
 /// Most GET RESPONSE rounds we follow for one command: a card that keeps answering `61xx`
@@ -112,6 +117,18 @@ pub enum CardError {
         /// Which command.
         command: &'static str,
     },
+    /// The card's KDF-DO cannot be used.
+    #[error("the card's PIN hashing setting (KDF-DO) cannot be used")]
+    Kdf(#[source] crate::openpgp::kdf::KdfError),
+    /// A command was asked of a card before it was selected, or of a profile that has no
+    /// such command.
+    #[error("{command} is not available on this card ({profile})")]
+    NotInProfile {
+        /// Which command.
+        command: &'static str,
+        /// The card's profile, or "not selected".
+        profile: &'static str,
+    },
 }
 
 impl CardError {
@@ -120,7 +137,7 @@ impl CardError {
         matches!(self, CardError::Transport(t) if t.is_card_gone())
     }
 
-    fn unexpected(command: &'static str, status: StatusWord) -> Self {
+    pub(crate) fn unexpected(command: &'static str, status: StatusWord) -> Self {
         match status {
             StatusWord::SecurityStatusNotSatisfied => {
                 CardError::SecurityStatusNotSatisfied { command }
@@ -225,7 +242,7 @@ fn build(
 
 /// SELECT of the operator-card application by its AID: `00 A4 04 00 0A <AID> 00`. The one
 /// place its bytes are built, for [`OperatorCard::select`] and for [`reselect`].
-fn select_command() -> Result<Command, CardError> {
+pub fn select_command() -> Result<Command, CardError> {
     build(
         "SELECT",
         Command::new(0x00, ins::SELECT, 0x04, 0x00),
@@ -234,38 +251,220 @@ fn select_command() -> Result<Command, CardError> {
     )
 }
 
-/// Whether a raw response to the SELECT says the application is selected (`9000`).
-fn reselected(response: &[u8]) -> bool {
-    Response::parse(response).is_ok_and(|r| r.status == StatusWord::Success)
-}
-
-/// The operator-card application, as the value callers of the transaction seam
-/// ([`cardgate_reader::CardReaders::transaction`]) pass to have it re-selected at the end
-/// of every operation: any SELECT clears the card's security state (operator-card-v1), so a
-/// PIN or PUK verified during the operation is not left verified for another program. A
-/// card that does not answer `9000` to it is reset by the seam.
+/// The ending every operation gets from the transaction seam
+/// ([`cardgate_reader::CardReaders::transaction`]), for both profiles:
+///
+/// * operator-card-v1: its SELECT, which clears the card's security state (the contract);
+/// * a card without it (`6A82`): SELECT of the OpenPGP application, then `VERIFY P1=FF` for
+///   each password, because SELECT leaves an OpenPGP card's passwords verified.
+///
+/// A card that does not confirm every step is reset by the seam.
 pub fn reselect() -> &'static Reselect {
     static RESELECT: OnceLock<Reselect> = OnceLock::new();
     RESELECT.get_or_init(|| {
-        // The command is well-formed by construction; were it not, the empty command would
-        // be refused by every transport and the seam would reset the card (fail closed).
-        let command = select_command()
-            .map(|c| c.to_bytes().to_vec())
-            .unwrap_or_default();
-        Reselect::new(command, reselected)
+        Reselect::new(
+            "SELECT operator-card-v1, else SELECT OpenPGP and VERIFY P1=FF",
+            end_operation,
+        )
     })
+}
+
+/// See [`reselect`].
+fn end_operation(transport: &mut dyn CardTransport) -> bool {
+    let status = |raw: &[u8]| Response::parse(raw).map(|r| r.status).ok();
+    // The commands are well-formed by construction; were they not, the card is reset.
+    let Ok(v1) = select_command() else {
+        return false;
+    };
+    match transport.transmit(&v1.to_bytes()).map(|r| status(&r)) {
+        Ok(Some(StatusWord::Success)) => return true,
+        Ok(Some(StatusWord::NotFound)) => {}
+        _ => return false,
+    }
+    let Ok(openpgp) = crate::openpgp::select_command() else {
+        return false;
+    };
+    match transport.transmit(&openpgp.to_bytes()).map(|r| status(&r)) {
+        Ok(Some(StatusWord::Success)) => crate::openpgp::clear_security_state(transport).is_ok(),
+        _ => false,
+    }
+}
+
+/// Which application a card answered to, and what cardgate learnt of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Profile {
+    /// cardgate's own application (`operator-card-v1.md`).
+    OperatorCardV1,
+    /// The OpenPGP card application ([`crate::openpgp`]).
+    OpenPgp(OpenPgpApplication),
+}
+
+impl Profile {
+    /// The profile's name, as logs, `cardgatectl card inspect` and the docs write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Profile::OperatorCardV1 => "operator-card-v1",
+            Profile::OpenPgp(_) => "openpgp-3.4",
+        }
+    }
+}
+
+fn not_in_profile(command: &'static str, profile: Option<&Profile>) -> CardError {
+    CardError::NotInProfile {
+        command,
+        profile: profile.map_or("not selected", Profile::name),
+    }
 }
 
 /// The host's view of an operator card behind a transport.
 #[derive(Debug)]
 pub struct OperatorCard<T> {
     transport: T,
+    profile: Option<Profile>,
 }
 
 impl<T: CardTransport> OperatorCard<T> {
-    /// Wraps a transport.
+    /// Wraps a transport. Nothing is known of the card until [`OperatorCard::select`].
     pub fn new(transport: T) -> Self {
-        OperatorCard { transport }
+        OperatorCard {
+            transport,
+            profile: None,
+        }
+    }
+
+    /// The application the card answered to at [`OperatorCard::select`].
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+
+    /// The transport and the OpenPGP application, for the OpenPGP card's issuance.
+    pub fn openpgp_parts(&mut self) -> Option<(&mut T, &OpenPgpApplication)> {
+        match &self.profile {
+            Some(Profile::OpenPgp(app)) => Some((&mut self.transport, app)),
+            _ => None,
+        }
+    }
+
+    /// SELECTs the card's application: operator-card-v1 first (one APDU on our own card),
+    /// then the OpenPGP application, which also clears that card's security state. Returns
+    /// the certificate, or `None` for a card not yet personalised.
+    pub fn select(&mut self) -> Result<Option<Certificate>, CardError> {
+        self.profile = None;
+        match self.v1_select() {
+            Err(CardError::ApplicationNotFound) => {}
+            Ok(cert) => {
+                self.profile = Some(Profile::OperatorCardV1);
+                return Ok(cert);
+            }
+            Err(e) => return Err(e),
+        }
+        match crate::openpgp::select_application(&mut self.transport)? {
+            None => Err(CardError::ApplicationNotFound),
+            Some(app) => {
+                self.profile = Some(Profile::OpenPgp(app));
+                crate::openpgp::get_certificate(&mut self.transport)
+            }
+        }
+    }
+
+    /// The certificate, read again (GET DATA `7F21` on both profiles).
+    pub fn get_certificate(&mut self) -> Result<Option<Certificate>, CardError> {
+        match &self.profile {
+            Some(Profile::OpenPgp(_)) => crate::openpgp::get_certificate(&mut self.transport),
+            Some(Profile::OperatorCardV1) => self.v1_get_certificate(),
+            None => Err(not_in_profile("GET DATA", None)),
+        }
+    }
+
+    /// VERIFY the operator PIN.
+    pub fn verify_pin(&mut self, pin: &Pin) -> Result<Verification, CardError> {
+        match &self.profile {
+            Some(Profile::OpenPgp(app)) => {
+                crate::openpgp::verify_pin(&mut self.transport, app, pin.expose())
+            }
+            Some(Profile::OperatorCardV1) => self.v1_verify_pin(pin),
+            None => Err(not_in_profile("VERIFY", None)),
+        }
+    }
+
+    /// VERIFY with no data: is the PIN verified in this session? `Wrong` here means "not
+    /// verified now", with the tries left.
+    pub fn pin_status(&mut self) -> Result<Verification, CardError> {
+        match &self.profile {
+            Some(Profile::OpenPgp(_)) => {
+                crate::openpgp::password_status(&mut self.transport, crate::openpgp::REF_PW1)
+            }
+            Some(Profile::OperatorCardV1) => self.v1_pin_status(),
+            None => Err(not_in_profile("VERIFY (status)", None)),
+        }
+    }
+
+    /// VERIFY the PUK, which opens an operator-card-v1 card's personalisation. An OpenPGP
+    /// card has no such step (its PUK is the Reset Code, used only to unblock).
+    pub fn verify_puk(&mut self, puk: &Puk) -> Result<Verification, CardError> {
+        match &self.profile {
+            Some(Profile::OperatorCardV1) => self.v1_verify_puk(puk),
+            other => Err(not_in_profile("VERIFY (PUK)", other.as_ref())),
+        }
+    }
+
+    /// CHANGE REFERENCE DATA of the operator PIN.
+    pub fn change_pin(&mut self, old: &Pin, new: &Pin) -> Result<Verification, CardError> {
+        match &self.profile {
+            Some(Profile::OpenPgp(app)) => {
+                crate::openpgp::change_pin(&mut self.transport, app, old.expose(), new.expose())
+            }
+            Some(Profile::OperatorCardV1) => self.v1_change_pin(old, new),
+            None => Err(not_in_profile("CHANGE REFERENCE DATA", None)),
+        }
+    }
+
+    /// RESET RETRY COUNTER with the PUK (on an OpenPGP card, the Reset Code): unblocks the
+    /// PIN and sets a new one. The outcome concerns the PUK.
+    pub fn unblock_pin(&mut self, puk: &Puk, new: &Pin) -> Result<Verification, CardError> {
+        match &self.profile {
+            Some(Profile::OpenPgp(app)) => {
+                crate::openpgp::unblock_pin(&mut self.transport, app, puk.expose(), new.expose())
+            }
+            Some(Profile::OperatorCardV1) => self.v1_unblock_pin(puk, new),
+            None => Err(not_in_profile("RESET RETRY COUNTER", None)),
+        }
+    }
+
+    /// INTERNAL AUTHENTICATE over the contract's challenge; returns `r || s`, checked by
+    /// [`Certificate::verify_card_signature`] for both profiles.
+    pub fn internal_authenticate(
+        &mut self,
+        challenge: &[u8; CHALLENGE_LEN],
+    ) -> Result<[u8; 64], CardError> {
+        match &self.profile {
+            Some(Profile::OpenPgp(_)) => {
+                crate::openpgp::internal_authenticate(&mut self.transport, challenge)
+            }
+            Some(Profile::OperatorCardV1) => self.v1_internal_authenticate(challenge),
+            None => Err(not_in_profile("INTERNAL AUTHENTICATE", None)),
+        }
+    }
+
+    /// GENERATE ASYMMETRIC KEY PAIR of an operator-card-v1 card (an OpenPGP card's issuance
+    /// is [`crate::openpgp::issue`]).
+    pub fn generate_key_pair(&mut self) -> Result<[u8; EC_POINT_LEN], CardError> {
+        match &self.profile {
+            Some(Profile::OperatorCardV1) => self.v1_generate_key_pair(),
+            other => Err(not_in_profile(
+                "GENERATE ASYMMETRIC KEY PAIR",
+                other.as_ref(),
+            )),
+        }
+    }
+
+    /// PUT DATA `7F21` of an operator-card-v1 card.
+    pub fn put_certificate(&mut self, cert: &Certificate) -> Result<(), CardError> {
+        match &self.profile {
+            Some(Profile::OperatorCardV1) => self.v1_put_certificate(cert),
+            other => Err(not_in_profile("PUT DATA", other.as_ref())),
+        }
     }
 
     /// The transport, for callers that need the reader name.
@@ -291,7 +490,7 @@ impl<T: CardTransport> OperatorCard<T> {
 
     /// SELECT the application: `00 A4 04 00 0A <AID> 00`. Returns the certificate from the
     /// FCI, or `None` for a card not yet personalised.
-    pub fn select(&mut self) -> Result<Option<Certificate>, CardError> {
+    fn v1_select(&mut self) -> Result<Option<Certificate>, CardError> {
         const NAME: &str = "SELECT";
         let r = transceive(&mut self.transport, &select_command()?, NAME)?;
         match r.status {
@@ -338,7 +537,7 @@ impl<T: CardTransport> OperatorCard<T> {
     }
 
     /// GET DATA `7F21`: the certificate, or `None` if the card is not personalised (`6A88`).
-    pub fn get_certificate(&mut self) -> Result<Option<Certificate>, CardError> {
+    fn v1_get_certificate(&mut self) -> Result<Option<Certificate>, CardError> {
         const NAME: &str = "GET DATA";
         let r = self.run(
             NAME,
@@ -356,7 +555,7 @@ impl<T: CardTransport> OperatorCard<T> {
     }
 
     /// VERIFY the operator PIN: `00 20 00 81 10 <PIN>`.
-    pub fn verify_pin(&mut self, pin: &Pin) -> Result<Verification, CardError> {
+    fn v1_verify_pin(&mut self, pin: &Pin) -> Result<Verification, CardError> {
         const NAME: &str = "VERIFY";
         let r = self.run(
             NAME,
@@ -369,7 +568,7 @@ impl<T: CardTransport> OperatorCard<T> {
 
     /// VERIFY with no data: is the PIN verified in this session? `Wrong` here means "not
     /// verified now", with the tries left.
-    pub fn pin_status(&mut self) -> Result<Verification, CardError> {
+    fn v1_pin_status(&mut self) -> Result<Verification, CardError> {
         const NAME: &str = "VERIFY (status)";
         let r = self.run(
             NAME,
@@ -381,7 +580,7 @@ impl<T: CardTransport> OperatorCard<T> {
     }
 
     /// VERIFY the PUK: `00 20 00 82 10 <PUK>`, which opens personalisation.
-    pub fn verify_puk(&mut self, puk: &Puk) -> Result<Verification, CardError> {
+    fn v1_verify_puk(&mut self, puk: &Puk) -> Result<Verification, CardError> {
         const NAME: &str = "VERIFY (PUK)";
         let r = self.run(
             NAME,
@@ -393,7 +592,7 @@ impl<T: CardTransport> OperatorCard<T> {
     }
 
     /// CHANGE REFERENCE DATA: `00 24 00 81 20 <old PIN><new PIN>`.
-    pub fn change_pin(&mut self, old: &Pin, new: &Pin) -> Result<Verification, CardError> {
+    fn v1_change_pin(&mut self, old: &Pin, new: &Pin) -> Result<Verification, CardError> {
         const NAME: &str = "CHANGE REFERENCE DATA";
         let mut data = Zeroizing::new([0u8; 32]);
         data[..16].copy_from_slice(&old.to_wire()[..]);
@@ -408,7 +607,7 @@ impl<T: CardTransport> OperatorCard<T> {
     }
 
     /// RESET RETRY COUNTER: `00 2C 00 81 20 <PUK><new PIN>`. The outcome concerns the PUK.
-    pub fn unblock_pin(&mut self, puk: &Puk, new: &Pin) -> Result<Verification, CardError> {
+    fn v1_unblock_pin(&mut self, puk: &Puk, new: &Pin) -> Result<Verification, CardError> {
         const NAME: &str = "RESET RETRY COUNTER";
         let mut data = Zeroizing::new([0u8; 32]);
         data[..16].copy_from_slice(&puk.to_wire()[..]);
@@ -423,7 +622,7 @@ impl<T: CardTransport> OperatorCard<T> {
     }
 
     /// INTERNAL AUTHENTICATE: `00 88 00 00 20 <challenge> 00`; returns `r || s`.
-    pub fn internal_authenticate(
+    fn v1_internal_authenticate(
         &mut self,
         challenge: &[u8; CHALLENGE_LEN],
     ) -> Result<[u8; 64], CardError> {
@@ -448,7 +647,7 @@ impl<T: CardTransport> OperatorCard<T> {
     }
 
     /// GENERATE ASYMMETRIC KEY PAIR: `00 47 80 00 00`; returns the new public point.
-    pub fn generate_key_pair(&mut self) -> Result<[u8; EC_POINT_LEN], CardError> {
+    fn v1_generate_key_pair(&mut self) -> Result<[u8; EC_POINT_LEN], CardError> {
         const NAME: &str = "GENERATE ASYMMETRIC KEY PAIR";
         let r = self.run(
             NAME,
@@ -469,7 +668,7 @@ impl<T: CardTransport> OperatorCard<T> {
     }
 
     /// PUT DATA `7F21`: writes the certificate.
-    pub fn put_certificate(&mut self, cert: &Certificate) -> Result<(), CardError> {
+    fn v1_put_certificate(&mut self, cert: &Certificate) -> Result<(), CardError> {
         const NAME: &str = "PUT DATA";
         let r = self.run(
             NAME,
@@ -495,23 +694,72 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_reselect_is_the_select_of_the_operator_card_application() {
+    fn the_v1_select_names_the_operator_card_application() {
         assert_eq!(
-            reselect().command(),
+            &select_command().unwrap().to_bytes()[..],
             [
                 0x00, 0xA4, 0x04, 0x00, 0x0A, 0xF0, 0x43, 0x41, 0x52, 0x44, 0x47, 0x41, 0x54, 0x45,
                 0x01, 0x00
             ]
         );
-        assert_eq!(reselect().command()[5..15], AID);
+    }
+
+    /// A card that answers from a script and records what it was sent.
+    struct Scripted {
+        answers: std::collections::VecDeque<Vec<u8>>,
+        sent: Vec<Vec<u8>>,
+    }
+
+    impl CardTransport for Scripted {
+        fn transmit(&mut self, command: &[u8]) -> Result<Zeroizing<Vec<u8>>, TransportError> {
+            self.sent.push(command.to_vec());
+            self.answers
+                .pop_front()
+                .map(Zeroizing::new)
+                .ok_or(TransportError::CardRemoved)
+        }
+
+        fn reader_name(&self) -> &str {
+            "Scripted 00 00"
+        }
+    }
+
+    fn ending(answers: &[&[u8]]) -> (bool, Vec<Vec<u8>>) {
+        let mut card = Scripted {
+            answers: answers.iter().map(|a| a.to_vec()).collect(),
+            sent: Vec::new(),
+        };
+        let cleared = reselect().clear(&mut card);
+        (cleared, card.sent)
     }
 
     #[test]
-    fn only_9000_counts_as_reselected() {
-        assert!(reselect().accepts(&[0x6F, 0x00, 0x90, 0x00]));
-        assert!(reselect().accepts(&[0x90, 0x00]));
-        for refused in [&[0x6A, 0x82][..], &[0x61, 0x10], &[0x90], &[]] {
-            assert!(!reselect().accepts(refused), "{refused:02X?}");
+    fn the_ending_selects_v1_else_clears_every_openpgp_password() {
+        let ok: &[u8] = &[0x90, 0x00];
+        let (cleared, sent) = ending(&[&[0x6F, 0x00, 0x90, 0x00]]);
+        assert!(cleared);
+        assert_eq!(sent.len(), 1);
+        let (cleared, sent) = ending(&[&[0x6A, 0x82], ok, ok, ok, ok]);
+        assert!(cleared);
+        assert_eq!(sent[1][..5], [0x00, 0xA4, 0x04, 0x00, 0x06]);
+        let clears: Vec<&[u8]> = sent[2..].iter().map(|c| &c[..4]).collect();
+        assert_eq!(
+            clears,
+            [
+                &[0x00, 0x20, 0xFF, 0x81][..],
+                &[0x00, 0x20, 0xFF, 0x82],
+                &[0x00, 0x20, 0xFF, 0x83]
+            ]
+        );
+        // Anything short of every step confirmed has the seam reset the card.
+        for answers in [
+            &[&[0x6A, 0x82][..], ok, ok, &[0x6A, 0x86]][..],
+            &[&[0x6A, 0x82][..], &[0x6A, 0x82]],
+            &[&[0x69, 0x85][..]],
+            &[&[0x6A, 0x82][..], ok, ok],
+            &[],
+        ] {
+            assert!(!ending(answers).0, "{answers:02X?}");
         }
     }
 }

@@ -54,6 +54,18 @@ pub enum IssueError {
     /// The card failed.
     #[error("card error during issuance")]
     Card(#[from] CardError),
+    /// Wrong admin PIN (PW3) of an OpenPGP card.
+    #[error("wrong admin PIN, {remaining} tries left")]
+    WrongAdminPin {
+        /// Tries left.
+        remaining: u8,
+    },
+    /// The OpenPGP card's admin PIN is blocked: only a factory reset opens it again.
+    #[error("the admin PIN is blocked; the card must be reset to its factory state")]
+    AdminPinBlocked,
+    /// No PIN hashing setting could be made.
+    #[error("could not set up PIN hashing (KDF-DO)")]
+    Kdf(#[source] crate::openpgp::kdf::KdfError),
 }
 
 fn puk_outcome(v: Verification) -> Result<(), IssueError> {
@@ -90,6 +102,52 @@ pub fn issue_card<T: CardTransport>(
     puk_outcome(card.unblock_pin(puk, initial_pin)?)?;
     card.put_certificate(&cert)?;
     Ok(cert)
+}
+
+/// What the access manager types for an issuance: it depends on the card's profile.
+#[derive(Debug)]
+pub enum IssueSecrets<'a> {
+    /// operator-card-v1: the card's transport PUK and the operator's initial PIN.
+    OperatorCardV1 {
+        /// The transport PUK (it stays the card's PUK).
+        puk: &'a Puk,
+        /// The operator's first PIN.
+        initial_pin: &'a Pin,
+    },
+    /// An OpenPGP card: its admin PIN now and from now on, the PUK it is given as its Reset
+    /// Code, and the operator's initial PIN.
+    OpenPgp(crate::openpgp::issue::IssueSecrets<'a>),
+}
+
+/// Issues the card with the secrets of its profile ([`issue_card`], or
+/// [`crate::openpgp::issue::issue_card`] with `now` as the key's generation time). Secrets
+/// of the other profile are refused before anything is written.
+pub fn issue_with<T: CardTransport>(
+    card: &mut OperatorCard<T>,
+    issuer: &IssuerKey,
+    secrets: &IssueSecrets<'_>,
+    request: &IssueRequest,
+    now: u32,
+) -> Result<Certificate, IssueError> {
+    match secrets {
+        IssueSecrets::OperatorCardV1 { puk, initial_pin } => {
+            issue_card(card, issuer, puk, request, initial_pin)
+        }
+        IssueSecrets::OpenPgp(secrets) => {
+            if let Some(existing) = card.select()? {
+                return Err(IssueError::AlreadyPersonalised(existing.body.serial));
+            }
+            let profile = card.profile().map(crate::commands::Profile::name);
+            let Some((transport, app)) = card.openpgp_parts() else {
+                return Err(CardError::NotInProfile {
+                    command: "OpenPGP issuance",
+                    profile: profile.unwrap_or("not selected"),
+                }
+                .into());
+            };
+            crate::openpgp::issue::issue_card(transport, app, issuer, secrets, request, now)
+        }
+    }
 }
 
 /// Unblocks a PIN with the PUK and sets a new one (RESET RETRY COUNTER).

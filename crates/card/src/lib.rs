@@ -16,6 +16,7 @@ pub mod commands;
 pub mod issue;
 pub mod issuer;
 pub mod login;
+pub mod openpgp;
 pub mod policy;
 pub mod revocation;
 pub mod secret;
@@ -29,7 +30,7 @@ pub use commands::{reselect, CardError, OperatorCard, Verification, AID};
 pub use issuer::{IssuerKey, IssuerPublicKey};
 pub use login::{login, AuthenticatedOperator, LoginError, LoginPolicy};
 pub use revocation::{RevocationList, RevocationReason, RevocationTracker};
-pub use secret::{Pin, Puk, SecretString};
+pub use secret::{AdminPin, Pin, Puk, SecretString};
 pub use status::StatusWord;
 pub use verified::VerifiedCertificates;
 

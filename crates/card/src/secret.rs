@@ -148,6 +148,28 @@ secret_type!(
     Puk
 );
 
+secret_type!(
+    /// An OpenPGP card's admin PIN (PW3), kept by the access manager: 8–16 ASCII letters and
+    /// digits, so the factory `12345678` can be typed as the current one. Only issuance and
+    /// [`crate::openpgp::issue::factory_reset`] use it.
+    AdminPin
+);
+
+impl AdminPin {
+    /// The shortest admin PIN (the OpenPGP card's minimum for PW3).
+    pub const MIN_LEN: usize = 8;
+    /// The longest.
+    pub const MAX_LEN: usize = 16;
+    /// The admin PIN of an OpenPGP card as it leaves the factory.
+    pub const FACTORY: &'static str = "12345678";
+
+    /// Checks the format and keeps the admin PIN.
+    pub fn parse(s: &str) -> Result<AdminPin, SecretFormatError> {
+        check_alnum(s, AdminPin::MIN_LEN, AdminPin::MAX_LEN)?;
+        Ok(AdminPin(Zeroizing::new(s.to_owned())))
+    }
+}
+
 impl Pin {
     /// The shortest PIN.
     pub const MIN_LEN: usize = 6;

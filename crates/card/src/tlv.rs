@@ -89,6 +89,28 @@ pub fn parse_exact(bytes: &[u8], tag: &[u8]) -> Result<Tlv, TlvError> {
     Ok(tlv)
 }
 
+/// The most objects [`parse_list`] reads from one input.
+const MAX_LIST_ITEMS: usize = 64;
+
+/// Parses a sequence of BER-TLV objects filling `bytes` (a constructed DO's value as some
+/// cards return it, without the outer tag).
+pub fn parse_list(bytes: &[u8]) -> Result<Vec<Tlv>, TlvError> {
+    if bytes.len() > MAX_TLV_INPUT {
+        return Err(TlvError::TooLong { len: bytes.len() });
+    }
+    let mut items = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if items.len() == MAX_LIST_ITEMS {
+            return Err(TlvError::TrailingBytes(rest.len()));
+        }
+        let (tlv, after) = Tlv::parse(rest);
+        items.push(tlv.map_err(|e| TlvError::Malformed(describe(&e)))?);
+        rest = after;
+    }
+    Ok(items)
+}
+
 /// Fails unless the object has this tag.
 pub fn expect_tag(tlv: &Tlv, tag: &[u8]) -> Result<(), TlvError> {
     if tlv.tag().to_bytes() == tag {

@@ -5,7 +5,6 @@
 use cardgate_card::cert::{CardSerial, Role};
 use cardgate_card::issue::IssueRequest;
 use cardgate_card::{reselect, IssuerKey, OperatorCard, Pin, Puk, Verification};
-use cardgate_reader::CardTransport;
 use cardgate_sim::{create_card, SimTransport, SoftCard};
 use time::macros::date;
 
@@ -33,8 +32,7 @@ fn the_reselect_clears_a_verified_pin_on_the_software_card() {
     let mut transport = card.into_transport();
     assert!(transport.card().is_pin_verified());
 
-    let response = transport.transmit(reselect().command()).unwrap();
-    assert!(reselect().accepts(&response));
+    assert!(reselect().clear(&mut transport));
     assert!(transport.card().is_selected());
     assert!(!transport.card().is_pin_verified());
 }

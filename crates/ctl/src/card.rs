@@ -23,10 +23,12 @@ use crate::ui::Ui;
 use cardgate_audit::{AuditConfig, AuditLog, Entry, Event, Label, NoteKind, Text};
 use cardgate_card::cert::{parse_iso_date, CardSerial, Certificate, Role, MAX_OPERATOR_ID_LEN};
 use cardgate_card::commands::CardError;
-use cardgate_card::issue::{issue_card, unblock, IssueError, IssueRequest};
+use cardgate_card::commands::Profile;
+use cardgate_card::issue::{issue_with, unblock, IssueError, IssueRequest, IssueSecrets};
+use cardgate_card::openpgp::issue::IssueSecrets as OpenPgpSecrets;
 use cardgate_card::policy::check_new_pin;
 use cardgate_card::revocation::{RevocationReason, MAX_FILE_LEN};
-use cardgate_card::{IssuerKey, OperatorCard, Puk, RevocationList};
+use cardgate_card::{AdminPin, IssuerKey, OperatorCard, Puk, RevocationList};
 use cardgate_i18n::{tr, Lang};
 use cardgate_office::config::Config;
 use cardgate_office::register::{CardEntry, CardState, RegisterFile};
@@ -54,7 +56,9 @@ const NEXT_UPDATE_DAYS: u32 = 7;
 pub enum CardCommand {
     /// Personalise the blank card in READER for an operator and lend it (art. 5.1). Reads,
     /// one per line from stdin: the access manager's PIN (with --manager-reader), the card's
-    /// transport PUK, the operator's initial PIN. A PUK
+    /// transport PUK, the operator's initial PIN. An OpenPGP card (YubiKey, Nitrokey, ...)
+    /// first asks for its admin PIN now (factory 12345678) and the new admin PIN the access
+    /// manager keeps; the PUK becomes its Reset Code. A PUK
     /// the card refuses is recorded in the audit log (`puk_rejected`) before the command fails.
     /// Leave the card in READER until the command ends: the daemon reads it before it records
     /// the issuance.
@@ -274,8 +278,10 @@ fn record_puk_refusal(
     error: &IssueError,
 ) -> Result<(), CmdError> {
     let serial = cert.map(|c| c.body.serial);
+    // On an OpenPGP card the admin PIN opens personalisation, the role the PUK has on an
+    // operator-card-v1 card: its refusals are recorded as the PUK's (docs/audit.md).
     let (request, event): (_, Box<dyn FnOnce(Label) -> Event>) = match *error {
-        IssueError::WrongPuk { remaining } => (
+        IssueError::WrongPuk { remaining } | IssueError::WrongAdminPin { remaining } => (
             AdminRequest::PukRejected {
                 serial: serial.map(client::serial),
                 reader: reader.to_owned(),
@@ -286,7 +292,7 @@ fn record_puk_refusal(
                 tries_left: remaining,
             }),
         ),
-        IssueError::PukBlocked => (
+        IssueError::PukBlocked | IssueError::AdminPinBlocked => (
             AdminRequest::PukBlocked {
                 serial: serial.map(client::serial),
                 reader: reader.to_owned(),
@@ -313,7 +319,10 @@ fn record_puk_refusal(
 /// A card's failure to issue or unblock, as the person reads it: a refused PUK is a refusal.
 fn issue_failure(lang: Lang, reader: &str, e: IssueError) -> CmdError {
     let exit = match e {
-        IssueError::WrongPuk { .. } | IssueError::PukBlocked => Exit::Refused,
+        IssueError::WrongPuk { .. }
+        | IssueError::PukBlocked
+        | IssueError::WrongAdminPin { .. }
+        | IssueError::AdminPinBlocked => Exit::Refused,
         _ => Exit::Failed,
     };
     fail(
@@ -777,6 +786,16 @@ fn check_operator(lang: Lang, operator: &str) -> Result<(), CmdError> {
     Ok(())
 }
 
+/// Reads an OpenPGP card's admin PIN (one stdin line).
+fn read_admin_pin(lang: Lang) -> Result<AdminPin, CmdError> {
+    AdminPin::parse(&read_secret_line()?).map_err(|e| {
+        fail(
+            Exit::Usage,
+            tr!(lang, "ctl-card-bad-admin-pin", error = e.to_string()),
+        )
+    })
+}
+
 /// Reads the PUK (one stdin line).
 fn read_puk(lang: Lang) -> Result<Puk, CmdError> {
     Puk::parse(&read_secret_line()?).map_err(|e| {
@@ -845,9 +864,38 @@ fn issue(
             None
         }
     };
+    // The card's profile decides which secrets are asked for; nothing secret is sent here.
+    let profile = {
+        let ran = readers()
+            .run(&reader, cardgate_card::reselect(), |t| {
+                let mut card = OperatorCard::new(t);
+                card.select().map(|_| card.profile().cloned())
+            })
+            .map_err(|e| reader_failure(lang, &e))?;
+        ended(lang, ran.end)?;
+        ran.value.map_err(|e| card_failure(lang, &reader, &e))?
+    };
+    let openpgp = matches!(profile, Some(Profile::OpenPgp(_)));
+    let admin_pins = if openpgp {
+        Some((read_admin_pin(lang)?, read_admin_pin(lang)?))
+    } else {
+        None
+    };
     let puk = read_puk(lang)?;
     let pin =
         check_new_pin(&read_secret_line()?, Some(&operator)).map_err(|e| pin_refused(lang, &e))?;
+    let secrets = match &admin_pins {
+        Some((admin_pin, new_admin_pin)) => IssueSecrets::OpenPgp(OpenPgpSecrets {
+            admin_pin,
+            new_admin_pin,
+            reset_code: &puk,
+            initial_pin: &pin,
+        }),
+        None => IssueSecrets::OperatorCardV1 {
+            puk: &puk,
+            initial_pin: &pin,
+        },
+    };
     let mut serial = [0u8; 8];
     SystemRandom::new()
         .fill(&mut serial)
@@ -862,7 +910,8 @@ fn issue(
     let issued = {
         let ran = readers()
             .run(&reader, cardgate_card::reselect(), |t| {
-                issue_card(&mut OperatorCard::new(t), &issuer, &puk, &request, &pin)
+                let now = u32::try_from(now()).unwrap_or(u32::MAX);
+                issue_with(&mut OperatorCard::new(t), &issuer, &secrets, &request, now)
             })
             .map_err(|e| reader_failure(lang, &e))?;
         ended(lang, ran.end)?;

@@ -5,8 +5,8 @@
 //!
 //! * [`CardTransport`]: "send this APDU to the card in this reader, give me its response";
 //! * [`CardReaders`]: "run this whole operation exclusively on the card in reader R, then
-//!   re-select the application I name" ([`Reselect`], built by the protocol crate), which
-//!   clears the card's security state, with a reset when that fails. [`run_operation`] is
+//!   clear the card's security state as I say" ([`Reselect`], built by the protocol crate),
+//!   with a reset when that fails. [`run_operation`] is
 //!   that ending, shared by every implementation.
 //!
 //! Backends implement them: the in-process software card (`cardgate-sim`) and PC/SC over

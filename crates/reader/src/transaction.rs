@@ -21,41 +21,43 @@ pub enum AfterTransaction {
     ResetCard,
 }
 
-/// The application a [`CardReaders`] implementation re-selects at the end of every
-/// operation, which clears the card's security state (a verified PIN or PUK).
+/// How a [`CardReaders`] implementation clears the card's security state at the end of every
+/// operation (a verified PIN or PUK must not outlive the operation that verified it).
 ///
-/// Opaque to this crate: the card-protocol crate builds it from its own SELECT command and
-/// its own judgement of the card's answer (`cardgate_card::commands::reselect`).
+/// Opaque to this crate: the card-protocol crate builds it from its own commands and its own
+/// judgement of the card's answers (`cardgate_card::commands::reselect`). For one card profile
+/// a SELECT is enough; for another (the OpenPGP card) a SELECT leaves the state as it was and
+/// the card must be told to forget each password. The ending says `true` only when the card
+/// confirmed every step; anything else has the seam reset the card.
 #[derive(Clone)]
 pub struct Reselect {
-    command: Vec<u8>,
-    accepted: fn(&[u8]) -> bool,
+    name: &'static str,
+    clear: fn(&mut dyn CardTransport) -> bool,
 }
 
 impl Reselect {
-    /// The command to send, and `accepted`, which says whether the card's raw response
-    /// (data and status word) means the application was selected.
-    pub fn new(command: Vec<u8>, accepted: fn(&[u8]) -> bool) -> Self {
-        Reselect { command, accepted }
+    /// `clear` runs on the card at the end of every operation and says whether the card
+    /// confirmed that its security state is gone; `name` says what it does, for logs.
+    pub fn new(name: &'static str, clear: fn(&mut dyn CardTransport) -> bool) -> Self {
+        Reselect { name, clear }
     }
 
-    /// The command sent at the end of every operation.
-    pub fn command(&self) -> &[u8] {
-        &self.command
+    /// What the ending does, for logs.
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
-    /// Whether `response` (to [`Reselect::command`]) means the card re-selected the
-    /// application and so dropped its security state.
-    pub fn accepts(&self, response: &[u8]) -> bool {
-        (self.accepted)(response)
+    /// Runs the ending on `transport`: whether the card confirmed its security state is gone.
+    pub fn clear(&self, transport: &mut dyn CardTransport) -> bool {
+        (self.clear)(transport)
     }
 }
 
 impl std::fmt::Debug for Reselect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // A SELECT carries no secret; its bytes help whoever reads a log.
-        let hex: String = self.command.iter().map(|b| format!("{b:02X}")).collect();
-        f.debug_struct("Reselect").field("command", &hex).finish()
+        f.debug_struct("Reselect")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -117,9 +119,9 @@ pub trait CardTransaction: CardTransport + Sized {
 ///
 /// * operations on one reader run one at a time, and no other program's APDU reaches the
 ///   card during one (for PC/SC: one `SCardBeginTransaction` around the whole operation);
-/// * after the operation, whatever it did or however it failed, `reselect` is sent, which
-///   clears the card's security state; when that fails (no answer, or an answer
-///   [`Reselect::accepts`] refuses) the card is reset. [`run_operation`] is that ending,
+/// * after the operation, whatever it did or however it failed, the `reselect` ending runs,
+///   which clears the card's security state; when that fails (no answer, or an answer the
+///   ending does not accept: [`Reselect::clear`] says `false`) the card is reset. [`run_operation`] is that ending,
 ///   shared by the implementations;
 /// * errors name the reader ([`ReaderError`]).
 pub trait CardReaders {
@@ -199,13 +201,11 @@ pub fn run_operation<T: CardTransaction>(
     operation: &mut dyn FnMut(&mut dyn CardTransport),
 ) -> Result<(), ReaderError> {
     operation(&mut transaction);
-    // Any SELECT clears the security state (operator-card-v1): a PIN verified during the
+    // The card protocol's ending clears the security state: a PIN verified during the
     // operation does not outlive it, and the card is not reset under pcscd's feet after
     // every login (which made the next connection fail now and then with a protocol
-    // mismatch under load). A card that did not re-select is reset instead.
-    let cleared = transaction
-        .transmit(reselect.command())
-        .is_ok_and(|response| reselect.accepts(&response));
+    // mismatch under load). A card that did not confirm it is reset instead.
+    let cleared = reselect.clear(&mut transaction);
     transaction
         .end(if cleared {
             AfterTransaction::LeaveCard
@@ -228,7 +228,9 @@ mod tests {
     const OK: &[u8] = &[0x90, 0x00];
 
     fn reselect() -> Reselect {
-        Reselect::new(SELECT.to_vec(), |r| r == OK)
+        Reselect::new("scripted SELECT", |t| {
+            t.transmit(SELECT).is_ok_and(|r| r.as_slice() == OK)
+        })
     }
 
     /// What a scripted card saw, shared between the transaction and the test.

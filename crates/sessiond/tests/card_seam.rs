@@ -13,7 +13,10 @@ use common::*;
 fn ends_with_the_reselect(w: &World) {
     let exchanges = w.cards.transcript.exchanges();
     let last = exchanges.last().expect("no APDU was sent");
-    assert_eq!(&last.command[..], cardgate_card::reselect().command());
+    let select = cardgate_card::commands::select_command()
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&last.command[..], &select[..]);
     assert_eq!(last.status(), Some(StatusWord::Success));
     assert!(
         !w.cards.pin_verified(READER),

@@ -10,6 +10,7 @@ ctl-card-date-past = --valid-until { $input } is in the past (today is { $today 
 ctl-card-date-far = --valid-until { $input } is more than { $years } years ahead (the latest is { $latest })
 ctl-card-bad-operator = --operator { $input }: the operator ID must be 1 to { $max } bytes, with no control characters
 ctl-card-bad-puk = the PUK { $error }
+ctl-card-bad-admin-pin = the admin PIN { $error }
 ctl-card-config-fix = correct the configuration { $path } (docs/configuration.md)
 ctl-card-config-hint = name the configuration with --config (now { $path })
 

@@ -10,6 +10,7 @@ ctl-card-date-past = --valid-until { $input } は過去の日付です(本日は
 ctl-card-date-far = --valid-until { $input } は{ $years }年より先の日付です(指定できるのは { $latest } まで)
 ctl-card-bad-operator = --operator { $input }: 操作者IDは1～{ $max }バイトで、制御文字を含まないものを指定してください
 ctl-card-bad-puk = PUK(ロック解除コード)の形式が正しくありません: { $error }
+ctl-card-bad-admin-pin = 管理者 PIN(PW3)の形式が正しくありません: { $error }
 ctl-card-config-fix = 設定ファイル { $path } を修正してください(docs/configuration.md を参照)
 ctl-card-config-hint = 設定ファイルを --config で指定してください(現在の指定: { $path })
 
