@@ -436,10 +436,10 @@ mod tests {
     }
 
     #[test]
-    fn a_reselect_shows_its_command_in_debug() {
+    fn a_reselect_shows_what_it_does_in_debug() {
         assert_eq!(
             format!("{:?}", reselect()),
-            r#"Reselect { command: "00A4040001AA00" }"#
+            r#"Reselect { name: "scripted SELECT" }"#
         );
     }
 }
