@@ -1,9 +1,10 @@
 //! `cardgatectl card inspect --reader R`: what card is in a reader, without its PIN.
 //!
-//! Two APDUs, in one transaction through the reader crate's seam: SELECT of the operator
-//! card's AID (the profile: the operator card v1 answers it, anything else is an unknown
-//! card; a personalised card returns its certificate) and VERIFY with no data, which reports
-//! the PIN tries left and never spends one (operator-card-v1.md, "VERIFY (status)"). The rest
+//! In one transaction through the reader crate's seam: SELECT of the operator card's AID,
+//! else of the OpenPGP application (the profile; anything else is an unknown card; a
+//! personalised card gives its certificate) and VERIFY with no data, which reports the PIN
+//! tries left and never spends one (operator-card-v1.md, "VERIFY (status)";
+//! docs/card-protocol.md for the OpenPGP card). The rest
 //! is checked here against this terminal's configuration: the issuer signature against
 //! `issuer.public_key`, the revocation list, the card register.
 
@@ -12,7 +13,7 @@ use crate::exit::{Exit, Failure};
 use crate::files::CmdError;
 use crate::readers::hex;
 use crate::ui::Ui;
-use cardgate_card::commands::{atr_is_operator_card, CardError};
+use cardgate_card::commands::{atr_is_operator_card, CardError, Profile};
 use cardgate_card::revocation::MAX_FILE_LEN;
 use cardgate_card::{Certificate, OperatorCard, RevocationList, StatusWord, Verification};
 use cardgate_i18n::table::Table;
@@ -29,8 +30,12 @@ pub struct Inspection {
     pub reader: String,
     /// The card's answer to reset, upper-case hex.
     pub atr: String,
-    /// `operator-card-v1` (the card answered SELECT of the AID) or `unknown`.
+    /// `operator-card-v1` (the card answered SELECT of its AID), `openpgp-3.4` (an OpenPGP
+    /// card) or `unknown`.
     pub profile: &'static str,
+    /// What an OpenPGP card says of itself; absent on other cards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openpgp: Option<OpenPgpInfo>,
     /// An operator card with a certificate (false: blank, or not an operator card).
     pub personalised: bool,
     /// From the certificate; absent on a blank or unknown card.
@@ -85,6 +90,23 @@ pub struct CertificateInfo {
     pub register_error: Option<String>,
 }
 
+/// An OpenPGP card's own identity and settings.
+#[derive(Debug, Serialize)]
+pub struct OpenPgpInfo {
+    /// The specification version, `3.4`.
+    pub version: String,
+    /// The manufacturer code, 4 upper-case hex digits (`0006` Yubico, `000F` Nitrokey).
+    pub manufacturer: String,
+    /// The card's own serial, 8 upper-case hex digits (not cardgate's serial).
+    pub card_serial: String,
+    /// Whether PINs cross the reader as salted hashes (KDF-DO).
+    pub kdf: bool,
+    /// Tries left of the Reset Code (cardgate's PUK on this card).
+    pub reset_code_tries_left: u8,
+    /// Tries left of the admin PIN (PW3).
+    pub admin_pin_tries_left: u8,
+}
+
 /// The PIN as VERIFY with no data reports it.
 #[derive(Debug, Serialize)]
 pub struct PinInfo {
@@ -100,6 +122,8 @@ pub struct PinInfo {
 enum Seen {
     Unknown,
     Operator {
+        profile: &'static str,
+        openpgp: Option<OpenPgpInfo>,
         cert: Option<Box<Certificate>>,
         /// `None`: no PIN is set (a blank card).
         pin: Option<Verification>,
@@ -122,7 +146,20 @@ fn read_card(t: &mut dyn cardgate_reader::CardTransport) -> Result<Seen, CardErr
         }) => None,
         Err(e) => return Err(e),
     };
+    let openpgp = match card.profile() {
+        Some(Profile::OpenPgp(app)) => Some(OpenPgpInfo {
+            version: format!("{}.{}", app.version().0, app.version().1),
+            manufacturer: format!("{:04X}", app.manufacturer()),
+            card_serial: format!("{:08X}", app.card_serial()),
+            kdf: app.kdf().is_on(),
+            reset_code_tries_left: app.reset_code_retries(),
+            admin_pin_tries_left: app.admin_retries(),
+        }),
+        _ => None,
+    };
     Ok(Seen::Operator {
+        profile: card.profile().map_or("unknown", Profile::name),
+        openpgp,
         cert: cert.map(Box::new),
         pin,
     })
@@ -241,14 +278,21 @@ pub fn run(ui: &Ui, config: Result<&Config, &String>, reader: &str) -> Result<()
             reader: reader.to_owned(),
             atr: hex(&atr),
             profile: "unknown",
+            openpgp: None,
             personalised: false,
             certificate: None,
             pin: None,
         },
-        Seen::Operator { cert, pin } => Inspection {
+        Seen::Operator {
+            profile,
+            openpgp,
+            cert,
+            pin,
+        } => Inspection {
             reader: reader.to_owned(),
             atr: hex(&atr),
-            profile: "operator-card-v1",
+            profile,
+            openpgp,
             personalised: cert.is_some(),
             certificate: cert.as_deref().map(|c| checks(config, c, today)),
             pin: Some(match pin {
@@ -299,10 +343,32 @@ fn text(lang: Lang, ui: &Ui, i: &Inspection, atr: &[u8]) -> String {
     let profile = match i.profile {
         "operator-card-v1" if i.personalised => tr!(lang, "ctl-card-profile-v1"),
         "operator-card-v1" => tr!(lang, "ctl-card-profile-v1-blank"),
+        "openpgp-3.4" if i.personalised => tr!(lang, "ctl-card-profile-openpgp"),
+        "openpgp-3.4" => tr!(lang, "ctl-card-profile-openpgp-blank"),
         _ if atr_is_operator_card(atr) => tr!(lang, "ctl-card-profile-unknown-marked"),
         _ => tr!(lang, "ctl-card-profile-unknown"),
     };
     t.row([tr!(lang, "ctl-card-inspect-profile"), profile]);
+    if let Some(o) = &i.openpgp {
+        t.row([
+            tr!(lang, "ctl-card-inspect-openpgp-card"),
+            tr!(
+                lang,
+                "ctl-card-inspect-openpgp-card-value",
+                version = o.version.clone(),
+                manufacturer = o.manufacturer.clone(),
+                serial = o.card_serial.clone()
+            ),
+        ]);
+        t.row([tr!(lang, "ctl-card-inspect-kdf"), yes_no(lang, o.kdf)]);
+        t.row([
+            tr!(lang, "ctl-card-inspect-admin-tries"),
+            format!(
+                "{} / {}",
+                o.admin_pin_tries_left, o.reset_code_tries_left
+            ),
+        ]);
+    }
     if let Some(c) = &i.certificate {
         t.row([tr!(lang, "ctl-card-col-serial"), c.serial.clone()]);
         t.row([tr!(lang, "ctl-card-col-operator"), c.operator.clone()]);
