@@ -16,13 +16,20 @@
 //! ```
 //!
 //! # pcscd and the card's power
-//! pcscd powers a card down when no client has held a connection to it for a grace period
-//! (pcsc-lite's `eventhandler.c`: the reader's power state goes to `POWER_STATE_GRACE_PERIOD`
-//! at the last `SCardDisconnect`, and the event thread calls `IFDHPowerICC(IFD_POWER_DOWN)`
-//! once it has passed; with vpcd that is a power-off message to the card program, which
-//! clears opcard's verified PINs). A test of the security state that lets the card go idle
-//! would see it cleared by pcscd, not by the software under test: [`PowerHold`] keeps one
-//! shared connection open across the operation and the probe.
+//! pcscd powers a card down when no client holds a connection to it (pcsc-lite's
+//! `src/eventhandler.c`, in the reader's event thread: the last `SCardDisconnect` puts the
+//! reader in `POWER_STATE_GRACE_PERIOD`, the next round of the thread makes it
+//! `POWER_STATE_POWERED`, and the round after calls `IFDPowerICC(IFD_POWER_DOWN)`; a card
+//! inserted and never connected to is powered down the same way). For a driver with a
+//! card-event callback a round waits `PCSCLITE_POWER_OFF_GRACE_PERIOD` (5 s); vpcd's rounds
+//! are the event thread's polling sleeps (`PCSCLITE_STATUS_POLL_RATE`, 400 ms), so in a lab
+//! the power-down comes within a second of the last disconnect (measured: about 0.7 s,
+//! `an_idle_card_is_powered_down_by_pcscd_and_forgets_pw1`). With vpcd the power-down is a
+//! power-off message to the card program, which clears opcard's verified PINs. A test of
+//! the security state that lets go of the card for that long sees it cleared by pcscd, not
+//! by the software under test: [`PowerHold`] keeps one shared connection open across the
+//! operation and the probe, and opcard-virt logs every power event (`... from the reader`
+//! in the slot's card log) so that a test can check that none came.
 
 use crate::process::{guarded, wait_exit};
 use crate::{paths, CardProcess, HarnessError, PcscLab};

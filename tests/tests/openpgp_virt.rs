@@ -11,7 +11,7 @@ use cardgate_tests::openpgp::{
 };
 use cardgate_tests::{PcscLab, VirtualOpenPgpCard};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// opcard-virt's ATR: T=1 with opcard's historical bytes.
 const ATR: [u8; 21] = [
@@ -65,21 +65,34 @@ fn pcscd_sees_the_card_and_opensc_names_it_openpgp_card_v3_4_with_its_serial() {
 }
 
 #[test]
-fn gpg_card_status_reads_a_factory_fresh_card() {
+fn gpg_card_status_reads_a_factory_fresh_card_and_what_another_client_wrote() {
     let lab = PcscLab::start().unwrap();
     let card = VirtualOpenPgpCard::with_serial(&lab, "fresh", [0x00, 0x00, 0x42, 0x42]).unwrap();
     let _inserted = lab.insert_openpgp_card(0, &card).unwrap();
     let status = openpgp::gpg_card_status(&lab, 0).unwrap();
+    eprintln!("gpg --card-status:\n{status}");
     assert!(
         status.contains("D2760001240103040000000042420000"),
         "the AID (v3.4, serial 00004242) is not in gpg's output:\n{status}"
     );
     assert!(status.contains("Version ..........: 3.4"), "{status}");
     assert!(status.contains("PIN retry counter : 3 0 3"), "{status}");
-    // gpg leaves nothing behind holding the card: an exclusive-minded check is that a
-    // fresh client still finds the factory PW1 with all its tries.
+    assert!(
+        status.contains("Key attributes ...: rsa2048 rsa2048 rsa2048"),
+        "{status}"
+    );
+    // gpg changed nothing: a fresh client still finds PW1 with all its tries.
     let mut client = selected(&lab, 0);
     assert_eq!(client.verify_status(0x82).unwrap(), 0x63C3);
+    // What another client writes, gpg reads: the authentication key's P-256 attributes.
+    assert_eq!(client.verify(0x83, FACTORY_PW3).unwrap(), SW_OK);
+    client.generate_p256_auth_key().unwrap();
+    client.leave().unwrap();
+    let status = openpgp::gpg_card_status(&lab, 0).unwrap();
+    assert!(
+        status.contains("Key attributes ...: rsa2048 rsa2048 nistp256"),
+        "{status}"
+    );
 }
 
 #[test]
@@ -232,5 +245,37 @@ fn remove_after_apdus_leaves_the_reader_after_n_apdus() {
     assert!(
         client.verify_status(0x82).is_err(),
         "a fourth APDU reached a card that left"
+    );
+}
+
+/// Why [`PowerHold`] exists: pcscd powers a card that no client holds down by itself, and
+/// with vpcd that comes within a second of the last disconnect (the event thread's polling
+/// rounds), clearing PW1. A security-state test that let go of the card would see this.
+#[test]
+fn an_idle_card_is_powered_down_by_pcscd_and_forgets_pw1() {
+    let lab = PcscLab::start().unwrap();
+    let card = VirtualOpenPgpCard::factory_fresh(&lab, "idle").unwrap();
+    let _inserted = lab.insert_openpgp_card(0, &card).unwrap();
+    let mut client = selected(&lab, 0);
+    assert_eq!(client.verify(0x83, FACTORY_PW3).unwrap(), SW_OK);
+    client.generate_p256_auth_key().unwrap();
+    assert_eq!(client.verify(0x82, FACTORY_PW1).unwrap(), SW_OK);
+    let events = power_events(&lab, 0);
+    client.leave().unwrap();
+    let left = Instant::now();
+    while power_events(&lab, 0) == events {
+        assert!(
+            left.elapsed() < Duration::from_secs(10),
+            "pcscd did not power the idle card down within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!(
+        "pcscd powered the idle card down {:?} after the last disconnect",
+        left.elapsed()
+    );
+    assert_eq!(
+        openpgp::security_state_probe(&lab, 0).unwrap(),
+        SW_SECURITY_NOT_SATISFIED
     );
 }
