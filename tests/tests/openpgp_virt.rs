@@ -41,10 +41,16 @@ fn selected(lab: &PcscLab, slot: usize) -> OutsideClient {
     client
 }
 
+/// The card program's log lines so far.
+fn card_log(lab: &PcscLab, slot: usize) -> Vec<String> {
+    let log = std::fs::read_to_string(lab.work_dir().join(format!("card-{slot}.log"))).unwrap();
+    log.lines().map(String::from).collect()
+}
+
 /// How many power events (power on/off, reset) the card program has logged so far.
 fn power_events(lab: &PcscLab, slot: usize) -> usize {
-    let log = std::fs::read_to_string(lab.work_dir().join(format!("card-{slot}.log"))).unwrap();
-    log.lines()
+    card_log(lab, slot)
+        .iter()
         .filter(|l| l.ends_with("from the reader"))
         .count()
 }
@@ -278,4 +284,180 @@ fn an_idle_card_is_powered_down_by_pcscd_and_forgets_pw1() {
         openpgp::security_state_probe(&lab, 0).unwrap(),
         SW_SECURITY_NOT_SATISFIED
     );
+}
+
+/// The cardholder certificate DO (`7F21`) is longer than one short APDU each way: it goes
+/// in by command chaining (CLA bit `0x10`) and comes out in `61xx` + GET RESPONSE rounds.
+#[test]
+fn a_certificate_longer_than_a_short_apdu_goes_in_chained_and_comes_out_by_get_response() {
+    let lab = PcscLab::start().unwrap();
+    let card = VirtualOpenPgpCard::factory_fresh(&lab, "chain").unwrap();
+    let _inserted = lab.insert_openpgp_card(0, &card).unwrap();
+    let mut client = selected(&lab, 0);
+    assert_eq!(client.verify(0x83, FACTORY_PW3).unwrap(), SW_OK);
+    let certificate: Vec<u8> = (0..700u32).map(|i| (i * 7 + 3) as u8).collect();
+    let mut parts = certificate.chunks(255).peekable();
+    while let Some(part) = parts.next() {
+        let cla = if parts.peek().is_some() { 0x10 } else { 0x00 };
+        let mut command = vec![cla, 0xDA, 0x7F, 0x21, part.len() as u8];
+        command.extend_from_slice(part);
+        let (_, sw) = client.transmit(&command).unwrap();
+        assert_eq!(sw, SW_OK, "PUT DATA 7F21 part (CLA {cla:02X})");
+    }
+    let (read, sw) = client
+        .transmit(&openpgp::apdu(0x00, 0xCA, 0x7F, 0x21, &[]))
+        .unwrap();
+    assert_eq!(sw, SW_OK);
+    assert_eq!(read, certificate, "the certificate read back differs");
+    // Through OpenSC too: an independent client's GET RESPONSE handling reads all 700.
+    let reader = lab.reader(0).unwrap().to_owned();
+    let out = opensc_tool(
+        &lab,
+        &[
+            "-r",
+            &reader,
+            "-s",
+            "00 A4 04 00 06 D2 76 00 01 24 01 00",
+            "-s",
+            "00 CA 7F 21 00",
+        ],
+    );
+    let dump = out
+        .rsplit_once("Received (SW1=0x90, SW2=0x00)")
+        .map(|(_, dump)| dump)
+        .unwrap_or_else(|| panic!("no 9000 from GET DATA 7F21 in opensc-tool's output:\n{out}"));
+    // opensc-tool's hex dump: 16 bytes a line, hex then ASCII.
+    let bytes: Vec<u8> = dump
+        .lines()
+        // The rest of the "Received" line is a colon; the dump lines start with a hex pair.
+        .filter(|l| l.len() >= 2 && l.bytes().take(2).all(|b| b.is_ascii_hexdigit()))
+        .flat_map(|l| {
+            l.get(..48.min(l.len()))
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|h| u8::from_str_radix(h, 16).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(bytes, certificate, "opensc-tool read another certificate");
+    // An extended Le (00 00 00) reaches the card as sent, and the whole DO comes in one
+    // response: vpcd passes extended APDUs.
+    let before = card_log(&lab, 0).len();
+    let out = opensc_tool(&lab, &["-r", &reader, "-s", "00 CA 7F 21 00 00 00"]);
+    assert!(out.contains("Received (SW1=0x90, SW2=0x00)"), "{out}");
+    let log = card_log(&lab, 0);
+    let apdus: Vec<&String> = log[before..]
+        .iter()
+        .filter(|l| l.contains(": APDU "))
+        .collect();
+    // (OpenSC's card detection sends its own APDUs first.)
+    assert!(
+        apdus
+            .last()
+            .is_some_and(|l| l.ends_with("00 CA 7F 21 (7 bytes) -> 9000 (702 bytes)")),
+        "the extended GET DATA did not reach the card as one extended APDU: {apdus:?}"
+    );
+}
+
+/// opcard-virt's own errors name what is wrong, with exit 2 for usage and 1 otherwise.
+#[test]
+fn opcard_virt_names_a_bad_state_dir_a_busy_card_and_an_absent_reader() {
+    let binary = cardgate_tests::paths::opcard_virt_binary().unwrap();
+    let dir = std::env::temp_dir().join(format!("opcard-virt-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(&binary).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+
+    let (code, err) = run(&[&os("--state"), dir.as_os_str()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--vpcd is required"), "{err}");
+
+    // Nothing listens on the discard port of this machine's loopback.
+    let state = dir.join("card");
+    let (code, err) = run(&[
+        &os("--vpcd"),
+        &os("127.0.0.1:9"),
+        &os("--state"),
+        state.as_os_str(),
+        &os("--connect-timeout"),
+        &os("0"),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("127.0.0.1:9") && err.contains(&state.display().to_string()),
+        "{err}"
+    );
+
+    let foreign = dir.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("external.bin"), b"someone else's file").unwrap();
+    let (code, err) = run(&[
+        &os("--vpcd"),
+        &os("127.0.0.1:9"),
+        &os("--state"),
+        foreign.as_os_str(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("external.bin") && err.contains("19 bytes"),
+        "{err}"
+    );
+
+    let (code, err) = run(&[
+        &os("--vpcd"),
+        &os("127.0.0.1:9"),
+        &os("--state"),
+        state.as_os_str(),
+        &os("--serial"),
+        &os("DEADBEEF"),
+        &os("--connect-timeout"),
+        &os("0"),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("not DEADBEEF"),
+        "a card's serial changed: {err}"
+    );
+
+    // One card, one process: a second on the same state is refused while the first waits
+    // for its reader.
+    let mut first = Command::new(&binary)
+        .args([
+            &os("--vpcd"),
+            &os("127.0.0.1:9"),
+            &os("--state"),
+            state.as_os_str(),
+        ])
+        .args(["--connect-timeout", "30"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let err = loop {
+        let (code, err) = run(&[
+            &os("--vpcd"),
+            &os("127.0.0.1:9"),
+            &os("--state"),
+            state.as_os_str(),
+            &os("--connect-timeout"),
+            &os("0"),
+        ]);
+        assert_eq!(code, Some(1), "{err}");
+        // Until the first has taken the lock, the second fails on the absent reader.
+        if err.contains("another opcard-virt") || Instant::now() >= deadline {
+            break err;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(err.contains("another opcard-virt runs the card"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -203,9 +203,29 @@ impl<C: opcard::Client> vpicc::VSmartCard for VirtCard<C> {
     fn execute(&mut self, apdu: &[u8]) -> Vec<u8> {
         self.answered += 1;
         let card = &mut self.card;
-        self.transport
-            .execute(apdu, |command, reply| card.handle(command, reply))
+        let response = self
+            .transport
+            .execute(apdu, |command, reply| card.handle(command, reply));
+        log_apdu(self.answered, apdu, &response);
+        response
     }
+}
+
+/// Each APDU on stderr, header and lengths only (the data may be a PIN): a test's log then
+/// shows what reached the card, in which form (a chain, an extended length, GET RESPONSE).
+fn log_apdu(n: u64, apdu: &[u8], response: &[u8]) {
+    let header: Vec<String> = apdu.iter().take(4).map(|b| format!("{b:02X}")).collect();
+    let sw: String = response
+        .iter()
+        .skip(response.len().saturating_sub(2))
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    eprintln!(
+        "opcard-virt: APDU {n}: {} ({} bytes) -> {sw} ({} bytes)",
+        header.join(" "),
+        apdu.len(),
+        response.len()
+    );
 }
 
 /// Each power event from the reader, on stderr: a test's log then shows when pcscd powered
