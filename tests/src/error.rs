@@ -86,4 +86,15 @@ pub enum HarnessError {
     /// An issuer key could not be made.
     #[error("could not create the issuer key")]
     IssuerKey(#[source] cardgate_card::issuer::IssuerKeyError),
+    /// The virtual OpenPGP card (`tools/opcard-virt`, its own workspace) is missing or
+    /// older than its sources.
+    #[error("{path} is {problem}; build it first with `{build}` (`cargo xtask test` does)")]
+    OpcardVirtBinary {
+        /// Where it was looked for.
+        path: PathBuf,
+        /// Missing or stale.
+        problem: &'static str,
+        /// The build command.
+        build: &'static str,
+    },
 }

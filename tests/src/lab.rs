@@ -444,7 +444,7 @@ impl PcscLab {
         self.spawn_card(command, what, slot)
     }
 
-    fn spawn_card(
+    pub(crate) fn spawn_card(
         &self,
         command: Command,
         what: &str,

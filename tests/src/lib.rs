@@ -14,6 +14,12 @@
 //! # let _ = atr; Ok(()) }
 //! ```
 //!
+//! # The virtual OpenPGP card
+//! [`VirtualOpenPgpCard`] is an OpenPGP card v3.4 (`tools/opcard-virt`: Nitrokey's opcard
+//! on trussed's virtual platform, its own LGPL workspace) served into a slot by
+//! [`PcscLab::serve_openpgp_card`]; [`openpgp`] has the outside clients (raw APDUs, the
+//! security-state probe, `gpg --card-status`).
+//!
 //! # The office
 //! [`Office`] is the one office fixture of every real-stack test, the daemon bench and the
 //! demo: a lab, the issuer key, the audit log, the revocation list, `cardgated.toml`, a
@@ -53,6 +59,7 @@ mod error;
 pub mod fixtures;
 mod lab;
 mod office;
+pub mod openpgp;
 pub mod pamtester;
 pub mod paths;
 mod process;
@@ -63,4 +70,5 @@ pub use error::HarnessError;
 pub use fixtures::{MANAGER_ID, MANAGER_PIN, MANAGER_PUK};
 pub use lab::{PcscLab, VPCD_BASE_PORT};
 pub use office::{outcome, signal, Daemon, Office, TerminalSpec, LIMIT};
+pub use openpgp::VirtualOpenPgpCard;
 pub use process::CardProcess;

@@ -118,3 +118,27 @@ pub fn require_program(program: &'static str, package: &'static str) -> Result<(
         Err(HarnessError::MissingProgram { program, package })
     }
 }
+
+/// The command that builds [`opcard_virt_binary`] (what `cargo xtask test` runs).
+pub const OPCARD_VIRT_BUILD: &str = "cargo build --release --locked --manifest-path tools/opcard-virt/Cargo.toml --target-dir target/opcard-virt";
+
+/// The virtual OpenPGP card `opcard-virt` (`tools/opcard-virt`, its own workspace):
+/// `$CARDGATE_OPCARD_VIRT_BIN`, else `target/opcard-virt/release/opcard-virt`; it must be
+/// newer than the sources it is built from. A missing or stale one names
+/// [`OPCARD_VIRT_BUILD`].
+pub fn opcard_virt_binary() -> Result<PathBuf, HarnessError> {
+    let path = match std::env::var_os("CARDGATE_OPCARD_VIRT_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => workspace_root().join("target/opcard-virt/release/opcard-virt"),
+    };
+    let sources = dep_info_sources(&path.with_extension("d"));
+    check_binary(&path, &sources, "opcard-virt").map_err(|e| match e {
+        HarnessError::Binary { path, problem, .. } => HarnessError::OpcardVirtBinary {
+            path,
+            problem,
+            build: OPCARD_VIRT_BUILD,
+        },
+        other => other,
+    })?;
+    Ok(path)
+}

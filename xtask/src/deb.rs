@@ -308,9 +308,20 @@ pub fn listed_paths(listing: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Every file of [`REQUIRED_FILES`] is in the listing.
+/// Names no shipped file may contain: the virtual OpenPGP card of the tests
+/// (`tools/opcard-virt`, LGPL-3.0-only, Nitrokey's firmware on a PC) is never part of the
+/// package.
+pub const FORBIDDEN_NAMES: &[&str] = &["opcard"];
+
+/// Every file of [`REQUIRED_FILES`] is in the listing, and none of [`FORBIDDEN_NAMES`].
 pub fn check_files(listing: &str) -> Result<(), String> {
     let paths = listed_paths(listing);
+    if let Some(path) = paths
+        .iter()
+        .find(|p| FORBIDDEN_NAMES.iter().any(|name| p.contains(name)))
+    {
+        return Err(format!("the package ships a test-only file: {path}"));
+    }
     let missing: Vec<&str> = REQUIRED_FILES
         .iter()
         .copied()
@@ -391,6 +402,14 @@ mod tests {
     fn the_changelog_carries_the_workspace_version() {
         let changelog = std::fs::read_to_string(crate::root().join("debian/changelog")).unwrap();
         assert_eq!(changelog_version(&changelog), Some(version()));
+    }
+
+    #[test]
+    fn a_package_with_the_virtual_openpgp_card_is_refused() {
+        let mut files = REQUIRED_FILES.to_vec();
+        files.push("usr/bin/opcard-virt");
+        let err = check_files(&listing(&files)).unwrap_err();
+        assert!(err.contains("usr/bin/opcard-virt"), "{err}");
     }
 
     #[test]

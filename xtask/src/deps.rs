@@ -42,6 +42,12 @@ pub const PACKAGES: &[&str] = &[
     "systemd",
     // tests/tests/nss_users.rs: users and groups that only a name-service module knows.
     "libnss-extrausers",
+    // tools/opcard-virt: littlefs2-sys (trussed's file system) runs bindgen, which needs
+    // libclang.
+    "libclang-dev",
+    // tests/tests/openpgp_virt.rs: gpg --card-status reads the virtual OpenPGP card.
+    "gnupg",
+    "scdaemon",
 ];
 
 fn installed(package: &str) -> bool {

@@ -119,6 +119,8 @@ fn test(_args: &[String]) -> Result<(), String> {
     // The integration tests start the binaries (cardgate-sim, cardgatectl, cardgated) and
     // load the PAM module (a cdylib): build them first.
     cargo(&["build", "--workspace", "--bins", "--lib"])?;
+    // The virtual OpenPGP card the OpenPGP tests put into a vpcd slot (its own workspace).
+    opcard_virt()?;
     // nextest does not run doctests.
     cargo(&["test", "--workspace", "--doc"])?;
     // Every public item's rustdoc, with its links resolving (a broken link is an error).
@@ -132,6 +134,31 @@ fn test(_args: &[String]) -> Result<(), String> {
     // Last, so that the run closes on the test summary. One process per test: PC/SC tests
     // each talk to their own private pcscd, and libpcsclite picks its socket once per process.
     cargo(&["nextest", "run", "--workspace", "--no-fail-fast"])
+}
+
+/// `tools/opcard-virt`, the virtual OpenPGP card (Nitrokey's opcard, LGPL-3.0-only): its
+/// own workspace and `Cargo.lock`, outside cardgate's (`exclude` in the root manifest), so
+/// neither `--workspace` above nor any release artefact or package ever includes it. One
+/// release build into `target/opcard-virt` (where `paths::opcard_virt_binary` looks, and
+/// what `git clean` and the CI cache see with the rest of `target/`); its unit tests run
+/// on that same build, with no debug build of its 130 dependencies beside it.
+fn opcard_virt() -> Result<(), String> {
+    const MANIFEST: &str = "tools/opcard-virt/Cargo.toml";
+    const TARGET: &str = "target/opcard-virt";
+    let common = [
+        "--locked",
+        "--manifest-path",
+        MANIFEST,
+        "--target-dir",
+        TARGET,
+    ];
+    cargo(&["fmt", "--manifest-path", MANIFEST, "--", "--check"])?;
+    let mut build = vec!["build", "--release"];
+    build.extend(common);
+    cargo(&build)?;
+    let mut test = vec!["test", "--release"];
+    test.extend(common);
+    cargo(&test)
 }
 
 /// Every benchmark, or those `args` select (passed to `cargo bench`, e.g.

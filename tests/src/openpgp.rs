@@ -1,0 +1,484 @@
+//! The virtual OpenPGP card (`tools/opcard-virt`: Nitrokey's opcard on trussed's virtual
+//! platform) in a lab's vpcd slot, and the outside clients that check what it holds: raw
+//! APDUs through PC/SC, the security-state probe, `gpg --card-status`.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), cardgate_tests::HarnessError> {
+//! use cardgate_tests::{openpgp, PcscLab, VirtualOpenPgpCard};
+//! let lab = PcscLab::start()?;
+//! let card = VirtualOpenPgpCard::factory_fresh(&lab, "yubikey-1")?;
+//! let _inserted = lab.insert_openpgp_card(0, &card)?;
+//! // Hold the card powered, or pcscd powers it off when idle and clears PW1 by itself.
+//! let _power = openpgp::PowerHold::connect(&lab, 0)?;
+//! assert_eq!(openpgp::security_state_probe(&lab, 0)?, openpgp::SW_SECURITY_NOT_SATISFIED);
+//! println!("{}", openpgp::gpg_card_status(&lab, 0)?);
+//! # Ok(()) }
+//! ```
+//!
+//! # pcscd and the card's power
+//! pcscd powers a card down when no client holds a connection to it (pcsc-lite's
+//! `src/eventhandler.c`, in the reader's event thread: the last `SCardDisconnect` puts the
+//! reader in `POWER_STATE_GRACE_PERIOD`, the next round of the thread makes it
+//! `POWER_STATE_POWERED`, and the round after calls `IFDPowerICC(IFD_POWER_DOWN)`; a card
+//! inserted and never connected to is powered down the same way). For a driver with a
+//! card-event callback a round waits `PCSCLITE_POWER_OFF_GRACE_PERIOD` (5 s); vpcd's rounds
+//! are the event thread's polling sleeps (`PCSCLITE_STATUS_POLL_RATE`, 400 ms), so in a lab
+//! the power-down comes within a second of the last disconnect (measured: about 0.7 s,
+//! `an_idle_card_is_powered_down_by_pcscd_and_forgets_pw1`). With vpcd the power-down is a
+//! power-off message to the card program, which clears opcard's verified PINs. A test of
+//! the security state that lets go of the card for that long sees it cleared by pcscd, not
+//! by the software under test: [`PowerHold`] keeps one shared connection open across the
+//! operation and the probe, and opcard-virt logs every power event (`... from the reader`
+//! in the slot's card log) so that a test can check that none came.
+
+use crate::process::{guarded, wait_exit};
+use crate::{paths, CardProcess, HarnessError, PcscLab};
+use cardgate_reader::pcsc::{ConnectOptions, PcscCard, PcscContext};
+use cardgate_reader::CardTransport;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+/// The OpenPGP application's AID prefix (RID `D2 76 00 01 24`, application `01`).
+pub const OPENPGP_AID: [u8; 6] = [0xD2, 0x76, 0x00, 0x01, 0x24, 0x01];
+/// A factory-fresh card's PW1 (the user PIN).
+pub const FACTORY_PW1: &str = "123456";
+/// A factory-fresh card's PW3 (the admin PIN).
+pub const FACTORY_PW3: &str = "12345678";
+/// `9000`.
+pub const SW_OK: u16 = 0x9000;
+/// `6982`: security status not satisfied (no verified PIN for the command).
+pub const SW_SECURITY_NOT_SATISFIED: u16 = 0x6982;
+
+/// How long a card program or gpg may take before the harness gives up.
+const LIMIT: Duration = Duration::from_secs(30);
+/// Bound on `61xx` rounds (a response longer than this many GET RESPONSEs is a card bug).
+const MAX_GET_RESPONSE: usize = 64;
+
+/// A virtual OpenPGP card's state directory in a lab's work directory: what the card keeps
+/// across power cycles (PINs, retry counters, keys, data objects), for
+/// [`PcscLab::serve_openpgp_card`].
+#[derive(Debug, Clone)]
+pub struct VirtualOpenPgpCard {
+    state: PathBuf,
+    serial: Option<[u8; 4]>,
+}
+
+impl VirtualOpenPgpCard {
+    /// A card as it comes from the factory (PW1 [`FACTORY_PW1`], PW3 [`FACTORY_PW3`], no
+    /// keys), its state under the lab's work directory as `<name>.opcard`; opcard-virt
+    /// gives it a random serial when it first starts.
+    pub fn factory_fresh(lab: &PcscLab, name: &str) -> Result<Self, HarnessError> {
+        Self::create(lab, name, None)
+    }
+
+    /// [`VirtualOpenPgpCard::factory_fresh`] with the serial (AID bytes 10..14) `serial`.
+    pub fn with_serial(lab: &PcscLab, name: &str, serial: [u8; 4]) -> Result<Self, HarnessError> {
+        Self::create(lab, name, Some(serial))
+    }
+
+    fn create(lab: &PcscLab, name: &str, serial: Option<[u8; 4]>) -> Result<Self, HarnessError> {
+        let state = lab.work_dir().join(format!("{name}.opcard"));
+        if state.exists() {
+            return Err(HarnessError::CommandFailed {
+                what: format!("a new virtual OpenPGP card {name}"),
+                detail: format!("{} exists already", state.display()),
+            });
+        }
+        std::fs::create_dir_all(&state).map_err(|source| HarnessError::Io {
+            what: "cannot create the card state directory",
+            path: state.clone(),
+            source,
+        })?;
+        Ok(VirtualOpenPgpCard { state, serial })
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.state
+    }
+
+    /// The card's serial as 8 hex digits, as opcard-virt keeps it (after its first start).
+    pub fn serial_hex(&self) -> Result<String, HarnessError> {
+        let path = self.state.join("serial");
+        let text = std::fs::read_to_string(&path).map_err(|source| HarnessError::Io {
+            what: "cannot read the card serial (has the card been started?)",
+            path,
+            source,
+        })?;
+        Ok(text.trim().to_owned())
+    }
+}
+
+/// Sends `apdu` on `card` and follows `61xx` with GET RESPONSE; returns the data and the
+/// final status word.
+pub fn transmit(
+    card: &mut impl CardTransport,
+    apdu: &[u8],
+) -> Result<(Vec<u8>, u16), HarnessError> {
+    let pcsc = |source| HarnessError::Pcsc {
+        what: "sending an APDU to the OpenPGP card",
+        source,
+    };
+    let mut data = Vec::new();
+    let mut response = card.transmit(apdu).map_err(pcsc)?;
+    for _ in 0..MAX_GET_RESPONSE {
+        let (body, sw) = split_sw(&response)?;
+        data.extend_from_slice(body);
+        if sw >> 8 != 0x61 {
+            return Ok((data, sw));
+        }
+        let le = (sw & 0xFF) as u8;
+        response = card.transmit(&[0x00, 0xC0, 0x00, 0x00, le]).map_err(pcsc)?;
+    }
+    Err(HarnessError::CommandFailed {
+        what: "GET RESPONSE".into(),
+        detail: format!("the card still had more after {MAX_GET_RESPONSE} rounds"),
+    })
+}
+
+fn split_sw(response: &[u8]) -> Result<(&[u8], u16), HarnessError> {
+    match response {
+        [body @ .., a, b] => Ok((body, u16::from_be_bytes([*a, *b]))),
+        _ => Err(HarnessError::CommandFailed {
+            what: "an APDU to the OpenPGP card".into(),
+            detail: format!("a response of {} bytes has no status word", response.len()),
+        }),
+    }
+}
+
+/// A short APDU with data and `Le = 00`.
+pub fn apdu(cla: u8, ins: u8, p1: u8, p2: u8, data: &[u8]) -> Vec<u8> {
+    let mut out = vec![cla, ins, p1, p2];
+    if !data.is_empty() {
+        // Short APDUs only: the harness's commands are all far below 256 bytes.
+        out.push(u8::try_from(data.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(data);
+    }
+    out.push(0x00);
+    out
+}
+
+/// A PC/SC client other than cardgate: a shared connection to the card in one slot, as
+/// gpg, OpenSC or any program on the terminal may open.
+pub struct OutsideClient {
+    card: PcscCard,
+}
+
+impl std::fmt::Debug for OutsideClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutsideClient")
+            .field("reader", &self.card.reader_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OutsideClient {
+    /// Connects (shared) to the card in `slot`.
+    pub fn connect(lab: &PcscLab, slot: usize) -> Result<Self, HarnessError> {
+        let reader = lab
+            .reader(slot)
+            .ok_or(HarnessError::ReaderCount(slot + 1))?;
+        let context = PcscContext::establish().map_err(|source| HarnessError::Pcsc {
+            what: "connecting to the lab's pcscd",
+            source,
+        })?;
+        let card = context
+            .connect(reader, ConnectOptions::default())
+            .map_err(|source| HarnessError::Pcsc {
+                what: "connecting to the OpenPGP card",
+                source,
+            })?;
+        Ok(OutsideClient { card })
+    }
+
+    /// Sends one APDU, following `61xx`; the data and the status word.
+    pub fn transmit(&mut self, apdu: &[u8]) -> Result<(Vec<u8>, u16), HarnessError> {
+        transmit(&mut self.card, apdu)
+    }
+
+    /// SELECT the OpenPGP application by its AID prefix; the status word.
+    pub fn select_openpgp(&mut self) -> Result<u16, HarnessError> {
+        Ok(self
+            .transmit(&apdu(0x00, 0xA4, 0x04, 0x00, &OPENPGP_AID))?
+            .1)
+    }
+
+    /// VERIFY `pin` for PW `p2` (`81` signing, `82` other uses, `83` admin); the status word.
+    pub fn verify(&mut self, p2: u8, pin: &str) -> Result<u16, HarnessError> {
+        let mut command = vec![0x00, 0x20, 0x00, p2];
+        command.push(u8::try_from(pin.len()).unwrap_or(u8::MAX));
+        command.extend_from_slice(pin.as_bytes());
+        Ok(self.transmit(&command)?.1)
+    }
+
+    /// VERIFY with `P1=FF`: the card forgets that PW `p2` was verified; the status word.
+    pub fn unverify(&mut self, p2: u8) -> Result<u16, HarnessError> {
+        Ok(self.transmit(&[0x00, 0x20, 0xFF, p2])?.1)
+    }
+
+    /// VERIFY without data: the retry counter as `63Cx` (or `9000` when verified).
+    pub fn verify_status(&mut self, p2: u8) -> Result<u16, HarnessError> {
+        Ok(self.transmit(&[0x00, 0x20, 0x00, p2])?.1)
+    }
+
+    /// INTERNAL AUTHENTICATE over `digest` with the authentication key: the signature and
+    /// the status word.
+    pub fn internal_authenticate(&mut self, digest: &[u8]) -> Result<(Vec<u8>, u16), HarnessError> {
+        self.transmit(&apdu(0x00, 0x88, 0x00, 0x00, digest))
+    }
+
+    /// Sets the authentication key's algorithm attributes (DO `C3`) to ECDSA P-256 and
+    /// generates the key on the card (needs PW3 verified): the public key DO `7F49`.
+    pub fn generate_p256_auth_key(&mut self) -> Result<Vec<u8>, HarnessError> {
+        // Algorithm id 13 (ECDSA) + the OID of P-256 (1.2.840.10045.3.1.7).
+        let attributes = [0x13, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+        let sw = self.transmit(&apdu(0x00, 0xDA, 0x00, 0xC3, &attributes))?.1;
+        expect_ok("PUT DATA C3 (ECDSA P-256)", sw)?;
+        let (public, sw) = self.transmit(&apdu(0x00, 0x47, 0x80, 0x00, &[0xA4, 0x00]))?;
+        expect_ok("GENERATE ASYMMETRIC KEY PAIR (authentication)", sw)?;
+        Ok(public)
+    }
+
+    /// Powers the card off and on (`SCardReconnect` with `SCARD_UNPOWER_CARD`): through vpcd
+    /// a power-off and power-on reach the card program.
+    pub fn power_cycle(&mut self) -> Result<(), HarnessError> {
+        self.card
+            .power_cycle()
+            .map_err(|source| HarnessError::Pcsc {
+                what: "powering the OpenPGP card off and on",
+                source,
+            })
+    }
+
+    /// Warm-resets the card (`SCardReconnect` with `SCARD_RESET_CARD`).
+    pub fn reset(&mut self) -> Result<(), HarnessError> {
+        self.card.reset().map_err(|source| HarnessError::Pcsc {
+            what: "resetting the OpenPGP card",
+            source,
+        })
+    }
+
+    /// Disconnects leaving the card as it is (no reset), so that what this client did, or
+    /// did not, change stays for the next one to see.
+    pub fn leave(self) -> Result<(), HarnessError> {
+        self.card.leave().map_err(|source| HarnessError::Pcsc {
+            what: "disconnecting from the OpenPGP card",
+            source,
+        })
+    }
+}
+
+/// Fails unless `sw` is `9000`, naming the command.
+pub fn expect_ok(what: &str, sw: u16) -> Result<(), HarnessError> {
+    if sw == SW_OK {
+        Ok(())
+    } else {
+        Err(HarnessError::CommandFailed {
+            what: what.to_owned(),
+            detail: format!("the card answered {sw:04X}"),
+        })
+    }
+}
+
+/// A shared connection held open so that pcscd does not power the idle card off (see the
+/// module documentation). Dropping it disconnects leaving the card as it is.
+pub struct PowerHold {
+    card: Option<PcscCard>,
+}
+
+impl std::fmt::Debug for PowerHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PowerHold")
+    }
+}
+
+impl PowerHold {
+    /// Connects (shared) to the card in `slot` and keeps the connection.
+    pub fn connect(lab: &PcscLab, slot: usize) -> Result<Self, HarnessError> {
+        let client = OutsideClient::connect(lab, slot)?;
+        Ok(PowerHold {
+            card: Some(client.card),
+        })
+    }
+}
+
+impl Drop for PowerHold {
+    fn drop(&mut self) {
+        if let Some(card) = self.card.take() {
+            // Leave, not reset: the hold must not change what the test looks at. A card
+            // already gone has nothing left to leave.
+            let _ = card.leave();
+        }
+    }
+}
+
+/// The security-state probe of an outside PC/SC client: connect (shared), SELECT the
+/// OpenPGP application, INTERNAL AUTHENTICATE without VERIFY, leave the card as it is.
+/// Returns the status word: [`SW_SECURITY_NOT_SATISFIED`] when no PIN is left verified.
+/// Hold a [`PowerHold`] across the operation and the probe (see the module documentation).
+pub fn security_state_probe(lab: &PcscLab, slot: usize) -> Result<u16, HarnessError> {
+    let mut client = OutsideClient::connect(lab, slot)?;
+    expect_ok("SELECT OpenPGP", client.select_openpgp()?)?;
+    let (_, sw) = client.internal_authenticate(&[0x5A; 32])?;
+    client.leave()?;
+    Ok(sw)
+}
+
+/// `gpg --card-status` for the card in `slot`, through the lab's pcscd: a private
+/// GNUPGHOME in the lab's work directory whose scdaemon uses PC/SC only (`disable-ccid`),
+/// shares the card (`pcsc-shared`) and reads the slot's reader (`reader-port`), and finds
+/// pcscd through `PCSCLITE_CSOCK_NAME` (the lab's client socket). The agent and scdaemon
+/// are stopped before this returns, so they hold no connection to the card afterwards.
+/// Returns gpg's standard output.
+pub fn gpg_card_status(lab: &PcscLab, slot: usize) -> Result<String, HarnessError> {
+    paths::require_program("gpg", "gnupg")?;
+    paths::require_program("gpgconf", "gnupg")?;
+    if !Path::new("/usr/lib/gnupg/scdaemon").is_file() {
+        return Err(HarnessError::MissingProgram {
+            program: "scdaemon",
+            package: "scdaemon",
+        });
+    }
+    let reader = lab
+        .reader(slot)
+        .ok_or(HarnessError::ReaderCount(slot + 1))?;
+    let home = lab.work_dir().join(format!("gnupg-{slot}"));
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| HarnessError::Io { what, path, source }
+    };
+    std::fs::create_dir_all(&home).map_err(io("cannot create", &home))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))
+            .map_err(io("cannot restrict", &home))?;
+    }
+    let conf = home.join("scdaemon.conf");
+    std::fs::write(
+        &conf,
+        format!("disable-ccid\npcsc-shared\nreader-port {reader}\n"),
+    )
+    .map_err(io("cannot write", &conf))?;
+
+    let log = lab.work_dir().join(format!("gpg-{slot}.log"));
+    let run = |args: &[&str], what: &str| -> Result<String, HarnessError> {
+        let mut command = guarded("gpg");
+        command
+            .arg("--homedir")
+            .arg(&home)
+            .args(args)
+            .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
+            .stdin(Stdio::null());
+        run_captured(command, what, &log)
+    };
+    let status = run(
+        &["--batch", "--no-tty", "--card-status"],
+        "gpg --card-status",
+    );
+    // Always stop the agent and scdaemon: they outlive gpg and would keep the card.
+    let mut kill = guarded("gpgconf");
+    kill.arg("--homedir")
+        .arg(&home)
+        .args(["--kill", "all"])
+        .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
+        .stdin(Stdio::null());
+    let killed = run_captured(kill, "gpgconf --kill all", &log);
+    let status = status?;
+    killed?;
+    Ok(status)
+}
+
+/// Runs `command` to its end (at most [`LIMIT`]), appends its error output to `log`, and
+/// returns its standard output; fails with the error output on a non-zero exit.
+fn run_captured(
+    mut command: std::process::Command,
+    what: &str,
+    log: &Path,
+) -> Result<String, HarnessError> {
+    let out_path = log.with_extension("out");
+    let err_path = log.with_extension("err");
+    let create = |path: &Path| {
+        std::fs::File::create(path).map_err(|source| HarnessError::Io {
+            what: "cannot create",
+            path: path.to_owned(),
+            source,
+        })
+    };
+    command
+        .stdout(create(&out_path)?)
+        .stderr(create(&err_path)?);
+    let mut child = crate::process::spawn_from_lasting_thread(command).map_err(|source| {
+        HarnessError::Spawn {
+            what: what.to_owned(),
+            source,
+        }
+    })?;
+    let status = match wait_exit(&mut child, what, LIMIT) {
+        Ok(status) => status,
+        Err(e) => {
+            crate::process::kill_and_reap(&mut child);
+            return Err(e);
+        }
+    };
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    let (stdout, stderr) = (read(&out_path), read(&err_path));
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        use std::io::Write;
+        // The log is for a post-mortem only; a failure to append changes no result.
+        let _ = writeln!(file, "$ {what}: {status}\n{stderr}");
+    }
+    if status.success() {
+        Ok(stdout)
+    } else {
+        Err(HarnessError::CommandFailed {
+            what: what.to_owned(),
+            detail: format!("{status}: {}", stderr.trim()),
+        })
+    }
+}
+
+impl PcscLab {
+    /// Inserts a virtual OpenPGP card: `opcard-virt` connected to `slot`'s vpcd port with
+    /// `card`'s state. `remove_after_apdus` passes `--remove-after-apdus N` (the card leaves
+    /// the reader after answering N APDUs). Returns once the process runs; use
+    /// [`PcscLab::wait_for_card`] to wait for pcscd to see the card.
+    pub fn serve_openpgp_card(
+        &self,
+        slot: usize,
+        card: &VirtualOpenPgpCard,
+        remove_after_apdus: Option<u64>,
+    ) -> Result<CardProcess, HarnessError> {
+        if self.reader(slot).is_none() {
+            return Err(HarnessError::ReaderCount(slot + 1));
+        }
+        let binary = paths::opcard_virt_binary()?;
+        let mut command = self.in_namespace(&binary)?;
+        command
+            .arg("--state")
+            .arg(card.state_dir())
+            .args(["--vpcd", &self.vpcd_address(slot)]);
+        if let Some(serial) = card.serial {
+            command.args(["--serial", &hex::encode_upper(serial)]);
+        }
+        if let Some(n) = remove_after_apdus {
+            command.args(["--remove-after-apdus", &n.to_string()]);
+        }
+        self.spawn_card(command, "opcard-virt", slot)
+    }
+
+    /// [`PcscLab::serve_openpgp_card`], then waits until pcscd sees the card.
+    pub fn insert_openpgp_card(
+        &self,
+        slot: usize,
+        card: &VirtualOpenPgpCard,
+    ) -> Result<CardProcess, HarnessError> {
+        let process = self.serve_openpgp_card(slot, card, None)?;
+        self.wait_for_card(slot)?;
+        Ok(process)
+    }
+}
