@@ -37,3 +37,6 @@ pub const TERMINAL_2: &str = "juki-02";
 pub const OPERATOR_2: &str = "op-0043";
 /// [`OPERATOR_2`]'s local user.
 pub const USER_2: &str = "suzuki";
+
+/// The admin PIN (PW3) an access manager gives an OpenPGP card at issuance and keeps.
+pub const ADMIN_PIN: &str = "Kanri12345";

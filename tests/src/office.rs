@@ -619,6 +619,16 @@ impl Office {
         puk: &str,
         initial_pin: &str,
     ) -> Result<String, HarnessError> {
+        self.issue_card_with(reader, operator, &format!("{puk}\n{initial_pin}\n"))
+    }
+
+    /// `cardgatectl card issue` with `stdin` as the secrets' lines.
+    fn issue_card_with(
+        &self,
+        reader: &str,
+        operator: &str,
+        stdin: &str,
+    ) -> Result<String, HarnessError> {
         let issuer = self.path("issuer");
         let args = [
             "card",
@@ -630,7 +640,7 @@ impl Office {
             "--issuer-dir",
             &issuer,
         ];
-        let out = self.ctl_as_manager(&args, &format!("{puk}\n{initial_pin}\n"))?;
+        let out = self.ctl_as_manager(&args, stdin)?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         // `issued card SERIAL to OPERATOR …`
         match stdout.split_whitespace().nth(2) {
@@ -644,6 +654,27 @@ impl Office {
                 ),
             }),
         }
+    }
+
+    /// `cardgatectl card issue` of the factory-fresh OpenPGP card in `reader`: its factory
+    /// admin PIN, then [`ADMIN_PIN`](crate::fixtures::ADMIN_PIN) as the new one, `puk` as its
+    /// Reset Code and `initial_pin`. Returns the card's (cardgate) serial.
+    pub fn issue_openpgp_card(
+        &self,
+        reader: &str,
+        operator: &str,
+        puk: &str,
+        initial_pin: &str,
+    ) -> Result<String, HarnessError> {
+        self.issue_card_with(
+            reader,
+            operator,
+            &format!(
+                "{}\n{}\n{puk}\n{initial_pin}\n",
+                crate::openpgp::FACTORY_PW3,
+                crate::fixtures::ADMIN_PIN
+            ),
+        )
     }
 
     /// `cardgatectl card revoke SERIAL --reason REASON` with the office's issuer; its output.

@@ -363,10 +363,7 @@ fn text(lang: Lang, ui: &Ui, i: &Inspection, atr: &[u8]) -> String {
         t.row([tr!(lang, "ctl-card-inspect-kdf"), yes_no(lang, o.kdf)]);
         t.row([
             tr!(lang, "ctl-card-inspect-admin-tries"),
-            format!(
-                "{} / {}",
-                o.admin_pin_tries_left, o.reset_code_tries_left
-            ),
+            format!("{} / {}", o.admin_pin_tries_left, o.reset_code_tries_left),
         ]);
     }
     if let Some(c) = &i.certificate {

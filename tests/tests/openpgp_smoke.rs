@@ -1,0 +1,48 @@
+//! The OpenPGP card profile end to end on the independent card (`tools/opcard-virt`):
+//! `cardgatectl card issue` of a factory-fresh card through pcscd, the first login with its
+//! PIN change, a login, and an outside client finding the security state clear afterwards.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use cardgate_tests::fixtures::{INITIAL_PIN, NEW_PIN, OPERATOR, PUK, TERMINAL, USER};
+use cardgate_tests::{openpgp, Office, PcscLab, VirtualOpenPgpCard};
+use serde_json::Value;
+
+fn authenticate(office: &Office, pin: &str) -> Value {
+    office.authenticate(TERMINAL, USER, pin)
+}
+
+#[test]
+fn a_factory_fresh_openpgp_card_is_issued_and_logs_in_through_the_daemon() {
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
+    let card = VirtualOpenPgpCard::factory_fresh(&office.lab, "nitrokey").unwrap();
+    let _inserted = office.lab.insert_openpgp_card(0, &card).unwrap();
+    let _daemon = office.start_daemon().unwrap();
+    let reader = office.lab.reader(0).unwrap().to_owned();
+
+    let serial = office
+        .issue_openpgp_card(&reader, OPERATOR, PUK, INITIAL_PIN)
+        .unwrap();
+    assert_eq!(serial.len(), 16);
+
+    let a = authenticate(&office, INITIAL_PIN);
+    assert_eq!(
+        (a["result"].as_str(), a["must_change_pin"].as_bool()),
+        (Some("granted"), Some(true)),
+        "{a}"
+    );
+    let changed = office.ask(&format!(
+        r#"{{"op":"change_pin","terminal":"{TERMINAL}","user":"{USER}","old":"{INITIAL_PIN}","new":"{NEW_PIN}"}}"#
+    ));
+    assert_eq!(changed.unwrap()["result"], "granted");
+    let power = openpgp::PowerHold::connect(&office.lab, 0).unwrap();
+    let a = authenticate(&office, NEW_PIN);
+    assert_eq!(a["result"], "granted", "{a}");
+    assert_eq!(
+        openpgp::security_state_probe(&office.lab, 0).unwrap(),
+        openpgp::SW_SECURITY_NOT_SATISFIED
+    );
+    drop(power);
+    let status = openpgp::gpg_card_status(&office.lab, 0).unwrap();
+    eprintln!("{status}");
+    assert!(status.contains("KDF setting"), "{status}");
+}
