@@ -4,6 +4,11 @@
 //! * login latency through the daemon, as a ratio to the floor: the raw time of the same
 //!   APDUs (SELECT, VERIFY, INTERNAL AUTHENTICATE, the clearing SELECT) sent straight through
 //!   PC/SC to the same card, alternating with the daemon's logins;
+//! * the same for the OpenPGP card profile, side by side: an independent card
+//!   (`tools/opcard-virt`, Nitrokey's firmware on a PC) issued by `cardgatectl card issue`
+//!   from its factory state, so with its KDF-DO on; its floor is the profile's own APDUs
+//!   (the two SELECTs, `VERIFY P1=FF` before and after, the data objects read, VERIFY of the
+//!   hashed PIN, INTERNAL AUTHENTICATE) through the same host code, the PIN hash included;
 //! * concurrent logins on 16 terminals;
 //! * removal to lock: from the moment pcscd reports the card gone (seen by this process's own
 //!   `SCardGetStatusChange`) to the stand-in `loginctl lock-session` call, p50 and p99;
@@ -16,10 +21,11 @@
 //! docs/performance.md by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use cardgate_card::openpgp::kdf::{Kdf, Password};
 use cardgate_card::{OperatorCard, Pin};
 use cardgate_reader::pcsc::{AfterTransaction, ConnectOptions, PcscContext};
-use cardgate_tests::fixtures::PIN;
-use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec};
+use cardgate_tests::fixtures::{INITIAL_PIN, PIN, PUK};
+use cardgate_tests::{Office, PcscLab, SoftCardFile, TerminalSpec, VirtualOpenPgpCard};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -29,6 +35,8 @@ const TERMINALS: usize = 16;
 const SEQUENTIAL_LOGINS: usize = 300;
 const LOGINS_PER_TERMINAL: usize = 25;
 const REMOVALS: usize = 30;
+/// The OpenPGP card's terminal: the reader after the software cards'.
+const OPENPGP_SLOT: usize = TERMINALS;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -63,13 +71,13 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let ids: Vec<String> = (0..TERMINALS).map(|t| format!("juki-{t:02}")).collect();
+    let ids: Vec<String> = (0..=TERMINALS).map(|t| format!("juki-{t:02}")).collect();
     let terminals: Vec<TerminalSpec<'_>> = ids
         .iter()
         .enumerate()
         .map(|(slot, id)| TerminalSpec { id, slot })
         .collect();
-    let operators: Vec<(String, String)> = (0..TERMINALS)
+    let operators: Vec<(String, String)> = (0..=TERMINALS)
         .map(|t| (format!("op-{t:02}"), format!("user{t:02}")))
         .collect();
     let operator_refs: Vec<(&str, &str)> = operators
@@ -77,7 +85,8 @@ fn main() {
         .map(|(o, u)| (o.as_str(), u.as_str()))
         .collect();
     let office = Office::new(
-        PcscLab::with_readers(TERMINALS).unwrap(),
+        // The software cards' readers, the OpenPGP card's, and the manager card's.
+        PcscLab::with_readers(TERMINALS + 2).unwrap(),
         &terminals,
         &operator_refs,
         "",
@@ -106,7 +115,7 @@ fn main() {
     )
     .unwrap();
 
-    let cards: Vec<SoftCardFile> = operators
+    let cards: Vec<SoftCardFile> = operators[..TERMINALS]
         .iter()
         .map(|(op, _)| office.personalised_card(op, PIN).unwrap())
         .collect();
@@ -134,7 +143,25 @@ fn main() {
         host.select().unwrap().unwrap();
         host.verify_pin(&pin).unwrap();
         host.internal_authenticate(&[7u8; 32]).unwrap();
+        drop(host);
+        assert!(cardgate_card::reselect().clear(&mut tx));
+        tx.end(AfterTransaction::LeaveCard).unwrap();
+        card.leave().unwrap();
+        start.elapsed()
+    };
+    let floor_on = |reader: &str| {
+        let start = Instant::now();
+        let mut card = context.connect(reader, ConnectOptions::default()).unwrap();
+        let mut tx = card.begin_transaction().unwrap();
+        let mut host = OperatorCard::new(&mut tx);
         host.select().unwrap().unwrap();
+        assert_eq!(
+            host.verify_pin(&pin).unwrap(),
+            cardgate_card::Verification::Verified
+        );
+        host.internal_authenticate(&[7u8; 32]).unwrap();
+        drop(host);
+        assert!(cardgate_card::reselect().clear(&mut tx));
         tx.end(AfterTransaction::LeaveCard).unwrap();
         card.leave().unwrap();
         start.elapsed()
@@ -148,6 +175,25 @@ fn main() {
     let pid = daemon.pid().unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let rss_idle = rss_kib(pid);
+
+    // The OpenPGP card, factory-fresh, issued as an access manager would, its first PIN
+    // changed to the one every card here has.
+    let openpgp_card = VirtualOpenPgpCard::factory_fresh(lab, "openpgp").unwrap();
+    let _openpgp = lab
+        .insert_openpgp_card(OPENPGP_SLOT, &openpgp_card)
+        .unwrap();
+    let openpgp_reader = lab.reader(OPENPGP_SLOT).unwrap().to_owned();
+    let (op, user) = &operators[OPENPGP_SLOT];
+    office
+        .issue_openpgp_card(&openpgp_reader, op, PUK, INITIAL_PIN)
+        .unwrap();
+    let changed = ask(
+        &socket,
+        &format!(
+            r#"{{"op":"change_pin","terminal":"juki-{OPENPGP_SLOT:02}","user":"{user}","old":"{INITIAL_PIN}","new":"{PIN}"}}"#
+        ),
+    );
+    assert!(changed.contains("granted"), "{changed}");
 
     let login = |t: usize| {
         format!(
@@ -164,7 +210,23 @@ fn main() {
         through.push(start.elapsed());
         assert!(answer.contains("granted"), "{answer}");
     }
+    // The OpenPGP card, the same way.
+    let (mut openpgp_floor, mut openpgp_through) = (Vec::new(), Vec::new());
+    for _ in 0..SEQUENTIAL_LOGINS {
+        openpgp_floor.push(floor_on(&openpgp_reader));
+        let start = Instant::now();
+        let answer = ask(&socket, &login(OPENPGP_SLOT));
+        openpgp_through.push(start.elapsed());
+        assert!(answer.contains("granted"), "{answer}");
+    }
     drop(context);
+    // What the PIN's hash alone costs the host (inside both figures above).
+    let kdf = Kdf::generate().unwrap();
+    let hashing = Instant::now();
+    for _ in 0..20 {
+        assert_eq!(kdf.derive(Password::User, PIN).len(), 32);
+    }
+    let kdf_each = hashing.elapsed() / 20;
 
     // 16 terminals at once.
     let wall = Instant::now();
@@ -301,6 +363,29 @@ fn main() {
         "login: ratio to the floor: mean {:.2} median {:.2}",
         through_mean.as_secs_f64() / raw_mean.as_secs_f64(),
         through_median.as_secs_f64() / raw_median.as_secs_f64()
+    );
+    let (pf_mean, pt_mean) = (mean(&openpgp_floor), mean(&openpgp_through));
+    let (pf_median, pt_median) = (median(&openpgp_floor), median(&openpgp_through));
+    println!(
+        "openpgp login: floor, the profile's APDUs through the same host code straight through PC/SC, {SEQUENTIAL_LOGINS} logins: mean {} median {}",
+        ms(pf_mean),
+        ms(pf_median)
+    );
+    println!(
+        "openpgp login: through cardgated, {SEQUENTIAL_LOGINS} logins alternating with the floor: mean {} median {}",
+        ms(pt_mean),
+        ms(pt_median)
+    );
+    println!(
+        "openpgp login: ratio to its floor: mean {:.2} median {:.2}; to the operator-card-v1 login through cardgated: mean {:.2}",
+        pt_mean.as_secs_f64() / pf_mean.as_secs_f64(),
+        pt_median.as_secs_f64() / pf_median.as_secs_f64(),
+        pt_mean.as_secs_f64() / through_mean.as_secs_f64()
+    );
+    println!(
+        "openpgp login: of which the PIN's KDF hash on the host ({} bytes of SHA-256): {}",
+        cardgate_card::openpgp::kdf::ITERATION_COUNT,
+        ms(kdf_each)
     );
     println!(
         "concurrent: {TERMINALS} terminals x {LOGINS_PER_TERMINAL} logins in {} = {:.1} logins/s; per login p50 {} p99 {}",
