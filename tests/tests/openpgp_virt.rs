@@ -461,3 +461,30 @@ fn opcard_virt_names_a_bad_state_dir_a_busy_card_and_an_absent_reader() {
     assert!(err.contains("another opcard-virt runs the card"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A pcscd restart drops vpcd's connection: the card comes back into the new pcscd's
+/// reader by itself, having lost its power (PW1 no longer verified) but nothing it keeps.
+#[test]
+fn after_a_pcscd_restart_the_card_is_back_unpowered_with_what_it_keeps() {
+    let mut lab = PcscLab::start().unwrap();
+    let card = VirtualOpenPgpCard::factory_fresh(&lab, "restart-pcscd").unwrap();
+    let _inserted = lab.insert_openpgp_card(0, &card).unwrap();
+    let mut client = selected(&lab, 0);
+    assert_eq!(client.verify(0x83, FACTORY_PW3).unwrap(), SW_OK);
+    client.generate_p256_auth_key().unwrap();
+    assert_eq!(client.verify(0x82, "000000").unwrap(), 0x63C2);
+    assert_eq!(client.verify(0x82, FACTORY_PW1).unwrap(), SW_OK);
+    drop(client);
+    lab.restart_pcscd().unwrap();
+    lab.wait_for_card(0).unwrap();
+    assert_eq!(
+        openpgp::security_state_probe(&lab, 0).unwrap(),
+        SW_SECURITY_NOT_SATISFIED
+    );
+    let mut client = selected(&lab, 0);
+    // A right PIN resets the counter; the key generated before the restart still signs.
+    assert_eq!(client.verify_status(0x82).unwrap(), 0x63C3);
+    assert_eq!(client.verify(0x82, FACTORY_PW1).unwrap(), SW_OK);
+    let (signature, sw) = client.internal_authenticate(&[0x22; 32]).unwrap();
+    assert_eq!((signature.len(), sw), (64, SW_OK));
+}

@@ -144,29 +144,37 @@ fn test(_args: &[String]) -> Result<(), String> {
 /// on that same build, with no debug build of its 130 dependencies beside it.
 fn opcard_virt() -> Result<(), String> {
     const MANIFEST: &str = "tools/opcard-virt/Cargo.toml";
-    const TARGET: &str = "target/opcard-virt";
-    let common = [
-        "--locked",
-        "--manifest-path",
-        MANIFEST,
-        "--target-dir",
-        TARGET,
-    ];
     cargo(&["fmt", "--manifest-path", MANIFEST, "--", "--check"])?;
-    let mut build = vec!["build", "--release"];
-    build.extend(common);
-    cargo(&build)?;
+    opcard_virt_build()?;
     let mut test = vec!["test", "--release"];
-    test.extend(common);
+    test.extend(OPCARD_VIRT_ARGS);
     cargo(&test)
+}
+
+/// The cargo arguments of every `tools/opcard-virt` command.
+const OPCARD_VIRT_ARGS: [&str; 5] = [
+    "--locked",
+    "--manifest-path",
+    "tools/opcard-virt/Cargo.toml",
+    "--target-dir",
+    "target/opcard-virt",
+];
+
+/// The one release build of `tools/opcard-virt` (see [`opcard_virt`]).
+fn opcard_virt_build() -> Result<(), String> {
+    let mut build = vec!["build", "--release"];
+    build.extend(OPCARD_VIRT_ARGS);
+    cargo(&build)
 }
 
 /// Every benchmark, or those `args` select (passed to `cargo bench`, e.g.
 /// `-p cardgate-sessiond --bench daemon` for the login against its floor).
 fn bench(args: &[String]) -> Result<(), String> {
     deps::ensure()?;
-    // The PC/SC benchmarks start `target/release/cardgate-sim` and `cardgated`.
+    // The PC/SC benchmarks start `target/release/cardgate-sim` and `cardgated`, and the
+    // OpenPGP profile's the virtual OpenPGP card.
     cargo(&["build", "--release", "--workspace", "--bins"])?;
+    opcard_virt_build()?;
     let mut bench = vec!["bench"];
     if args.is_empty() {
         bench.push("--workspace");
