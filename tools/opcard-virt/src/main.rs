@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-3.0-only
 //! `opcard-virt`: a virtual OpenPGP card v3.4 for cardgate's tests. It runs Nitrokey's
 //! `opcard` (the Nitrokey 3's OpenPGP application) on trussed's virtual platform and puts it
 //! into a vsmartcard `vpcd` reader, as `cardgate-sim serve` does with cardgate's own card.
