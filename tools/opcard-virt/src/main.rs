@@ -296,14 +296,16 @@ fn serve<C: opcard::Client>(
         }
         let mut connection = vpicc::Connection::from(stream);
         let ended = loop {
-            if let Err(e) = connection.poll(card) {
-                break e;
-            }
+            // Checked before each message too, so that N = 0 leaves at once, as
+            // cardgate-sim does.
             if args.remove_after_apdus.is_some_and(|n| card.answered >= n) {
                 // Dropping the connection takes the card out of the reader.
                 drop(connection);
                 card.power_cycle();
                 return Ok(End::Removed(card.answered));
+            }
+            if let Err(e) = connection.poll(card) {
+                break e;
             }
         };
         card.power_cycle();
