@@ -28,8 +28,7 @@
 //! power-off message to the card program, which clears opcard's verified PINs. A test of
 //! the security state that lets go of the card for that long sees it cleared by pcscd, not
 //! by the software under test: [`PowerHold`] keeps one shared connection open across the
-//! operation and the probe, and opcard-virt logs every power event (`... from the reader`
-//! in the slot's card log) so that a test can check that none came.
+//! operation and the probe, and [`card_events`] shows that no power event came between.
 
 use crate::process::{guarded, wait_exit};
 use crate::{paths, CardProcess, HarnessError, PcscLab};
@@ -442,6 +441,75 @@ fn run_captured(
     }
 }
 
+/// A power event from the reader, as opcard-virt logs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerEvent {
+    /// Power on.
+    On,
+    /// Power off (opcard's volatile state, the verified PINs, is gone).
+    Off,
+    /// Warm reset (the same).
+    Reset,
+}
+
+/// One line of what reached the card in a slot, from opcard-virt's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardEvent {
+    /// An APDU: its header (CLA INS P1 P2), its length, the status word answered. The data
+    /// is never logged (it may be a PIN).
+    Apdu {
+        /// CLA INS P1 P2.
+        header: [u8; 4],
+        /// The whole command's length in bytes.
+        len: usize,
+        /// The status word of the response.
+        sw: u16,
+    },
+    /// A power event.
+    Power(PowerEvent),
+}
+
+/// Everything that reached the virtual OpenPGP card in `slot` so far, in order, from the
+/// card program's log: for a test that checks which commands an operation sent (a
+/// `VERIFY P1=FF` clearing the security state: header `00 20 FF 82`) or that no power
+/// event came between two points (see the module documentation).
+pub fn card_events(lab: &PcscLab, slot: usize) -> Result<Vec<CardEvent>, HarnessError> {
+    let path = lab.work_dir().join(format!("card-{slot}.log"));
+    let text = std::fs::read_to_string(&path).map_err(|source| HarnessError::Io {
+        what: "cannot read the card log",
+        path,
+        source,
+    })?;
+    Ok(text.lines().filter_map(parse_card_event).collect())
+}
+
+/// `opcard-virt: APDU 7: 00 20 00 82 (11 bytes) -> 9000 (2 bytes)` or
+/// `opcard-virt: power off from the reader`.
+fn parse_card_event(line: &str) -> Option<CardEvent> {
+    let rest = line.strip_prefix("opcard-virt: ")?;
+    if let Some(power) = rest.strip_suffix(" from the reader") {
+        return Some(CardEvent::Power(match power {
+            "power on" => PowerEvent::On,
+            "power off" => PowerEvent::Off,
+            "reset" => PowerEvent::Reset,
+            _ => return None,
+        }));
+    }
+    let (_, apdu) = rest.strip_prefix("APDU ")?.split_once(": ")?;
+    let (header_text, rest) = apdu.split_once(" (")?;
+    let (len, rest) = rest.split_once(" bytes) -> ")?;
+    let sw = rest.split_whitespace().next()?;
+    let bytes: Vec<u8> = header_text
+        .split_whitespace()
+        .map(|h| u8::from_str_radix(h, 16).ok())
+        .collect::<Option<_>>()?;
+    Some(CardEvent::Apdu {
+        header: bytes.try_into().ok()?,
+        len: len.parse().ok()?,
+        sw: u16::from_str_radix(sw, 16).ok()?,
+    })
+}
+
 impl PcscLab {
     /// Inserts a virtual OpenPGP card: `opcard-virt` connected to `slot`'s vpcd port with
     /// `card`'s state. `remove_after_apdus` passes `--remove-after-apdus N` (the card leaves
@@ -480,5 +548,33 @@ impl PcscLab {
         let process = self.serve_openpgp_card(slot, card, None)?;
         self.wait_for_card(slot)?;
         Ok(process)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_log_lines_parse_and_others_are_skipped() {
+        assert_eq!(
+            parse_card_event("opcard-virt: APDU 7: 00 20 FF 82 (4 bytes) -> 9000 (2 bytes)"),
+            Some(CardEvent::Apdu {
+                header: [0x00, 0x20, 0xFF, 0x82],
+                len: 4,
+                sw: 0x9000
+            })
+        );
+        assert_eq!(
+            parse_card_event("opcard-virt: power off from the reader"),
+            Some(CardEvent::Power(PowerEvent::Off))
+        );
+        assert_eq!(parse_card_event("ready"), None);
+        assert_eq!(
+            parse_card_event(
+                "opcard-virt: the reader at 127.0.0.1:35963 went away (eof); reconnecting"
+            ),
+            None
+        );
     }
 }

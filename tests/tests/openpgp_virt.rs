@@ -7,7 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use cardgate_tests::openpgp::{
-    self, OutsideClient, PowerHold, FACTORY_PW1, FACTORY_PW3, SW_OK, SW_SECURITY_NOT_SATISFIED,
+    self, CardEvent, OutsideClient, PowerHold, FACTORY_PW1, FACTORY_PW3, SW_OK,
+    SW_SECURITY_NOT_SATISFIED,
 };
 use cardgate_tests::{PcscLab, VirtualOpenPgpCard};
 use std::process::Command;
@@ -41,17 +42,12 @@ fn selected(lab: &PcscLab, slot: usize) -> OutsideClient {
     client
 }
 
-/// The card program's log lines so far.
-fn card_log(lab: &PcscLab, slot: usize) -> Vec<String> {
-    let log = std::fs::read_to_string(lab.work_dir().join(format!("card-{slot}.log"))).unwrap();
-    log.lines().map(String::from).collect()
-}
-
-/// How many power events (power on/off, reset) the card program has logged so far.
+/// How many power events (power on/off, reset) have reached the card so far.
 fn power_events(lab: &PcscLab, slot: usize) -> usize {
-    card_log(lab, slot)
+    openpgp::card_events(lab, slot)
+        .unwrap()
         .iter()
-        .filter(|l| l.ends_with("from the reader"))
+        .filter(|e| matches!(e, CardEvent::Power(_)))
         .count()
 }
 
@@ -192,6 +188,16 @@ fn the_security_state_survives_select_and_a_new_connection_and_verify_ff_clears_
     assert_eq!(openpgp::security_state_probe(&lab, 0).unwrap(), SW_OK);
 
     assert_eq!(client.unverify(0x82).unwrap(), SW_OK);
+    assert!(
+        openpgp::card_events(&lab, 0)
+            .unwrap()
+            .contains(&CardEvent::Apdu {
+                header: [0x00, 0x20, 0xFF, 0x82],
+                len: 4,
+                sw: SW_OK
+            }),
+        "the card log lacks VERIFY P1=FF"
+    );
     assert_eq!(
         openpgp::security_state_probe(&lab, 0).unwrap(),
         SW_SECURITY_NOT_SATISFIED
@@ -342,19 +348,22 @@ fn a_certificate_longer_than_a_short_apdu_goes_in_chained_and_comes_out_by_get_r
     assert_eq!(bytes, certificate, "opensc-tool read another certificate");
     // An extended Le (00 00 00) reaches the card as sent, and the whole DO comes in one
     // response: vpcd passes extended APDUs.
-    let before = card_log(&lab, 0).len();
+    let before = openpgp::card_events(&lab, 0).unwrap().len();
     let out = opensc_tool(&lab, &["-r", &reader, "-s", "00 CA 7F 21 00 00 00"]);
     assert!(out.contains("Received (SW1=0x90, SW2=0x00)"), "{out}");
-    let log = card_log(&lab, 0);
-    let apdus: Vec<&String> = log[before..]
+    let events = openpgp::card_events(&lab, 0).unwrap();
+    let apdus: Vec<&CardEvent> = events[before..]
         .iter()
-        .filter(|l| l.contains(": APDU "))
+        .filter(|e| matches!(e, CardEvent::Apdu { .. }))
         .collect();
     // (OpenSC's card detection sends its own APDUs first.)
     assert!(
-        apdus
-            .last()
-            .is_some_and(|l| l.ends_with("00 CA 7F 21 (7 bytes) -> 9000 (702 bytes)")),
+        apdus.last()
+            == Some(&&CardEvent::Apdu {
+                header: [0x00, 0xCA, 0x7F, 0x21],
+                len: 7,
+                sw: SW_OK
+            }),
         "the extended GET DATA did not reach the card as one extended APDU: {apdus:?}"
     );
 }
@@ -460,4 +469,31 @@ fn opcard_virt_names_a_bad_state_dir_a_busy_card_and_an_absent_reader() {
     first.wait().unwrap();
     assert!(err.contains("another opcard-virt runs the card"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A pcscd restart drops vpcd's connection: the card comes back into the new pcscd's
+/// reader by itself, having lost its power (PW1 no longer verified) but nothing it keeps.
+#[test]
+fn after_a_pcscd_restart_the_card_is_back_unpowered_with_what_it_keeps() {
+    let mut lab = PcscLab::start().unwrap();
+    let card = VirtualOpenPgpCard::factory_fresh(&lab, "restart-pcscd").unwrap();
+    let _inserted = lab.insert_openpgp_card(0, &card).unwrap();
+    let mut client = selected(&lab, 0);
+    assert_eq!(client.verify(0x83, FACTORY_PW3).unwrap(), SW_OK);
+    client.generate_p256_auth_key().unwrap();
+    assert_eq!(client.verify(0x82, "000000").unwrap(), 0x63C2);
+    assert_eq!(client.verify(0x82, FACTORY_PW1).unwrap(), SW_OK);
+    drop(client);
+    lab.restart_pcscd().unwrap();
+    lab.wait_for_card(0).unwrap();
+    assert_eq!(
+        openpgp::security_state_probe(&lab, 0).unwrap(),
+        SW_SECURITY_NOT_SATISFIED
+    );
+    let mut client = selected(&lab, 0);
+    // A right PIN resets the counter; the key generated before the restart still signs.
+    assert_eq!(client.verify_status(0x82).unwrap(), 0x63C3);
+    assert_eq!(client.verify(0x82, FACTORY_PW1).unwrap(), SW_OK);
+    let (signature, sw) = client.internal_authenticate(&[0x22; 32]).unwrap();
+    assert_eq!((signature.len(), sw), (64, SW_OK));
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-3.0-only
 //! The transport layer of a contact card that opcard leaves to its host: command chaining
 //! (CLA bit `0x10`) to take commands longer than one short APDU, and `61xx` + GET RESPONSE
 //! to give back responses longer than the reader asked for.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-3.0-only
 //! `opcard-virt`: a virtual OpenPGP card v3.4 for cardgate's tests. It runs Nitrokey's
 //! `opcard` (the Nitrokey 3's OpenPGP application) on trussed's virtual platform and puts it
 //! into a vsmartcard `vpcd` reader, as `cardgate-sim serve` does with cardgate's own card.
@@ -295,14 +296,16 @@ fn serve<C: opcard::Client>(
         }
         let mut connection = vpicc::Connection::from(stream);
         let ended = loop {
-            if let Err(e) = connection.poll(card) {
-                break e;
-            }
+            // Checked before each message too, so that N = 0 leaves at once, as
+            // cardgate-sim does.
             if args.remove_after_apdus.is_some_and(|n| card.answered >= n) {
                 // Dropping the connection takes the card out of the reader.
                 drop(connection);
                 card.power_cycle();
                 return Ok(End::Removed(card.answered));
+            }
+            if let Err(e) = connection.poll(card) {
+                break e;
             }
         };
         card.power_cycle();

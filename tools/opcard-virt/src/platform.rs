@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-3.0-only
 //! opcard's trussed service: trussed's virtual platform with the OS's randomness, a
 //! file-backed store, and the backends opcard's `Client` needs (trussed-auth for the PINs,
 //! trussed-staging for wrap-key-to-file and chunked files).

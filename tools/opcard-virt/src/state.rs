@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-3.0-only
 //! The state directory of one virtual card: trussed's two filesystem images, the card's
 //! serial, and a lock so that two processes never run one card.
 
