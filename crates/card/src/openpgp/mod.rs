@@ -32,7 +32,7 @@ use crate::commands::{ins, transceive, CardError, Verification, CHALLENGE_LEN};
 use crate::status::StatusWord;
 use crate::tlv::{self, TlvError};
 use cardgate_reader::CardTransport;
-use iso7816_tlv::ber::Value;
+use iso7816_tlv::ber::{Tlv, Value};
 use kdf::{Kdf, Password};
 use zeroize::Zeroizing;
 
@@ -275,10 +275,99 @@ fn missing(command: &'static str, tag: &'static str) -> CardError {
 pub fn retry_counters<T: CardTransport + ?Sized>(transport: &mut T) -> Result<[u8; 3], CardError> {
     const NAME: &str = "GET DATA (C4)";
     let status = get_simple(transport, NAME, tag::PW_STATUS[0])?.ok_or(missing(NAME, "C4"))?;
-    match status.as_slice() {
+    pw_retries(NAME, &status)
+}
+
+/// Finds the first object with `tag` among `items` or, one level down, inside constructed
+/// ones (the discretionary data objects `73` sit inside `6E`).
+fn find<'a>(items: &'a [Tlv], tag: &[u8]) -> Option<&'a Tlv> {
+    items
+        .iter()
+        .find(|t| t.tag().to_bytes() == tag)
+        .or_else(|| {
+            items.iter().find_map(|t| match t.value() {
+                Value::Constructed(children) => find(children, tag),
+                Value::Primitive(_) => None,
+            })
+        })
+}
+
+/// The full AID, the extended capabilities and the PW status bytes, from the application
+/// related data `6E`, where the specification puts them (some cards answer no GET DATA of
+/// `C0` alone; GnuPG reads it from `6E` too). Cards differ on whether `6E` comes with its
+/// outer tag, and with P-256 attributes it no longer fits one short response (the send path
+/// follows `61xx`). A card that answers no `6E` is asked for each object on its own.
+fn read_application_data<T: CardTransport + ?Sized>(
+    transport: &mut T,
+) -> Result<OpenPgpApplication, CardError> {
+    const NAME: &str = "GET DATA (6E)";
+    let Some(data) = get_simple(transport, NAME, tag::APPLICATION_DATA[0])? else {
+        return read_application_objects(transport);
+    };
+    let bad = |source| CardError::BadResponseData {
+        command: NAME,
+        source,
+    };
+    let items = tlv::parse_list(&data).map_err(bad)?;
+    let primitive = |tag: &[u8], name: &'static str| -> Result<Vec<u8>, CardError> {
+        let t = find(&items, tag).ok_or(missing(NAME, name))?;
+        tlv::primitive(t, tag).map(<[u8]>::to_vec).map_err(bad)
+    };
+    application(
+        NAME,
+        &primitive(&tag::AID, "4F")?,
+        &primitive(&tag::EXTENDED_CAPABILITIES, "C0")?,
+        &primitive(&tag::PW_STATUS, "C4")?,
+    )
+}
+
+/// [`read_application_data`] one object at a time: GET DATA `4F`, `C0`, `C4`.
+fn read_application_objects<T: CardTransport + ?Sized>(
+    transport: &mut T,
+) -> Result<OpenPgpApplication, CardError> {
+    const AID_NAME: &str = "GET DATA (4F)";
+    let aid = get_simple(transport, AID_NAME, tag::AID[0])?.ok_or(missing(AID_NAME, "4F"))?;
+    const CAPS_NAME: &str = "GET DATA (C0)";
+    let caps = get_simple(transport, CAPS_NAME, tag::EXTENDED_CAPABILITIES[0])?
+        .ok_or(missing(CAPS_NAME, "C0"))?;
+    const STATUS_NAME: &str = "GET DATA (C4)";
+    let status =
+        get_simple(transport, STATUS_NAME, tag::PW_STATUS[0])?.ok_or(missing(STATUS_NAME, "C4"))?;
+    application(AID_NAME, &aid, &caps, &status)
+}
+
+/// The application from its AID, extended capabilities and PW status bytes.
+fn application(
+    command: &'static str,
+    aid: &[u8],
+    caps: &[u8],
+    status: &[u8],
+) -> Result<OpenPgpApplication, CardError> {
+    let aid: [u8; AID_LEN] = aid.try_into().map_err(|_| CardError::BadResponseData {
+        command,
+        source: TlvError::WrongLength {
+            tag: "4F".into(),
+            len: aid.len(),
+            expected: "16",
+        },
+    })?;
+    if aid[..AID_PREFIX.len()] != AID_PREFIX {
+        return Err(CardError::ApplicationNotFound);
+    }
+    Ok(OpenPgpApplication {
+        aid,
+        kdf_supported: caps.first().is_some_and(|b| b & CAPABILITY_KDF != 0),
+        kdf: Kdf::Off,
+        retries: pw_retries(command, status)?,
+    })
+}
+
+/// PW1's, the Reset Code's and PW3's retry counters: bytes 5 to 7 of `C4`.
+fn pw_retries(command: &'static str, status: &[u8]) -> Result<[u8; 3], CardError> {
+    match status {
         [_, _, _, _, pw1, rc, pw3, ..] => Ok([*pw1, *rc, *pw3]),
         other => Err(CardError::BadResponseData {
-            command: NAME,
+            command,
             source: TlvError::WrongLength {
                 tag: "C4".into(),
                 len: other.len(),
@@ -286,41 +375,6 @@ pub fn retry_counters<T: CardTransport + ?Sized>(transport: &mut T) -> Result<[u
             },
         }),
     }
-}
-
-/// GET DATA `4F`, `C0` and `C4`, one by one: the application related data `6E` would carry
-/// all three, but cards differ on whether it comes with its outer tag, and with P-256
-/// attributes it no longer fits a short response.
-fn read_application_data<T: CardTransport + ?Sized>(
-    transport: &mut T,
-) -> Result<OpenPgpApplication, CardError> {
-    const AID_NAME: &str = "GET DATA (4F)";
-    let aid_bytes = get_simple(transport, AID_NAME, tag::AID[0])?.ok_or(missing(AID_NAME, "4F"))?;
-    let aid: [u8; AID_LEN] =
-        aid_bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| CardError::BadResponseData {
-                command: AID_NAME,
-                source: TlvError::WrongLength {
-                    tag: "4F".into(),
-                    len: aid_bytes.len(),
-                    expected: "16",
-                },
-            })?;
-    if aid[..AID_PREFIX.len()] != AID_PREFIX {
-        return Err(CardError::ApplicationNotFound);
-    }
-    const CAPS_NAME: &str = "GET DATA (C0)";
-    let caps = get_simple(transport, CAPS_NAME, tag::EXTENDED_CAPABILITIES[0])?
-        .ok_or(missing(CAPS_NAME, "C0"))?;
-    let retries = retry_counters(transport)?;
-    Ok(OpenPgpApplication {
-        aid,
-        kdf_supported: caps.first().is_some_and(|b| b & CAPABILITY_KDF != 0),
-        kdf: Kdf::Off,
-        retries,
-    })
 }
 
 /// GET DATA `F9`. A card that advertises the DO but has none set answers `6A88`: off.
