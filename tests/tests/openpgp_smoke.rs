@@ -46,3 +46,35 @@ fn a_factory_fresh_openpgp_card_is_issued_and_logs_in_through_the_daemon() {
     eprintln!("{status}");
     assert!(status.contains("KDF setting"), "{status}");
 }
+
+#[test]
+fn an_openpgp_card_keeps_no_factory_admin_pin_and_is_not_touched_when_one_is_given() {
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
+    let card = VirtualOpenPgpCard::factory_fresh(&office.lab, "yubikey").unwrap();
+    let _inserted = office.lab.insert_openpgp_card(0, &card).unwrap();
+    let reader = office.lab.reader(0).unwrap().to_owned();
+    let issuer = office.path("issuer");
+    let factory = openpgp::FACTORY_PW3;
+    let out = office
+        .ctl_as_manager(
+            &[
+                "card",
+                "issue",
+                "--reader",
+                &reader,
+                "--operator",
+                OPERATOR,
+                "--issuer-dir",
+                &issuer,
+            ],
+            &format!("{factory}\n{factory}\n{PUK}\n{INITIAL_PIN}\n"),
+        )
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("12345678"), "{stderr}");
+    // Nothing was sent to the card: PW3 has all its tries, and no key was generated.
+    let status = openpgp::gpg_card_status(&office.lab, 0).unwrap();
+    assert!(status.contains("PIN retry counter : 3 0 3"), "{status}");
+    assert!(status.contains("Authentication key: [none]"), "{status}");
+}

@@ -877,7 +877,15 @@ fn issue(
     };
     let openpgp = matches!(profile, Some(Profile::OpenPgp(_)));
     let admin_pins = if openpgp {
-        Some((read_admin_pin(lang)?, read_admin_pin(lang)?))
+        let (admin, new_admin) = (read_admin_pin(lang)?, read_admin_pin(lang)?);
+        // Whoever has the admin PIN can set a new PIN on the card without the old one: the
+        // factory value, or one kept from before, must not stay.
+        if cardgate_card::ct_eq(new_admin.expose().as_bytes(), AdminPin::FACTORY.as_bytes())
+            || cardgate_card::ct_eq(new_admin.expose().as_bytes(), admin.expose().as_bytes())
+        {
+            return Err(fail(Exit::Usage, tr!(lang, "ctl-card-admin-pin-unchanged")));
+        }
+        Some((admin, new_admin))
     } else {
         None
     };
