@@ -8,17 +8,20 @@
 //! * the login never authenticates anyone: a scripted card cannot sign the login's fresh
 //!   random challenge, so a success means the host accepted something it should not have;
 //! * the PIN never leaves the host unless the certificate passed step 1 (with an issuer the
-//!   input cannot know, the PIN is never sent at all);
-//! * an issuance that succeeds wrote a certificate that the issuer's key verifies, for the
-//!   serial asked for.
+//!   input cannot know, the PIN is never sent at all), on either profile: a card that answers
+//!   `6A82` to operator-card-v1's SELECT is driven as an OpenPGP card;
+//! * an issuance that succeeds, on either profile, wrote a certificate that the issuer's key
+//!   verifies, for the serial asked for.
 
 use crate::chunks;
 use crate::class;
 use crate::fixtures;
 use cardgate_card::commands::{atr_is_operator_card, ins, REF_PIN};
-use cardgate_card::issue::{issue_card, IssueError};
+use cardgate_card::issue::{issue_card, issue_with, IssueError, IssueSecrets};
+use cardgate_card::openpgp::issue::IssueSecrets as OpenPgpSecrets;
+use cardgate_card::openpgp::REF_PW1;
 use cardgate_card::login::{login, LoginError, LoginPolicy};
-use cardgate_card::{Command, IssuerKey, OperatorCard, SecretString};
+use cardgate_card::{AdminPin, Command, IssuerKey, OperatorCard, SecretString};
 use cardgate_reader::{CardTransport, TransportError};
 use zeroize::Zeroizing;
 
@@ -48,6 +51,14 @@ pub const DICTIONARY: &[&[u8]] = &[
     b"\x5F\x25\x0820260401",
     b"\x5F\x24\x0820270331",
     b"cardgate",
+    // The OpenPGP card profile: its AID, the application related data and the KDF-DO.
+    b"\xD2\x76\x00\x01\x24\x01\x03\x04",
+    b"\x4F\x10\xD2\x76\x00\x01\x24\x01",
+    b"\x73\x81",
+    b"\xC0\x0A\x3F",
+    b"\xC4\x07\x00\x7F\x7F\x7F\x03\x03\x03",
+    b"\x81\x01\x03\x82\x01\x08\x83\x04",
+    b"\x63\x00",
 ];
 
 /// A card that answers from a script.
@@ -66,13 +77,18 @@ impl<'a> ScriptedCard<'a> {
         }
     }
 
-    /// Whether the host sent the PIN (VERIFY `81` with data) or anything that carries it.
+    /// Whether the host sent a password: a VERIFY, CHANGE REFERENCE DATA or RESET RETRY
+    /// COUNTER with data, on either profile (`81`, the v1 PIN and OpenPGP's PW1 for signing;
+    /// `82`, OpenPGP's PW1; the clearing `VERIFY P1=FF` carries none).
     fn pin_sent(&self) -> bool {
         self.sent.iter().any(|c| {
             matches!(
                 Command::parse(c),
-                Ok(cmd) if matches!(cmd.ins, ins::VERIFY | ins::CHANGE_REFERENCE_DATA)
-                    && cmd.p2 == REF_PIN
+                Ok(cmd) if matches!(
+                    cmd.ins,
+                    ins::VERIFY | ins::CHANGE_REFERENCE_DATA | ins::RESET_RETRY_COUNTER
+                ) && matches!(cmd.p2, REF_PIN | REF_PW1)
+                    && cmd.p1 != 0xFF
                     && !cmd.data().is_empty()
             )
         })
@@ -140,13 +156,38 @@ fn try_login(responses: &[&[u8]], issuer: &IssuerKey, pin: &SecretString) -> (u6
 fn try_issue(responses: &[&[u8]]) -> u64 {
     let mut card = OperatorCard::new(ScriptedCard::new(responses));
     let request = fixtures::issue_request();
-    match issue_card(
+    let outcome = issue_card(
         &mut card,
         fixtures::issuer(),
         &fixtures::puk(),
         &request,
         &fixtures::pin(),
-    ) {
+    );
+    let v1 = issued_class(outcome, &request);
+    // The same script as an OpenPGP card's issuance from factory state.
+    let mut card = OperatorCard::new(ScriptedCard::new(responses));
+    let (Ok(admin), Ok(new_admin)) = (
+        AdminPin::parse(AdminPin::FACTORY),
+        AdminPin::parse("Kanri12345"),
+    ) else {
+        return v1;
+    };
+    let (puk, pin) = (fixtures::puk(), fixtures::pin());
+    let secrets = IssueSecrets::OpenPgp(OpenPgpSecrets {
+        admin_pin: &admin,
+        new_admin_pin: &new_admin,
+        reset_code: &puk,
+        initial_pin: &pin,
+    });
+    let outcome = issue_with(&mut card, fixtures::issuer(), &secrets, &request, 0);
+    class::mix(&[v1, issued_class(outcome, &request)])
+}
+
+fn issued_class(
+    outcome: Result<cardgate_card::Certificate, IssueError>,
+    request: &cardgate_card::issue::IssueRequest,
+) -> u64 {
+    match outcome {
         Ok(cert) => {
             if cert
                 .verify_issuer(&fixtures::issuer().public_key())
