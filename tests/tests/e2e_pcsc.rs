@@ -59,16 +59,16 @@ enum Kind {
 
 /// A blank card of one kind, kept across its removal so that the same card goes back in.
 enum Blank {
-    Software(SoftCardFile),
+    Software(Box<SoftCardFile>),
     OpenPgp(VirtualOpenPgpCard),
 }
 
 impl Blank {
     fn new(office: &Office, kind: Kind) -> Blank {
         match kind {
-            Kind::Software => {
-                Blank::Software(SoftCardFile::blank(&office.lab, "blank", PUK).unwrap())
-            }
+            Kind::Software => Blank::Software(Box::new(
+                SoftCardFile::blank(&office.lab, "blank", PUK).unwrap(),
+            )),
             Kind::OpenPgp => {
                 Blank::OpenPgp(VirtualOpenPgpCard::factory_fresh(&office.lab, "blank").unwrap())
             }

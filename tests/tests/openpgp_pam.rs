@@ -110,16 +110,16 @@ fn an_issued_openpgp_card_logs_in_through_pam_changes_its_initial_pin_and_locks_
     assert_eq!(office.count("pin_changed"), 1, "{:?}", office.audit_kinds());
 }
 
-/// A card personalised with OpenSC's `openpgp-tool` alone (an authentication key generated
-/// on it, no cardgate certificate) is refused before any PIN is asked: no PIN prompt, no
-/// VERIFY with data reaches the card, and the message says, in both languages, that the card
-/// was not issued by cardgate.
+/// A card personalised with GnuPG alone (an ECDSA P-256 authentication key generated on it
+/// by scdaemon, no cardgate certificate) is refused before any PIN is asked: no PIN prompt,
+/// no VERIFY with data reaches the card, and the message says, in both languages, that the
+/// card was not issued by cardgate. (OpenSC's `openpgp-tool --gen-key` generates RSA keys
+/// only, which opcard does not.)
 #[test]
 fn an_openpgp_card_personalised_with_another_tool_is_refused_before_any_pin_is_asked() {
     let office = office();
     let card = VirtualOpenPgpCard::factory_fresh(&office.lab, "foreign").unwrap();
     let _inserted = office.lab.insert_openpgp_card(0, &card).unwrap();
-    let reader = office.lab.reader(0).unwrap().to_owned();
     // GnuPG's own scdaemon, through gpg-connect-agent: ECDSA P-256 attributes for the
     // authentication key and a key generated on the card, the admin PIN given through the
     // agent's loopback pinentry (no terminal, no pinentry program).
