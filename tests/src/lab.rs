@@ -277,6 +277,10 @@ impl PcscLab {
 
     /// Starts (again) pcscd in the lab and waits until its readers are listed.
     pub fn start_pcscd(&mut self) -> Result<(), HarnessError> {
+        self.start_pcscd_with(&[])
+    }
+
+    fn start_pcscd_with(&mut self, extra: &[&str]) -> Result<(), HarnessError> {
         if self.pcscd.is_some() {
             return Ok(());
         }
@@ -300,7 +304,8 @@ impl PcscLab {
                 "-f",
                 "-c",
             ])
-            .arg(self.dir.join("readers"));
+            .arg(self.dir.join("readers"))
+            .args(extra);
         let child = spawn(command, "pcscd", &self.dir.join("pcscd.log"))?;
         self.pcscd = Some(child);
         self.wait_pcscd_ready()
@@ -503,5 +508,37 @@ impl Drop for PcscLab {
         if !keep {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
+    }
+}
+
+impl PcscLab {
+    /// [`PcscLab::start`] with pcscd logging every APDU and response in full (`--debug
+    /// --apdu`) to `pcscd.log` in the lab's work directory: the reader's own view of what
+    /// crosses it, for a test that a secret never does ([`PcscLab::apdus_logged`]).
+    pub fn start_logging_apdus() -> Result<PcscLab, HarnessError> {
+        let mut lab = PcscLab::start()?;
+        lab.kill_pcscd();
+        lab.start_pcscd_with(&["--debug", "--apdu"])?;
+        Ok(lab)
+    }
+
+    /// Every command APDU pcscd has logged so far (`APDU: 00 20 00 82 ...` lines of a lab
+    /// from [`PcscLab::start_logging_apdus`]), as bytes.
+    pub fn apdus_logged(&self) -> Result<Vec<Vec<u8>>, HarnessError> {
+        let path = self.dir.join("pcscd.log");
+        let log = std::fs::read_to_string(&path).map_err(|source| HarnessError::Io {
+            what: "cannot read pcscd's log",
+            path: path.clone(),
+            source,
+        })?;
+        Ok(log
+            .lines()
+            .filter_map(|l| l.split_once("APDU: ").map(|(_, hex)| hex))
+            .map(|hex| {
+                hex.split_whitespace()
+                    .map_while(|w| u8::from_str_radix(w, 16).ok())
+                    .collect()
+            })
+            .collect())
     }
 }

@@ -551,6 +551,207 @@ impl PcscLab {
     }
 }
 
+/// How many `VERIFY` commands with data (a PIN, or the KDF hash of one: more than the four
+/// header bytes) the card program in `slot` has logged so far, in every run of the slot's
+/// card log. opcard-virt logs each APDU's header and length, never its data, so this counts
+/// what reached the card without showing it.
+pub fn verifies_with_data(lab: &PcscLab, slot: usize) -> Result<usize, HarnessError> {
+    let path = lab.work_dir().join(format!("card-{slot}.log"));
+    let log = std::fs::read_to_string(&path).map_err(|source| HarnessError::Io {
+        what: "cannot read the card log",
+        path,
+        source,
+    })?;
+    // `opcard-virt: APDU 7: 00 20 00 82 (13 bytes) -> 9000 (2 bytes)`
+    Ok(log
+        .lines()
+        .filter_map(|l| l.split_once(": APDU ")?.1.split_once(": ").map(|(_, r)| r))
+        .filter(|r| {
+            let mut words = r.split_whitespace();
+            let header: Vec<&str> = words.by_ref().take(4).collect();
+            let length = words
+                .next()
+                .and_then(|w| w.strip_prefix('('))
+                .and_then(|w| w.parse::<usize>().ok())
+                .unwrap_or(0);
+            matches!(header.as_slice(), [_, "20", "00", _]) && length > 4
+        })
+        .count())
+}
+
+impl OutsideClient {
+    /// GET DATA `tag` (one or two bytes): the data and the status word.
+    pub fn get_data(&mut self, tag: &[u8]) -> Result<(Vec<u8>, u16), HarnessError> {
+        let (p1, p2) = match tag {
+            [one] => (0x00, *one),
+            [a, b] => (*a, *b),
+            _ => {
+                return Err(HarnessError::CommandFailed {
+                    what: "GET DATA".into(),
+                    detail: format!("a tag of {} bytes", tag.len()),
+                })
+            }
+        };
+        self.transmit(&apdu(0x00, 0xCA, p1, p2, &[]))
+    }
+
+    /// PW1's retry counter from the PW status bytes (DO `C4`), read without any PIN.
+    pub fn pw1_tries_left(&mut self) -> Result<u8, HarnessError> {
+        let (status, sw) = self.get_data(&[0xC4])?;
+        expect_ok("GET DATA C4 (PW status bytes)", sw)?;
+        status
+            .get(4)
+            .copied()
+            .ok_or_else(|| HarnessError::CommandFailed {
+                what: "GET DATA C4 (PW status bytes)".into(),
+                detail: format!("{} bytes, not 7", status.len()),
+            })
+    }
+
+    /// PUT DATA `tag` (two bytes) with `data` of any length, in a chain of short APDUs
+    /// (CLA bit `0x10` on all but the last); the last status word.
+    pub fn put_data_chained(&mut self, tag: [u8; 2], data: &[u8]) -> Result<u16, HarnessError> {
+        let mut parts = data.chunks(255).peekable();
+        let mut sw = SW_OK;
+        while let Some(part) = parts.next() {
+            let cla = if parts.peek().is_some() { 0x10 } else { 0x00 };
+            let mut command = vec![cla, 0xDA, tag[0], tag[1]];
+            command.push(u8::try_from(part.len()).unwrap_or(u8::MAX));
+            command.extend_from_slice(part);
+            sw = self.transmit(&command)?.1;
+            if sw != SW_OK {
+                return Ok(sw);
+            }
+        }
+        Ok(sw)
+    }
+}
+
+/// Runs the GnuPG program `program` (`gpg`, `gpg-connect-agent`) with `args` against the
+/// card in `slot`, in the same private GNUPGHOME as [`gpg_card_status`] (scdaemon on the
+/// lab's pcscd, the slot's reader, shared), then stops the agent and scdaemon so that they
+/// hold no connection to the card afterwards. `stdin` is given to the program. Returns its
+/// standard output.
+pub fn gnupg_run(
+    lab: &PcscLab,
+    slot: usize,
+    program: &str,
+    args: &[&str],
+    stdin: &str,
+) -> Result<String, HarnessError> {
+    paths::require_program("gpg", "gnupg")?;
+    paths::require_program("gpg-connect-agent", "gpgconf")?;
+    paths::require_program("gpgconf", "gnupg")?;
+    let reader = lab
+        .reader(slot)
+        .ok_or(HarnessError::ReaderCount(slot + 1))?;
+    let home = lab.work_dir().join(format!("gnupg-{slot}"));
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| HarnessError::Io { what, path, source }
+    };
+    std::fs::create_dir_all(&home).map_err(io("cannot create", &home))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))
+            .map_err(io("cannot restrict", &home))?;
+    }
+    let conf = home.join("scdaemon.conf");
+    std::fs::write(
+        &conf,
+        format!("disable-ccid\npcsc-shared\nreader-port {reader}\n"),
+    )
+    .map_err(io("cannot write", &conf))?;
+    let input = home.join(format!("{program}.stdin"));
+    std::fs::write(&input, stdin).map_err(io("cannot write", &input))?;
+    let log = lab.work_dir().join(format!("gnupg-{slot}.log"));
+    let mut command = guarded(program);
+    command
+        .arg("--homedir")
+        .arg(&home)
+        .args(args)
+        .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
+        .stdin(std::fs::File::open(&input).map_err(io("cannot open", &input))?);
+    let out = run_captured(command, &format!("{program} {}", args.join(" ")), &log);
+    let mut kill = guarded("gpgconf");
+    kill.arg("--homedir")
+        .arg(&home)
+        .args(["--kill", "all"])
+        .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
+        .stdin(Stdio::null());
+    let killed = run_captured(kill, "gpgconf --kill all", &log);
+    let out = out?;
+    killed?;
+    Ok(out)
+}
+
+/// The cardholder certificate (DO `7F21`) as GnuPG's scdaemon reads it: `SCD READCERT
+/// OPENPGP.3` through `gpg-connect-agent --hex`, its hex dump turned back into bytes.
+pub fn gpg_read_certificate(lab: &PcscLab, slot: usize) -> Result<Vec<u8>, HarnessError> {
+    let out = gnupg_run(
+        lab,
+        slot,
+        "gpg-connect-agent",
+        &["--hex", "SCD READCERT OPENPGP.3", "/bye"],
+        "",
+    )?;
+    // gpg-connect-agent's hex dump: `D[0000] `, then sixteen ` XX` columns with one more
+    // space after the eighth (49 characters, blank where the data ends), two spaces and the
+    // data as ASCII. The columns are cut by position: the ASCII part may look like hex.
+    let mut bytes = Vec::new();
+    for line in out.lines() {
+        let Some(rest) = line.strip_prefix("D[") else {
+            continue;
+        };
+        let Some((_, dump)) = rest.split_once(']') else {
+            continue;
+        };
+        let hex = dump
+            .get(1..50)
+            .or_else(|| dump.get(1..))
+            .unwrap_or_default();
+        for word in hex.split_whitespace() {
+            let byte = u8::from_str_radix(word, 16).map_err(|_| HarnessError::CommandFailed {
+                what: "gpg-connect-agent --hex SCD READCERT OPENPGP.3".into(),
+                detail: format!("not a hex byte {word:?} in {line:?}"),
+            })?;
+            bytes.push(byte);
+        }
+    }
+    // The dump is of the Assuan data line as sent, still percent-escaped (`%`, CR and LF
+    // are sent as `%25`, `%0D`, `%0A`): undo it.
+    let mut data = Vec::with_capacity(bytes.len());
+    let mut rest = bytes.as_slice();
+    while let Some((&first, tail)) = rest.split_first() {
+        match (first, tail) {
+            (b'%', [a, b, more @ ..]) => {
+                let hex = [*a, *b];
+                let byte = std::str::from_utf8(&hex)
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| HarnessError::CommandFailed {
+                        what: "gpg-connect-agent SCD READCERT OPENPGP.3".into(),
+                        detail: format!("a bad escape %{}{}", *a as char, *b as char),
+                    })?;
+                data.push(byte);
+                rest = more;
+            }
+            _ => {
+                data.push(first);
+                rest = tail;
+            }
+        }
+    }
+    let bytes = data;
+    if !out.lines().any(|l| l.starts_with("OK")) || bytes.is_empty() {
+        return Err(HarnessError::CommandFailed {
+            what: "gpg-connect-agent SCD READCERT OPENPGP.3".into(),
+            detail: out,
+        });
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use cardgate_sim::CardImage;
-use cardgate_tests::fixtures::{INITIAL_PIN, NEW_PIN, PUK};
-use cardgate_tests::{Office, PcscLab, SoftCardFile};
+use cardgate_tests::fixtures::{self, INITIAL_PIN, NEW_PIN, PUK};
+use cardgate_tests::{openpgp, CardProcess, Office, PcscLab, SoftCardFile, VirtualOpenPgpCard};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
@@ -49,15 +49,88 @@ fn authenticate(office: &Office, pin: &str) -> Value {
     )
 }
 
+/// The card a story runs with: cardgate's own software card (`operator-card-v1`) or the
+/// independent OpenPGP card v3.4 (`tools/opcard-virt`).
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Software,
+    OpenPgp,
+}
+
+/// A blank card of one kind, kept across its removal so that the same card goes back in.
+enum Blank {
+    Software(Box<SoftCardFile>),
+    OpenPgp(VirtualOpenPgpCard),
+}
+
+impl Blank {
+    fn new(office: &Office, kind: Kind) -> Blank {
+        match kind {
+            Kind::Software => Blank::Software(Box::new(
+                SoftCardFile::blank(&office.lab, "blank", PUK).unwrap(),
+            )),
+            Kind::OpenPgp => {
+                Blank::OpenPgp(VirtualOpenPgpCard::factory_fresh(&office.lab, "blank").unwrap())
+            }
+        }
+    }
+
+    fn insert(&self, office: &Office) -> CardProcess {
+        match self {
+            Blank::Software(file) => office.lab.insert_card(0, file).unwrap(),
+            Blank::OpenPgp(card) => office.lab.insert_openpgp_card(0, card).unwrap(),
+        }
+    }
+
+    /// The same card back in the reader, as issued (the software card's image copied, as
+    /// its file is the card; the OpenPGP card's state directory as it is).
+    fn reinsert(&self, office: &Office) -> CardProcess {
+        match self {
+            Blank::Software(file) => {
+                let issued = SoftCardFile::from_image(
+                    &office.lab,
+                    "issued",
+                    CardImage::load(file.path()).unwrap(),
+                )
+                .unwrap();
+                office.lab.insert_card(0, &issued).unwrap()
+            }
+            Blank::OpenPgp(card) => office.lab.insert_openpgp_card(0, card).unwrap(),
+        }
+    }
+
+    /// What `card issue` reads after the manager's PIN: the transport PUK and the initial
+    /// PIN; an OpenPGP card's factory admin PIN and its new one first.
+    fn issue_secrets(&self) -> String {
+        match self {
+            Blank::Software(_) => format!("{PUK}\n{INITIAL_PIN}\n"),
+            Blank::OpenPgp(_) => format!(
+                "{}\n{}\n{PUK}\n{INITIAL_PIN}\n",
+                openpgp::FACTORY_PW3,
+                fixtures::ADMIN_PIN
+            ),
+        }
+    }
+}
+
 #[test]
 fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
+    story(Kind::Software);
+}
+
+#[test]
+fn openpgp_issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
+    story(Kind::OpenPgp);
+}
+
+fn story(kind: Kind) {
     let office = office();
-    let blank = SoftCardFile::blank(&office.lab, "blank", PUK).unwrap();
-    let mut card = office.lab.insert_card(0, &blank).unwrap();
+    let blank = Blank::new(&office, kind);
+    let mut card = blank.insert(&office);
     let mut daemon = office.start_daemon().unwrap();
     let reader = office.lab.reader(0).unwrap().to_owned();
 
-    // 1. The access manager issues the card into the blank software card, through pcscd.
+    // 1. The access manager issues the blank card, through pcscd.
     let issued = ok(&office
         .ctl_as_manager(
             &[
@@ -70,7 +143,7 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
                 "--issuer-dir",
                 office.dir.join("issuer").to_str().unwrap(),
             ],
-            &format!("{PUK}\n{INITIAL_PIN}\n"),
+            &blank.issue_secrets(),
         )
         .unwrap());
     let serial = issued.split_whitespace().nth(2).unwrap().to_owned();
@@ -117,13 +190,7 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
     eprintln!("removal to lock-session: {took:?} (from SIGTERM of the card process)");
 
     // 4. Re-inserted, with the PIN: the session unlocks.
-    let issued_card = SoftCardFile::from_image(
-        &office.lab,
-        "issued",
-        CardImage::load(blank.path()).unwrap(),
-    )
-    .unwrap();
-    let mut card = office.lab.insert_card(0, &issued_card).unwrap();
+    let mut card = blank.reinsert(&office);
     let a = authenticate(&office, NEW_PIN);
     assert_eq!(a["result"], "granted", "{a}");
     wait_for_call(&office, "unlock-session c1");
@@ -221,27 +288,54 @@ fn issue_login_change_pin_remove_lock_reinsert_unlock_revoke_end() {
     ] {
         assert!(log.contains(&format!("\"{kind}\"")), "no {kind} record");
     }
-    for secret in [PUK, INITIAL_PIN, NEW_PIN] {
+    for secret in [PUK, INITIAL_PIN, NEW_PIN, fixtures::ADMIN_PIN] {
         assert!(!log.contains(secret), "a secret reached the audit log");
     }
 }
 
 #[test]
 fn refusals_through_the_real_stack() {
+    refusals(Kind::Software);
+}
+
+#[test]
+fn openpgp_refusals_through_the_real_stack() {
+    refusals(Kind::OpenPgp);
+}
+
+/// A card of `kind` for `operator` with PIN `pin` in slot 0: the software card personalised
+/// in place, the OpenPGP card issued with `cardgatectl card issue` (`pin` as its initial PIN).
+fn card_for(office: &Office, kind: Kind, name: &str, operator: &str, pin: &str) -> CardProcess {
+    match kind {
+        Kind::Software => {
+            let file = SoftCardFile::personalised(&office.lab, &office.issuer, operator, pin, PUK)
+                .unwrap();
+            office.lab.insert_card(0, &file).unwrap()
+        }
+        Kind::OpenPgp => {
+            let card = VirtualOpenPgpCard::factory_fresh(&office.lab, name).unwrap();
+            let inserted = office.lab.insert_openpgp_card(0, &card).unwrap();
+            let reader = office.lab.reader(0).unwrap().to_owned();
+            office
+                .issue_openpgp_card(&reader, operator, PUK, pin)
+                .unwrap();
+            inserted
+        }
+    }
+}
+
+fn refusals(kind: Kind) {
     let office = office();
-    let issuer = &office.issuer;
     let _daemon = office.start_daemon().unwrap();
     // Another operator's card for this user (art. 5.3).
-    let other = SoftCardFile::personalised(&office.lab, issuer, "op-9999", NEW_PIN, PUK).unwrap();
-    let mut c = office.lab.insert_card(0, &other).unwrap();
+    let mut c = card_for(&office, kind, "other", "op-9999", NEW_PIN);
     let a = authenticate(&office, NEW_PIN);
     assert_eq!(a["reason"], "wrong_user", "{a}");
     c.remove().unwrap();
     office.lab.wait_for_no_card(0).unwrap();
 
     // A locked-out card: a clear message.
-    let mine = SoftCardFile::personalised(&office.lab, issuer, "op-0042", NEW_PIN, PUK).unwrap();
-    let mut c = office.lab.insert_card(0, &mine).unwrap();
+    let mut c = card_for(&office, kind, "mine", "op-0042", NEW_PIN);
     for left in [2, 1, 0] {
         let a = authenticate(&office, "Wrong9999");
         assert_eq!(a["tries_left"], left, "{a}");

@@ -23,6 +23,18 @@ fn a_factory_fresh_openpgp_card_is_issued_and_logs_in_through_the_daemon() {
         .issue_openpgp_card(&reader, OPERATOR, PUK, INITIAL_PIN)
         .unwrap();
     assert_eq!(serial.len(), 16);
+    let inspected: Value = serde_json::from_str(
+        &office
+            .ctl_ok(&["--json", "card", "inspect", "--reader", &reader], "")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(inspected["profile"], "openpgp-3.4", "{inspected}");
+    assert_eq!(inspected["certificate"]["serial"], serial.as_str());
+    assert_eq!(inspected["openpgp"]["version"], "3.4");
+    assert_eq!(inspected["openpgp"]["kdf"], true);
+    assert_eq!(inspected["openpgp"]["admin_pin_tries_left"], 3);
+    assert_eq!(inspected["pin"]["tries_left"], 3);
 
     let a = authenticate(&office, INITIAL_PIN);
     assert_eq!(

@@ -61,9 +61,16 @@ fn presented_refusal(e: &LoginError) -> (Option<Event>, Answer) {
             }),
             denied(code, "this card's certificate is invalid"),
         ),
-        LoginError::NotOperatorCard | LoginError::NotPersonalised => {
-            (None, denied(code, "this is not an operator card"))
-        }
+        LoginError::NotOperatorCard => (None, denied(code, "this is not an operator card")),
+        // A blank card, or an OpenPGP card that gpg or a vendor's tool personalised: it
+        // works as a card, so say plainly what it lacks.
+        LoginError::NotPersonalised => (
+            None,
+            denied(
+                code,
+                "this card was not issued by cardgate: it holds no operator certificate",
+            ),
+        ),
         LoginError::CardRemoved => (None, denied(code, "the card was removed during login")),
         _ => (
             None,
