@@ -18,6 +18,7 @@
 mod apdu;
 mod platform;
 mod state;
+mod vpcd;
 
 use apdu::Transport;
 use state::{StateDir, StateError};
@@ -294,7 +295,7 @@ fn serve<C: opcard::Client>(
             let mut out = io::stdout().lock();
             let _ = writeln!(out, "ready").and_then(|()| out.flush());
         }
-        let mut connection = vpicc::Connection::from(stream);
+        let mut connection = vpcd::Connection::new(stream);
         let ended = loop {
             // Checked before each message too, so that N = 0 leaves at once, as
             // cardgate-sim does.
