@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! # comments
-//! op: login PIN | change OLD NEW | select | nothing
+//! op: login PIN | change OLD NEW | unblock RESETCODE NEW | select | nothing
 //! expect: what the operation returned (see `render_*`)
 //! end: leave | reset          (how the seam ended the transaction)
 //! > command bytes             (hex pairs, "ASCII", *N for N bytes of any value)
@@ -23,7 +23,7 @@ use cardgate_card::cert::{CardSerial, CertificateBody, Role, EC_POINT_LEN};
 use cardgate_card::login::{login, LoginError, LoginPolicy};
 use cardgate_card::revocation::RevocationListBuilder;
 use cardgate_card::{
-    reselect, IssuerKey, OperatorCard, Pin, RevocationList, SecretString, Verification,
+    reselect, IssuerKey, OperatorCard, Pin, Puk, RevocationList, SecretString, Verification,
 };
 use cardgate_reader::{
     run_operation, AfterTransaction, CardTransaction, CardTransport, TransportError,
@@ -405,6 +405,18 @@ fn run(world: &World, transcript: Transcript) -> (String, Seen) {
                         Err(e) => format!("card_error {e}"),
                     }
                 }
+                ["unblock", reset_code, new] => {
+                    let mut card = OperatorCard::new(t);
+                    match card.select() {
+                        Ok(_) => card
+                            .unblock_pin(
+                                &Puk::parse(reset_code).unwrap(),
+                                &Pin::parse(new).unwrap(),
+                            )
+                            .map_or_else(|e| format!("card_error {e}"), render_verification),
+                        Err(e) => format!("card_error {e}"),
+                    }
+                }
                 ["select"] => match OperatorCard::new(t).select() {
                     Ok(Some(_)) => "openpgp certificate".into(),
                     Ok(None) => "openpgp blank".into(),
@@ -431,7 +443,7 @@ fn transcripts(world: &World) -> Vec<Transcript> {
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 9, "only {} transcripts", paths.len());
+    assert!(paths.len() >= 12, "only {} transcripts", paths.len());
     paths.iter().map(|p| world.transcript(p)).collect()
 }
 
