@@ -752,6 +752,143 @@ pub fn gpg_read_certificate(lab: &PcscLab, slot: usize) -> Result<Vec<u8>, Harne
     Ok(bytes)
 }
 
+impl VirtualOpenPgpCard {
+    /// A copy of this card as a new card `name` in `lab`'s work directory: the same serial,
+    /// keys, passwords and retry counters, a state of its own. A test that pulls a card at
+    /// every APDU starts each run from such a copy of one card. The card must not be running
+    /// (its state files are copied as they are on disk).
+    pub fn copy_as(&self, lab: &PcscLab, name: &str) -> Result<Self, HarnessError> {
+        let copy = Self::create(lab, name, self.serial)?;
+        for file in ["internal.bin", "external.bin", "serial"] {
+            let from = self.state.join(file);
+            let to = copy.state.join(file);
+            std::fs::copy(&from, &to).map_err(|source| HarnessError::Io {
+                what: "cannot copy the card state file",
+                path: from,
+                source,
+            })?;
+        }
+        Ok(copy)
+    }
+}
+
+/// What an outside client finds on an OpenPGP card ([`inspect`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    /// Tries left of PW1, the Reset Code and PW3 (`GET DATA C4`), read before any VERIFY.
+    pub tries: [u8; 3],
+    /// The cardholder certificate DO `7F21` (empty when the card has none).
+    pub certificate: Vec<u8>,
+    /// The first of the candidate PINs the card accepts as PW1.
+    pub accepted_pin: Option<String>,
+}
+
+impl OutsideClient {
+    /// `GET DATA C4`: the tries left of PW1, the Reset Code and PW3.
+    pub fn retry_counters(&mut self) -> Result<[u8; 3], HarnessError> {
+        let (status, sw) = self.transmit(&[0x00, 0xCA, 0x00, 0xC4, 0x00])?;
+        expect_ok("GET DATA C4", sw)?;
+        match status.as_slice() {
+            [_, _, _, _, pw1, rc, pw3, ..] => Ok([*pw1, *rc, *pw3]),
+            other => Err(HarnessError::CommandFailed {
+                what: "GET DATA C4".into(),
+                detail: format!("{} bytes of PW status, not 7", other.len()),
+            }),
+        }
+    }
+
+    /// `GET DATA 7F21`: the cardholder certificate as stored (empty: none).
+    pub fn certificate(&mut self) -> Result<Vec<u8>, HarnessError> {
+        let (cert, sw) = self.transmit(&[0x00, 0xCA, 0x7F, 0x21, 0x00])?;
+        expect_ok("GET DATA 7F21", sw)?;
+        Ok(cert)
+    }
+
+    /// The connection as a transport, for cardgate's own host side
+    /// (`cardgate_card::OperatorCard`, `cardgate_card::openpgp::issue::factory_reset`)
+    /// run as an outside program would run it.
+    pub fn transport(&mut self) -> &mut PcscCard {
+        &mut self.card
+    }
+}
+
+/// Connects to the OpenPGP card in `slot` as an outside client and reads its retry counters
+/// and certificate, then which of `pins` PW1 accepts, tried in order through cardgate's own
+/// host side (so with the card's KDF-DO, as cardgated would send them). Each candidate the
+/// card refuses costs a try of PW1 *after* the counters were read: give the candidates a
+/// test expects first, or inspect a copy ([`VirtualOpenPgpCard::copy_as`]). The security
+/// state is cleared before it leaves.
+pub fn inspect(lab: &PcscLab, slot: usize, pins: &[&str]) -> Result<Inspected, HarnessError> {
+    use cardgate_card::{OperatorCard, Pin, Verification};
+    let card_error = |what: &str, e: cardgate_card::CardError| HarnessError::CommandFailed {
+        what: what.to_owned(),
+        detail: e.to_string(),
+    };
+    let mut client = OutsideClient::connect(lab, slot)?;
+    expect_ok("SELECT OpenPGP", client.select_openpgp()?)?;
+    let tries = client.retry_counters()?;
+    let certificate = client.certificate()?;
+    let mut accepted_pin = None;
+    if !pins.is_empty() {
+        let mut card = OperatorCard::new(client.transport());
+        card.select()
+            .map_err(|e| card_error("SELECT (cardgate)", e))?;
+        for pin in pins {
+            let parsed = Pin::parse(pin).map_err(|_| HarnessError::BadSecret("PIN"))?;
+            let verified = card
+                .verify_pin(&parsed)
+                .map_err(|e| card_error("VERIFY (cardgate)", e))?;
+            if verified == Verification::Verified {
+                accepted_pin = Some((*pin).to_owned());
+                break;
+            }
+        }
+    }
+    if !cardgate_card::reselect().clear(client.transport()) {
+        return Err(HarnessError::CommandFailed {
+            what: "clearing the security state after the inspection".into(),
+            detail: "the card did not confirm VERIFY P1=FF".into(),
+        });
+    }
+    client.leave()?;
+    Ok(Inspected {
+        tries,
+        certificate,
+        accepted_pin,
+    })
+}
+
+/// Blocks PW1 of the card in `slot`: three wrong VERIFYs from an outside client.
+pub fn block_pw1(lab: &PcscLab, slot: usize) -> Result<(), HarnessError> {
+    let mut client = OutsideClient::connect(lab, slot)?;
+    expect_ok("SELECT OpenPGP", client.select_openpgp()?)?;
+    while client.retry_counters()?[0] > 0 {
+        let sw = client.verify(0x82, "Wrong9999")?;
+        if sw >> 4 != 0x63C {
+            return Err(HarnessError::CommandFailed {
+                what: "a wrong VERIFY of PW1".into(),
+                detail: format!("the card answered {sw:04X}"),
+            });
+        }
+    }
+    client.leave()
+}
+
+/// `cardgate_card::openpgp::issue::factory_reset` on the card in `slot`, run by an outside
+/// client (as an access manager's tool would): PW3 blocked with wrong tries, TERMINATE DF,
+/// ACTIVATE FILE. The card is factory-fresh afterwards (PW3 [`FACTORY_PW3`], no keys, no
+/// certificate).
+pub fn factory_reset(lab: &PcscLab, slot: usize) -> Result<(), HarnessError> {
+    let mut client = OutsideClient::connect(lab, slot)?;
+    cardgate_card::openpgp::issue::factory_reset(client.transport()).map_err(|e| {
+        HarnessError::CommandFailed {
+            what: "the OpenPGP card's factory reset".into(),
+            detail: e.to_string(),
+        }
+    })?;
+    client.leave()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
