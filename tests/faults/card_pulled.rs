@@ -34,9 +34,9 @@ enum Kind {
 }
 
 /// APDUs the OpenPGP card answers at every select (`OperatorCard::select`): SELECT
-/// operator-card-v1 (`6A82`), SELECT OpenPGP, VERIFY `P1=FF` for 81, 82, 83, GET DATA `4F`,
-/// `C0`, `C4`, `F9`, `7F21`.
-const OPENPGP_SELECT: u64 = 10;
+/// operator-card-v1 (`6A82`), SELECT OpenPGP, VERIFY `P1=FF` for 81, 82, 83, GET DATA `6E`
+/// (one short response on opcard), `F9`, `7F21`.
+const OPENPGP_SELECT: u64 = 8;
 /// APDUs of every operation's ending on the OpenPGP card (`cardgate_card::reselect()`):
 /// SELECT operator-card-v1 (`6A82`), SELECT OpenPGP, VERIFY `P1=FF` for 81, 82, 83.
 const OPENPGP_ENDING: u64 = 5;

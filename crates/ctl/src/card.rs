@@ -879,10 +879,9 @@ fn issue(
     let admin_pins = if openpgp {
         let (admin, new_admin) = (read_admin_pin(lang)?, read_admin_pin(lang)?);
         // Whoever has the admin PIN can set a new PIN on the card without the old one: the
-        // factory value, or one kept from before, must not stay.
-        if cardgate_card::ct_eq(new_admin.expose().as_bytes(), AdminPin::FACTORY.as_bytes())
-            || cardgate_card::ct_eq(new_admin.expose().as_bytes(), admin.expose().as_bytes())
-        {
+        // factory value, which everyone knows, must not stay. (The admin PIN the card has
+        // now may be kept: an issuance taken up again after a pull has already set it.)
+        if cardgate_card::ct_eq(new_admin.expose().as_bytes(), AdminPin::FACTORY.as_bytes()) {
             return Err(fail(Exit::Usage, tr!(lang, "ctl-card-admin-pin-unchanged")));
         }
         Some((admin, new_admin))

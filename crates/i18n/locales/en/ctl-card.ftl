@@ -11,7 +11,7 @@ ctl-card-date-far = --valid-until { $input } is more than { $years } years ahead
 ctl-card-bad-operator = --operator { $input }: the operator ID must be 1 to { $max } bytes, with no control characters
 ctl-card-bad-puk = the PUK { $error }
 ctl-card-bad-admin-pin = the admin PIN { $error }
-ctl-card-admin-pin-unchanged = the new admin PIN must differ from the factory value 12345678 and from the card's admin PIN now: whoever knows it can set a new PIN on the card without the old one
+ctl-card-admin-pin-unchanged = the new admin PIN must not be the factory value 12345678: whoever knows the admin PIN can set a new PIN on the card without the old one
 ctl-card-config-fix = correct the configuration { $path } (docs/configuration.md)
 ctl-card-config-hint = name the configuration with --config (now { $path })
 

@@ -11,7 +11,7 @@ ctl-card-date-far = --valid-until { $input } は{ $years }年より先の日付�
 ctl-card-bad-operator = --operator { $input }: 操作者IDは1～{ $max }バイトで、制御文字を含まないものを指定してください
 ctl-card-bad-puk = PUK(ロック解除コード)の形式が正しくありません: { $error }
 ctl-card-bad-admin-pin = 管理者 PIN(PW3)の形式が正しくありません: { $error }
-ctl-card-admin-pin-unchanged = 新しい管理者 PIN は、工場出荷時の 12345678 とも、カードの現在の管理者 PIN とも違うものにしてください。管理者 PIN を知る者は、古い PIN なしにカードへ新しい PIN を設定できます
+ctl-card-admin-pin-unchanged = 新しい管理者 PIN を工場出荷時の 12345678 にすることはできません。管理者 PIN を知る者は、古い PIN なしにカードへ新しい PIN を設定できます
 ctl-card-config-fix = 設定ファイル { $path } を修正してください(docs/configuration.md を参照)
 ctl-card-config-hint = 設定ファイルを --config で指定してください(現在の指定: { $path })
 
