@@ -1,7 +1,7 @@
 //! The OpenPGP card v3.4 profile, host side: cards a town hall can buy (YubiKey 5,
 //! Nitrokey 3, Gnuk, ZeitControl), recognised by their application identifier.
 //!
-//! The login is the operator-card login ([`crate::login`]) over these commands:
+//! The login is the operator-card login ([`crate::login`](mod@crate::login)) over these commands:
 //!
 //! | cardgate needs | OpenPGP card v3.4 |
 //! | --- | --- |
