@@ -77,12 +77,12 @@ impl Kind {
                 authenticate: 3,
                 total: 4,
             },
-            // The select, VERIFY with no data (PW1's counter: a blocked PW1 gets no PIN),
+            // The select (PW1's tries left come with `6E`: a blocked PW1 gets no PIN),
             // VERIFY, INTERNAL AUTHENTICATE, the ending.
             Kind::OpenPgp => LoginApdus {
-                verify: OPENPGP_SELECT + 2,
-                authenticate: OPENPGP_SELECT + 3,
-                total: OPENPGP_SELECT + 3 + OPENPGP_ENDING,
+                verify: OPENPGP_SELECT + 1,
+                authenticate: OPENPGP_SELECT + 2,
+                total: OPENPGP_SELECT + 2 + OPENPGP_ENDING,
             },
         }
     }
@@ -92,8 +92,8 @@ impl Kind {
         match self {
             // SELECT, CHANGE REFERENCE DATA, the clearing SELECT.
             Kind::Sim => (2, 3),
-            // The select, VERIFY with no data, CHANGE REFERENCE DATA, the ending.
-            Kind::OpenPgp => (OPENPGP_SELECT + 2, OPENPGP_SELECT + 2 + OPENPGP_ENDING),
+            // The select, CHANGE REFERENCE DATA, the ending.
+            Kind::OpenPgp => (OPENPGP_SELECT + 1, OPENPGP_SELECT + 1 + OPENPGP_ENDING),
         }
     }
 
@@ -123,7 +123,7 @@ impl Kind {
                 admin_pin_changes: None,
             },
             // The profile's read (select, ending), then the select, GET DATA 7F21 (no
-            // certificate yet), VERIFY with no data and VERIFY of PW3 (factory), the
+            // certificate yet), VERIFY of PW3 (factory), the
             // KDF-DO in GnuPG's order (CHANGE REFERENCE DATA of PW3 to the hash of the
             // factory PIN, VERIFY, RESET RETRY COUNTER P1=02, PUT DATA D3 empty, PUT DATA
             // F9, VERIFY), CHANGE REFERENCE DATA of PW3 to the new admin PIN, VERIFY, PUT
@@ -132,9 +132,9 @@ impl Kind {
             Kind::OpenPgp => {
                 let start = 2 * OPENPGP_SELECT + OPENPGP_ENDING;
                 IssueApdus {
-                    certificate: start + 18,
-                    total: start + 18 + OPENPGP_ENDING,
-                    admin_pin_changes: Some((start + 4, start + 8, start + 10)),
+                    certificate: start + 17,
+                    total: start + 17 + OPENPGP_ENDING,
+                    admin_pin_changes: Some((start + 3, start + 7, start + 9)),
                 }
             }
         }

@@ -393,7 +393,7 @@ impl<T: CardTransport> OperatorCard<T> {
     pub fn pin_status(&mut self) -> Result<Verification, CardError> {
         match &self.profile {
             Some(Profile::OpenPgp(_)) => {
-                crate::openpgp::password_status(&mut self.transport, crate::openpgp::REF_PW1)
+                crate::openpgp::password_status(&mut self.transport, crate::openpgp::Counter::Pw1)
             }
             Some(Profile::OperatorCardV1) => self.v1_pin_status(),
             None => Err(not_in_profile("VERIFY (status)", None)),

@@ -283,7 +283,7 @@ pub fn factory_reset<T: CardTransport + ?Sized>(transport: &mut T) -> Result<(),
     // At most as many wrong tries as a counter can hold; a card whose PW3 will not block
     // is refused by TERMINATE below.
     for _ in 0..16 {
-        match super::password_status(transport, REF_PW3)? {
+        match super::password_status(transport, Counter::Pw3)? {
             Verification::Blocked => break,
             Verification::Verified | Verification::Wrong { .. } => {}
         }

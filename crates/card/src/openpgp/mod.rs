@@ -202,7 +202,9 @@ pub fn select_application<T: CardTransport + ?Sized>(
         StatusWord::NotFound => return Ok(None),
         other => return Err(CardError::unexpected(NAME, other)),
     }
-    clear_security_state(transport)?;
+    // At the start, a state that cannot be known is let pass: every operation VERIFYs its
+    // own password before it uses one, and the ending (which such a card fails) resets it.
+    clear_passwords(transport)?;
     let mut app = read_application_data(transport)?;
     if app.kdf_supported {
         app.kdf = read_kdf(transport)?;
@@ -210,11 +212,20 @@ pub fn select_application<T: CardTransport + ?Sized>(
     Ok(Some(app))
 }
 
+/// Whether the card's security state is known to be clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cleared {
+    /// `VERIFY P1=FF` went through, or VERIFY without data shows nothing verified.
+    Yes,
+    /// The card refuses both: what it has verified cannot be known.
+    Unknown,
+}
+
 /// `VERIFY P1=FF` for PW1 (sign), PW1 (other) and PW3: the card forgets every password
 /// verified before, by us or by any other program. A card that refuses `P1=FF` (YubiKeys
-/// before firmware 5.6) passes only when VERIFY with no data shows that none of the three is
-/// verified now; otherwise the operation fails and the seam resets the card.
-pub fn clear_security_state<T: CardTransport + ?Sized>(transport: &mut T) -> Result<(), CardError> {
+/// before firmware 5.6) is asked with VERIFY without data whether any of the three is
+/// verified now: one that is fails the operation, and the seam resets the card.
+fn clear_passwords<T: CardTransport + ?Sized>(transport: &mut T) -> Result<Cleared, CardError> {
     const NAME: &str = "VERIFY (clear)";
     let mut refused = None;
     for reference in ALL_PASSWORDS {
@@ -230,14 +241,56 @@ pub fn clear_security_state<T: CardTransport + ?Sized>(transport: &mut T) -> Res
         }
     }
     let Some(status) = refused else {
-        return Ok(());
+        return Ok(Cleared::Yes);
     };
+    let mut cleared = Cleared::Yes;
     for reference in ALL_PASSWORDS {
-        if password_status(transport, reference)? == Verification::Verified {
-            return Err(CardError::unexpected(NAME, status));
+        match verified_now(transport, reference)? {
+            Some(true) => return Err(CardError::unexpected(NAME, status)),
+            Some(false) => {}
+            None => cleared = Cleared::Unknown,
         }
     }
-    Ok(())
+    Ok(cleared)
+}
+
+/// The security state cleared, and known to be: what the seam's ending needs
+/// ([`crate::commands::reselect`]). A card that can neither clear nor tell (YubiKeys of
+/// firmware 5.4 refuse `P1=FF` and answer `6A80` to VERIFY without data) fails here, and the
+/// seam resets it: a reset clears every card.
+pub fn clear_security_state<T: CardTransport + ?Sized>(transport: &mut T) -> Result<(), CardError> {
+    match clear_passwords(transport)? {
+        Cleared::Yes => Ok(()),
+        Cleared::Unknown => Err(CardError::unexpected(
+            "VERIFY (status)",
+            StatusWord::IncorrectData,
+        )),
+    }
+}
+
+/// VERIFY with no data, for the one question it answers and `C4` does not: is the password
+/// verified now? `None`: the card does not implement it.
+fn verified_now<T: CardTransport + ?Sized>(
+    transport: &mut T,
+    reference: u8,
+) -> Result<Option<bool>, CardError> {
+    const NAME: &str = "VERIFY (status)";
+    let r = run(
+        transport,
+        NAME,
+        Command::new(0x00, ins::VERIFY, 0x00, reference),
+        None,
+        None,
+    )?;
+    match r.status {
+        StatusWord::Success => Ok(Some(true)),
+        StatusWord::RemainingRetries(_) | StatusWord::AuthMethodBlocked => Ok(Some(false)),
+        StatusWord::IncorrectData
+        | StatusWord::WrongLength
+        | StatusWord::IncorrectP1P2
+        | StatusWord::InsNotSupported => Ok(None),
+        other => Err(CardError::unexpected(NAME, other)),
+    }
 }
 
 /// GET DATA of a simple DO (`00 CA 00 tag 00`); `None` when the card has none (`6A88`).
@@ -433,10 +486,13 @@ fn password_outcome(name: &'static str, status: StatusWord) -> Result<Verificati
 }
 
 /// Which counter of `C4` a password has.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Counter {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// PW1, the operator's PIN.
     Pw1 = 0,
+    /// The Reset Code.
     ResetCode = 1,
+    /// PW3, the admin PIN.
     Pw3 = 2,
 }
 
@@ -458,28 +514,24 @@ pub(crate) fn counted_outcome<T: CardTransport + ?Sized>(
     }
 }
 
-/// VERIFY with no data: `9000` when verified now, `63Cx` with the tries left otherwise. A
-/// blocked password answers `63C0`, reported as [`Verification::Blocked`].
+/// The tries left of a password, from the PW status bytes (`C4`): [`Verification::Blocked`]
+/// at 0, else [`Verification::Wrong`] with the count, as "not verified now" (every operation
+/// starts by clearing the security state). Not VERIFY without data, which the specification
+/// allows but some cards refuse (YubiKey 5, firmware 5.4: `6A80`), and which answers `63C0`
+/// for a blocked password as for a wrong one.
 pub fn password_status<T: CardTransport + ?Sized>(
     transport: &mut T,
-    reference: u8,
+    counter: Counter,
 ) -> Result<Verification, CardError> {
-    const NAME: &str = "VERIFY (status)";
-    let r = run(
-        transport,
-        NAME,
-        Command::new(0x00, ins::VERIFY, 0x00, reference),
-        None,
-        None,
-    )?;
-    match password_outcome(NAME, r.status)? {
-        Verification::Wrong { remaining: 0 } => Ok(Verification::Blocked),
-        other => Ok(other),
-    }
+    Ok(match retry_counters(transport)?[counter as usize] {
+        0 => Verification::Blocked,
+        remaining => Verification::Wrong { remaining },
+    })
 }
 
-/// VERIFY of `secret` as `password` (`reference`), after its retry counter: a blocked
-/// password gets no secret at all (the card would answer `63C0` even to the right one).
+/// VERIFY of `secret` as `password` (`reference`), after its retry counter (read from `C4`
+/// at select): a blocked password gets no secret at all (the card would answer `63C0` even
+/// to the right one).
 pub(crate) fn verify<T: CardTransport + ?Sized>(
     transport: &mut T,
     app: &OpenPgpApplication,
@@ -488,7 +540,13 @@ pub(crate) fn verify<T: CardTransport + ?Sized>(
     secret: &str,
 ) -> Result<Verification, CardError> {
     const NAME: &str = "VERIFY";
-    if password_status(transport, reference)? == Verification::Blocked {
+    let counter = if reference == REF_PW3 {
+        Counter::Pw3
+    } else {
+        Counter::Pw1
+    };
+    // The tries left as the card said them when it was selected, in this same transaction.
+    if app.retries[counter as usize] == 0 {
         return Ok(Verification::Blocked);
     }
     let value = app.derive(password, secret);
@@ -499,11 +557,6 @@ pub(crate) fn verify<T: CardTransport + ?Sized>(
         Some(&value),
         None,
     )?;
-    let counter = if reference == REF_PW3 {
-        Counter::Pw3
-    } else {
-        Counter::Pw1
-    };
     counted_outcome(transport, NAME, r.status, counter)
 }
 
@@ -533,7 +586,7 @@ pub fn change_pin<T: CardTransport + ?Sized>(
     new: &str,
 ) -> Result<Verification, CardError> {
     const NAME: &str = "CHANGE REFERENCE DATA";
-    if password_status(transport, REF_PW1)? == Verification::Blocked {
+    if app.retries[Counter::Pw1 as usize] == 0 {
         return Ok(Verification::Blocked);
     }
     let mut data = app.derive(Password::User, old);
