@@ -90,3 +90,36 @@ fn an_openpgp_card_keeps_no_factory_admin_pin_and_is_not_touched_when_one_is_giv
     assert!(status.contains("PIN retry counter : 3 0 3"), "{status}");
     assert!(status.contains("Authentication key: [none]"), "{status}");
 }
+
+#[test]
+fn a_card_left_terminated_by_an_interrupted_reset_is_brought_back_to_its_factory_state() {
+    let office = Office::standard(PcscLab::start().unwrap(), "").unwrap();
+    let card = VirtualOpenPgpCard::factory_fresh(&office.lab, "terminated").unwrap();
+    let _inserted = office.lab.insert_openpgp_card(0, &card).unwrap();
+    let reader = office.lab.reader(0).unwrap().to_owned();
+    office
+        .issue_openpgp_card(&reader, OPERATOR, PUK, INITIAL_PIN)
+        .unwrap();
+    // A reset pulled between TERMINATE DF and ACTIVATE FILE: the card is terminated.
+    let mut client = openpgp::OutsideClient::connect(&office.lab, 0).unwrap();
+    openpgp::expect_ok("SELECT", client.select_openpgp().unwrap()).unwrap();
+    // The admin PIN went to the card hashed (KDF on): block PW3 instead, as a reset does.
+    while client.retry_counters().unwrap()[2] > 0 {
+        client.verify(0x83, "Wrong99999").unwrap();
+    }
+    let (_, sw) = client
+        .transmit(&openpgp::apdu(0x00, 0xE6, 0x00, 0x00, &[]))
+        .unwrap();
+    openpgp::expect_ok("TERMINATE DF", sw).unwrap();
+    assert_eq!(client.select_openpgp().unwrap(), 0x6285, "terminated");
+    client.leave().unwrap();
+    openpgp::factory_reset(&office.lab, 0).unwrap();
+    let status = openpgp::gpg_card_status(&office.lab, 0).unwrap();
+    assert!(status.contains("PIN retry counter : 3 0 3"), "{status}");
+    assert!(status.contains("Authentication key: [none]"), "{status}");
+    assert!(status.contains("KDF setting ......: off"), "{status}");
+    // And it takes a new issuance from the factory state (the admin PIN it had is gone).
+    office
+        .issue_openpgp_card(&reader, OPERATOR, PUK, INITIAL_PIN)
+        .unwrap();
+}

@@ -220,7 +220,8 @@ pub fn transceive<T: CardTransport + ?Sized>(
     Ok(Response::new(data.to_vec(), response.status))
 }
 
-fn build(
+/// A command with its data and Le, or the reason it cannot be built, named.
+pub(crate) fn build(
     name: &'static str,
     cmd: Command,
     data: Option<&[u8]>,

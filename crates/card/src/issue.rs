@@ -10,7 +10,7 @@
 //! the key, RESET RETRY COUNTER the PIN). With the PIN last, a card pulled between the two
 //! carried a certificate without a PIN: refused as already personalised, and useless.
 
-use crate::cert::{CardSerial, CertError, Certificate, CertificateBody, Role};
+use crate::cert::{CardSerial, CertError, Certificate, CertificateBody, Role, EC_POINT_LEN};
 use crate::commands::{CardError, OperatorCard, Verification};
 use crate::issuer::IssuerKey;
 use crate::secret::{Pin, Puk};
@@ -30,6 +30,26 @@ pub struct IssueRequest {
     pub valid_from: Date,
     /// Last day of validity.
     pub valid_until: Date,
+}
+
+impl IssueRequest {
+    /// The certificate `issuer` signs for this request over the key the card generated.
+    pub fn certificate(
+        &self,
+        issuer: &IssuerKey,
+        card_public_key: [u8; EC_POINT_LEN],
+    ) -> Result<Certificate, CertError> {
+        CertificateBody {
+            serial: self.serial,
+            operator_id: self.operator_id.clone(),
+            role: self.role,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            issuer_key_id: issuer.public_key().key_id(),
+            card_public_key,
+        }
+        .sign(issuer)
+    }
 }
 
 /// Why a card could not be issued.
@@ -89,16 +109,7 @@ pub fn issue_card<T: CardTransport>(
     }
     puk_outcome(card.verify_puk(puk)?)?;
     let card_public_key = card.generate_key_pair()?;
-    let cert = CertificateBody {
-        serial: request.serial,
-        operator_id: request.operator_id.clone(),
-        role: request.role,
-        valid_from: request.valid_from,
-        valid_until: request.valid_until,
-        issuer_key_id: issuer.public_key().key_id(),
-        card_public_key,
-    }
-    .sign(issuer)?;
+    let cert = request.certificate(issuer, card_public_key)?;
     puk_outcome(card.unblock_pin(puk, initial_pin)?)?;
     card.put_certificate(&cert)?;
     Ok(cert)

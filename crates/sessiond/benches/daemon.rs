@@ -130,22 +130,8 @@ fn main() {
     let reader0 = lab.reader(0).unwrap().to_owned();
     let context = PcscContext::establish().unwrap();
     let pin = Pin::parse(PIN).unwrap();
-    let raw_login = || {
-        let start = Instant::now();
-        let mut card = context
-            .connect(&reader0, ConnectOptions::default())
-            .unwrap();
-        let mut tx = card.begin_transaction().unwrap();
-        let mut host = OperatorCard::new(&mut tx);
-        host.select().unwrap().unwrap();
-        host.verify_pin(&pin).unwrap();
-        host.internal_authenticate(&[7u8; 32]).unwrap();
-        drop(host);
-        assert!(cardgate_card::reselect().clear(&mut tx));
-        tx.end(AfterTransaction::LeaveCard).unwrap();
-        card.leave().unwrap();
-        start.elapsed()
-    };
+    let raw_login = || floor_login(&context, &reader0, &pin);
+
     let socket = office.login_socket();
     // At info level the daemon logs each removal's lock with its duration (read below).
     let daemon = office
@@ -333,6 +319,28 @@ fn main() {
     openpgp_logins(through_mean);
 }
 
+/// One login's APDUs straight through PC/SC, as the daemon's transaction seam sends them,
+/// minus the daemon: the same host code (`OperatorCard`: SELECT, VERIFY, INTERNAL
+/// AUTHENTICATE, whichever the card's profile), in one transaction on a fresh connection of a
+/// kept context, ended with the seam's own ending, the card left as it is.
+fn floor_login(context: &PcscContext, reader: &str, pin: &Pin) -> Duration {
+    let start = Instant::now();
+    let mut card = context.connect(reader, ConnectOptions::default()).unwrap();
+    let mut tx = card.begin_transaction().unwrap();
+    let mut host = OperatorCard::new(&mut tx);
+    host.select().unwrap().unwrap();
+    assert_eq!(
+        host.verify_pin(pin).unwrap(),
+        cardgate_card::Verification::Verified
+    );
+    host.internal_authenticate(&[7u8; 32]).unwrap();
+    drop(host);
+    assert!(cardgate_card::reselect().clear(&mut tx));
+    tx.end(AfterTransaction::LeaveCard).unwrap();
+    card.leave().unwrap();
+    start.elapsed()
+}
+
 /// The OpenPGP card profile, in a lab of its own (pcscd serves at most 16 readers, all taken
 /// above): a factory-fresh virtual card issued as an access manager would, its first PIN
 /// changed, then logins through cardgated alternating with its floor, the same host code
@@ -367,23 +375,7 @@ fn openpgp_logins(v1_through_mean: Duration) {
 
     let context = PcscContext::establish().unwrap();
     let pin = Pin::parse(PIN).unwrap();
-    let floor = || {
-        let start = Instant::now();
-        let mut card = context.connect(&reader, ConnectOptions::default()).unwrap();
-        let mut tx = card.begin_transaction().unwrap();
-        let mut host = OperatorCard::new(&mut tx);
-        host.select().unwrap().unwrap();
-        assert_eq!(
-            host.verify_pin(&pin).unwrap(),
-            cardgate_card::Verification::Verified
-        );
-        host.internal_authenticate(&[7u8; 32]).unwrap();
-        drop(host);
-        assert!(cardgate_card::reselect().clear(&mut tx));
-        tx.end(AfterTransaction::LeaveCard).unwrap();
-        card.leave().unwrap();
-        start.elapsed()
-    };
+    let floor = || floor_login(&context, &reader, &pin);
     let login = r#"{"op":"authenticate","terminal":"juki-00","user":"user00","pin":""#.to_owned()
         + PIN
         + r#""}"#;

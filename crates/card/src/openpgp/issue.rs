@@ -38,7 +38,7 @@ use super::{
     OpenPgpApplication, ECDSA_P256_ATTRIBUTES, P256_OID, REF_PW1_SIGN, REF_PW3,
 };
 use crate::apdu::Command;
-use crate::cert::{Certificate, CertificateBody, EC_POINT_LEN};
+use crate::cert::{Certificate, EC_POINT_LEN};
 use crate::commands::{ins, CardError, Verification};
 use crate::issue::{IssueError, IssueRequest};
 use crate::issuer::IssuerKey;
@@ -211,16 +211,7 @@ pub fn issue_card<T: CardTransport + ?Sized>(
         (0x00, tag::AUTH_GENERATION_TIME[0]),
         &now.to_be_bytes(),
     )?;
-    let cert = CertificateBody {
-        serial: request.serial,
-        operator_id: request.operator_id.clone(),
-        role: request.role,
-        valid_from: request.valid_from,
-        valid_until: request.valid_until,
-        issuer_key_id: issuer.public_key().key_id(),
-        card_public_key,
-    }
-    .sign(issuer)?;
+    let cert = request.certificate(issuer, card_public_key)?;
     put_data(
         transport,
         "PUT DATA (7F21)",
@@ -272,43 +263,80 @@ pub fn v4_fingerprint(point: &[u8; EC_POINT_LEN], created: u32) -> [u8; 20] {
 }
 
 /// Returns an OpenPGP card to its factory state without knowing its admin PIN, as the
-/// standard allows (v3.4 § 7.2.16): PW3 is blocked with wrong tries, then TERMINATE DF and
-/// ACTIVATE FILE. Every key, password and certificate on it is gone; PW1 is `123456` and
-/// PW3 `12345678` again.
+/// standard allows (v3.4 § 7.2.16): PW1 and PW3 are blocked with wrong tries, then TERMINATE
+/// DF and ACTIVATE FILE; a card left terminated by an earlier reset is activated. Every
+/// key, password and certificate on it is gone; PW1 is `123456` and PW3 `12345678` again.
 pub fn factory_reset<T: CardTransport + ?Sized>(transport: &mut T) -> Result<(), IssueError> {
-    if super::select_application(transport)?.is_none() {
-        return Err(CardError::ApplicationNotFound.into());
+    // A card pulled between TERMINATE DF and ACTIVATE FILE answers SELECT with `6285`
+    // (terminated) and nothing else: the reset is finished where it stopped.
+    const SELECT: &str = "SELECT (OpenPGP)";
+    let r = super::transceive(transport, &super::select_command()?, SELECT)?;
+    match r.status {
+        StatusWord::Success => {
+            if super::select_application(transport)?.is_none() {
+                return Err(CardError::ApplicationNotFound.into());
+            }
+            // Both passwords, as ykman does: some cards allow TERMINATE only then.
+            block(transport, super::REF_PW1, Counter::Pw1)?;
+            block(transport, REF_PW3, Counter::Pw3)?;
+            terminate_and_activate(transport, true)?;
+        }
+        StatusWord::Other([0x62, 0x85]) => terminate_and_activate(transport, false)?,
+        StatusWord::NotFound => return Err(CardError::ApplicationNotFound.into()),
+        other => return Err(CardError::unexpected(SELECT, other).into()),
     }
+    match super::select_application(transport)? {
+        Some(_) => Ok(()),
+        None => Err(CardError::ApplicationNotFound.into()),
+    }
+}
+
+/// Wrong VERIFYs of `reference` until its counter reads 0.
+fn block<T: CardTransport + ?Sized>(
+    transport: &mut T,
+    reference: u8,
+    counter: Counter,
+) -> Result<(), IssueError> {
+    const NAME: &str = "VERIFY (to block)";
     let rng = SystemRandom::new();
-    // At most as many wrong tries as a counter can hold; a card whose PW3 will not block
-    // is refused by TERMINATE below.
+    // At most as many wrong tries as a counter can hold; a password that will not block is
+    // left to TERMINATE DF to refuse.
     for _ in 0..16 {
-        match super::password_status(transport, Counter::Pw3)? {
-            Verification::Blocked => break,
-            Verification::Verified | Verification::Wrong { .. } => {}
+        if super::password_status(transport, counter)? == Verification::Blocked {
+            break;
         }
         let mut wrong = [0u8; 16];
         rng.fill(&mut wrong)
             .map_err(|_| IssueError::Kdf(KdfError::Random))?;
-        // Letters only, so it can never be a cardgate admin PIN (which holds digits).
+        // Sixteen random letters: not the password, whatever it is.
         let wrong: String = wrong.iter().map(|b| char::from(b'a' + b % 26)).collect();
-        const NAME: &str = "VERIFY (PW3, to block)";
         let r = run(
             transport,
             NAME,
-            Command::new(0x00, ins::VERIFY, 0x00, REF_PW3),
+            Command::new(0x00, ins::VERIFY, 0x00, reference),
             Some(wrong.as_bytes()),
             None,
         )?;
         match r.status {
-            StatusWord::RemainingRetries(_) | StatusWord::AuthMethodBlocked => {}
+            StatusWord::RemainingRetries(_)
+            | StatusWord::AuthMethodBlocked
+            | StatusWord::SecurityStatusNotSatisfied => {}
             other => return Err(CardError::unexpected(NAME, other).into()),
         }
     }
-    for (name, ins) in [
+    Ok(())
+}
+
+/// TERMINATE DF (unless the card is terminated already), then ACTIVATE FILE.
+fn terminate_and_activate<T: CardTransport + ?Sized>(
+    transport: &mut T,
+    terminate: bool,
+) -> Result<(), IssueError> {
+    let steps = [
         ("TERMINATE DF", ins::TERMINATE_DF),
         ("ACTIVATE FILE", ins::ACTIVATE_FILE),
-    ] {
+    ];
+    for (name, ins) in steps.into_iter().skip(usize::from(!terminate)) {
         let r = run(
             transport,
             name,
@@ -318,10 +346,7 @@ pub fn factory_reset<T: CardTransport + ?Sized>(transport: &mut T) -> Result<(),
         )?;
         expect_success(name, &r)?;
     }
-    match super::select_application(transport)? {
-        Some(_) => Ok(()),
-        None => Err(CardError::ApplicationNotFound.into()),
-    }
+    Ok(())
 }
 
 #[cfg(test)]

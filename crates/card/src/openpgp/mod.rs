@@ -28,7 +28,7 @@ pub mod kdf;
 
 use crate::apdu::{Command, Response};
 use crate::cert::{Certificate, AUTH_PREFIX, EC_POINT_LEN, TAG_EC_POINT, TAG_PUBLIC_KEY};
-use crate::commands::{ins, transceive, CardError, Verification, CHALLENGE_LEN};
+use crate::commands::{build, ins, transceive, CardError, Verification, CHALLENGE_LEN};
 use crate::status::StatusWord;
 use crate::tlv::{self, TlvError};
 use cardgate_reader::CardTransport;
@@ -149,6 +149,7 @@ impl OpenPgpApplication {
     }
 }
 
+/// Builds one command and sends it on the one send path ([`transceive`]).
 pub(crate) fn run<T: CardTransport + ?Sized>(
     transport: &mut T,
     name: &'static str,
@@ -156,19 +157,7 @@ pub(crate) fn run<T: CardTransport + ?Sized>(
     data: Option<&[u8]>,
     le: Option<u16>,
 ) -> Result<Response, CardError> {
-    let map = |source| CardError::Build {
-        command: name,
-        source,
-    };
-    let cmd = match data {
-        Some(d) => cmd.with_data(d).map_err(map)?,
-        None => cmd,
-    };
-    let cmd = match le {
-        Some(le) => cmd.with_le(le).map_err(map)?,
-        None => cmd,
-    };
-    transceive(transport, &cmd, name)
+    transceive(transport, &build(name, cmd, data, le)?, name)
 }
 
 pub(crate) fn expect_success(name: &'static str, r: &Response) -> Result<(), CardError> {
