@@ -324,21 +324,10 @@ pub fn security_state_probe(lab: &PcscLab, slot: usize) -> Result<u16, HarnessEr
     Ok(sw)
 }
 
-/// `gpg --card-status` for the card in `slot`, through the lab's pcscd: a private
-/// GNUPGHOME in the lab's work directory whose scdaemon uses PC/SC only (`disable-ccid`),
-/// shares the card (`pcsc-shared`) and reads the slot's reader (`reader-port`), and finds
-/// pcscd through `PCSCLITE_CSOCK_NAME` (the lab's client socket). The agent and scdaemon
-/// are stopped before this returns, so they hold no connection to the card afterwards.
-/// Returns gpg's standard output.
-pub fn gpg_card_status(lab: &PcscLab, slot: usize) -> Result<String, HarnessError> {
-    paths::require_program("gpg", "gnupg")?;
-    paths::require_program("gpgconf", "gnupg")?;
-    if !Path::new("/usr/lib/gnupg/scdaemon").is_file() {
-        return Err(HarnessError::MissingProgram {
-            program: "scdaemon",
-            package: "scdaemon",
-        });
-    }
+/// The private GNUPGHOME for the card in `slot` (mode 0700, in the lab's work directory),
+/// whose scdaemon uses PC/SC only (`disable-ccid`), shares the card (`pcsc-shared`) and reads
+/// the slot's reader (`reader-port`).
+fn gnupg_home(lab: &PcscLab, slot: usize) -> Result<PathBuf, HarnessError> {
     let reader = lab
         .reader(slot)
         .ok_or(HarnessError::ReaderCount(slot + 1))?;
@@ -359,7 +348,25 @@ pub fn gpg_card_status(lab: &PcscLab, slot: usize) -> Result<String, HarnessErro
         format!("disable-ccid\npcsc-shared\nreader-port {reader}\n"),
     )
     .map_err(io("cannot write", &conf))?;
+    Ok(home)
+}
 
+/// `gpg --card-status` for the card in `slot`, through the lab's pcscd: a private
+/// GNUPGHOME in the lab's work directory whose scdaemon uses PC/SC only (`disable-ccid`),
+/// shares the card (`pcsc-shared`) and reads the slot's reader (`reader-port`), and finds
+/// pcscd through `PCSCLITE_CSOCK_NAME` (the lab's client socket). The agent and scdaemon
+/// are stopped before this returns, so they hold no connection to the card afterwards.
+/// Returns gpg's standard output.
+pub fn gpg_card_status(lab: &PcscLab, slot: usize) -> Result<String, HarnessError> {
+    paths::require_program("gpg", "gnupg")?;
+    paths::require_program("gpgconf", "gnupg")?;
+    if !Path::new("/usr/lib/gnupg/scdaemon").is_file() {
+        return Err(HarnessError::MissingProgram {
+            program: "scdaemon",
+            package: "scdaemon",
+        });
+    }
+    let home = gnupg_home(lab, slot)?;
     let log = lab.work_dir().join(format!("gpg-{slot}.log"));
     let run = |args: &[&str], what: &str| -> Result<String, HarnessError> {
         let mut command = guarded("gpg");
@@ -642,26 +649,11 @@ pub fn gnupg_run(
     paths::require_program("gpg", "gnupg")?;
     paths::require_program("gpg-connect-agent", "gpgconf")?;
     paths::require_program("gpgconf", "gnupg")?;
-    let reader = lab
-        .reader(slot)
-        .ok_or(HarnessError::ReaderCount(slot + 1))?;
-    let home = lab.work_dir().join(format!("gnupg-{slot}"));
+    let home = gnupg_home(lab, slot)?;
     let io = |what: &'static str, path: &Path| {
         let path = path.to_owned();
         move |source| HarnessError::Io { what, path, source }
     };
-    std::fs::create_dir_all(&home).map_err(io("cannot create", &home))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))
-            .map_err(io("cannot restrict", &home))?;
-    }
-    let conf = home.join("scdaemon.conf");
-    std::fs::write(
-        &conf,
-        format!("disable-ccid\npcsc-shared\nreader-port {reader}\n"),
-    )
-    .map_err(io("cannot write", &conf))?;
     let input = home.join(format!("{program}.stdin"));
     std::fs::write(&input, stdin).map_err(io("cannot write", &input))?;
     let log = lab.work_dir().join(format!("gnupg-{slot}.log"));

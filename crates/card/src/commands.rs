@@ -163,7 +163,11 @@ pub enum Verification {
 }
 
 impl Verification {
-    fn from_status(command: &'static str, status: StatusWord) -> Result<Self, CardError> {
+    /// What a VERIFY-like command's status says about the secret it carried.
+    pub(crate) fn from_status(
+        command: &'static str,
+        status: StatusWord,
+    ) -> Result<Self, CardError> {
         match status {
             StatusWord::Success => Ok(Verification::Verified),
             StatusWord::RemainingRetries(remaining) => Ok(Verification::Wrong { remaining }),

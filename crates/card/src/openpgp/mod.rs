@@ -464,16 +464,6 @@ pub fn get_certificate<T: CardTransport + ?Sized>(
     }
 }
 
-/// What a VERIFY-like command's status says about the password it carried.
-fn password_outcome(name: &'static str, status: StatusWord) -> Result<Verification, CardError> {
-    match status {
-        StatusWord::Success => Ok(Verification::Verified),
-        StatusWord::RemainingRetries(remaining) => Ok(Verification::Wrong { remaining }),
-        StatusWord::AuthMethodBlocked => Ok(Verification::Blocked),
-        other => Err(CardError::unexpected(name, other)),
-    }
-}
-
 /// Which counter of `C4` a password has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counter {
@@ -485,7 +475,7 @@ pub enum Counter {
     Pw3 = 2,
 }
 
-/// [`password_outcome`] for a command that carried a password, where two refusals carry no
+/// [`Verification::from_status`] for a command that carried a password, where two refusals carry no
 /// counter: `6300` (opcard, a wrong old PIN in CHANGE REFERENCE DATA; the try is spent) and
 /// `6982` (YubiKeys, a wrong PIN). The tries left are then read from `C4`.
 pub(crate) fn counted_outcome<T: CardTransport + ?Sized>(
@@ -499,7 +489,7 @@ pub(crate) fn counted_outcome<T: CardTransport + ?Sized>(
             let remaining = retry_counters(transport)?[counter as usize];
             Ok(Verification::Wrong { remaining })
         }
-        other => password_outcome(name, other),
+        other => Verification::from_status(name, other),
     }
 }
 
