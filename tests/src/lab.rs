@@ -476,6 +476,29 @@ impl PcscLab {
             })
     }
 
+    /// `opensc-tool ARGS` against this lab's pcscd; its standard output.
+    pub fn opensc_tool(&self, args: &[&str]) -> Result<String, HarnessError> {
+        paths::require_program("opensc-tool", "opensc")?;
+        let output = Command::new("opensc-tool")
+            .env("PCSCLITE_CSOCK_NAME", self.client_socket())
+            .args(args)
+            .output()
+            .map_err(|source| HarnessError::Io {
+                what: "cannot run",
+                path: PathBuf::from("opensc-tool"),
+                source,
+            })?;
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        if output.status.success() {
+            Ok(text)
+        } else {
+            Err(HarnessError::CommandFailed {
+                what: format!("opensc-tool {args:?}"),
+                detail: format!("{text} {}", String::from_utf8_lossy(&output.stderr)),
+            })
+        }
+    }
+
     /// Waits until pcscd sees no card in `slot`.
     pub fn wait_for_no_card(&self, slot: usize) -> Result<(), HarnessError> {
         let reader = self.reader_of(slot)?;

@@ -351,6 +351,18 @@ fn gnupg_home(lab: &PcscLab, slot: usize) -> Result<PathBuf, HarnessError> {
     Ok(home)
 }
 
+/// Stops the agent and scdaemon of `home`: they outlive the program that started them and
+/// would keep the card.
+fn stop_gnupg(lab: &PcscLab, home: &Path, log: &Path) -> Result<String, HarnessError> {
+    let mut kill = guarded("gpgconf");
+    kill.arg("--homedir")
+        .arg(home)
+        .args(["--kill", "all"])
+        .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
+        .stdin(Stdio::null());
+    run_captured(kill, "gpgconf --kill all", log)
+}
+
 /// `gpg --card-status` for the card in `slot`, through the lab's pcscd: a private
 /// GNUPGHOME in the lab's work directory whose scdaemon uses PC/SC only (`disable-ccid`),
 /// shares the card (`pcsc-shared`) and reads the slot's reader (`reader-port`), and finds
@@ -383,13 +395,7 @@ pub fn gpg_card_status(lab: &PcscLab, slot: usize) -> Result<String, HarnessErro
         "gpg --card-status",
     );
     // Always stop the agent and scdaemon: they outlive gpg and would keep the card.
-    let mut kill = guarded("gpgconf");
-    kill.arg("--homedir")
-        .arg(&home)
-        .args(["--kill", "all"])
-        .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
-        .stdin(Stdio::null());
-    let killed = run_captured(kill, "gpgconf --kill all", &log);
+    let killed = stop_gnupg(lab, &home, &log);
     let status = status?;
     killed?;
     Ok(status)
@@ -665,13 +671,7 @@ pub fn gnupg_run(
         .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
         .stdin(std::fs::File::open(&input).map_err(io("cannot open", &input))?);
     let out = run_captured(command, &format!("{program} {}", args.join(" ")), &log);
-    let mut kill = guarded("gpgconf");
-    kill.arg("--homedir")
-        .arg(&home)
-        .args(["--kill", "all"])
-        .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
-        .stdin(Stdio::null());
-    let killed = run_captured(kill, "gpgconf --kill all", &log);
+    let killed = stop_gnupg(lab, &home, &log);
     let out = out?;
     killed?;
     Ok(out)

@@ -21,18 +21,7 @@ const ATR: [u8; 21] = [
 ];
 
 fn opensc_tool(lab: &PcscLab, args: &[&str]) -> String {
-    let output = Command::new("opensc-tool")
-        .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
-        .args(args)
-        .output()
-        .expect("opensc-tool is installed (Debian package opensc)");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "opensc-tool {args:?}: {text} {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    text
+    lab.opensc_tool(args).unwrap()
 }
 
 /// A connected outside client with the OpenPGP application selected.

@@ -14,7 +14,6 @@ use cardgate_reader::{CardTransport, TransportError};
 use cardgate_sim::transcript::{self, CardUnderTest, TargetError};
 use cardgate_tests::fixtures::{PIN, PUK};
 use cardgate_tests::{issuer_key, PcscLab, SoftCardFile};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const AID: [u8; 10] = [0xF0, 0x43, 0x41, 0x52, 0x44, 0x47, 0x41, 0x54, 0x45, 0x01];
@@ -281,18 +280,7 @@ fn another_client_cannot_get_an_apdu_between_verify_and_internal_authenticate() 
 }
 
 fn opensc_tool(lab: &PcscLab, args: &[&str]) -> String {
-    let output = Command::new("opensc-tool")
-        .env("PCSCLITE_CSOCK_NAME", lab.client_socket())
-        .args(args)
-        .output()
-        .expect("opensc-tool is installed (Debian package opensc)");
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "opensc-tool {args:?}: {text} {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    text
+    lab.opensc_tool(args).unwrap()
 }
 
 #[test]

@@ -141,19 +141,12 @@ pub fn ensure_vm() -> Result<(), String> {
     ]);
     install.extend(missing.iter().copied());
     eprintln!("\n$ apt-get {}", install.join(" "));
-    let status = Command::new("apt-get")
-        .args(&install)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .map_err(|e| format!("could not run apt-get: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
+    apt_get_install(&install).map_err(|status| {
+        format!(
             "installing {} from bookworm-backports failed ({status})",
             missing.join(" ")
-        ))
-    }
+        )
+    })
 }
 
 /// The host's apt source files that name Debian 12 (`bookworm`), as (file name, text): the
@@ -251,14 +244,19 @@ fn install_missing(packages: &[&str]) -> Result<(), String> {
     crate::run("apt-get", &["update", "-qq"])?;
     let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
     args.extend(missing.iter().copied());
+    apt_get_install(&args).map_err(|status| format!("`{line}` failed ({status})"))
+}
+
+/// `apt-get ARGS` without questions; `Err` carries the exit status, or why it did not run.
+fn apt_get_install(args: &[&str]) -> Result<(), String> {
     let status = Command::new("apt-get")
-        .args(&args)
+        .args(args)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status()
         .map_err(|e| format!("could not run apt-get: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`{line}` failed ({status})"))
+        Err(status.to_string())
     }
 }
