@@ -48,6 +48,11 @@ pub const PACKAGES: &[&str] = &[
     // tests/tests/openpgp_virt.rs: gpg --card-status reads the virtual OpenPGP card.
     "gnupg",
     "scdaemon",
+    // tests/src/site.rs: the collector (imrelp) and each terminal's rsyslogd (imfile,
+    // omrelp) run the rsyslog configuration the package ships; `ss` (iproute2) sees imrelp
+    // listen.
+    "rsyslog",
+    "rsyslog-relp",
 ];
 
 fn installed(package: &str) -> bool {

@@ -1,0 +1,716 @@
+//! A site: terminals shipping their audit records to one collector over RELP, every part real
+//! (issue 13).
+//!
+//! - The **collector** is a real `rsyslogd` with `imrelp`, running the collector configuration
+//!   the package ships (`dist/rsyslog/cardgate-collector.conf`, only its root directory
+//!   substituted) in a network and UTS namespace of its own (host name `collector`).
+//! - Each **terminal** is an [`Office`] on a lab of its own ([`PcscLab::for_site`]: its own
+//!   `pcscd`, vpcd readers, `cardgate-sim` card and `cardgated`), whose lab namespace is the
+//!   terminal's network, joined to the collector by a veth pair (`10.13.<n>.2` on the
+//!   terminal's `uplink`, `10.13.<n>.1` on the collector's `t<n>`), and its own `rsyslogd`
+//!   with `imfile` + `omrelp` from the shipped terminal configuration
+//!   (`dist/rsyslog/cardgate-terminal.conf`, only the collector's address and the audit
+//!   directory substituted), in a UTS namespace whose host name is the terminal's: the name
+//!   rsyslog sends and the collector files it under.
+//!
+//! Each rsyslogd gets a private main configuration that sets its work directory (imfile's
+//! state, the action queue) and includes the shipped file, as Debian's `/etc/rsyslog.conf`
+//! includes `/etc/rsyslog.d/*.conf`. The veths live only inside the site's namespaces, so
+//! sites of tests running in parallel never see each other; everything is killed when the
+//! [`Site`] drops (a failing test too), which takes the namespaces and links with it.
+
+use crate::fixtures::{OPERATOR, PIN, USER};
+use crate::process::{guarded, kill_and_reap, signal_group, spawn, wait_exit};
+use crate::{paths, CardProcess, Daemon, HarnessError, Office, PcscLab, TerminalSpec};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long records may take to reach the collector once it is up (omrelp retries a
+/// suspended collector every `action.resumeInterval` seconds; the shipped value is 5).
+pub const SHIP_LIMIT: Duration = Duration::from_secs(30);
+
+/// The RELP port of the shipped configurations.
+pub const RELP_PORT: u16 = 2514;
+
+static NEXT_SITE: AtomicUsize = AtomicUsize::new(0);
+
+fn io<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> HarnessError + 'p {
+    move |source| HarnessError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The shipped rsyslog configuration `name` (`cardgate-terminal.conf`, …).
+fn shipped_config(name: &str) -> Result<String, HarnessError> {
+    let path = paths::workspace_root().join("dist/rsyslog").join(name);
+    std::fs::read_to_string(&path).map_err(io("cannot read the shipped configuration", &path))
+}
+
+/// Replaces `from` in `text`, which must contain it (a shipped file that lost the line the
+/// harness substitutes is an error, not a silently different test).
+fn substitute(text: &str, from: &str, to: &str, file: &str) -> Result<String, HarnessError> {
+    if !text.contains(from) {
+        return Err(HarnessError::CommandFailed {
+            what: format!("substituting {from:?} in {file}"),
+            detail: "not found in the shipped configuration".into(),
+        });
+    }
+    Ok(text.replace(from, to))
+}
+
+/// Starts `command` (a shell that prints `ready` and then sleeps) and waits for its line.
+fn start_holder(mut command: Command, what: &str) -> Result<Child, HarnessError> {
+    command
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut holder = crate::process::spawn_from_lasting_thread(command).map_err(|source| {
+        HarnessError::Spawn {
+            what: what.to_owned(),
+            source,
+        }
+    })?;
+    let mut line = String::new();
+    if let Some(stdout) = holder.stdout.take() {
+        // EOF or an error leaves the line empty: reported below.
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    if line.trim() != "ready" {
+        kill_and_reap(&mut holder);
+        return Err(HarnessError::CommandFailed {
+            what: what.to_owned(),
+            detail: "it exited before its namespace was ready (see stderr)".into(),
+        });
+    }
+    Ok(holder)
+}
+
+/// Runs `command` to its end; it must succeed.
+fn run(mut command: Command, what: &str) -> Result<(), HarnessError> {
+    let out = command.output().map_err(|source| HarnessError::Spawn {
+        what: what.to_owned(),
+        source,
+    })?;
+    if !out.status.success() {
+        return Err(HarnessError::CommandFailed {
+            what: what.to_owned(),
+            detail: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr)),
+        });
+    }
+    Ok(())
+}
+
+/// `nsenter -t PID --net -- ARGS…`, run to its end.
+fn in_net(pid: u32, args: &[&str]) -> Result<(), HarnessError> {
+    let mut command = Command::new("nsenter");
+    command
+        .args(["-t", &pid.to_string(), "--net", "--"])
+        .args(args);
+    run(
+        command,
+        &format!("nsenter -t {pid} --net {}", args.join(" ")),
+    )
+}
+
+/// A running `rsyslogd -n` of the site, with its files.
+struct Rsyslogd {
+    what: String,
+    /// `nsenter` options and target: the namespaces it runs in.
+    namespace: (u32, &'static [&'static str]),
+    main_conf: PathBuf,
+    pid_file: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Rsyslogd {
+    fn start(&mut self) -> Result<(), HarnessError> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let (pid, spaces) = self.namespace;
+        let mut command = guarded("nsenter");
+        command
+            .args(["-t", &pid.to_string()])
+            .args(spaces)
+            .args(["--", "rsyslogd", "-n", "-f"])
+            .arg(&self.main_conf)
+            .arg("-i")
+            .arg(&self.pid_file);
+        self.child = Some(spawn(command, &self.what, &self.log)?);
+        Ok(())
+    }
+
+    /// SIGTERM, as `systemctl stop rsyslog` does, and waits for it to end.
+    fn stop(&mut self) -> Result<(), HarnessError> {
+        if let Some(mut child) = self.child.take() {
+            signal_group(child.id(), "TERM");
+            if let Err(e) = wait_exit(&mut child, &self.what, Duration::from_secs(15)) {
+                kill_and_reap(&mut child);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            kill_and_reap(&mut child);
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Rsyslogd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The site's collector: a real `rsyslogd` with `imrelp` in its own namespace.
+pub struct Collector {
+    rsyslogd: Rsyslogd,
+    holder: Option<Child>,
+    dir: PathBuf,
+    root: PathBuf,
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Collector {
+    fn start(dir: PathBuf) -> Result<Collector, HarnessError> {
+        for (program, package) in [
+            ("rsyslogd", "rsyslog"),
+            ("ip", "iproute2"),
+            ("nsenter", "util-linux"),
+            ("unshare", "util-linux"),
+        ] {
+            paths::require_program(program, package)?;
+        }
+        for module in ["imrelp.so", "omrelp.so"] {
+            if !Path::new("/usr/lib/x86_64-linux-gnu/rsyslog")
+                .join(module)
+                .is_file()
+            {
+                return Err(HarnessError::MissingProgram {
+                    program: "rsyslog's RELP modules",
+                    package: "rsyslog-relp",
+                });
+            }
+        }
+        let work = dir.join("work");
+        let root = dir.join("terminals");
+        std::fs::create_dir_all(&work).map_err(io("cannot create", &work))?;
+        std::fs::create_dir_all(&root).map_err(io("cannot create", &root))?;
+        let name = "cardgate-collector.conf";
+        let conf = substitute(
+            &shipped_config(name)?,
+            "/var/log/cardgate/terminals",
+            &root.to_string_lossy(),
+            name,
+        )?;
+        let conf_path = dir.join(name);
+        std::fs::write(&conf_path, conf).map_err(io("cannot write", &conf_path))?;
+        let main_conf = dir.join("rsyslog.conf");
+        std::fs::write(
+            &main_conf,
+            format!(
+                "global(workDirectory=\"{}\")\ninclude(file=\"{}\")\n",
+                work.display(),
+                conf_path.display()
+            ),
+        )
+        .map_err(io("cannot write", &main_conf))?;
+        let mut command = guarded("unshare");
+        command.args([
+            "--net",
+            "--uts",
+            "sh",
+            "-c",
+            "hostname collector && ip link set lo up && echo ready && exec sleep infinity",
+        ]);
+        let holder = start_holder(command, "the collector's namespace holder")?;
+        let pid = holder.id();
+        let mut collector = Collector {
+            rsyslogd: Rsyslogd {
+                what: "the collector's rsyslogd".into(),
+                namespace: (pid, &["--net", "--uts"]),
+                main_conf,
+                pid_file: dir.join("rsyslogd.pid"),
+                log: dir.join("rsyslogd.log"),
+                child: None,
+            },
+            holder: Some(holder),
+            dir,
+            root,
+        };
+        collector.rsyslogd.start()?;
+        collector.wait_listening()?;
+        Ok(collector)
+    }
+
+    fn pid(&self) -> Result<u32, HarnessError> {
+        self.holder
+            .as_ref()
+            .map(Child::id)
+            .ok_or_else(|| HarnessError::CommandFailed {
+                what: "the collector's namespace holder".into(),
+                detail: "not running".into(),
+            })
+    }
+
+    /// Waits until imrelp listens on [`RELP_PORT`] in the collector's namespace (`ss`).
+    fn wait_listening(&mut self) -> Result<(), HarnessError> {
+        let pid = self.pid()?.to_string();
+        let start = Instant::now();
+        loop {
+            let out = Command::new("nsenter")
+                .args(["-t", &pid, "--net", "--", "ss", "-Hltn"])
+                .output()
+                .map_err(|source| HarnessError::Spawn {
+                    what: "ss".into(),
+                    source,
+                })?;
+            let listing = String::from_utf8_lossy(&out.stdout);
+            if listing.contains(&format!(":{RELP_PORT} ")) {
+                return Ok(());
+            }
+            if let Some(child) = self.rsyslogd.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.rsyslogd.child = None;
+                    return Err(HarnessError::CommandFailed {
+                        what: "the collector's rsyslogd".into(),
+                        detail: format!("exited with {status}: {}", self.rsyslogd.log_text()),
+                    });
+                }
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                return Err(HarnessError::Timeout(format!(
+                    "the collector's imrelp to listen ({})",
+                    self.rsyslogd.log_text()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The collector's root: `<root>/<host>/*.jsonl`, as the contract says.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The collector's own files (configuration, rsyslog's log and work directory).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Stops the collector's rsyslogd with SIGTERM and waits for it to end.
+    pub fn stop(&mut self) -> Result<(), HarnessError> {
+        self.rsyslogd.stop()
+    }
+
+    /// Kills the collector's rsyslogd (SIGKILL: a crash).
+    pub fn kill(&mut self) {
+        self.rsyslogd.kill();
+    }
+
+    /// Starts the collector's rsyslogd (again) and waits until it listens.
+    pub fn start_again(&mut self) -> Result<(), HarnessError> {
+        self.rsyslogd.start()?;
+        self.wait_listening()
+    }
+
+    /// What the collector's rsyslogd said on its standard error (all its runs).
+    pub fn log_text(&self) -> String {
+        self.rsyslogd.log_text()
+    }
+
+    /// The files the collector holds for `host`, in name order (the arrival stream).
+    pub fn files(&self, host: &str) -> Vec<PathBuf> {
+        let dir = self.root.join(host);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+
+    /// Every line the collector holds for `host`, in arrival order, each without its `\n`;
+    /// panics on a line that is not ended by `\n` or not UTF-8 (the contract says neither
+    /// happens).
+    pub fn lines(&self, host: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        for file in self.files(host) {
+            let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let text = String::from_utf8(bytes)
+                .unwrap_or_else(|e| panic!("{}: not UTF-8: {e}", file.display()));
+            if !text.is_empty() {
+                assert!(text.ends_with('\n'), "{}: a torn last line", file.display());
+            }
+            lines.extend(text.lines().map(str::to_owned));
+        }
+        lines
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.rsyslogd.kill();
+        if let Some(mut holder) = self.holder.take() {
+            kill_and_reap(&mut holder);
+        }
+        let keep = std::env::var_os("CARDGATE_LAB_KEEP").is_some_and(|v| v == "1");
+        if !keep {
+            // Best effort: a leftover directory in $TMPDIR harms no later test.
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// One terminal of the site: an office (lab, pcscd, card, `cardgated`) and its rsyslogd.
+pub struct SiteTerminal {
+    /// Its host name (what rsyslog sends, the collector's directory) and terminal ID.
+    pub host: String,
+    /// Its address on the link to the collector.
+    pub address: String,
+    daemon: Option<Daemon>,
+    cards: Vec<CardProcess>,
+    rsyslogd: Rsyslogd,
+    host_holder: Option<Child>,
+    /// The office: lab, configuration, audit log, `cardgatectl`.
+    pub office: Office,
+    /// rsyslog's work directory (imfile's state file, the action queue).
+    pub rsyslog_work: PathBuf,
+}
+
+impl std::fmt::Debug for SiteTerminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SiteTerminal")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SiteTerminal {
+    fn start(
+        n: usize,
+        host: &str,
+        collector: &Collector,
+        extra: &str,
+    ) -> Result<SiteTerminal, HarnessError> {
+        let lab = PcscLab::for_site(2)?;
+        let office = Office::new(
+            lab,
+            &[TerminalSpec { id: host, slot: 0 }],
+            &[(OPERATOR, USER)],
+            extra,
+        )?;
+        let lab_pid = office.lab.namespace_pid()?;
+        // The terminal's host: its own UTS namespace inside the lab's network namespace.
+        let mut command = guarded("nsenter");
+        command.args([
+            "-t",
+            &lab_pid.to_string(),
+            "--net",
+            "--",
+            "unshare",
+            "--uts",
+            "sh",
+            "-c",
+            &format!("hostname {host} && echo ready && exec sleep infinity"),
+        ]);
+        let host_holder = start_holder(command, &format!("the namespace of terminal {host}"))?;
+        let host_pid = host_holder.id();
+        // The link: created inside the collector's namespace, its peer moved into the
+        // terminal's, so no name is ever seen in the host's namespace.
+        let collector_pid = collector.pid()?;
+        let side = format!("t{n}");
+        let collector_address = format!("10.13.{n}.1");
+        let address = format!("10.13.{n}.2");
+        in_net(
+            collector_pid,
+            &[
+                "ip",
+                "link",
+                "add",
+                &side,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "uplink",
+                "netns",
+                &lab_pid.to_string(),
+            ],
+        )?;
+        in_net(
+            collector_pid,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{collector_address}/24"),
+                "dev",
+                &side,
+            ],
+        )?;
+        in_net(collector_pid, &["ip", "link", "set", &side, "up"])?;
+        in_net(
+            lab_pid,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{address}/24"),
+                "dev",
+                "uplink",
+            ],
+        )?;
+        in_net(lab_pid, &["ip", "link", "set", "uplink", "up"])?;
+
+        let dir = office.dir.join("rsyslog");
+        let work = dir.join("work");
+        std::fs::create_dir_all(&work).map_err(io("cannot create", &work))?;
+        let name = "cardgate-terminal.conf";
+        let conf = shipped_config(name)?;
+        let conf = substitute(
+            &conf,
+            "/var/lib/cardgate/audit",
+            &office.dir.join("audit").to_string_lossy(),
+            name,
+        )?;
+        let conf = substitute(&conf, "CARDGATE_COLLECTOR", &collector_address, name)?;
+        let conf_path = dir.join(name);
+        std::fs::write(&conf_path, conf).map_err(io("cannot write", &conf_path))?;
+        let main_conf = dir.join("rsyslog.conf");
+        std::fs::write(
+            &main_conf,
+            format!(
+                "global(workDirectory=\"{}\")\ninclude(file=\"{}\")\n",
+                work.display(),
+                conf_path.display()
+            ),
+        )
+        .map_err(io("cannot write", &main_conf))?;
+        let mut terminal = SiteTerminal {
+            host: host.to_owned(),
+            address,
+            daemon: None,
+            cards: Vec::new(),
+            rsyslogd: Rsyslogd {
+                what: format!("rsyslogd of terminal {host}"),
+                namespace: (host_pid, &["--net", "--uts"]),
+                main_conf,
+                pid_file: dir.join("rsyslogd.pid"),
+                log: dir.join("rsyslogd.log"),
+                child: None,
+            },
+            host_holder: Some(host_holder),
+            office,
+            rsyslog_work: work,
+        };
+        let card = terminal.office.personalised_card(OPERATOR, PIN)?;
+        let served = terminal.office.lab.serve_card(0, &card, None)?;
+        terminal.cards.push(served);
+        terminal.office.lab.wait_for_card_seen(0)?;
+        terminal.daemon = Some(terminal.office.start_daemon()?);
+        terminal.rsyslogd.start()?;
+        Ok(terminal)
+    }
+
+    /// The running daemon (`None` once stopped).
+    pub fn daemon(&mut self) -> Option<&mut Daemon> {
+        self.daemon.as_mut()
+    }
+
+    /// Stops `cardgated` (SIGTERM: it writes `daemon_stopped`).
+    pub fn stop_daemon(&mut self) {
+        if let Some(mut daemon) = self.daemon.take() {
+            daemon.stop();
+        }
+    }
+
+    /// Starts `cardgated` again.
+    pub fn start_daemon(&mut self) -> Result<(), HarnessError> {
+        if self.daemon.is_none() {
+            self.daemon = Some(self.office.start_daemon()?);
+        }
+        Ok(())
+    }
+
+    /// Stops the terminal's rsyslogd with SIGTERM (its queue is saved to disk).
+    pub fn stop_rsyslogd(&mut self) -> Result<(), HarnessError> {
+        self.rsyslogd.stop()
+    }
+
+    /// Starts the terminal's rsyslogd (again).
+    pub fn start_rsyslogd(&mut self) -> Result<(), HarnessError> {
+        self.rsyslogd.start()
+    }
+
+    /// What the terminal's rsyslogd said on its standard error (all its runs).
+    pub fn rsyslogd_log(&self) -> String {
+        self.rsyslogd.log_text()
+    }
+
+    /// One whole login of [`USER`] with [`PIN`] on this terminal (`authenticate`, then
+    /// `open_session` for `session`), then its logout (`close_session`).
+    pub fn login_and_out(&self, session: &str) -> Result<(), HarnessError> {
+        self.office.login(&self.host, USER, PIN, session)?;
+        self.logout(session)
+    }
+
+    /// `close_session` of [`USER`]'s `session`.
+    pub fn logout(&self, session: &str) -> Result<(), HarnessError> {
+        let answer = self.office.ask(&format!(
+            r#"{{"op":"close_session","user":"{USER}","session_id":"{session}"}}"#
+        ))?;
+        if answer["result"] != "granted" {
+            return Err(HarnessError::CommandFailed {
+                what: format!("close_session {session} on {}", self.host),
+                detail: answer.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every record line of the terminal's own log, in order, across its segments.
+    pub fn local_lines(&self) -> Vec<String> {
+        self.office.audit_lines()
+    }
+
+    /// Waits until every line of the terminal's log (as it is now) is at the collector;
+    /// returns how long it took. Panics after [`SHIP_LIMIT`] with what is missing.
+    pub fn wait_shipped(&self, collector: &Collector) -> Duration {
+        let start = Instant::now();
+        let local = self.local_lines();
+        loop {
+            let collected = collector.lines(&self.host);
+            let have: std::collections::HashSet<&String> = collected.iter().collect();
+            let missing: Vec<&String> = local.iter().filter(|l| !have.contains(l)).collect();
+            if missing.is_empty() {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < SHIP_LIMIT,
+                "{}: {} of {} records never reached the collector, the first {:?}\n\
+                 terminal's rsyslogd: {}\ncollector's rsyslogd: {}",
+                self.host,
+                missing.len(),
+                local.len(),
+                missing.first(),
+                self.rsyslogd.log_text(),
+                collector.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for SiteTerminal {
+    fn drop(&mut self) {
+        self.rsyslogd.kill();
+        if let Some(mut holder) = self.host_holder.take() {
+            kill_and_reap(&mut holder);
+        }
+        // The daemon, the cards and the office (lab) go with the fields, in that order.
+    }
+}
+
+/// A site: [`SiteTerminal`]s shipping to one [`Collector`].
+pub struct Site {
+    /// The terminals, in the order of their host names as given.
+    pub terminals: Vec<SiteTerminal>,
+    /// The collector.
+    pub collector: Collector,
+}
+
+impl std::fmt::Debug for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Site")
+            .field("terminals", &self.terminals)
+            .field("collector", &self.collector)
+            .finish()
+    }
+}
+
+impl Site {
+    /// A collector and one terminal per host name (each its own terminal ID, operator
+    /// [`OPERATOR`] = [`USER`] with a card in slot 0, `cardgated` running, its rsyslogd
+    /// shipping), `extra` appended to every terminal's `cardgated.toml`.
+    pub fn start(hosts: &[&str], extra: &str) -> Result<Site, HarnessError> {
+        if hosts.is_empty() || hosts.len() > 200 {
+            return Err(HarnessError::ReaderCount(hosts.len()));
+        }
+        let n = NEXT_SITE.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("cardgate-site-{}-{n}", std::process::id()));
+        // A leftover of an earlier process with this pid: stale, never ours.
+        let _ = std::fs::remove_dir_all(&dir);
+        let collector = Collector::start(dir)?;
+        let mut terminals = Vec::new();
+        for (i, host) in hosts.iter().enumerate() {
+            terminals.push(SiteTerminal::start(i + 1, host, &collector, extra)?);
+        }
+        Ok(Site {
+            terminals,
+            collector,
+        })
+    }
+
+    /// The terminal whose host name is `host`.
+    pub fn terminal(&self, host: &str) -> &SiteTerminal {
+        self.terminals
+            .iter()
+            .find(|t| t.host == host)
+            .unwrap_or_else(|| panic!("no terminal {host} in the site"))
+    }
+
+    /// Waits until every terminal's log is at the collector (see
+    /// [`SiteTerminal::wait_shipped`]); returns the longest wait.
+    pub fn wait_all_shipped(&self) -> Duration {
+        self.terminals
+            .iter()
+            .map(|t| t.wait_shipped(&self.collector))
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// How many times each line arrived at the collector for `host`.
+    pub fn arrivals(&self, host: &str) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for line in self.collector.lines(host) {
+            *counts.entry(line).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        // Terminals first (their rsyslogd, daemon, cards, lab), then the collector.
+        self.terminals.clear();
+    }
+}
