@@ -690,6 +690,7 @@ mod tests {
                 error,
             },
             Finding::SocketPathTaken { socket: path },
+            Finding::SyslogExportGone,
         ]
     }
 
@@ -709,6 +710,7 @@ mod tests {
                     Finding::GroupLookupFailed { group, .. } => group.clone(),
                     Finding::OperatorUserMissing { user, .. }
                     | Finding::OperatorUserLookupFailed { user, .. } => user.clone(),
+                    Finding::SyslogExportGone => "[audit] syslog".into(),
                     _ => "/etc/cardgate/x".into(),
                 };
                 assert!(text.contains(&named), "{lang} {f:?}: {text}");
@@ -734,7 +736,7 @@ mod tests {
             .into_iter()
             .filter(|f| f.severity() == Severity::Warning)
             .collect();
-        assert_eq!(warnings.len(), 6, "{warnings:?}");
+        assert_eq!(warnings.len(), 7, "{warnings:?}");
         assert!(warnings.iter().all(|f| matches!(
             f,
             Finding::RevocationListStale { .. }
@@ -742,6 +744,7 @@ mod tests {
                 | Finding::GroupLookupFailed { .. }
                 | Finding::OperatorUserMissing { .. }
                 | Finding::OperatorUserLookupFailed { .. }
+                | Finding::SyslogExportGone
         )));
         assert!(has_errors(&every_finding()));
         assert!(!has_errors(&warnings));
