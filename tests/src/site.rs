@@ -226,6 +226,16 @@ impl Collector {
             &root.to_string_lossy(),
             name,
         )?;
+        let conf = substitute(
+            &conf,
+            "/var/log/cardgate/forged.log",
+            &dir.join("forged.log").to_string_lossy(),
+            name,
+        )?;
+        // The collector's resolver: its own /etc/hosts (bind-mounted in its mount namespace),
+        // a line per terminal as it joins, as a site's hosts file or reverse DNS names them.
+        let hosts = dir.join("hosts");
+        std::fs::write(&hosts, "127.0.0.1 localhost\n").map_err(io("cannot write", &hosts))?;
         let conf_path = dir.join(name);
         std::fs::write(&conf_path, conf).map_err(io("cannot write", &conf_path))?;
         let main_conf = dir.join("rsyslog.conf");
@@ -242,16 +252,20 @@ impl Collector {
         command.args([
             "--net",
             "--uts",
+            "--mount",
             "sh",
             "-c",
-            "hostname collector && ip link set lo up && echo ready && exec sleep infinity",
+            &format!(
+                "hostname collector && mount --bind {} /etc/hosts && ip link set lo up && echo ready && exec sleep infinity",
+                hosts.display()
+            ),
         ]);
         let holder = start_holder(command, "the collector's namespace holder")?;
         let pid = holder.id();
         let mut collector = Collector {
             rsyslogd: Rsyslogd {
                 what: "the collector's rsyslogd".into(),
-                namespace: (pid, &["--net", "--uts"]),
+                namespace: (pid, &["--net", "--uts", "--mount"]),
                 main_conf,
                 pid_file: dir.join("rsyslogd.pid"),
                 log: dir.join("rsyslogd.log"),
@@ -309,6 +323,20 @@ impl Collector {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Names `address` `host` in the collector's resolver (its `/etc/hosts`), rewritten in
+    /// place (the bind mount follows the inode).
+    pub fn name_host(&self, address: &str, host: &str) -> Result<(), HarnessError> {
+        let hosts = self.dir.join("hosts");
+        let mut text = std::fs::read_to_string(&hosts).map_err(io("cannot read", &hosts))?;
+        text.push_str(&format!("{address} {host}\n"));
+        std::fs::write(&hosts, text).map_err(io("cannot write", &hosts))
+    }
+
+    /// What the collector filed as forged: lines whose host name was not their sender's.
+    pub fn forged(&self) -> String {
+        std::fs::read_to_string(self.dir.join("forged.log")).unwrap_or_default()
     }
 
     /// The collector's root: `<root>/<host>/*.jsonl`, as the contract says.
@@ -396,6 +424,8 @@ pub struct SiteTerminal {
     pub host: String,
     /// Its address on the link to the collector.
     pub address: String,
+    /// The collector's address on that link (what its rsyslog sends to).
+    pub collector_address: String,
     daemon: Option<Daemon>,
     cards: Vec<CardProcess>,
     rsyslogd: Rsyslogd,
@@ -490,6 +520,7 @@ impl SiteTerminal {
             ],
         )?;
         in_net(lab_pid, &["ip", "link", "set", "uplink", "up"])?;
+        collector.name_host(&address, host)?;
 
         let dir = office.dir.join("rsyslog");
         let work = dir.join("work");
@@ -518,6 +549,7 @@ impl SiteTerminal {
         let mut terminal = SiteTerminal {
             host: host.to_owned(),
             address,
+            collector_address: collector_address.clone(),
             daemon: None,
             cards: Vec::new(),
             rsyslogd: Rsyslogd {
@@ -539,6 +571,55 @@ impl SiteTerminal {
         terminal.daemon = Some(terminal.office.start_daemon()?);
         terminal.rsyslogd.start()?;
         Ok(terminal)
+    }
+
+    /// Starts, in this terminal's namespaces, a second rsyslogd of the shipped terminal
+    /// configuration that claims to be `claimed` (`global(localHostName=…)`) and ships `lines`
+    /// (a file of their own) to the collector: a machine on the LAN forging another
+    /// terminal's name. It runs until the returned handle drops.
+    pub fn forge_as(&self, claimed: &str, lines: &[&str]) -> Result<Forger, HarnessError> {
+        let dir = self.office.dir.join(format!("forge-{claimed}"));
+        let spool = dir.join("spool");
+        let work = dir.join("work");
+        for d in [&spool, &work] {
+            std::fs::create_dir_all(d).map_err(io("cannot create", d))?;
+        }
+        let segment = spool.join("audit-00000001.jsonl");
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(&segment, text).map_err(io("cannot write", &segment))?;
+        let name = "cardgate-terminal.conf";
+        let conf = substitute(
+            &shipped_config(name)?,
+            "/var/lib/cardgate/audit",
+            &spool.to_string_lossy(),
+            name,
+        )?;
+        let conf = substitute(&conf, "CARDGATE_COLLECTOR", &self.collector_address, name)?;
+        let conf_path = dir.join(name);
+        std::fs::write(&conf_path, conf).map_err(io("cannot write", &conf_path))?;
+        let main_conf = dir.join("rsyslog.conf");
+        std::fs::write(
+            &main_conf,
+            format!(
+                "global(workDirectory=\"{}\" localHostName=\"{claimed}\")\ninclude(file=\"{}\")\n",
+                work.display(),
+                conf_path.display()
+            ),
+        )
+        .map_err(io("cannot write", &main_conf))?;
+        let mut rsyslogd = Rsyslogd {
+            what: format!("a forging rsyslogd on {} claiming {claimed}", self.host),
+            namespace: (self.rsyslogd.namespace.0, &["--net", "--uts"]),
+            main_conf,
+            pid_file: dir.join("rsyslogd.pid"),
+            log: dir.join("rsyslogd.log"),
+            child: None,
+        };
+        rsyslogd.start()?;
+        Ok(Forger {
+            _rsyslogd: rsyslogd,
+        })
     }
 
     /// The running daemon (`None` once stopped).
@@ -637,6 +718,17 @@ impl Drop for SiteTerminal {
             kill_and_reap(&mut holder);
         }
         // The daemon, the cards and the office (lab) go with the fields, in that order.
+    }
+}
+
+/// A forging rsyslogd ([`SiteTerminal::forge_as`]), killed when dropped.
+pub struct Forger {
+    _rsyslogd: Rsyslogd,
+}
+
+impl std::fmt::Debug for Forger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forger").finish_non_exhaustive()
     }
 }
 

@@ -138,3 +138,40 @@ fn three_terminals_ship_every_record_across_a_collector_restart() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_message_that_forges_another_terminals_name_is_not_filed_under_it() {
+    let site = Site::start(&HOSTS[..2], "").unwrap();
+    site.wait_all_shipped();
+    let (victim, liar) = (&site.terminals[0], &site.terminals[1]);
+    let before = site.collector.lines(&victim.host);
+    // A planted record: what would frame the victim's log as tampered with.
+    let planted = r#"{"seq":0,"planted":"by the liar"}"#;
+    let _forger = liar.forge_as(&victim.host, &[planted]).unwrap();
+    let start = Instant::now();
+    while !site.collector.forged().contains(planted) {
+        assert!(
+            start.elapsed() < cardgate_tests::site::SHIP_LIMIT,
+            "the forged message never reached forged.log: {}",
+            site.collector.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let forged = site.collector.forged();
+    assert!(
+        forged.contains(&format!("from {} ({})", liar.address, liar.host))
+            && forged.contains(&format!("claiming {}", victim.host)),
+        "{forged}"
+    );
+    // The victim's files hold only what the victim sent, the liar's only its own.
+    let after = site.collector.lines(&victim.host);
+    assert_eq!(after[..before.len()], before[..]);
+    assert!(!after.iter().any(|l| l == planted), "{after:?}");
+    assert!(!site
+        .collector
+        .lines(&liar.host)
+        .iter()
+        .any(|l| l == planted));
+    victim.wait_shipped(&site.collector);
+    collected_equals_local(&site);
+}
