@@ -622,6 +622,35 @@ impl SiteTerminal {
         })
     }
 
+    /// `cardgatectl --config … ARGS` on this terminal (against its pcscd, in English), with
+    /// `CARDGATE_RSYSLOG_DIR` set to `rsyslog_dir` (this terminal's rsyslog work directory
+    /// when `None`): for `status`, which reads imfile's state there.
+    pub fn ctl_with_rsyslog_dir(
+        &self,
+        args: &[&str],
+        rsyslog_dir: Option<&Path>,
+    ) -> Result<std::process::Output, HarnessError> {
+        let program = paths::workspace_artifact("cardgatectl", "cardgatectl")?;
+        Command::new(&program)
+            .arg("--config")
+            .arg(&self.office.config)
+            .args(args)
+            .env("PCSCLITE_CSOCK_NAME", self.office.lab.client_socket())
+            .env(
+                "CARDGATE_RSYSLOG_DIR",
+                rsyslog_dir.unwrap_or(&self.rsyslog_work),
+            )
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| HarnessError::Spawn {
+                what: "cardgatectl".into(),
+                source,
+            })
+    }
+
     /// The running daemon (`None` once stopped).
     pub fn daemon(&mut self) -> Option<&mut Daemon> {
         self.daemon.as_mut()
