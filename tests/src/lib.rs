@@ -65,6 +65,7 @@ pub mod paths;
 mod process;
 pub mod scripted;
 pub mod site;
+pub mod site_attack;
 
 pub use cards::{issuer_key, SoftCardFile};
 pub use error::HarnessError;
