@@ -681,6 +681,26 @@ impl SiteTerminal {
         self.rsyslogd.start()
     }
 
+    /// Sends the whole log again, as docs/integration.md says to after a loss: stops the
+    /// terminal's rsyslogd, removes imfile's state files, starts it (every segment is read
+    /// from its start; the collector counts what it had as duplicates).
+    pub fn reship_all(&mut self) -> Result<(), HarnessError> {
+        self.rsyslogd.stop()?;
+        let work = &self.rsyslog_work;
+        for entry in std::fs::read_dir(work).map_err(io("cannot list", work))? {
+            let entry = entry.map_err(io("cannot list", work))?;
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("imfile-state:")
+            {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(io("cannot remove", &path))?;
+            }
+        }
+        self.rsyslogd.start()
+    }
+
     /// What the terminal's rsyslogd said on its standard error (all its runs).
     pub fn rsyslogd_log(&self) -> String {
         self.rsyslogd.log_text()

@@ -42,6 +42,9 @@ pub const REQUIRED_FILES: &[&str] = &[
     "usr/share/doc/cardgate/copyright",
     "usr/share/doc/cardgate/changelog.gz",
     "usr/share/doc/cardgate/examples/cardgate-screensaver",
+    // Shipping the audit log over RELP: not active as installed (not in /etc/rsyslog.d).
+    "usr/share/cardgate/rsyslog/cardgate-terminal.conf",
+    "usr/share/cardgate/rsyslog/cardgate-collector.conf",
 ];
 
 /// Every conffile (`/etc` files are conffiles by debhelper's rule).
