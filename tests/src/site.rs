@@ -651,6 +651,30 @@ impl SiteTerminal {
             })
     }
 
+    /// Takes the card out of slot 0 and puts in another card of [`OPERATOR`] (PIN [`PIN`],
+    /// signed by this terminal's issuer) with serial `serial`: the same operator with a
+    /// second card.
+    pub fn replace_card(&mut self, serial: [u8; 8]) -> Result<(), HarnessError> {
+        for mut card in self.cards.drain(..) {
+            card.kill();
+        }
+        let request = cardgate_card::issue::IssueRequest {
+            serial: cardgate_card::CardSerial(serial),
+            operator_id: OPERATOR.to_owned(),
+            role: cardgate_card::Role::Operator,
+            valid_from: time::macros::date!(2020 - 01 - 01),
+            valid_until: time::macros::date!(2099 - 12 - 31),
+        };
+        let pin = cardgate_card::Pin::parse(PIN).map_err(|_| HarnessError::BadSecret("PIN"))?;
+        let puk = cardgate_card::Puk::parse(crate::fixtures::PUK)
+            .map_err(|_| HarnessError::BadSecret("PUK"))?;
+        let image = cardgate_sim::create_card(&self.office.issuer, &puk, &pin, &request)
+            .map_err(HarnessError::CreateCard)?;
+        let file = crate::SoftCardFile::from_image(&self.office.lab, "second", image)?;
+        self.cards.push(self.office.lab.serve_card(0, &file, None)?);
+        self.office.lab.wait_for_card_seen(0)
+    }
+
     /// The running daemon (`None` once stopped).
     pub fn daemon(&mut self) -> Option<&mut Daemon> {
         self.daemon.as_mut()
@@ -837,6 +861,34 @@ impl Site {
             .map(|t| t.wait_shipped(&self.collector))
             .max()
             .unwrap_or_default()
+    }
+
+    /// The access manager's keys on the collector, as the contract has them: a directory
+    /// (mode 0700) with `<host>.k0` (mode 0600) holding each terminal's k(0) in hex and a
+    /// newline. Written (again) from the terminals' current k(0) on each call; returns the
+    /// directory.
+    pub fn write_keys(&self) -> Result<PathBuf, HarnessError> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let dir = self.collector.dir.join("keys");
+        std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io("cannot chmod", &dir))?;
+        for t in &self.terminals {
+            let path = dir.join(format!("{}.k0", t.host));
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io("cannot write", &path))?;
+            std::io::Write::write_all(
+                &mut file,
+                format!("{}\n", t.office.audit_key_hex).as_bytes(),
+            )
+            .map_err(io("cannot write", &path))?;
+        }
+        Ok(dir)
     }
 
     /// How many times each line arrived at the collector for `host`.

@@ -64,7 +64,8 @@ fn a_rewritten_truncated_or_replaced_log_differs_from_what_the_collector_holds()
     let rewritten = changed[0];
 
     // juki-r2: cut back to just before its second login (the records of that login and
-    // after gone), the key file made to match; the daemon then continues from the cut.
+    // after gone, the seals after the cut with them), the key file made to match the last
+    // seal kept; the daemon then continues the chain from the cut.
     let t = &site.terminals[1];
     let recs = records(&shipped[1]);
     let second_login = recs
@@ -73,11 +74,11 @@ fn a_rewritten_truncated_or_replaced_log_differs_from_what_the_collector_holds()
         .nth(1)
         .unwrap()
         .seq;
-    // The last seal before it: the chain is cut there.
+    // The chain is cut just before the records of that login (after the first logout).
     let cut = recs
         .iter()
         .rev()
-        .find(|r| r.seq < second_login && matches!(r.event, Event::LogSealed(_)))
+        .find(|r| r.seq < second_login && matches!(r.event, Event::SessionEnded { .. }))
         .unwrap()
         .seq;
     truncate_after(&t.office, cut).unwrap();
@@ -114,4 +115,11 @@ fn a_rewritten_truncated_or_replaced_log_differs_from_what_the_collector_holds()
         .collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert_ne!(ids[0], ids[1]);
+    // SCRATCH: keys for a hand run of the central command.
+    let keys = site.write_keys().unwrap();
+    eprintln!(
+        "SCRATCH root {} keys {}",
+        site.collector.root().display(),
+        keys.display()
+    );
 }
