@@ -117,6 +117,10 @@ pub enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         write_checkpoint: Option<PathBuf>,
     },
+    /// The central verification on the site's log collector (art. 7, issue 13): every
+    /// terminal's collected log under --root rebuilt and verified, one line per terminal. Exit
+    /// 0 only when no terminal has a finding (6 when one has).
+    Collected(crate::collected::CollectedArgs),
     /// Record work done by hand (server-room entry, media, resident cards) in the log.
     Note {
         #[command(flatten)]
@@ -209,49 +213,56 @@ impl KeyArgs {
     /// [`KeyArgs::read`], its failure said in the user's language with the exit status for a
     /// usage error (the key is the user's input) or a file that cannot be read.
     fn read_for(&self, lang: Lang) -> Result<Option<cardgate_audit::SealKey>, CmdError> {
-        self.read().map_err(|e| -> CmdError {
-            Box::new(match e {
-                KeyError::OnCommandLine => {
-                    Failure::new(Exit::Usage, tr!(lang, "ctl-audit-key-on-command-line"))
-                        .hint(tr!(lang, "ctl-audit-key-on-command-line-hint"))
-                }
-                KeyError::Unsafe { path, why } if why == NOT_REGULAR => Failure::new(
-                    Exit::Refused,
-                    tr!(
-                        lang,
-                        "ctl-audit-key-unsafe-kind",
-                        path = path.display().to_string()
-                    ),
-                ),
-                KeyError::Unsafe { path, .. } => {
-                    let path = path.display().to_string();
-                    Failure::new(
-                        Exit::Refused,
-                        tr!(lang, "ctl-audit-key-unsafe-mode", path = path.clone()),
-                    )
-                    .hint(tr!(
-                        lang,
-                        "ctl-audit-key-unsafe-mode-hint",
-                        path = path
-                    ))
-                }
-                KeyError::Io { what, source } => Failure::new(
-                    if source.kind() == std::io::ErrorKind::NotFound {
-                        Exit::NotFound
-                    } else {
-                        Exit::Failed
-                    },
-                    tr!(
-                        lang,
-                        "ctl-audit-key-read",
-                        source = what,
-                        error = source.to_string()
-                    ),
-                ),
-                KeyError::Parse(_) => Failure::new(Exit::Usage, tr!(lang, "ctl-audit-key-bad")),
-            })
-        })
+        self.read().map_err(|e| key_failure(lang, e))
     }
+}
+
+/// Reads k(0) from the key file `path`, with [`read_key_file_checked`]'s checks.
+pub(crate) fn read_key_path(path: &Path) -> Result<cardgate_audit::SealKey, KeyError> {
+    let text = read_key_file_checked(path)?;
+    Ok(cli::parse_key(&text)?)
+}
+
+/// A failure to read k(0), said in the user's language with the exit status for a usage error
+/// (the key is the user's input), a key file others may read (refused) or one that cannot be
+/// read.
+pub(crate) fn key_failure(lang: Lang, e: KeyError) -> CmdError {
+    Box::new(match e {
+        KeyError::OnCommandLine => {
+            Failure::new(Exit::Usage, tr!(lang, "ctl-audit-key-on-command-line"))
+                .hint(tr!(lang, "ctl-audit-key-on-command-line-hint"))
+        }
+        KeyError::Unsafe { path, why } if why == NOT_REGULAR => Failure::new(
+            Exit::Refused,
+            tr!(
+                lang,
+                "ctl-audit-key-unsafe-kind",
+                path = path.display().to_string()
+            ),
+        ),
+        KeyError::Unsafe { path, .. } => {
+            let path = path.display().to_string();
+            Failure::new(
+                Exit::Refused,
+                tr!(lang, "ctl-audit-key-unsafe-mode", path = path.clone()),
+            )
+            .hint(tr!(lang, "ctl-audit-key-unsafe-mode-hint", path = path))
+        }
+        KeyError::Io { what, source } => Failure::new(
+            if source.kind() == std::io::ErrorKind::NotFound {
+                Exit::NotFound
+            } else {
+                Exit::Failed
+            },
+            tr!(
+                lang,
+                "ctl-audit-key-read",
+                source = what,
+                error = source.to_string()
+            ),
+        ),
+        KeyError::Parse(_) => Failure::new(Exit::Usage, tr!(lang, "ctl-audit-key-bad")),
+    })
 }
 
 /// Reads a key file after checking that it is a regular file that neither others nor (with a
@@ -457,6 +468,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CmdError> {
 pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, CmdError> {
     let lang = ui.lang;
     match cmd {
+        AuditCommand::Collected(args) => crate::collected::run(ui, args),
         AuditCommand::Init { dir } => {
             let config = load_config(lang, config_path)?;
             let dir = log_dir(dir.dir, config.as_ref());
