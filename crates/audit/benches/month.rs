@@ -305,7 +305,8 @@ fn generate_terminal(id: usize, days: usize, work: &Path, root: &Path) -> SealKe
         let weekday = (d + 6) % 7; // 0 = Monday
         if weekday < 5 {
             // 08:00 JST is 23:00 UTC the day before.
-            t.day(MONTH_START_MS + d * 24 * HOUR - HOUR + (t.rng.below(20) as i64) * MINUTE);
+            let late = t.rng.below(20) as i64 * MINUTE;
+            t.day(MONTH_START_MS + d * 24 * HOUR - HOUR + late);
         }
     }
     t.log.close().unwrap();
