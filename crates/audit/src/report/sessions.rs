@@ -36,8 +36,13 @@ pub(crate) struct Reviewer<'a> {
     /// and an active one of another.
     sessions: BTreeMap<(String, String), Session>,
     withdrawn: HashMap<String, (Withdrawal, Timestamp, RecordRef)>,
+    /// Cards issued in the logs so far.
     issued_in_log: BTreeSet<String>,
+    /// Cards found never issued (once each).
     never_issued_seen: BTreeSet<String>,
+    /// Without a register: a card's first use with no issue read yet, kept until the end (an
+    /// issue later in the merge, in any log, withdraws it), one per card.
+    never_issued_pending: BTreeMap<String, Finding>,
     pin_bursts: Bursts,
     denial_bursts: Bursts,
 }
@@ -69,14 +74,16 @@ impl<'a> Reviewer<'a> {
             withdrawn: HashMap::new(),
             issued_in_log: BTreeSet::new(),
             never_issued_seen: BTreeSet::new(),
+            never_issued_pending: BTreeMap::new(),
             pin_bursts: Bursts::new(FindingKind::FailedPinBurst, options.pin_burst),
             denial_bursts: Bursts::new(FindingKind::DenialBurst, options.denial_burst),
         }
     }
 
-    /// Notes that a card was issued in a log reviewed (read before the walk, so that the
-    /// order of logs does not matter).
-    pub fn issued(&mut self, card: String) {
+    /// Notes that a card was issued in a log reviewed: a use of it before (in the merge) is
+    /// not a card never issued.
+    fn issued(&mut self, card: String) {
+        self.never_issued_pending.remove(&card);
         self.issued_in_log.insert(card);
     }
 
@@ -262,14 +269,21 @@ impl<'a> Reviewer<'a> {
         if !self.in_period(r.time) {
             return;
         }
-        self.never_issued_seen.insert(card);
-        self.flag(Self::finding(
+        self.never_issued_seen.insert(card.clone());
+        let f = Self::finding(
             FindingKind::CardNeverIssued,
             Detail::NeverIssued { basis },
             terminal,
             r,
             at.clone(),
-        ));
+        );
+        match basis {
+            NeverIssuedBasis::NotInRegister => self.flag(f),
+            // Its issue may come later in the merge (another log, written later).
+            NeverIssuedBasis::NoIssueRecord => {
+                self.never_issued_pending.insert(card, f);
+            }
+        }
     }
 
     fn two_terminals(&mut self, terminal: &str, r: &Record, at: &RecordRef) {
@@ -465,7 +479,9 @@ impl<'a> Reviewer<'a> {
             }
             Event::CardIssued { .. } => {
                 if let Some(c) = r.card {
-                    self.withdrawn.remove(&c.to_string());
+                    let c = c.to_string();
+                    self.withdrawn.remove(&c);
+                    self.issued(c);
                 }
             }
             Event::Note {
@@ -542,6 +558,9 @@ impl<'a> Reviewer<'a> {
         let open: Vec<(String, String)> = self.sessions.keys().cloned().collect();
         for key in open {
             self.close(&key, Err(NeverEnded::OpenAtEnd));
+        }
+        for (_, f) in std::mem::take(&mut self.never_issued_pending) {
+            self.flag(f);
         }
         let pin = std::mem::replace(
             &mut self.pin_bursts,
