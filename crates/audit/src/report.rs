@@ -29,12 +29,12 @@ mod sessions;
 pub mod source;
 
 pub use bursts::Threshold;
-pub use source::{LocalLog, LogSource, SourceEnd};
 pub use checkpoint::{Checkpoint, CheckpointError, LogCheckpoint, CHECKPOINT_FORMAT};
 pub use findings::{
     Break, BurstScope, Detail, Finding, FindingKind, NeverEnded, NeverIssuedBasis, RecordRef,
     Severity, Withdrawal,
 };
+pub use source::{LocalLog, LogSource, SourceEnd};
 
 /// The office's days off.
 pub use cardgate_office::calendar::OfficeCalendar;

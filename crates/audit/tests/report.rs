@@ -516,7 +516,10 @@ fn an_operator_or_a_card_on_two_hosts_at_once_is_found_across_logs() {
     );
     // The finding names the other log's record: both logs are in it.
     let report = review(&[&t1, &t2], &ReportOptions::default()).unwrap();
-    let two = report.of_kind(FindingKind::CardOnTwoTerminals).next().unwrap();
+    let two = report
+        .of_kind(FindingKind::CardOnTwoTerminals)
+        .next()
+        .unwrap();
     let logs: std::collections::BTreeSet<&str> =
         two.records.iter().map(|r| r.log.as_str()).collect();
     assert_eq!(logs.len(), 2, "{:?}", two.records);
