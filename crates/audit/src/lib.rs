@@ -9,7 +9,6 @@
 //! * [`storage`]: the file-system seam, with a fault-injecting implementation for tests;
 //! * [`verify`]: the verifier, naming the first bad record;
 //! * [`report`]: the access manager's review (art. 7, art. 12);
-//! * [`syslog`]: RFC 5424 export to `/dev/log`;
 //! * [`cli`]: what `cardgatectl audit …` does;
 //! * [`caller`]: who runs this process, for records a command-line tool writes itself.
 //!
@@ -24,7 +23,6 @@ pub mod report;
 pub mod seal;
 pub mod segments;
 pub mod storage;
-pub mod syslog;
 pub mod verify;
 pub mod writer;
 
