@@ -23,6 +23,7 @@ use crate::verify::{ProblemKind, VerifyOutcome};
 
 pub mod bursts;
 pub mod checkpoint;
+pub mod collected;
 pub mod findings;
 pub mod render;
 mod sessions;
@@ -402,6 +403,9 @@ pub enum ReportError {
     /// The checkpoint file.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The collected root or a terminal's files there (the error names it).
+    #[error(transparent)]
+    Collected(#[from] crate::collected::CollectedError),
 }
 
 /// A short fingerprint of k(0) (16 hex digits of SHA-256 over a label and the key), so that
@@ -427,15 +431,26 @@ pub fn check_period(from: Option<Timestamp>, to: Option<Timestamp>) -> Result<()
 /// `options.key` when given) as it reads it, checks `options.previous`, merges the records in
 /// time order and reviews them. See [`review_sources`].
 pub fn review(dirs: &[&Path], options: &ReportOptions) -> Result<Report, ReportError> {
+    review_all(dirs, Vec::new(), options)
+}
+
+/// Reviews the logs in `dirs` together with `more` (the collected terminals): as [`review`],
+/// with the sources of `more` after those of `dirs`.
+pub fn review_all(
+    dirs: &[&Path],
+    more: Vec<Box<dyn LogSource>>,
+    options: &ReportOptions,
+) -> Result<Report, ReportError> {
     check_period(options.from, options.to)?;
-    if dirs.is_empty() {
+    if dirs.is_empty() && more.is_empty() {
         return Err(ReportError::NoLogs);
     }
     let unique = source::unique_dirs(dirs, options.previous.is_some())?;
-    let mut sources: Vec<Box<dyn LogSource>> = Vec::with_capacity(unique.len());
+    let mut sources: Vec<Box<dyn LogSource>> = Vec::with_capacity(unique.len() + more.len());
     for dir in &unique {
         sources.push(Box::new(LocalLog::open(dir, options.key.as_ref())?));
     }
+    sources.extend(more);
     review_sources(sources, options)
 }
 

@@ -590,3 +590,218 @@ fn a_card_used_on_a_terminal_after_its_return_on_the_managers_host_is_found() {
     assert!(record.as_ref().unwrap().log.ends_with("/manager"));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+// ---- The review over the collector's files (issue 13, item 4) --------------------------------
+
+use cardgate_audit::collected::list_terminals;
+use cardgate_audit::report::collected::{judge, CollectedLog};
+use cardgate_audit::report::{review_all, LogSource};
+
+/// Lays a terminal's log out as the collector holds it: `<root>/<host>/2026-11.jsonl`, its
+/// segments' lines concatenated in order, after `edit` (drop, repeat or change lines).
+fn collect(root: &Path, host: &str, log: &Path, edit: impl FnOnce(&mut Vec<String>)) {
+    let mut lines = Vec::new();
+    for (_, segment) in cardgate_audit::segments::list_segments(log).unwrap() {
+        lines.extend(
+            std::fs::read_to_string(segment)
+                .unwrap()
+                .lines()
+                .map(str::to_owned),
+        );
+    }
+    edit(&mut lines);
+    let dir = root.join(host);
+    std::fs::create_dir_all(&dir).unwrap();
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.join("2026-11.jsonl"), text).unwrap();
+}
+
+/// The review of every terminal under `root`, each with its k(0) from `keys`.
+fn review_collected(
+    root: &Path,
+    keys: &[(&str, &SealKey)],
+    options: &ReportOptions,
+) -> cardgate_audit::report::Report {
+    let judge = judge(Some(at("2026-11-02T06:00:00.000Z")), 60);
+    let sources: Vec<Box<dyn LogSource>> = list_terminals(root)
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let key = keys
+                .iter()
+                .find(|(h, _)| *h == t.host)
+                .map(|(_, k)| (*k).clone());
+            Box::new(CollectedLog::open(t, key, judge)) as Box<dyn LogSource>
+        })
+        .collect();
+    review_all(&[], sources, options).unwrap()
+}
+
+// Three terminals and the access manager's host, collected: one operator on two terminals at
+// once, one card on two, a use after a return recorded on the manager's host, all found over
+// the collector's files; every terminal verified with its own k(0); arrival quirks (a line
+// twice, lines out of order) are not findings; the terminals' own troubles (a gap, a line
+// that no longer matches what the collector holds, silence) are, at the top.
+#[test]
+fn the_review_over_collected_terminals_finds_what_only_shows_across_them() {
+    let root = temp("collected");
+    let logs = root.join("logs");
+    let collector = root.join("collector");
+    let manager_label = Label::new("kanri").unwrap();
+    let k_manager = terminal_log(
+        &logs.join("kanri-pc"),
+        "kanri-pc",
+        "2026-11-02T00:00:00.000Z",
+        vec![
+            (
+                "2026-11-02T00:05:00.000Z",
+                Entry::new(Event::CardIssued {
+                    by: manager_label.clone(),
+                    role: Role::Operator,
+                })
+                .card(card(9))
+                .operator(Label::new("op-suzuki").unwrap()),
+            ),
+            (
+                "2026-11-02T03:00:00.000Z",
+                Entry::new(Event::CardReturned {
+                    by: manager_label.clone(),
+                })
+                .card(card(9))
+                .operator(Label::new("op-suzuki").unwrap()),
+            ),
+            ("2026-11-02T05:50:00.000Z", Entry::new(Event::Heartbeat)),
+        ],
+    );
+    let k1 = terminal_log(
+        &logs.join("juki-01"),
+        "juki-01",
+        "2026-11-02T00:00:00.000Z",
+        vec![
+            ("2026-11-02T01:00:00.000Z", login(1, "op-yamada")),
+            ("2026-11-02T02:00:00.000Z", logout(1, "op-yamada")),
+            ("2026-11-02T04:00:00.000Z", login(7, "op-sato")),
+            ("2026-11-02T05:00:00.000Z", logout(7, "op-sato")),
+            ("2026-11-02T05:55:00.000Z", Entry::new(Event::Heartbeat)),
+        ],
+    );
+    let k2 = terminal_log(
+        &logs.join("juki-02"),
+        "juki-02",
+        "2026-11-02T00:00:00.000Z",
+        vec![
+            ("2026-11-02T01:30:00.000Z", login(2, "op-yamada")),
+            ("2026-11-02T01:40:00.000Z", logout(2, "op-yamada")),
+            ("2026-11-02T04:30:00.000Z", login(7, "op-sato")),
+            ("2026-11-02T04:40:00.000Z", logout(7, "op-sato")),
+            ("2026-11-02T05:56:00.000Z", Entry::new(Event::Heartbeat)),
+        ],
+    );
+    // juki-03 goes quiet at 02:30: silent at 06:00 with an hour allowed.
+    let k3 = terminal_log(
+        &logs.join("juki-03"),
+        "juki-03",
+        "2026-11-02T00:00:00.000Z",
+        vec![
+            ("2026-11-02T01:00:00.000Z", login(3, "op-tanaka")),
+            ("2026-11-02T02:00:00.000Z", logout(3, "op-tanaka")),
+            ("2026-11-02T02:30:00.000Z", login(9, "op-suzuki")),
+            ("2026-11-02T02:45:00.000Z", logout(9, "op-suzuki")),
+            ("2026-11-02T04:10:00.000Z", login(9, "op-suzuki")),
+        ],
+    );
+    // Its last record is the seal `close` writes at 04:10, not the daemon's stop.
+    collect(&collector, "kanri-pc", &logs.join("kanri-pc"), |_| {});
+    // A line twice, and two lines swapped: how shipping delivers, not a finding.
+    collect(&collector, "juki-01", &logs.join("juki-01"), |l| {
+        let again = l[3].clone();
+        l.insert(6, again);
+        l.swap(4, 5);
+    });
+    collect(&collector, "juki-02", &logs.join("juki-02"), |_| {});
+    collect(&collector, "juki-03", &logs.join("juki-03"), |_| {});
+    let keys = [
+        ("kanri-pc", &k_manager),
+        ("juki-01", &k1),
+        ("juki-02", &k2),
+        ("juki-03", &k3),
+    ];
+    // The register has every card (the manager's issue of card 9 is in the logs too).
+    let options = ReportOptions {
+        register: Some([1, 2, 3, 7, 9].map(|n| card(n).to_string()).into()),
+        ..ReportOptions::default()
+    };
+    let report = review_collected(&collector, &keys, &options);
+    assert_eq!(report.logs.len(), 4);
+    assert_eq!(report.verification, Some(VerificationStatus::Intact));
+    let mut found: Vec<(FindingKind, Option<String>)> = report
+        .findings
+        .iter()
+        .filter(|f| {
+            !matches!(
+                f.kind,
+                FindingKind::OutsideBusinessHours | FindingKind::SessionNeverEnded
+            )
+        })
+        .map(|f| (f.kind, f.terminal.clone()))
+        .collect();
+    found.sort_by_key(|f| format!("{f:?}"));
+    let t = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        found,
+        [
+            (FindingKind::CardOnTwoTerminals, t("juki-02")),
+            (FindingKind::OperatorOnTwoTerminals, t("juki-02")),
+            (FindingKind::TerminalSilent, t("juki-03")),
+            (FindingKind::UseAfterReturn, t("juki-03")),
+        ],
+        "{:#?}",
+        report.findings
+    );
+    let after = report.of_kind(FindingKind::UseAfterReturn).next().unwrap();
+    assert_eq!(after.time, Some(at("2026-11-02T04:10:00.000Z")));
+    // The checkpoint has every terminal's log.
+    assert_eq!(report.checkpoint.as_ref().unwrap().logs.len(), 4);
+
+    // Now juki-02's record 3 is lost on the way and juki-01's record 2 arrives again with
+    // other content (its log was rewritten after it was shipped): a gap, and a critical
+    // finding at the very top; the review is not to be trusted.
+    collect(&collector, "juki-02", &logs.join("juki-02"), |l| {
+        l.remove(3);
+    });
+    collect(&collector, "juki-01", &logs.join("juki-01"), |l| {
+        let forged = l[2].replace("op-yamada", "op-someone");
+        l.push(forged);
+    });
+    let report = review_collected(&collector, &keys, &options);
+    let first = &report.findings[0];
+    assert_eq!(first.kind, FindingKind::TerminalConflict, "{first:?}");
+    assert_eq!(first.severity, Severity::Critical);
+    assert_eq!(first.terminal.as_deref(), Some("juki-01"));
+    assert!(matches!(
+        first.detail,
+        Detail::Terminal {
+            count: 1,
+            seq: Some(2),
+            ..
+        }
+    ));
+    let gap: Vec<_> = report.of_kind(FindingKind::RecordGap).collect();
+    assert_eq!(gap.len(), 1, "{:#?}", report.findings);
+    assert_eq!(
+        gap[0].detail,
+        Detail::RecordGap {
+            first_missing: 3,
+            last_missing: 3
+        }
+    );
+    assert!(!cardgate_audit::report::render::is_trusted(&report));
+    // Both languages say it.
+    for lang in cardgate_i18n::Lang::ALL {
+        let view = cardgate_audit::report::render::View::new(lang);
+        let text = cardgate_audit::report::render::text(&report, &view);
+        let label = cardgate_audit::report::render::kind_label("terminal_conflict", lang);
+        assert!(text.contains(&label), "{lang}: {text}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -185,9 +185,9 @@ review-detail-puk-was-blocked = by { $by }, to a card whose PUK is blocked
 review-detail-manager-refused = by { $by }: { $reason }
 review-detail-tries-left = { $tries } tries left.
 review-detail-terminal-conflict = { $count } record(s) arrived with other content than the collector holds; the first: record { $seq }.
-review-detail-terminal-replaced = { $count } fresh chain(s) began (a genesis with another log ID); the old chain ends at record { $seq }.
+review-detail-terminal-replaced = { $count } earlier chain(s) the collector holds were followed by a genesis with another log ID.
 review-detail-terminal-resent = { $count } record(s) sent again too late to compare; the first: record { $seq }.
-review-detail-terminal-unreadable = { $count } line(s) are not records; the first after record { $seq }.
+review-detail-terminal-unreadable = { $count } line(s) are not records (audit collected names the first).
 review-detail-terminal-silent = No record since { $since } (the last: { $last }, record { $seq }).
 review-detail-terminal-late = { $count } record(s) arrived after their gap was declared; the first: record { $seq }.
 review-detail-terminal-empty = No record arrived.
@@ -223,3 +223,10 @@ review-rules = Business days { $days }, { $hours }; days off: { $off }.
 review-rules-holidays = national holidays
 review-rules-closed-days = { $count } closed day(s) of the office
 review-rules-no-days-off = none
+
+## cardgatectl audit report: the review over many logs (issue 13)
+review-cli-open-files = Reviewing { $logs } logs holds a file of each open at once: { $need } open files are needed, and RLIMIT_NOFILE allows { $soft } (hard limit { $hard }). { $error }
+review-cli-open-files-hint = Raise the limit of open files for this shell (ulimit -n { $need }, as root if the hard limit is lower), or review fewer terminals at a time.
+review-cli-no-root = { $root }: no collected logs there (the collector's root holds one directory per terminal).
+review-cli-collected = { $root }: the collected logs cannot be read: { $error }
+review-cli-key-bad = { $path }: not a k(0) (64 hex digits).

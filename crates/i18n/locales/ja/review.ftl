@@ -185,9 +185,9 @@ review-detail-puk-was-blocked = 実行者 { $by }、PUK がロック済みのカ
 review-detail-manager-refused = 実行者 { $by }: { $reason }
 review-detail-tries-left = 残り { $tries } 回。
 review-detail-terminal-conflict = 収集サーバの記録と内容の異なる記録 { $count } 件(最初は記録 { $seq })。
-review-detail-terminal-replaced = 新しい連鎖 { $count } 個(別のログ ID の起点記録)。旧連鎖は記録 { $seq } まで。
+review-detail-terminal-replaced = 収集サーバにある連鎖 { $count } 個の後に、別のログ ID の起点記録が届きました。
 review-detail-terminal-resent = 比較できない時期に再送された記録 { $count } 件(最初は記録 { $seq })。
-review-detail-terminal-unreadable = 記録でない行 { $count } 行(最初は記録 { $seq } の後)。
+review-detail-terminal-unreadable = 記録でない行 { $count } 行(最初の行は audit collected が示します)。
 review-detail-terminal-silent = { $since } 以降、記録がありません(最後は { $last }、記録 { $seq })。
 review-detail-terminal-late = 欠落とされた後に届いた記録 { $count } 件(最初は記録 { $seq })。
 review-detail-terminal-empty = 記録が届いていません。
@@ -223,3 +223,10 @@ review-rules = 業務日 { $days }曜日、業務時間 { $hours }。休日等: 
 review-rules-holidays = 国民の祝日
 review-rules-closed-days = 庁舎の閉庁日 { $count } 日
 review-rules-no-days-off = なし
+
+## cardgatectl audit report: 複数ログの点検 (issue 13)
+review-cli-open-files = { $logs } 個のログの点検では各ログのファイルを同時に開きます。{ $need } 個のファイルが必要ですが、RLIMIT_NOFILE の上限は { $soft }（ハード上限 { $hard }）です。{ $error }
+review-cli-open-files-hint = このシェルで開けるファイル数の上限を上げる（ulimit -n { $need }。ハード上限が低い場合は root で）か、一度に点検する端末を減らしてください。
+review-cli-no-root = { $root }: 集約ログがありません（収集サーバのルートには端末ごとのディレクトリがあります）。
+review-cli-collected = { $root }: 集約ログを読めません: { $error }
+review-cli-key-bad = { $path }: k(0)（16 進 64 桁）ではありません。
