@@ -137,6 +137,10 @@ pub enum AuditCommand {
         )]
         silent_after: u32,
     },
+    /// The central verification on the site's log collector (art. 7, issue 13): every
+    /// terminal's collected log under --root rebuilt and verified, one line per terminal. Exit
+    /// 0 only when no terminal has a finding (6 when one has).
+    Collected(crate::collected::CollectedArgs),
     /// Record work done by hand (server-room entry, media, resident cards) in the log.
     Note {
         #[command(flatten)]
@@ -233,9 +237,16 @@ impl KeyArgs {
     }
 }
 
-/// Why k(0) could not be read, in the user's language, with the exit status for a usage error
-/// (the key is the user's input), a file others may read, or a file that cannot be read.
-fn key_failure(lang: Lang, e: KeyError) -> CmdError {
+/// Reads k(0) from the key file `path`, with [`read_key_file_checked`]'s checks.
+pub(crate) fn read_key_path(path: &Path) -> Result<cardgate_audit::SealKey, KeyError> {
+    let text = read_key_file_checked(path)?;
+    Ok(cli::parse_key(&text)?)
+}
+
+/// A failure to read k(0), said in the user's language with the exit status for a usage error
+/// (the key is the user's input), a key file others may read (refused) or one that cannot be
+/// read.
+pub(crate) fn key_failure(lang: Lang, e: KeyError) -> CmdError {
     Box::new(match e {
         KeyError::OnCommandLine => {
             Failure::new(Exit::Usage, tr!(lang, "ctl-audit-key-on-command-line"))
@@ -275,8 +286,9 @@ fn key_failure(lang: Lang, e: KeyError) -> CmdError {
 }
 
 /// The review's sources for every terminal under the collected `root`, each with its k(0)
-/// from `keys` (`<keys>/<host>.k0`, under the same rules as `--key-file`; a terminal without
-/// one is verified without the seals' MACs, and its verification line says so).
+/// from `keys` (`<keys>/<host>.k0`, read as `audit collected` reads it, under the rules of
+/// `--key-file`; a terminal without one is verified without the seals' MACs, and its
+/// verification line says so).
 fn collected_sources(
     lang: Lang,
     root: &Path,
@@ -284,52 +296,15 @@ fn collected_sources(
     silent_after: u32,
     now: Option<cardgate_audit::Timestamp>,
 ) -> Result<Vec<Box<dyn cardgate_audit::report::LogSource>>, CmdError> {
-    use cardgate_audit::collected::{list_terminals, CollectedError};
     use cardgate_audit::report::collected::{judge, CollectedLog};
-    let terminals = list_terminals(root).map_err(|e| -> CmdError {
-        let root_s = root.display().to_string();
-        Box::new(match &e {
-            CollectedError::NoRoot { .. } => Failure::new(
-                Exit::NotFound,
-                tr!(lang, "review-cli-no-root", root = root_s),
-            ),
-            _ => Failure::new(
-                Exit::Failed,
-                tr!(
-                    lang,
-                    "review-cli-collected",
-                    root = root_s,
-                    error = crate::files::chain(&e)
-                ),
-            ),
-        })
-    })?;
+    let terminals = cardgate_audit::collected::list_terminals(root)
+        .map_err(|e| crate::collected::collected_failure(lang, root, &e))?;
     let judge = judge(now, silent_after);
     let mut out: Vec<Box<dyn cardgate_audit::report::LogSource>> =
         Vec::with_capacity(terminals.len());
     for terminal in &terminals {
         let key = match keys {
-            Some(dir) => {
-                let path = dir.join(format!("{}.k0", terminal.host));
-                match read_key_file_checked(&path) {
-                    Ok(text) => Some(cli::parse_key(&text).map_err(|_| -> CmdError {
-                        Box::new(Failure::new(
-                            Exit::Usage,
-                            tr!(
-                                lang,
-                                "review-cli-key-bad",
-                                path = path.display().to_string()
-                            ),
-                        ))
-                    })?),
-                    Err(KeyError::Io { source, .. })
-                        if source.kind() == std::io::ErrorKind::NotFound =>
-                    {
-                        None
-                    }
-                    Err(e) => return Err(key_failure(lang, e)),
-                }
-            }
+            Some(dir) => crate::collected::key_of(lang, dir, &terminal.host)?,
             None => None,
         };
         out.push(Box::new(CollectedLog::open(terminal, key, judge)));
@@ -540,6 +515,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CmdError> {
 pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, CmdError> {
     let lang = ui.lang;
     match cmd {
+        AuditCommand::Collected(args) => crate::collected::run(ui, args),
         AuditCommand::Init { dir } => {
             let config = load_config(lang, config_path)?;
             let dir = log_dir(dir.dir, config.as_ref());

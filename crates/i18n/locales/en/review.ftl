@@ -227,6 +227,3 @@ review-rules-no-days-off = none
 ## cardgatectl audit report: the review over many logs (issue 13)
 review-cli-open-files = Reviewing { $logs } logs holds a file of each open at once: { $need } open files are needed, and RLIMIT_NOFILE allows { $soft } (hard limit { $hard }). { $error }
 review-cli-open-files-hint = Raise the limit of open files for this shell (ulimit -n { $need }, as root if the hard limit is lower), or review fewer terminals at a time.
-review-cli-no-root = { $root }: no collected logs there (the collector's root holds one directory per terminal).
-review-cli-collected = { $root }: the collected logs cannot be read: { $error }
-review-cli-key-bad = { $path }: not a k(0) (64 hex digits).

@@ -227,6 +227,3 @@ review-rules-no-days-off = なし
 ## cardgatectl audit report: 複数ログの点検 (issue 13)
 review-cli-open-files = { $logs } 個のログの点検では各ログのファイルを同時に開きます。{ $need } 個のファイルが必要ですが、RLIMIT_NOFILE の上限は { $soft }（ハード上限 { $hard }）です。{ $error }
 review-cli-open-files-hint = このシェルで開けるファイル数の上限を上げる（ulimit -n { $need }。ハード上限が低い場合は root で）か、一度に点検する端末を減らしてください。
-review-cli-no-root = { $root }: 集約ログがありません（収集サーバのルートには端末ごとのディレクトリがあります）。
-review-cli-collected = { $root }: 集約ログを読めません: { $error }
-review-cli-key-bad = { $path }: k(0)（16 進 64 桁）ではありません。
