@@ -774,9 +774,31 @@ fn the_review_over_collected_terminals_finds_what_only_shows_across_them() {
         l.push(forged);
     });
     let report = review_collected(&collector, &keys, &options);
-    let first = &report.findings[0];
-    assert_eq!(first.kind, FindingKind::TerminalConflict, "{first:?}");
-    assert_eq!(first.severity, Severity::Critical);
+    // At the top: juki-02's copy does not verify past the gap, juki-01's conflicts.
+    let critical: Vec<_> = report
+        .findings
+        .iter()
+        .take_while(|f| f.severity == Severity::Critical)
+        .map(|f| {
+            (
+                f.kind,
+                f.log.as_deref().unwrap().rsplit('/').next().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        critical,
+        [
+            (FindingKind::LogNotIntact, "juki-02"),
+            (FindingKind::TerminalConflict, "juki-01")
+        ],
+        "{:#?}",
+        report.findings
+    );
+    let first = report
+        .of_kind(FindingKind::TerminalConflict)
+        .next()
+        .unwrap();
     assert_eq!(first.terminal.as_deref(), Some("juki-01"));
     assert!(matches!(
         first.detail,

@@ -112,11 +112,24 @@ impl LogSource for CollectedLog {
     }
 }
 
-/// A collected terminal's verification, as the review shows every log's.
+/// A collected terminal's verification, as the review shows every log's. Records missing on
+/// the way break it as they break a local log's (nothing after them is linked, so nothing
+/// after them is verified): the collector's copy is then not intact from there.
 pub fn verification(r: &TerminalReport) -> Verification {
     let problem = r.problem.as_ref();
+    let (first_bad, text) = match (problem, r.gaps.first()) {
+        (Some(p), _) => (Some(p.seq), Some(format!("record {}: {}", p.seq, p.text))),
+        (None, Some(g)) => (
+            Some(g.last.saturating_add(1)),
+            Some(format!(
+                "records {}-{} never reached the collector ({} missing in {} ranges): nothing after them is verified",
+                g.first, g.last, r.missing, r.gap_ranges
+            )),
+        ),
+        (None, None) => (None, None),
+    };
     Verification {
-        status: match (problem, r.key_checked) {
+        status: match (&text, r.key_checked) {
             (Some(_), _) => VerificationStatus::NotIntact,
             (None, true) => VerificationStatus::Intact,
             (None, false) => VerificationStatus::Unverified,
@@ -125,8 +138,8 @@ pub fn verification(r: &TerminalReport) -> Verification {
         records: r.records,
         seals: r.seal_epoch.map_or(0, |e| e + 1),
         intact_up_to: r.verified_up_to,
-        first_bad: problem.map(|p| p.seq),
-        problem: problem.map(|p| format!("record {}: {}", p.seq, p.text)),
+        first_bad,
+        problem: text,
         key_may_be_wrong: r.key_checked
             && r.seal_epoch.is_none()
             && problem.is_some_and(|p| p.kind == "seal_mac"),
