@@ -19,7 +19,7 @@
 //! sites of tests running in parallel never see each other; everything is killed when the
 //! [`Site`] drops (a failing test too), which takes the namespaces and links with it.
 
-use crate::fixtures::{OPERATOR, PIN, USER};
+use crate::fixtures::{PIN, USER};
 use crate::process::{guarded, kill_and_reap, signal_group, spawn, wait_exit};
 use crate::{paths, CardProcess, Daemon, HarnessError, Office, PcscLab, TerminalSpec};
 use std::collections::HashMap;
@@ -422,6 +422,8 @@ impl Drop for Collector {
 pub struct SiteTerminal {
     /// Its host name (what rsyslog sends, the collector's directory) and terminal ID.
     pub host: String,
+    /// The operator whose card is in its reader (logging in as [`USER`] with [`PIN`]).
+    pub operator: String,
     /// Its address on the link to the collector.
     pub address: String,
     /// The collector's address on that link (what its rsyslog sends to).
@@ -448,6 +450,7 @@ impl SiteTerminal {
     fn start(
         n: usize,
         host: &str,
+        operator: &str,
         collector: &Collector,
         extra: &str,
     ) -> Result<SiteTerminal, HarnessError> {
@@ -455,7 +458,7 @@ impl SiteTerminal {
         let office = Office::new(
             lab,
             &[TerminalSpec { id: host, slot: 0 }],
-            &[(OPERATOR, USER)],
+            &[(operator, USER)],
             extra,
         )?;
         let lab_pid = office.lab.namespace_pid()?;
@@ -548,6 +551,7 @@ impl SiteTerminal {
         .map_err(io("cannot write", &main_conf))?;
         let mut terminal = SiteTerminal {
             host: host.to_owned(),
+            operator: operator.to_owned(),
             address,
             collector_address: collector_address.clone(),
             daemon: None,
@@ -564,7 +568,7 @@ impl SiteTerminal {
             office,
             rsyslog_work: work,
         };
-        let card = terminal.office.personalised_card(OPERATOR, PIN)?;
+        let card = terminal.office.personalised_card(operator, PIN)?;
         let served = terminal.office.lab.serve_card(0, &card, None)?;
         terminal.cards.push(served);
         terminal.office.lab.wait_for_card_seen(0)?;
@@ -651,7 +655,7 @@ impl SiteTerminal {
             })
     }
 
-    /// Takes the card out of slot 0 and puts in another card of [`OPERATOR`] (PIN [`PIN`],
+    /// Takes the card out of slot 0 and puts in another card of its operator (PIN [`PIN`],
     /// signed by this terminal's issuer) with serial `serial`: the same operator with a
     /// second card.
     pub fn replace_card(&mut self, serial: [u8; 8]) -> Result<(), HarnessError> {
@@ -660,7 +664,7 @@ impl SiteTerminal {
         }
         let request = cardgate_card::issue::IssueRequest {
             serial: cardgate_card::CardSerial(serial),
-            operator_id: OPERATOR.to_owned(),
+            operator_id: self.operator.clone(),
             role: cardgate_card::Role::Operator,
             valid_from: time::macros::date!(2020 - 01 - 01),
             valid_until: time::macros::date!(2099 - 12 - 31),
@@ -823,24 +827,45 @@ impl std::fmt::Debug for Site {
 }
 
 impl Site {
-    /// A collector and one terminal per host name (each its own terminal ID, operator
-    /// [`OPERATOR`] = [`USER`] with a card in slot 0, `cardgated` running, its rsyslogd
-    /// shipping), `extra` appended to every terminal's `cardgated.toml`.
+    /// A collector and one terminal per host name, each its own terminal ID and its own
+    /// operator (`op-0101`, `op-0102`, … = [`USER`]) with a card in slot 0, `cardgated`
+    /// running, its rsyslogd shipping; `extra` appended to every terminal's `cardgated.toml`.
     pub fn start(hosts: &[&str], extra: &str) -> Result<Site, HarnessError> {
-        if hosts.is_empty() || hosts.len() > 200 {
-            return Err(HarnessError::ReaderCount(hosts.len()));
+        let operators: Vec<String> = (0..hosts.len())
+            .map(|i| format!("op-{:04}", 101 + i))
+            .collect();
+        let pairs: Vec<(&str, &str)> = hosts
+            .iter()
+            .zip(&operators)
+            .map(|(h, o)| (*h, o.as_str()))
+            .collect();
+        Self::start_with(&pairs, extra)
+    }
+
+    /// [`Site::start`] with the operator of each terminal given: `(host, operator)`. The
+    /// same operator on two terminals has a card in each, with the same serial (the serial
+    /// is made from the operator's name; [`SiteTerminal::replace_card`] gives another).
+    pub fn start_with(terminals: &[(&str, &str)], extra: &str) -> Result<Site, HarnessError> {
+        if terminals.is_empty() || terminals.len() > 200 {
+            return Err(HarnessError::ReaderCount(terminals.len()));
         }
         let n = NEXT_SITE.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("cardgate-site-{}-{n}", std::process::id()));
         // A leftover of an earlier process with this pid: stale, never ours.
         let _ = std::fs::remove_dir_all(&dir);
         let collector = Collector::start(dir)?;
-        let mut terminals = Vec::new();
-        for (i, host) in hosts.iter().enumerate() {
-            terminals.push(SiteTerminal::start(i + 1, host, &collector, extra)?);
+        let mut started = Vec::new();
+        for (i, (host, operator)) in terminals.iter().enumerate() {
+            started.push(SiteTerminal::start(
+                i + 1,
+                host,
+                operator,
+                &collector,
+                extra,
+            )?);
         }
         Ok(Site {
-            terminals,
+            terminals: started,
             collector,
         })
     }
@@ -889,6 +914,84 @@ impl Site {
             .map_err(io("cannot write", &path))?;
         }
         Ok(dir)
+    }
+
+    /// `cardgatectl ARGS` as the access manager runs it on the collector (English): its
+    /// output.
+    pub fn ctl(&self, args: &[&str]) -> Result<std::process::Output, HarnessError> {
+        let program = paths::workspace_artifact("cardgatectl", "cardgatectl")?;
+        let mut command = Command::new(&program);
+        // The collector runs no cardgated: no configuration (a path that does not exist;
+        // never the machine's own /etc/cardgate/cardgated.toml).
+        command
+            .arg("--config")
+            .arg(self.collector.dir.join("cardgated.toml"))
+            .args(args)
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| HarnessError::Spawn {
+                what: "cardgatectl".into(),
+                source,
+            })
+    }
+
+    /// `cardgatectl audit collected --root … --keys … --format json` with every terminal's
+    /// current k(0) ([`Site::write_keys`]): its exit code and JSON (the contract's shape).
+    pub fn collected(&self) -> Result<(Option<i32>, serde_json::Value), HarnessError> {
+        let keys = self.write_keys()?;
+        let root = self.collector.root.to_string_lossy().into_owned();
+        let keys = keys.to_string_lossy().into_owned();
+        let out = self.ctl(&[
+            "audit",
+            "collected",
+            "--root",
+            &root,
+            "--keys",
+            &keys,
+            "--format",
+            "json",
+        ])?;
+        let json =
+            serde_json::from_slice(&out.stdout).map_err(|e| HarnessError::CommandFailed {
+                what: "cardgatectl audit collected".into(),
+                detail: format!(
+                    "{e}: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            })?;
+        Ok((out.status.code(), json))
+    }
+
+    /// `cardgatectl audit report --collected … --keys … --format json`: the review of every
+    /// terminal at once; its exit code and JSON (`cardgate_audit::report::Report`).
+    pub fn review(&self) -> Result<(Option<i32>, serde_json::Value), HarnessError> {
+        let keys = self.write_keys()?;
+        let root = self.collector.root.to_string_lossy().into_owned();
+        let keys = keys.to_string_lossy().into_owned();
+        let out = self.ctl(&[
+            "audit",
+            "report",
+            "--collected",
+            &root,
+            "--keys",
+            &keys,
+            "--format",
+            "json",
+        ])?;
+        let json =
+            serde_json::from_slice(&out.stdout).map_err(|e| HarnessError::CommandFailed {
+                what: "cardgatectl audit report --collected".into(),
+                detail: format!(
+                    "{e}: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            })?;
+        Ok((out.status.code(), json))
     }
 
     /// How many times each line arrived at the collector for `host`.
