@@ -2,7 +2,8 @@
 //! chain, on a running site (issue 13, items 3 and 6), by the strongest attacker: root with
 //! the terminal's k(0) (`cardgate_tests::site_attack`). Each time the terminal's own log
 //! verifies with its k(0) and `cardgated` runs on it again; the collector still holds what
-//! was shipped before, next to what the terminal sends now.
+//! was shipped before, next to what the terminal sends now, and the central verification
+//! (`cardgatectl audit collected`) and the review on the collector report each as critical.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -38,7 +39,7 @@ fn some_logins(t: &SiteTerminal, tag: &str, n: usize) {
 }
 
 #[test]
-fn a_rewritten_truncated_or_replaced_log_differs_from_what_the_collector_holds() {
+fn a_rewritten_truncated_or_replaced_log_is_a_finding_at_the_collector() {
     let mut site = Site::start(&["juki-r1", "juki-r2", "juki-r3"], "").unwrap();
     for t in &site.terminals {
         some_logins(t, "a", 3);
@@ -115,11 +116,35 @@ fn a_rewritten_truncated_or_replaced_log_differs_from_what_the_collector_holds()
         .collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert_ne!(ids[0], ids[1]);
-    // SCRATCH: keys for a hand run of the central command.
-    let keys = site.write_keys().unwrap();
-    eprintln!(
-        "SCRATCH root {} keys {}",
-        site.collector.root().display(),
-        keys.display()
-    );
+
+    // The central verification on the collector: a critical finding for each, where it is.
+    // (juki-r3's key file now holds the new log's k(0): the old chain's seals fail with it.)
+    let (code, json) = site.collected().unwrap();
+    assert_eq!(code, Some(6), "{json:#}");
+    let entry = |host: &str| {
+        json["terminals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["host"] == host)
+            .unwrap_or_else(|| panic!("{host} not in {json:#}"))
+            .clone()
+    };
+    let has = |e: &serde_json::Value, kind: &str, seq: Option<u64>| {
+        e["findings"].as_array().unwrap().iter().any(|f| {
+            f["kind"] == kind && f["severity"] == "critical" && seq.is_none_or(|s| f["seq"] == s)
+        })
+    };
+    let r1 = entry("juki-r1");
+    assert!(has(&r1, "conflict", Some(rewritten)), "{r1:#}");
+    assert_eq!(r1["first_conflict"], rewritten, "{r1:#}");
+    let r2 = entry("juki-r2");
+    assert!(has(&r2, "conflict", Some(next)), "{r2:#}");
+    assert_eq!(r2["first_conflict"], next, "{r2:#}");
+    let r3 = entry("juki-r3");
+    assert!(has(&r3, "replaced", None), "{r3:#}");
+    assert_eq!(r3["replaced"], true, "{r3:#}");
+    // The review on the collector says the same: the verification failed (exit 6).
+    let (code, review) = site.review().unwrap();
+    assert_eq!(code, Some(6), "{}", review["logs"]);
 }
