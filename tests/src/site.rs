@@ -659,9 +659,13 @@ impl SiteTerminal {
     /// signed by this terminal's issuer) with serial `serial`: the same operator with a
     /// second card.
     pub fn replace_card(&mut self, serial: [u8; 8]) -> Result<(), HarnessError> {
+        let inserted = self.office.count("card_inserted");
+        let removed = self.office.count("card_removed");
         for mut card in self.cards.drain(..) {
             card.kill();
         }
+        // The daemon has seen it go (its record), before the next card comes.
+        self.wait_for_record("card_removed", removed + 1)?;
         let request = cardgate_card::issue::IssueRequest {
             serial: cardgate_card::CardSerial(serial),
             operator_id: self.operator.clone(),
@@ -676,7 +680,23 @@ impl SiteTerminal {
             .map_err(HarnessError::CreateCard)?;
         let file = crate::SoftCardFile::from_image(&self.office.lab, "second", image)?;
         self.cards.push(self.office.lab.serve_card(0, &file, None)?);
-        self.office.lab.wait_for_card_seen(0)
+        self.office.lab.wait_for_card_seen(0)?;
+        self.wait_for_record("card_inserted", inserted + 1)
+    }
+
+    /// Waits until the terminal's log holds `count` records of `kind`.
+    fn wait_for_record(&self, kind: &str, count: usize) -> Result<(), HarnessError> {
+        let start = Instant::now();
+        while self.office.count(kind) < count {
+            if start.elapsed() > crate::LIMIT {
+                return Err(HarnessError::Timeout(format!(
+                    "{count} `{kind}` records in {}'s log",
+                    self.host
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     /// The running daemon (`None` once stopped).
