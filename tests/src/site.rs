@@ -961,10 +961,18 @@ impl Site {
     /// `cardgatectl audit collected --root … --keys … --format json` with every terminal's
     /// current k(0) ([`Site::write_keys`]): its exit code and JSON (the contract's shape).
     pub fn collected(&self) -> Result<(Option<i32>, serde_json::Value), HarnessError> {
+        self.collected_with(&[])
+    }
+
+    /// [`Site::collected`] with more options (`--now`, `--silent-after`, …).
+    pub fn collected_with(
+        &self,
+        extra: &[&str],
+    ) -> Result<(Option<i32>, serde_json::Value), HarnessError> {
         let keys = self.write_keys()?;
         let root = self.collector.root.to_string_lossy().into_owned();
         let keys = keys.to_string_lossy().into_owned();
-        let out = self.ctl(&[
+        let mut args = vec![
             "audit",
             "collected",
             "--root",
@@ -973,7 +981,9 @@ impl Site {
             &keys,
             "--format",
             "json",
-        ])?;
+        ];
+        args.extend(extra);
+        let out = self.ctl(&args)?;
         let json =
             serde_json::from_slice(&out.stdout).map_err(|e| HarnessError::CommandFailed {
                 what: "cardgatectl audit collected".into(),

@@ -354,3 +354,49 @@ fn some_logins(site: &Site, tag: &str, n: usize) {
         }
     }
 }
+
+#[test]
+fn a_terminal_that_stops_reporting_is_silent_at_the_collector_and_a_stopped_one_is_not() {
+    let mut site = Site::start(&HOSTS[..2], "").unwrap();
+    // juki-a2's daemon stops (its last record says so); juki-a1 keeps working, but what it
+    // writes no longer leaves it (its rsyslog stopped).
+    site.terminals[1].stop_daemon();
+    site.wait_all_shipped();
+    site.terminals[0].stop_rsyslogd().unwrap();
+    site.terminals[0].login_and_out("z").unwrap();
+    let silent = |json: &serde_json::Value, host: &str| {
+        let e = json["terminals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["host"] == host)
+            .unwrap()
+            .clone();
+        (e["silent"].as_bool().unwrap(), e)
+    };
+    // Now: neither is silent.
+    let (code, json) = site.collected().unwrap();
+    assert_eq!(code, Some(0), "{json:#}");
+    assert!(
+        !silent(&json, "juki-a1").0 && !silent(&json, "juki-a2").0,
+        "{json:#}"
+    );
+    // 61 minutes on (the default --silent-after is 60): juki-a1 is silent, juki-a2 stopped.
+    let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(61);
+    let later = cardgate_audit::Timestamp::from_datetime(later).to_string();
+    let (code, json) = site.collected_with(&["--now", &later]).unwrap();
+    assert_eq!(code, Some(6), "{json:#}");
+    let (a1, e1) = silent(&json, "juki-a1");
+    assert!(a1, "{e1:#}");
+    assert!(
+        e1["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "silent"),
+        "{e1:#}"
+    );
+    let (a2, e2) = silent(&json, "juki-a2");
+    assert!(!a2, "{e2:#}");
+    assert_eq!(e2["last_kind"], "log_sealed", "{e2:#}");
+}
