@@ -65,6 +65,86 @@ fn substitute(text: &str, from: &str, to: &str, file: &str) -> Result<String, Ha
     Ok(text.replace(from, to))
 }
 
+/// The DNS domain of the TLS site's certificates.
+const TLS_DOMAIN: &str = "site.test";
+
+/// A test CA and the collector's certificate in `<dir>/certs`; returns that directory.
+fn make_certificates(dir: &Path) -> Result<PathBuf, HarnessError> {
+    paths::require_program("openssl", "openssl")?;
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).map_err(io("cannot create", &certs))?;
+    let mut command = Command::new("openssl");
+    command.current_dir(&certs).args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=cardgate test CA",
+    ]);
+    run(command, "openssl req -x509 (the test CA)")?;
+    make_certificate(&certs, &format!("collector.{TLS_DOMAIN}"), "collector")?;
+    Ok(certs)
+}
+
+/// A key and a certificate for `name` (CN and DNS name) signed by the test CA in `certs`,
+/// as `<file>.key` and `<file>.pem`.
+fn make_certificate(certs: &Path, name: &str, file: &str) -> Result<(), HarnessError> {
+    let ext = certs.join(format!("{file}.ext"));
+    std::fs::write(&ext, format!("subjectAltName=DNS:{name}\n"))
+        .map_err(io("cannot write", &ext))?;
+    let (key, csr, pem) = (
+        format!("{file}.key"),
+        format!("{file}.csr"),
+        format!("{file}.pem"),
+    );
+    let mut command = Command::new("openssl");
+    command.current_dir(certs).args([
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &csr,
+        "-subj",
+        &format!("/CN={name}"),
+    ]);
+    run(command, "openssl req (a certificate request)")?;
+    let ext = format!("{file}.ext");
+    let mut command = Command::new("openssl");
+    command.current_dir(certs).args([
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        &pem,
+        "-days",
+        "2",
+        "-extfile",
+        &ext,
+    ]);
+    run(command, "openssl x509 -req (signing)")
+}
+
 /// Starts `command` (a shell that prints `ready` and then sleeps) and waits for its line.
 fn start_holder(mut command: Command, what: &str) -> Result<Child, HarnessError> {
     command
@@ -180,6 +260,8 @@ impl Drop for Rsyslogd {
 
 /// The site's collector: a real `rsyslogd` with `imrelp` in its own namespace.
 pub struct Collector {
+    /// RELP over TLS ([`Site::start_with_tls`]).
+    tls: bool,
     rsyslogd: Rsyslogd,
     holder: Option<Child>,
     dir: PathBuf,
@@ -195,7 +277,7 @@ impl std::fmt::Debug for Collector {
 }
 
 impl Collector {
-    fn start(dir: PathBuf) -> Result<Collector, HarnessError> {
+    fn start(dir: PathBuf, tls: bool) -> Result<Collector, HarnessError> {
         for (program, package) in [
             ("rsyslogd", "rsyslog"),
             ("ip", "iproute2"),
@@ -232,6 +314,18 @@ impl Collector {
             &dir.join("forged.log").to_string_lossy(),
             name,
         )?;
+        let conf = if tls {
+            let certs = make_certificates(&dir)?;
+            let line =
+                r#"input(type="imrelp" port="2514" ruleset="cardgate_collect" maxDataSize="64k")"#;
+            let with_tls = format!(
+                r#"input(type="imrelp" port="2514" ruleset="cardgate_collect" maxDataSize="64k" tls="on" tls.caCert="{c}/ca.pem" tls.myCert="{c}/collector.pem" tls.myPrivKey="{c}/collector.key" tls.authMode="name" tls.permittedPeer=["*.{TLS_DOMAIN}"])"#,
+                c = certs.display()
+            );
+            substitute(&conf, line, &with_tls, name)?
+        } else {
+            conf
+        };
         // The collector's resolver: its own /etc/hosts (bind-mounted in its mount namespace),
         // a line per terminal as it joins, as a site's hosts file or reverse DNS names them.
         let hosts = dir.join("hosts");
@@ -263,6 +357,7 @@ impl Collector {
         let holder = start_holder(command, "the collector's namespace holder")?;
         let pid = holder.id();
         let mut collector = Collector {
+            tls,
             rsyslogd: Rsyslogd {
                 what: "the collector's rsyslogd".into(),
                 namespace: (pid, &["--net", "--uts", "--mount"]),
@@ -537,6 +632,17 @@ impl SiteTerminal {
             name,
         )?;
         let conf = substitute(&conf, "CARDGATE_COLLECTOR", &collector_address, name)?;
+        let conf = if collector.tls {
+            let certs = collector.dir.join("certs");
+            make_certificate(&certs, &format!("{host}.{TLS_DOMAIN}"), host)?;
+            let with_tls = format!(
+                r#"template="cardgate_relp" tls="on" tls.caCert="{c}/ca.pem" tls.myCert="{c}/{host}.pem" tls.myPrivKey="{c}/{host}.key" tls.authMode="name" tls.permittedPeer=["collector.{TLS_DOMAIN}"]"#,
+                c = certs.display()
+            );
+            substitute(&conf, r#"template="cardgate_relp""#, &with_tls, name)?
+        } else {
+            conf
+        };
         let conf_path = dir.join(name);
         std::fs::write(&conf_path, conf).map_err(io("cannot write", &conf_path))?;
         let main_conf = dir.join("rsyslog.conf");
@@ -866,6 +972,30 @@ impl Site {
     /// same operator on two terminals has a card in each, with the same serial (the serial
     /// is made from the operator's name; [`SiteTerminal::replace_card`] gives another).
     pub fn start_with(terminals: &[(&str, &str)], extra: &str) -> Result<Site, HarnessError> {
+        Self::start_site(terminals, extra, false)
+    }
+
+    /// [`Site::start`] with RELP over TLS as docs/integration.md recommends where the LAN is
+    /// not trusted: a test CA (`openssl`), the collector's certificate
+    /// `collector.site.test` and one per terminal `<host>.site.test`; the collector's input
+    /// permits `*.site.test`, each terminal's action permits only `collector.site.test`.
+    pub fn start_with_tls(hosts: &[&str], extra: &str) -> Result<Site, HarnessError> {
+        let operators: Vec<String> = (0..hosts.len())
+            .map(|i| format!("op-{:04}", 101 + i))
+            .collect();
+        let pairs: Vec<(&str, &str)> = hosts
+            .iter()
+            .zip(&operators)
+            .map(|(h, o)| (*h, o.as_str()))
+            .collect();
+        Self::start_site(&pairs, extra, true)
+    }
+
+    fn start_site(
+        terminals: &[(&str, &str)],
+        extra: &str,
+        tls: bool,
+    ) -> Result<Site, HarnessError> {
         if terminals.is_empty() || terminals.len() > 200 {
             return Err(HarnessError::ReaderCount(terminals.len()));
         }
@@ -873,7 +1003,7 @@ impl Site {
         let dir = std::env::temp_dir().join(format!("cardgate-site-{}-{n}", std::process::id()));
         // A leftover of an earlier process with this pid: stale, never ours.
         let _ = std::fs::remove_dir_all(&dir);
-        let collector = Collector::start(dir)?;
+        let collector = Collector::start(dir, tls)?;
         let mut started = Vec::new();
         for (i, (host, operator)) in terminals.iter().enumerate() {
             started.push(SiteTerminal::start(

@@ -53,6 +53,8 @@ pub const PACKAGES: &[&str] = &[
     // listen.
     "rsyslog",
     "rsyslog-relp",
+    // tests/tests/site_tls.rs: the test CA and certificates for RELP over TLS.
+    "openssl",
 ];
 
 fn installed(package: &str) -> bool {
