@@ -821,7 +821,7 @@ mod tests {
             PublishedError::Truncated { .. }
         ));
         assert!(matches!(
-            named(PublishedState::verify(&l, &pk, path).unwrap_err()),
+            named(PublishedState::verify(&list(&issuer, 1, &[1, 2, 3]), &pk, path).unwrap_err()),
             PublishedError::BadMagic { .. }
         ));
         let mut newer = bytes.clone();
