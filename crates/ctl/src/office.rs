@@ -238,7 +238,9 @@ fn fetch(lang: Lang, remote: &str, ssh: &Ssh, incoming: &Path) -> Result<(), Cmd
     }
     let cap = MAX_STATE_LEN.max(MAX_FILE_LEN);
     let output = Command::new("rsync")
-        .args(["--times", "--copy-links", "--timeout=120"])
+        // No --links, no --copy-links: a link in the published directory is skipped, never
+        // followed on either end (rrsync refuses -L anyway).
+        .args(["--times", "--timeout=120"])
         .arg(format!("--max-size={cap}"))
         .arg("-e")
         .arg(&e)
