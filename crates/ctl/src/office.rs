@@ -141,6 +141,17 @@ fn publish(
     let register = RegisterFile::new(&state_dir).read()?;
     let version = published::publish(out, &issuer, now(), &list_bytes, &register)
         .map_err(|e| published_failure(ui.lang, e))?;
+    // Published all the same (the terminals apply their own stale policy), but said: a
+    // list past or near its next update must be refreshed (`revocation refresh`) first.
+    match crate::revocation::Freshness::of(&revocation, now()) {
+        crate::revocation::Freshness::Fresh => {}
+        crate::revocation::Freshness::DueSoon => {
+            eprintln!("{}", tr!(ui.lang, "ctl-office-publish-due-soon"))
+        }
+        crate::revocation::Freshness::Stale => {
+            eprintln!("{}", tr!(ui.lang, "ctl-office-publish-stale"))
+        }
+    }
     if ui.json {
         ui.print_json(&serde_json::json!({
             "out": out,

@@ -2,6 +2,8 @@
 
 ## office publish.
 ctl-office-published = published office state version { $version } to { $dir }: revocation list version { $list }, { $cards } cards in the register
+ctl-office-publish-due-soon = warning: the revocation list is due for its next update within two days; sign the next one (cardgatectl revocation refresh) and publish again
+ctl-office-publish-stale = warning: the revocation list is past its next update: terminals refuse or warn by their [revocation] stale; sign the next one (cardgatectl revocation refresh) and publish again
 
 ## office pull.
 ctl-office-applied = applied office state version { $version } (before: { $previous }): { $list }; register: { $added } added, { $updated } updated ({ $withdrawn } withdrawn), { $kept } where this terminal knows more

@@ -2,6 +2,8 @@
 
 ## office publish.
 ctl-office-published = 事務所の状態の版 { $version } を { $dir } に公開しました: 失効リストの版 { $list }、台帳のカード { $cards } 枚
+ctl-office-publish-due-soon = 警告: 失効リストの次回更新まで2日以内です。次の版に署名して(cardgatectl revocation refresh)もう一度公開してください
+ctl-office-publish-stale = 警告: 失効リストは次回更新日を過ぎています。各端末は [revocation] stale の設定に従い拒否または警告します。次の版に署名して(cardgatectl revocation refresh)もう一度公開してください
 
 ## office pull.
 ctl-office-applied = 事務所の状態の版 { $version } を適用しました(適用前: { $previous }): { $list }。台帳: 追加 { $added }、更新 { $updated }(うち返却・失効 { $withdrawn })、この端末の情報が新しく保持したもの { $kept }
