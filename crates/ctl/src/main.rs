@@ -1,7 +1,9 @@
 //! `cardgatectl`: the access manager's and administrator's tool.
 //!
 //! Everything is local (art. 15, 17: no network, no remote administration): files, the PC/SC
-//! readers of this terminal, and `cardgated`'s Unix sockets.
+//! readers of this terminal, and `cardgated`'s Unix sockets. The one exception is `office
+//! pull`, which fetches the office's signed state with rsync over ssh (outgoing only; the
+//! terminal opens no port).
 #![forbid(unsafe_code)]
 
 mod audit;
