@@ -549,6 +549,18 @@ fn list_in_force(
 pub fn read_published(dir: &Path) -> Result<(Vec<u8>, Vec<u8>), PublishedError> {
     let state = dir.join(STATE_FILE);
     let list = dir.join(LIST_FILE);
+    // A regular file each (a FIFO or a device in a shared directory would block or never
+    // end), looked at before it is opened.
+    for path in [&state, &list] {
+        let meta = std::fs::metadata(path).map_err(io_error("read", path))?;
+        if !meta.is_file() {
+            return Err(PublishedError::Io {
+                op: "read",
+                path: path.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+            });
+        }
+    }
     let s = read_capped(&state, MAX_STATE_LEN as u64).map_err(io_error("read", &state))?;
     let l = read_capped(&list, MAX_FILE_LEN as u64).map_err(io_error("read", &list))?;
     Ok((s, l))
@@ -850,6 +862,43 @@ mod tests {
     }
 
     #[test]
+    fn every_truncation_and_every_flipped_byte_is_an_error_not_a_panic() {
+        let issuer = IssuerKey::generate().unwrap();
+        let pk = issuer.public_key();
+        let l = list(&issuer, 1, &[1]);
+        let bytes = PublishedState::sign(&issuer, 1, 0, &l, &register(&[(1, lent(10))])).unwrap();
+        let path = Path::new("office.state");
+        for len in 0..bytes.len() {
+            assert!(
+                PublishedState::verify(&bytes[..len], &pk, path).is_err(),
+                "{len}"
+            );
+        }
+        for i in 0..bytes.len() {
+            for bit in [0x01, 0x80] {
+                let mut t = bytes.clone();
+                t[i] ^= bit;
+                assert!(PublishedState::verify(&t, &pk, path).is_err(), "byte {i}");
+            }
+        }
+        // A signed state whose register is not a register: a typed error, not a panic.
+        let mut raw = Vec::new();
+        raw.extend_from_slice(MAGIC);
+        raw.push(FORMAT);
+        raw.extend_from_slice(&pk.key_id());
+        raw.extend_from_slice(&[0u8; 24]);
+        raw.extend_from_slice(&sha256(&l));
+        raw.extend_from_slice(&5u32.to_be_bytes());
+        raw.extend_from_slice(b"[1,2]");
+        let signature = issuer.sign(&raw);
+        raw.extend_from_slice(&signature);
+        assert!(matches!(
+            PublishedState::verify(&raw, &pk, path).unwrap_err(),
+            PublishedError::BadRegister { .. }
+        ));
+    }
+
+    #[test]
     fn apply_installs_refuses_rollback_and_reuse_and_is_idempotent() {
         let issuer = IssuerKey::generate().unwrap();
         let t = terminal("apply");
@@ -1048,6 +1097,10 @@ mod tests {
         std::fs::remove_file(out.join(LIST_FILE)).unwrap();
         let e = read_published(&out).unwrap_err();
         assert!(e.to_string().contains(LIST_FILE), "{e}");
+        std::fs::create_dir(out.join(LIST_FILE)).unwrap();
+        let e = read_published(&out).unwrap_err();
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("not a regular file"), "{e}");
         std::fs::remove_dir_all(&out).unwrap();
     }
 }
