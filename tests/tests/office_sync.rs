@@ -305,6 +305,10 @@ fn the_offices_state_reaches_every_terminal_over_ssh_and_a_rollback_is_refused()
     let status = a.ctl(&["--json", "office", "status"]).unwrap();
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["result"], "refused_rollback", "{status}");
+    // `cardgatectl status` shows it too, beside the daemon's own state.
+    let whole = a.ctl(&["--json", "status"]).unwrap();
+    let whole: serde_json::Value = serde_json::from_slice(&whole.stdout).unwrap();
+    assert_eq!(whole["office"]["result"], "refused_rollback", "{whole}");
     // A tampered copy is refused too (exit 6), naming the file.
     let mut tampered = std::fs::read(published.join("office.state")).unwrap();
     let last = tampered.len() - 1;

@@ -520,6 +520,41 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// The last pull's outcome for `cardgatectl status` (`office` in its JSON): `None` when no
+/// pull has run on this terminal (it does not get the office's state this way) or the record
+/// cannot be read (then `office status` says why).
+pub fn status_part(config: &Config) -> Option<serde_json::Value> {
+    let path = config.daemon.state_dir.join(OFFICE_STATUS_FILE);
+    let bytes = read_capped(&path, 64 * 1024).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// One line for a pull's outcome, as `office status` and `status` print it.
+pub fn status_line(ui: &Ui, value: &serde_json::Value) -> String {
+    let text = |k: &str| value[k].as_str().unwrap_or("?").to_owned();
+    let result = text("result");
+    let shown = match result.as_str() {
+        "applied" | "unchanged" => tr!(
+            ui.lang,
+            &format!("ctl-office-result-{result}"),
+            version = value["outcome"]["version"].as_u64().unwrap_or(0)
+        ),
+        "refused" | "refused_rollback" | "failed" => tr!(
+            ui.lang,
+            &format!("ctl-office-result-{result}"),
+            error = text("error")
+        ),
+        _ => result.clone(),
+    };
+    tr!(
+        ui.lang,
+        "ctl-office-status",
+        time = ui.unix_time(value["time_unix"].as_i64().unwrap_or(0)),
+        source = text("source"),
+        result = shown
+    )
+}
+
 fn status(ui: &Ui, config: &Config) -> Result<ExitCode, CmdError> {
     let path = config.daemon.state_dir.join(OFFICE_STATUS_FILE);
     let bytes = match read_capped(&path, 64 * 1024) {
@@ -549,33 +584,9 @@ fn status(ui: &Ui, config: &Config) -> Result<ExitCode, CmdError> {
     })?;
     if ui.json {
         ui.print_json(&value)?;
-        return Ok(ExitCode::SUCCESS);
+    } else {
+        println!("{}", status_line(ui, &value));
     }
-    let text = |k: &str| value[k].as_str().unwrap_or("?").to_owned();
-    let result = text("result");
-    let shown = match result.as_str() {
-        "applied" | "unchanged" => tr!(
-            ui.lang,
-            &format!("ctl-office-result-{result}"),
-            version = value["outcome"]["version"].as_u64().unwrap_or(0)
-        ),
-        "refused" | "refused_rollback" | "failed" => tr!(
-            ui.lang,
-            &format!("ctl-office-result-{result}"),
-            error = text("error")
-        ),
-        _ => result.clone(),
-    };
-    println!(
-        "{}",
-        tr!(
-            ui.lang,
-            "ctl-office-status",
-            time = ui.unix_time(value["time_unix"].as_i64().unwrap_or(0)),
-            source = text("source"),
-            result = shown
-        )
-    );
     Ok(ExitCode::SUCCESS)
 }
 
