@@ -317,3 +317,36 @@ fn a_stale_revocation_list_is_a_warning_and_the_daemon_still_starts() {
         daemon.log_text()
     );
 }
+
+// Issue 13: `[audit] syslog = true` made the writer connect to `/dev/log` once at open, so a
+// terminal without it (no syslog daemon yet, or this machine) did not start. The export is
+// gone; the old setting warns, and the daemon starts and records.
+#[test]
+fn the_old_syslog_setting_warns_and_the_daemon_starts_without_dev_log() {
+    let office = office();
+    edit_config(
+        &office,
+        "[audit]\n",
+        "[audit]\nsyslog = true\nheartbeat_minutes = 15\n",
+    );
+    let check = run(&office, &["--check-config"], "C.UTF-8");
+    let text = stderr(&check);
+    assert_eq!(check.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("warning: [audit] syslog = true is ignored"),
+        "{text}"
+    );
+    let ja = stderr(&run(&office, &["--check-config"], "ja_JP.UTF-8"));
+    assert!(ja.contains("[audit] syslog = true は無視されます"), "{ja}");
+    let daemon = office.start_daemon().unwrap();
+    assert!(
+        daemon.log_text().contains("syslog = true is ignored"),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(
+        office.audit_kinds().iter().any(|k| k == "daemon_started"),
+        "{:?}",
+        office.audit_kinds()
+    );
+}

@@ -9,7 +9,7 @@
 //! * [`storage`]: the file-system seam, with a fault-injecting implementation for tests;
 //! * [`verify`]: the verifier, naming the first bad record;
 //! * [`report`]: the access manager's review (art. 7, art. 12);
-//! * [`syslog`]: RFC 5424 export to `/dev/log`;
+//! * [`collected`]: the central verification of the logs a site's collector holds;
 //! * [`cli`]: what `cardgatectl audit …` does;
 //! * [`caller`]: who runs this process, for records a command-line tool writes itself.
 //!
@@ -18,13 +18,13 @@
 
 pub mod caller;
 pub mod cli;
+pub mod collected;
 pub mod error;
 pub mod record;
 pub mod report;
 pub mod seal;
 pub mod segments;
 pub mod storage;
-pub mod syslog;
 pub mod verify;
 pub mod writer;
 

@@ -952,9 +952,13 @@ pub enum Event {
     /// The smart-card service is back. Sessions stay locked until their card and PIN unlock
     /// them; a card no longer in its reader is recorded as `card_removed` after this.
     ReaderServiceBack,
+    /// Nothing was written for `[audit] heartbeat_minutes`: the daemon is alive and its
+    /// log goes on (sealed at once). What lets a collector tell an idle terminal from one
+    /// whose records stopped arriving (issue 13).
+    Heartbeat,
 }
 
-/// Whether an event is a success, a failure or neither; used for syslog severity and reports.
+/// Whether an event is a success, a failure or neither; used by the review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Something was allowed or went right.
@@ -1006,6 +1010,7 @@ impl Event {
             Event::ManagerRefused { .. } => "manager_refused",
             Event::ReaderServiceLost => "reader_service_lost",
             Event::ReaderServiceBack => "reader_service_back",
+            Event::Heartbeat => "heartbeat",
         }
     }
 

@@ -7,8 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,6 @@ use crate::record::{Digest, Entry, Event, Label, LogId, Record, Seal, Timestamp,
 use crate::seal::{key_file_is_clean, read_key_file, write_key_file, SealContext, SealKey};
 use crate::segments::{list_segments, pending_quarantine, quarantine_name, segment_name};
 use crate::storage::{DiskStorage, SegmentFile, Storage};
-use crate::syslog::SyslogExporter;
 
 pub use cardgate_office::{Clock, SystemClock};
 
@@ -48,13 +46,16 @@ pub struct AuditConfig {
     /// The one clock (`cardgate_office`): its wall reading dates the records, its monotonic
     /// reading times the seals. The daemon passes the clock its engine reads.
     pub clock: Arc<dyn Clock>,
-    /// Also send every record to this syslog socket (RFC 5424), e.g. `/dev/log`.
-    pub syslog: Option<PathBuf>,
+    /// Append a `heartbeat` record (sealed at once) when nothing was written for this long,
+    /// so that a collector can tell a live, idle terminal from one whose records stopped
+    /// arriving (issue 13). `None`: never (the default; `cardgated` sets it from
+    /// `[audit] heartbeat_minutes`).
+    pub heartbeat: Option<Duration>,
 }
 
 impl AuditConfig {
     /// Defaults: seal every 1000 records or 60 s, 64 MiB segments, daily rotation, batches of
-    /// up to 1024, real disk and clock, no syslog.
+    /// up to 1024, real disk and clock, no heartbeat.
     pub fn new(dir: impl Into<PathBuf>, terminal: Label) -> Self {
         AuditConfig {
             dir: dir.into(),
@@ -66,7 +67,7 @@ impl AuditConfig {
             max_batch: 1024,
             storage: Arc::new(DiskStorage),
             clock: Arc::new(SystemClock),
-            syslog: None,
+            heartbeat: None,
         }
     }
 }
@@ -128,7 +129,7 @@ enum Command {
 #[derive(Clone)]
 pub struct AuditHandle {
     tx: mpsc::Sender<Command>,
-    syslog_failures: Arc<AtomicU64>,
+    background: Arc<Mutex<Option<StoreError>>>,
 }
 
 impl fmt::Debug for AuditHandle {
@@ -199,9 +200,14 @@ impl AuditHandle {
         rx.recv().map_err(|_| StoreError::Closed)?
     }
 
-    /// How many records could not be sent to syslog (the log itself has them).
-    pub fn syslog_failures(&self) -> u64 {
-        self.syslog_failures.load(Ordering::Relaxed)
+    /// Why the writer's own work (a seal falling due by time, a heartbeat) last failed, if
+    /// it did and has not succeeded since. Nobody waits on that work, so this is how the
+    /// daemon learns of it (it logs it; the next append gets the same error).
+    pub fn background_failure(&self) -> Option<StoreError> {
+        match self.background.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 }
 
@@ -364,17 +370,14 @@ impl AuditLog {
         }
         report.next_seq = writer.next_seq;
         let (tx, rx) = mpsc::channel();
-        let syslog_failures = writer.syslog_failures.clone();
+        let background = writer.background.clone();
         let thread = std::thread::Builder::new()
             .name("cardgate-audit-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::io("starting the writer thread", &config.dir, e))?;
         Ok((
             AuditLog {
-                handle: AuditHandle {
-                    tx,
-                    syslog_failures,
-                },
+                handle: AuditHandle { tx, background },
                 thread: Some(thread),
             },
             report,
@@ -454,6 +457,10 @@ impl Drop for AuditLog {
     }
 }
 
+/// The least wait before the writer retries its own work (a seal by time, a heartbeat) after
+/// it failed.
+const BACKGROUND_RETRY: Duration = Duration::from_secs(5);
+
 struct Writer {
     dir: PathBuf,
     terminal: Label,
@@ -478,8 +485,10 @@ struct Writer {
     last_seal_at: Instant,
     poisoned: bool,
     finished_key_update: bool,
-    syslog: Option<SyslogExporter>,
-    syslog_failures: Arc<AtomicU64>,
+    heartbeat: Option<Duration>,
+    /// When the last record (of any kind) was written, on the monotonic clock.
+    last_write_at: Instant,
+    background: Arc<Mutex<Option<StoreError>>>,
     _lock: File,
 }
 
@@ -667,13 +676,6 @@ impl Writer {
             write_key_file(dir, epoch, &key)?;
         }
         let first_unsealed = tail.last_seal.as_ref().map_or(0, |s| s.0.last_seq + 2);
-        let syslog = match &config.syslog {
-            Some(path) => Some(
-                SyslogExporter::connect(path, &config.terminal)
-                    .map_err(|e| StoreError::io("connecting to syslog", path, e))?,
-            ),
-            None => None,
-        };
         let writer = Writer {
             dir: dir.clone(),
             terminal: config.terminal.clone(),
@@ -698,8 +700,9 @@ impl Writer {
             last_seal_at: config.clock.monotonic(),
             poisoned: false,
             finished_key_update,
-            syslog,
-            syslog_failures: Arc::new(AtomicU64::new(0)),
+            heartbeat: config.heartbeat.filter(|h| !h.is_zero()),
+            last_write_at: config.clock.monotonic(),
+            background: Arc::new(Mutex::new(None)),
             _lock: lock,
         };
         Ok((writer, pending))
@@ -763,16 +766,12 @@ impl Writer {
         let mut seq = self.next_seq;
         let mut prev = self.prev;
         let mut receipts = Vec::with_capacity(entries.len());
-        let mut lines = Vec::new();
         for entry in entries {
             let line = self.record(seq, now, prev, entry).to_line();
             prev = Digest::sha256(&line);
             receipts.push(Receipt { seq, hash: prev });
             buf.extend_from_slice(&line);
             buf.push(b'\n');
-            if self.syslog.is_some() {
-                lines.push(line);
-            }
             seq += 1;
         }
         let unsealed = seq - self.first_unsealed;
@@ -795,9 +794,6 @@ impl Writer {
             seal_receipt = Some(Receipt { seq, hash: prev });
             buf.extend_from_slice(&line);
             buf.push(b'\n');
-            if self.syslog.is_some() {
-                lines.push(line);
-            }
             seq += 1;
         }
         if buf.is_empty() {
@@ -860,36 +856,75 @@ impl Writer {
                 self.poisoned = true;
             }
         }
-        if let Some(syslog) = &self.syslog {
-            for line in &lines {
-                if syslog.send_line(line).is_err() {
-                    self.syslog_failures.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
+        self.last_write_at = self.clock.monotonic();
         Ok((receipts, seal_receipt))
     }
 
+    fn since_last_write(&self) -> Duration {
+        self.clock
+            .monotonic()
+            .saturating_duration_since(self.last_write_at)
+    }
+
+    /// How long the writer may wait for an append before it has work of its own: a seal
+    /// falling due by time, or a heartbeat. After its own work failed it waits at least
+    /// [`BACKGROUND_RETRY`], so that a full disk is not retried in a busy loop.
+    fn idle_wait(&self, failed: bool) -> Duration {
+        let seal = (self.unsealed() > 0)
+            .then(|| self.seal_interval.saturating_sub(self.since_last_seal()));
+        let heartbeat = self
+            .heartbeat
+            .map(|h| h.saturating_sub(self.since_last_write()));
+        let wait = match (seal, heartbeat) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => Duration::from_secs(3600),
+        };
+        if failed {
+            wait.max(BACKGROUND_RETRY)
+        } else {
+            wait
+        }
+    }
+
+    /// The writer's own work when no append came: the seal that fell due, else the
+    /// heartbeat (with its seal, in one batch). Returns whether it failed.
+    fn background_work(&mut self) -> bool {
+        let result = if self.unsealed() > 0 && self.since_last_seal() >= self.seal_interval {
+            self.commit(Vec::new(), true)
+        } else if self.heartbeat.is_some_and(|h| self.since_last_write() >= h) {
+            self.commit(vec![Entry::new(Event::Heartbeat)], true)
+        } else {
+            return false;
+        };
+        let failure = result.err();
+        let failed = failure.is_some();
+        match self.background.lock() {
+            Ok(mut guard) => *guard = failure,
+            Err(poisoned) => *poisoned.into_inner() = failure,
+        }
+        failed
+    }
+
     fn run(mut self, rx: mpsc::Receiver<Command>) {
+        let mut failed = false;
         loop {
-            let wait = if self.unsealed() > 0 {
-                self.seal_interval.saturating_sub(self.since_last_seal())
-            } else {
-                Duration::from_secs(3600)
-            };
-            let first = match rx.recv_timeout(wait) {
+            let first = match rx.recv_timeout(self.idle_wait(failed)) {
                 Ok(cmd) => cmd,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if self.unsealed() > 0 {
-                        let _ = self.commit(Vec::new(), true);
-                    }
+                    failed = self.background_work();
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let _ = self.commit(Vec::new(), true);
+                    // Every handle is gone (the log was dropped without `close`): seal what is
+                    // left. Nobody is left to tell of a failure; the next open seals it.
+                    if self.commit(Vec::new(), true).is_err() {
+                        self.poisoned = true;
+                    }
                     return;
                 }
             };
+            failed = false;
             let mut batch = vec![first];
             while batch.len() < self.max_batch {
                 match rx.try_recv() {

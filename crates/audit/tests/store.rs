@@ -1,9 +1,10 @@
-//! The writer: durability, group commit, torn tails, rotation, disk full, key erasure, syslog.
+//! The writer: durability, group commit, torn tails, rotation, disk full, key erasure, heartbeats.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -402,36 +403,85 @@ fn a_full_tmpfs_fails_the_append_and_keeps_everything_before() {
     assert_eq!(outcome.last_seq, acked.last().map(|r| r.seq));
 }
 
+/// Waits (up to 20 s) until the log's records satisfy `done`; returns them.
+fn wait_for_records(dir: &Path, done: impl Fn(&[Record]) -> bool) -> Vec<Record> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let records = all_records(dir);
+        if done(&records) || std::time::Instant::now() > deadline {
+            return records;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn heartbeats(records: &[Record]) -> usize {
+    records
+        .iter()
+        .filter(|r| matches!(r.event, Event::Heartbeat))
+        .count()
+}
+
 #[test]
-fn records_go_to_syslog_as_rfc5424() {
-    let t = TempDir::new("syslog");
-    build_log(&t.log(), 0, 10);
-    let sock_path = t.0.join("devlog");
-    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
-    let mut c = config(&t.log(), 10);
-    c.syslog = Some(sock_path);
+fn an_idle_log_writes_a_sealed_heartbeat_and_a_busy_one_does_not() {
+    let t = TempDir::new("heartbeat");
+    let k0 = AuditLog::init(&t.log(), label("juki-t01"), &cardgate_audit::SystemClock).unwrap();
+    let mut c = config(&t.log(), 1000);
+    c.heartbeat = Some(std::time::Duration::from_millis(1500));
     let (log, _) = AuditLog::open(c).unwrap();
-    let r = log
-        .append(sample_entry(1).operator(label("op042")))
-        .unwrap();
-    let mut buf = vec![0u8; 65536];
-    let n = sock.recv(&mut buf).unwrap();
-    let msg = String::from_utf8(buf[..n].to_vec()).unwrap();
-    // authpriv (10) * 8 + informational (6) for a correct PIN.
-    let expected_prefix = "<86>1 ";
-    assert!(msg.starts_with(expected_prefix), "{msg}");
-    let fields: Vec<&str> = msg.splitn(7, ' ').collect();
-    assert_eq!(fields[2], "juki-t01");
-    assert_eq!(fields[3], "cardgate-audit");
-    assert_eq!(fields[4], std::process::id().to_string());
-    assert_eq!(fields[5], "pin_verified");
-    let sd = format!("[cardgate@32473 seq=\"{}\"] ", r.seq);
-    let body = fields[6].strip_prefix(sd.as_str()).unwrap();
-    let body = body.strip_prefix('\u{FEFF}').unwrap();
-    let record = Record::parse(body.as_bytes()).unwrap();
-    assert_eq!(record.seq, r.seq);
-    assert_eq!(Timestamp::parse(fields[1]).unwrap(), record.time);
-    drop(log);
+    // Busy: an append every 100 ms for a second never leaves the log idle for 1.5 s.
+    for i in 0..10 {
+        log.append(sample_entry(i)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(heartbeats(&all_records(&t.log())), 0);
+    // Idle: a heartbeat comes, sealed in the same batch (the record after it is its seal).
+    let records = wait_for_records(&t.log(), |r| heartbeats(r) >= 2);
+    assert!(heartbeats(&records) >= 2, "no heartbeats: {records:?}");
+    for (i, r) in records.iter().enumerate() {
+        if matches!(r.event, Event::Heartbeat) {
+            match records.get(i + 1).map(|n| &n.event) {
+                Some(Event::LogSealed(seal)) => assert_eq!(seal.last_seq, r.seq),
+                other => panic!("heartbeat {} not sealed at once: {other:?}", r.seq),
+            }
+        }
+    }
+    log.close().unwrap();
+    intact(&t.log(), &k0);
+}
+
+#[test]
+fn a_heartbeat_that_cannot_be_written_is_reported_and_retried() {
+    let t = TempDir::new("heartbeat-full");
+    let k0 = AuditLog::init(&t.log(), label("juki-t01"), &cardgate_audit::SystemClock).unwrap();
+    let plan = FaultPlan::new();
+    let mut c = config(&t.log(), 1000);
+    c.storage = Arc::new(FaultyStorage { plan: plan.clone() });
+    c.heartbeat = Some(std::time::Duration::from_millis(300));
+    let (log, _) = AuditLog::open(c).unwrap();
+    let handle = log.handle();
+    plan.space_left.store(0, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let failure = loop {
+        if let Some(e) = handle.background_failure() {
+            break e;
+        }
+        assert!(std::time::Instant::now() < deadline, "no failure reported");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(failure.is_disk_full(), "{failure}");
+    assert_eq!(heartbeats(&all_records(&t.log())), 0);
+    // Space is back: the retry (at least 5 s later) writes it and clears the failure.
+    plan.space_left.store(u64::MAX, Ordering::SeqCst);
+    let records = wait_for_records(&t.log(), |r| heartbeats(r) >= 1);
+    assert!(heartbeats(&records) >= 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while handle.background_failure().is_some() {
+        assert!(std::time::Instant::now() < deadline, "failure not cleared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    log.close().unwrap();
+    intact(&t.log(), &k0);
 }
 
 #[test]

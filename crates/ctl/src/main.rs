@@ -9,6 +9,7 @@
 mod audit;
 mod card;
 mod client;
+mod collected;
 mod daemon_cmds;
 mod exit;
 mod files;

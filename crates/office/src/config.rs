@@ -220,7 +220,13 @@ pub struct AuditSection {
     pub seal_every_records: u32,
     /// Seal after this many seconds.
     pub seal_every_seconds: u32,
-    /// Copy every record to the local syslog (`/dev/log`, RFC 5424).
+    /// Append a `heartbeat` record when nothing was written for this many minutes (0: never),
+    /// so that the site's collector can tell an idle terminal from one whose records stopped
+    /// arriving (issue 13).
+    pub heartbeat_minutes: u32,
+    /// No longer used: the `/dev/log` datagram export is gone; records leave the terminal
+    /// through rsyslog's `imfile` and RELP (docs/integration.md). Still read, so that an old
+    /// configuration starts; `true` draws a warning at start and in `--check-config`.
     pub syslog: bool,
 }
 
@@ -254,6 +260,7 @@ impl Default for AuditSection {
             dir: "/var/lib/cardgate/audit".into(),
             seal_every_records: 256,
             seal_every_seconds: 300,
+            heartbeat_minutes: 15,
             syslog: false,
         }
     }

@@ -43,6 +43,9 @@ pub struct AuditSink {
     closed: std::sync::atomic::AtomicBool,
     open: RwLock<Option<Open>>,
     reopen: Mutex<u64>,
+    /// The writer's own failure last logged (a seal by time, a heartbeat), so that one
+    /// failure is logged once, not at every tick.
+    background_logged: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for AuditSink {
@@ -67,6 +70,7 @@ impl AuditSink {
                 generation: 0,
             })),
             reopen: Mutex::new(0),
+            background_logged: Mutex::new(None),
         };
         Ok((sink, report))
     }
@@ -74,6 +78,41 @@ impl AuditSink {
     fn current(&self) -> Option<(AuditHandle, u64)> {
         let open = self.open.read().unwrap_or_else(|p| p.into_inner());
         open.as_ref().map(|o| (o.handle.clone(), o.generation))
+    }
+
+    /// Looks at the writer's own work (the seal that fell due by time, the heartbeat), which
+    /// no request waits on: a failure is logged once, with the log's directory, and the log
+    /// is re-opened (a writer stopped by a failed fdatasync heals only so). Called from the
+    /// engine's tick.
+    pub fn check_background(&self) {
+        let Some((handle, generation)) = self.current() else {
+            return;
+        };
+        let failure = handle.background_failure().map(|e| e.to_string());
+        let mut logged = self
+            .background_logged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if failure == *logged {
+            return;
+        }
+        match &failure {
+            Some(error) => {
+                tracing::error!(
+                    dir = %self.config.dir.display(),
+                    %error,
+                    "the audit log's timed seal or heartbeat could not be written"
+                );
+                if let Err(e) = self.reopen(Some(generation)) {
+                    tracing::error!(dir = %self.config.dir.display(), error = %e, "the audit log could not be re-opened");
+                }
+            }
+            None => tracing::info!(
+                dir = %self.config.dir.display(),
+                "the audit log's timed seal and heartbeat are written again"
+            ),
+        }
+        *logged = failure;
     }
 
     /// Re-opens the log unless someone already did since `failed_generation`.
@@ -323,6 +362,50 @@ mod tests {
             })
             .filter(|line| line.contains(&format!("\"{event}\"")))
             .count()
+    }
+
+    /// The `heartbeat` lines in the log's segments as they are on disk now.
+    fn heartbeats_on_disk(dir: &Path) -> usize {
+        snapshot(dir)
+            .iter()
+            .filter(|(name, _)| name.to_string_lossy().ends_with(".jsonl"))
+            .map(|(_, bytes)| {
+                String::from_utf8_lossy(bytes)
+                    .lines()
+                    .filter(|l| l.contains("\"kind\":\"heartbeat\""))
+                    .count()
+            })
+            .sum()
+    }
+
+    // A heartbeat whose fdatasync failed stopped the writer, and with no login to re-open
+    // it the terminal stayed silent (no heartbeat, no timed seal) until someone logged in.
+    #[test]
+    fn the_tick_heals_a_writer_stopped_by_its_own_heartbeat() {
+        let (dir, terminal) = fresh_log("heartbeat");
+        let storage = Flaky::default();
+        let fail = storage.fail.clone();
+        let mut config = AuditConfig::new(&dir, terminal);
+        config.storage = Arc::new(storage);
+        config.heartbeat = Some(std::time::Duration::from_millis(200));
+        fail.store(1, Ordering::SeqCst);
+        let (sink, _) = AuditSink::open(config).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while heartbeats_on_disk(&dir) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no heartbeat after the failed one"
+            );
+            sink.check_background();
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(
+            fail.load(Ordering::SeqCst),
+            0,
+            "the failing fdatasync was spent"
+        );
+        sink.close().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     // A request that outlived the shutdown grace reached the log after `close`: the sink

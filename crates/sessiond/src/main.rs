@@ -26,7 +26,7 @@ const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(6);
 use cardgate_sessiond::{daemon, notify, preflight, users};
 use std::error::Error;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -270,9 +270,8 @@ async fn run(config: Config) -> Result<(), BoxError> {
     audit_config.clock = clock.clone();
     audit_config.seal_every_records = u64::from(config.audit.seal_every_records);
     audit_config.seal_interval = Duration::from_secs(u64::from(config.audit.seal_every_seconds));
-    if config.audit.syslog {
-        audit_config.syslog = Some(PathBuf::from("/dev/log"));
-    }
+    audit_config.heartbeat = (config.audit.heartbeat_minutes > 0)
+        .then(|| Duration::from_secs(60 * u64::from(config.audit.heartbeat_minutes)));
     // Before the log opens, so that a segment it starts is created in the shared directory.
     let manager_gid = manager_group_gid(&config);
     if let Some(gid) = manager_gid {

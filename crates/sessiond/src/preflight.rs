@@ -163,6 +163,9 @@ pub enum Finding {
         /// The path.
         socket: PathBuf,
     },
+    /// `[audit] syslog = true`: the `/dev/log` export it asked for is gone (a warning: records
+    /// leave the terminal through rsyslog's imfile and RELP instead).
+    SyslogExportGone,
 }
 
 impl Finding {
@@ -173,7 +176,8 @@ impl Finding {
             | Finding::GroupMissing { .. }
             | Finding::GroupLookupFailed { .. }
             | Finding::OperatorUserMissing { .. }
-            | Finding::OperatorUserLookupFailed { .. } => Severity::Warning,
+            | Finding::OperatorUserLookupFailed { .. }
+            | Finding::SyslogExportGone => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -298,6 +302,7 @@ impl Finding {
             Finding::SocketPathTaken { socket } => {
                 tr!(lang, "daemon-socket-path-taken", path = p(socket))
             }
+            Finding::SyslogExportGone => tr!(lang, "daemon-syslog-export-gone"),
         }
     }
 }
@@ -314,6 +319,9 @@ pub fn check(config: &Config, now_unix: i64) -> Vec<Finding> {
     let issuer = issuer_key(config, &mut out);
     state_dir(config, &mut out);
     audit(config, &mut out);
+    if config.audit.syslog {
+        out.push(Finding::SyslogExportGone);
+    }
     if let Some(issuer) = issuer {
         revocation_list(config, &issuer, now_unix, &mut out);
     }
@@ -682,6 +690,7 @@ mod tests {
                 error,
             },
             Finding::SocketPathTaken { socket: path },
+            Finding::SyslogExportGone,
         ]
     }
 
@@ -701,6 +710,7 @@ mod tests {
                     Finding::GroupLookupFailed { group, .. } => group.clone(),
                     Finding::OperatorUserMissing { user, .. }
                     | Finding::OperatorUserLookupFailed { user, .. } => user.clone(),
+                    Finding::SyslogExportGone => "[audit] syslog".into(),
                     _ => "/etc/cardgate/x".into(),
                 };
                 assert!(text.contains(&named), "{lang} {f:?}: {text}");
@@ -726,7 +736,7 @@ mod tests {
             .into_iter()
             .filter(|f| f.severity() == Severity::Warning)
             .collect();
-        assert_eq!(warnings.len(), 6, "{warnings:?}");
+        assert_eq!(warnings.len(), 7, "{warnings:?}");
         assert!(warnings.iter().all(|f| matches!(
             f,
             Finding::RevocationListStale { .. }
@@ -734,6 +744,7 @@ mod tests {
                 | Finding::GroupLookupFailed { .. }
                 | Finding::OperatorUserMissing { .. }
                 | Finding::OperatorUserLookupFailed { .. }
+                | Finding::SyslogExportGone
         )));
         assert!(has_errors(&every_finding()));
         assert!(!has_errors(&warnings));

@@ -23,3 +23,4 @@ daemon-operator-user-lookup-failed = operator { $operator }: user "{ $user }" ca
 daemon-loginctl-unusable = the loginctl program { $path } is not an executable file ({ $error }); sessions could not be locked or ended
 daemon-socket-dir-unusable = the socket { $path } cannot be created ({ $error })
 daemon-socket-path-taken = { $path } exists and is not a socket; the daemon would delete it to bind its socket there
+daemon-syslog-export-gone = [audit] syslog = true is ignored: the /dev/log export is gone. Records leave the terminal through rsyslog's imfile and RELP (see docs/integration.md); remove the setting

@@ -23,3 +23,4 @@ daemon-operator-user-lookup-failed = 操作者 { $operator }: ユーザー「{ $
 daemon-loginctl-unusable = loginctl プログラム { $path } は実行可能なファイルではありません({ $error })。セッションをロック・終了できません
 daemon-socket-dir-unusable = ソケット { $path } を作成できません({ $error })
 daemon-socket-path-taken = { $path } はソケットではないファイルです。ソケットを作成するとこのファイルが削除されます
+daemon-syslog-export-gone = [audit] syslog = true は無視されます(/dev/log への送信は廃止されました)。記録は rsyslog の imfile と RELP で端末から送られます(docs/integration.md を参照)。この設定を削除してください

@@ -169,6 +169,7 @@ impl Engine {
     /// Periodic duties: the list file, the register, business hours, re-verification, the
     /// refusals held back, and the session ends that failed.
     pub fn tick(&self) {
+        self.audit.check_background();
         self.reload_revocation_if_changed();
         self.end_sessions_of_withdrawn_cards();
         if self.outside_hours() {
