@@ -318,4 +318,13 @@ fn the_offices_state_reaches_every_terminal_over_ssh_and_a_rollback_is_refused()
     assert_eq!(out.status.code(), Some(6), "{}", text(&out));
     assert!(text(&out).contains("office.state"), "{}", text(&out));
     assert_eq!(b.list_version(), Some(revoked_version));
+    // A link at the office is never followed: rsync skips it, and the pull fails without the
+    // previous pull's copy standing in for it.
+    std::fs::remove_file(published.join("office.state")).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", published.join("office.state")).unwrap();
+    let out = pull(&b, &sshd);
+    assert!(!out.status.success(), "{}", text(&out));
+    let fetched = b.state_dir().join("office-incoming/office.state");
+    assert!(!fetched.exists(), "{}: {}", fetched.display(), text(&out));
+    assert_eq!(b.list_version(), Some(revoked_version));
 }

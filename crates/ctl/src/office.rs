@@ -480,6 +480,16 @@ fn pull_and_apply(
         Source::Remote(remote) => {
             let incoming = config.daemon.state_dir.join(INCOMING_DIR);
             create_private_dir(&incoming).map_err(|e| io_failure(lang, &incoming, &e))?;
+            // What the last pull fetched goes first: a file rsync skips this time (a link,
+            // one over the size cap) is then missing and named, never the old one applied.
+            for name in [STATE_FILE, LIST_FILE] {
+                let old = incoming.join(name);
+                match std::fs::remove_file(&old) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Box::new(io_failure(lang, &old, &e))),
+                }
+            }
             fetch(lang, &remote, ssh, &incoming)?;
             incoming
         }
