@@ -55,6 +55,11 @@ pub const PACKAGES: &[&str] = &[
     "rsyslog-relp",
     // tests/tests/site_tls.rs: the test CA and certificates for RELP over TLS.
     "openssl",
+    // tests/tests/office_sync.rs: terminals pull the office's state with rsync over a real
+    // sshd on a private port (cardgatectl office pull).
+    "openssh-server",
+    "openssh-client",
+    "rsync",
 ];
 
 fn installed(package: &str) -> bool {

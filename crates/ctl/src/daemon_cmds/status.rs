@@ -118,6 +118,8 @@ struct StatusReport {
     revocation: ListPart,
     audit: AuditPart,
     shipping: ShippingPart,
+    /// The last pull of the office's state (`office status`), when one ran here.
+    office: Option<serde_json::Value>,
 }
 
 /// How far rsyslog has shipped the audit log to the collector (`shipping.rs`).
@@ -582,6 +584,9 @@ fn print_text(ui: &Ui, r: &StatusReport) {
         ),
         None => println!("{}", tr!(l, "ctl-state-status-audit-no-seal")),
     }
+    if let Some(office) = &r.office {
+        println!("{}", crate::office::status_line(ui, office));
+    }
 }
 
 /// The daemon's state, pcscd, the readers, the sessions, the revocation list and the audit
@@ -654,6 +659,7 @@ pub fn status(ui: &Ui, config: &Config) -> Result<ExitCode, CmdError> {
         revocation,
         audit,
         shipping,
+        office: crate::office::status_part(config),
     };
     if ui.json {
         ui.print_json(&report)?;
