@@ -9,7 +9,7 @@ use crate::record::{Digest, Event, Label, LogId, Record, Timestamp};
 use crate::seal::{SealContext, SealKey};
 use crate::verify::ProblemKind;
 
-use super::line::{hex64, Fields};
+use super::line::{hex64, seal_line, Fields, SealLine};
 
 /// The first thing wrong with a terminal's chain.
 #[derive(Debug)]
@@ -78,6 +78,34 @@ impl Kind {
     }
 }
 
+/// A seal record's values, read in place or parsed whole.
+struct SealView {
+    seal: crate::Seal,
+    time: Timestamp,
+    terminal: Label,
+    prev: Digest,
+    /// It names a reader, card, operator or uid.
+    other_fields: bool,
+}
+
+impl SealView {
+    fn of(r: &Record) -> Option<SealView> {
+        let Event::LogSealed(seal) = &r.event else {
+            return None;
+        };
+        Some(SealView {
+            seal: seal.clone(),
+            time: r.time,
+            terminal: r.terminal.clone(),
+            prev: r.prev,
+            other_fields: r.reader.is_some()
+                || r.card.is_some()
+                || r.operator.is_some()
+                || r.uid.is_some(),
+        })
+    }
+}
+
 /// The chain state of one log (one genesis) of a terminal.
 pub(crate) struct Chain {
     k0: Option<SealKey>,
@@ -107,6 +135,8 @@ pub(crate) struct Chain {
     pub(crate) records: u64,
     pub(crate) problem: Option<ChainProblem>,
     pub(crate) problems: u64,
+    /// The terminal label of the last seal read in place.
+    seal_terminal: Option<Label>,
 }
 
 /// Most epochs a seal may skip (seals lost in a gap) and still have its MAC checked.
@@ -140,6 +170,7 @@ impl Chain {
             records: 0,
             problem: None,
             problems: 0,
+            seal_terminal: None,
         }
     }
 
@@ -173,35 +204,43 @@ impl Chain {
         let seq = f.seq;
         let genesis = f.kind == b"genesis";
         let sealed = f.kind == b"log_sealed";
-        let parsed = if genesis || sealed {
+        let mut seal = None;
+        let mut genesis_of = None;
+        if sealed {
+            seal = match seal_line(line).and_then(|s| self.view(&s)) {
+                Some(view) => Some(view),
+                // Not the writer's spelling of a seal: the whole parse says why.
+                None => match Record::parse(line) {
+                    Ok(r) => SealView::of(&r),
+                    Err(e) => {
+                        self.fail(seq, ProblemKind::Unreadable(e));
+                        None
+                    }
+                },
+            };
+        } else if genesis {
             match Record::parse(line) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    self.fail(seq, ProblemKind::Unreadable(e));
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        match (self.prev.is_none() && self.records == 0, &parsed) {
-            (
-                true,
-                Some(Record {
+                Ok(Record {
                     event: Event::Genesis { log_id, .. },
                     prev,
                     terminal,
                     ..
-                }),
-            ) if seq == 0 && *prev == Digest::default() => {
-                self.log_id = Some(*log_id);
-                self.terminal = Some(terminal.clone());
+                }) => genesis_of = Some((log_id, prev, terminal)),
+                Ok(_) => {}
+                Err(e) => self.fail(seq, ProblemKind::Unreadable(e)),
             }
-            (true, _) if seq == 0 => self.fail(seq, ProblemKind::NoGenesis),
+        }
+        let first = self.prev.is_none() && self.records == 0;
+        match genesis_of {
+            Some((log_id, prev, terminal)) if first && seq == 0 && prev == Digest::default() => {
+                self.log_id = Some(log_id);
+                self.terminal = Some(terminal);
+            }
+            _ if first && seq == 0 => self.fail(seq, ProblemKind::NoGenesis),
             // The chain starts after a gap (the stream declared 0..seq missing).
-            (true, _) => {}
-            (false, _) if genesis => self.fail(seq, ProblemKind::ExtraGenesis),
-            (false, _) => {
+            _ if first => {}
+            _ if genesis => self.fail(seq, ProblemKind::ExtraGenesis),
+            _ => {
                 if !self.after_gap {
                     if let Some(prev) = &self.prev {
                         if f.prev_hex != hex64(prev) {
@@ -221,14 +260,8 @@ impl Chain {
                 self.fail(seq, kind);
             }
         }
-        if let Some(
-            record @ Record {
-                event: Event::LogSealed(seal),
-                ..
-            },
-        ) = &parsed
-        {
-            self.seal(seq, record, seal);
+        if let Some(view) = &seal {
+            self.seal(seq, view);
         } else if !sealed && self.k0.is_none() && self.intact {
             // Without a key, "verified" is "linked from the genesis".
             self.verified_up_to = Some(seq);
@@ -247,7 +280,30 @@ impl Chain {
         hash
     }
 
-    fn seal(&mut self, seq: u64, record: &Record, seal: &crate::Seal) {
+    /// A seal read in place, its terminal's label kept from the last seal when the same.
+    fn view(&mut self, s: &SealLine<'_>) -> Option<SealView> {
+        let terminal = match &self.seal_terminal {
+            Some(t) if t.as_str() == s.terminal => t.clone(),
+            _ => Label::new(s.terminal).ok()?,
+        };
+        self.seal_terminal = Some(terminal.clone());
+        Some(SealView {
+            seal: crate::Seal {
+                epoch: s.epoch,
+                first_seq: s.first_seq,
+                last_seq: s.last_seq,
+                head: s.head,
+                mac: s.mac,
+            },
+            time: s.time,
+            terminal,
+            prev: s.prev,
+            other_fields: false,
+        })
+    }
+
+    fn seal(&mut self, seq: u64, view: &SealView) {
+        let seal = &view.seal;
         let relaxed = self.gap_since_seal;
         // How many epochs ahead of the expected one (`None`: behind it).
         let ahead = seal.epoch.checked_sub(self.next_epoch);
@@ -280,15 +336,11 @@ impl Chain {
                 },
             );
         }
-        if record.reader.is_some()
-            || record.card.is_some()
-            || record.operator.is_some()
-            || record.uid.is_some()
-        {
+        if view.other_fields {
             self.fail(seq, ProblemKind::SealFields);
         }
         // The head is the record before the seal: the chain's head, unless a gap lies between.
-        let head_ok = seal.head == record.prev
+        let head_ok = seal.head == view.prev
             && (self.after_gap || self.prev.is_none() || Some(seal.head) == self.prev);
         if !head_ok {
             self.fail(seq, ProblemKind::SealHead);
@@ -302,8 +354,8 @@ impl Chain {
             let key = key.evolve_by(d);
             let at = SealContext {
                 log_id,
-                time: record.time,
-                terminal: &record.terminal,
+                time: view.time,
+                terminal: &view.terminal,
             };
             mac_ok = key.check(&at, seal);
             if !mac_ok {
