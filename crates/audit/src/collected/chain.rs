@@ -68,6 +68,9 @@ impl Default for Kind {
 
 impl Kind {
     fn set(&mut self, kind: &[u8]) {
+        if self.bytes.get(..self.len) == Some(kind) {
+            return;
+        }
         let len = kind.len().min(self.bytes.len());
         self.bytes[..len].copy_from_slice(&kind[..len]);
         self.len = len;
@@ -82,7 +85,8 @@ impl Kind {
 struct SealView {
     seal: crate::Seal,
     time: Timestamp,
-    terminal: Label,
+    /// The terminal, when parsed whole (`None`: the chain's `seal_terminal`).
+    terminal: Option<Label>,
     prev: Digest,
     /// It names a reader, card, operator or uid.
     other_fields: bool,
@@ -96,7 +100,7 @@ impl SealView {
         Some(SealView {
             seal: seal.clone(),
             time: r.time,
-            terminal: r.terminal.clone(),
+            terminal: Some(r.terminal.clone()),
             prev: r.prev,
             other_fields: r.reader.is_some()
                 || r.card.is_some()
@@ -282,11 +286,9 @@ impl Chain {
 
     /// A seal read in place, its terminal's label kept from the last seal when the same.
     fn view(&mut self, s: &SealLine<'_>) -> Option<SealView> {
-        let terminal = match &self.seal_terminal {
-            Some(t) if t.as_str() == s.terminal => t.clone(),
-            _ => Label::new(s.terminal).ok()?,
-        };
-        self.seal_terminal = Some(terminal.clone());
+        if self.seal_terminal.as_ref().map(Label::as_str) != Some(s.terminal) {
+            self.seal_terminal = Some(Label::new(s.terminal).ok()?);
+        }
         Some(SealView {
             seal: crate::Seal {
                 epoch: s.epoch,
@@ -296,7 +298,7 @@ impl Chain {
                 mac: s.mac,
             },
             time: s.time,
-            terminal,
+            terminal: None,
             prev: s.prev,
             other_fields: false,
         })
@@ -350,18 +352,29 @@ impl Chain {
         // (a replay) is not checked at all: its epoch is already the problem.
         let skip = ahead.filter(|&d| d <= MAX_EPOCH_SKIP);
         let mut mac_ok = self.k0.is_none();
-        if let (Some(d), Some(key), Some(log_id)) = (skip, &self.epoch_key, &self.log_id) {
-            let key = key.evolve_by(d);
+        // A seal read in place names the terminal of `seal_terminal`.
+        let terminal = view.terminal.as_ref().or(self.seal_terminal.as_ref());
+        if let (Some(d), Some(key), Some(log_id), Some(terminal)) =
+            (skip, &self.epoch_key, &self.log_id, terminal)
+        {
+            let skipped;
+            let key = if d == 0 {
+                key
+            } else {
+                skipped = key.evolve_by(d);
+                &skipped
+            };
             let at = SealContext {
                 log_id,
                 time: view.time,
-                terminal: &view.terminal,
+                terminal,
             };
-            mac_ok = key.check(&at, seal);
+            let (ok, next) = key.check_then_evolve(&at, seal);
+            mac_ok = ok;
             if !mac_ok {
                 self.fail(seq, ProblemKind::SealMac);
             }
-            self.epoch_key = Some(key.evolve());
+            self.epoch_key = Some(next);
         }
         if skip.is_some() {
             self.next_epoch = seal.epoch + 1;

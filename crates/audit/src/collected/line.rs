@@ -60,7 +60,7 @@ pub struct Fields<'a> {
     pub seq: u64,
     /// The 24 bytes of the time (`YYYY-MM-DDThh:mm:ss.mmmZ`); byte order is time order.
     pub time: &'a [u8],
-    /// The 64 hex digits of `prev`.
+    /// The 64 bytes of `prev` (hex digits in a record; compared, not decoded).
     pub prev_hex: &'a [u8],
     /// The event's kind (`card_inserted`, `log_sealed`, …).
     pub kind: &'a [u8],
@@ -132,12 +132,8 @@ pub(crate) fn fields<'a>(line: &'a [u8], finder: &KindFinder) -> Result<Fields<'
         return Err(LineError::Prev);
     }
     let prev_hex = &suffix[PREV_KEY.len()..PREV_KEY.len() + 64];
-    if !prev_hex
-        .iter()
-        .all(|&b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(LineError::Prev);
-    }
+    // Not checked for hex digit by digit here: the chain compares it with the previous
+    // line's hash written in lower-case hex, which nothing else equals.
     let body = &line[body_start..line.len() - PREV_SUFFIX_LEN];
     let at = finder.0.find(body).ok_or(LineError::Kind)?;
     let after = &body[at + KIND_KEY.len()..];
@@ -206,15 +202,14 @@ impl<'a> Cursor<'a> {
     /// 64 lower-case hex digits.
     fn hex32(&mut self) -> Option<Digest> {
         let text = self.take(64)?;
-        if !text
-            .iter()
-            .all(|&b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return None;
-        }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(text, &mut out).ok()?;
-        Some(Digest(out))
+        let mut bad = false;
+        for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+            let (h, l) = (pair[0], pair[1]);
+            bad |= !is_lower_hex(h) || !is_lower_hex(l);
+            *o = (nibble(h) << 4) | nibble(l);
+        }
+        (!bad).then_some(Digest(out))
     }
 
     /// A string's bytes up to its closing quote, when it has no escape and no control byte
@@ -228,6 +223,15 @@ impl<'a> Cursor<'a> {
         self.0 = &self.0[len..];
         std::str::from_utf8(text).ok()
     }
+}
+
+fn is_lower_hex(b: u8) -> bool {
+    b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+}
+
+/// The value of a lower-case hex digit (`0`–`9` are 0x30–0x39, `a`–`f` 0x61–0x66).
+fn nibble(b: u8) -> u8 {
+    (b & 0x0f).wrapping_add((b >> 6) * 9)
 }
 
 /// Reads a seal record's line in place (see [`SealLine`]).
@@ -349,7 +353,11 @@ mod tests {
         let upper = String::from_utf8(line.clone())
             .unwrap()
             .replace(&"ab".repeat(32), &"AB".repeat(32));
-        assert_eq!(fields(upper.as_bytes(), &finder), Err(LineError::Prev));
+        // Upper-case hex is read, and never equals a hash the chain writes in lower case.
+        assert_eq!(
+            fields(upper.as_bytes(), &finder).unwrap().prev_hex,
+            "AB".repeat(32).as_bytes()
+        );
         let long = vec![b'x'; crate::record::MAX_LINE_LEN + 1];
         assert_eq!(fields(&long, &finder), Err(LineError::TooLong));
     }
