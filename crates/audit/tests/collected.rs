@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cardgate_audit::collected::{
-    checkpoint, list_terminals, witnessed, FindingKind, Judge, Severity, StreamOptions,
+    checkpoint, list_terminals, unclaimed, witnessed, FindingKind, Judge, Severity, StreamOptions,
     TerminalReport, TerminalStream,
 };
 use cardgate_audit::record::StopReason;
@@ -440,6 +440,13 @@ fn a_collector_copy_cut_back_or_rewritten_between_two_runs_is_caught_by_the_chec
     let (r, _) = run(&root, "t1", None, StreamOptions::default(), Some(&cp));
     assert!(kinds(&r).contains(&FindingKind::NotExtended));
     assert!(r.findings.iter().any(|f| f.text.contains("another chain")));
+    // The terminal's directory gone: its entry is claimed by no terminal.
+    assert!(unclaimed(&cp, &list_terminals(&root).unwrap()).is_empty());
+    std::fs::remove_dir_all(root.join("t1")).unwrap();
+    collect(&root, "t2", &[flat(&segments(&other_dir))]);
+    let gone = unclaimed(&cp, &list_terminals(&root).unwrap());
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].terminals, vec!["t1".to_owned()]);
 }
 
 #[test]

@@ -224,7 +224,9 @@ impl State {
             last: first_waiting - 1,
         };
         self.gap_ranges += 1;
-        self.missing += gap.last - gap.first + 1;
+        self.missing = self
+            .missing
+            .saturating_add((gap.last - gap.first).saturating_add(1));
         if self.gaps.len() < MAX_GAPS {
             self.gaps.push(gap);
         }
