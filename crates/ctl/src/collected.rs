@@ -40,7 +40,7 @@ pub struct CollectedArgs {
     /// `*.jsonl` files rsyslog writes.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_ROOT)]
     root: PathBuf,
-    /// The access manager's keys: DIR/<host>.k0 holds that terminal's k(0) in hex (a regular
+    /// The access manager's keys: DIR/HOST.k0 holds that terminal's k(0) in hex (a regular
     /// file others cannot read). A terminal without one is verified without its seals' MACs.
     #[arg(long, value_name = "DIR")]
     keys: Option<PathBuf>,

@@ -13,7 +13,7 @@
 //!   lines that are not records, silence, and the checkpoint of an earlier run not extended.
 //!
 //! Speed: ordinary records are not parsed as JSON; their fixed parts are read in place
-//! ([`line`]) and only genesis and seal records are parsed whole. Under a valid seal MAC the
+//! ([`line`](mod@line)) and only genesis and seal records are parsed whole. Under a valid seal MAC the
 //! bytes of every record it covers are authenticated, so this is sound; see `docs/audit.md`,
 //! "Collected logs".
 
