@@ -516,7 +516,12 @@ fn central_verification(root: &Path, keys: &BTreeMap<String, SealKey>, now: Time
     let mut seals = 0;
     let mut findings = 0;
     for t in &terminals {
-        let mut s = TerminalStream::new(t, keys.get(&t.host).cloned(), StreamOptions::default());
+        // As `audit collected` reads: one terminal at a time, 1 MiB reads.
+        let opts = StreamOptions {
+            buffer: env_or("CARDGATE_MONTH_BUFFER_KIB", 1024) << 10,
+            ..StreamOptions::one_at_a_time()
+        };
+        let mut s = TerminalStream::new(t, keys.get(&t.host).cloned(), opts);
         while let Some(r) = s.next_record().unwrap() {
             std::hint::black_box(r.line.len());
             records += 1;

@@ -191,7 +191,7 @@ pub fn run(ui: &Ui, args: CollectedArgs) -> Result<ExitCode, CmdError> {
             Some(dir) => key_of(lang, dir, &t.host)?,
             None => None,
         };
-        let mut stream = TerminalStream::new(t, key, StreamOptions::default());
+        let mut stream = TerminalStream::new(t, key, StreamOptions::one_at_a_time());
         if let Some(entry) = previous
             .as_ref()
             .and_then(|p| collected::witnessed(p, &t.host))

@@ -87,7 +87,8 @@ struct SealView {
     time: Timestamp,
     /// The terminal, when parsed whole (`None`: the chain's `seal_terminal`).
     terminal: Option<Label>,
-    prev: Digest,
+    /// Its `prev` is its seal's head.
+    prev_is_head: bool,
     /// It names a reader, card, operator or uid.
     other_fields: bool,
 }
@@ -101,7 +102,7 @@ impl SealView {
             seal: seal.clone(),
             time: r.time,
             terminal: Some(r.terminal.clone()),
-            prev: r.prev,
+            prev_is_head: r.prev == seal.head,
             other_fields: r.reader.is_some()
                 || r.card.is_some()
                 || r.operator.is_some()
@@ -299,7 +300,7 @@ impl Chain {
             },
             time: s.time,
             terminal: None,
-            prev: s.prev,
+            prev_is_head: s.prev_is_head,
             other_fields: false,
         })
     }
@@ -342,7 +343,7 @@ impl Chain {
             self.fail(seq, ProblemKind::SealFields);
         }
         // The head is the record before the seal: the chain's head, unless a gap lies between.
-        let head_ok = seal.head == view.prev
+        let head_ok = view.prev_is_head
             && (self.after_gap || self.prev.is_none() || Some(seal.head) == self.prev);
         if !head_ok {
             self.fail(seq, ProblemKind::SealHead);

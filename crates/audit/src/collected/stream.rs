@@ -35,6 +35,19 @@ pub struct StreamOptions {
     pub buffer: usize,
 }
 
+impl StreamOptions {
+    /// For one terminal at a time (`audit collected`): the same bounds with a read buffer of
+    /// 1 MiB, which makes the reads as large as raw SHA-256's and saves about a seventh of the
+    /// time. The review, which holds every terminal's stream open at once, keeps the default
+    /// 64 KiB.
+    pub fn one_at_a_time() -> Self {
+        StreamOptions {
+            buffer: 1 << 20,
+            ..StreamOptions::default()
+        }
+    }
+}
+
 impl Default for StreamOptions {
     fn default() -> Self {
         StreamOptions {
