@@ -64,6 +64,7 @@ pub mod pamtester;
 pub mod paths;
 mod process;
 pub mod scripted;
+pub mod terminal;
 
 pub use cards::{issuer_key, SoftCardFile};
 pub use error::HarnessError;

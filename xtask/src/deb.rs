@@ -25,6 +25,8 @@ pub const REQUIRED_FILES: &[&str] = &[
     // /lib as libpam-modules ships on bookworm (= /usr/lib/…, merged /usr).
     "lib/x86_64-linux-gnu/security/pam_cardgate.so",
     "lib/systemd/system/cardgated.service",
+    "lib/systemd/system/cardgate-office-sync.service",
+    "lib/systemd/system/cardgate-office-sync.timer",
     "usr/lib/sysusers.d/cardgate.conf",
     "usr/lib/tmpfiles.d/cardgate.conf",
     "usr/share/pam-configs/cardgate",

@@ -48,6 +48,11 @@ pub const PACKAGES: &[&str] = &[
     // tests/tests/openpgp_virt.rs: gpg --card-status reads the virtual OpenPGP card.
     "gnupg",
     "scdaemon",
+    // tests/tests/office_sync.rs: terminals pull the office's state with rsync over a real
+    // sshd on a private port (cardgatectl office pull).
+    "openssh-server",
+    "openssh-client",
+    "rsync",
 ];
 
 fn installed(package: &str) -> bool {

@@ -10,24 +10,24 @@
 //! * [`checkpoint`]: the checkpoint file and its check;
 //! * [`render`]: the presentation.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::error::{FieldError, ParseError, StoreError};
-use crate::record::{Digest, Event, Record, Timestamp, MAX_LINE_LEN};
+use crate::record::{Digest, Record, Timestamp};
 use crate::seal::SealKey;
-use crate::segments::list_segments;
-use crate::verify::{verify_dir, ProblemKind, VerifyOutcome};
+use crate::verify::{ProblemKind, VerifyOutcome};
 
 pub mod bursts;
 pub mod checkpoint;
+pub mod collected;
 pub mod findings;
 pub mod render;
 mod sessions;
+pub mod source;
 
 pub use bursts::Threshold;
 pub use checkpoint::{Checkpoint, CheckpointError, LogCheckpoint, CHECKPOINT_FORMAT};
@@ -35,6 +35,7 @@ pub use findings::{
     Break, BurstScope, Detail, Finding, FindingKind, NeverEnded, NeverIssuedBasis, RecordRef,
     Severity, Withdrawal,
 };
+pub use source::{LocalLog, LogSource, SourceEnd};
 
 /// The office's days off.
 pub use cardgate_office::calendar::OfficeCalendar;
@@ -402,6 +403,9 @@ pub enum ReportError {
     /// The checkpoint file.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The collected root or a terminal's files there (the error names it).
+    #[error(transparent)]
+    Collected(#[from] crate::collected::CollectedError),
 }
 
 /// A short fingerprint of k(0) (16 hex digits of SHA-256 over a label and the key), so that
@@ -415,115 +419,6 @@ pub fn key_fingerprint(key: &SealKey) -> String {
     digest.to_string()[..16].to_owned()
 }
 
-/// One log as read.
-struct LogRead {
-    state: checkpoint::LogState,
-    records: Vec<Record>,
-}
-
-fn read_log(dir: &Path, name: &str) -> Result<LogRead, ReportError> {
-    let segments =
-        list_segments(dir).map_err(|e| StoreError::io("listing the log directory", dir, e))?;
-    let mut read = LogRead {
-        state: checkpoint::LogState {
-            dir: name.to_owned(),
-            log_id: None,
-            host: None,
-            terminals: Vec::new(),
-            hashes: Vec::new(),
-            seal_epoch: None,
-            intact: false,
-        },
-        records: Vec::new(),
-    };
-    'segments: for (_, path) in segments {
-        let file = File::open(&path).map_err(|e| StoreError::io("opening a segment", &path, e))?;
-        let mut reader = BufReader::with_capacity(1 << 20, file);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = (&mut reader)
-                .take(MAX_LINE_LEN as u64 + 2)
-                .read_until(b'\n', &mut line)
-                .map_err(|e| StoreError::io("reading a segment", &path, e))?;
-            if n == 0 {
-                break;
-            }
-            // A torn last line is left for the writer to quarantine.
-            let Some(body) = line.strip_suffix(b"\n") else {
-                break;
-            };
-            // What cannot be read stops the review of this log there: the verification
-            // (always run) names the line, as a finding at the top.
-            let Ok(record) = Record::parse(body) else {
-                break 'segments;
-            };
-            match &record.event {
-                Event::Genesis { log_id, .. } if record.seq == 0 => {
-                    read.state.log_id = Some(*log_id);
-                    read.state.host = Some(record.terminal.as_str().to_owned());
-                }
-                Event::LogSealed(seal) => read.state.seal_epoch = Some(seal.epoch),
-                _ => {}
-            }
-            read.state
-                .hashes
-                .push((record.seq, Digest::sha256(body), record.time));
-            read.records.push(record);
-        }
-    }
-    Ok(read)
-}
-
-/// Record numbers missing in a log (between two records read, or before the first).
-fn gaps(read: &LogRead, name: &str) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut expected = 0u64;
-    for r in &read.records {
-        if r.seq > expected {
-            let mut f = Finding::new(
-                FindingKind::RecordGap,
-                Detail::RecordGap {
-                    first_missing: expected,
-                    last_missing: r.seq - 1,
-                },
-            );
-            f.log = Some(name.to_owned());
-            f.time = Some(r.time);
-            f.records = vec![RecordRef {
-                log: name.to_owned(),
-                seq: r.seq,
-            }];
-            out.push(f);
-        }
-        expected = expected.max(r.seq.saturating_add(1));
-    }
-    out
-}
-
-/// The directories to review, each once: a directory given twice, or by two paths, is read
-/// once. A directory that is gone is skipped when a previous checkpoint will say so.
-fn unique_dirs(dirs: &[&Path], tolerate_missing: bool) -> Result<Vec<PathBuf>, ReportError> {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for dir in dirs {
-        let canonical = match std::fs::canonicalize(dir) {
-            Ok(c) => c,
-            Err(e) if tolerate_missing && e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => {
-                return Err(ReportError::Dir {
-                    dir: dir.to_path_buf(),
-                    source,
-                })
-            }
-        };
-        if seen.insert(canonical.clone()) {
-            out.push(canonical);
-        }
-    }
-    Ok(out)
-}
-
 /// Checks a period: `from` must be before `to`.
 pub fn check_period(from: Option<Timestamp>, to: Option<Timestamp>) -> Result<(), ReportError> {
     match (from, to) {
@@ -533,57 +428,126 @@ pub fn check_period(from: Option<Timestamp>, to: Option<Timestamp>) -> Result<()
 }
 
 /// Reviews the logs in `dirs` (one per host, as collected on the CS): verifies each (with
-/// `options.key` when given), checks `options.previous`, merges the records in time order
-/// and reviews them.
+/// `options.key` when given) as it reads it, checks `options.previous`, merges the records in
+/// time order and reviews them. See [`review_sources`].
 pub fn review(dirs: &[&Path], options: &ReportOptions) -> Result<Report, ReportError> {
+    review_all(dirs, Vec::new(), options)
+}
+
+/// Reviews the logs in `dirs` together with `more` (the collected terminals): as [`review`],
+/// with the sources of `more` after those of `dirs`.
+pub fn review_all(
+    dirs: &[&Path],
+    more: Vec<Box<dyn LogSource>>,
+    options: &ReportOptions,
+) -> Result<Report, ReportError> {
     check_period(options.from, options.to)?;
-    if dirs.is_empty() {
+    if dirs.is_empty() && more.is_empty() {
         return Err(ReportError::NoLogs);
     }
-    let unique = unique_dirs(dirs, options.previous.is_some())?;
-    let mut reads = Vec::new();
-    let mut logs = Vec::new();
+    let unique = source::unique_dirs(dirs, options.previous.is_some())?;
+    let mut sources: Vec<Box<dyn LogSource>> = Vec::with_capacity(unique.len() + more.len());
     for dir in &unique {
-        let name = dir.display().to_string();
-        let outcome = verify_dir(dir, options.key.as_ref(), &mut |_, _| {})?;
-        let mut read = read_log(dir, &name)?;
-        read.state.intact = outcome.is_intact();
-        let verification = Verification::of(&outcome);
-        logs.push((name.clone(), verification));
-        reads.push(read);
+        sources.push(Box::new(LocalLog::open(dir, options.key.as_ref())?));
     }
-    let mut reviewer = sessions::Reviewer::new(options);
-    for read in &mut reads {
-        let mut terminals = BTreeSet::new();
-        for r in &read.records {
-            if r.card.is_some() || r.reader.is_some() {
-                terminals.insert(options.place(r));
+    sources.extend(more);
+    review_sources(sources, options)
+}
+
+/// One log being read: its source, what the checkpoint needs of it, its record waiting in the
+/// merge, and the terminals its records are about.
+struct Run {
+    source: Box<dyn LogSource>,
+    state: checkpoint::LogState,
+    head: Option<Record>,
+    terminals: BTreeSet<String>,
+    /// Records read.
+    read: u64,
+}
+
+impl Run {
+    /// Reads the next record into `head`; false at the end.
+    fn advance(&mut self, options: &ReportOptions) -> Result<bool, ReportError> {
+        match self.source.next_record()? {
+            Some((record, line)) => {
+                self.state.see(&record, line, options.previous.as_ref());
+                if record.card.is_some() || record.reader.is_some() {
+                    let place = options.place(&record);
+                    if !self.terminals.contains(&place) {
+                        self.terminals.insert(place);
+                    }
+                }
+                self.head = Some(record);
+                self.read += 1;
+                Ok(true)
             }
-            if let (Event::CardIssued { .. }, Some(card)) = (&r.event, r.card) {
-                reviewer.issued(card.to_string());
+            None => {
+                self.head = None;
+                Ok(false)
             }
         }
-        read.state.terminals = terminals.into_iter().collect();
     }
-    // Stable: records of one log keep their order (their times never go backwards).
-    let mut merged: Vec<(&str, &Record)> = reads
-        .iter()
-        .flat_map(|read| {
-            read.records
-                .iter()
-                .map(move |r| (read.state.dir.as_str(), r))
+}
+
+/// Reviews the logs `sources` yield, streamed: the sources are merged by time (a binary heap
+/// holding one record per log; records of equal time in the order the sources are given,
+/// each log's own in its order), and the review takes one record at a time. What it holds is
+/// bounded by the logs, operators, cards, terminals, days and findings, never by the records.
+pub fn review_sources(
+    sources: Vec<Box<dyn LogSource>>,
+    options: &ReportOptions,
+) -> Result<Report, ReportError> {
+    check_period(options.from, options.to)?;
+    let mut runs: Vec<Run> = sources
+        .into_iter()
+        .map(|source| Run {
+            state: checkpoint::LogState::new(source.name()),
+            source,
+            head: None,
+            terminals: BTreeSet::new(),
+            read: 0,
         })
         .collect();
-    merged.sort_by_key(|(_, r)| r.time);
-    for (log, record) in merged {
-        reviewer.feed(log, record);
-    }
-    for read in &reads {
-        for gap in gaps(read, &read.state.dir) {
-            reviewer.push(gap);
+    let mut reviewer = sessions::Reviewer::new(options);
+    let mut heap = BinaryHeap::with_capacity(runs.len());
+    for (i, run) in runs.iter_mut().enumerate() {
+        if run.advance(options)? {
+            if let Some(r) = &run.head {
+                heap.push(Reverse((r.time, i)));
+            }
         }
     }
-    for (name, v) in &logs {
+    while let Some(Reverse((_, i))) = heap.pop() {
+        let Some(run) = runs.get_mut(i) else {
+            continue;
+        };
+        if let Some(record) = run.head.take() {
+            reviewer.feed(&run.state.dir, &record);
+        }
+        if run.advance(options)? {
+            if let Some(r) = &run.head {
+                heap.push(Reverse((r.time, i)));
+            }
+        }
+    }
+    let mut logs = Vec::with_capacity(runs.len());
+    let mut states = Vec::with_capacity(runs.len());
+    for run in runs {
+        let Run {
+            source,
+            mut state,
+            terminals,
+            read,
+            ..
+        } = run;
+        let end = source.finish()?;
+        state.end();
+        state.intact = end.verification.status != VerificationStatus::NotIntact;
+        state.terminals = terminals.into_iter().collect();
+        for f in end.findings {
+            reviewer.push(f);
+        }
+        let v = &end.verification;
         if v.status == VerificationStatus::NotIntact {
             let mut f = Finding::new(
                 FindingKind::LogNotIntact,
@@ -594,11 +558,21 @@ pub fn review(dirs: &[&Path], options: &ReportOptions) -> Result<Report, ReportE
                     key_may_be_wrong: v.key_may_be_wrong,
                 },
             );
-            f.log = Some(name.clone());
+            f.log = Some(state.dir.clone());
             reviewer.push(f);
         }
+        logs.push(LogSummary {
+            dir: state.dir.clone(),
+            log_id: state.log_id.map(|l| l.to_string()),
+            host: state.host.clone(),
+            terminals: state.terminals.clone(),
+            records: read,
+            last_seq: state.last.map(|l| l.0),
+            seal_epoch: state.seal_epoch,
+            verification: end.verification,
+        });
+        states.push(state);
     }
-    let states: Vec<checkpoint::LogState> = reads.iter().map(|r| r.state.clone()).collect();
     let previous = options.previous.as_ref().map(|p| {
         let broken = checkpoint::check(p, &states);
         let extended = broken.is_empty();
@@ -620,30 +594,19 @@ pub fn review(dirs: &[&Path], options: &ReportOptions) -> Result<Report, ReportE
     report.verification = Some(
         if logs
             .iter()
-            .any(|(_, v)| v.status == VerificationStatus::NotIntact)
+            .any(|l| l.verification.status == VerificationStatus::NotIntact)
         {
             VerificationStatus::NotIntact
-        } else if options.key.is_some() {
+        } else if logs.iter().all(|l| l.verification.key_checked)
+            && (options.key.is_some() || !logs.is_empty())
+        {
             VerificationStatus::Intact
         } else {
             VerificationStatus::Unverified
         },
     );
     report.previous_checkpoint = previous;
-    report.logs = reads
-        .iter()
-        .zip(logs)
-        .map(|(read, (dir, verification))| LogSummary {
-            dir,
-            log_id: read.state.log_id.map(|l| l.to_string()),
-            host: read.state.host.clone(),
-            terminals: read.state.terminals.clone(),
-            records: read.records.len() as u64,
-            last_seq: read.records.last().map(|r| r.seq),
-            seal_epoch: read.state.seal_epoch,
-            verification,
-        })
-        .collect();
+    report.logs = logs;
     let now = options
         .now
         .unwrap_or_else(|| Timestamp::from_datetime(time::OffsetDateTime::now_utc()));

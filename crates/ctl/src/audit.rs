@@ -56,6 +56,8 @@ pub enum NoteKindArg {
 }
 
 /// `cardgatectl audit …`
+// Parsed once per run: the size of its largest variant (`report`'s options) costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Create an empty log; print the verification key k(0) in hex as the last line of stdout.
@@ -116,6 +118,24 @@ pub enum AuditCommand {
         /// machine (removable media the access manager keeps).
         #[arg(long, value_name = "FILE")]
         write_checkpoint: Option<PathBuf>,
+        /// On the collector: review every terminal under this root as rsyslog wrote it
+        /// (`DIR/<host>/*.jsonl`), with the central verification's findings at the top; with
+        /// --dir, those logs too.
+        #[arg(long, value_name = "DIR")]
+        collected: Option<PathBuf>,
+        /// With --collected: the terminals' k(0), `DIR/<host>.k0` (64 hex digits, a file
+        /// others cannot read). A terminal without one is verified without the seals' MACs.
+        #[arg(long, value_name = "DIR", requires = "collected")]
+        keys: Option<PathBuf>,
+        /// With --collected: a terminal whose last record is older than this, and not the
+        /// daemon's stop, has stopped reporting.
+        #[arg(
+            long,
+            value_name = "MINUTES",
+            default_value_t = 60,
+            requires = "collected"
+        )]
+        silent_after: u32,
     },
     /// The central verification on the site's log collector (art. 7, issue 13): every
     /// terminal's collected log under --root rebuilt and verified, one line per terminal. Exit
@@ -263,6 +283,33 @@ pub(crate) fn key_failure(lang: Lang, e: KeyError) -> CmdError {
         ),
         KeyError::Parse(_) => Failure::new(Exit::Usage, tr!(lang, "ctl-audit-key-bad")),
     })
+}
+
+/// The review's sources for every terminal under the collected `root`, each with its k(0)
+/// from `keys` (`<keys>/<host>.k0`, read as `audit collected` reads it, under the rules of
+/// `--key-file`; a terminal without one is verified without the seals' MACs, and its
+/// verification line says so).
+fn collected_sources(
+    lang: Lang,
+    root: &Path,
+    keys: Option<&Path>,
+    silent_after: u32,
+    now: Option<cardgate_audit::Timestamp>,
+) -> Result<Vec<Box<dyn cardgate_audit::report::LogSource>>, CmdError> {
+    use cardgate_audit::report::collected::{judge, CollectedLog};
+    let terminals = cardgate_audit::collected::list_terminals(root)
+        .map_err(|e| crate::collected::collected_failure(lang, root, &e))?;
+    let judge = judge(now, silent_after);
+    let mut out: Vec<Box<dyn cardgate_audit::report::LogSource>> =
+        Vec::with_capacity(terminals.len());
+    for terminal in &terminals {
+        let key = match keys {
+            Some(dir) => crate::collected::key_of(lang, dir, &terminal.host)?,
+            None => None,
+        };
+        out.push(Box::new(CollectedLog::open(terminal, key, judge)));
+    }
+    Ok(out)
 }
 
 /// Reads a key file after checking that it is a regular file that neither others nor (with a
@@ -576,14 +623,21 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
             key,
             checkpoint,
             write_checkpoint,
+            collected,
+            keys,
+            silent_after,
         } => {
             let config = load_config(lang, config_path)?;
-            let dirs = if dirs.is_empty() {
+            let dirs = if dirs.is_empty() && collected.is_none() {
                 vec![log_dir(None, config.as_ref())]
             } else {
                 dirs
             };
-            let first_dir = dirs.first().cloned().unwrap_or_default();
+            let first_dir = dirs
+                .first()
+                .or(collected.as_ref())
+                .cloned()
+                .unwrap_or_default();
             let format = if ui.json { FormatArg::Json } else { format };
             if format == FormatArg::Csv && out.is_none() {
                 return Err(Box::new(
@@ -639,10 +693,18 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
                 })?);
             }
             let view = render::View::of(lang, &options);
+            let sources = match &collected {
+                Some(root) => {
+                    collected_sources(lang, root, keys.as_deref(), silent_after, options.now)?
+                }
+                None => Vec::new(),
+            };
+            // A file of every log is open at once.
+            open_files_for(lang, dirs.len() + sources.len())?;
             let bar = progress_bar(&tr!(lang, "ctl-audit-report-progress"), false);
             let dir_refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
-            let report =
-                cli::report(&dir_refs, options).map_err(|e| cli_failure(lang, &first_dir, e));
+            let report = cardgate_audit::report::review_all(&dir_refs, sources, &options)
+                .map_err(|e| cli_failure(lang, &first_dir, CliError::Report(e)));
             bar.finish_and_clear();
             let report = report?;
             let written = |path: &Path| {
@@ -751,6 +813,43 @@ pub fn run(ui: &Ui, cmd: AuditCommand, config_path: &Path) -> Result<ExitCode, C
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Files a review keeps open besides one per log (the binary, stdio, the catalogues, the
+/// output, the checkpoint).
+const OTHER_OPEN_FILES: u64 = 64;
+
+/// Raises the soft limit of open files (RLIMIT_NOFILE) to the hard limit, as far as the review
+/// of `logs` logs needs (a file of each is open at once: a thousand terminals are a thousand
+/// files); fails naming the limit when even the hard limit is too low.
+fn open_files_for(lang: Lang, logs: usize) -> Result<(), CmdError> {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let need = logs as u64 + OTHER_OPEN_FILES;
+    let fail = |soft: u64, hard: u64, error: String| -> CmdError {
+        Box::new(
+            Failure::new(
+                Exit::Failed,
+                tr!(
+                    lang,
+                    "review-cli-open-files",
+                    logs = logs as u64,
+                    need = need,
+                    soft = soft,
+                    hard = hard,
+                    error = error
+                ),
+            )
+            .hint(tr!(lang, "review-cli-open-files-hint")),
+        )
+    };
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| fail(0, 0, e.to_string()))?;
+    if soft >= need {
+        return Ok(());
+    }
+    if hard < need {
+        return Err(fail(soft, hard, String::new()));
+    }
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(|e| fail(soft, hard, e.to_string()))
 }
 
 /// Whether a note the log refused goes to the daemon instead: the log is held by it, or this

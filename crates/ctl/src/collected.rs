@@ -69,7 +69,7 @@ fn fail(exit: Exit, message: String) -> CmdError {
     Box::new(Failure::new(exit, message))
 }
 
-fn collected_failure(lang: Lang, root: &Path, e: &CollectedError) -> CmdError {
+pub(crate) fn collected_failure(lang: Lang, root: &Path, e: &CollectedError) -> CmdError {
     match e {
         CollectedError::NoRoot { .. } => Box::new(
             Failure::new(
@@ -90,7 +90,7 @@ fn collected_failure(lang: Lang, root: &Path, e: &CollectedError) -> CmdError {
 }
 
 /// The key of terminal `host`, when `keys` has one.
-fn key_of(lang: Lang, keys: &Path, host: &str) -> Result<Option<SealKey>, CmdError> {
+pub(crate) fn key_of(lang: Lang, keys: &Path, host: &str) -> Result<Option<SealKey>, CmdError> {
     let path = keys.join(format!("{host}.k0"));
     match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -32,11 +32,90 @@ pub(crate) struct Event {
     pub operator: Option<String>,
 }
 
+/// Most records one burst's finding lists (its count is exact): a burst of ten thousand wrong
+/// PINs is one finding of bounded size.
+pub const MAX_BURST_RECORDS: usize = 256;
+
+/// A value all of a burst's events share, or not.
+#[derive(Debug, Clone)]
+struct Same {
+    value: Option<String>,
+    mixed: bool,
+}
+
+impl Same {
+    fn new(value: &Option<String>) -> Self {
+        Same {
+            value: value.clone(),
+            mixed: false,
+        }
+    }
+
+    fn see(&mut self, value: &Option<String>) {
+        if !self.mixed && self.value != *value {
+            self.mixed = true;
+            self.value = None;
+        }
+    }
+
+    fn get(&self) -> Option<String> {
+        self.value.clone().filter(|_| !self.mixed)
+    }
+}
+
+/// A burst being extended, in bounded space: its first and last times, how many events, the
+/// first [`MAX_BURST_RECORDS`] records, and what its events all share.
+#[derive(Debug, Clone)]
+struct Open {
+    first: Timestamp,
+    last: Timestamp,
+    count: u64,
+    records: Vec<RecordRef>,
+    terminal: Same,
+    card: Same,
+    operator: Same,
+}
+
+impl Open {
+    fn of(events: impl Iterator<Item = Event>) -> Option<Self> {
+        let mut open: Option<Open> = None;
+        for e in events {
+            match &mut open {
+                Some(o) => o.push(e),
+                None => {
+                    open = Some(Open {
+                        first: e.time,
+                        last: e.time,
+                        count: 1,
+                        terminal: Same::new(&Some(e.terminal.clone())),
+                        card: Same::new(&e.card),
+                        operator: Same::new(&e.operator),
+                        records: vec![e.record],
+                    })
+                }
+            }
+        }
+        open
+    }
+
+    fn push(&mut self, e: Event) {
+        self.last = e.time;
+        self.count += 1;
+        self.terminal.see(&Some(e.terminal));
+        self.card.see(&e.card);
+        self.operator.see(&e.operator);
+        if self.records.len() < MAX_BURST_RECORDS {
+            self.records.push(e.record);
+        }
+    }
+}
+
+/// One card's or one terminal's events: the last events within the window (fewer than the
+/// threshold's count: when they reach it they open a burst), and the burst being extended.
 #[derive(Default)]
 struct Track {
     window: VecDeque<Event>,
-    /// The burst being extended: its events.
-    open: Option<Vec<Event>>,
+    open: Option<Open>,
 }
 
 /// Collects events of one kind and makes their bursts.
@@ -44,7 +123,7 @@ pub(crate) struct Bursts {
     kind: FindingKind,
     threshold: Threshold,
     tracks: BTreeMap<(u8, String), Track>,
-    done: Vec<(BurstScope, Vec<Event>)>,
+    done: Vec<(BurstScope, Open)>,
 }
 
 impl Bursts {
@@ -67,7 +146,7 @@ impl Bursts {
 
     fn feed_one(&mut self, scope: BurstScope, key: String, e: Event) {
         let window = self.threshold.window_ms();
-        let count = self.threshold.count as usize;
+        let count = self.threshold.count.max(1) as usize;
         let tag = match scope {
             BurstScope::Card => 0,
             BurstScope::Terminal => 1,
@@ -75,10 +154,7 @@ impl Bursts {
         let track = self.tracks.entry((tag, key)).or_default();
         // A burst goes on while each event comes within the window of the one before.
         if let Some(open) = &mut track.open {
-            if open
-                .last()
-                .is_some_and(|last| e.time.0 - last.time.0 <= window)
-            {
+            if e.time.0 - open.last.0 <= window {
                 open.push(e);
                 return;
             }
@@ -96,12 +172,27 @@ impl Bursts {
             }
         }
         if track.window.len() >= count {
-            track.open = Some(track.window.drain(..).collect());
+            track.open = Open::of(track.window.drain(..));
         }
     }
 
+    /// Events and bursts held (for the bound's test): the windows' events, and the bursts.
+    #[cfg(test)]
+    pub fn held(&self) -> (usize, usize) {
+        let events = self.tracks.values().map(|t| t.window.len()).sum();
+        let records = self
+            .tracks
+            .values()
+            .filter_map(|t| t.open.as_ref())
+            .chain(self.done.iter().map(|(_, o)| o))
+            .map(|o| o.records.len())
+            .sum();
+        (events, records)
+    }
+
     /// The bursts found. A terminal's burst made of one card's events only is that card's
-    /// burst, reported once (as the card's).
+    /// burst, reported once (as the card's): every such burst lies within a burst of that
+    /// card, which saw the same events and perhaps more.
     pub fn finish(mut self) -> Vec<Finding> {
         for (&(tag, _), track) in self.tracks.iter_mut() {
             if let Some(open) = track.open.take() {
@@ -113,50 +204,25 @@ impl Bursts {
                 self.done.push((scope, open));
             }
         }
-        let card_bursts: Vec<Vec<RecordRef>> = self
-            .done
-            .iter()
-            .filter(|(s, _)| *s == BurstScope::Card)
-            .map(|(_, events)| events.iter().map(|e| e.record.clone()).collect())
-            .collect();
         let mut out = Vec::new();
-        for (scope, events) in self.done {
-            let records: Vec<RecordRef> = events.iter().map(|e| e.record.clone()).collect();
-            if scope == BurstScope::Terminal
-                && card_bursts
-                    .iter()
-                    .any(|c| records.iter().all(|r| c.contains(r)))
-            {
+        for (scope, burst) in self.done {
+            if scope == BurstScope::Terminal && burst.card.get().is_some() {
                 continue;
             }
-            let (Some(first), Some(last)) = (events.first(), events.last()) else {
-                continue;
-            };
-            let one = |f: fn(&Event) -> &Option<String>| {
-                let v = f(first);
-                events
-                    .iter()
-                    .all(|e| f(e) == v)
-                    .then(|| v.clone())
-                    .flatten()
-            };
             let mut f = Finding::new(
                 self.kind,
                 Detail::Burst {
                     scope,
-                    count: u32::try_from(events.len()).unwrap_or(u32::MAX),
+                    count: u32::try_from(burst.count).unwrap_or(u32::MAX),
                     window_minutes: self.threshold.minutes,
                 },
             );
-            f.time = Some(first.time);
-            f.until = Some(last.time);
-            f.terminal = events
-                .iter()
-                .all(|e| e.terminal == first.terminal)
-                .then(|| first.terminal.clone());
-            f.card = one(|e| &e.card);
-            f.operator = one(|e| &e.operator);
-            f.records = records;
+            f.time = Some(burst.first);
+            f.until = Some(burst.last);
+            f.terminal = burst.terminal.get();
+            f.card = burst.card.get();
+            f.operator = burst.operator.get();
+            f.records = burst.records;
             out.push(f);
         }
         out

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::findings::{Break, Detail, Finding, FindingKind};
-use crate::record::{Digest, LogId, Timestamp};
+use crate::record::{Digest, Event, LogId, Record, Timestamp};
 
 /// The checkpoint file's format version.
 pub const CHECKPOINT_FORMAT: u32 = 1;
@@ -156,7 +156,8 @@ impl Checkpoint {
     }
 }
 
-/// What the review read of one log, for the checkpoint and its check.
+/// What the review read of one log, for the checkpoint and its check: never a hash of every
+/// record, only the one the previous checkpoint asks of this log and the last line.
 #[derive(Debug, Clone)]
 pub(crate) struct LogState {
     /// The directory, as the review names it.
@@ -165,8 +166,14 @@ pub(crate) struct LogState {
     pub log_id: Option<LogId>,
     pub host: Option<String>,
     pub terminals: Vec<String>,
-    /// `(seq, hash, time)` of every record read, in order.
-    pub hashes: Vec<(u64, Digest, Timestamp)>,
+    /// The record numbers the previous checkpoint asks of this log (its entries with this
+    /// log's ID), with the hash of the first record read at each.
+    pub wanted: Vec<(u64, Option<Digest>)>,
+    /// `(seq, hash, time)` of the last record read (after [`LogState::end`]).
+    pub last: Option<(u64, Digest, Timestamp)>,
+    /// The last record's line and its number and time, until [`LogState::end`] hashes it.
+    last_line: Vec<u8>,
+    last_record: Option<(u64, Timestamp)>,
     /// The last seal's epoch.
     pub seal_epoch: Option<u64>,
     /// The log verified (its key file included).
@@ -174,17 +181,68 @@ pub(crate) struct LogState {
 }
 
 impl LogState {
+    /// Nothing read yet of the log `dir`.
+    pub fn new(dir: &str) -> Self {
+        LogState {
+            dir: dir.to_owned(),
+            log_id: None,
+            host: None,
+            terminals: Vec::new(),
+            wanted: Vec::new(),
+            last: None,
+            last_line: Vec::new(),
+            last_record: None,
+            seal_epoch: None,
+            intact: false,
+        }
+    }
+
+    /// Takes the next record of the log and its line; `previous` says which hashes to keep.
+    pub fn see(&mut self, r: &Record, line: &[u8], previous: Option<&Checkpoint>) {
+        match &r.event {
+            Event::Genesis { log_id, .. } if r.seq == 0 => {
+                self.log_id = Some(*log_id);
+                self.host = Some(r.terminal.as_str().to_owned());
+                self.wanted = previous
+                    .map(|p| {
+                        p.logs
+                            .iter()
+                            .filter(|e| e.log_id == *log_id)
+                            .map(|e| (e.seq, None))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+            Event::LogSealed(seal) => self.seal_epoch = Some(seal.epoch),
+            _ => {}
+        }
+        for (seq, hash) in &mut self.wanted {
+            if *seq == r.seq && hash.is_none() {
+                *hash = Some(Digest::sha256(line));
+            }
+        }
+        self.last_line.clear();
+        self.last_line.extend_from_slice(line);
+        self.last_record = Some((r.seq, r.time));
+    }
+
+    /// The log is read: hashes its last line.
+    pub fn end(&mut self) {
+        if let Some((seq, time)) = self.last_record.take() {
+            self.last = Some((seq, Digest::sha256(&self.last_line), time));
+        }
+        self.last_line = Vec::new();
+    }
+
     fn last(&self) -> Option<&(u64, Digest, Timestamp)> {
-        self.hashes.last()
+        self.last.as_ref()
     }
 
     fn hash_at(&self, seq: u64) -> Option<Digest> {
-        // Record numbers increase along the log; a gap or a bad log still finds what is there.
-        self.hashes
-            .binary_search_by_key(&seq, |h| h.0)
-            .ok()
-            .and_then(|i| self.hashes.get(i))
-            .map(|h| h.1)
+        self.wanted
+            .iter()
+            .find(|(s, _)| *s == seq)
+            .and_then(|(_, h)| *h)
     }
 }
 

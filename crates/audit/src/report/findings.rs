@@ -72,14 +72,39 @@ pub enum FindingKind {
     /// The smart-card service (pcscd) went away while the daemon ran: no card presence could
     /// be known until it came back, and the open sessions were locked.
     ReaderServiceLost,
+    /// A collected terminal: another line arrived for a record the collector already holds.
+    /// The terminal's log no longer matches what was witnessed: rewritten (and perhaps
+    /// re-sealed with recovered keys), or truncated and continued (see [`Detail::Terminal`]).
+    TerminalConflict,
+    /// A collected terminal's log started afresh: a genesis with another log ID (deleted and
+    /// initialised again).
+    TerminalReplaced,
+    /// A collected terminal sent records again too long after they were taken to compare
+    /// them: its log file was replaced or its shipping position lost.
+    TerminalResent,
+    /// Lines in a collected terminal's files that are not records (unreadable, too long).
+    TerminalUnreadable,
+    /// A collected terminal stopped reporting: its last record is older than the silence
+    /// allowed, and it is not the daemon's stop.
+    TerminalSilent,
+    /// Records of a collected terminal arrived after their gap had been declared.
+    TerminalLate,
+    /// A collected terminal's directory holds no record.
+    TerminalEmpty,
 }
 
 impl FindingKind {
     /// How bad.
     pub fn severity(self) -> Severity {
         match self {
-            FindingKind::LogNotExtended | FindingKind::LogNotIntact => Severity::Critical,
+            FindingKind::LogNotExtended
+            | FindingKind::LogNotIntact
+            | FindingKind::TerminalConflict
+            | FindingKind::TerminalReplaced => Severity::Critical,
             FindingKind::RecordGap
+            | FindingKind::TerminalResent
+            | FindingKind::TerminalUnreadable
+            | FindingKind::TerminalSilent
             | FindingKind::RevokedCardPresented
             | FindingKind::UnknownCardPresented
             | FindingKind::CardNeverIssued
@@ -95,7 +120,9 @@ impl FindingKind {
             | FindingKind::PukRejected
             | FindingKind::ManagerRefused
             | FindingKind::LockNotHeld
-            | FindingKind::ReaderServiceLost => Severity::Medium,
+            | FindingKind::ReaderServiceLost
+            | FindingKind::TerminalLate
+            | FindingKind::TerminalEmpty => Severity::Medium,
         }
     }
 
@@ -121,6 +148,13 @@ impl FindingKind {
             FindingKind::ManagerRefused => "manager_refused",
             FindingKind::LockNotHeld => "lock_not_held",
             FindingKind::ReaderServiceLost => "reader_service_lost",
+            FindingKind::TerminalConflict => "terminal_conflict",
+            FindingKind::TerminalReplaced => "terminal_replaced",
+            FindingKind::TerminalResent => "terminal_resent",
+            FindingKind::TerminalUnreadable => "terminal_unreadable",
+            FindingKind::TerminalSilent => "terminal_silent",
+            FindingKind::TerminalLate => "terminal_late",
+            FindingKind::TerminalEmpty => "terminal_empty",
         }
     }
 }
@@ -320,6 +354,18 @@ pub enum Detail {
         reason: String,
         /// Tries left after a wrong PIN.
         tries_left: Option<u8>,
+    },
+    /// The findings of the central verification of a collected terminal
+    /// ([`FindingKind::TerminalConflict`] and the other `Terminal…` kinds).
+    Terminal {
+        /// How many records or lines (conflicts, fresh chains, re-sent, unreadable, late).
+        count: u64,
+        /// The first record it is about.
+        seq: Option<u64>,
+        /// The terminal's last record: its time and kind (for a silent terminal).
+        last_time: Option<Timestamp>,
+        /// The last record's kind (`heartbeat`, `login_granted`, …).
+        last_kind: Option<String>,
     },
 }
 

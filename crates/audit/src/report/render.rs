@@ -350,6 +350,30 @@ fn detail(f: &Finding, view: &View, several_logs: bool) -> String {
             }
             text
         }
+        Detail::Terminal {
+            count,
+            seq,
+            last_time,
+            last_kind,
+        } => {
+            let id = match f.kind {
+                super::FindingKind::TerminalConflict => "review-detail-terminal-conflict",
+                super::FindingKind::TerminalReplaced => "review-detail-terminal-replaced",
+                super::FindingKind::TerminalResent => "review-detail-terminal-resent",
+                super::FindingKind::TerminalUnreadable => "review-detail-terminal-unreadable",
+                super::FindingKind::TerminalSilent => "review-detail-terminal-silent",
+                super::FindingKind::TerminalLate => "review-detail-terminal-late",
+                _ => "review-detail-terminal-empty",
+            };
+            tr!(
+                lang,
+                id,
+                count = *count,
+                seq = seq_or_dash(*seq),
+                since = view.time_or_dash(*last_time),
+                last = last_kind.clone().unwrap_or_else(|| "—".to_owned())
+            )
+        }
     }
 }
 
@@ -691,7 +715,7 @@ mod tests {
     use super::*;
     use crate::report::FindingKind;
 
-    const KINDS: [FindingKind; 19] = [
+    const KINDS: [FindingKind; 26] = [
         FindingKind::LogNotExtended,
         FindingKind::LogNotIntact,
         FindingKind::RecordGap,
@@ -711,6 +735,13 @@ mod tests {
         FindingKind::ManagerRefused,
         FindingKind::LockNotHeld,
         FindingKind::ReaderServiceLost,
+        FindingKind::TerminalConflict,
+        FindingKind::TerminalReplaced,
+        FindingKind::TerminalResent,
+        FindingKind::TerminalUnreadable,
+        FindingKind::TerminalSilent,
+        FindingKind::TerminalLate,
+        FindingKind::TerminalEmpty,
     ];
 
     #[test]

@@ -36,8 +36,13 @@ pub(crate) struct Reviewer<'a> {
     /// and an active one of another.
     sessions: BTreeMap<(String, String), Session>,
     withdrawn: HashMap<String, (Withdrawal, Timestamp, RecordRef)>,
+    /// Cards issued in the logs so far.
     issued_in_log: BTreeSet<String>,
+    /// Cards found never issued (once each).
     never_issued_seen: BTreeSet<String>,
+    /// Without a register: a card's first use with no issue read yet, kept until the end (an
+    /// issue later in the merge, in any log, withdraws it), one per card.
+    never_issued_pending: BTreeMap<String, Finding>,
     pin_bursts: Bursts,
     denial_bursts: Bursts,
 }
@@ -69,14 +74,16 @@ impl<'a> Reviewer<'a> {
             withdrawn: HashMap::new(),
             issued_in_log: BTreeSet::new(),
             never_issued_seen: BTreeSet::new(),
+            never_issued_pending: BTreeMap::new(),
             pin_bursts: Bursts::new(FindingKind::FailedPinBurst, options.pin_burst),
             denial_bursts: Bursts::new(FindingKind::DenialBurst, options.denial_burst),
         }
     }
 
-    /// Notes that a card was issued in a log reviewed (read before the walk, so that the
-    /// order of logs does not matter).
-    pub fn issued(&mut self, card: String) {
+    /// Notes that a card was issued in a log reviewed: a use of it before (in the merge) is
+    /// not a card never issued.
+    fn issued(&mut self, card: String) {
+        self.never_issued_pending.remove(&card);
         self.issued_in_log.insert(card);
     }
 
@@ -262,14 +269,21 @@ impl<'a> Reviewer<'a> {
         if !self.in_period(r.time) {
             return;
         }
-        self.never_issued_seen.insert(card);
-        self.flag(Self::finding(
+        self.never_issued_seen.insert(card.clone());
+        let f = Self::finding(
             FindingKind::CardNeverIssued,
             Detail::NeverIssued { basis },
             terminal,
             r,
             at.clone(),
-        ));
+        );
+        match basis {
+            NeverIssuedBasis::NotInRegister => self.flag(f),
+            // Its issue may come later in the merge (another log, written later).
+            NeverIssuedBasis::NoIssueRecord => {
+                self.never_issued_pending.insert(card, f);
+            }
+        }
     }
 
     fn two_terminals(&mut self, terminal: &str, r: &Record, at: &RecordRef) {
@@ -465,7 +479,9 @@ impl<'a> Reviewer<'a> {
             }
             Event::CardIssued { .. } => {
                 if let Some(c) = r.card {
-                    self.withdrawn.remove(&c.to_string());
+                    let c = c.to_string();
+                    self.withdrawn.remove(&c);
+                    self.issued(c);
                 }
             }
             Event::Note {
@@ -532,6 +548,24 @@ impl<'a> Reviewer<'a> {
         }
     }
 
+    /// What the review holds besides its output (the findings, notes and counts it reports):
+    /// open sessions, withdrawn cards, cards issued and found never issued, and the bursts'
+    /// events and records. For the bound's test.
+    #[cfg(test)]
+    pub fn held(&self) -> usize {
+        let (a, b) = self.pin_bursts.held();
+        let (c, d) = self.denial_bursts.held();
+        self.sessions.len()
+            + self.withdrawn.len()
+            + self.issued_in_log.len()
+            + self.never_issued_seen.len()
+            + self.never_issued_pending.len()
+            + a
+            + b
+            + c
+            + d
+    }
+
     /// Adds a finding made outside the walk (gaps, verification, checkpoint).
     pub fn push(&mut self, f: Finding) {
         self.findings.push(f);
@@ -542,6 +576,9 @@ impl<'a> Reviewer<'a> {
         let open: Vec<(String, String)> = self.sessions.keys().cloned().collect();
         for key in open {
             self.close(&key, Err(NeverEnded::OpenAtEnd));
+        }
+        for (_, f) in std::mem::take(&mut self.never_issued_pending) {
+            self.flag(f);
         }
         let pin = std::mem::replace(
             &mut self.pin_bursts,
@@ -554,5 +591,118 @@ impl<'a> Reviewer<'a> {
         self.findings.extend(pin.finish());
         self.findings.extend(denial.finish());
         (self.report, self.findings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::record::{Digest, Label};
+    use cardgate_card::{CardSerial, Role};
+
+    /// A record of card use at `ms` after 09:00 JST on Monday 2026-06-01.
+    fn record(seq: u64, ms: i64, terminal: usize, card: u64, event: Event) -> Record {
+        Record {
+            seq,
+            time: Timestamp(Timestamp::parse("2026-06-01T00:00:00.000Z").unwrap().0 + ms),
+            terminal: Label::new(format!("juki-{terminal:02}")).unwrap(),
+            reader: Some(Label::new("r").unwrap()),
+            card: Some(CardSerial(card.to_be_bytes())),
+            operator: Some(Label::new(format!("op-{card}")).unwrap()),
+            uid: None,
+            event,
+            prev: Digest::default(),
+        }
+    }
+
+    /// Feeds `rounds` rounds over 10 terminals and 20 cards: a wrong PIN, a denial, a login, a
+    /// lock, an unlock and a logout per card, the cards moving between terminals; returns
+    /// what the reviewer holds and how many findings it makes.
+    fn run(rounds: u64) -> (usize, usize) {
+        let options = ReportOptions::default();
+        let mut reviewer = Reviewer::new(&options);
+        let mut seq = 0;
+        let mut ms = 0;
+        let mut feed = |reviewer: &mut Reviewer, terminal, card, event| {
+            seq += 1;
+            ms += 1;
+            reviewer.feed("/log", &record(seq, ms, terminal, card, event));
+        };
+        for round in 0..rounds {
+            for card in 0..20u64 {
+                let t = ((card + round) % 10) as usize;
+                feed(
+                    &mut reviewer,
+                    t,
+                    card,
+                    Event::PinVerified {
+                        correct: false,
+                        tries_left: Some(2),
+                    },
+                );
+                feed(
+                    &mut reviewer,
+                    t,
+                    card,
+                    Event::LoginDenied {
+                        reason: DenyReason::CardRevoked,
+                    },
+                );
+                feed(
+                    &mut reviewer,
+                    t,
+                    card,
+                    Event::LoginGranted {
+                        role: Role::Operator,
+                    },
+                );
+                feed(
+                    &mut reviewer,
+                    t,
+                    card,
+                    Event::SessionLocked {
+                        reason: crate::record::LockReason::CardRemoved,
+                        session_type: None,
+                        locked_hint: None,
+                    },
+                );
+                feed(&mut reviewer, t, card, Event::SessionUnlocked);
+                feed(
+                    &mut reviewer,
+                    t,
+                    card,
+                    Event::SessionEnded {
+                        reason: EndReason::Logout,
+                        session_type: None,
+                        logind_state: None,
+                    },
+                );
+            }
+        }
+        let held = reviewer.held();
+        let (_, findings) = reviewer.finish();
+        (held, findings.len())
+    }
+
+    // What the review keeps is bounded by cards, terminals and the bursts' caps, not by the
+    // records: 36,000 records and 240,000 hold the same, and make the same findings (each
+    // card's bursts of wrong PINs and denials, never issued once each). A burst holds at
+    // most its first 256 records (10 rounds: fewer, all of them).
+    #[test]
+    fn the_reviewers_state_does_not_grow_with_the_records() {
+        let (few, _) = run(10);
+        let small = run(300);
+        let large = run(2000);
+        assert!(few < small.0, "{few} {small:?}");
+        assert_eq!(
+            small, large,
+            "(held, findings) after 36,000 and 240,000 records"
+        );
+        let bursts = 2 * (20 + 10);
+        assert_eq!(large.0, bursts * bursts::MAX_BURST_RECORDS + 20 + 20);
+        // 20 cards never issued; one burst of wrong PINs and one of denials per card (the
+        // terminals' bursts are of several cards each: 10 of each).
+        assert_eq!(large.1, 20 + 2 * 20 + 2 * 10, "{large:?}");
     }
 }

@@ -117,6 +117,8 @@ struct StatusReport {
     sessions: Option<Vec<SessionOut>>,
     revocation: ListPart,
     audit: AuditPart,
+    /// The last pull of the office's state (`office status`), when one ran here.
+    office: Option<serde_json::Value>,
 }
 
 /// One session as `sessions --json` prints it (and `status --json` under `sessions`).
@@ -493,6 +495,9 @@ fn print_text(ui: &Ui, r: &StatusReport) {
         ),
         None => println!("{}", tr!(l, "ctl-state-status-audit-no-seal")),
     }
+    if let Some(office) = &r.office {
+        println!("{}", crate::office::status_line(ui, office));
+    }
 }
 
 /// The daemon's state, pcscd, the readers, the sessions, the revocation list and the audit
@@ -556,6 +561,7 @@ pub fn status(ui: &Ui, config: &Config) -> Result<ExitCode, CmdError> {
         sessions,
         revocation,
         audit,
+        office: crate::office::status_part(config),
     };
     if ui.json {
         ui.print_json(&report)?;

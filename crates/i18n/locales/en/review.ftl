@@ -74,6 +74,20 @@ review-kind-lock-not-held = screen did not lock
 review-action-lock-not-held = A lock was asked for, but logind refused it or the screen locker did not confirm it, so the daemon ended the session. Check the terminal's screen locker (it must obey logind's Lock and set LockedHint) and whether the operator lost work.
 review-kind-reader-service-lost = smart-card service (pcscd) lost
 review-action-reader-service-lost = The card service stopped while the daemon ran; the sessions open then were locked until their card and PIN unlocked them. Find out why pcscd stopped (journalctl -u pcscd) and whether the terminal was attended.
+review-kind-terminal-conflict = collected terminal's log no longer matches what the collector holds
+review-action-terminal-conflict = A record arrived again with other content: the terminal's log was rewritten (perhaps re-sealed with recovered keys) or cut and continued after its records reached the collector. The collector's copy is the witness: keep it, take a copy of the terminal's log as it is, and report it to the security officer at once.
+review-kind-terminal-replaced = collected terminal's log started afresh
+review-action-terminal-replaced = The terminal sent a new genesis with another log ID: its log was deleted and initialised again. Keep the collector's copy of the old chain, find out who did it, and report it to the security officer at once.
+review-kind-terminal-resent = records sent again, too late to compare
+review-action-terminal-resent = The terminal sent records the collector took long ago: its log file was replaced or rsyslog's position (imfile state) was lost. Check the terminal's log against the collector's copy (audit report --checkpoint with the collector's checkpoint).
+review-kind-terminal-unreadable = lines that are not records at the collector
+review-action-terminal-unreadable = Lines in the collector's files are not records (damaged, too long, or written by something else). Check the rsyslog configuration of both ends (maxMessageSize 64k, the template that writes the message only).
+review-kind-terminal-silent = terminal stopped reporting
+review-action-terminal-silent = No record arrived for longer than the silence allowed, and the last one is not the daemon's stop: the terminal, its daemon or its shipping is down. Check the terminal and rsyslog on both ends.
+review-kind-terminal-late = records arrived after their gap was declared
+review-action-terminal-late = Records came long after their neighbours (shipping was held up). Check that nothing is missing now, and the terminal's rsyslog queue.
+review-kind-terminal-empty = collected terminal without records
+review-action-terminal-empty = The terminal's directory at the collector holds no record. Check that the terminal ships its log (rsyslog imfile and omrelp).
 
 ## Counts
 review-per-operator = Per operator
@@ -170,6 +184,13 @@ review-detail-puk-blocked-now = by { $by }; the PUK is now blocked
 review-detail-puk-was-blocked = by { $by }, to a card whose PUK is blocked
 review-detail-manager-refused = by { $by }: { $reason }
 review-detail-tries-left = { $tries } tries left.
+review-detail-terminal-conflict = { $count } record(s) arrived with other content than the collector holds; the first: record { $seq }.
+review-detail-terminal-replaced = { $count } earlier chain(s) the collector holds were followed by a genesis with another log ID.
+review-detail-terminal-resent = { $count } record(s) sent again too late to compare; the first: record { $seq }.
+review-detail-terminal-unreadable = { $count } line(s) are not records (audit collected names the first).
+review-detail-terminal-silent = No record since { $since } (the last: { $last }, record { $seq }).
+review-detail-terminal-late = { $count } record(s) arrived after their gap was declared; the first: record { $seq }.
+review-detail-terminal-empty = No record arrived.
 review-reason-lost = lost
 review-reason-stolen = stolen
 review-reason-returned = returned
@@ -202,3 +223,7 @@ review-rules = Business days { $days }, { $hours }; days off: { $off }.
 review-rules-holidays = national holidays
 review-rules-closed-days = { $count } closed day(s) of the office
 review-rules-no-days-off = none
+
+## cardgatectl audit report: the review over many logs (issue 13)
+review-cli-open-files = Reviewing { $logs } logs holds a file of each open at once: { $need } open files are needed, and RLIMIT_NOFILE allows { $soft } (hard limit { $hard }). { $error }
+review-cli-open-files-hint = Raise the limit of open files for this shell (ulimit -n { $need }, as root if the hard limit is lower), or review fewer terminals at a time.

@@ -74,6 +74,20 @@ review-kind-lock-not-held = 画面がロックされなかった
 review-action-lock-not-held = ロックが求められましたが、logind が拒否したか、スクリーンロッカーがロックを確認しなかったため、デーモンがセッションを終了しました。端末のスクリーンロッカー（logind の Lock に従い LockedHint を設定するもの）と、操作者の作業が失われていないかを確認してください。
 review-kind-reader-service-lost = スマートカードサービス（pcscd）の停止
 review-action-reader-service-lost = デーモンの稼働中にカードサービスが停止しました。その時点で開いていたセッションはロックされ、カードと暗証番号で解除されるまでロックされたままでした。pcscd が停止した理由（journalctl -u pcscd）と、端末に操作者がいたかを確認してください。
+review-kind-terminal-conflict = 集約した端末ログと収集サーバの記録の不一致
+review-action-terminal-conflict = 同じ番号の記録が別の内容で届きました。記録が収集サーバに届いた後で、端末のログが書き換えられた(回収された鍵で封印し直された可能性を含む)か、切り詰めて続けられています。収集サーバの複製が証拠です。保全し、端末のログもそのまま複製して、直ちにセキュリティ責任者に報告してください。
+review-kind-terminal-replaced = 集約した端末ログの作り直し
+review-action-terminal-replaced = 端末から別のログ ID の起点記録が届きました。端末のログが削除され、初期化し直されています。収集サーバにある旧ログの複製を保全し、実行者を確認して、直ちにセキュリティ責任者に報告してください。
+review-kind-terminal-resent = 比較できない時期の記録の再送
+review-action-terminal-resent = 収集サーバが以前に受け取った記録を端末が再び送りました。端末のログファイルが置き換えられたか、rsyslog の送信位置(imfile の状態)が失われています。収集サーバのチェックポイントで端末のログを点検してください(audit report --checkpoint)。
+review-kind-terminal-unreadable = 収集サーバにある記録でない行
+review-action-terminal-unreadable = 収集サーバのファイルに記録でない行があります(破損、長すぎる行、他のプログラムの書き込み)。双方の rsyslog の設定(maxMessageSize 64k、メッセージだけを書くテンプレート)を確認してください。
+review-kind-terminal-silent = 端末からの記録の途絶
+review-action-terminal-silent = 許容時間を超えて記録が届いておらず、最後の記録はデーモンの停止ではありません。端末、デーモンまたは送信が止まっています。端末と双方の rsyslog を確認してください。
+review-kind-terminal-late = 欠落とされた後に届いた記録
+review-action-terminal-late = 前後の記録より大幅に遅れて記録が届きました(送信の滞留)。現在欠落がないこと、端末の rsyslog のキューを確認してください。
+review-kind-terminal-empty = 記録のない集約端末
+review-action-terminal-empty = 収集サーバの端末ディレクトリに記録がありません。端末がログを送信しているか(rsyslog の imfile と omrelp)を確認してください。
 
 ## 件数
 review-per-operator = 操作者別
@@ -170,6 +184,13 @@ review-detail-puk-blocked-now = 実行者 { $by }、PUK がロックされまし
 review-detail-puk-was-blocked = 実行者 { $by }、PUK がロック済みのカードに入力
 review-detail-manager-refused = 実行者 { $by }: { $reason }
 review-detail-tries-left = 残り { $tries } 回。
+review-detail-terminal-conflict = 収集サーバの記録と内容の異なる記録 { $count } 件(最初は記録 { $seq })。
+review-detail-terminal-replaced = 収集サーバにある連鎖 { $count } 個の後に、別のログ ID の起点記録が届きました。
+review-detail-terminal-resent = 比較できない時期に再送された記録 { $count } 件(最初は記録 { $seq })。
+review-detail-terminal-unreadable = 記録でない行 { $count } 行(最初の行は audit collected が示します)。
+review-detail-terminal-silent = { $since } 以降、記録がありません(最後は { $last }、記録 { $seq })。
+review-detail-terminal-late = 欠落とされた後に届いた記録 { $count } 件(最初は記録 { $seq })。
+review-detail-terminal-empty = 記録が届いていません。
 review-reason-lost = 紛失
 review-reason-stolen = 盗難
 review-reason-returned = 返却
@@ -202,3 +223,7 @@ review-rules = 業務日 { $days }曜日、業務時間 { $hours }。休日等: 
 review-rules-holidays = 国民の祝日
 review-rules-closed-days = 庁舎の閉庁日 { $count } 日
 review-rules-no-days-off = なし
+
+## cardgatectl audit report: 複数ログの点検 (issue 13)
+review-cli-open-files = { $logs } 個のログの点検では各ログのファイルを同時に開きます。{ $need } 個のファイルが必要ですが、RLIMIT_NOFILE の上限は { $soft }（ハード上限 { $hard }）です。{ $error }
+review-cli-open-files-hint = このシェルで開けるファイル数の上限を上げる（ulimit -n { $need }。ハード上限が低い場合は root で）か、一度に点検する端末を減らしてください。
