@@ -105,6 +105,16 @@ fn forged(after: &[u8], seq: u64, time: Timestamp, event: Event) -> Vec<u8> {
     .to_line()
 }
 
+/// `n` crafted heartbeats numbered from `first`, each linked to the one before it.
+fn chain_of(first: u64, n: u64, time: Timestamp) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for i in 0..n {
+        let prev = out.last().cloned().unwrap_or_else(|| b"x".to_vec());
+        out.push(forged(&prev, first + i, time, Event::Heartbeat));
+    }
+    out
+}
+
 fn time_of(line: &[u8]) -> Timestamp {
     Record::parse(line).unwrap().time
 }
@@ -235,9 +245,7 @@ fn lines_far_ahead_push_every_later_honest_record_out_of_the_review() {
     let split = 30;
     let far = 1_000_000_000_000u64;
     let when = time_of(&lines[split - 1]);
-    let junk: Vec<Vec<u8>> = (0..4097)
-        .map(|i| forged(b"x", far + i, when, Event::Heartbeat))
-        .collect();
+    let junk = chain_of(far, 4097, when);
     collect(
         &root,
         "t1",
@@ -256,16 +264,17 @@ fn lines_far_ahead_push_every_later_honest_record_out_of_the_review() {
 }
 
 /// (e) A record numbered u64::MAX: `next` saturates, so the same line arriving again (a RELP
-/// resend) is taken, and handed to the review, a second time.
+/// resend) is taken, and handed to the review, a second time. (4097 linked lines up to
+/// u64::MAX fill the default window, so the gap is declared and they are taken.)
 #[test]
 fn a_line_numbered_u64_max_is_taken_twice() {
     let t = TempDir::new("atk-max");
     let (k0, dir, _) = terminal_log(&t, "t1", 10);
     let mut lines = lines_of(&dir);
     let last = lines.last().unwrap().clone();
-    let top = forged(&last, u64::MAX, time_of(&last), Event::Heartbeat);
-    lines.push(top.clone());
-    lines.push(top);
+    let top = chain_of(u64::MAX - 4096, 4097, time_of(&last));
+    lines.extend(top.iter().cloned());
+    lines.push(top.last().unwrap().clone());
     let root = t.0.join("root");
     collect(&root, "t1", &[lines]);
     let (r, seen) = run(&root, "t1", Some(&k0), StreamOptions::default(), hours(0));
