@@ -367,3 +367,48 @@ fn a_checkpoint_of_more_than_4096_terminals_cannot_be_read_back() {
     let read = Checkpoint::parse(written.as_bytes(), "cp.json");
     assert!(read.is_ok(), "{:?}", read.err());
 }
+
+fn report_with(root: &Path, k0: &SealKey, previous: Option<&Checkpoint>) -> TerminalReport {
+    let terminals = list_terminals(root).unwrap();
+    let mut stream = TerminalStream::new(&terminals[0], Some(k0.clone()), StreamOptions::default());
+    if let Some(w) = previous.and_then(|p| cardgate_audit::collected::witnessed(p, "t1")) {
+        stream.witness(w.clone());
+    }
+    stream
+        .finish(&Judge {
+            now: hours(0),
+            silent_after_ms: 60 * 60_000,
+        })
+        .unwrap()
+}
+
+/// (f) The nightly `audit collected --checkpoint cp.json --write-checkpoint cp.json`: the run
+/// that finds the collector's copy cut back (`not_extended`) writes the cut-back state as the
+/// new checkpoint (crates/ctl/src/collected.rs writes it whatever was found), so from the next
+/// night on the cut is witnessed as the truth and nothing is reported any more.
+#[test]
+fn the_run_that_finds_the_copy_cut_back_writes_the_cut_as_the_new_witness() {
+    let t = TempDir::new("atk-ratchet");
+    let (k0, dir, _) = terminal_log(&t, "t1", 60);
+    let lines = lines_of(&dir);
+    let root = t.0.join("root");
+    collect(&root, "t1", std::slice::from_ref(&lines));
+    let cp1 = checkpoint(&[report_with(&root, &k0, None)], hours(0));
+    // The collector's copy is cut back by 25 records (someone with the collector's files).
+    collect(&root, "t1", &[lines[..lines.len() - 25].to_vec()]);
+    let night2 = report_with(&root, &k0, Some(&cp1));
+    assert!(
+        kinds(&night2).contains(&FindingKind::NotExtended),
+        "{:?}",
+        kinds(&night2)
+    );
+    let cp2 = checkpoint(std::slice::from_ref(&night2), hours(0));
+    let night3 = report_with(&root, &k0, Some(&cp2));
+    assert!(
+        kinds(&night3).contains(&FindingKind::NotExtended),
+        "the second night's checkpoint holds the cut copy as witnessed: {:?} (checkpoint seq {} before, {} after)",
+        kinds(&night3),
+        cp1.logs[0].seq,
+        cp2.logs[0].seq
+    );
+}
