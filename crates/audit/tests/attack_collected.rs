@@ -412,3 +412,81 @@ fn the_run_that_finds_the_copy_cut_back_writes_the_cut_as_the_new_witness() {
         cp2.logs[0].seq
     );
 }
+
+/// A seal line after `lines` (as the writer would lay it out), epoch `epoch`, a MAC of zeros:
+/// made without any key.
+fn forged_seal(lines: &[Vec<u8>], epoch: u64) -> Vec<u8> {
+    let real = lines
+        .iter()
+        .rev()
+        .find_map(|l| {
+            Record::parse(l)
+                .ok()
+                .filter(|r| matches!(r.event, Event::LogSealed(_)))
+        })
+        .unwrap();
+    let last = lines.last().unwrap();
+    let seq = Record::parse(last).unwrap().seq + 1;
+    let mut r = real;
+    r.seq = seq;
+    r.time = time_of(last);
+    r.prev = Digest::sha256(last);
+    if let Event::LogSealed(s) = &mut r.event {
+        s.epoch = epoch;
+        s.first_seq = seq - 1;
+        s.last_seq = seq - 1;
+        s.head = r.prev;
+        s.mac = Digest::default();
+    }
+    r.to_line()
+}
+
+/// (b) After a gap (any lost record), a keyless seal line whose epoch is more than
+/// MAX_EPOCH_SKIP (100 000) ahead has its MAC checked by nobody and is no problem at all
+/// (chain.rs: `epoch_ok` is `ahead.is_some()` when relaxed, `skip` is None, no `fail`), yet it
+/// sets the reported `seal_epoch` and the checkpoint's, so the next night the honest seals
+/// look `rolled back`.
+#[test]
+fn after_a_gap_a_keyless_seal_far_ahead_is_no_problem_and_sets_the_epoch() {
+    let t = TempDir::new("atk-epoch");
+    let (k0, dir, _) = terminal_log(&t, "t1", 60);
+    let mut lines = lines_of(&dir);
+    // The close's seal never arrived, nor a record before it: the gap is since the last seal.
+    lines.pop();
+    let n = lines.len();
+    lines.remove(n - 2);
+    let bogus = 1_000_000u64;
+    lines.push(forged_seal(&lines, bogus));
+    let root = t.0.join("root");
+    collect(&root, "t1", &[lines]);
+    let (r, _) = run(&root, "t1", Some(&k0), StreamOptions::default(), hours(0));
+    assert_eq!(
+        kinds(&r),
+        vec![FindingKind::Gap],
+        "only the gap is reported: {:?}",
+        r.problem
+    );
+    assert!(
+        r.problem.is_some() && r.seal_epoch != Some(bogus),
+        "an unchecked seal set seal_epoch {:?}, problem {:?}",
+        r.seal_epoch,
+        r.problem
+    );
+}
+
+/// (b)/(c) A keyless seal line numbered epoch u64::MAX (a `seal_epoch` problem, fine) makes the
+/// review's `verification()` compute `seals = epoch + 1`: an overflow (a panic in a debug
+/// build, `seals: 0` in release).
+#[test]
+fn a_seal_with_epoch_u64_max_overflows_the_reviews_seal_count() {
+    let t = TempDir::new("atk-epoch-max");
+    let (k0, dir, _) = terminal_log(&t, "t1", 30);
+    let mut lines = lines_of(&dir);
+    lines.push(forged_seal(&lines, u64::MAX));
+    let root = t.0.join("root");
+    collect(&root, "t1", &[lines]);
+    let (r, _) = run(&root, "t1", Some(&k0), StreamOptions::default(), hours(0));
+    assert_eq!(r.seal_epoch, Some(u64::MAX));
+    let v = std::panic::catch_unwind(|| cardgate_audit::report::collected::verification(&r));
+    assert!(v.is_ok(), "the review panicked on a crafted seal's epoch");
+}
