@@ -76,6 +76,11 @@ impl Kind {
         self.len = len;
     }
 
+    fn copy_from(&mut self, other: &Kind) {
+        self.bytes = other.bytes;
+        self.len = other.len;
+    }
+
     fn get(&self) -> Option<String> {
         (self.len > 0).then(|| String::from_utf8_lossy(&self.bytes[..self.len]).into_owned())
     }
@@ -142,6 +147,10 @@ pub(crate) struct Chain {
     pub(crate) problems: u64,
     /// The terminal label of the last seal read in place.
     seal_terminal: Option<Label>,
+    /// With a key: the time of the last seal whose MAC verified, and the last event kind
+    /// before it (what an attacker without the key cannot forge).
+    auth_time: Option<Timestamp>,
+    auth_event_kind: Kind,
 }
 
 /// Most epochs a seal may skip (seals lost in a gap) and still have its MAC checked.
@@ -176,6 +185,8 @@ impl Chain {
             problem: None,
             problems: 0,
             seal_terminal: None,
+            auth_time: None,
+            auth_event_kind: Kind::default(),
         }
     }
 
@@ -352,6 +363,16 @@ impl Chain {
         // of epochs: a forged epoch far ahead costs nothing. A seal behind the expected epoch
         // (a replay) is not checked at all: its epoch is already the problem.
         let skip = ahead.filter(|&d| d <= MAX_EPOCH_SKIP);
+        if epoch_ok && skip.is_none() {
+            // Further ahead than any lost stretch of seals can explain: unchecked, a problem.
+            self.fail(
+                seq,
+                ProblemKind::SealEpoch {
+                    expected: self.next_epoch,
+                    found: seal.epoch,
+                },
+            );
+        }
         let mut mac_ok = self.k0.is_none();
         // A seal read in place names the terminal of `seal_terminal`.
         let terminal = view.terminal.as_ref().or(self.seal_terminal.as_ref());
@@ -380,10 +401,19 @@ impl Chain {
         if skip.is_some() {
             self.next_epoch = seal.epoch + 1;
         }
+        if mac_ok && self.k0.is_some() {
+            // Everything up to this seal is the key holder's: its time, and the last event
+            // before it, are what silence is judged by.
+            self.auth_time = Some(view.time);
+            self.auth_event_kind.copy_from(&self.last_event_kind);
+        }
         if mac_ok && self.intact {
             self.verified_up_to = Some(seq);
         }
-        self.seal_epoch = Some(seal.epoch);
+        // A seal whose epoch was not checked (behind, or too far ahead) does not move it.
+        if skip.is_some() && mac_ok {
+            self.seal_epoch = Some(seal.epoch);
+        }
         self.first_unsealed = seq + 1;
         self.gap_since_seal = false;
     }
@@ -396,6 +426,16 @@ impl Chain {
     /// The last kind that is not a seal.
     pub(crate) fn last_event_kind(&self) -> Option<String> {
         self.last_event_kind.get()
+    }
+
+    /// What silence is judged by: with a key, the time of the last valid seal and the last
+    /// event before it (records after it are unauthenticated); without one, the last record.
+    pub(crate) fn liveness(&self) -> (Option<Timestamp>, Option<String>) {
+        if self.k0.is_some() {
+            (self.auth_time, self.auth_event_kind.get())
+        } else {
+            (self.last_time(), self.last_event_kind())
+        }
     }
 
     /// The first record after the last seal, when there is any.

@@ -66,6 +66,35 @@ pub struct Fields<'a> {
     pub kind: &'a [u8],
 }
 
+/// Whether 24 bytes are a time as the writer writes it, `YYYY-MM-DDThh:mm:ss.mmmZ`: digits and
+/// separators in place, month 01–12, day 01–31, hour 00–23, minute and second 00–59. Cheap
+/// (byte compares); the calendar (30 April, 29 February) is left to the seals, which bind the
+/// time as a number, and to the review's parse.
+pub(crate) fn time_shape(t: &[u8]) -> bool {
+    const SEPARATORS: [(usize, u8); 7] = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (23, b'Z'),
+    ];
+    if t.len() != 24 || SEPARATORS.iter().any(|&(i, c)| t[i] != c) {
+        return false;
+    }
+    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
+    if !digits.iter().all(|&i| t[i].is_ascii_digit()) {
+        return false;
+    }
+    let two = |i: usize| (t[i] - b'0') * 10 + (t[i + 1] - b'0');
+    (1..=12).contains(&two(5))
+        && (1..=31).contains(&two(8))
+        && two(11) <= 23
+        && two(14) <= 59
+        && two(17) <= 59
+}
+
 impl Fields<'_> {
     /// Where the time and the kind are in `line` (the line these fields were read from).
     pub(crate) fn spans(&self, line: &[u8]) -> Spans {
@@ -120,7 +149,7 @@ pub(crate) fn fields<'a>(line: &'a [u8], finder: &KindFinder) -> Result<Fields<'
         .strip_prefix(TIME_KEY)
         .ok_or(LineError::Time)?;
     let time = rest.get(..TIME_LEN).ok_or(LineError::Time)?;
-    if rest.get(TIME_LEN) != Some(&b'"') {
+    if rest.get(TIME_LEN) != Some(&b'"') || !time_shape(time) {
         return Err(LineError::Time);
     }
     let body_start = line.len() - rest.len() + TIME_LEN + 1;
@@ -402,6 +431,21 @@ mod tests {
         assert_eq!(seal_line(&with_reader.to_line()), None);
         for cut in 1..line.len() {
             assert_eq!(seal_line(&line[..cut]), None);
+        }
+    }
+
+    #[test]
+    fn a_time_that_is_no_time_is_not_a_record() {
+        let line = String::from_utf8(record("juki-01", None).to_line()).unwrap();
+        let finder = KindFinder::new();
+        for bad in [
+            "2026-11-02T99:99:99.999Z",
+            "2026-13-02T08:30:00.123Z",
+            "2026-11-00T08:30:00.123Z",
+            "2026-11-02T08:30:00,123Z",
+        ] {
+            let l = line.replace("2026-11-02T08:30:00.123Z", bad);
+            assert_eq!(fields(l.as_bytes(), &finder), Err(LineError::Time), "{bad}");
         }
     }
 
