@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cardgate_audit::collected::{
-    checkpoint, list_terminals, witnessed, FindingKind, Judge, Severity, StreamOptions,
+    checkpoint, list_terminals, unclaimed, witnessed, FindingKind, Judge, Severity, StreamOptions,
     TerminalReport, TerminalStream,
 };
 use cardgate_audit::record::StopReason;
@@ -440,6 +440,13 @@ fn a_collector_copy_cut_back_or_rewritten_between_two_runs_is_caught_by_the_chec
     let (r, _) = run(&root, "t1", None, StreamOptions::default(), Some(&cp));
     assert!(kinds(&r).contains(&FindingKind::NotExtended));
     assert!(r.findings.iter().any(|f| f.text.contains("another chain")));
+    // The terminal's directory gone: its entry is claimed by no terminal.
+    assert!(unclaimed(&cp, &list_terminals(&root).unwrap()).is_empty());
+    std::fs::remove_dir_all(root.join("t1")).unwrap();
+    collect(&root, "t2", &[flat(&segments(&other_dir))]);
+    let gone = unclaimed(&cp, &list_terminals(&root).unwrap());
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].terminals, vec!["t1".to_owned()]);
 }
 
 #[test]
@@ -493,13 +500,14 @@ fn a_terminal_silent_for_longer_than_the_limit_is_a_finding_unless_it_stopped() 
         unfinished: None,
     }))
     .unwrap();
-    // Not closed yet: the stop is the last record, after the last seal.
+    // Not closed yet: the stop is the last record, after the last seal. Unsealed, it is
+    // nobody's word (anyone who sees the stream could append it): still silent.
     let lines = flat(&segments(&dir));
     collect(&root, "t1", std::slice::from_ref(&lines));
     let r = report(&root);
     assert_eq!(r.last_kind.as_deref(), Some("daemon_stopped"));
-    assert!(!r.silent);
-    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    assert!(r.silent);
+    assert_eq!(kinds(&r), vec![FindingKind::Silent]);
     assert_eq!(r.unsealed_from, Some(lines.len() as u64 - 1));
     assert_eq!(r.verified_up_to, Some(lines.len() as u64 - 2));
     // The daemon's close seals the stop: still a stop, not silence.

@@ -40,7 +40,7 @@ pub struct CollectedArgs {
     /// `*.jsonl` files rsyslog writes.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_ROOT)]
     root: PathBuf,
-    /// The access manager's keys: DIR/<host>.k0 holds that terminal's k(0) in hex (a regular
+    /// The access manager's keys: DIR/HOST.k0 holds that terminal's k(0) in hex (a regular
     /// file others cannot read). A terminal without one is verified without its seals' MACs.
     #[arg(long, value_name = "DIR")]
     keys: Option<PathBuf>,
@@ -191,7 +191,7 @@ pub fn run(ui: &Ui, args: CollectedArgs) -> Result<ExitCode, CmdError> {
             Some(dir) => key_of(lang, dir, &t.host)?,
             None => None,
         };
-        let mut stream = TerminalStream::new(t, key, StreamOptions::default());
+        let mut stream = TerminalStream::new(t, key, StreamOptions::one_at_a_time());
         if let Some(entry) = previous
             .as_ref()
             .and_then(|p| collected::witnessed(p, &t.host))
@@ -227,19 +227,34 @@ pub fn run(ui: &Ui, args: CollectedArgs) -> Result<ExitCode, CmdError> {
         }
     }
     if let Some(path) = &args.write_checkpoint {
-        collected::checkpoint(&reports, now)
-            .write(path)
-            .map_err(|e| {
-                fail(
-                    Exit::Failed,
-                    tr!(
-                        lang,
-                        "ctl-audit-checkpoint-write",
-                        path = path.display().to_string(),
-                        error = crate::files::chain(&e)
-                    ),
-                )
-            })?;
+        let mut cp = collected::checkpoint(&reports, now);
+        // A terminal whose directory is gone keeps its entry: what was witnessed stays so.
+        cp.logs.extend(missing.iter().map(|e| (*e).clone()));
+        if cp.logs.len() > cardgate_audit::report::checkpoint::MAX_CHECKPOINT_LOGS {
+            return Err(fail(
+                Exit::Failed,
+                tr!(
+                    lang,
+                    "ctl-audit-checkpoint-write",
+                    path = path.display().to_string(),
+                    error = format!(
+                        "more than {} logs",
+                        cardgate_audit::report::checkpoint::MAX_CHECKPOINT_LOGS
+                    )
+                ),
+            ));
+        }
+        cp.write(path).map_err(|e| {
+            fail(
+                Exit::Failed,
+                tr!(
+                    lang,
+                    "ctl-audit-checkpoint-write",
+                    path = path.display().to_string(),
+                    error = crate::files::chain(&e)
+                ),
+            )
+        })?;
         if args.format == CollectedFormat::Table {
             println!(
                 "{}",
@@ -280,6 +295,8 @@ fn kind_label(lang: Lang, kind: FindingKind) -> String {
         FindingKind::Silent => "ctl-collected-kind-silent",
         FindingKind::Empty => "ctl-collected-kind-empty",
         FindingKind::NotExtended => "ctl-collected-kind-not-extended",
+        FindingKind::Future => "ctl-collected-kind-future",
+        FindingKind::FarAhead => "ctl-collected-kind-far-ahead",
         _ => "ctl-collected-kind-other",
     };
     tr!(lang, id)

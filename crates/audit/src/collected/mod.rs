@@ -13,7 +13,7 @@
 //!   lines that are not records, silence, and the checkpoint of an earlier run not extended.
 //!
 //! Speed: ordinary records are not parsed as JSON; their fixed parts are read in place
-//! ([`line`]) and only genesis and seal records are parsed whole. Under a valid seal MAC the
+//! ([`line`](mod@line)) and only genesis and seal records are parsed whole. Under a valid seal MAC the
 //! bytes of every record it covers are authenticated, so this is sound; see `docs/audit.md`,
 //! "Collected logs".
 
@@ -89,24 +89,28 @@ pub enum CollectedError {
 /// `terminals` name is `host` (what [`checkpoint`] writes), else the one whose `host` (the
 /// genesis terminal) is.
 pub fn witnessed<'a>(previous: &'a Checkpoint, host: &str) -> Option<&'a LogCheckpoint> {
-    previous
-        .logs
-        .iter()
-        .rev()
-        .find(|e| e.terminals.first().map(String::as_str) == Some(host))
-        .or_else(|| previous.logs.iter().rev().find(|e| e.host == host))
+    witnessed_index(previous, host).and_then(|i| previous.logs.get(i))
+}
+
+fn witnessed_index(previous: &Checkpoint, host: &str) -> Option<usize> {
+    let logs = &previous.logs;
+    logs.iter()
+        .rposition(|e| e.terminals.first().map(String::as_str) == Some(host))
+        .or_else(|| logs.iter().rposition(|e| e.host == host))
 }
 
 /// The entries of `previous` that no terminal under the root claims (its directory is gone).
 pub fn unclaimed<'a>(previous: &'a Checkpoint, terminals: &[Terminal]) -> Vec<&'a LogCheckpoint> {
+    let claimed: std::collections::BTreeSet<usize> = terminals
+        .iter()
+        .filter_map(|t| witnessed_index(previous, &t.host))
+        .collect();
     previous
         .logs
         .iter()
-        .filter(|e| {
-            !terminals
-                .iter()
-                .any(|t| witnessed(previous, &t.host).is_some_and(|w| std::ptr::eq(w, *e)))
-        })
+        .enumerate()
+        .filter(|(i, _)| !claimed.contains(i))
+        .map(|(_, e)| e)
         .collect()
 }
 

@@ -77,9 +77,11 @@ impl Reader {
                     path: path.clone(),
                     source,
                 })?;
-                if self.buf.len() != self.capacity {
-                    self.buf = vec![0; self.capacity];
+                // Capacity only: the reads fill it, nothing is zeroed first.
+                if self.buf.capacity() < self.capacity {
+                    self.buf = Vec::with_capacity(self.capacity);
                 }
+                self.buf.clear();
                 self.file = Some(file);
                 self.current = self.next_file;
                 self.next_file += 1;
@@ -106,25 +108,26 @@ impl Reader {
                 self.skipping = true;
                 self.start = 0;
                 self.end = 0;
+                self.buf.clear();
             } else if self.start > 0 {
                 self.buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
+                self.buf.truncate(self.end);
             }
             let Some(file) = self.file.as_mut() else {
                 continue;
             };
-            let n = loop {
-                match file.read(&mut self.buf[self.end..]) {
-                    Ok(n) => break n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(source) => {
-                        return Err(CollectedError::Io {
-                            op: "reading",
-                            path: self.files.get(self.current).cloned().unwrap_or_default(),
-                            source,
-                        })
-                    }
+            // `buf` holds exactly `end` bytes; read up to its capacity after them.
+            let room = (self.capacity - self.end) as u64;
+            let n = match file.take(room).read_to_end(&mut self.buf) {
+                Ok(n) => n,
+                Err(source) => {
+                    return Err(CollectedError::Io {
+                        op: "reading",
+                        path: self.files.get(self.current).cloned().unwrap_or_default(),
+                        source,
+                    })
                 }
             };
             if n > 0 {
@@ -137,6 +140,7 @@ impl Reader {
             let skipped = self.skipping;
             self.start = 0;
             self.end = 0;
+            self.buf.clear();
             self.skipping = false;
             if skipped {
                 self.line_no += 1;

@@ -45,6 +45,10 @@ pub enum FindingKind {
     Empty,
     /// The collected copy no longer extends the checkpoint of an earlier run.
     NotExtended,
+    /// A record dated after the run's time.
+    Future,
+    /// Lines numbered more than the reorder window ahead of the records still missing.
+    FarAhead,
 }
 
 impl FindingKind {
@@ -58,8 +62,11 @@ impl FindingKind {
             FindingKind::Gap
             | FindingKind::ResentTooOld
             | FindingKind::NotRecords
-            | FindingKind::Silent => Severity::High,
-            FindingKind::Late | FindingKind::Empty => Severity::Check,
+            | FindingKind::Silent
+            | FindingKind::Late
+            | FindingKind::Future
+            | FindingKind::FarAhead => Severity::High,
+            FindingKind::Empty => Severity::Check,
         }
     }
 
@@ -76,6 +83,8 @@ impl FindingKind {
             FindingKind::Silent => "silent",
             FindingKind::Empty => "empty",
             FindingKind::NotExtended => "not_extended",
+            FindingKind::Future => "future",
+            FindingKind::FarAhead => "far_ahead",
         }
     }
 }

@@ -9,8 +9,9 @@ use super::CollectedError;
 
 /// Longest terminal (host) name accepted: a DNS name's 253 bytes.
 pub const MAX_HOST_LEN: usize = 253;
-/// Most terminal directories under one root.
-pub const MAX_TERMINALS: usize = 100_000;
+/// Most terminal directories under one root: as many as one checkpoint holds, so that every
+/// run's checkpoint can be read back by the next.
+pub const MAX_TERMINALS: usize = crate::report::checkpoint::MAX_CHECKPOINT_LOGS;
 /// Most arrival files in one terminal's directory.
 pub const MAX_FILES: usize = 100_000;
 

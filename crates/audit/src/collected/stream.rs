@@ -21,6 +21,12 @@ use crate::seal::SealKey;
 
 /// Most gap ranges listed (all are counted).
 pub const MAX_GAPS: usize = 64;
+/// Most gaps remembered to tell a late record from a re-sent one (16 bytes each).
+pub const MAX_GAP_INDEX: usize = 4096;
+/// A line more than this many windows ahead of the next record is kept apart ("far").
+const FAR_WINDOWS: u64 = 16;
+/// How far ahead of the run's time a record may be dated (clocks differ a little).
+const FUTURE_SLACK_MS: i64 = 5 * 60_000;
 
 /// The bounds of one stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +39,19 @@ pub struct StreamOptions {
     pub ring: usize,
     /// The read buffer's size (at least a record's 16 KiB and its newline).
     pub buffer: usize,
+}
+
+impl StreamOptions {
+    /// For one terminal at a time (`audit collected`): the same bounds with a read buffer of
+    /// 1 MiB, which makes the reads as large as raw SHA-256's and saves about a seventh of the
+    /// time. The review, which holds every terminal's stream open at once, keeps the default
+    /// 64 KiB.
+    pub fn one_at_a_time() -> Self {
+        StreamOptions {
+            buffer: 1 << 20,
+            ..StreamOptions::default()
+        }
+    }
 }
 
 impl Default for StreamOptions {
@@ -88,6 +107,18 @@ struct State {
     next: u64,
     window: BTreeMap<u64, Vec<u8>>,
     window_bytes: usize,
+    /// Lines more than a window ahead of `next` once the chain runs: kept apart (the lowest
+    /// ones, as many as the window holds), so that they cannot push a gap over the honest
+    /// records still to come; taken at the end of the files, after everything else.
+    far: BTreeMap<u64, Vec<u8>>,
+    far_bytes: usize,
+    /// Record u64::MAX was taken.
+    exhausted: bool,
+    far_ahead: u64,
+    far_dropped: u64,
+    first_far: Option<u64>,
+    /// Every gap declared, up to [`MAX_GAP_INDEX`], to tell a late record from a re-sent one.
+    gap_index: Vec<Gap>,
     ring: Vec<(u64, Digest)>,
     deferred: Option<Vec<u8>>,
     lines: u64,
@@ -146,7 +177,76 @@ enum Arrival {
 
 impl State {
     fn in_gaps(&self, seq: u64) -> bool {
-        self.gaps.iter().any(|g| (g.first..=g.last).contains(&seq))
+        self.gap_index
+            .iter()
+            .any(|g| (g.first..=g.last).contains(&seq))
+    }
+
+    /// The line of record `next`, when it waits in the window or among the far ones.
+    fn pop_ready(&mut self) -> Option<Vec<u8>> {
+        let next = self.next;
+        if self.exhausted {
+            return None;
+        }
+        if self
+            .window
+            .first_key_value()
+            .is_some_and(|(&k, _)| k == next)
+        {
+            let (_, line) = self.window.pop_first()?;
+            self.window_bytes -= line.len();
+            return Some(line);
+        }
+        if self.far.first_key_value().is_some_and(|(&k, _)| k == next) {
+            let (_, line) = self.far.pop_first()?;
+            self.far_bytes -= line.len();
+            return Some(line);
+        }
+        None
+    }
+
+    /// Keeps a line far ahead, or drops it (the highest go first when there is no room).
+    fn keep_far(&mut self, seq: u64, line: &[u8]) {
+        self.far_ahead += 1;
+        self.first_far.get_or_insert(seq);
+        if let Some(waiting) = self.far.get(&seq) {
+            if waiting.as_slice() == line {
+                self.duplicates += 1;
+            } else {
+                self.conflict(seq);
+            }
+            return;
+        }
+        let full = |st: &State| {
+            st.far.len() > st.opts.window_records
+                || st.far_bytes + line.len() > st.opts.window_bytes
+        };
+        while full(self) {
+            match self.far.last_key_value() {
+                Some((&top, _)) if top > seq => {
+                    if let Some((_, l)) = self.far.pop_last() {
+                        self.far_bytes -= l.len();
+                    }
+                    self.far_dropped += 1;
+                }
+                _ => {
+                    self.far_dropped += 1;
+                    return;
+                }
+            }
+        }
+        self.far_bytes += line.len();
+        self.far.insert(seq, line.to_vec());
+    }
+
+    /// At the end of the files: what waits far ahead becomes the window.
+    fn far_to_window(&mut self) -> bool {
+        if self.far.is_empty() || !self.window.is_empty() {
+            return false;
+        }
+        self.window = std::mem::take(&mut self.far);
+        self.window_bytes = std::mem::take(&mut self.far_bytes);
+        true
     }
 
     fn bad_line(&mut self, file: String, line: u64, why: String) {
@@ -164,7 +264,8 @@ impl State {
     /// Decides what an arriving record line is.
     fn arrive(&mut self, line: &[u8], f: &Fields<'_>) -> Arrival {
         let seq = f.seq;
-        if seq == self.next {
+        // After record u64::MAX nothing can be next: every line is one already taken.
+        if seq == self.next && !self.exhausted {
             return Arrival::Take;
         }
         if seq > self.next {
@@ -224,9 +325,14 @@ impl State {
             last: first_waiting - 1,
         };
         self.gap_ranges += 1;
-        self.missing += gap.last - gap.first + 1;
+        self.missing = self
+            .missing
+            .saturating_add((gap.last - gap.first).saturating_add(1));
         if self.gaps.len() < MAX_GAPS {
             self.gaps.push(gap);
+        }
+        if self.gap_index.len() < MAX_GAP_INDEX {
+            self.gap_index.push(gap);
         }
         self.next = first_waiting;
         self.chain.gap();
@@ -244,6 +350,7 @@ impl State {
             self.ring[slot] = (f.seq, hash);
         }
         self.next = f.seq.saturating_add(1);
+        self.exhausted = f.seq == u64::MAX;
         self.records += 1;
         if let Some(w) = &mut self.witness {
             if self.chain.log_id == Some(w.entry.log_id) {
@@ -269,6 +376,7 @@ impl State {
         }
         self.chain_index += 1;
         self.next = 0;
+        self.exhausted = false;
         for slot in &mut self.ring {
             *slot = (u64::MAX, Digest::default());
         }
@@ -291,6 +399,13 @@ impl TerminalStream {
                 replaced: Vec::new(),
                 next: 0,
                 window: BTreeMap::new(),
+                far: BTreeMap::new(),
+                far_bytes: 0,
+                exhausted: false,
+                far_ahead: 0,
+                far_dropped: 0,
+                first_far: None,
+                gap_index: Vec::new(),
                 window_bytes: 0,
                 ring: Vec::new(),
                 deferred: None,
@@ -360,24 +475,17 @@ impl TerminalStream {
     fn advance(&mut self) -> Result<Option<Ready>, CollectedError> {
         loop {
             let st = &mut self.st;
-            if st
-                .window
-                .first_key_value()
-                .is_some_and(|(&k, _)| k == st.next)
-            {
-                if let Some((_, line)) = st.window.pop_first() {
-                    st.window_bytes -= line.len();
-                    self.popped = line;
-                    // It was read once already: its fixed parts are there.
-                    if let Ok(f) = fields(&self.popped, &self.st.finder) {
-                        self.st.take(&self.popped, &f);
-                        return Ok(Some((None, f.spans(&self.popped))));
-                    }
+            if let Some(line) = st.pop_ready() {
+                self.popped = line;
+                // It was read once already: its fixed parts are there.
+                if let Ok(f) = fields(&self.popped, &self.st.finder) {
+                    self.st.take(&self.popped, &f);
+                    return Ok(Some((None, f.spans(&self.popped))));
                 }
                 continue;
             }
             if st.deferred.is_some() {
-                if !st.window.is_empty() {
+                if !st.window.is_empty() || st.far_to_window() {
                     st.declare_gap();
                     continue;
                 }
@@ -392,7 +500,7 @@ impl TerminalStream {
                 continue;
             }
             let Some(line) = self.reader.next_line()? else {
-                if !self.st.window.is_empty() {
+                if !self.st.window.is_empty() || self.st.far_to_window() {
                     self.st.declare_gap();
                     continue;
                 }
@@ -437,6 +545,13 @@ impl TerminalStream {
                     let spans = f.spans(bytes);
                     return Ok(Some((Some(range), spans)));
                 }
+                Arrival::Window
+                    if self.st.records > 0
+                        && f.seq - self.st.next
+                            > (self.st.opts.window_records as u64).saturating_mul(FAR_WINDOWS) =>
+                {
+                    self.st.keep_far(f.seq, bytes);
+                }
                 Arrival::Window => {
                     self.st.out_of_order += 1;
                     self.st.window_bytes += bytes.len();
@@ -463,15 +578,20 @@ impl State {
         let chain = &self.chain;
         let last_time = chain.last_time();
         let last_kind = chain.last_kind();
-        // A stopping daemon's last record is the seal of its close: the stop is the last
-        // record that is not a seal.
-        let stopped = chain.last_event_kind().as_deref() == Some("daemon_stopped");
-        let silent = match last_time {
-            Some(t) => {
-                t.unix_ms().saturating_add(judge.silent_after_ms) < judge.now.unix_ms() && !stopped
-            }
-            None => false,
-        };
+        // Silence is judged by what the key holder wrote (with a key: up to the last valid
+        // seal; an unsealed heartbeat or stop after it proves nothing). A stopping daemon's
+        // last record is the seal of its close: the stop is the last event before it.
+        let (alive_at, alive_kind) = chain.liveness();
+        let stopped = alive_kind.as_deref() == Some("daemon_stopped");
+        let silent = self.records > 0
+            && !stopped
+            && alive_at.is_none_or(|t| {
+                t.unix_ms().saturating_add(judge.silent_after_ms) < judge.now.unix_ms()
+            });
+        // A record dated after the run (beyond a clock's slack) would keep the terminal from
+        // ever being silent: a finding of its own.
+        let future =
+            last_time.filter(|t| t.unix_ms() > judge.now.unix_ms().saturating_add(FUTURE_SLACK_MS));
         let mut findings = Vec::new();
         let mut find = |kind, seq, text: String| findings.push(Finding::new(kind, seq, text));
         let problem = chain.problem.as_ref().map(|p| ProblemReport {
@@ -564,9 +684,31 @@ impl State {
                 FindingKind::Silent,
                 chain.last_seq,
                 format!(
-                    "no record since {} (longer than {} minutes), and the last one is not a stop",
-                    last_time.map(|t| t.to_string()).unwrap_or_default(),
+                    "no authenticated record since {} (longer than {} minutes), and the last one is not a stop",
+                    alive_at.map_or_else(|| "-".to_owned(), |t| t.to_string()),
                     judge.silent_after_ms / 60_000
+                ),
+            );
+        }
+        if let Some(t) = future {
+            find(
+                FindingKind::Future,
+                chain.last_seq,
+                format!(
+                    "a record is dated {t}, after the time of this run ({}): the terminal's clock is wrong, or it was set ahead",
+                    judge.now
+                ),
+            );
+        }
+        if self.far_dropped > 0 || self.far_ahead > 0 {
+            find(
+                FindingKind::FarAhead,
+                self.first_far,
+                format!(
+                    "{} lines arrived numbered more than the reorder window ahead of the records still missing, the first {}; {} of them could not be kept and were not verified",
+                    self.far_ahead,
+                    self.first_far.unwrap_or_default(),
+                    self.far_dropped
                 ),
             );
         }
@@ -577,6 +719,7 @@ impl State {
                 "no record has arrived from this terminal".to_owned(),
             );
         }
+        let mut carried = None;
         if let Some(w) = &self.witness {
             let e = &w.entry;
             let how = if !w.seen_log {
@@ -593,6 +736,11 @@ impl State {
                     Some(_) => None,
                 }
             };
+            if how.is_some() || self.conflicts > 0 || !self.replaced.is_empty() {
+                // What was witnessed stays the witness: the next checkpoint carries it
+                // forward rather than the state this run found wanting.
+                carried = Some(e.clone());
+            }
             if let Some(how) = how {
                 let what = match how {
                     Break::Missing => "holds none of its records any more",
@@ -613,26 +761,28 @@ impl State {
                 );
             }
         }
-        let checkpoint = match (
-            chain.log_id,
-            &chain.terminal,
-            chain.last_seq,
-            chain.prev,
-            last_time,
-        ) {
-            (Some(log_id), Some(terminal), Some(seq), Some(hash), Some(time)) => {
-                Some(LogCheckpoint {
-                    log_id,
-                    host: terminal.as_str().to_owned(),
-                    terminals: vec![self.host.clone()],
-                    seq,
-                    hash,
-                    time,
-                    seal_epoch: chain.seal_epoch,
-                })
-            }
-            _ => None,
-        };
+        let checkpoint = carried.or(
+            match (
+                chain.log_id,
+                &chain.terminal,
+                chain.last_seq,
+                chain.prev,
+                last_time,
+            ) {
+                (Some(log_id), Some(terminal), Some(seq), Some(hash), Some(time)) => {
+                    Some(LogCheckpoint {
+                        log_id,
+                        host: terminal.as_str().to_owned(),
+                        terminals: vec![self.host.clone()],
+                        seq,
+                        hash,
+                        time,
+                        seal_epoch: chain.seal_epoch,
+                    })
+                }
+                _ => None,
+            },
+        );
         TerminalReport {
             host: self.host,
             log_id: chain.log_id.map(|id| id.to_string()),

@@ -14,9 +14,9 @@ use crate::record::{Digest, Event, LogId, Record, Timestamp};
 /// The checkpoint file's format version.
 pub const CHECKPOINT_FORMAT: u32 = 1;
 /// A checkpoint file larger than this is refused unread.
-pub const MAX_CHECKPOINT_BYTES: u64 = 4 * 1024 * 1024;
+pub const MAX_CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
 /// Most logs one checkpoint holds.
-pub const MAX_CHECKPOINT_LOGS: usize = 4096;
+pub const MAX_CHECKPOINT_LOGS: usize = 16_384;
 
 /// Where one log stood at the end of a review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -40,4 +40,6 @@ ctl-collected-kind-not-records = lines that are not records
 ctl-collected-kind-silent = silent: no record for longer than --silent-after
 ctl-collected-kind-empty = no record has arrived
 ctl-collected-kind-not-extended = the collected copy no longer extends the checkpoint (cut back, rewritten or replaced)
+ctl-collected-kind-future = a record is dated after the time of this run (the terminal's clock)
+ctl-collected-kind-far-ahead = lines numbered far ahead of the records still missing
 ctl-collected-kind-other = another finding (see --format json)

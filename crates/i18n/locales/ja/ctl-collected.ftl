@@ -37,4 +37,6 @@ ctl-collected-kind-not-records = 記録ではない行があります
 ctl-collected-kind-silent = 無通信: --silent-after を超えて記録がありません
 ctl-collected-kind-empty = 記録がまだ一件も届いていません
 ctl-collected-kind-not-extended = 集約した写しがチェックポイントを引き継いでいません(切り詰め、書き換えまたは置き換え)
+ctl-collected-kind-future = この実行の時刻より後の日時の記録があります(端末の時計)
+ctl-collected-kind-far-ahead = 欠けている記録よりはるかに先の番号の行が届きました
 ctl-collected-kind-other = その他の指摘(--format json を参照)
