@@ -171,12 +171,10 @@ impl<'de> Deserialize<'de> for Timestamp {
 pub struct Digest(pub [u8; 32]);
 
 impl Digest {
-    /// SHA-256 of `bytes` (ring).
+    /// SHA-256 of `bytes` (RustCrypto `sha2`: cheaper per call than ring on short lines).
     pub fn sha256(bytes: &[u8]) -> Self {
-        let d = ring::digest::digest(&ring::digest::SHA256, bytes);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        Digest(out)
+        use sha2::Digest as _;
+        Digest(sha2::Sha256::digest(bytes).into())
     }
 }
 
