@@ -502,7 +502,13 @@ fn a_terminal_silent_for_longer_than_the_limit_is_a_finding_unless_it_stopped() 
     assert!(r.findings.is_empty(), "{:?}", r.findings);
     assert_eq!(r.unsealed_from, Some(lines.len() as u64 - 1));
     assert_eq!(r.verified_up_to, Some(lines.len() as u64 - 2));
+    // The daemon's close seals the stop: still a stop, not silence.
     log.close().unwrap();
+    collect(&root, "t1", &[flat(&segments(&dir))]);
+    let r = report(&root);
+    assert_eq!(r.last_kind.as_deref(), Some("log_sealed"));
+    assert!(!r.silent);
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
 }
 
 #[test]

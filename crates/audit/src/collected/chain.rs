@@ -51,6 +51,33 @@ pub fn problem_code(kind: &ProblemKind) -> &'static str {
     }
 }
 
+/// An event kind kept in place (kinds are short ASCII names; [`super::line`] caps them).
+struct Kind {
+    bytes: [u8; super::line::MAX_KIND_LEN],
+    len: usize,
+}
+
+impl Default for Kind {
+    fn default() -> Self {
+        Kind {
+            bytes: [0; super::line::MAX_KIND_LEN],
+            len: 0,
+        }
+    }
+}
+
+impl Kind {
+    fn set(&mut self, kind: &[u8]) {
+        let len = kind.len().min(self.bytes.len());
+        self.bytes[..len].copy_from_slice(&kind[..len]);
+        self.len = len;
+    }
+
+    fn get(&self) -> Option<String> {
+        (self.len > 0).then(|| String::from_utf8_lossy(&self.bytes[..self.len]).into_owned())
+    }
+}
+
 /// The chain state of one log (one genesis) of a terminal.
 pub(crate) struct Chain {
     k0: Option<SealKey>,
@@ -63,7 +90,11 @@ pub(crate) struct Chain {
     pub(crate) prev: Option<Digest>,
     last_time: Option<[u8; 24]>,
     pub(crate) last_seq: Option<u64>,
-    pub(crate) last_kind: Option<String>,
+    /// The last record's kind, and the last kind that is not a seal (a stopping daemon's
+    /// `daemon_stopped` is followed by the seal of its close), in place: no allocation per
+    /// record.
+    last_kind: Kind,
+    last_event_kind: Kind,
     first_unsealed: u64,
     /// The next record follows a gap: its link cannot be checked.
     after_gap: bool,
@@ -98,7 +129,8 @@ impl Chain {
             prev: None,
             last_time: None,
             last_seq: None,
-            last_kind: None,
+            last_kind: Kind::default(),
+            last_event_kind: Kind::default(),
             first_unsealed: 0,
             after_gap: false,
             gap_since_seal: false,
@@ -206,8 +238,9 @@ impl Chain {
         self.last_time = Some(time);
         self.prev = Some(hash);
         self.last_seq = Some(seq);
-        if self.last_kind.as_deref().map(str::as_bytes) != Some(f.kind) {
-            self.last_kind = Some(String::from_utf8_lossy(f.kind).into_owned());
+        self.last_kind.set(f.kind);
+        if !sealed {
+            self.last_event_kind.set(f.kind);
         }
         self.after_gap = false;
         self.records += 1;
@@ -287,6 +320,16 @@ impl Chain {
         self.seal_epoch = Some(seal.epoch);
         self.first_unsealed = seq + 1;
         self.gap_since_seal = false;
+    }
+
+    /// The last record's kind.
+    pub(crate) fn last_kind(&self) -> Option<String> {
+        self.last_kind.get()
+    }
+
+    /// The last kind that is not a seal.
+    pub(crate) fn last_event_kind(&self) -> Option<String> {
+        self.last_event_kind.get()
     }
 
     /// The first record after the last seal, when there is any.

@@ -51,7 +51,7 @@ const PREV_SUFFIX_LEN: usize = 9 + 64 + 2;
 /// The key of the event object and its tag.
 pub(crate) const KIND_KEY: &[u8] = b",\"event\":{\"kind\":\"";
 /// Longest kind name read.
-const MAX_KIND_LEN: usize = 48;
+pub(crate) const MAX_KIND_LEN: usize = 48;
 
 /// A record line's fixed parts, borrowed from the line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -462,11 +462,13 @@ impl State {
     fn report(self, judge: &Judge) -> TerminalReport {
         let chain = &self.chain;
         let last_time = chain.last_time();
-        let last_kind = chain.last_kind.clone();
+        let last_kind = chain.last_kind();
+        // A stopping daemon's last record is the seal of its close: the stop is the last
+        // record that is not a seal.
+        let stopped = chain.last_event_kind().as_deref() == Some("daemon_stopped");
         let silent = match last_time {
             Some(t) => {
-                t.unix_ms().saturating_add(judge.silent_after_ms) < judge.now.unix_ms()
-                    && last_kind.as_deref() != Some("daemon_stopped")
+                t.unix_ms().saturating_add(judge.silent_after_ms) < judge.now.unix_ms() && !stopped
             }
             None => false,
         };
