@@ -109,19 +109,26 @@ impl SealKey {
         head: &Digest,
     ) -> Digest {
         let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.as_ref());
-        let mut ctx = hmac::Context::with_key(&key);
-        ctx.update(SEAL_DOMAIN);
-        ctx.update(&at.log_id.0);
-        ctx.update(&at.time.unix_ms().to_be_bytes());
-        ctx.update(&(at.terminal.as_str().len() as u64).to_be_bytes());
-        ctx.update(at.terminal.as_str().as_bytes());
-        ctx.update(&epoch.to_be_bytes());
-        ctx.update(&first_seq.to_be_bytes());
-        ctx.update(&last_seq.to_be_bytes());
-        ctx.update(&head.0);
-        let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.sign().as_ref());
-        Digest(out)
+        mac_with(&key, at, epoch, first_seq, last_seq, head)
+    }
+
+    /// [`SealKey::check`], then [`SealKey::evolve`], with one HMAC key set-up for both: the
+    /// collector checks every seal of every terminal's month.
+    pub(crate) fn check_then_evolve(&self, at: &SealContext<'_>, seal: &Seal) -> (bool, SealKey) {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.as_ref());
+        let expected = mac_with(
+            &key,
+            at,
+            seal.epoch,
+            seal.first_seq,
+            seal.last_seq,
+            &seal.head,
+        );
+        let ok = cardgate_card::ct_eq(&expected.0, &seal.mac.0);
+        let tag = hmac::sign(&key, EVOLVE_LABEL);
+        let mut next = Zeroizing::new([0u8; 32]);
+        next.copy_from_slice(tag.as_ref());
+        (ok, SealKey(next))
     }
 
     /// Builds the seal for a range.
@@ -153,6 +160,30 @@ impl SealKey {
     pub fn ct_eq(&self, other: &SealKey) -> bool {
         cardgate_card::ct_eq(self.0.as_ref(), other.0.as_ref())
     }
+}
+
+/// The seal MAC with the HMAC key already set up (see [`SealKey::seal_mac`]).
+fn mac_with(
+    key: &hmac::Key,
+    at: &SealContext<'_>,
+    epoch: u64,
+    first_seq: u64,
+    last_seq: u64,
+    head: &Digest,
+) -> Digest {
+    let mut ctx = hmac::Context::with_key(key);
+    ctx.update(SEAL_DOMAIN);
+    ctx.update(&at.log_id.0);
+    ctx.update(&at.time.unix_ms().to_be_bytes());
+    ctx.update(&(at.terminal.as_str().len() as u64).to_be_bytes());
+    ctx.update(at.terminal.as_str().as_bytes());
+    ctx.update(&epoch.to_be_bytes());
+    ctx.update(&first_seq.to_be_bytes());
+    ctx.update(&last_seq.to_be_bytes());
+    ctx.update(&head.0);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.sign().as_ref());
+    Digest(out)
 }
 
 /// The old (v1) one-line key file, kept for tests of the migration.

@@ -9,7 +9,7 @@ use crate::record::{Digest, Event, Label, LogId, Record, Timestamp};
 use crate::seal::{SealContext, SealKey};
 use crate::verify::ProblemKind;
 
-use super::line::{hex64, Fields};
+use super::line::{hex64, seal_line, Fields, SealLine};
 
 /// The first thing wrong with a terminal's chain.
 #[derive(Debug)]
@@ -68,6 +68,9 @@ impl Default for Kind {
 
 impl Kind {
     fn set(&mut self, kind: &[u8]) {
+        if self.bytes.get(..self.len) == Some(kind) {
+            return;
+        }
         let len = kind.len().min(self.bytes.len());
         self.bytes[..len].copy_from_slice(&kind[..len]);
         self.len = len;
@@ -75,6 +78,35 @@ impl Kind {
 
     fn get(&self) -> Option<String> {
         (self.len > 0).then(|| String::from_utf8_lossy(&self.bytes[..self.len]).into_owned())
+    }
+}
+
+/// A seal record's values, read in place or parsed whole.
+struct SealView {
+    seal: crate::Seal,
+    time: Timestamp,
+    /// The terminal, when parsed whole (`None`: the chain's `seal_terminal`).
+    terminal: Option<Label>,
+    prev: Digest,
+    /// It names a reader, card, operator or uid.
+    other_fields: bool,
+}
+
+impl SealView {
+    fn of(r: &Record) -> Option<SealView> {
+        let Event::LogSealed(seal) = &r.event else {
+            return None;
+        };
+        Some(SealView {
+            seal: seal.clone(),
+            time: r.time,
+            terminal: Some(r.terminal.clone()),
+            prev: r.prev,
+            other_fields: r.reader.is_some()
+                || r.card.is_some()
+                || r.operator.is_some()
+                || r.uid.is_some(),
+        })
     }
 }
 
@@ -107,6 +139,8 @@ pub(crate) struct Chain {
     pub(crate) records: u64,
     pub(crate) problem: Option<ChainProblem>,
     pub(crate) problems: u64,
+    /// The terminal label of the last seal read in place.
+    seal_terminal: Option<Label>,
 }
 
 /// Most epochs a seal may skip (seals lost in a gap) and still have its MAC checked.
@@ -140,6 +174,7 @@ impl Chain {
             records: 0,
             problem: None,
             problems: 0,
+            seal_terminal: None,
         }
     }
 
@@ -173,35 +208,43 @@ impl Chain {
         let seq = f.seq;
         let genesis = f.kind == b"genesis";
         let sealed = f.kind == b"log_sealed";
-        let parsed = if genesis || sealed {
+        let mut seal = None;
+        let mut genesis_of = None;
+        if sealed {
+            seal = match seal_line(line).and_then(|s| self.view(&s)) {
+                Some(view) => Some(view),
+                // Not the writer's spelling of a seal: the whole parse says why.
+                None => match Record::parse(line) {
+                    Ok(r) => SealView::of(&r),
+                    Err(e) => {
+                        self.fail(seq, ProblemKind::Unreadable(e));
+                        None
+                    }
+                },
+            };
+        } else if genesis {
             match Record::parse(line) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    self.fail(seq, ProblemKind::Unreadable(e));
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        match (self.prev.is_none() && self.records == 0, &parsed) {
-            (
-                true,
-                Some(Record {
+                Ok(Record {
                     event: Event::Genesis { log_id, .. },
                     prev,
                     terminal,
                     ..
-                }),
-            ) if seq == 0 && *prev == Digest::default() => {
-                self.log_id = Some(*log_id);
-                self.terminal = Some(terminal.clone());
+                }) => genesis_of = Some((log_id, prev, terminal)),
+                Ok(_) => {}
+                Err(e) => self.fail(seq, ProblemKind::Unreadable(e)),
             }
-            (true, _) if seq == 0 => self.fail(seq, ProblemKind::NoGenesis),
+        }
+        let first = self.prev.is_none() && self.records == 0;
+        match genesis_of {
+            Some((log_id, prev, terminal)) if first && seq == 0 && prev == Digest::default() => {
+                self.log_id = Some(log_id);
+                self.terminal = Some(terminal);
+            }
+            _ if first && seq == 0 => self.fail(seq, ProblemKind::NoGenesis),
             // The chain starts after a gap (the stream declared 0..seq missing).
-            (true, _) => {}
-            (false, _) if genesis => self.fail(seq, ProblemKind::ExtraGenesis),
-            (false, _) => {
+            _ if first => {}
+            _ if genesis => self.fail(seq, ProblemKind::ExtraGenesis),
+            _ => {
                 if !self.after_gap {
                     if let Some(prev) = &self.prev {
                         if f.prev_hex != hex64(prev) {
@@ -221,14 +264,8 @@ impl Chain {
                 self.fail(seq, kind);
             }
         }
-        if let Some(
-            record @ Record {
-                event: Event::LogSealed(seal),
-                ..
-            },
-        ) = &parsed
-        {
-            self.seal(seq, record, seal);
+        if let Some(view) = &seal {
+            self.seal(seq, view);
         } else if !sealed && self.k0.is_none() && self.intact {
             // Without a key, "verified" is "linked from the genesis".
             self.verified_up_to = Some(seq);
@@ -247,7 +284,28 @@ impl Chain {
         hash
     }
 
-    fn seal(&mut self, seq: u64, record: &Record, seal: &crate::Seal) {
+    /// A seal read in place, its terminal's label kept from the last seal when the same.
+    fn view(&mut self, s: &SealLine<'_>) -> Option<SealView> {
+        if self.seal_terminal.as_ref().map(Label::as_str) != Some(s.terminal) {
+            self.seal_terminal = Some(Label::new(s.terminal).ok()?);
+        }
+        Some(SealView {
+            seal: crate::Seal {
+                epoch: s.epoch,
+                first_seq: s.first_seq,
+                last_seq: s.last_seq,
+                head: s.head,
+                mac: s.mac,
+            },
+            time: s.time,
+            terminal: None,
+            prev: s.prev,
+            other_fields: false,
+        })
+    }
+
+    fn seal(&mut self, seq: u64, view: &SealView) {
+        let seal = &view.seal;
         let relaxed = self.gap_since_seal;
         // How many epochs ahead of the expected one (`None`: behind it).
         let ahead = seal.epoch.checked_sub(self.next_epoch);
@@ -280,15 +338,11 @@ impl Chain {
                 },
             );
         }
-        if record.reader.is_some()
-            || record.card.is_some()
-            || record.operator.is_some()
-            || record.uid.is_some()
-        {
+        if view.other_fields {
             self.fail(seq, ProblemKind::SealFields);
         }
         // The head is the record before the seal: the chain's head, unless a gap lies between.
-        let head_ok = seal.head == record.prev
+        let head_ok = seal.head == view.prev
             && (self.after_gap || self.prev.is_none() || Some(seal.head) == self.prev);
         if !head_ok {
             self.fail(seq, ProblemKind::SealHead);
@@ -298,18 +352,29 @@ impl Chain {
         // (a replay) is not checked at all: its epoch is already the problem.
         let skip = ahead.filter(|&d| d <= MAX_EPOCH_SKIP);
         let mut mac_ok = self.k0.is_none();
-        if let (Some(d), Some(key), Some(log_id)) = (skip, &self.epoch_key, &self.log_id) {
-            let key = key.evolve_by(d);
+        // A seal read in place names the terminal of `seal_terminal`.
+        let terminal = view.terminal.as_ref().or(self.seal_terminal.as_ref());
+        if let (Some(d), Some(key), Some(log_id), Some(terminal)) =
+            (skip, &self.epoch_key, &self.log_id, terminal)
+        {
+            let skipped;
+            let key = if d == 0 {
+                key
+            } else {
+                skipped = key.evolve_by(d);
+                &skipped
+            };
             let at = SealContext {
                 log_id,
-                time: record.time,
-                terminal: &record.terminal,
+                time: view.time,
+                terminal,
             };
-            mac_ok = key.check(&at, seal);
+            let (ok, next) = key.check_then_evolve(&at, seal);
+            mac_ok = ok;
             if !mac_ok {
                 self.fail(seq, ProblemKind::SealMac);
             }
-            self.epoch_key = Some(key.evolve());
+            self.epoch_key = Some(next);
         }
         if skip.is_some() {
             self.next_epoch = seal.epoch + 1;

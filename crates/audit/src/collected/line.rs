@@ -19,7 +19,7 @@
 //! chained, and under a valid seal they are the bytes the key holder wrote (see
 //! `docs/audit.md`, "Collected logs").
 
-use crate::record::Digest;
+use crate::record::{Digest, Timestamp};
 
 /// What is wrong with a line's fixed parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -60,7 +60,7 @@ pub struct Fields<'a> {
     pub seq: u64,
     /// The 24 bytes of the time (`YYYY-MM-DDThh:mm:ss.mmmZ`); byte order is time order.
     pub time: &'a [u8],
-    /// The 64 hex digits of `prev`.
+    /// The 64 bytes of `prev` (hex digits in a record; compared, not decoded).
     pub prev_hex: &'a [u8],
     /// The event's kind (`card_inserted`, `log_sealed`, …).
     pub kind: &'a [u8],
@@ -132,12 +132,8 @@ pub(crate) fn fields<'a>(line: &'a [u8], finder: &KindFinder) -> Result<Fields<'
         return Err(LineError::Prev);
     }
     let prev_hex = &suffix[PREV_KEY.len()..PREV_KEY.len() + 64];
-    if !prev_hex
-        .iter()
-        .all(|&b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(LineError::Prev);
-    }
+    // Not checked for hex digit by digit here: the chain compares it with the previous
+    // line's hash written in lower-case hex, which nothing else equals.
     let body = &line[body_start..line.len() - PREV_SUFFIX_LEN];
     let at = finder.0.find(body).ok_or(LineError::Kind)?;
     let after = &body[at + KIND_KEY.len()..];
@@ -154,6 +150,126 @@ pub(crate) fn fields<'a>(line: &'a [u8], finder: &KindFinder) -> Result<Fields<'
         time,
         prev_hex,
         kind: &after[..len],
+    })
+}
+
+/// A seal record read without serde: only the exact bytes the writer writes for one (no
+/// reader, card, operator or uid, a terminal name without escapes, canonical numbers and
+/// lower-case hex). Any other spelling is `None`, and the caller parses the line whole.
+/// Accepting only the canonical form is what makes this as strict as [`crate::Record::parse`]:
+/// every byte of the line is one of the values the seal's MAC and the chain cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SealLine<'a> {
+    pub(crate) seq: u64,
+    pub(crate) time: Timestamp,
+    pub(crate) terminal: &'a str,
+    pub(crate) epoch: u64,
+    pub(crate) first_seq: u64,
+    pub(crate) last_seq: u64,
+    pub(crate) head: Digest,
+    pub(crate) mac: Digest,
+    pub(crate) prev: Digest,
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn lit(&mut self, text: &[u8]) -> Option<()> {
+        self.0 = self.0.strip_prefix(text)?;
+        Some(())
+    }
+
+    /// A u64 as serde_json writes it: digits, no sign, no leading zero.
+    fn num(&mut self) -> Option<u64> {
+        let len = self.0.iter().take_while(|b| b.is_ascii_digit()).count();
+        if len == 0 || len > 20 || (len > 1 && self.0[0] == b'0') {
+            return None;
+        }
+        let mut n = 0u64;
+        for &d in &self.0[..len] {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        }
+        self.0 = &self.0[len..];
+        Some(n)
+    }
+
+    fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(len)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    /// 64 lower-case hex digits.
+    fn hex32(&mut self) -> Option<Digest> {
+        let text = self.take(64)?;
+        let mut out = [0u8; 32];
+        let mut bad = false;
+        for (o, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+            let (h, l) = (pair[0], pair[1]);
+            bad |= !is_lower_hex(h) || !is_lower_hex(l);
+            *o = (nibble(h) << 4) | nibble(l);
+        }
+        (!bad).then_some(Digest(out))
+    }
+
+    /// A string's bytes up to its closing quote, when it has no escape and no control byte
+    /// (then the bytes are the value).
+    fn plain_string(&mut self) -> Option<&'a str> {
+        let len = self.0.iter().position(|&b| b == b'"')?;
+        let text = &self.0[..len];
+        if text.iter().any(|&b| b == b'\\' || b < 0x20) {
+            return None;
+        }
+        self.0 = &self.0[len..];
+        std::str::from_utf8(text).ok()
+    }
+}
+
+fn is_lower_hex(b: u8) -> bool {
+    b.is_ascii_digit() || (b'a'..=b'f').contains(&b)
+}
+
+/// The value of a lower-case hex digit (`0`–`9` are 0x30–0x39, `a`–`f` 0x61–0x66).
+fn nibble(b: u8) -> u8 {
+    (b & 0x0f).wrapping_add((b >> 6) * 9)
+}
+
+/// Reads a seal record's line in place (see [`SealLine`]).
+pub(crate) fn seal_line(line: &[u8]) -> Option<SealLine<'_>> {
+    let mut c = Cursor(line);
+    c.lit(SEQ_PREFIX)?;
+    let seq = c.num()?;
+    c.lit(TIME_KEY)?;
+    let time = std::str::from_utf8(c.take(TIME_LEN)?).ok()?;
+    let time = Timestamp::parse(time).ok()?;
+    c.lit(b"\",\"terminal\":\"")?;
+    let terminal = c.plain_string()?;
+    c.lit(b"\",\"event\":{\"kind\":\"log_sealed\",\"epoch\":")?;
+    let epoch = c.num()?;
+    c.lit(b",\"first_seq\":")?;
+    let first_seq = c.num()?;
+    c.lit(b",\"last_seq\":")?;
+    let last_seq = c.num()?;
+    c.lit(b",\"head\":\"")?;
+    let head = c.hex32()?;
+    c.lit(b"\",\"mac\":\"")?;
+    let mac = c.hex32()?;
+    c.lit(b"\"},\"prev\":\"")?;
+    let prev = c.hex32()?;
+    c.lit(b"\"}")?;
+    if !c.0.is_empty() {
+        return None;
+    }
+    Some(SealLine {
+        seq,
+        time,
+        terminal,
+        epoch,
+        first_seq,
+        last_seq,
+        head,
+        mac,
+        prev,
     })
 }
 
@@ -237,9 +353,56 @@ mod tests {
         let upper = String::from_utf8(line.clone())
             .unwrap()
             .replace(&"ab".repeat(32), &"AB".repeat(32));
-        assert_eq!(fields(upper.as_bytes(), &finder), Err(LineError::Prev));
+        // Upper-case hex is read, and never equals a hash the chain writes in lower case.
+        assert_eq!(
+            fields(upper.as_bytes(), &finder).unwrap().prev_hex,
+            "AB".repeat(32).as_bytes()
+        );
         let long = vec![b'x'; crate::record::MAX_LINE_LEN + 1];
         assert_eq!(fields(&long, &finder), Err(LineError::TooLong));
+    }
+
+    #[test]
+    fn a_seal_read_in_place_is_the_seal_serde_reads_and_only_its_canonical_form() {
+        use crate::record::Seal;
+        let mut r = record("juki-01", None);
+        r.reader = None;
+        r.uid = None;
+        r.event = Event::LogSealed(Seal {
+            epoch: 7,
+            first_seq: 10,
+            last_seq: 41,
+            head: Digest([0xab; 32]),
+            mac: Digest([0x5c; 32]),
+        });
+        let line = r.to_line();
+        let s = seal_line(&line).unwrap();
+        assert_eq!((s.seq, s.epoch, s.first_seq, s.last_seq), (42, 7, 10, 41));
+        assert_eq!(
+            (s.head, s.mac, s.prev),
+            (Digest([0xab; 32]), Digest([0x5c; 32]), r.prev)
+        );
+        assert_eq!((s.time, s.terminal), (r.time, "juki-01"));
+        // Not the writer's spelling: not read here (the caller parses it whole and refuses it).
+        let text = String::from_utf8(line.clone()).unwrap();
+        for (from, to) in [
+            ("\"epoch\":7", "\"epoch\":07"),
+            ("\"epoch\":7", "\"epoch\": 7"),
+            (&"ab".repeat(32), &"AB".repeat(32)),
+            ("\"}", "\"} "),
+            ("juki-01", "juki\\u002d01"),
+        ] {
+            let bad = text.replacen(from, to, 1);
+            assert_ne!(bad, text);
+            assert_eq!(seal_line(bad.as_bytes()), None, "{bad}");
+        }
+        // A seal naming a reader is no seal the writer writes.
+        let mut with_reader = r.clone();
+        with_reader.reader = Some(Label::new("r").unwrap());
+        assert_eq!(seal_line(&with_reader.to_line()), None);
+        for cut in 1..line.len() {
+            assert_eq!(seal_line(&line[..cut]), None);
+        }
     }
 
     #[test]
