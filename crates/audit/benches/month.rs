@@ -576,7 +576,10 @@ fn main() {
     // `CARDGATE_MONTH_PROFILE=1`: the verification alone, once (for `perf record`).
     if std::env::var_os("CARDGATE_MONTH_PROFILE").is_some() {
         let v = central_verification(&root, &keys, now);
-        println!("verification alone: {:.2} s, {} records", v.seconds, v.records);
+        println!(
+            "verification alone: {:.2} s, {} records",
+            v.seconds, v.records
+        );
         return;
     }
     for _ in 0..3 {
@@ -590,7 +593,9 @@ fn main() {
         }
     }
     let peak = peak_rss_kib();
-    let per_line = (0..3).map(|_| per_line_sha256(&root)).fold(f64::MAX, f64::min);
+    let per_line = (0..3)
+        .map(|_| per_line_sha256(&root))
+        .fold(f64::MAX, f64::min);
     let v = ver.unwrap();
     assert_eq!(sha.0, bytes);
     assert_eq!(v.bytes, bytes);

@@ -585,6 +585,32 @@ pub fn review_sources(
         }
     });
     let (mut report, mut findings) = reviewer.finish();
+    // Records not under a valid seal: after the last seal, or after where the log stopped
+    // verifying. A finding resting on one says so.
+    let unsealed_from: BTreeMap<&str, u64> = logs
+        .iter()
+        .filter_map(|l| {
+            let v = &l.verification;
+            let after_bad = v.first_bad.or(match v.status {
+                VerificationStatus::NotIntact => {
+                    Some(v.intact_up_to.map_or(0, |s| s.saturating_add(1)))
+                }
+                _ => None,
+            });
+            let from = match (v.unsealed_from, after_bad) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            from.map(|f| (l.dir.as_str(), f))
+        })
+        .collect();
+    for f in &mut findings {
+        f.unsealed = f.records.iter().any(|r| {
+            unsealed_from
+                .get(r.log.as_str())
+                .is_some_and(|from| r.seq >= *from)
+        });
+    }
     findings.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
     report.findings = findings;
     report.from = options.from;
