@@ -403,6 +403,14 @@ pub enum ReportError {
     /// The checkpoint file.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// More logs than one review (and its checkpoint) holds.
+    #[error("{count} logs to review: one review holds at most {max} (its checkpoint could not be read back); review the terminals in parts (--collected on a smaller root, or --dir)")]
+    TooManyLogs {
+        /// How many were given.
+        count: usize,
+        /// [`checkpoint::MAX_CHECKPOINT_LOGS`].
+        max: usize,
+    },
     /// The collected root or a terminal's files there (the error names it).
     #[error(transparent)]
     Collected(#[from] crate::collected::CollectedError),
@@ -498,6 +506,15 @@ pub fn review_sources(
     options: &ReportOptions,
 ) -> Result<Report, ReportError> {
     check_period(options.from, options.to)?;
+    // Each log costs its buffers whatever its size, and a collector's root gets a directory
+    // per host name anyone on the network may send: the review holds no more logs than its
+    // checkpoint can.
+    if sources.len() > checkpoint::MAX_CHECKPOINT_LOGS {
+        return Err(ReportError::TooManyLogs {
+            count: sources.len(),
+            max: checkpoint::MAX_CHECKPOINT_LOGS,
+        });
+    }
     let mut runs: Vec<Run> = sources
         .into_iter()
         .map(|source| Run {
@@ -745,6 +762,46 @@ mod tests {
         assert!(matches!(
             review(&[Path::new("/nonexistent")], &options),
             Err(ReportError::EmptyPeriod { .. })
+        ));
+    }
+
+    struct Nothing(String);
+
+    impl LogSource for Nothing {
+        fn name(&self) -> &str {
+            &self.0
+        }
+        fn next_record(&mut self) -> Result<Option<(Record, &[u8])>, ReportError> {
+            Ok(None)
+        }
+        fn finish(self: Box<Self>) -> Result<SourceEnd, ReportError> {
+            Err(ReportError::NoLogs)
+        }
+    }
+
+    // A collector's root with a directory for every name anyone sent: no more logs than one
+    // checkpoint holds, refused before any is read.
+    #[test]
+    fn more_logs_than_a_checkpoint_holds_are_refused() {
+        let sources = |n: usize| -> Vec<Box<dyn LogSource>> {
+            (0..n)
+                .map(|i| Box::new(Nothing(format!("/t/{i}"))) as Box<dyn LogSource>)
+                .collect()
+        };
+        let e = review_sources(
+            sources(checkpoint::MAX_CHECKPOINT_LOGS + 1),
+            &ReportOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, ReportError::TooManyLogs { max: 4096, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("4096"), "{e}");
+        // At the limit they are read (and these fail at their end, as they say).
+        assert!(matches!(
+            review_sources(sources(3), &ReportOptions::default()),
+            Err(ReportError::NoLogs)
         ));
     }
 
