@@ -168,6 +168,19 @@ impl ReportOptions {
             .cloned()
             .unwrap_or_else(|| r.terminal.as_str().to_owned())
     }
+
+    /// The terminal a record of a log from `host` is about. A collected terminal's records
+    /// (`host`: its directory's name) are placed by what they name, never through the
+    /// configuration's `[[terminal]]` readers, which are one host's: every host's reader may
+    /// have the same name. A name other than the host's own is qualified by it
+    /// (`host/T01`), so that two hosts' terminals are never taken for one.
+    fn place_in(&self, host: Option<&str>, r: &Record) -> String {
+        match host {
+            Some(h) if r.terminal.as_str() == h => h.to_owned(),
+            Some(h) => format!("{h}/{}", r.terminal.as_str()),
+            None => self.place(r),
+        }
+    }
 }
 
 /// Counts for one operator or terminal.
@@ -471,6 +484,8 @@ struct Run {
     terminals: BTreeSet<String>,
     /// Records read.
     read: u64,
+    /// The collected terminal's host, for a collected terminal.
+    host: Option<String>,
 }
 
 impl Run {
@@ -480,7 +495,7 @@ impl Run {
             Some((record, line)) => {
                 self.state.see(&record, line, options.previous.as_ref());
                 if record.card.is_some() || record.reader.is_some() {
-                    let place = options.place(&record);
+                    let place = options.place_in(self.host.as_deref(), &record);
                     if !self.terminals.contains(&place) {
                         self.terminals.insert(place);
                     }
@@ -519,6 +534,7 @@ pub fn review_sources(
         .into_iter()
         .map(|source| Run {
             state: checkpoint::LogState::new(source.name()),
+            host: source.host().map(str::to_owned),
             source,
             head: None,
             terminals: BTreeSet::new(),
@@ -539,7 +555,8 @@ pub fn review_sources(
             continue;
         };
         if let Some(record) = run.head.take() {
-            reviewer.feed(&run.state.dir, &record);
+            let place = options.place_in(run.host.as_deref(), &record);
+            reviewer.feed(&run.state.dir, place, &record);
         }
         if run.advance(options)? {
             if let Some(r) = &run.head {

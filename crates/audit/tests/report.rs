@@ -719,16 +719,22 @@ fn the_review_over_collected_terminals_finds_what_only_shows_across_them() {
         l.swap(4, 5);
     });
     collect(&collector, "juki-02", &logs.join("juki-02"), |_| {});
-    collect(&collector, "juki-03", &logs.join("juki-03"), |_| {});
+    // juki-03's log reaches the collector under its machine's name: its records, which name
+    // juki-03, are placed as pc-03/juki-03.
+    collect(&collector, "pc-03", &logs.join("juki-03"), |_| {});
     let keys = [
         ("kanri-pc", &k_manager),
         ("juki-01", &k1),
         ("juki-02", &k2),
-        ("juki-03", &k3),
+        ("pc-03", &k3),
     ];
     // The register has every card (the manager's issue of card 9 is in the logs too).
+    // The collector's review run with one terminal's configuration: its `[[terminal]]`
+    // reader (every host's reader has that name) is that host's alone, and places no other
+    // host's records.
     let options = ReportOptions {
         register: Some([1, 2, 3, 7, 9].map(|n| card(n).to_string()).into()),
+        terminals: [("reader 0".to_owned(), "T-OF-ONE-HOST".to_owned())].into(),
         ..ReportOptions::default()
     };
     let report = review_collected(&collector, &keys, &options);
@@ -752,8 +758,8 @@ fn the_review_over_collected_terminals_finds_what_only_shows_across_them() {
         [
             (FindingKind::CardOnTwoTerminals, t("juki-02")),
             (FindingKind::OperatorOnTwoTerminals, t("juki-02")),
-            (FindingKind::TerminalSilent, t("juki-03")),
-            (FindingKind::UseAfterReturn, t("juki-03")),
+            (FindingKind::TerminalSilent, t("pc-03")),
+            (FindingKind::UseAfterReturn, t("pc-03/juki-03")),
         ],
         "{:#?}",
         report.findings

@@ -60,6 +60,10 @@ impl LogSource for CollectedLog {
         &self.name
     }
 
+    fn host(&self) -> Option<&str> {
+        Some(&self.host)
+    }
+
     fn next_record(&mut self) -> Result<Option<(Record, &[u8])>, ReportError> {
         let Some(stream) = &mut self.stream else {
             return Ok(None);

@@ -30,6 +30,12 @@ pub const SOURCE_BUFFER: usize = 32 * 1024;
 pub trait LogSource {
     /// The log's name in the report: its directory (canonical path).
     fn name(&self) -> &str;
+    /// For a collected terminal, its host (its directory's name under the collected root):
+    /// its records are placed by the terminal they name, qualified by the host, never through
+    /// the configuration's readers (another host's).
+    fn host(&self) -> Option<&str> {
+        None
+    }
     /// The next record and its line as written (without the newline), or `None` at the end.
     /// A line that is not a record ends the log here (its verification names it).
     fn next_record(&mut self) -> Result<Option<(Record, &[u8])>, ReportError>;
