@@ -32,7 +32,9 @@ pub struct PcscLab {
     holder: Option<Child>,
     pcscd: Option<Child>,
     client_socket: PathBuf,
-    _serialised: MutexGuard<'static, ()>,
+    /// The process-wide lock, or `None` for a site terminal's lab ([`PcscLab::for_site`]),
+    /// which this process never reaches through PC/SC.
+    _serialised: Option<MutexGuard<'static, ()>>,
 }
 
 impl std::fmt::Debug for PcscLab {
@@ -86,6 +88,20 @@ impl PcscLab {
     /// A lab with at least `readers` readers (vpcd gives two per configuration entry, so
     /// the count is rounded up to even). Blocks while another lab of this process is alive.
     pub fn with_readers(readers: usize) -> Result<Self, HarnessError> {
+        Self::build(readers, true)
+    }
+
+    /// A lab for one terminal of a site (`crate::site`): it does not take the process's lab
+    /// lock, so several run at once, and its [`PcscLab::client_socket`] is the path into its
+    /// own namespace (`/proc/<holder>/root/run/pcscd/pcscd.comm`), for the programs the
+    /// harness starts (`cardgated`, `cardgatectl`, `opensc-tool`). This process's own PC/SC
+    /// calls ([`PcscLab::wait_for_card`], [`PcscLab::insert_card`]) do not reach it: wait
+    /// with [`PcscLab::wait_for_card_seen`] instead.
+    pub fn for_site(readers: usize) -> Result<Self, HarnessError> {
+        Self::build(readers, false)
+    }
+
+    fn build(readers: usize, serialise: bool) -> Result<Self, HarnessError> {
         if !is_root() {
             return Err(HarnessError::NotRoot);
         }
@@ -107,10 +123,16 @@ impl PcscLab {
                 package: "vsmartcard-vpcd",
             });
         }
-        let serialised = LAB_LOCK
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let client_socket = client_socket()?;
+        let serialised = serialise.then(|| {
+            LAB_LOCK
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        });
+        let client_socket = if serialise {
+            client_socket()?
+        } else {
+            PathBuf::new()
+        };
         let n = NEXT_LAB.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("cardgate-lab-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -192,6 +214,10 @@ impl PcscLab {
             });
         }
         let target = format!("/proc/{holder_pid}/root/run/pcscd/pcscd.comm");
+        if self._serialised.is_none() {
+            self.client_socket = PathBuf::from(target);
+            return Ok(());
+        }
         let _ = std::fs::remove_file(&self.client_socket);
         if let Some(parent) = self.client_socket.parent() {
             std::fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
@@ -199,6 +225,12 @@ impl PcscLab {
         std::os::unix::fs::symlink(&target, &self.client_socket)
             .map_err(io("cannot link", &self.client_socket))?;
         Ok(())
+    }
+
+    /// The process that holds the lab's mount and network namespaces (`/proc/<pid>/ns/net`),
+    /// for `ip link … netns <pid>` and `nsenter -t <pid>`.
+    pub fn namespace_pid(&self) -> Result<u32, HarnessError> {
+        self.holder_pid()
     }
 
     fn holder_pid(&self) -> Result<u32, HarnessError> {
@@ -327,7 +359,14 @@ impl PcscLab {
                 }
             }
             // pcscd signals readiness in no way but its socket answering with all readers.
-            if let Ok(context) = PcscContext::establish() {
+            if self._serialised.is_none() {
+                // A site's lab: asked from outside this process.
+                if let Ok(listed) = self.opensc_tool(&["--list-readers"]) {
+                    if self.readers.iter().all(|r| listed.contains(r.as_str())) {
+                        return Ok(());
+                    }
+                }
+            } else if let Ok(context) = PcscContext::establish() {
                 if let Ok(listed) = context.list_readers() {
                     if self.readers.iter().all(|r| listed.contains(r)) {
                         return Ok(());
@@ -499,6 +538,30 @@ impl PcscLab {
         }
     }
 
+    /// Waits until pcscd sees a card in `slot`, asking through `opensc-tool --list-readers`
+    /// on [`PcscLab::client_socket`] (every 50 ms, up to 15 s): for a lab of
+    /// [`PcscLab::for_site`], which this process's PC/SC calls do not reach.
+    pub fn wait_for_card_seen(&self, slot: usize) -> Result<(), HarnessError> {
+        let reader = self.reader_of(slot)?.to_owned();
+        let start = Instant::now();
+        loop {
+            let listing = self.opensc_tool(&["--list-readers"])?;
+            // `Nr.  Card  Features  Name`: `0    Yes             Virtual PCD 00 00`.
+            if listing
+                .lines()
+                .any(|l| l.ends_with(reader.as_str()) && l.split_whitespace().nth(1) == Some("Yes"))
+            {
+                return Ok(());
+            }
+            if start.elapsed() > READY_LIMIT {
+                return Err(HarnessError::Timeout(format!(
+                    "a card in {reader} (opensc-tool: {listing})"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Waits until pcscd sees no card in `slot`.
     pub fn wait_for_no_card(&self, slot: usize) -> Result<(), HarnessError> {
         let reader = self.reader_of(slot)?;
@@ -521,8 +584,14 @@ impl Drop for PcscLab {
         if let Some(mut holder) = self.holder.take() {
             kill_and_reap(&mut holder);
         }
-        let _ = std::fs::remove_file(&self.client_socket);
-        if let Some(parent) = self.client_socket.parent() {
+        if self._serialised.is_some() {
+            let _ = std::fs::remove_file(&self.client_socket);
+        }
+        if let Some(parent) = self
+            .client_socket
+            .parent()
+            .filter(|_| self._serialised.is_some())
+        {
             // Empty now; the next lab of this process creates it again.
             let _ = std::fs::remove_dir(parent);
         }

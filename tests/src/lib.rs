@@ -64,6 +64,9 @@ pub mod pamtester;
 pub mod paths;
 mod process;
 pub mod scripted;
+pub mod site;
+pub mod site_attack;
+pub mod terminal;
 
 pub use cards::{issuer_key, SoftCardFile};
 pub use error::HarnessError;

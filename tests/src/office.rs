@@ -381,8 +381,24 @@ impl Office {
     /// --config …` (`unshare --mount … sh -c '…; exec "$@"' sh`, say). The wrapper must
     /// `exec` the daemon, so that [`Daemon::pid`] is the daemon's.
     pub fn start_daemon_in(&self, wrapper: &[&str]) -> Result<Daemon, HarnessError> {
+        self.spawn_daemon(wrapper, &self.config, &self.dir)
+    }
+
+    /// Another `cardgated` on this office's lab, with its own `config` whose login socket is
+    /// `dir/login.sock` and whose log goes to `dir/cardgated.log`: a second terminal machine
+    /// with its own state, sockets and audit log (`tests/src/terminal.rs`).
+    pub fn start_daemon_with(&self, config: &Path, dir: &Path) -> Result<Daemon, HarnessError> {
+        self.spawn_daemon(&[], config, dir)
+    }
+
+    fn spawn_daemon(
+        &self,
+        wrapper: &[&str],
+        config: &Path,
+        dir: &Path,
+    ) -> Result<Daemon, HarnessError> {
         let program = paths::workspace_artifact("cardgated", "cardgate-sessiond")?;
-        let log_path = self.dir.join("cardgated.log");
+        let log_path = dir.join("cardgated.log");
         // The log is appended to across restarts; this run's part starts here.
         let from = std::fs::metadata(&log_path)
             .map(|m| m.len() as usize)
@@ -402,7 +418,7 @@ impl Office {
         };
         let child = command
             .arg("--config")
-            .arg(&self.config)
+            .arg(config)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("PCSCLITE_CSOCK_NAME", self.lab.client_socket())
             .stdout(Stdio::null())
@@ -417,7 +433,7 @@ impl Office {
             log: log_path,
             from,
         };
-        let socket = self.dir.join("login.sock");
+        let socket = dir.join("login.sock");
         let start = Instant::now();
         // The socket file of a killed daemon stays behind: wait for this run's listener.
         while UnixStream::connect(&socket).is_err()

@@ -25,6 +25,8 @@ pub const REQUIRED_FILES: &[&str] = &[
     // /lib as libpam-modules ships on bookworm (= /usr/lib/…, merged /usr).
     "lib/x86_64-linux-gnu/security/pam_cardgate.so",
     "lib/systemd/system/cardgated.service",
+    "lib/systemd/system/cardgate-office-sync.service",
+    "lib/systemd/system/cardgate-office-sync.timer",
     "usr/lib/sysusers.d/cardgate.conf",
     "usr/lib/tmpfiles.d/cardgate.conf",
     "usr/share/pam-configs/cardgate",
@@ -42,6 +44,9 @@ pub const REQUIRED_FILES: &[&str] = &[
     "usr/share/doc/cardgate/copyright",
     "usr/share/doc/cardgate/changelog.gz",
     "usr/share/doc/cardgate/examples/cardgate-screensaver",
+    // Shipping the audit log over RELP: not active as installed (not in /etc/rsyslog.d).
+    "usr/share/cardgate/rsyslog/cardgate-terminal.conf",
+    "usr/share/cardgate/rsyslog/cardgate-collector.conf",
 ];
 
 /// Every conffile (`/etc` files are conffiles by debhelper's rule).

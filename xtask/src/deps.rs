@@ -48,6 +48,18 @@ pub const PACKAGES: &[&str] = &[
     // tests/tests/openpgp_virt.rs: gpg --card-status reads the virtual OpenPGP card.
     "gnupg",
     "scdaemon",
+    // tests/src/site.rs: the collector (imrelp) and each terminal's rsyslogd (imfile,
+    // omrelp) run the rsyslog configuration the package ships; `ss` (iproute2) sees imrelp
+    // listen.
+    "rsyslog",
+    "rsyslog-relp",
+    // tests/tests/site_tls.rs: the test CA and certificates for RELP over TLS.
+    "openssl",
+    // tests/tests/office_sync.rs: terminals pull the office's state with rsync over a real
+    // sshd on a private port (cardgatectl office pull).
+    "openssh-server",
+    "openssh-client",
+    "rsync",
 ];
 
 fn installed(package: &str) -> bool {

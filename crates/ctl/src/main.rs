@@ -1,7 +1,9 @@
 //! `cardgatectl`: the access manager's and administrator's tool.
 //!
 //! Everything is local (art. 15, 17: no network, no remote administration): files, the PC/SC
-//! readers of this terminal, and `cardgated`'s Unix sockets.
+//! readers of this terminal, and `cardgated`'s Unix sockets. The one exception is `office
+//! pull`, which fetches the office's signed state with rsync over ssh (outgoing only; the
+//! terminal opens no port).
 #![forbid(unsafe_code)]
 
 mod audit;
@@ -14,6 +16,7 @@ mod files;
 mod help;
 mod issuer;
 mod man;
+mod office;
 mod pin;
 mod readers;
 mod revocation;
@@ -65,6 +68,12 @@ enum Top {
     Revocation {
         #[command(subcommand)]
         cmd: revocation::RevocationCommand,
+    },
+    /// The office's state (revocation list, card register) from the access manager's machine
+    /// to every terminal: publish, pull, status (art. 5.2, 5.4, 15).
+    Office {
+        #[command(subcommand)]
+        cmd: office::OfficeCommand,
     },
     /// The audit log: init, verify, report, note (art. 3, 4, 7, 19).
     Audit {
@@ -172,6 +181,7 @@ fn main() -> ExitCode {
         Top::Pin { cmd } => pin::run(&ui, cmd),
         Top::Revocation { cmd } => revocation::run(&ui, &cli.config, cmd),
         Top::Audit { cmd } => audit::run(&ui, cmd, &cli.config),
+        Top::Office { cmd } => office::run(&ui, &cli.config, cmd),
         Top::Status => load()
             .map_err(Into::into)
             .and_then(|c| daemon_cmds::status(&ui, &c)),

@@ -50,6 +50,7 @@ pub const RESOURCES: &[Resource] = &[
     resource!("ctl-card.ftl"),
     resource!("ctl-state.ftl"),
     resource!("ctl-audit.ftl"),
+    resource!("ctl-office.ftl"),
     resource!("ctl-collected.ftl"),
     resource!("daemon.ftl"),
     resource!("pam.ftl"),

@@ -6,6 +6,8 @@
 //! * [`hours`]: business hours, one type and one parser for the daemon and the review;
 //! * [`calendar`]: Japan's national holidays and the office's closed days;
 //! * [`files`]: atomic file writes and capped reads;
+//! * [`published`]: the office's state (revocation list and register), signed, to every
+//!   terminal;
 //! * [`clock`]: the one clock everything reads.
 //!
 //! 日本語: デーモンと管理ツールが共有する設定・カード台帳・業務時間・ファイル書き込み・時計。
@@ -16,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod files;
 pub mod hours;
+pub mod published;
 pub mod register;
 
 pub use clock::{Clock, ManualClock, SystemClock};

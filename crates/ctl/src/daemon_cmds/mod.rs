@@ -3,6 +3,7 @@
 
 mod backup;
 mod restore;
+mod shipping;
 mod status;
 
 pub use backup::{backup, verify_backup};

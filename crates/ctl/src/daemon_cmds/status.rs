@@ -117,6 +117,97 @@ struct StatusReport {
     sessions: Option<Vec<SessionOut>>,
     revocation: ListPart,
     audit: AuditPart,
+    shipping: ShippingPart,
+    /// The last pull of the office's state (`office status`), when one ran here.
+    office: Option<serde_json::Value>,
+}
+
+/// How far rsyslog has shipped the audit log to the collector (`shipping.rs`).
+#[derive(Debug, Serialize)]
+struct ShippingPart {
+    #[serde(flatten)]
+    state: Option<super::shipping::Shipping>,
+    error: Option<String>,
+}
+
+fn shipping_part(config: &Config) -> ShippingPart {
+    let dir = super::shipping::rsyslog_dir();
+    match super::shipping::shipping(&config.audit.dir, &dir) {
+        Ok(state) => ShippingPart {
+            state: Some(state),
+            error: None,
+        },
+        Err(e) => ShippingPart {
+            state: None,
+            error: Some(crate::files::chain(&e)),
+        },
+    }
+}
+
+fn print_shipping(ui: &Ui, r: &StatusReport) {
+    let l = ui.lang;
+    let part = &r.shipping;
+    let Some(state) = &part.state else {
+        println!(
+            "{}",
+            tr!(
+                l,
+                "ctl-state-status-ship-error",
+                error = part.error.clone().unwrap_or_default()
+            )
+        );
+        return;
+    };
+    let dir = state.rsyslog_dir.display().to_string();
+    if !state.configured {
+        println!(
+            "{}",
+            tr!(
+                l,
+                "ctl-state-status-ship-none",
+                path = r.audit.dir.display().to_string(),
+                dir = dir
+            )
+        );
+        return;
+    }
+    println!(
+        "{}",
+        tr!(
+            l,
+            "ctl-state-status-ship",
+            waiting = state.waiting,
+            dir = dir
+        )
+    );
+    for s in &state.segments {
+        let (Some(first), Some(last)) = (s.first_seq, s.last_seq) else {
+            continue;
+        };
+        match s.read_up_to {
+            Some(read) => println!(
+                "{}",
+                tr!(
+                    l,
+                    "ctl-state-status-ship-segment",
+                    segment = s.segment.as_str(),
+                    read = read,
+                    last = last,
+                    waiting = s.waiting
+                )
+            ),
+            None => println!(
+                "{}",
+                tr!(
+                    l,
+                    "ctl-state-status-ship-segment-unread",
+                    segment = s.segment.as_str(),
+                    first = first,
+                    last = last
+                )
+            ),
+        }
+    }
 }
 
 /// One session as `sessions --json` prints it (and `status --json` under `sessions`).
@@ -493,6 +584,9 @@ fn print_text(ui: &Ui, r: &StatusReport) {
         ),
         None => println!("{}", tr!(l, "ctl-state-status-audit-no-seal")),
     }
+    if let Some(office) = &r.office {
+        println!("{}", crate::office::status_line(ui, office));
+    }
 }
 
 /// The daemon's state, pcscd, the readers, the sessions, the revocation list and the audit
@@ -549,6 +643,14 @@ pub fn status(ui: &Ui, config: &Config) -> Result<ExitCode, CmdError> {
         .collect();
     let revocation = list_part(ui, config, daemon.revocation_list_version);
     let audit = audit_part(ui, config);
+    let shipping = if audit.readable {
+        shipping_part(config)
+    } else {
+        ShippingPart {
+            state: None,
+            error: audit.error.clone(),
+        }
+    };
     let report = StatusReport {
         daemon,
         pcscd,
@@ -556,11 +658,16 @@ pub fn status(ui: &Ui, config: &Config) -> Result<ExitCode, CmdError> {
         sessions,
         revocation,
         audit,
+        shipping,
+        office: crate::office::status_part(config),
     };
     if ui.json {
         ui.print_json(&report)?;
     } else {
         print_text(ui, &report);
+        if report.audit.readable {
+            print_shipping(ui, &report);
+        }
     }
     match down {
         Some(e) => Err(e),
