@@ -168,6 +168,19 @@ impl ReportOptions {
             .cloned()
             .unwrap_or_else(|| r.terminal.as_str().to_owned())
     }
+
+    /// The terminal a record of a log from `host` is about. A collected terminal's records
+    /// (`host`: its directory's name) are placed by what they name, never through the
+    /// configuration's `[[terminal]]` readers, which are one host's: every host's reader may
+    /// have the same name. A name other than the host's own is qualified by it
+    /// (`host/T01`), so that two hosts' terminals are never taken for one.
+    fn place_in(&self, host: Option<&str>, r: &Record) -> String {
+        match host {
+            Some(h) if r.terminal.as_str() == h => h.to_owned(),
+            Some(h) => format!("{h}/{}", r.terminal.as_str()),
+            None => self.place(r),
+        }
+    }
 }
 
 /// Counts for one operator or terminal.
@@ -403,6 +416,14 @@ pub enum ReportError {
     /// The checkpoint file.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// More logs than one review (and its checkpoint) holds.
+    #[error("{count} logs to review: one review holds at most {max} (its checkpoint could not be read back); review the terminals in parts (--collected on a smaller root, or --dir)")]
+    TooManyLogs {
+        /// How many were given.
+        count: usize,
+        /// [`checkpoint::MAX_CHECKPOINT_LOGS`].
+        max: usize,
+    },
     /// The collected root or a terminal's files there (the error names it).
     #[error(transparent)]
     Collected(#[from] crate::collected::CollectedError),
@@ -463,6 +484,8 @@ struct Run {
     terminals: BTreeSet<String>,
     /// Records read.
     read: u64,
+    /// The collected terminal's host, for a collected terminal.
+    host: Option<String>,
 }
 
 impl Run {
@@ -472,7 +495,7 @@ impl Run {
             Some((record, line)) => {
                 self.state.see(&record, line, options.previous.as_ref());
                 if record.card.is_some() || record.reader.is_some() {
-                    let place = options.place(&record);
+                    let place = options.place_in(self.host.as_deref(), &record);
                     if !self.terminals.contains(&place) {
                         self.terminals.insert(place);
                     }
@@ -498,10 +521,20 @@ pub fn review_sources(
     options: &ReportOptions,
 ) -> Result<Report, ReportError> {
     check_period(options.from, options.to)?;
+    // Each log costs its buffers whatever its size, and a collector's root gets a directory
+    // per host name anyone on the network may send: the review holds no more logs than its
+    // checkpoint can.
+    if sources.len() > checkpoint::MAX_CHECKPOINT_LOGS {
+        return Err(ReportError::TooManyLogs {
+            count: sources.len(),
+            max: checkpoint::MAX_CHECKPOINT_LOGS,
+        });
+    }
     let mut runs: Vec<Run> = sources
         .into_iter()
         .map(|source| Run {
             state: checkpoint::LogState::new(source.name()),
+            host: source.host().map(str::to_owned),
             source,
             head: None,
             terminals: BTreeSet::new(),
@@ -522,7 +555,8 @@ pub fn review_sources(
             continue;
         };
         if let Some(record) = run.head.take() {
-            reviewer.feed(&run.state.dir, &record);
+            let place = options.place_in(run.host.as_deref(), &record);
+            reviewer.feed(&run.state.dir, place, &record);
         }
         if run.advance(options)? {
             if let Some(r) = &run.head {
@@ -585,6 +619,32 @@ pub fn review_sources(
         }
     });
     let (mut report, mut findings) = reviewer.finish();
+    // Records not under a valid seal: after the last seal, or after where the log stopped
+    // verifying. A finding resting on one says so.
+    let unsealed_from: BTreeMap<&str, u64> = logs
+        .iter()
+        .filter_map(|l| {
+            let v = &l.verification;
+            let after_bad = v.first_bad.or(match v.status {
+                VerificationStatus::NotIntact => {
+                    Some(v.intact_up_to.map_or(0, |s| s.saturating_add(1)))
+                }
+                _ => None,
+            });
+            let from = match (v.unsealed_from, after_bad) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            from.map(|f| (l.dir.as_str(), f))
+        })
+        .collect();
+    for f in &mut findings {
+        f.unsealed = f.records.iter().any(|r| {
+            unsealed_from
+                .get(r.log.as_str())
+                .is_some_and(|from| r.seq >= *from)
+        });
+    }
     findings.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
     report.findings = findings;
     report.from = options.from;
@@ -719,6 +779,46 @@ mod tests {
         assert!(matches!(
             review(&[Path::new("/nonexistent")], &options),
             Err(ReportError::EmptyPeriod { .. })
+        ));
+    }
+
+    struct Nothing(String);
+
+    impl LogSource for Nothing {
+        fn name(&self) -> &str {
+            &self.0
+        }
+        fn next_record(&mut self) -> Result<Option<(Record, &[u8])>, ReportError> {
+            Ok(None)
+        }
+        fn finish(self: Box<Self>) -> Result<SourceEnd, ReportError> {
+            Err(ReportError::NoLogs)
+        }
+    }
+
+    // A collector's root with a directory for every name anyone sent: no more logs than one
+    // checkpoint holds, refused before any is read.
+    #[test]
+    fn more_logs_than_a_checkpoint_holds_are_refused() {
+        let sources = |n: usize| -> Vec<Box<dyn LogSource>> {
+            (0..n)
+                .map(|i| Box::new(Nothing(format!("/t/{i}"))) as Box<dyn LogSource>)
+                .collect()
+        };
+        let e = review_sources(
+            sources(checkpoint::MAX_CHECKPOINT_LOGS + 1),
+            &ReportOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, ReportError::TooManyLogs { max: 4096, .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("4096"), "{e}");
+        // At the limit they are read (and these fail at their end, as they say).
+        assert!(matches!(
+            review_sources(sources(3), &ReportOptions::default()),
+            Err(ReportError::NoLogs)
         ));
     }
 

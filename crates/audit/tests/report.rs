@@ -719,16 +719,22 @@ fn the_review_over_collected_terminals_finds_what_only_shows_across_them() {
         l.swap(4, 5);
     });
     collect(&collector, "juki-02", &logs.join("juki-02"), |_| {});
-    collect(&collector, "juki-03", &logs.join("juki-03"), |_| {});
+    // juki-03's log reaches the collector under its machine's name: its records, which name
+    // juki-03, are placed as pc-03/juki-03.
+    collect(&collector, "pc-03", &logs.join("juki-03"), |_| {});
     let keys = [
         ("kanri-pc", &k_manager),
         ("juki-01", &k1),
         ("juki-02", &k2),
-        ("juki-03", &k3),
+        ("pc-03", &k3),
     ];
     // The register has every card (the manager's issue of card 9 is in the logs too).
+    // The collector's review run with one terminal's configuration: its `[[terminal]]`
+    // reader (every host's reader has that name) is that host's alone, and places no other
+    // host's records.
     let options = ReportOptions {
         register: Some([1, 2, 3, 7, 9].map(|n| card(n).to_string()).into()),
+        terminals: [("reader 0".to_owned(), "T-OF-ONE-HOST".to_owned())].into(),
         ..ReportOptions::default()
     };
     let report = review_collected(&collector, &keys, &options);
@@ -752,8 +758,8 @@ fn the_review_over_collected_terminals_finds_what_only_shows_across_them() {
         [
             (FindingKind::CardOnTwoTerminals, t("juki-02")),
             (FindingKind::OperatorOnTwoTerminals, t("juki-02")),
-            (FindingKind::TerminalSilent, t("juki-03")),
-            (FindingKind::UseAfterReturn, t("juki-03")),
+            (FindingKind::TerminalSilent, t("pc-03")),
+            (FindingKind::UseAfterReturn, t("pc-03/juki-03")),
         ],
         "{:#?}",
         report.findings
@@ -825,5 +831,48 @@ fn the_review_over_collected_terminals_finds_what_only_shows_across_them() {
         let label = cardgate_audit::report::render::kind_label("terminal_conflict", lang);
         assert!(text.contains(&label), "{lang}: {text}");
     }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+// A finding that rests on records after the last seal says so: they could still be rewritten
+// or planted unseen. The review of a live log (the daemon holding it open) sees its unsealed
+// tail; once the log is closed (and so sealed), the same finding no longer says it.
+#[test]
+fn a_finding_on_records_after_the_last_seal_says_they_are_unsealed() {
+    let root = temp("unsealed");
+    let dir = root.join("juki-01");
+    let clock = ManualClock::at(at("2026-11-02T00:00:00.000Z"));
+    AuditLog::init(&dir, Label::new("juki-01").unwrap(), &clock).unwrap();
+    let mut config = AuditConfig::new(&dir, Label::new("juki-01").unwrap());
+    config.seal_every_records = 1000;
+    config.clock = std::sync::Arc::new(clock.clone());
+    let (log, _) = AuditLog::open(config).unwrap();
+    // 21:00 in Japan: outside business hours.
+    clock.set(at("2026-11-02T12:00:00.000Z"));
+    log.append(login(1, "op-yamada")).unwrap();
+    clock.set(at("2026-11-02T12:30:00.000Z"));
+    log.append(logout(1, "op-yamada")).unwrap();
+    let outside = |report: &cardgate_audit::report::Report| {
+        report
+            .of_kind(FindingKind::OutsideBusinessHours)
+            .next()
+            .cloned()
+            .unwrap()
+    };
+    let live = review(&[dir.as_path()], &ReportOptions::default()).unwrap();
+    assert!(outside(&live).unsealed, "{:?}", live.findings);
+    for (lang, words) in [
+        (cardgate_i18n::Lang::En, "not yet under a valid seal"),
+        (cardgate_i18n::Lang::Ja, "有効な封印の前の記録"),
+    ] {
+        let view = cardgate_audit::report::render::View::new(lang);
+        let text = cardgate_audit::report::render::text(&live, &view);
+        assert!(text.contains(words), "{lang}: {text}");
+    }
+    log.close().unwrap();
+    let closed = review(&[dir.as_path()], &ReportOptions::default()).unwrap();
+    assert!(!outside(&closed).unsealed, "{:?}", closed.findings);
+    let view = cardgate_audit::report::render::View::new(cardgate_i18n::Lang::En);
+    assert!(!cardgate_audit::report::render::text(&closed, &view).contains("not yet under"));
     std::fs::remove_dir_all(&root).unwrap();
 }

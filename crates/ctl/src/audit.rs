@@ -839,7 +839,7 @@ fn open_files_for(lang: Lang, logs: usize) -> Result<(), CmdError> {
                     error = error
                 ),
             )
-            .hint(tr!(lang, "review-cli-open-files-hint")),
+            .hint(tr!(lang, "review-cli-open-files-hint", need = need)),
         )
     };
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).map_err(|e| fail(0, 0, e.to_string()))?;
@@ -849,7 +849,14 @@ fn open_files_for(lang: Lang, logs: usize) -> Result<(), CmdError> {
     if hard < need {
         return Err(fail(soft, hard, String::new()));
     }
-    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).map_err(|e| fail(soft, hard, e.to_string()))
+    // An unlimited hard limit is still capped by the kernel (fs.nr_open): ask for what is
+    // needed then.
+    let target = if hard == nix::sys::resource::RLIM_INFINITY {
+        need
+    } else {
+        hard
+    };
+    setrlimit(Resource::RLIMIT_NOFILE, target, hard).map_err(|e| fail(soft, hard, e.to_string()))
 }
 
 /// Whether a note the log refused goes to the daemon instead: the log is held by it, or this

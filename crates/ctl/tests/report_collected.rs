@@ -193,3 +193,55 @@ fn audit_report_collected_reviews_every_terminal_at_once() {
     );
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 }
+
+/// `cardgatectl` under `ulimit -S -n soft` (and `-H hard` when given).
+fn ctl_limited(args: &[&str], soft: u32, hard: Option<u32>) -> Output {
+    let limits = match hard {
+        // The soft limit first: a hard limit below the soft one is refused.
+        Some(h) => format!("ulimit -S -n {soft} && ulimit -H -n {h}"),
+        None => format!("ulimit -S -n {soft}"),
+    };
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("{limits} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_cardgatectl"))
+        .args(["--config", "/nonexistent/cardgated.toml", "--lang", "en"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+// A file of every log is open at once: with 100 terminals under a soft limit of 64 open
+// files the review raises it to the hard limit and runs; when the hard limit is too low as
+// well, it fails naming both.
+#[test]
+fn audit_report_raises_its_limit_of_open_files_or_names_it() {
+    let base =
+        Dir(std::env::temp_dir().join(format!("cardgatectl-report-nofile-{}", std::process::id())));
+    std::fs::create_dir_all(&base.0).unwrap();
+    for i in 0..100 {
+        terminal(
+            &base.0,
+            &format!("t{i:03}"),
+            i,
+            &format!("op-{i}"),
+            60,
+            120,
+            &[],
+        );
+    }
+    let root = base.0.join("terminals");
+    let root_s = root.to_str().unwrap();
+    let args = ["audit", "report", "--collected", root_s, "--format", "json"];
+    let o = ctl_limited(&args, 64, None);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["logs"].as_array().unwrap().len(), 100);
+    let o = ctl_limited(&args, 64, Some(100));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("RLIMIT_NOFILE allows 64 (hard limit 100)") && out.contains("ulimit -n 164"),
+        "{out}"
+    );
+}

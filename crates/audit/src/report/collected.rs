@@ -60,6 +60,10 @@ impl LogSource for CollectedLog {
         &self.name
     }
 
+    fn host(&self) -> Option<&str> {
+        Some(&self.host)
+    }
+
     fn next_record(&mut self) -> Result<Option<(Record, &[u8])>, ReportError> {
         let Some(stream) = &mut self.stream else {
             return Ok(None);
@@ -136,14 +140,21 @@ pub fn verification(r: &TerminalReport) -> Verification {
         },
         key_checked: r.key_checked,
         records: r.records,
-        seals: r.seal_epoch.map_or(0, |e| e + 1),
+        seals: r.seal_epoch.map_or(0, |e| e.saturating_add(1)),
         intact_up_to: r.verified_up_to,
         first_bad,
         problem: text,
         key_may_be_wrong: r.key_checked
             && r.seal_epoch.is_none()
             && problem.is_some_and(|p| p.kind == "seal_mac"),
-        unsealed_from: r.unsealed_from,
+        // What the central verification has not verified under a seal is unsealed to the
+        // review: the tail after the last seal, and everything after a gap or a problem.
+        unsealed_from: match (r.unsealed_from, r.verified_up_to, r.last_seq) {
+            (Some(u), _, _) => Some(u),
+            (None, Some(v), Some(last)) if v < last => Some(v.saturating_add(1)),
+            (None, None, Some(_)) => Some(0),
+            _ => None,
+        },
     }
 }
 

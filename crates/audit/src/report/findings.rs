@@ -392,6 +392,10 @@ pub struct Finding {
     pub log: Option<String>,
     /// The data of this kind.
     pub detail: Detail,
+    /// A record that shows it is not (yet) under a valid seal of its log: after the last
+    /// seal, or after where the log stopped verifying. It could still be rewritten, or have
+    /// been planted, without a trace; the report says so beside the finding.
+    pub unsealed: bool,
 }
 
 impl Finding {
@@ -408,6 +412,7 @@ impl Finding {
             records: Vec::new(),
             log: None,
             detail,
+            unsealed: false,
         }
     }
 

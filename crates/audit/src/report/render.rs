@@ -409,7 +409,17 @@ pub(crate) fn rows(report: &Report, view: &View) -> Vec<Row> {
                 .map(|r| record_text(r, several_logs))
                 .collect::<Vec<_>>()
                 .join(", "),
-            detail: detail(f, view, several_logs),
+            detail: if f.unsealed {
+                let d = detail(f, view, several_logs);
+                let u = tr!(view.lang, "review-detail-unsealed");
+                if d.is_empty() {
+                    u
+                } else {
+                    format!("{d} {u}")
+                }
+            } else {
+                detail(f, view, several_logs)
+            },
         })
         .collect()
 }

@@ -372,10 +372,10 @@ impl<'a> Reviewer<'a> {
         }
     }
 
-    /// Takes the next record of the log `log` (records in time order across logs).
-    pub fn feed(&mut self, log: &str, r: &Record) {
+    /// Takes the next record of the log `log` (records in time order across logs), about
+    /// the terminal `terminal`.
+    pub fn feed(&mut self, log: &str, terminal: String, r: &Record) {
         let t = r.time;
-        let terminal = self.options.place(r);
         let operator = r.operator.as_ref().map(|o| o.as_str().to_owned());
         let at = RecordRef {
             log: log.to_owned(),
@@ -627,7 +627,9 @@ mod tests {
         let mut feed = |reviewer: &mut Reviewer, terminal, card, event| {
             seq += 1;
             ms += 1;
-            reviewer.feed("/log", &record(seq, ms, terminal, card, event));
+            let r = record(seq, ms, terminal, card, event);
+            let place = r.terminal.as_str().to_owned();
+            reviewer.feed("/log", place, &r);
         };
         for round in 0..rounds {
             for card in 0..20u64 {

@@ -1,12 +1,13 @@
 //! Where the review's records come from: one [`LogSource`] per log, yielding that log's records
 //! in its own order (their times never go back within a log) one at a time, without holding
-//! them. The review merges the sources by time (`merge`), so that what it holds is one record
-//! per log, never the logs.
+//! them. The review merges the sources by time ([`super::review_sources`]), so that what it holds
+//! is one record per log, never the logs.
 //!
 //! * [`LocalLog`]: a log directory as the daemon writes it (`audit-*.jsonl` segments), verified
 //!   as it is read (one pass: the verifier and the review see each line once);
-//! * the collected terminals (`cardgate_audit::collected`): one stream per terminal directory
-//!   under the collector's root, verified by the central verification as it goes.
+//! * [`super::collected::CollectedLog`]: a collected terminal (`cardgate_audit::collected`), one
+//!   stream per terminal directory under the collector's root, verified by the central
+//!   verification as it goes.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -29,6 +30,12 @@ pub const SOURCE_BUFFER: usize = 32 * 1024;
 pub trait LogSource {
     /// The log's name in the report: its directory (canonical path).
     fn name(&self) -> &str;
+    /// For a collected terminal, its host (its directory's name under the collected root):
+    /// its records are placed by the terminal they name, qualified by the host, never through
+    /// the configuration's readers (another host's).
+    fn host(&self) -> Option<&str> {
+        None
+    }
     /// The next record and its line as written (without the newline), or `None` at the end.
     /// A line that is not a record ends the log here (its verification names it).
     fn next_record(&mut self) -> Result<Option<(Record, &[u8])>, ReportError>;

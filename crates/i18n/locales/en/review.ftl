@@ -191,6 +191,7 @@ review-detail-terminal-unreadable = { $count } line(s) are not records (audit co
 review-detail-terminal-silent = No record since { $since } (the last: { $last }, record { $seq }).
 review-detail-terminal-late = { $count } record(s) arrived after their gap was declared; the first: record { $seq }.
 review-detail-terminal-empty = No record arrived.
+review-detail-unsealed = (Shown by a record not yet under a valid seal: it could still have been rewritten or planted unseen.)
 review-reason-lost = lost
 review-reason-stolen = stolen
 review-reason-returned = returned

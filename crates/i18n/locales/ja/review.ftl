@@ -191,6 +191,7 @@ review-detail-terminal-unreadable = 記録でない行 { $count } 行(最初の�
 review-detail-terminal-silent = { $since } 以降、記録がありません(最後は { $last }、記録 { $seq })。
 review-detail-terminal-late = 欠落とされた後に届いた記録 { $count } 件(最初は記録 { $seq })。
 review-detail-terminal-empty = 記録が届いていません。
+review-detail-unsealed = （有効な封印の前の記録による所見です。気付かれずに書き換えられた、または差し込まれた可能性があります。）
 review-reason-lost = 紛失
 review-reason-stolen = 盗難
 review-reason-returned = 返却
