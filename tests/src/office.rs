@@ -271,18 +271,10 @@ impl Office {
 
     /// Runs `cardgatectl --config … ARGS` with `stdin`, against the lab's pcscd.
     pub fn ctl(&self, args: &[&str], stdin: &str) -> Result<Output, HarnessError> {
-        let program = paths::workspace_artifact("cardgatectl", "cardgatectl")?;
-        let mut child = Command::new(&program)
-            .arg("--config")
-            .arg(&self.config)
+        let mut child = paths::cardgatectl(&self.config)?
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("PCSCLITE_CSOCK_NAME", self.lab.client_socket())
-            // English, whatever the locale of the machine running the tests: tests read its
-            // output (a Japanese run asks for it with `--lang ja`).
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", "C.UTF-8")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

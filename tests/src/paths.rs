@@ -44,6 +44,20 @@ pub fn sim_binary() -> Result<PathBuf, HarnessError> {
     }
 }
 
+/// `cardgatectl --config CONFIG`, speaking English whatever the locale of the machine running
+/// the tests (tests read its output; a Japanese run asks with `--lang ja` or `LANG`). The
+/// caller adds the arguments, the environment and the standard streams.
+pub fn cardgatectl(config: &Path) -> Result<std::process::Command, HarnessError> {
+    let mut command = std::process::Command::new(workspace_artifact("cardgatectl", "cardgatectl")?);
+    command
+        .arg("--config")
+        .arg(config)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", "C.UTF-8");
+    Ok(command)
+}
+
 /// A binary or library this workspace builds (`cardgated`, `cardgatectl`,
 /// `libpam_cardgate.so`, …), in the running executable's profile directory; it must be newer
 /// than the sources cargo's dep-info lists for it.

@@ -740,19 +740,13 @@ impl SiteTerminal {
         args: &[&str],
         rsyslog_dir: Option<&Path>,
     ) -> Result<std::process::Output, HarnessError> {
-        let program = paths::workspace_artifact("cardgatectl", "cardgatectl")?;
-        Command::new(&program)
-            .arg("--config")
-            .arg(&self.office.config)
+        paths::cardgatectl(&self.office.config)?
             .args(args)
             .env("PCSCLITE_CSOCK_NAME", self.office.lab.client_socket())
             .env(
                 "CARDGATE_RSYSLOG_DIR",
                 rsyslog_dir.unwrap_or(&self.rsyslog_work),
             )
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", "C.UTF-8")
             .stdin(Stdio::null())
             .output()
             .map_err(|source| HarnessError::Spawn {
@@ -1069,17 +1063,10 @@ impl Site {
     /// `cardgatectl ARGS` as the access manager runs it on the collector (English): its
     /// output.
     pub fn ctl(&self, args: &[&str]) -> Result<std::process::Output, HarnessError> {
-        let program = paths::workspace_artifact("cardgatectl", "cardgatectl")?;
-        let mut command = Command::new(&program);
         // The collector runs no cardgated: no configuration (a path that does not exist;
         // never the machine's own /etc/cardgate/cardgated.toml).
-        command
-            .arg("--config")
-            .arg(self.collector.dir.join("cardgated.toml"))
+        paths::cardgatectl(&self.collector.dir.join("cardgated.toml"))?
             .args(args)
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", "C.UTF-8")
             .stdin(Stdio::null())
             .output()
             .map_err(|source| HarnessError::Spawn {

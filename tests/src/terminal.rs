@@ -118,14 +118,8 @@ impl Terminal {
 
     /// Runs `cardgatectl --config <this terminal's> ARGS` (English).
     pub fn ctl(&self, args: &[&str]) -> Result<Output, HarnessError> {
-        let program = paths::workspace_artifact("cardgatectl", "cardgatectl")?;
-        Command::new(&program)
-            .arg("--config")
-            .arg(&self.config)
+        paths::cardgatectl(&self.config)?
             .args(args)
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", "C.UTF-8")
             .stdin(Stdio::null())
             .output()
             .map_err(|source| HarnessError::Spawn {

@@ -425,7 +425,10 @@ fn opcard_virt_names_a_bad_state_dir_a_busy_card_and_an_absent_reader() {
     );
 
     // One card, one process: a second on the same state is refused while the first waits
-    // for its reader.
+    // for its reader. The second is run only once the kernel shows the first holding the
+    // lock (`/proc/locks`): run in a loop beside the first's start, a second holding the lock
+    // for its short life made the first exit as the busy one, and under load the test then
+    // waited for a lock nobody would take.
     let mut first = Command::new(&binary)
         .args([
             &os("--vpcd"),
@@ -433,29 +436,41 @@ fn opcard_virt_names_a_bad_state_dir_a_busy_card_and_an_absent_reader() {
             &os("--state"),
             state.as_os_str(),
         ])
-        .args(["--connect-timeout", "30"])
-        .stderr(std::process::Stdio::null())
+        .args(["--connect-timeout", "60"])
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let err = loop {
-        let (code, err) = run(&[
-            &os("--vpcd"),
-            &os("127.0.0.1:9"),
-            &os("--state"),
-            state.as_os_str(),
-            &os("--connect-timeout"),
-            &os("0"),
-        ]);
-        assert_eq!(code, Some(1), "{err}");
-        // Until the first has taken the lock, the second fails on the absent reader.
-        if err.contains("another opcard-virt") || Instant::now() >= deadline {
-            break err;
+    let holder = format!(" {} ", first.id());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = first.try_wait().unwrap() {
+            let mut err = String::new();
+            if let Some(mut pipe) = first.stderr.take() {
+                std::io::Read::read_to_string(&mut pipe, &mut err).unwrap();
+            }
+            panic!("the first opcard-virt ended ({status}): {err}");
         }
+        let locks = std::fs::read_to_string("/proc/locks").unwrap();
+        if locks
+            .lines()
+            .any(|l| l.contains("FLOCK") && l.contains(&holder))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first never took its lock");
         std::thread::sleep(Duration::from_millis(20));
-    };
+    }
+    let (code, err) = run(&[
+        &os("--vpcd"),
+        &os("127.0.0.1:9"),
+        &os("--state"),
+        state.as_os_str(),
+        &os("--connect-timeout"),
+        &os("0"),
+    ]);
     first.kill().unwrap();
     first.wait().unwrap();
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("another opcard-virt runs the card"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,7 +1,7 @@
 //! Attacks on the central verification of collected logs (issue 13), each on lines the real
-//! writer wrote and then changed or added to as an attacker would. Every test here asserts
-//! what the collector *should* report; the ones that fail show a weakness (see the helper's
-//! report on branch helper-attack).
+//! writer wrote and then changed or added to as an attacker would. Each test was written by
+//! the attack of 2026-12-02 and failed then; each doc comment below says what the attack did
+//! before its fix, and the test asserts the collector now reports (or withstands) it.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -149,7 +149,7 @@ fn kinds(r: &TerminalReport) -> Vec<FindingKind> {
 /// unauthenticated heartbeat (or daemon_stopped) line appended after its last seal. Heartbeats
 /// are sealed at once by the real daemon, so an unsealed one an hour old cannot be its.
 #[test]
-fn a_forged_unsealed_heartbeat_or_stop_hides_a_silent_terminal() {
+fn a_forged_unsealed_heartbeat_or_stop_does_not_hide_a_silent_terminal() {
     let t = TempDir::new("atk-silent");
     let (k0, dir, _) = terminal_log(&t, "t1", 30);
     let lines = lines_of(&dir);
@@ -187,7 +187,7 @@ fn a_forged_unsealed_heartbeat_or_stop_hides_a_silent_terminal() {
 /// with its real key) one heartbeat; then it stops shipping. The collector never calls the
 /// terminal silent, and a record from 73 years ahead of `--now` is no finding.
 #[test]
-fn a_record_sealed_far_in_the_future_keeps_a_terminal_from_ever_being_silent() {
+fn a_record_sealed_far_in_the_future_is_a_finding_and_keeps_no_terminal_alive() {
     let t = TempDir::new("atk-future");
     let (k0, dir, clock) = terminal_log(&t, "t1", 30);
     clock.set(Timestamp::parse("2099-01-01T00:00:00.000Z").unwrap());
@@ -209,7 +209,7 @@ fn a_record_sealed_far_in_the_future_keeps_a_terminal_from_ever_being_silent() {
 /// (Record::parse would refuse it), `last_time` becomes unknown, so the terminal is never
 /// silent, and it drops out of `--write-checkpoint` (no witness for it from then on).
 #[test]
-fn a_line_whose_time_is_no_time_passes_unnoticed_and_drops_the_terminal_from_the_checkpoint() {
+fn a_line_whose_time_is_no_time_is_a_finding_and_keeps_the_terminal_in_the_checkpoint() {
     let t = TempDir::new("atk-time");
     let (k0, dir, _) = terminal_log(&t, "t1", 30);
     let mut lines = lines_of(&dir);
@@ -237,7 +237,7 @@ fn a_line_whose_time_is_no_time_passes_unnoticed_and_drops_the_terminal_from_the
 /// declared up to them and every honest, sealed record that arrives afterwards is merely
 /// "late" (medium) and never handed to the review.
 #[test]
-fn lines_far_ahead_push_every_later_honest_record_out_of_the_review() {
+fn lines_far_ahead_do_not_push_later_honest_records_out_of_the_review() {
     let t = TempDir::new("atk-ahead");
     let (k0, dir, _) = terminal_log(&t, "t1", 60);
     let lines = lines_of(&dir);
@@ -267,7 +267,7 @@ fn lines_far_ahead_push_every_later_honest_record_out_of_the_review() {
 /// resend) is taken, and handed to the review, a second time. (4097 linked lines up to
 /// u64::MAX fill the default window, so the gap is declared and they are taken.)
 #[test]
-fn a_line_numbered_u64_max_is_taken_twice() {
+fn a_line_numbered_u64_max_is_not_taken_twice() {
     let t = TempDir::new("atk-max");
     let (k0, dir, _) = terminal_log(&t, "t1", 10);
     let mut lines = lines_of(&dir);
@@ -290,7 +290,7 @@ fn a_line_numbered_u64_max_is_taken_twice() {
 /// (b) Two gaps of nearly 2^64 records (one line numbered u64::MAX before and after a fresh
 /// genesis) overflow `missing`: a panic in a debug build, a wrong count in release.
 #[test]
-fn two_huge_gaps_overflow_the_missing_count() {
+fn two_huge_gaps_do_not_overflow_the_missing_count() {
     let t = TempDir::new("atk-overflow");
     let (k0, dir, _) = terminal_log(&t, "t1", 5);
     let old = lines_of(&dir);
@@ -317,7 +317,7 @@ fn two_huge_gaps_overflow_the_missing_count() {
 /// Beyond the 64th listed gap they are called `resent_too_old` (high: "the terminal's log was
 /// replaced or its shipping state lost") instead of late.
 #[test]
-fn late_records_beyond_the_64th_gap_are_called_resent_too_old() {
+fn late_records_beyond_the_64th_gap_are_late_not_resent_too_old() {
     let t = TempDir::new("atk-gaps");
     let (k0, dir, _) = terminal_log(&t, "t1", 300);
     let lines = lines_of(&dir);
@@ -347,7 +347,7 @@ fn late_records_beyond_the_64th_gap_are_called_resent_too_old() {
 /// host names, each of which the collector's rsyslog turns into a directory): the checkpoint
 /// `--write-checkpoint` writes is refused by the next run's `--checkpoint`.
 #[test]
-fn a_checkpoint_of_more_than_4096_terminals_cannot_be_read_back() {
+fn a_checkpoint_of_more_than_4096_terminals_is_read_back() {
     let t = TempDir::new("atk-cp");
     let (k0, dir, _) = terminal_log(&t, "t1", 3);
     let root = t.0.join("root");
@@ -387,7 +387,7 @@ fn report_with(root: &Path, k0: &SealKey, previous: Option<&Checkpoint>) -> Term
 /// new checkpoint (crates/ctl/src/collected.rs writes it whatever was found), so from the next
 /// night on the cut is witnessed as the truth and nothing is reported any more.
 #[test]
-fn the_run_that_finds_the_copy_cut_back_writes_the_cut_as_the_new_witness() {
+fn the_run_that_finds_the_copy_cut_back_keeps_the_old_witness() {
     let t = TempDir::new("atk-ratchet");
     let (k0, dir, _) = terminal_log(&t, "t1", 60);
     let lines = lines_of(&dir);
@@ -447,7 +447,7 @@ fn forged_seal(lines: &[Vec<u8>], epoch: u64) -> Vec<u8> {
 /// sets the reported `seal_epoch` and the checkpoint's, so the next night the honest seals
 /// look `rolled back`.
 #[test]
-fn after_a_gap_a_keyless_seal_far_ahead_is_no_problem_and_sets_the_epoch() {
+fn after_a_gap_a_keyless_seal_far_ahead_is_a_problem_and_sets_no_epoch() {
     let t = TempDir::new("atk-epoch");
     let (k0, dir, _) = terminal_log(&t, "t1", 60);
     let mut lines = lines_of(&dir);
@@ -481,7 +481,7 @@ fn after_a_gap_a_keyless_seal_far_ahead_is_no_problem_and_sets_the_epoch() {
 /// review's `verification()` compute `seals = epoch + 1`: an overflow (a panic in a debug
 /// build, `seals: 0` in release).
 #[test]
-fn a_seal_with_epoch_u64_max_overflows_the_reviews_seal_count() {
+fn a_seal_with_epoch_u64_max_does_not_overflow_the_reviews_seal_count() {
     let t = TempDir::new("atk-epoch-max");
     let (k0, dir, _) = terminal_log(&t, "t1", 30);
     let mut lines = lines_of(&dir);

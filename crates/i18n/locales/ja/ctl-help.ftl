@@ -127,6 +127,3 @@ ctl-help-audit-collected--now = 各端末の無通信を判定する時刻(YYYY-
 ctl-help-audit-collected--silent_after = 最後の記録がこの分数より古く、停止の記録でもない端末は無通信(指摘)とします
 ctl-help-audit-collected--checkpoint = 以前の実行で書いたチェックポイント(--write-checkpoint): 各端末の集約ログがそれを引き継いでいることを確かめます。写しが切り詰め・書き換え・置き換えされていれば重大な指摘です
 ctl-help-audit-collected--write_checkpoint = 今回の実行のチェックポイントを FILE に書きます(端末ごとに: ログID、最後の記録とそのハッシュ、封印のエポック)。集約サーバーの外に保管してください
-ctl-help-audit-report--collected = 集約サーバーで: このディレクトリの下の全端末を rsyslog が書いたとおり(`DIR/<ホスト名>/*.jsonl`)に確認し、一括検証の指摘を先頭に示します。--dir を併せて指定すると、そのログも確認します
-ctl-help-audit-report--keys = --collected と共に: 各端末の k(0)、`DIR/<ホスト名>.k0`(16進64桁、他の利用者が読めないファイル)。鍵のない端末は封印の MAC を検証せずに確かめます
-ctl-help-audit-report--silent_after = --collected と共に: 最後の記録がこの分数より古く、デーモンの停止でもない端末は報告が止まったものとします
