@@ -23,6 +23,7 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -518,6 +519,41 @@ class Scenario:
         finally:
             self.close(pid, fd)
 
+    def office_sync(self):
+        """The shipped cardgate-office-sync unit, under its sandbox, pulls the office's state
+        from a shared path twice: each pull is applied (the version goes up) and the unit ends
+        with success, no seccomp kill (issue 13; the guest is office and terminal at once)."""
+        published = "/srv/cardgate-office"
+        os.makedirs(published, exist_ok=True)
+        with open("/etc/cardgate/office-sync.conf", "w") as f:
+            f.write(f"CARDGATE_OFFICE_FROM={published}\nCARDGATE_OFFICE_OPTIONS=\n")
+        evidence = []
+        for version in (1, 2):
+            sh(["cardgatectl", "office", "publish", "--issuer-dir", ISSUER, "--out", published])
+            status, text = sh(["systemctl", "start", "cardgate-office-sync.service"],
+                              check=False, timeout=300)
+            _, unit = sh(["systemctl", "show", "cardgate-office-sync", "-p", "Result",
+                          "-p", "ExecMainStatus"])
+            state = dict(l.split("=", 1) for l in unit.splitlines() if "=" in l)
+            _, journal = sh(["journalctl", "-b", "--no-pager", "-u", "cardgate-office-sync",
+                             "-n", "20"], check=False)
+            _, seccomp = sh("journalctl -k -b --no-pager | grep -E 'type=1326|seccomp' | tail -5",
+                            check=False)
+            if status != 0 or state.get("Result") != "success" or state.get("ExecMainStatus") != "0":
+                raise StepFailed(f"pull {version}: the unit did not succeed: {state}\n{text}\n"
+                                 f"--- journal\n{journal}\n--- seccomp (kernel)\n{seccomp or 'none'}")
+            _, out = sh(["cardgatectl", "office", "status", "--json"])
+            pulled = json.loads(out)
+            applied = (pulled.get("outcome") or {}).get("version")
+            if pulled.get("result") != "applied" or applied != version:
+                raise StepFailed(f"pull {version}: office status says {out}\n--- journal\n{journal}")
+            evidence.append(f"pull {version}: {state}, office status: {out.strip()}")
+        os.remove("/etc/cardgate/office-sync.conf")
+        # The office's side is this test's own; the terminal's (office.accepted, office.status)
+        # is the package's to remove on purge, which the purge step checks.
+        shutil.rmtree(published)
+        return "\n".join(evidence)
+
     def authpriv(self):
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 1))
         self.insert(READER, WORK + "/op2.card")
@@ -631,6 +667,7 @@ class Scenario:
         self.step("revoke", self.revoke)
         self.step("restart-then-pull", self.restart)
         self.step("kill9-resync", self.kill9)
+        self.step("office-sync", self.office_sync)
         self.step("authpriv", self.authpriv)
         self.step("journal-err", self.journal_err)
         # The purge runs whatever happened after a successful install.
