@@ -3,10 +3,8 @@
 use crate::process::{guarded, kill_and_reap, signal_group, spawn, wait_exit};
 use crate::{paths, CardProcess, HarnessError, SoftCardFile};
 use cardgate_reader::pcsc::PcscContext;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -190,29 +188,10 @@ impl PcscLab {
             "-c",
             "mkdir -p /run/pcscd && mount -t tmpfs tmpfs /run/pcscd && ip link set lo up && echo ready && exec sleep infinity",
         ]);
-        command
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        let mut holder = crate::process::spawn_from_lasting_thread(command).map_err(|source| {
-            HarnessError::Spawn {
-                what: "the namespace holder (unshare)".into(),
-                source,
-            }
-        })?;
-        let mut line = String::new();
-        if let Some(stdout) = holder.stdout.take() {
-            let _ = BufReader::new(stdout).read_line(&mut line);
-        }
+        let holder =
+            crate::process::start_holder(command, "unshare --mount --net (the namespace holder)")?;
         let holder_pid = holder.id();
         self.holder = Some(holder);
-        if line.trim() != "ready" {
-            return Err(HarnessError::CommandFailed {
-                what: "unshare --mount --net (the namespace holder)".into(),
-                detail: "it exited before the namespace was ready (see stderr)".into(),
-            });
-        }
         let target = format!("/proc/{holder_pid}/root/run/pcscd/pcscd.comm");
         if self._serialised.is_none() {
             self.client_socket = PathBuf::from(target);

@@ -3,6 +3,7 @@
 
 use crate::HarnessError;
 use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -206,4 +207,30 @@ impl Drop for CardProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts `command` (a shell that prints `ready` and then sleeps) and waits for its line.
+pub(crate) fn start_holder(mut command: Command, what: &str) -> Result<Child, HarnessError> {
+    command
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut holder = spawn_from_lasting_thread(command).map_err(|source| HarnessError::Spawn {
+        what: what.to_owned(),
+        source,
+    })?;
+    let mut line = String::new();
+    if let Some(stdout) = holder.stdout.take() {
+        // EOF or an error leaves the line empty: reported below.
+        let _ = BufReader::new(stdout).read_line(&mut line);
+    }
+    if line.trim() != "ready" {
+        kill_and_reap(&mut holder);
+        return Err(HarnessError::CommandFailed {
+            what: what.to_owned(),
+            detail: "it exited before its namespace was ready (see stderr)".into(),
+        });
+    }
+    Ok(holder)
 }

@@ -23,8 +23,6 @@ use crate::fixtures::{PIN, USER};
 use crate::process::{guarded, kill_and_reap, signal_group, spawn, wait_exit};
 use crate::{paths, CardProcess, Daemon, HarnessError, Office, PcscLab, TerminalSpec};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -143,34 +141,6 @@ fn make_certificate(certs: &Path, name: &str, file: &str) -> Result<(), HarnessE
         &ext,
     ]);
     run(command, "openssl x509 -req (signing)")
-}
-
-/// Starts `command` (a shell that prints `ready` and then sleeps) and waits for its line.
-fn start_holder(mut command: Command, what: &str) -> Result<Child, HarnessError> {
-    command
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut holder = crate::process::spawn_from_lasting_thread(command).map_err(|source| {
-        HarnessError::Spawn {
-            what: what.to_owned(),
-            source,
-        }
-    })?;
-    let mut line = String::new();
-    if let Some(stdout) = holder.stdout.take() {
-        // EOF or an error leaves the line empty: reported below.
-        let _ = BufReader::new(stdout).read_line(&mut line);
-    }
-    if line.trim() != "ready" {
-        kill_and_reap(&mut holder);
-        return Err(HarnessError::CommandFailed {
-            what: what.to_owned(),
-            detail: "it exited before its namespace was ready (see stderr)".into(),
-        });
-    }
-    Ok(holder)
 }
 
 /// Runs `command` to its end; it must succeed.
@@ -354,7 +324,7 @@ impl Collector {
                 hosts.display()
             ),
         ]);
-        let holder = start_holder(command, "the collector's namespace holder")?;
+        let holder = crate::process::start_holder(command, "the collector's namespace holder")?;
         let pid = holder.id();
         let mut collector = Collector {
             tls,
@@ -570,7 +540,8 @@ impl SiteTerminal {
             "-c",
             &format!("hostname {host} && echo ready && exec sleep infinity"),
         ]);
-        let host_holder = start_holder(command, &format!("the namespace of terminal {host}"))?;
+        let host_holder =
+            crate::process::start_holder(command, &format!("the namespace of terminal {host}"))?;
         let host_pid = host_holder.id();
         // The link: created inside the collector's namespace, its peer moved into the
         // terminal's, so no name is ever seen in the host's namespace.
